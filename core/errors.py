@@ -1,0 +1,22 @@
+"""Errors the engine raises for bad input: each names the path (or value) and what was expected,
+so a CLI or the GUI can show it as it is."""
+
+
+class FewShotError(Exception):
+    """Base class of every error the engine raises on purpose."""
+
+
+class SourceError(FewShotError, ValueError):
+    """A class source cannot be built from what it was given (missing folder, too few images...)."""
+
+
+class ImageError(FewShotError, ValueError):
+    """An image could not be decoded (corrupt, empty, not an image)."""
+
+
+class CheckpointError(FewShotError, ValueError):
+    """A checkpoint file is truncated, foreign or of an unknown algorithm."""
+
+
+class TrainingDiverged(FewShotError, RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
