@@ -1,0 +1,172 @@
+"""The contract every algorithm fills in, and the registry the CLI and the GUI list.
+
+An algorithm is one file: a `MetaLearner` subclass decorated with `@register`, holding a frozen
+`HParams` dataclass whose defaults are the paper's. The GUI builds its form from the dataclass
+fields (type, range and tooltip come from `hp(...)` metadata), so a new algorithm needs no app code.
+
+- `meta_train_step(tasks)` takes a meta-batch of episodes and owns its optimizer step (ProtoNet
+  backpropagates a loss, MAML differentiates through adaptation, Reptile interpolates weights).
+- `adapt(support_x, support_y)` returns a `Classifier`; `classifier(query_x)` gives class
+  log-probabilities [Q, N].
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+import torch
+from torch import nn
+
+from ..errors import TrainingDiverged
+from ..episodes import Episode
+from ..inputspec import InputSpec
+
+FAMILIES = {"metric": "Metric-based", "model": "Model-based", "optimization": "Optimization-based"}
+
+
+def hp(default: Any, doc: str, *, min: float | None = None, max: float | None = None,
+       choices: tuple | None = None, log: bool = False) -> Any:
+    """A hyperparameter field: default plus what a form needs (tooltip, range, choices)."""
+    meta = {"doc": doc, "min": min, "max": max, "choices": choices, "log": log}
+    return field(default=default, metadata=meta)
+
+
+def hparam_fields(hparams_cls: type) -> list[dict[str, Any]]:
+    """Describe an HParams dataclass for a generated form: name, type, default, doc, range, choices."""
+    out = []
+    for f in dataclasses.fields(hparams_cls):
+        out.append({"name": f.name, "type": type(f.default), "default": f.default, **{k: f.metadata.get(k) for k in ("doc", "min", "max", "choices", "log")}})
+    return out
+
+
+def hparams_from_dict(hparams_cls: type, values: dict[str, Any] | None) -> Any:
+    """Build HParams from a (possibly partial, possibly string-valued) dict; unknown keys are an error."""
+    values = dict(values or {})
+    known = {f.name: f for f in dataclasses.fields(hparams_cls)}
+    unknown = set(values) - set(known)
+    if unknown:
+        raise ValueError(f"unknown hyperparameter(s) {', '.join(sorted(unknown))}; known: {', '.join(known)}")
+    kwargs = {}
+    for name, val in values.items():
+        typ = type(known[name].default)
+        if typ is bool and isinstance(val, str):
+            val = val.strip().lower() in ("1", "true", "yes", "on")
+        kwargs[name] = typ(val)
+        meta = known[name].metadata
+        if meta.get("choices") and kwargs[name] not in meta["choices"]:
+            raise ValueError(f"{name}={kwargs[name]!r}: expected one of {meta['choices']}")
+        for bound, ok in (("min", lambda v, b: v >= b), ("max", lambda v, b: v <= b)):
+            if meta.get(bound) is not None and not ok(kwargs[name], meta[bound]):
+                raise ValueError(f"{name}={kwargs[name]!r} is out of range [{meta.get('min')}, {meta.get('max')}]")
+    return hparams_cls(**kwargs)
+
+
+@dataclass
+class StepMetrics:
+    loss: float
+    accuracy: float  # on the queries of the meta-batch
+    episodes: int = 1  # episodes consumed by this step
+
+
+class Classifier:
+    """An adapted model: `classifier(query_x)` -> class log-probabilities [Q, N]."""
+
+    def __init__(self, fn: Callable[[torch.Tensor], torch.Tensor], n_way: int):
+        self._fn = fn
+        self.n_way = n_way
+
+    def __call__(self, query_x: torch.Tensor) -> torch.Tensor:
+        return self._fn(query_x)
+
+    def predict_proba(self, query_x: torch.Tensor) -> torch.Tensor:
+        return self(query_x).exp()
+
+
+class MetaLearner(nn.Module):
+    name: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    family: ClassVar[str] = "metric"
+    paper: ClassVar[str] = ""
+    HParams: ClassVar[type]
+
+    def __init__(self, hparams: Any = None, spec: InputSpec = InputSpec(), n_way: int = 5):
+        super().__init__()
+        self.hparams = hparams if hparams is not None else self.HParams()
+        self.spec = spec
+        self.n_way = n_way  # the ways it meta-trains on (fixes the size of a classifier head, if any)
+        self.input_shape = (spec.channels, *spec.size)
+
+    # -- to fill in --------------------------------------------------------------------------
+    def meta_train_step(self, tasks: list[Episode]) -> StepMetrics:
+        raise NotImplementedError
+
+    def adapt(self, support_x: torch.Tensor, support_y: torch.Tensor) -> Classifier:
+        raise NotImplementedError
+
+    # -- optional hooks ----------------------------------------------------------------------
+    @classmethod
+    def episode_defaults(cls, hparams: Any) -> dict[str, int]:
+        """Training-episode shape the paper uses, as overrides of the test protocol
+        (keys among train_way, train_shot, train_query, meta_batch). Empty: train as you test."""
+        return {}
+
+    def begin_training(self, total_steps: int, start_step: int = 0) -> None:
+        """Called once before the loop (schedules such as Reptile's annealing need the length)."""
+
+    def optim_state(self) -> dict:
+        opt = getattr(self, "optimizer", None)
+        sched = getattr(self, "scheduler", None)
+        return {"optimizer": opt.state_dict() if opt else None, "scheduler": sched.state_dict() if sched else None}
+
+    def load_optim_state(self, state: dict) -> None:
+        if state.get("optimizer") is not None and getattr(self, "optimizer", None) is not None:
+            self.optimizer.load_state_dict(state["optimizer"])
+        if state.get("scheduler") is not None and getattr(self, "scheduler", None) is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+
+    # -- helpers for subclasses -----------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @staticmethod
+    def check_finite(loss: torch.Tensor) -> None:
+        """Stop before an optimizer step would write NaN/inf into the weights."""
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise TrainingDiverged(f"the training loss became {value}; the step was not applied")
+
+    def parameter_count(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+ALGORITHMS: dict[str, type[MetaLearner]] = {}
+
+
+def register(cls: type[MetaLearner]) -> type[MetaLearner]:
+    if not cls.name or cls.name in ALGORITHMS:
+        raise ValueError(f"algorithm name {cls.name!r} is empty or already registered")
+    if not dataclasses.is_dataclass(cls.HParams) or not cls.HParams.__dataclass_params__.frozen:
+        raise TypeError(f"{cls.__name__}.HParams must be a frozen dataclass")
+    ALGORITHMS[cls.name] = cls
+    return cls
+
+
+def get_algorithm(name: str) -> type[MetaLearner]:
+    try:
+        return ALGORITHMS[name]
+    except KeyError:
+        raise ValueError(f"unknown algorithm {name!r}; registered: {', '.join(ALGORITHMS)}") from None
+
+
+def create(name: str, hparams: Any = None, spec: InputSpec = InputSpec(), n_way: int = 5) -> MetaLearner:
+    cls = get_algorithm(name)
+    if hparams is None or isinstance(hparams, dict):
+        hparams = hparams_from_dict(cls.HParams, hparams)
+    return cls(hparams, spec, n_way)
+
+
+def query_accuracy(log_probs: torch.Tensor, query_y: torch.Tensor) -> float:
+    return float((log_probs.argmax(-1) == query_y).float().mean())

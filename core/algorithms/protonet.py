@@ -1,0 +1,101 @@
+"""Prototypical Networks (Snell, Swersky & Zemel 2017).
+
+Each class is represented by the mean of its embedded support examples (its prototype, eq. 1);
+a query's class distribution is a softmax over negative squared Euclidean distances to the
+prototypes (eq. 2); training minimises the negative log-likelihood of the true class.
+Omniglot protocol: Conv-4, 60-way training with 5 queries per class and shot matching the test
+shot; Adam 1e-3, halved every 2000 episodes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from ..backbones import BN_MODES, conv4
+from .base import Classifier, MetaLearner, StepMetrics, hp, query_accuracy, register
+
+
+def prototypes(embeddings: torch.Tensor, labels: torch.Tensor, n_way: int) -> torch.Tensor:
+    """Class means [N, D] of the support embeddings (eq. 1)."""
+    sums = torch.zeros(n_way, embeddings.shape[1], device=embeddings.device, dtype=embeddings.dtype)
+    sums.index_add_(0, labels, embeddings)
+    counts = torch.bincount(labels, minlength=n_way).clamp_min(1).to(embeddings.dtype)
+    return sums / counts.unsqueeze(1)
+
+
+def proto_log_probs(query_emb: torch.Tensor, protos: torch.Tensor) -> torch.Tensor:
+    """log softmax(−‖f(x) − c_k‖²) over classes (eq. 2)."""
+    return F.log_softmax(-torch.cdist(query_emb, protos).pow(2), dim=-1)
+
+
+@register
+class PrototypicalNetwork(MetaLearner):
+    name = "protonet"
+    title = "Prototypical Networks"
+    family = "metric"
+    paper = "Snell, Swersky & Zemel, NeurIPS 2017"
+
+    @dataclass(frozen=True)
+    class HParams:
+        lr: float = hp(1e-3, "Adam learning rate", min=1e-6, max=1.0, log=True)
+        lr_halve_every: int = hp(2000, "Halve the learning rate every this many episodes (0 = never)", min=0, max=10**7)
+        hidden: int = hp(64, "Filters per Conv-4 block (64 in the paper)", min=8, max=512)
+        bn_mode: str = hp("running", "BatchNorm statistics at test time: running averages or the batch's own", choices=BN_MODES)
+        train_way: int = hp(60, "Ways per training episode (the paper trains with more ways than it tests); 0 = as tested", min=0, max=1000)
+        train_query: int = hp(5, "Queries per class in training episodes; 0 = as tested", min=0, max=100)
+
+    def __init__(self, hparams=None, spec=None, n_way: int = 5):
+        from ..inputspec import InputSpec
+        super().__init__(hparams, spec or InputSpec(), n_way)
+        h = self.hparams
+        self.encoder = conv4(self.spec.channels, h.hidden, h.bn_mode)
+        self.optimizer = torch.optim.Adam(self.parameters(), lr=h.lr)
+        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=max(1, h.lr_halve_every), gamma=0.5 if h.lr_halve_every else 1.0)
+
+    @classmethod
+    def episode_defaults(cls, hparams) -> dict[str, int]:
+        out = {}
+        if hparams.train_way:
+            out["train_way"] = hparams.train_way
+        if hparams.train_query:
+            out["train_query"] = hparams.train_query
+        return out
+
+    def _log_probs(self, support_x, support_y, query_x, n_way: int) -> torch.Tensor:
+        # One forward pass for support and query together: BatchNorm sees the whole episode.
+        emb = self.encoder(torch.cat([support_x, query_x]))
+        protos = prototypes(emb[: len(support_x)], support_y, n_way)
+        return proto_log_probs(emb[len(support_x):], protos)
+
+    def meta_train_step(self, tasks) -> StepMetrics:
+        self.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        losses, accs = [], []
+        for t in tasks:
+            lp = self._log_probs(t.support_x, t.support_y, t.query_x, t.n_way)
+            losses.append(F.nll_loss(lp, t.query_y))
+            accs.append(query_accuracy(lp, t.query_y))
+        loss = torch.stack(losses).mean()
+        self.check_finite(loss)
+        loss.backward()
+        self.optimizer.step()
+        self.scheduler.step()
+        return StepMetrics(float(loss.detach()), sum(accs) / len(accs), len(tasks))
+
+    def adapt(self, support_x, support_y) -> Classifier:
+        n_way = int(support_y.max()) + 1
+        transductive = self.hparams.bn_mode == "transductive"
+        self.train(transductive)
+        with torch.no_grad():
+            protos = prototypes(self.encoder(support_x), support_y, n_way) if not transductive else None
+
+        def classify(query_x: torch.Tensor) -> torch.Tensor:
+            self.train(transductive)  # the mode may have changed since adapt() (training goes on)
+            with torch.no_grad():
+                if transductive:
+                    return self._log_probs(support_x, support_y, query_x, n_way)
+                return proto_log_probs(self.encoder(query_x), protos)
+
+        return Classifier(classify, n_way)
