@@ -1,0 +1,21 @@
+"""Few-Shot Studio's engine: episodes, class sources, ten meta-learning algorithms, one trainer.
+
+Headless by contract (import-linter): nothing here imports Qt, pyqtgraph or `app`.
+This module is the public API the app and scripts use.
+"""
+from .algorithms import ALGORITHMS, FAMILIES, Classifier, MetaLearner, StepMetrics, create, get_algorithm, hparam_fields, hparams_from_dict, register
+from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from .episodes import Episode, EpisodeSampler
+from .errors import CheckpointError, FewShotError, ImageError, SourceError, TrainingDiverged
+from .evaluation import EvalResult, evaluate, mean_ci95
+from .inputspec import InputSpec, prepare_image
+from .sources import ClassSource, builtin, image_folder, in_memory, omniglot, prepare_images
+from .trainer import CancelToken, Progress, TrainConfig, Trainer, auto_device
+
+__all__ = [
+    "ALGORITHMS", "FAMILIES", "Classifier", "MetaLearner", "StepMetrics", "create", "get_algorithm", "hparam_fields",
+    "hparams_from_dict", "register", "load_checkpoint", "read_checkpoint", "save_checkpoint", "Episode", "EpisodeSampler",
+    "CheckpointError", "FewShotError", "ImageError", "SourceError", "TrainingDiverged", "EvalResult", "evaluate", "mean_ci95",
+    "InputSpec", "prepare_image", "ClassSource", "builtin", "image_folder", "in_memory", "omniglot", "prepare_images",
+    "CancelToken", "Progress", "TrainConfig", "Trainer", "auto_device",
+]

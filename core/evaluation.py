@@ -1,0 +1,58 @@
+"""evaluate(): accuracy over M fixed, seeded test episodes, with a 95% confidence interval."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from .algorithms.base import MetaLearner
+from .episodes import EpisodeSampler
+from .sources.base import ClassSource
+
+TEST_SEED = 1_000_003  # the default test stream: every algorithm is evaluated on the same episodes
+
+
+@dataclass
+class EvalResult:
+    mean: float  # accuracy in [0, 1]
+    ci95: float  # half-width of the 95% CI: 1.96 · sd / √M
+    per_episode: list[float] = field(default_factory=list)
+    n_way: int = 5
+    k_shot: int = 1
+    q_query: int = 15
+
+    def __str__(self) -> str:
+        return f"{100 * self.mean:.2f} ± {100 * self.ci95:.2f}% ({self.n_way}-way {self.k_shot}-shot, {len(self.per_episode)} episodes)"
+
+
+def mean_ci95(values: list[float]) -> tuple[float, float]:
+    m = len(values)
+    if m == 0:
+        return float("nan"), float("nan")
+    mean = sum(values) / m
+    if m == 1:
+        return mean, 0.0
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (m - 1))
+    return mean, 1.96 * sd / math.sqrt(m)
+
+
+def evaluate(learner: MetaLearner, source: ClassSource, n_way: int = 5, k_shot: int = 1, q_query: int = 15,
+             episodes: int = 600, seed: int = TEST_SEED, device: torch.device | str | None = None,
+             on_episode: Callable[[int, float], bool | None] | None = None) -> EvalResult:
+    """Adapt on each episode's support set and score its queries. `on_episode(i, acc)` may return
+    True to stop early (the result then covers the episodes done)."""
+    device = torch.device(device) if device is not None else learner.device
+    sampler = EpisodeSampler(source.to(device), n_way, k_shot, q_query, seed=seed, device=device)
+    accs: list[float] = []
+    for i in range(episodes):
+        ep = sampler.episode(i)
+        classifier = learner.adapt(ep.support_x, ep.support_y)
+        with torch.no_grad():
+            pred = classifier(ep.query_x).argmax(-1)
+        accs.append(float((pred == ep.query_y).float().mean()))
+        if on_episode is not None and on_episode(i, accs[-1]):
+            break
+    mean, ci = mean_ci95(accs)
+    return EvalResult(mean, ci, accs, n_way, k_shot, q_query)

@@ -1,0 +1,228 @@
+"""The one training loop for every algorithm.
+
+`Trainer.run()` is a generator that yields a `Progress` after every meta-training step (plain
+Python values only: a GUI thread can forward them as they are). It checks a `CancelToken` before
+every step, so Stop takes effect within one step; validates every `val_every` steps on a fixed
+seeded set of episodes; writes an atomic checkpoint at each validation; resumes from one exactly;
+and stops with `TrainingDiverged` (restoring the last good weights) when the loss is NaN or inf.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+
+from .algorithms import create
+from .algorithms.base import MetaLearner
+from .checkpoint import learner_from_checkpoint, read_checkpoint, save_checkpoint
+from .episodes import EpisodeSampler
+from .errors import TrainingDiverged
+from .evaluation import evaluate
+from .sources.base import ClassSource
+
+VAL_SEED = 777  # the validation episodes: fixed, so validation curves of different runs compare
+
+
+def auto_device(requested: str | None = "auto") -> torch.device:
+    """CUDA when present, else CPU; an explicit request ("cpu", "cuda:1", "mps") wins."""
+    if requested in (None, "", "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(requested)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("CUDA was requested but no CUDA device is available; use --device cpu")
+    return dev
+
+
+class CancelToken:
+    """Set from any thread; the trainer checks it before every step."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+@dataclass
+class TrainConfig:
+    algorithm: str = "protonet"
+    hparams: dict[str, Any] = field(default_factory=dict)
+    n_way: int = 5  # the test protocol (validation uses it)
+    k_shot: int = 1
+    q_query: int = 15
+    train_way: int | None = None  # None: the algorithm's paper default, else as tested
+    train_shot: int | None = None
+    train_query: int | None = None
+    meta_batch: int | None = None
+    steps: int = 1000  # meta-training steps (each sees `meta_batch` episodes)
+    max_seconds: float | None = None  # wall-clock budget; the run stops (and validates) when spent
+    seed: int = 0
+    val_every: int = 200
+    val_episodes: int = 100
+    device: str = "auto"
+    checkpoint_path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class Progress:
+    step: int
+    total_steps: int
+    episodes: int  # training episodes seen so far
+    loss: float
+    accuracy: float
+    val_accuracy: float | None = None  # set on steps that validated
+    val_ci95: float | None = None
+    episodes_per_s: float = 0.0
+    elapsed_s: float = 0.0
+    eta_s: float | None = None
+    status: str = "running"  # running | done | cancelled | time_limit
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig, train_source: ClassSource, val_source: ClassSource | None = None,
+                 learner: MetaLearner | None = None, cancel: CancelToken | None = None, resume_from: str | Path | None = None):
+        self.config = config
+        self.device = auto_device(config.device)
+        self.cancel = cancel or CancelToken()
+        self.train_source = train_source
+        self.val_source = val_source
+        self.step = 0
+        self.episodes_seen = 0
+        self.elapsed_before = 0.0  # wall time of earlier (resumed) sessions
+        self.history: dict[str, list] = {"step": [], "loss": [], "accuracy": [], "val_step": [], "val_accuracy": [], "val_ci95": []}
+        if resume_from is not None:
+            data = read_checkpoint(resume_from)
+            self.learner = learner_from_checkpoint(data, self.device)
+            state = data.get("trainer") or {}
+            self.step = int(state.get("step", 0))
+            self.episodes_seen = int(state.get("episodes_seen", 0))
+            self.elapsed_before = float(state.get("elapsed_s", 0.0))
+            self.history = state.get("history", self.history)
+        elif learner is not None:
+            self.learner = learner.to(self.device)
+        else:
+            torch.manual_seed(config.seed)  # the initial weights depend on the seed alone
+            self.learner = create(config.algorithm, config.hparams, train_source.spec, self.episode_shape()["train_way"]).to(self.device)
+        self._last_good = self._snapshot()
+
+    def episode_shape(self) -> dict[str, int]:
+        """Training-episode shape: explicit config > the algorithm's paper defaults > the test protocol."""
+        from .algorithms import get_algorithm, hparams_from_dict
+
+        cls = get_algorithm(self.config.algorithm if not hasattr(self, "learner") else self.learner.name)
+        hparams = self.learner.hparams if hasattr(self, "learner") else hparams_from_dict(cls.HParams, self.config.hparams)
+        d = cls.episode_defaults(hparams)
+        c = self.config
+        pick = lambda explicit, key, fallback: explicit if explicit is not None else d.get(key, fallback)  # noqa: E731
+        shape = {
+            "train_way": pick(c.train_way, "train_way", c.n_way),
+            "train_shot": pick(c.train_shot, "train_shot", c.k_shot),
+            "train_query": pick(c.train_query, "train_query", c.q_query),
+            "meta_batch": pick(c.meta_batch, "meta_batch", 1),
+        }
+        # A source with few classes (the user's own set) caps the ways rather than failing.
+        shape["train_way"] = min(shape["train_way"], self.train_source.num_classes)
+        return shape
+
+    def _snapshot(self) -> dict:
+        return {k: v.detach().clone() for k, v in self.learner.state_dict().items()}
+
+    def trainer_state(self, elapsed: float) -> dict:
+        return {"config": self.config.to_dict(), "step": self.step, "episodes_seen": self.episodes_seen,
+                "elapsed_s": elapsed, "history": copy.deepcopy(self.history), "episode_shape": self.episode_shape(),
+                "source": self.train_source.description}
+
+    def save(self, path: str | Path, elapsed: float) -> Path:
+        return save_checkpoint(path, self.learner, self.trainer_state(elapsed))
+
+    def validate(self) -> tuple[float, float] | None:
+        if self.val_source is None or self.config.val_episodes <= 0:
+            return None
+        c = self.config
+        res = evaluate(self.learner, self.val_source, c.n_way, c.k_shot, c.q_query, c.val_episodes, seed=VAL_SEED, device=self.device)
+        return res.mean, res.ci95
+
+    def run(self) -> Iterator[Progress]:
+        c = self.config
+        shape = self.episode_shape()
+        sampler = EpisodeSampler(self.train_source.to(self.device), shape["train_way"], shape["train_shot"],
+                                 shape["train_query"], seed=c.seed, device=self.device)
+        sampler.position = self.episodes_seen  # resume: the episode stream continues where it stopped
+        self.learner.begin_training(c.steps, self.step)
+        start = time.perf_counter()
+        start_episodes, start_step = self.episodes_seen, self.step
+        loss = acc = float("nan")
+        status = "done"
+
+        def elapsed() -> float:
+            return self.elapsed_before + time.perf_counter() - start
+
+        while self.step < c.steps:
+            if self.cancel.cancelled:
+                status = "cancelled"
+                break
+            if c.max_seconds is not None and time.perf_counter() - start >= c.max_seconds:
+                status = "time_limit"
+                break
+            tasks = sampler.take(shape["meta_batch"])
+            try:
+                m = self.learner.meta_train_step(tasks)
+                if not math.isfinite(m.loss):
+                    raise TrainingDiverged(f"the training loss became {m.loss}")
+            except TrainingDiverged as exc:
+                self.learner.load_state_dict(self._last_good)
+                where = f"; the last good checkpoint is {c.checkpoint_path}" if c.checkpoint_path and Path(c.checkpoint_path).exists() else ""
+                raise TrainingDiverged(f"training stopped at step {self.step + 1}: {exc}. The weights were restored to the last good state{where}. Try a lower learning rate.") from exc
+            self.step += 1
+            self.episodes_seen += m.episodes
+            loss, acc = m.loss, m.accuracy
+            for k, v in (("step", self.step), ("loss", loss), ("accuracy", acc)):
+                self.history[k].append(v)
+            run_s = time.perf_counter() - start
+            rate = (self.episodes_seen - start_episodes) / run_s if run_s > 0 else 0.0
+            steps_left = c.steps - self.step
+            eta = steps_left * run_s / max(1, self.step - start_step)
+            if c.max_seconds is not None:
+                eta = min(eta, max(0.0, c.max_seconds - run_s))
+            p = Progress(self.step, c.steps, self.episodes_seen, loss, acc, episodes_per_s=rate, elapsed_s=elapsed(), eta_s=eta)
+            if self.step % c.val_every == 0 and self.step < c.steps:
+                self._validate_into(p)
+                self._checkpoint(elapsed())
+            yield p
+        p = Progress(self.step, c.steps, self.episodes_seen, loss, acc, elapsed_s=elapsed(), eta_s=0.0, status=status,
+                     message={"done": "finished", "cancelled": "stopped by the user", "time_limit": "time budget spent"}[status])
+        if status != "cancelled":
+            self._validate_into(p)
+        self._checkpoint(elapsed())
+        yield p
+
+    def _validate_into(self, p: Progress) -> None:
+        v = self.validate()
+        if v is not None:
+            p.val_accuracy, p.val_ci95 = v
+            self.history["val_step"].append(self.step)
+            self.history["val_accuracy"].append(v[0])
+            self.history["val_ci95"].append(v[1])
+        self._last_good = self._snapshot()
+
+    def _checkpoint(self, elapsed: float) -> None:
+        if self.config.checkpoint_path:
+            self.save(self.config.checkpoint_path, elapsed)

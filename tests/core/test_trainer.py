@@ -1,0 +1,125 @@
+import pytest
+import torch
+
+import core
+from core import CheckpointError, TrainingDiverged
+
+
+def _cfg(**kw):
+    base = dict(algorithm="protonet", hparams={"hidden": 16, "train_way": 10, "train_query": 3}, steps=6, val_every=3,
+                val_episodes=5, device="cpu", seed=5)
+    base.update(kw)
+    return core.TrainConfig(**base)
+
+
+def _run(trainer):
+    return list(trainer.run())
+
+
+def test_progress_is_plain_python_and_validation_happens(small_real_sources):
+    train, test = small_real_sources
+    progress = _run(core.Trainer(_cfg(), train, test))
+    assert [p.step for p in progress] == [1, 2, 3, 4, 5, 6, 6]
+    assert progress[-1].status == "done" and progress[-1].val_accuracy is not None
+    assert progress[2].val_accuracy is not None and progress[1].val_accuracy is None
+    for value in progress[0].to_dict().values():
+        assert value is None or isinstance(value, (int, float, str))
+    assert progress[0].eta_s is not None and progress[0].episodes_per_s > 0
+
+
+def test_cancel_stops_within_one_step(small_real_sources):
+    train, _ = small_real_sources
+    token = core.CancelToken()
+    trainer = core.Trainer(_cfg(steps=100, val_episodes=0), train, cancel=token)
+    seen = []
+    for p in trainer.run():
+        seen.append(p)
+        if p.step == 3 and p.status == "running":
+            token.cancel()
+    assert seen[-1].status == "cancelled" and seen[-1].step == 3 and trainer.step == 3
+
+
+def test_time_budget_stops_the_run(small_real_sources):
+    train, _ = small_real_sources
+    progress = _run(core.Trainer(_cfg(steps=10**6, max_seconds=0.5, val_episodes=0), train))
+    assert progress[-1].status == "time_limit" and progress[-1].step < 10**6
+
+
+def test_checkpoint_round_trip_gives_same_predictions(small_real_sources, tmp_path):
+    train, test = small_real_sources
+    path = tmp_path / "m.pt"
+    trainer = core.Trainer(_cfg(checkpoint_path=str(path)), train, test)
+    _run(trainer)
+    learner, data = core.load_checkpoint(path)
+    assert data["algorithm"] == "protonet" and core.InputSpec.from_dict(data["input_spec"]) == train.spec
+    assert data["trainer"]["step"] == 6 and len(data["trainer"]["history"]["loss"]) == 6
+    ep = core.EpisodeSampler(test, 5, 1, 3, seed=9).episode(0)
+    a = trainer.learner.adapt(ep.support_x, ep.support_y)(ep.query_x)
+    b = learner.adapt(ep.support_x, ep.support_y)(ep.query_x)
+    assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_truncated_foreign_and_empty_checkpoints_give_clear_errors(small_real_sources, tmp_path):
+    train, _ = small_real_sources
+    good = tmp_path / "good.pt"
+    _run(core.Trainer(_cfg(steps=1, val_episodes=0, checkpoint_path=str(good)), train))
+    raw = good.read_bytes()
+    (tmp_path / "cut.pt").write_bytes(raw[: len(raw) // 2])
+    (tmp_path / "empty.pt").write_bytes(b"")
+    torch.save({"state_dict": {"w": torch.zeros(2)}}, tmp_path / "foreign.pt")
+    (tmp_path / "text.pt").write_text("hello")
+    for name, words in (("cut.pt", "truncated or damaged"), ("empty.pt", "empty file"), ("foreign.pt", "not a Few-Shot Studio checkpoint"),
+                        ("text.pt", "not a Few-Shot Studio checkpoint"), ("missing.pt", "no such checkpoint")):
+        with pytest.raises(CheckpointError, match=words) as e:
+            core.load_checkpoint(tmp_path / name)
+        assert name in str(e.value)
+
+
+@pytest.mark.parametrize("algorithm,hparams", [
+    ("protonet", {"hidden": 16, "train_way": 10, "train_query": 3, "lr_halve_every": 2}),
+    ("reptile", {"hidden": 16, "meta_batch_size": 2, "inner_steps": 2}),
+    ("maml", {"hidden": 16, "meta_batch_size": 2}),
+])
+def test_resume_is_identical_to_an_uninterrupted_run(small_real_sources, tmp_path, algorithm, hparams):
+    train, _ = small_real_sources
+    straight = core.Trainer(_cfg(algorithm=algorithm, hparams=hparams, val_episodes=0), train)
+    _run(straight)
+    path = tmp_path / "half.pt"
+    first = core.Trainer(_cfg(algorithm=algorithm, hparams=hparams, val_episodes=0, checkpoint_path=str(path)), train)
+    token = first.cancel
+    for p in first.run():
+        if p.step == 3 and p.status == "running":
+            token.cancel()
+    resumed = core.Trainer(_cfg(algorithm=algorithm, hparams=hparams, val_episodes=0), train, resume_from=path)
+    assert resumed.step == 3
+    _run(resumed)
+    for (k, a), b in zip(straight.learner.state_dict().items(), resumed.learner.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-6), k
+    assert resumed.history["loss"] == pytest.approx(straight.history["loss"], rel=1e-5)
+
+
+def test_nan_loss_stops_with_message_and_keeps_last_good(small_real_sources, tmp_path):
+    train, test = small_real_sources
+    path = tmp_path / "m.pt"
+    trainer = core.Trainer(_cfg(steps=10, val_every=2, checkpoint_path=str(path)), train, test)
+    it = trainer.run()
+    for p in it:
+        if p.step == 2:
+            break
+    saved = path.read_bytes()
+    good = {k: v.clone() for k, v in trainer.learner.state_dict().items()}
+    with torch.no_grad():
+        next(trainer.learner.parameters()).fill_(float("nan"))
+    with pytest.raises(TrainingDiverged, match="became nan.*last good"):
+        next(it)
+    assert path.read_bytes() == saved  # the last good checkpoint is untouched
+    for k, v in trainer.learner.state_dict().items():
+        assert torch.equal(v, good[k]), k
+
+
+def test_device_selection():
+    assert core.auto_device("cpu").type == "cpu"
+    assert core.auto_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA device"):
+            core.auto_device("cuda")
