@@ -66,7 +66,9 @@ def read_checkpoint(path: str | Path) -> dict:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, OSError, KeyError, AttributeError) as exc:
-        reason = "truncated or damaged" if "zip" in str(exc).lower() or isinstance(exc, EOFError) else "not a Few-Shot Studio checkpoint"
+        with open(path, "rb") as fh:
+            is_zip = fh.read(4) == b"PK\x03\x04"  # torch.save writes a zip archive
+        reason = "truncated or damaged checkpoint" if is_zip else "not a Few-Shot Studio checkpoint"
         raise CheckpointError(f"{path}: {reason} ({exc.__class__.__name__}: {str(exc).splitlines()[0][:200]})") from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a Few-Shot Studio checkpoint (it holds a {type(data).__name__} without our format marker)")

@@ -41,7 +41,7 @@ class MAML(MetaLearner):
         meta_batch_size: int = hp(32, "Tasks per meta-update (32 for 5-way, 16 for 20-way)", min=1, max=256)
         first_order: bool = hp(False, "Drop second derivatives (first-order MAML)")
         train_query: int = hp(1, "Queries per class in training tasks (Finn et al.: as many as the shots)", min=1, max=100)
-        hidden: int = hp(64, "Filters per conv block", min=8, max=512)
+        hidden: int = hp(64, "Filters per conv block", min=2, max=512)
         bn_mode: str = hp("transductive", "BatchNorm statistics at test time (the reference code uses the batch's own)", choices=BN_MODES)
 
     def __init__(self, hparams=None, spec=None, n_way: int = 5):

@@ -41,7 +41,7 @@ class PrototypicalNetwork(MetaLearner):
     class HParams:
         lr: float = hp(1e-3, "Adam learning rate", min=1e-6, max=1.0, log=True)
         lr_halve_every: int = hp(2000, "Halve the learning rate every this many episodes (0 = never)", min=0, max=10**7)
-        hidden: int = hp(64, "Filters per Conv-4 block (64 in the paper)", min=8, max=512)
+        hidden: int = hp(64, "Filters per Conv-4 block (64 in the paper)", min=2, max=512)
         bn_mode: str = hp("running", "BatchNorm statistics at test time: running averages or the batch's own", choices=BN_MODES)
         train_way: int = hp(60, "Ways per training episode (the paper trains with more ways than it tests); 0 = as tested", min=0, max=1000)
         train_query: int = hp(5, "Queries per class in training episodes; 0 = as tested", min=0, max=100)

@@ -39,7 +39,7 @@ class Reptile(MetaLearner):
         meta_step_final: float = hp(0.0, "Meta step size ε at the end (linear annealing)", min=0.0, max=1.0)
         meta_batch_size: int = hp(5, "Tasks per meta-update", min=1, max=256)
         train_shot: int = hp(10, "Shots per class in training tasks (more than tested)", min=1, max=100)
-        hidden: int = hp(64, "Filters per conv block", min=8, max=512)
+        hidden: int = hp(64, "Filters per conv block", min=2, max=512)
         bn_mode: str = hp("transductive", "BatchNorm statistics at test time (transductive: the batch's own)", choices=BN_MODES)
 
     def __init__(self, hparams=None, spec=None, n_way: int = 5):
@@ -93,7 +93,7 @@ class Reptile(MetaLearner):
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            loss_v, acc_v = float(loss), query_accuracy(logits.detach(), y[idx])
+            loss_v, acc_v = float(loss.detach()), query_accuracy(logits.detach(), y[idx])
         return loss_v, acc_v
 
     def meta_train_step(self, tasks) -> StepMetrics:

@@ -70,7 +70,7 @@ def test_maml_second_order_gradient_matches_finite_differences():
     def loss_at(vec):
         with torch.no_grad():
             torch.nn.utils.vector_to_parameters(vec, params)
-        return float(m.meta_loss(tasks)[0])
+        return float(m.meta_loss(tasks)[0].detach())
 
     numeric = []
     for i in coords:

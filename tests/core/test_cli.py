@@ -1,0 +1,42 @@
+import subprocess
+import sys
+
+import core
+from core.cli import main
+
+
+def test_train_then_eval_on_an_image_folder(tmp_path, capsys):
+    from tests.core.test_sources import make_folder
+
+    root = make_folder(tmp_path / "data", classes=6, per_class=5)
+    ckpt = tmp_path / "m.pt"
+    rc = main(["train", "-a", "protonet", "--source", "folder", "--data", str(root), "--train-split", "train", "--val-split", "train",
+               "--way", "3", "--shot", "1", "--query", "2", "--steps", "4", "--val-every", "2", "--val-episodes", "3",
+               "--hp", "hidden=8", "--hp", "train_way=4", "--hp", "train_query=2", "--out", str(ckpt), "--device", "cpu", "--eval-episodes", "5", "--eval-ways", "3"])
+    out = capsys.readouterr().out
+    assert rc == 0 and ckpt.is_file(), out
+    assert "finished: 4 steps" in out and "3-way 1-shot, 5 episodes" in out
+    rc = main(["eval", str(ckpt), "--source", "folder", "--data", str(root), "--way", "3", "--query", "2", "--episodes", "4", "--device", "cpu"])
+    assert rc == 0 and "4 episodes" in capsys.readouterr().out
+
+
+def test_clear_errors_exit_2(tmp_path, capsys):
+    assert main(["train", "--source", "folder", "--data", str(tmp_path / "missing"), "--steps", "1"]) == 2
+    assert "no such folder" in capsys.readouterr().err
+    (tmp_path / "x.pt").write_text("no")
+    assert main(["eval", str(tmp_path / "x.pt")]) == 2
+    assert "not a Few-Shot Studio checkpoint" in capsys.readouterr().err
+
+
+def test_list_shows_every_registered_algorithm(capsys):
+    main(["list"])
+    out = capsys.readouterr().out
+    for name in core.ALGORITHMS:
+        assert name in out
+
+
+def test_bench_runs_and_reports_ratios():
+    res = subprocess.run([sys.executable, "-m", "core", "bench", "--algorithms", "protonet", "--rounds", "1", "--seconds", "0.2", "--device", "cpu"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "protonet" in res.stdout and "× the bare ProtoNet step" in res.stdout

@@ -1,0 +1,52 @@
+"""The project's shape: core stays headless (import-linter contract), the wheel holds only our packages."""
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+LINT = Path(sys.executable).parent / "lint-imports"
+
+
+def _lint(cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([str(LINT), "--no-cache"], cwd=cwd, capture_output=True, text=True, env={"PYTHONPATH": str(cwd), "PATH": "/usr/bin:/bin"})
+
+
+def test_import_linter_contract_is_kept():
+    res = _lint(REPO)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "1 kept, 0 broken" in res.stdout
+
+
+def test_import_linter_contract_catches_a_qt_import_in_core(tmp_path):
+    shutil.copytree(REPO / "core", tmp_path / "core", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "app", tmp_path / "app", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "pyproject.toml", tmp_path)
+    (tmp_path / "core" / "sneaky.py").write_text("from PySide6 import QtCore\n")
+    res = _lint(tmp_path)
+    assert res.returncode != 0 and "BROKEN" in res.stdout.upper()
+
+
+def test_importing_core_loads_no_qt():
+    code = "import core, core.cli, sys; bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'app')]; print(bad); sys.exit(bool(bad))"
+    res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_wheel_holds_only_app_core_resources(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(REPO)],
+                         capture_output=True, text=True)
+    if res.returncode != 0:
+        pytest.fail(res.stdout + res.stderr)
+    wheel = next(tmp_path.glob("*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {n.split("/")[0] for n in names}
+    assert {t for t in tops if not t.endswith(".dist-info")} == {"app", "core", "resources"}
+    assert not any("/tests/" in n or n.startswith("tests/") for n in names)
+    assert "core/algorithms/protonet.py" in names
+    # every file in resources/ travels with the wheel (icons and styles load from an installed copy)
+    shipped = {p.relative_to(REPO).as_posix() for p in (REPO / "resources").rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    assert shipped <= set(names)
