@@ -91,10 +91,10 @@ class MetaLearner(nn.Module):
     paper: ClassVar[str] = ""
     HParams: ClassVar[type]
 
-    def __init__(self, hparams: Any = None, spec: InputSpec = InputSpec(), n_way: int = 5):
+    def __init__(self, hparams: Any = None, spec: InputSpec | None = None, n_way: int = 5):
         super().__init__()
         self.hparams = hparams if hparams is not None else self.HParams()
-        self.spec = spec
+        self.spec = spec or InputSpec()
         self.n_way = n_way  # the ways it meta-trains on (fixes the size of a classifier head, if any)
         self.input_shape = (spec.channels, *spec.size)
 

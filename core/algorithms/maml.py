@@ -45,8 +45,7 @@ class MAML(MetaLearner):
         bn_mode: str = hp("transductive", "BatchNorm statistics at test time (the reference code uses the batch's own)", choices=BN_MODES)
 
     def __init__(self, hparams=None, spec=None, n_way: int = 5):
-        from ..inputspec import InputSpec
-        super().__init__(hparams, spec or InputSpec(), n_way)
+        super().__init__(hparams, spec, n_way)
         h = self.hparams
         self.net = ConvClassifier(conv4_strided(self.spec.channels, h.hidden, h.bn_mode), n_way, self.input_shape)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=h.meta_lr)

@@ -47,8 +47,7 @@ class PrototypicalNetwork(MetaLearner):
         train_query: int = hp(5, "Queries per class in training episodes; 0 = as tested", min=0, max=100)
 
     def __init__(self, hparams=None, spec=None, n_way: int = 5):
-        from ..inputspec import InputSpec
-        super().__init__(hparams, spec or InputSpec(), n_way)
+        super().__init__(hparams, spec, n_way)
         h = self.hparams
         self.encoder = conv4(self.spec.channels, h.hidden, h.bn_mode)
         self.optimizer = torch.optim.Adam(self.parameters(), lr=h.lr)

@@ -97,12 +97,17 @@ class ClassSource:
 
     def to(self, device: torch.device | str) -> "ClassSource":
         """The same source with its image cache on `device` (the sampler then gathers there)."""
-        if torch.device(device) == self.images.device:
+        device = torch.device(device)
+        if device == self.images.device:
             return self
-        moved = ClassSource.__new__(ClassSource)
-        moved.__dict__.update(self.__dict__)
-        moved.images = self.images.to(device)
-        return moved
+        # Remember the copy: validation asks for the same source on the same device every time.
+        memo = self.__dict__.setdefault("_device_copies", {})
+        if str(device) not in memo:
+            moved = ClassSource.__new__(ClassSource)
+            moved.__dict__.update({k: v for k, v in self.__dict__.items() if k != "_device_copies"})
+            moved.images = self.images.to(device)
+            memo[str(device)] = moved
+        return memo[str(device)]
 
     def subset(self, base_classes: Sequence[int], description: str = "") -> "ClassSource":
         """A source holding only the given base classes (used for train/val/test splits)."""
