@@ -150,14 +150,16 @@ class Trainer:
                 "elapsed_s": elapsed, "history": copy.deepcopy(self.history), "episode_shape": self.episode_shape(),
                 "source": self.train_source.description}
 
-    def save(self, path: str | Path, elapsed: float) -> Path:
-        return save_checkpoint(path, self.learner, self.trainer_state(elapsed))
+    def save(self, path: str | Path, elapsed: float, extra: dict | None = None) -> Path:
+        return save_checkpoint(path, self.learner, self.trainer_state(elapsed), extra)
 
     def validate(self) -> tuple[float, float] | None:
         if self.val_source is None or self.config.val_episodes <= 0:
             return None
         c = self.config
-        res = evaluate(self.learner, self.val_source, c.n_way, c.k_shot, c.q_query, c.val_episodes, seed=VAL_SEED, device=self.device)
+        # Stop (the cancel token) also cuts a validation short, so it never waits for a whole pass.
+        res = evaluate(self.learner, self.val_source, c.n_way, c.k_shot, c.q_query, c.val_episodes, seed=VAL_SEED,
+                       device=self.device, on_episode=lambda i, acc: self.cancel.cancelled)
         return res.mean, res.ci95
 
     def run(self) -> Iterator[Progress]:
