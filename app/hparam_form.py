@@ -1,0 +1,156 @@
+"""A hyperparameter form generated from an algorithm's HParams dataclass.
+
+`fields` is `core.hparam_fields(cls.HParams)`: name, type, default, doc, min, max, choices, log.
+bool -> check box, choices -> combo box, int -> spin box, float -> a spin box that shows
+scientific values (1e-3) and steps ×/÷ 2 on log-scaled fields, str -> line edit. Tooltips carry
+the field's doc and range. A new algorithm therefore needs no app code.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QValidator
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QLineEdit, QSpinBox, QWidget
+
+INT_LIMIT = 2_000_000_000
+
+
+class SciSpinBox(QDoubleSpinBox):
+    """A float spin box that prints 0.001 as 1e-3-style shortest text and keeps full precision."""
+
+    def __init__(self, log: bool = False, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.log = log
+        self.setDecimals(15)  # QDoubleSpinBox rounds values to this many decimals
+
+    def textFromValue(self, v: float) -> str:
+        return f"{v:.6g}"
+
+    def valueFromText(self, text: str) -> float:
+        try:
+            return float(text)
+        except ValueError:
+            return self.value()
+
+    def validate(self, text: str, pos: int):
+        try:
+            v = float(text)
+        except ValueError:
+            return QValidator.State.Intermediate, text, pos
+        ok = self.minimum() <= v <= self.maximum()
+        return (QValidator.State.Acceptable if ok else QValidator.State.Intermediate), text, pos
+
+    def stepBy(self, steps: int) -> None:
+        v = self.value()
+        if self.log and v > 0:
+            self.setValue(v * (2.0 ** steps))  # log-scaled: halve / double
+        else:
+            mag = 10 ** math.floor(math.log10(abs(v))) if v else 0.1
+            self.setValue(v + steps * mag / 10)
+
+
+def _range_text(f: dict) -> str:
+    lo, hi = f.get("min"), f.get("max")
+    if f.get("choices"):
+        return "one of: " + ", ".join(map(str, f["choices"]))
+    if lo is None and hi is None:
+        return ""
+    return f"range {lo if lo is not None else '−∞'} … {hi if hi is not None else '∞'}"
+
+
+class HParamForm(QWidget):
+    edited = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.layout_ = QFormLayout(self)
+        self.layout_.setContentsMargins(0, 0, 0, 0)
+        self.layout_.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.fields: list[dict] = []
+        self.editors: dict[str, QWidget] = {}
+
+    def set_fields(self, fields: list[dict[str, Any]], values: dict[str, Any] | None = None) -> None:
+        while self.layout_.rowCount():
+            self.layout_.removeRow(0)
+        self.fields, self.editors = list(fields), {}
+        for f in self.fields:
+            editor = self._editor(f)
+            tip = "\n".join(t for t in (f.get("doc") or "", _range_text(f), f"paper default: {f['default']}") if t)
+            editor.setToolTip(tip)
+            label = QLabel(f["name"].replace("_", " "))
+            label.setToolTip(tip)
+            self.editors[f["name"]] = editor
+            self.layout_.addRow(label, editor)
+        self.set_values({f["name"]: f["default"] for f in self.fields})
+        if values:
+            self.set_values(values)
+
+    def _editor(self, f: dict) -> QWidget:
+        typ, lo, hi = f["type"], f.get("min"), f.get("max")
+        if f.get("choices"):
+            w = QComboBox()
+            for c in f["choices"]:
+                w.addItem(str(c), c)
+            w.currentIndexChanged.connect(self.edited)
+        elif typ is bool:
+            w = QCheckBox()
+            w.toggled.connect(self.edited)
+        elif typ is int:
+            w = QSpinBox()
+            w.setRange(int(lo) if lo is not None else -INT_LIMIT, int(min(hi, INT_LIMIT)) if hi is not None else INT_LIMIT)
+            w.setGroupSeparatorShown(False)
+            w.valueChanged.connect(self.edited)
+        elif typ is float:
+            w = SciSpinBox(bool(f.get("log")))
+            w.setRange(float(lo) if lo is not None else -1e12, float(hi) if hi is not None else 1e12)
+            w.valueChanged.connect(self.edited)
+        else:
+            w = QLineEdit()
+            w.textEdited.connect(self.edited)
+        return w
+
+    def values(self) -> dict[str, Any]:
+        out = {}
+        for f in self.fields:
+            w = self.editors[f["name"]]
+            if isinstance(w, QComboBox):
+                out[f["name"]] = w.currentData()
+            elif isinstance(w, QCheckBox):
+                out[f["name"]] = w.isChecked()
+            elif isinstance(w, QSpinBox):
+                out[f["name"]] = int(w.value())
+            elif isinstance(w, QDoubleSpinBox):
+                out[f["name"]] = float(w.value())
+            else:
+                out[f["name"]] = f["type"](w.text()) if f["type"] is not str else w.text()
+        return out
+
+    def set_values(self, values: dict[str, Any]) -> None:
+        for name, v in values.items():
+            w = self.editors.get(name)
+            if w is None:
+                continue  # a value for a field this algorithm no longer has: ignore it
+            w.blockSignals(True)
+            if isinstance(w, QComboBox):
+                i = w.findData(v)
+                w.setCurrentIndex(i if i >= 0 else w.currentIndex())
+            elif isinstance(w, QCheckBox):
+                w.setChecked(bool(v))
+            elif isinstance(w, QSpinBox):
+                w.setValue(int(v))
+            elif isinstance(w, QDoubleSpinBox):
+                w.setValue(float(v))
+            else:
+                w.setText(str(v))
+            w.blockSignals(False)
+        self.edited.emit()
+
+    def restore_defaults(self) -> None:
+        self.set_values({f["name"]: f["default"] for f in self.fields})
+
+    def changed_from_defaults(self) -> dict[str, Any]:
+        """Only the values that differ from the paper: what the project stores."""
+        defaults = {f["name"]: f["default"] for f in self.fields}
+        return {k: v for k, v in self.values().items() if v != defaults.get(k)}

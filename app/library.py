@@ -1,0 +1,135 @@
+"""The model library: meta-trained checkpoints kept in the user's data folder between launches.
+
+One folder of `<id>.pt` checkpoints plus `index.json` describing them (name, algorithm, source,
+N/K, validation accuracy, date), so the list shows without importing torch or reading weights.
+No widgets: the main window's list and the tests both use this class.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import tempfile
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class ModelEntry:
+    id: str
+    name: str
+    algorithm: str
+    title: str = ""
+    source: str = ""
+    n_way: int = 5
+    k_shot: int = 1
+    val_accuracy: float | None = None
+    steps: int = 0
+    date: str = ""
+    hparams: dict[str, Any] = field(default_factory=dict)
+    sha256: str = ""
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class ModelLibrary:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._entries: dict[str, ModelEntry] = {}
+        self._load()
+
+    # -- storage ----------------------------------------------------------------------------
+    def _index_path(self) -> Path:
+        return self.root / "index.json"
+
+    def _load(self) -> None:
+        try:
+            raw = json.loads(self._index_path().read_text("utf-8"))
+        except (OSError, ValueError):
+            raw = {}  # no index yet, or a damaged one: start over (the checkpoints stay on disk)
+        known = set(ModelEntry.__dataclass_fields__)
+        for key, value in raw.items() if isinstance(raw, dict) else ():
+            try:
+                entry = ModelEntry(**{k: v for k, v in value.items() if k in known})
+            except TypeError:
+                continue
+            if self.path(entry.id).is_file():  # a checkpoint deleted by hand drops out of the list
+                self._entries[key] = entry
+
+    def _save(self) -> None:
+        data = {k: asdict(v) for k, v in self._entries.items()}
+        _atomic_write(self._index_path(), json.dumps(data, indent=2).encode())
+
+    def path(self, model_id: str) -> Path:
+        return self.root / f"{model_id}.pt"
+
+    # -- queries ----------------------------------------------------------------------------
+    def entries(self) -> list[ModelEntry]:
+        return sorted(self._entries.values(), key=lambda e: e.date, reverse=True)
+
+    def get(self, model_id: str) -> ModelEntry | None:
+        return self._entries.get(model_id)
+
+    def latest_for(self, algorithm: str) -> ModelEntry | None:
+        """The newest model of an algorithm: what Classify reuses at the next launch."""
+        for e in self.entries():
+            if e.algorithm == algorithm:
+                return e
+        return None
+
+    def find_by_path(self, path: str | Path | None) -> ModelEntry | None:
+        if not path:
+            return None
+        p = Path(path)
+        return self._entries.get(p.stem) if p.parent == self.root else None
+
+    # -- changes ----------------------------------------------------------------------------
+    def new_id(self, algorithm: str) -> str:
+        return f"{algorithm}-{_dt.datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+    def add(self, model_id: str, **meta: Any) -> ModelEntry:
+        """Register a checkpoint already written at `self.path(model_id)`."""
+        meta.setdefault("date", _dt.datetime.now().isoformat(timespec="seconds"))
+        meta.setdefault("name", f"{meta.get('title') or meta.get('algorithm')} {meta['date'][:16].replace('T', ' ')}")
+        meta["sha256"] = hashlib.sha256(self.path(model_id).read_bytes()).hexdigest()
+        entry = ModelEntry(id=model_id, **meta)
+        self._entries[model_id] = entry
+        self._save()
+        return entry
+
+    def import_bytes(self, data: bytes, **meta: Any) -> ModelEntry:
+        """Store a checkpoint that came from elsewhere (a project file); the same bytes twice give one entry."""
+        digest = hashlib.sha256(data).hexdigest()
+        for e in self._entries.values():
+            if e.sha256 == digest:
+                return e
+        model_id = self.new_id(meta.get("algorithm", "model"))
+        _atomic_write(self.path(model_id), data)
+        meta.pop("id", None)
+        meta.pop("sha256", None)
+        return self.add(model_id, **meta)
+
+    def rename(self, model_id: str, name: str) -> None:
+        self._entries[model_id].name = name.strip() or self._entries[model_id].name
+        self._save()
+
+    def delete(self, model_id: str) -> None:
+        self._entries.pop(model_id, None)
+        self.path(model_id).unlink(missing_ok=True)
+        self._save()

@@ -1,0 +1,890 @@
+"""The main window: wires the project model, the panels, the workers, the library and the files.
+
+Layout: support set (top left), query set (bottom left), meta-training curves (top right) and a
+tab widget (task & source, hyperparameters, models) below them. The engine is imported on a
+worker thread right after the window shows; until then the algorithm list says so.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QFont, QKeySequence, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QFrame,
+                               QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPushButton, QScrollArea, QSpinBox,
+                               QSplitter, QTabWidget, QToolBar, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+
+from . import projectfile, workers
+from .canvas import CanvasPanel
+from .hparam_form import HParamForm
+from .library import ModelLibrary
+from .project import Project
+from .query_panel import QueryPanel
+from .style import app_icon, icon
+from .support_panel import SupportPanel
+from .training_panel import TrainingPanel
+
+APP_NAME = "Few-Shot Studio"
+LIVE_MS = 250  # a drawn query is re-classified at most this often while drawing
+AUTOSAVE_DEBOUNCE_MS = 1500
+AUTOSAVE_PERIOD_MS = 60_000
+QUICK_SECONDS = 60  # the budget of the "quick meta-training" offered when no model exists
+SOURCE_KINDS = [("builtin", "Built-in characters"), ("omniglot", "Omniglot folder…"), ("folder", "Image folder…")]
+
+
+def data_dir() -> Path:
+    return Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
+
+
+class DrawDialog(QDialog):
+    """Draw samples for a class: each "Add sample" keeps the drawing and clears the canvas."""
+
+    def __init__(self, window: "MainWindow", index: int):
+        super().__init__(window)
+        self.window_, self.project = window, window.project
+        self.setWindowTitle("Draw samples")
+        self.class_box = QComboBox()
+        self.class_box.addItems(self.project.class_names())
+        self.class_box.setCurrentIndex(index)
+        self.panel = CanvasPanel(self)
+        self.panel.setMinimumSize(300, 320)
+        self.added = QLabel("")
+        self.added.setObjectName("muted")
+        buttons = QDialogButtonBox()
+        self.add_btn = buttons.addButton("Add sample", QDialogButtonBox.ButtonRole.ActionRole)
+        self.add_btn.setIcon(icon("add"))
+        self.add_btn.setDefault(True)
+        self.add_btn.setShortcut(QKeySequence("Return"))
+        buttons.addButton(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.close)
+        self.add_btn.clicked.connect(self.add_sample)
+        form = QFormLayout()
+        form.addRow("Class", self.class_box)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(self.panel, 1)
+        lay.addWidget(self.added)
+        lay.addWidget(buttons)
+        self.count = 0
+
+    def add_sample(self) -> None:
+        if self.panel.canvas.is_blank():
+            self.added.setText("Draw something first.")
+            return
+        i = self.class_box.currentIndex()
+        if 0 <= i < len(self.project.classes):
+            self.project.add_samples(i, [self.panel.canvas.to_png()])
+            self.count += 1
+            self.added.setText(f"{self.count} sample{'s' if self.count != 1 else ''} added to “{self.project.classes[i].name}”.")
+        self.panel.canvas.reset()
+
+
+class MainWindow(QMainWindow):
+    coreReady = Signal()
+    classified = Signal()  # results are on screen (tests wait on it)
+
+    def __init__(self, settings: QSettings | None = None, data_path: Path | None = None, load_core: bool = True):
+        super().__init__()
+        self.settings = settings or QSettings()
+        self.data_path = Path(data_path) if data_path else data_dir()
+        self.data_path.mkdir(parents=True, exist_ok=True)
+        self.library = ModelLibrary(self.data_path / "models")
+        self.project = Project()
+        self.session: workers.TrainSession | None = None
+        self.core_ready = False
+        self.device_type = "cpu"
+        self.messages: list[tuple[str, str]] = []  # every message shown (the tests read them)
+        self._classify_busy = False
+        self._classify_again: dict | None = None
+        self._after_training: str | None = None
+        self._closing = False
+        self.setWindowTitle(APP_NAME)
+        self.setWindowIcon(app_icon())
+        self._build()
+        self._wire()
+        self._restore_window()
+        self._sync_from_project()
+        self.autosave_timer = QTimer(self, singleShot=True, interval=AUTOSAVE_DEBOUNCE_MS)
+        self.autosave_timer.timeout.connect(self.autosave)
+        self.autosave_period = QTimer(self, interval=AUTOSAVE_PERIOD_MS)
+        self.autosave_period.timeout.connect(lambda: self.project.dirty and self.autosave())
+        self.autosave_period.start()
+        self.live_timer = QTimer(self, singleShot=True, interval=LIVE_MS)
+        self.live_timer.timeout.connect(self.classify_live)
+        self.auto_classify_timer = QTimer(self, singleShot=True, interval=100)
+        self.auto_classify_timer.timeout.connect(lambda: self.classify(quiet=True))
+        if load_core:
+            QTimer.singleShot(0, self.load_core)
+
+    # -- construction ---------------------------------------------------------------------------
+    def _build(self) -> None:
+        tb = QToolBar("Main")
+        tb.setObjectName("mainToolbar")
+        tb.setMovable(False)
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.addToolBar(tb)
+        self.new_act = QAction(icon("new"), "New", self, shortcut=QKeySequence.StandardKey.New, triggered=self.new_project)
+        self.open_act = QAction(icon("open"), "Open…", self, shortcut=QKeySequence.StandardKey.Open, triggered=self.open_dialog)
+        self.save_act = QAction(icon("save"), "Save", self, shortcut=QKeySequence.StandardKey.Save, triggered=self.save)
+        self.save_as_act = QAction("Save As…", self, shortcut=QKeySequence.StandardKey.SaveAs, triggered=self.save_as)
+        self.train_act = QAction(icon("train", "white"), "Train", self, triggered=lambda: self.train())
+        self.train_act.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
+        self.train_act.setToolTip("Meta-train the selected algorithm (Ctrl+Enter)")
+        self.stop_act = QAction(icon("stop"), "Stop", self, triggered=self.stop_training, enabled=False)
+        self.stop_act.setToolTip("Stop meta-training (takes effect within one step)")
+        for a in (self.new_act, self.open_act, self.save_act):
+            tb.addAction(a)
+        tb.addSeparator()
+        tb.addWidget(QLabel(" Algorithm "))
+        self.algo_box = QComboBox()
+        self.algo_box.setMinimumWidth(230)
+        self.algo_model = QStandardItemModel(self)
+        self.algo_box.setModel(self.algo_model)
+        self.algo_model.appendRow(QStandardItem("Loading the engine…"))
+        self.algo_box.setEnabled(False)
+        tb.addWidget(self.algo_box)
+        tb.addSeparator()
+        self.train_btn = QPushButton(icon("train", "white"), "Train")
+        self.train_btn.setObjectName("primary")
+        self.train_btn.setToolTip(self.train_act.toolTip())
+        self.train_btn.clicked.connect(self.train_act.trigger)
+        tb.addWidget(self.train_btn)
+        tb.addAction(self.stop_act)
+        self.addAction(self.train_act)  # keeps Ctrl+Enter alive though the action is not on the toolbar
+        self.addAction(self.save_as_act)
+
+        menu = self.menuBar()
+        fm = menu.addMenu("&File")
+        for a in (self.new_act, self.open_act, self.save_act, self.save_as_act):
+            fm.addAction(a)
+        fm.addSeparator()
+        fm.addAction("Quit", QKeySequence.StandardKey.Quit, self.close)
+        tm = menu.addMenu("&Training")
+        tm.addAction(self.train_act)
+        tm.addAction(self.stop_act)
+        vm = menu.addMenu("&View")
+        theme_menu = vm.addMenu("Theme (applies at next start)")
+        current = self.settings.value("theme", "system")
+        for key, label in (("system", "System"), ("light", "Light"), ("dark", "Dark")):
+            act = theme_menu.addAction(label, lambda k=key: self.settings.setValue("theme", k))
+            act.setCheckable(True)
+            act.setChecked(key == current)
+
+        self.support = SupportPanel(self.project)
+        self.query = QueryPanel(self.project)
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.addWidget(self._card(self.support))
+        left.addWidget(self._card(self.query))
+        left.setStretchFactor(0, 3)
+        left.setStretchFactor(1, 2)
+        self.left_split = left
+
+        self.training = TrainingPanel()
+        heading = QLabel("Meta-training")
+        heading.setObjectName("heading")
+        tr = QVBoxLayout()
+        tr.addWidget(heading)
+        tr.addWidget(self.training, 1)
+        tr_w = QWidget()
+        tr_w.setLayout(tr)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self._task_tab(), "Task && source")
+        self.tabs.addTab(self._hparam_tab(), "Hyperparameters")
+        self.tabs.addTab(self._models_tab(), "Models")
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self._card(tr_w))
+        right.addWidget(self.tabs)
+        right.setStretchFactor(0, 3)
+        right.setStretchFactor(1, 2)
+        self.right_split = right
+        main = QSplitter(Qt.Orientation.Horizontal)
+        main.addWidget(left)
+        main.addWidget(right)
+        main.setStretchFactor(0, 3)
+        main.setStretchFactor(1, 2)
+        main.setChildrenCollapsible(False)
+        self.main_split = main
+        central = QWidget()
+        lay = QVBoxLayout(central)
+        lay.setContentsMargins(8, 8, 8, 8)
+        lay.addWidget(main)
+        self.setCentralWidget(central)
+
+        sb = self.statusBar()
+        self.model_label = QLabel("No model")
+        self.device_label = QLabel("● engine loading…")
+        sb.addPermanentWidget(self.model_label)
+        sb.addPermanentWidget(self.device_label)
+
+    @staticmethod
+    def _card(w: QWidget) -> QFrame:
+        f = QFrame()
+        f.setObjectName("card")
+        lay = QVBoxLayout(f)
+        lay.setContentsMargins(10, 8, 10, 10)
+        lay.addWidget(w)
+        return f
+
+    def _task_tab(self) -> QWidget:
+        w = QWidget()
+        form = QFormLayout(w)
+        self.source_box = QComboBox()
+        for key, label in SOURCE_KINDS:
+            self.source_box.addItem(label, key)
+        self.source_box.setToolTip("What the model meta-trains on (the built-in source needs no download)")
+        self.source_label = QLabel()
+        self.source_label.setObjectName("muted")
+        self.source_label.setWordWrap(True)
+        self.spins: dict[str, QSpinBox] = {}
+        specs = [("n_way", "Ways (N)", 2, 100, "Classes per validation episode"),
+                 ("k_shot", "Shots (K)", 1, 50, "Support images per class"),
+                 ("q_query", "Queries", 1, 100, "Query images per class in validation episodes"),
+                 ("steps", "Steps", 1, 10_000_000, "Meta-training steps"),
+                 ("max_seconds", "Time limit (s)", 0, 10_000_000, "Stop after this many seconds (0 = no limit)"),
+                 ("seed", "Seed", 0, 2**31 - 1, "The same seed gives every algorithm the same episodes")]
+        form.addRow("Meta-train on", self.source_box)
+        form.addRow("", self.source_label)
+        for key, label, lo, hi, tip in specs:
+            s = QSpinBox()
+            s.setRange(lo, hi)
+            s.setToolTip(tip)
+            self.spins[key] = s
+            form.addRow(label, s)
+        self.device_box = QComboBox()
+        self.device_box.addItem("Auto (CUDA when present)", "auto")
+        self.device_box.addItem("CPU", "cpu")
+        self.device_box.addItem("CUDA", "cuda")
+        form.addRow("Device", self.device_box)
+        return w
+
+    def _hparam_tab(self) -> QWidget:
+        self.form = HParamForm()
+        self.paper_label = QLabel()
+        self.paper_label.setObjectName("muted")
+        self.paper_label.setWordWrap(True)
+        restore = QPushButton(icon("restore"), "Restore paper defaults")
+        restore.clicked.connect(self.form.restore_defaults)
+        inner = QWidget()
+        lay = QVBoxLayout(inner)
+        lay.addWidget(self.paper_label)
+        lay.addWidget(self.form)
+        lay.addWidget(restore, 0, Qt.AlignmentFlag.AlignLeft)
+        lay.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(inner)
+        return scroll
+
+    def _models_tab(self) -> QWidget:
+        self.models = QTreeWidget()
+        self.models.setHeaderLabels(["Name", "Algorithm", "Source", "N/K", "Val. acc.", "Date"])
+        self.models.setRootIsDecorated(False)
+        self.models.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed | QAbstractItemView.EditTrigger.DoubleClicked)
+        self.models.itemChanged.connect(self._model_renamed)
+        self.models.itemDoubleClicked.connect(lambda item, col: col != 0 and self.use_model(item.data(0, Qt.ItemDataRole.UserRole)))
+        use = QPushButton("Use")
+        use.setToolTip("Classify with this model")
+        use.clicked.connect(lambda: self._selected_model() and self.use_model(self._selected_model()))
+        rename = QPushButton("Rename")
+        rename.clicked.connect(lambda: self.models.currentItem() and self.models.editItem(self.models.currentItem(), 0))
+        delete = QPushButton("Delete")
+        delete.clicked.connect(lambda: self._selected_model() and self.delete_model(self._selected_model()))
+        row = QHBoxLayout()
+        for b in (use, rename, delete):
+            row.addWidget(b)
+        row.addStretch(1)
+        w = QWidget()
+        lay = QVBoxLayout(w)
+        lay.addWidget(self.models, 1)
+        lay.addLayout(row)
+        return w
+
+    def _wire(self) -> None:
+        p = self.project
+        self.support.problem.connect(self.show_message)
+        self.query.problem.connect(self.show_message)
+        self.support.drawRequested.connect(self.draw_samples)
+        self.support.addFilesRequested.connect(self.add_files_to_class)
+        self.query.addFilesRequested.connect(self.add_query_files)
+        self.query.classifyRequested.connect(lambda: self.classify())
+        self.query.liveChanged.connect(lambda: self.live_timer.isActive() or self.live_timer.start())
+        p.changed.connect(self._changed)
+        p.configChanged.connect(self._sync_settings_widgets)
+        p.queriesChanged.connect(self._maybe_auto_classify)
+        p.classesChanged.connect(self._maybe_auto_classify)
+        self.algo_box.currentIndexChanged.connect(self._algorithm_picked)
+        self.form.edited.connect(self._form_edited)
+        self.source_box.activated.connect(self._source_picked)
+        for key, s in self.spins.items():
+            s.valueChanged.connect(lambda v, k=key: self.project.set_setting(k, int(v)))
+        self.device_box.currentIndexChanged.connect(lambda: self.project.set_setting("device", self.device_box.currentData()))
+
+    # -- the engine ---------------------------------------------------------------------------
+    def load_core(self) -> None:
+        # The slow import (torch) happens on the job thread; the window is already on screen.
+        workers.run_job(workers.import_engine, self._on_core_loaded, lambda e: self.show_message("The engine failed to load", str(e)))
+
+    def _on_core_loaded(self, device_type: str) -> None:
+        import core
+
+        self.engine_warm = False
+        workers.run_job(workers.warm_up, lambda _: setattr(self, "engine_warm", True), lambda _: setattr(self, "engine_warm", True))
+
+        self.device_type = device_type
+        self.device_label.setText(f"● {device_type.upper()}")
+        self.device_label.setToolTip("Training and classification run on this device")
+        if device_type != "cuda":
+            self.device_box.model().item(2).setEnabled(False)
+        self.algo_box.blockSignals(True)
+        self.algo_model.clear()
+        for family, label in core.FAMILIES.items():
+            members = [cls for cls in core.ALGORITHMS.values() if cls.family == family]
+            if not members:
+                continue
+            head = QStandardItem(label)
+            head.setFlags(Qt.ItemFlag.NoItemFlags)  # a group header: not selectable
+            f = QFont()
+            f.setBold(True)
+            head.setFont(f)
+            self.algo_model.appendRow(head)
+            for cls in members:
+                item = QStandardItem("    " + cls.title)
+                item.setData(cls.name, Qt.ItemDataRole.UserRole)
+                item.setToolTip(cls.paper)
+                self.algo_model.appendRow(item)
+        self.algo_box.setEnabled(True)
+        self.algo_box.blockSignals(False)
+        self.core_ready = True
+        self._sync_from_project()
+        self._refresh_models()
+        self.coreReady.emit()
+        QTimer.singleShot(0, self.offer_restore)
+
+    def _algo_row(self, name: str) -> int:
+        for row in range(self.algo_model.rowCount()):
+            if self.algo_model.item(row).data(Qt.ItemDataRole.UserRole) == name:
+                return row
+        return -1
+
+    # -- project <-> widgets ----------------------------------------------------------------------
+    def _sync_from_project(self) -> None:
+        """Show the project's settings in the widgets (after New/Open/Restore and at start)."""
+        p = self.project
+        self._sync_settings_widgets()
+        if self.core_ready:
+            import core
+
+            if p.algorithm not in core.ALGORITHMS:
+                self.show_message("Unknown algorithm", f"The project uses “{p.algorithm}”, which this version does not have; using Prototypical Networks.")
+                p.algorithm, p.hparams = "protonet", {}
+            self.algo_box.blockSignals(True)
+            self.algo_box.setCurrentIndex(self._algo_row(p.algorithm))
+            self.algo_box.blockSignals(False)
+            self._show_form(p.algorithm, p.hparams)
+        self._update_title()
+        self._update_model_label()
+
+    def _sync_settings_widgets(self) -> None:
+        s = self.project.settings
+        for key, spin in self.spins.items():
+            spin.blockSignals(True)
+            spin.setValue(int(s.get(key, spin.value())))
+            spin.blockSignals(False)
+        self.device_box.blockSignals(True)
+        self.device_box.setCurrentIndex(max(0, self.device_box.findData(s.get("device", "auto"))))
+        self.device_box.blockSignals(False)
+        self._show_source()
+
+    def _show_form(self, name: str, values: dict) -> None:
+        import core
+
+        cls = core.ALGORITHMS[name]
+        self.form.blockSignals(True)
+        self.form.set_fields(core.hparam_fields(cls.HParams), values)
+        self.form.blockSignals(False)
+        self.paper_label.setText(f"<b>{cls.title}</b> — {core.FAMILIES.get(cls.family, cls.family)}<br>{cls.paper}")
+
+    def _algorithm_picked(self, row: int) -> None:
+        name = self.algo_model.item(row).data(Qt.ItemDataRole.UserRole) if row >= 0 else None
+        if not name or name == self.project.algorithm:
+            return
+        self._show_form(name, {})
+        self.project.set_algorithm(name, {})
+        # The model in use belongs to one algorithm; switch to this algorithm's latest, if any.
+        entry = self.library.latest_for(name)
+        self.project.set_model_file(str(self.library.path(entry.id)) if entry else None)
+        self.query.clear_results()
+        self._update_model_label()
+
+    def _form_edited(self) -> None:
+        if self.core_ready and self.form.fields:
+            self.project.set_algorithm(self.project.algorithm, self.form.changed_from_defaults())
+
+    def _show_source(self) -> None:
+        src = self.project.settings["source"]
+        self.source_box.setCurrentIndex(max(0, self.source_box.findData(src.get("kind", "builtin"))))
+        self.source_label.setText(src.get("folder") or "procedurally drawn characters, no download")
+
+    def _source_picked(self, index: int) -> None:
+        kind = self.source_box.itemData(index)
+        if kind == "builtin":
+            self.choose_source("builtin", "")
+            return
+        start = self.settings.value(f"folders/{kind}", str(Path.home()))
+        folder = QFileDialog.getExistingDirectory(self, "Choose the Omniglot folder" if kind == "omniglot" else "Choose an image folder (one sub-folder per class)", start)
+        if folder:
+            self.choose_source(kind, folder)
+        else:
+            self._show_source()
+
+    def choose_source(self, kind: str, folder: str) -> None:
+        """Check a source on the job thread; only a valid one replaces the current setting."""
+        if kind == "builtin":
+            self.project.set_setting("source", {"kind": "builtin", "folder": ""})
+            self._show_source()
+            return
+        self.statusBar().showMessage(f"Reading {folder}…")
+        self.source_box.setEnabled(False)
+        source = {"kind": kind, "folder": folder}
+        n_way = self.project.settings["n_way"]
+
+        def ok(_):
+            self.source_box.setEnabled(True)
+            self.settings.setValue(f"folders/{kind}", folder)
+            self.project.set_setting("source", source)
+            self._show_source()
+            self.statusBar().showMessage("Source ready", 3000)
+
+        def bad(exc):
+            self.source_box.setEnabled(True)
+            self._show_source()  # back to the previous source: nothing else changes
+            self.statusBar().clearMessage()
+            self.show_message("Cannot use this folder", str(exc))
+
+        workers.run_job(lambda: (workers.build_sources(source, n_way), None)[1], ok, bad)
+
+    def _changed(self) -> None:
+        self._update_title()
+        self.autosave_timer.start()
+
+    def _update_title(self) -> None:
+        name = Path(self.project.path).name if self.project.path else "Untitled"
+        self.setWindowTitle(f"{name}{' •' if self.project.dirty else ''} — {APP_NAME}")
+
+    # -- messages -------------------------------------------------------------------------------
+    def show_message(self, title: str, text: str) -> None:
+        """A non-blocking message box (the event loop, and training, keep running)."""
+        self.messages.append((title, text))
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text.split("\n\n")[0] if len(text) > 600 else text, QMessageBox.StandardButton.Ok, self)
+        if len(text) > 600:
+            box.setDetailedText(text)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
+    def ask(self, title: str, text: str, buttons=QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            default=QMessageBox.StandardButton.Yes) -> QMessageBox.StandardButton:
+        """A blocking question (tests replace this method)."""
+        return QMessageBox.question(self, title, text, buttons, default)
+
+    # -- adding images ------------------------------------------------------------------------
+    def _pick_files(self, title: str) -> list[Path]:
+        start = self.settings.value("folders/images", str(Path.home()))
+        files, _ = QFileDialog.getOpenFileNames(self, title, start, "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.ppm *.pgm);;All files (*)")
+        if files:
+            self.settings.setValue("folders/images", str(Path(files[0]).parent))
+        return [Path(f) for f in files]
+
+    def add_files_to_class(self, index: int) -> None:
+        from . import images
+        files = self._pick_files(f"Add images to “{self.project.classes[index].name}”")
+        if files:
+            self.support.add_payload(images.collect(files, folders_as_classes=False), index)
+
+    def add_query_files(self) -> None:
+        from . import images
+        files = self._pick_files("Add query images")
+        if files:
+            self.query.add_payload(images.collect(files, folders_as_classes=False))
+
+    def draw_samples(self, index: int) -> None:
+        dlg = DrawDialog(self, index)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.show()
+        self.draw_dialog = dlg
+
+    # -- training -----------------------------------------------------------------------------
+    def train(self, quick: bool = False, then: str | None = None, overrides: dict | None = None) -> bool:
+        if self.session is not None:
+            return False
+        if not self.core_ready:
+            self.statusBar().showMessage("The engine is still loading…", 3000)
+            return False
+        import core
+
+        hparams = self.form.values()
+        try:
+            core.hparams_from_dict(core.ALGORITHMS[self.project.algorithm].HParams, hparams)
+        except ValueError as exc:
+            self.show_message("Invalid hyperparameters", str(exc))
+            return False
+        settings = {k: (dict(v) if isinstance(v, dict) else v) for k, v in self.project.settings.items()}
+        if quick:
+            # Quick meta-training: built-in source, a one-minute budget, the chosen algorithm's settings.
+            settings["source"] = {"kind": "builtin", "folder": ""}
+            settings["max_seconds"] = QUICK_SECONDS
+        settings.update(overrides or {})
+        request = {"algorithm": self.project.algorithm, "hparams": hparams, "settings": settings,
+                   "library_root": str(self.library.root), "model_id": self.library.new_id(self.project.algorithm)}
+        self.session = workers.TrainSession(request, self)
+        self.session.stage.connect(lambda text: self.statusBar().showMessage(text))
+        self.session.progress.connect(self.training.add)
+        self.session.finished.connect(self._training_finished)
+        self.session.failed.connect(self._training_failed)
+        self.session.ended.connect(self._training_ended)
+        self._after_training = then
+        title = core.ALGORITHMS[self.project.algorithm].title
+        self.training.start(f"Starting {title}…", int(settings["steps"]))
+        self._set_training_ui(True)
+        self.session.start()
+        return True
+
+    def stop_training(self) -> None:
+        if self.session is not None:
+            self.session.stop()
+            self.statusBar().showMessage("Stopping…")
+
+    def _set_training_ui(self, running: bool) -> None:
+        self.train_act.setEnabled(not running)
+        self.train_btn.setEnabled(not running)
+        self.stop_act.setEnabled(running)
+        self.algo_box.setEnabled(not running and self.core_ready)
+        self.tabs.widget(0).setEnabled(not running)
+        self.form.setEnabled(not running)
+
+    def _training_finished(self, result: dict) -> None:
+        self.training.stop()
+        model_id = result.get("model_id")
+        if model_id:
+            entry = self.library.add(model_id, **result["meta"])
+            self.project.set_model_file(str(self.library.path(entry.id)))
+            self._refresh_models()
+            workers.run_job(lambda: workers.forget_model(), lambda _: None, lambda _: None)
+            self.query.clear_results()
+            self.statusBar().showMessage(f"Model saved: {entry.name}", 5000)
+            if self._after_training == "classify" or self.project.queries:
+                QTimer.singleShot(0, lambda: self.classify(quiet=True))
+        else:
+            self.statusBar().showMessage("Training stopped", 5000)
+
+    def _training_failed(self, title: str, message: str) -> None:
+        self.training.stop()
+        self.training.stats.setText(title)
+        self.statusBar().clearMessage()
+        self.show_message(title, message)
+
+    def _training_ended(self) -> None:
+        session, self.session = self.session, None
+        if session is not None:
+            session.thread.wait()
+            session.deleteLater()
+        self._set_training_ui(False)
+        if self._closing:
+            self.close()
+
+    # -- models -------------------------------------------------------------------------------
+    def current_model(self):
+        """The library entry Classify uses: the project's model, else this algorithm's latest."""
+        entry = self.library.find_by_path(self.project.model_file)
+        if entry is None and self.project.model_file is None:
+            entry = self.library.latest_for(self.project.algorithm)
+        return entry
+
+    def _update_model_label(self) -> None:
+        e = self.current_model()
+        if e is None:
+            self.model_label.setText("No model yet — Train, or Classify to train quickly")
+        else:
+            acc = f", val. {e.val_accuracy:.0%}" if e.val_accuracy is not None else ""
+            self.model_label.setText(f"Model: {e.name}{acc}")
+
+    def _refresh_models(self) -> None:
+        self.models.blockSignals(True)
+        self.models.clear()
+        current = self.current_model()
+        for e in self.library.entries():
+            acc = f"{e.val_accuracy:.1%}" if e.val_accuracy is not None else "–"
+            item = QTreeWidgetItem([e.name, e.title or e.algorithm, e.source, f"{e.n_way}/{e.k_shot}", acc, e.date.replace("T", " ")[:16]])
+            item.setData(0, Qt.ItemDataRole.UserRole, e.id)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
+            if current is not None and e.id == current.id:
+                f = item.font(0)
+                f.setBold(True)
+                for c in range(6):
+                    item.setFont(c, f)
+            self.models.addTopLevelItem(item)
+        for c in range(1, 6):
+            self.models.resizeColumnToContents(c)
+        self.models.blockSignals(False)
+        self._update_model_label()
+
+    def _selected_model(self) -> str | None:
+        item = self.models.currentItem()
+        return item.data(0, Qt.ItemDataRole.UserRole) if item else None
+
+    def _model_renamed(self, item: QTreeWidgetItem, column: int) -> None:
+        if column == 0:
+            self.library.rename(item.data(0, Qt.ItemDataRole.UserRole), item.text(0))
+            self._refresh_models()
+
+    def use_model(self, model_id: str) -> None:
+        e = self.library.get(model_id)
+        if e is None:
+            return
+        if e.algorithm != self.project.algorithm and self._algo_row(e.algorithm) >= 0:
+            self.project.set_algorithm(e.algorithm, {})
+            self.algo_box.blockSignals(True)
+            self.algo_box.setCurrentIndex(self._algo_row(e.algorithm))
+            self.algo_box.blockSignals(False)
+            self._show_form(e.algorithm, e.hparams)
+            self._form_edited()
+        self.project.set_model_file(str(self.library.path(model_id)))
+        self.query.clear_results()
+        self._refresh_models()
+        self._maybe_auto_classify()
+
+    def delete_model(self, model_id: str) -> None:
+        e = self.library.get(model_id)
+        if e is None or self.ask("Delete model", f"Delete “{e.name}”? This cannot be undone.") != QMessageBox.StandardButton.Yes:
+            return
+        path = str(self.library.path(model_id))
+        workers.run_job(lambda: workers.forget_model(path), lambda _: None, lambda _: None)
+        self.library.delete(model_id)
+        if self.project.model_file == path:
+            self.project.set_model_file(None)
+        self._refresh_models()
+
+    # -- classification ---------------------------------------------------------------------
+    def _maybe_auto_classify(self) -> None:
+        if self.core_ready and self.current_model() is not None and self.project.validity()[0] and self.project.queries:
+            if any(s.id not in self.query.results for s in self.project.queries):
+                self.auto_classify_timer.start()
+
+    def classify(self, quiet: bool = False) -> None:
+        """Adapt on the support set and classify every query (and the live drawing), off the GUI thread."""
+        ok, why = self.project.validity()
+        if not ok:
+            if not quiet:
+                self.show_message("The support set is not ready", f"The support set {why}.")
+            return
+        entry = self.current_model()
+        if entry is None:
+            if quiet or not self.core_ready:
+                return
+            answer = self.ask("No meta-trained model",
+                              f"There is no meta-trained {self.algo_box.currentText().strip()} model yet.\n\n"
+                              f"Meta-train one quickly on the built-in characters (about {QUICK_SECONDS} s) and then classify?")
+            if answer == QMessageBox.StandardButton.Yes:
+                self.train(quick=True, then="classify")
+            return
+        live = None if self.query.draw.canvas.is_blank() else self.query.draw.canvas.to_png()
+        self._submit_classify(entry, [s.id for s in self.project.queries], [s.png for s in self.project.queries], live)
+
+    def classify_live(self) -> None:
+        canvas = self.query.draw.canvas
+        if canvas.is_blank():
+            self.query.set_live(None, None)
+            return
+        entry = self.current_model()
+        ok, why = self.project.validity()
+        if entry is None or not ok:
+            self.query.set_live(None, None, "Train a model first" if entry is None else f"Support set {why}")
+            return
+        self._submit_classify(entry, [], [], canvas.to_png())
+
+    def _submit_classify(self, entry, ids: list[int], queries: list[bytes], live: bytes | None) -> None:
+        request = {"entry": entry, "ids": ids, "queries": queries, "live": live}
+        if self._classify_busy:
+            # One job at a time; while one runs, remember only the newest request (throttling).
+            if self._classify_again and not live:
+                request["live"] = self._classify_again.get("live")
+            self._classify_again = request
+            return
+        self._classify_busy = True
+        names = self.project.class_names()
+        support = [(ci, s.png) for ci, c in enumerate(self.project.classes) for s in c.samples]
+        path, device = str(self.library.path(entry.id)), self.project.settings.get("device", "auto")
+        all_queries = queries + ([live] if live is not None else [])
+        support_ids = [s.id for c in self.project.classes for s in c.samples]
+
+        def done(result: dict) -> None:
+            self._classify_busy = False
+            # Drop results for a support set that changed while the job ran.
+            if support_ids == [s.id for c in self.project.classes for s in c.samples]:
+                probs = result["probs"]
+                if live is not None:
+                    self.query.set_live(names, probs[-1])
+                    probs = probs[:-1]
+                self.query.set_results(names, dict(zip(ids, probs)))
+                self.statusBar().showMessage(f"Classified {len(all_queries)} image(s) on {result['device'].upper()}", 3000)
+            self.classified.emit()
+            self._next_classify()
+
+        def failed(exc: Exception) -> None:
+            self._classify_busy = False
+            self.show_message("Cannot classify", str(exc))
+            self._next_classify()
+
+        workers.run_job(lambda: workers.classify(path, device, support, all_queries), done, failed)
+
+    def _next_classify(self) -> None:
+        nxt, self._classify_again = self._classify_again, None
+        if nxt is not None:
+            self._submit_classify(nxt["entry"], nxt["ids"], nxt["queries"], nxt["live"])
+
+    # -- project files --------------------------------------------------------------------------
+    def _model_payload(self) -> tuple[bytes | None, dict]:
+        entry = self.library.find_by_path(self.project.model_file)
+        if entry is None or not self.library.path(entry.id).is_file():
+            return None, {}
+        from dataclasses import asdict
+        return self.library.path(entry.id).read_bytes(), asdict(entry)
+
+    def save(self) -> bool:
+        if not self.project.path:
+            return self.save_as()
+        return self.save_to(self.project.path)
+
+    def save_as(self) -> bool:
+        start = self.project.path or str(Path(self.settings.value("folders/projects", str(Path.home()))) / f"Untitled{projectfile.SUFFIX}")
+        path, _ = QFileDialog.getSaveFileName(self, "Save project", start, f"Few-Shot Studio projects (*{projectfile.SUFFIX})")
+        if not path:
+            return False
+        if not path.endswith(projectfile.SUFFIX):
+            path += projectfile.SUFFIX
+        return self.save_to(path)
+
+    def save_to(self, path: str | Path) -> bool:
+        model, meta = self._model_payload()
+        try:
+            projectfile.save_project(self.project, path, model, meta)
+        except OSError as exc:
+            self.show_message("Cannot save", f"{path}: {exc.strerror or exc}")
+            return False
+        self.project.path = str(path)
+        self.project.dirty = False
+        self.settings.setValue("folders/projects", str(Path(path).parent))
+        self._update_title()
+        self.statusBar().showMessage(f"Saved {path}", 3000)
+        return True
+
+    def _confirm_discard(self) -> bool:
+        if not self.project.dirty or not any(c.samples for c in self.project.classes) and not self.project.queries:
+            return True
+        answer = self.ask("Unsaved changes", "Save the changes to this project first?",
+                          QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+                          QMessageBox.StandardButton.Save)
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def new_project(self) -> None:
+        if self._confirm_discard():
+            self._adopt(Project())
+
+    def open_dialog(self) -> None:
+        if not self._confirm_discard():
+            return
+        start = self.settings.value("folders/projects", str(Path.home()))
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", start, f"Few-Shot Studio projects (*{projectfile.SUFFIX});;All files (*)")
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path: str | Path, keep_path: bool = True) -> bool:
+        """Open a project file; on any error show it and leave the current project untouched."""
+        try:
+            project, model, meta = projectfile.load_project(path)
+        except projectfile.ProjectFileError as exc:
+            self.show_message("Cannot open project", str(exc))
+            return False
+        if model:
+            meta = {k: v for k, v in meta.items() if k in ("name", "algorithm", "title", "source", "n_way", "k_shot", "val_accuracy", "steps", "date", "hparams")}
+            meta.setdefault("algorithm", project.algorithm)
+            entry = self.library.import_bytes(model, **meta)
+            project.model_file = str(self.library.path(entry.id))
+        if not keep_path:
+            project.path = None
+        self.settings.setValue("folders/projects", str(Path(path).parent))
+        self._adopt(project)
+        return True
+
+    def _adopt(self, project: Project) -> None:
+        self.project.replace_with(project)
+        self.query.clear_results()
+        self._sync_from_project()
+        self._refresh_models()
+        self._maybe_auto_classify()
+
+    # -- autosave and crash recovery --------------------------------------------------------------
+    def autosave_path(self) -> Path:
+        return self.data_path / f"autosave{projectfile.SUFFIX}"
+
+    def autosave(self) -> None:
+        model, meta = self._model_payload()
+        try:
+            projectfile.save_project(self.project, self.autosave_path(), model, meta)
+            self.settings.setValue("autosave/origin", self.project.path or "")
+        except OSError:
+            pass  # a failed autosave must never interrupt work; the next change retries
+
+    def offer_restore(self) -> None:
+        path = self.autosave_path()
+        if not path.is_file():
+            return
+        when = _dt.datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+        answer = self.ask("Restore unsaved work?", f"Few-Shot Studio did not close normally last time.\n\nRestore the project autosaved at {when}?")
+        if answer == QMessageBox.StandardButton.Yes and self.open_path(path, keep_path=False):
+            origin = self.settings.value("autosave/origin", "")
+            self.project.path = origin or None
+            self.project.dirty = True
+            self._update_title()
+        else:
+            path.unlink(missing_ok=True)
+
+    # -- window state and shutdown --------------------------------------------------------------
+    def _restore_window(self) -> None:
+        geo = self.settings.value("window/geometry")
+        if geo is not None:
+            self.restoreGeometry(geo)
+        else:
+            self.resize(1400, 860)
+        for key, split in (("main", self.main_split), ("left", self.left_split), ("right", self.right_split)):
+            state = self.settings.value(f"window/split_{key}")
+            if state is not None:
+                split.restoreState(state)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._closing and not self._confirm_discard():
+            event.ignore()
+            return
+        self._closing = True
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        for key, split in (("main", self.main_split), ("left", self.left_split), ("right", self.right_split)):
+            self.settings.setValue(f"window/split_{key}", split.saveState())
+        if self.session is not None:
+            if not self.session.shutdown(1800):
+                # Still inside one uninterruptible piece of work (e.g. building a source): hide now
+                # and finish closing when the thread ends, never destroying a running QThread.
+                self.hide()
+                event.ignore()
+                return
+            session, self.session = self.session, None
+            session.blockSignals(True)  # its queued "finished" must not touch a closing window
+            session.deleteLater()
+        workers.job_pool().waitForDone(2000)
+        self.autosave_timer.stop()
+        self.autosave_path().unlink(missing_ok=True)  # a clean exit: nothing to restore next time
+        self.settings.sync()
+        event.accept()

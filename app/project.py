@@ -1,0 +1,176 @@
+"""The project model: classes of support images, query images, algorithm and settings. No widgets.
+
+Widgets call the mutators and redraw on the signals; the file format (`projectfile`) and the
+autosave read the same object. Samples are PNG bytes with a stable id, so a view can cache
+thumbnails and classification results per sample.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class Sample:
+    png: bytes
+    id: int = field(default_factory=lambda: next(_ids))
+
+
+@dataclass
+class ImageClass:
+    name: str
+    samples: list[Sample] = field(default_factory=list)
+
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "source": {"kind": "builtin", "folder": ""},
+    "n_way": 5, "k_shot": 1, "q_query": 15,
+    "steps": 1000, "max_seconds": 120, "seed": 0, "device": "auto",
+}
+
+
+class Project(QObject):
+    classesChanged = Signal()  # a class was added, removed or renamed, or samples changed
+    queriesChanged = Signal()
+    configChanged = Signal()  # algorithm, hyperparameters, settings or model
+    changed = Signal()  # any of the above: drives autosave and the title's "modified" mark
+
+    def __init__(self, n_classes: int = 5, parent: QObject | None = None):
+        super().__init__(parent)
+        self.classes: list[ImageClass] = [ImageClass(self._letter(i)) for i in range(n_classes)]
+        self.queries: list[Sample] = []
+        self.algorithm = "protonet"
+        self.hparams: dict[str, Any] = {}
+        self.settings: dict[str, Any] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in DEFAULT_SETTINGS.items()}
+        self.model_file: str | None = None  # the checkpoint this project classifies with
+        self.path: str | None = None  # where it was last saved/opened
+        self.dirty = False
+        for sig in (self.classesChanged, self.queriesChanged, self.configChanged):
+            sig.connect(self._touch)
+
+    def _touch(self) -> None:
+        self.dirty = True
+        self.changed.emit()
+
+    @staticmethod
+    def _letter(i: int) -> str:
+        return chr(ord("A") + i) if i < 26 else f"Class {i + 1}"
+
+    # -- classes ----------------------------------------------------------------------------
+    def class_names(self) -> list[str]:
+        return [c.name for c in self.classes]
+
+    def unique_name(self, base: str) -> str:
+        names = set(self.class_names())
+        if base not in names:
+            return base
+        for n in itertools.count(2):
+            if f"{base} {n}" not in names:
+                return f"{base} {n}"
+        raise AssertionError
+
+    def add_class(self, name: str | None = None, pngs: list[bytes] = ()) -> int:
+        if name is None:
+            i = len(self.classes)
+            while self._letter(i) in self.class_names():
+                i += 1
+            name = self._letter(i)
+        self.classes.append(ImageClass(self.unique_name(name.strip() or "Class"), [Sample(p) for p in pngs]))
+        self.classesChanged.emit()
+        return len(self.classes) - 1
+
+    def remove_class(self, index: int) -> None:
+        del self.classes[index]
+        self.classesChanged.emit()
+
+    def rename_class(self, index: int, name: str) -> str | None:
+        """Rename; returns an error message (and changes nothing) for an empty or duplicate name."""
+        name = name.strip()
+        if not name:
+            return "A class name cannot be empty."
+        if name != self.classes[index].name and name in self.class_names():
+            return f"There is already a class named “{name}”."
+        if name != self.classes[index].name:
+            self.classes[index].name = name
+            self.classesChanged.emit()
+        return None
+
+    def add_samples(self, index: int, pngs: list[bytes]) -> list[Sample]:
+        new = [Sample(p) for p in pngs]
+        self.classes[index].samples.extend(new)
+        if new:
+            self.classesChanged.emit()
+        return new
+
+    def remove_sample(self, sample_id: int) -> bool:
+        for c in self.classes:
+            for i, s in enumerate(c.samples):
+                if s.id == sample_id:
+                    del c.samples[i]
+                    self.classesChanged.emit()
+                    return True
+        for i, s in enumerate(self.queries):
+            if s.id == sample_id:
+                del self.queries[i]
+                self.queriesChanged.emit()
+                return True
+        return False
+
+    # -- queries ----------------------------------------------------------------------------
+    def add_queries(self, pngs: list[bytes]) -> list[Sample]:
+        new = [Sample(p) for p in pngs]
+        self.queries.extend(new)
+        if new:
+            self.queriesChanged.emit()
+        return new
+
+    def clear_queries(self) -> None:
+        if self.queries:
+            self.queries.clear()
+            self.queriesChanged.emit()
+
+    # -- configuration ----------------------------------------------------------------------
+    def set_algorithm(self, name: str, hparams: dict[str, Any]) -> None:
+        if name != self.algorithm or hparams != self.hparams:
+            self.algorithm, self.hparams = name, dict(hparams)
+            self.configChanged.emit()
+
+    def set_setting(self, key: str, value: Any) -> None:
+        if self.settings.get(key) != value:
+            self.settings[key] = value
+            self.configChanged.emit()
+
+    def set_model_file(self, path: str | None) -> None:
+        if path != self.model_file:
+            self.model_file = path
+            self.configChanged.emit()
+
+    # -- task validity ----------------------------------------------------------------------
+    def validity(self) -> tuple[bool, str]:
+        """(is a valid N-way K-shot task, a short human explanation)."""
+        n = len(self.classes)
+        if n < 2:
+            return False, f"needs at least 2 classes (has {n})"
+        empty = [c.name for c in self.classes if not c.samples]
+        if empty:
+            listed = ", ".join(f"“{e}”" for e in empty[:3]) + (" …" if len(empty) > 3 else "")
+            return False, f"{len(empty)} class{'es' if len(empty) > 1 else ''} without samples: {listed}"
+        shots = [len(c.samples) for c in self.classes]
+        k = min(shots)
+        extra = "" if k == max(shots) else f" (up to {max(shots)} per class)"
+        return True, f"valid {n}-way {k}-shot{extra}"
+
+    def replace_with(self, other: "Project") -> None:
+        """Take over another project's content (used by Open and Restore): one signal burst."""
+        self.classes, self.queries = other.classes, other.queries
+        self.algorithm, self.hparams, self.settings = other.algorithm, other.hparams, other.settings
+        self.model_file, self.path = other.model_file, other.path
+        self.classesChanged.emit()
+        self.queriesChanged.emit()
+        self.configChanged.emit()
+        self.dirty = False

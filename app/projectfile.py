@@ -1,0 +1,118 @@
+"""The .fsproj project file: a zip holding manifest.json, the images as PNG, and the checkpoint.
+
+Saving writes a temporary file next to the target, fsyncs it and renames it over the target, so a
+crash mid-save never leaves a half-written project. Opening validates everything before anything
+is handed back: a corrupt or foreign file raises ProjectFileError and the caller changes nothing.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from .project import DEFAULT_SETTINGS, ImageClass, Project, Sample
+
+FORMAT = "fewshot-studio-project"
+VERSION = 1
+SUFFIX = ".fsproj"
+MODEL_NAME = "model.pt"
+
+
+class ProjectFileError(ValueError):
+    """The file is not a readable Few-Shot Studio project; the message says which file and why."""
+
+
+def save_project(project: Project, path: str | Path, model_bytes: bytes | None = None,
+                 model_meta: dict[str, Any] | None = None) -> Path:
+    path = Path(path)
+    classes, queries = [], []
+    files: dict[str, bytes] = {}
+    for ci, c in enumerate(project.classes):
+        names = []
+        for si, s in enumerate(c.samples):
+            name = f"support/{ci:03d}/{si:04d}.png"
+            files[name] = s.png
+            names.append(name)
+        classes.append({"name": c.name, "images": names})
+    for qi, s in enumerate(project.queries):
+        name = f"query/{qi:04d}.png"
+        files[name] = s.png
+        queries.append(name)
+    manifest = {
+        "format": FORMAT, "version": VERSION,
+        "classes": classes, "queries": queries,
+        "algorithm": project.algorithm, "hparams": project.hparams, "settings": project.settings,
+        "model": MODEL_NAME if model_bytes else None, "model_meta": model_meta or {},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            # PNGs and checkpoints are already compressed: store them, deflate only the manifest.
+            with zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED) as zf:
+                zf.writestr("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False), zipfile.ZIP_DEFLATED)
+                for name, data in files.items():
+                    zf.writestr(name, data)
+                if model_bytes:
+                    zf.writestr(MODEL_NAME, model_bytes)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _check_png(data: bytes, name: str, where: Path) -> bytes:
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.verify()
+    except Exception as exc:  # any decoder complaint means the file is damaged
+        raise ProjectFileError(f"{where}: image {name} inside the project is damaged ({exc.__class__.__name__})") from exc
+    return data
+
+
+def load_project(path: str | Path) -> tuple[Project, bytes | None, dict[str, Any]]:
+    """(a new Project, checkpoint bytes or None, model metadata). Raises ProjectFileError."""
+    path = Path(path)
+    if not path.is_file():
+        raise ProjectFileError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise ProjectFileError(f"{path}: empty file (0 bytes), not a Few-Shot Studio project")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            try:
+                manifest = json.loads(zf.read("manifest.json").decode("utf-8"))
+            except KeyError:
+                raise ProjectFileError(f"{path}: a zip file, but not a Few-Shot Studio project (no manifest.json)") from None
+            if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+                raise ProjectFileError(f"{path}: manifest.json is not a Few-Shot Studio project manifest")
+            if int(manifest.get("version", 0)) > VERSION:
+                raise ProjectFileError(f"{path}: made by a newer Few-Shot Studio (format {manifest['version']}); update to open it")
+            project = Project(n_classes=0)
+            for entry in manifest["classes"]:
+                name = str(entry["name"])
+                project.classes.append(ImageClass(name, [Sample(_check_png(zf.read(n), n, path)) for n in entry["images"]]))
+            project.queries = [Sample(_check_png(zf.read(n), n, path)) for n in manifest["queries"]]
+            project.algorithm = str(manifest["algorithm"])
+            project.hparams = dict(manifest.get("hparams") or {})
+            project.settings = {**DEFAULT_SETTINGS, **dict(manifest.get("settings") or {})}
+            model = zf.read(manifest["model"]) if manifest.get("model") else None
+            meta = dict(manifest.get("model_meta") or {})
+    except ProjectFileError:
+        raise
+    except zipfile.BadZipFile as exc:
+        raise ProjectFileError(f"{path}: not a Few-Shot Studio project (not a zip archive, or truncated)") from exc
+    except (KeyError, TypeError, ValueError, json.JSONDecodeError, UnicodeDecodeError, zipfile.LargeZipFile, OSError, EOFError) as exc:
+        raise ProjectFileError(f"{path}: damaged project file ({exc.__class__.__name__}: {exc})") from exc
+    if len(set(project.class_names())) != len(project.classes):
+        raise ProjectFileError(f"{path}: damaged project file (duplicate class names)")
+    project.path = str(path)
+    return project, model, meta

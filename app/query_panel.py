@@ -1,0 +1,292 @@
+"""The query set: images to classify (drop, paste, open, or draw one), each with its predicted
+class and one confidence bar per class; a drawn query is classified live while it is drawn.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QFontMetrics, QKeySequence, QPainter, QPalette
+from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMenu, QPushButton,
+                               QSizePolicy, QToolButton, QVBoxLayout, QWidget)
+
+from . import images
+from .canvas import CanvasPanel
+from .common import accepts, clipboard_payload, mime_payload, set_drop_highlight, thumb_icon
+from .project import Project
+from .style import icon
+
+QUERY_THUMB = 56
+
+
+class ConfidenceBars(QWidget):
+    """One labelled horizontal bar per class; the most likely class is drawn in the accent colour."""
+
+    def __init__(self, parent: QWidget | None = None, max_rows: int = 6):
+        super().__init__(parent)
+        self.names: list[str] = []
+        self.probs: list[float] = []
+        self.max_rows = max_rows
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+    def set_values(self, names: list[str], probs: list[float]) -> None:
+        self.names, self.probs = list(names), list(probs)
+        self.updateGeometry()
+        self.update()
+
+    def _rows(self) -> list[tuple[str, float]]:
+        # The top classes by confidence (a 20-way set would not fit otherwise); the rest summed.
+        pairs = sorted(zip(self.names, self.probs), key=lambda t: -t[1])
+        if len(pairs) > self.max_rows:
+            rest = sum(p for _, p in pairs[self.max_rows - 1:])
+            pairs = pairs[: self.max_rows - 1] + [(f"{len(pairs) - self.max_rows + 1} others", rest)]
+        return pairs
+
+    def _row_h(self) -> int:
+        return QFontMetrics(self.font()).height() + 2
+
+    def sizeHint(self) -> QSize:
+        return QSize(200, max(1, len(self._rows())) * self._row_h())
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(120, self.sizeHint().height())
+
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        pal = self.palette()
+        fm = QFontMetrics(self.font())
+        h = self._row_h()
+        rows = self._rows()
+        label_w = min(90, max((fm.horizontalAdvance(n) for n, _ in rows), default=20) + 6)
+        pct_w = fm.horizontalAdvance("100%") + 6
+        bar_w = max(10, self.width() - label_w - pct_w)
+        for i, (name, prob) in enumerate(rows):
+            y = i * h
+            p.setPen(pal.color(QPalette.ColorRole.Text))
+            p.drawText(QRectF(0, y, label_w - 4, h), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+                       fm.elidedText(name, Qt.TextElideMode.ElideRight, label_w - 4))
+            track = QRectF(label_w, y + 3, bar_w, h - 6)
+            p.fillRect(track, pal.color(QPalette.ColorRole.AlternateBase))
+            color = pal.color(QPalette.ColorRole.Highlight) if i == 0 else pal.color(QPalette.ColorRole.Mid)
+            p.fillRect(QRectF(track.x(), track.y(), bar_w * max(0.0, min(1.0, prob)), track.height()), color)
+            p.setPen(pal.color(QPalette.ColorRole.Text))
+            p.drawText(QRectF(label_w + bar_w, y, pct_w, h), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, f"{prob:.0%}")
+
+
+class QueryRow(QWidget):
+    def __init__(self, sample, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.sample = sample
+        thumb = QLabel()
+        thumb.setPixmap(thumb_icon(sample, QUERY_THUMB).pixmap(QUERY_THUMB, QUERY_THUMB))
+        thumb.setFixedSize(QUERY_THUMB + 4, QUERY_THUMB + 4)
+        self.prediction = QLabel("not classified yet")
+        self.prediction.setObjectName("prediction")
+        self.bars = ConfidenceBars(max_rows=3)
+        right = QVBoxLayout()
+        right.setSpacing(2)
+        right.addWidget(self.prediction)
+        right.addWidget(self.bars)
+        right.addStretch(1)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(4, 4, 8, 4)
+        lay.addWidget(thumb)
+        lay.addLayout(right, 1)
+
+    def set_result(self, names: list[str] | None, probs: list[float] | None) -> None:
+        if not probs:
+            self.prediction.setText("not classified yet")
+            self.bars.set_values([], [])
+            return
+        best = max(range(len(probs)), key=probs.__getitem__)
+        self.prediction.setText(f"→ {names[best]}  {probs[best]:.0%}")
+        self.bars.set_values(names, probs)
+
+
+class QueryList(QListWidget):
+    removeRequested = Signal(list)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._menu)
+        self.setAcceptDrops(False)
+        self.setVerticalScrollMode(QListWidget.ScrollMode.ScrollPerPixel)
+
+    def selected_ids(self) -> list[int]:
+        return [it.data(Qt.ItemDataRole.UserRole) for it in self.selectedItems()]
+
+    def keyPressEvent(self, e) -> None:
+        if (e.matches(QKeySequence.StandardKey.Delete) or e.key() == Qt.Key.Key_Backspace) and self.selected_ids():
+            self.removeRequested.emit(self.selected_ids())
+            return
+        super().keyPressEvent(e)
+
+    def _menu(self, pos) -> None:
+        item = self.itemAt(pos)
+        if item is None:
+            return
+        if not item.isSelected():
+            self.clearSelection()
+            item.setSelected(True)
+        menu = QMenu(self)
+        menu.addAction(icon("clear"), "Remove").triggered.connect(lambda: self.removeRequested.emit(self.selected_ids()))
+        menu.popup(self.viewport().mapToGlobal(pos))
+
+
+class QueryPanel(QWidget):
+    addFilesRequested = Signal()
+    classifyRequested = Signal()
+    liveChanged = Signal()  # the drawing changed: the window re-classifies it, throttled
+    problem = Signal(str, str)
+
+    def __init__(self, project: Project, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.project = project
+        self.setAcceptDrops(True)
+        self.results: dict[int, tuple[list[str], list[float]]] = {}
+        title = QLabel("Query set")
+        title.setObjectName("heading")
+        hint = QLabel("drop, paste or draw images to classify")
+        hint.setObjectName("muted")
+        self.add_btn = self._tool("image", "Add images…", "Add query images from files")
+        self.add_btn.clicked.connect(self.addFilesRequested)
+        self.paste_btn = self._tool("paste", "Paste", "Paste an image from the clipboard")
+        self.paste_btn.clicked.connect(self.paste)
+        self.clear_btn = self._tool("clear", "Clear", "Remove every query")
+        self.clear_btn.clicked.connect(project.clear_queries)
+        self.classify_btn = QPushButton(icon("classify", "white"), "Classify")
+        self.classify_btn.setObjectName("primary")
+        self.classify_btn.setToolTip("Adapt the model to the support set and classify every query")
+        self.classify_btn.clicked.connect(self.classifyRequested)
+        head = QHBoxLayout()
+        head.addWidget(title)
+        head.addWidget(hint)
+        head.addStretch(1)
+        for b in (self.add_btn, self.paste_btn, self.clear_btn):
+            head.addWidget(b)
+        head.addWidget(self.classify_btn)
+
+        # Left: the live drawing with its own result.
+        self.draw = CanvasPanel(compact=True)
+        self.draw.setFixedWidth(180)
+        self.live_prediction = QLabel("Draw a query")
+        self.live_prediction.setObjectName("prediction")
+        self.live_bars = ConfidenceBars(max_rows=3)
+        self.keep_btn = QPushButton(icon("add"), "Add to queries")
+        self.keep_btn.setToolTip("Keep this drawing as a query and clear the canvas")
+        self.keep_btn.clicked.connect(self.keep_drawing)
+        live = QVBoxLayout()
+        live.setSpacing(4)
+        live.addWidget(self.draw, 1)
+        live.addWidget(self.live_prediction)
+        live.addWidget(self.live_bars)
+        live.addWidget(self.keep_btn)
+        live_box = QFrame()
+        live_box.setObjectName("card")
+        live_box.setLayout(live)
+        live_box.setFixedWidth(196)
+        self.draw.canvas.changed.connect(self.liveChanged)
+
+        self.list = QueryList()
+        self.list.removeRequested.connect(lambda ids: [project.remove_sample(i) for i in ids])
+        self.empty_hint = QLabel("No queries yet — drop images here")
+        self.empty_hint.setObjectName("muted")
+        self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        body = QHBoxLayout()
+        body.addWidget(live_box)
+        body.addWidget(self.list, 1)
+        body.addWidget(self.empty_hint, 1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(head)
+        lay.addLayout(body, 1)
+        self._ids: list[int] = []
+        project.queriesChanged.connect(self.refresh)
+        project.classesChanged.connect(self.clear_results)  # a changed support set invalidates every result
+        self.refresh()
+
+    def _tool(self, name: str, text: str, tip: str) -> QToolButton:
+        b = QToolButton()
+        b.setIcon(icon(name))
+        b.setText(text)
+        b.setToolTip(tip)
+        b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        return b
+
+    def rows(self) -> list[QueryRow]:
+        return [self.list.itemWidget(self.list.item(i)) for i in range(self.list.count())]
+
+    def refresh(self) -> None:
+        ids = [s.id for s in self.project.queries]
+        if ids != self._ids:
+            self._ids = ids
+            self.list.clear()
+            for s in self.project.queries:
+                item = QListWidgetItem()
+                item.setData(Qt.ItemDataRole.UserRole, s.id)
+                row = QueryRow(s)
+                # Room for the prediction line and three bars, whatever the font size / scaling.
+                bars_h = 3 * row.bars._row_h()
+                item.setSizeHint(QSize(260, max(QUERY_THUMB + 12, row.prediction.sizeHint().height() + bars_h + 14)))
+                self.list.addItem(item)
+                self.list.setItemWidget(item, row)
+        for row in self.rows():
+            names, probs = self.results.get(row.sample.id, (None, None))
+            row.set_result(names, probs)
+        self.list.setVisible(bool(ids))
+        self.empty_hint.setVisible(not ids)
+
+    def set_results(self, names: list[str], probs_by_id: dict[int, list[float]]) -> None:
+        for sid, probs in probs_by_id.items():
+            self.results[sid] = (names, probs)
+        self.refresh()
+
+    def clear_results(self) -> None:
+        self.results.clear()
+        self.refresh()
+        self.set_live(None, None)
+
+    def set_live(self, names: list[str] | None, probs: list[float] | None, note: str = "") -> None:
+        if not probs:
+            self.live_prediction.setText(note or "Draw a query")
+            self.live_bars.set_values([], [])
+            return
+        best = max(range(len(probs)), key=probs.__getitem__)
+        self.live_prediction.setText(f"→ {names[best]}  {probs[best]:.0%}")
+        self.live_bars.set_values(names, probs)
+
+    def keep_drawing(self) -> None:
+        if self.draw.canvas.is_blank():
+            return
+        png = self.draw.canvas.to_png()
+        live = (self.live_bars.names, self.live_bars.probs)
+        [sample] = self.project.add_queries([png])
+        if live[1]:
+            self.results[sample.id] = live
+            self.refresh()
+        self.draw.canvas.reset()
+
+    def add_payload(self, payload: images.Collected) -> None:
+        self.project.add_queries([png for _, pngs in payload.groups for png in pngs])
+        if payload.skipped:
+            self.problem.emit("Some files were skipped", f"Added {payload.count} quer{'y' if payload.count == 1 else 'ies'}.\n\n" + images.skipped_message(payload.skipped))
+
+    def paste(self) -> None:
+        payload = clipboard_payload()
+        if not payload.count and not payload.skipped:
+            self.problem.emit("Paste", "The clipboard holds no image.")
+            return
+        self.add_payload(payload)
+
+    def dragEnterEvent(self, e) -> None:
+        if accepts(e.mimeData()):
+            e.acceptProposedAction()
+            set_drop_highlight(self.list, True)
+
+    def dragLeaveEvent(self, e) -> None:
+        set_drop_highlight(self.list, False)
+
+    def dropEvent(self, e) -> None:
+        set_drop_highlight(self.list, False)
+        e.acceptProposedAction()
+        self.add_payload(mime_payload(e.mimeData(), folders_as_classes=False))

@@ -1,0 +1,134 @@
+"""Make resources/screenshot.png from the real app, mid-training (offscreen, about half a minute).
+
+    QT_QPA_PLATFORM=offscreen OMP_NUM_THREADS=1 python -m app.screenshot [out.png] [--theme dark] [--scale 2]
+
+It starts the real window with a throwaway data folder, draws a small support set and a few
+queries with synthetic mouse strokes, meta-trains ProtoNet briefly, classifies, then starts a
+second run and grabs the window while that one is training.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import random
+import sys
+import tempfile
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QPointF, QSettings, QStandardPaths, Qt, QTimer
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+
+
+def send_stroke(widget: QWidget, points: list[tuple[float, float]]) -> None:
+    """Press, move and release a real mouse on `widget` through `points` (0..1 coordinates)."""
+    # A canvas draws into a centred square; aim at it so the glyph lands where intended.
+    r = widget._target() if hasattr(widget, "_target") else widget.rect()
+    pts = [QPointF(r.x() + x * r.width(), r.y() + y * r.height()) for x, y in points]
+
+    def ev(kind, pos, buttons):
+        return QMouseEvent(kind, pos, widget.mapToGlobal(pos), Qt.MouseButton.LeftButton, buttons, Qt.KeyboardModifier.NoModifier)
+
+    QApplication.sendEvent(widget, ev(QEvent.Type.MouseButtonPress, pts[0], Qt.MouseButton.LeftButton))
+    for p in pts[1:]:
+        QApplication.sendEvent(widget, ev(QEvent.Type.MouseMove, p, Qt.MouseButton.LeftButton))
+    QApplication.sendEvent(widget, ev(QEvent.Type.MouseButtonRelease, pts[-1], Qt.MouseButton.NoButton))
+
+
+def glyph(kind: int, rng: random.Random) -> list[list[tuple[float, float]]]:
+    """A few hand-wobbly strokes of one of several simple glyphs."""
+    j = lambda v: v + rng.uniform(-0.04, 0.04)  # noqa: E731
+    if kind == 0:  # circle
+        return [[(j(0.5 + 0.3 * math.cos(t / 20 * 2 * math.pi)), j(0.5 + 0.3 * math.sin(t / 20 * 2 * math.pi))) for t in range(21)]]
+    if kind == 1:  # cross
+        return [[(j(0.2), j(0.2)), (0.5, 0.5), (j(0.8), j(0.8))], [(j(0.8), j(0.2)), (0.5, 0.5), (j(0.2), j(0.8))]]
+    if kind == 2:  # zigzag
+        return [[(j(0.15 + 0.14 * i), j(0.3 if i % 2 else 0.7)) for i in range(6)]]
+    if kind == 3:  # T
+        return [[(j(0.2), j(0.25)), (j(0.8), j(0.25))], [(j(0.5), j(0.25)), (j(0.5), j(0.85))]]
+    return [[(j(0.3), j(0.2)), (j(0.3), j(0.8)), (j(0.75), j(0.8))]]  # L
+
+
+def draw_glyph(canvas, kind: int, rng: random.Random) -> None:
+    for stroke in glyph(kind, rng):
+        send_stroke(canvas, stroke)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("out", nargs="?", default=None)
+    ap.add_argument("--theme", default="light", choices=["light", "dark", "system"])
+    ap.add_argument("--scale", default="1")
+    ap.add_argument("--steps", type=int, default=400)
+    args = ap.parse_args()
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ["QT_SCALE_FACTOR"] = args.scale
+    tmp = Path(tempfile.mkdtemp(prefix="fewshot-shot-"))
+    os.environ.setdefault("FEWSHOT_CACHE_DIR", str(tmp / "cache"))
+    QStandardPaths.setTestModeEnabled(True)
+    app = QApplication(sys.argv[:1])
+    from resources import resource_path
+
+    from .main_window import MainWindow
+    from .style import apply_theme
+
+    out = Path(args.out) if args.out else resource_path("screenshot.png")
+    apply_theme(app, args.theme)
+    settings = QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(settings, data_path=tmp / "data")
+    win.ask = lambda *a, **k: QMessageBox.StandardButton.No
+    win.resize(1440, 900)
+    win.show()
+    rng = random.Random(3)
+    names = ["circle", "cross", "zigzag", "tee", "ell"]
+    state = {"phase": 1}
+
+    def fill() -> None:
+        canvas = win.query.draw.canvas
+        for ci, name in enumerate(names):
+            win.project.rename_class(ci, name)
+            for _ in range(3 if ci < 3 else 2):
+                canvas.reset()
+                draw_glyph(canvas, ci, rng)
+                win.project.add_samples(ci, [canvas.to_png()])
+        for kind in (1, 0, 3, 2):
+            canvas.reset()
+            draw_glyph(canvas, kind, rng)
+            win.query.keep_drawing()
+        canvas.reset()
+        draw_glyph(canvas, 4, rng)  # leave one live drawing on the canvas
+        win.form.set_values({"hidden": 32, "train_way": 20})
+        win.project.set_setting("steps", args.steps)
+        win.project.set_setting("seed", 1)
+        win.train(overrides={"source": {"kind": "builtin", "classes": 200}})
+
+    def progress(p: dict) -> None:
+        if state["phase"] == 2 and p["step"] >= int(args.steps * 0.6):
+            state["phase"] = 3
+            QTimer.singleShot(300, grab)  # let the 25 Hz redraw catch up first
+
+    def classified() -> None:
+        if state["phase"] == 1:
+            state["phase"] = 2
+            win.project.set_setting("seed", 2)
+            QTimer.singleShot(200, lambda: win.train(overrides={"source": {"kind": "builtin", "classes": 200}}))
+
+    def grab() -> None:
+        pm = win.grab()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        pm.save(str(out))
+        print(f"wrote {out} ({pm.width()}×{pm.height()})")
+        win.project.dirty = False
+        win.close()
+        app.quit()
+
+    win.coreReady.connect(lambda: QTimer.singleShot(100, fill))
+    win.classified.connect(classified)
+    win.training.timer.timeout.connect(lambda: win.training.last and progress(win.training.last))
+    QTimer.singleShot(240_000, app.quit)  # never hang
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

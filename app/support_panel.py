@@ -1,0 +1,263 @@
+"""The support set: one column per class (editable name, thumbnails, count, draw / add / paste),
+a validity badge, and drops of files (onto a column) or folders (onto the panel: one class each).
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QLineEdit, QListView, QListWidget, QListWidgetItem, QMenu,
+                               QScrollArea, QSizePolicy, QToolButton, QVBoxLayout, QWidget)
+
+from . import images
+from .common import accepts, clipboard_payload, mime_payload, set_drop_highlight, thumb_icon
+from .project import Project
+from .style import icon
+
+THUMB = 44
+
+
+class SampleList(QListWidget):
+    """Thumbnails of samples; Delete or the context menu removes the selected ones."""
+    removeRequested = Signal(list)  # sample ids
+
+    def __init__(self, parent: QWidget | None = None, thumb: int = THUMB):
+        super().__init__(parent)
+        self.thumb = thumb
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setIconSize(QSize(thumb, thumb))
+        self.setGridSize(QSize(thumb + 6, thumb + 6))
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setMovement(QListView.Movement.Static)
+        self.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
+        self.setUniformItemSizes(True)
+        self.setAcceptDrops(False)  # drops go to the column around it
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._menu)
+        self._ids: list[int] = []
+
+    def set_samples(self, samples) -> None:
+        ids = [s.id for s in samples]
+        if ids == self._ids:
+            return
+        self._ids = ids
+        self.clear()
+        for s in samples:
+            item = QListWidgetItem(thumb_icon(s, self.thumb), "")
+            item.setData(Qt.ItemDataRole.UserRole, s.id)
+            item.setToolTip("Right-click or Delete to remove")
+            self.addItem(item)
+
+    def selected_ids(self) -> list[int]:
+        return [it.data(Qt.ItemDataRole.UserRole) for it in self.selectedItems()]
+
+    def keyPressEvent(self, e) -> None:
+        if e.matches(QKeySequence.StandardKey.Delete) or e.key() == Qt.Key.Key_Backspace:
+            if self.selected_ids():
+                self.removeRequested.emit(self.selected_ids())
+                return
+        super().keyPressEvent(e)
+
+    def _menu(self, pos) -> None:
+        item = self.itemAt(pos)
+        if item is None:
+            return
+        if not item.isSelected():
+            self.clearSelection()
+            item.setSelected(True)
+        menu = QMenu(self)
+        n = len(self.selected_ids())
+        act = menu.addAction(icon("clear"), f"Remove {'sample' if n == 1 else f'{n} samples'}")
+        act.triggered.connect(lambda: self.removeRequested.emit(self.selected_ids()))
+        menu.popup(self.viewport().mapToGlobal(pos))
+
+
+class ClassColumn(QFrame):
+    def __init__(self, panel: "SupportPanel", index: int):
+        super().__init__(panel)
+        self.panel, self.index = panel, index
+        self.setObjectName("classColumn")
+        self.setAcceptDrops(True)
+        self.setFixedWidth(150)
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Expanding)
+        self.name = QLineEdit()
+        self.name.setObjectName("className")
+        self.name.setToolTip("Class name: click to rename")
+        self.name.editingFinished.connect(self._rename)
+        self.remove_btn = QToolButton()
+        self.remove_btn.setIcon(icon("remove"))
+        self.remove_btn.setAutoRaise(True)
+        self.remove_btn.setToolTip("Remove this class")
+        self.remove_btn.clicked.connect(lambda: panel.project.remove_class(self.index))
+        self.count = QLabel()
+        self.count.setObjectName("muted")
+        self.samples = SampleList()
+        self.samples.removeRequested.connect(lambda ids: [panel.project.remove_sample(i) for i in ids])
+        self.hint = QLabel("Draw, drop or\npaste images here")
+        self.hint.setObjectName("muted")
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.draw_btn = self._button("draw", "Draw", "Draw samples for this class")
+        self.draw_btn.clicked.connect(lambda: panel.drawRequested.emit(self.index))
+        self.add_btn = self._button("image", "", "Add images… (files)")
+        self.add_btn.clicked.connect(lambda: panel.addFilesRequested.emit(self.index))
+        self.paste_btn = self._button("paste", "", "Paste an image from the clipboard")
+        self.paste_btn.clicked.connect(lambda: panel.paste_into(self.index))
+        head = QHBoxLayout()
+        head.setSpacing(2)
+        head.addWidget(self.name, 1)
+        head.addWidget(self.remove_btn)
+        buttons = QHBoxLayout()
+        buttons.setSpacing(2)
+        buttons.addWidget(self.draw_btn, 1)
+        buttons.addWidget(self.add_btn)
+        buttons.addWidget(self.paste_btn)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        lay.setSpacing(4)
+        lay.addLayout(head)
+        lay.addWidget(self.count)
+        lay.addWidget(self.samples, 1)
+        lay.addWidget(self.hint, 1)
+        lay.addLayout(buttons)
+
+    def _button(self, icon_name: str, text: str, tip: str) -> QToolButton:
+        b = QToolButton()
+        b.setIcon(icon(icon_name))
+        b.setText(text)
+        b.setToolTip(tip)
+        b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon if text else Qt.ToolButtonStyle.ToolButtonIconOnly)
+        if text:
+            b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        return b
+
+    def refresh(self) -> None:
+        c = self.panel.project.classes[self.index]
+        if not self.name.hasFocus():
+            self.name.setText(c.name)
+        n = len(c.samples)
+        self.count.setText(f"{n} sample{'s' if n != 1 else ''}")
+        self.samples.set_samples(c.samples)
+        self.samples.setVisible(n > 0)
+        self.hint.setVisible(n == 0)
+
+    def _rename(self) -> None:
+        error = self.panel.project.rename_class(self.index, self.name.text())
+        if error:
+            self.name.setText(self.panel.project.classes[self.index].name)
+            self.panel.problem.emit("Rename", error)
+
+    # Files dropped on a column join that class; folders dropped here still become classes.
+    def dragEnterEvent(self, e) -> None:
+        if accepts(e.mimeData()):
+            e.acceptProposedAction()
+            set_drop_highlight(self, True)
+
+    def dragLeaveEvent(self, e) -> None:
+        set_drop_highlight(self, False)
+
+    def dropEvent(self, e) -> None:
+        set_drop_highlight(self, False)
+        e.acceptProposedAction()
+        self.panel.add_payload(mime_payload(e.mimeData(), folders_as_classes=True), self.index)
+
+
+class SupportPanel(QWidget):
+    drawRequested = Signal(int)
+    addFilesRequested = Signal(int)
+    problem = Signal(str, str)  # (title, message): shown by the window in one dialog
+
+    def __init__(self, project: Project, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.project = project
+        self.setAcceptDrops(True)
+        title = QLabel("Support set")
+        title.setObjectName("heading")
+        self.badge = QLabel()
+        self.badge.setObjectName("badge")
+        self.add_btn = QToolButton()
+        self.add_btn.setIcon(icon("add"))
+        self.add_btn.setText("Add class")
+        self.add_btn.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.add_btn.setToolTip("Add a class (or drop a folder: one class per sub-folder)")
+        self.add_btn.clicked.connect(lambda: self.project.add_class())
+        head = QHBoxLayout()
+        head.addWidget(title)
+        head.addWidget(self.badge)
+        head.addStretch(1)
+        hint = QLabel("Drop a folder to create classes")
+        hint.setObjectName("muted")
+        head.addWidget(hint)
+        head.addWidget(self.add_btn)
+        self.row = QHBoxLayout()
+        self.row.setContentsMargins(0, 0, 0, 0)
+        self.row.setSpacing(8)
+        self.row.addStretch(1)
+        inner = QWidget()
+        inner.setLayout(self.row)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setWidget(inner)
+        self.scroll.setObjectName("dropZone")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(head)
+        lay.addWidget(self.scroll, 1)
+        self.columns: list[ClassColumn] = []
+        project.classesChanged.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        n = len(self.project.classes)
+        while len(self.columns) > n:
+            col = self.columns.pop()
+            col.hide()
+            col.deleteLater()  # deleted later: it may be the sender of the signal being handled
+        while len(self.columns) < n:
+            col = ClassColumn(self, len(self.columns))
+            self.row.insertWidget(len(self.columns), col)
+            self.columns.append(col)
+        for col in self.columns:
+            col.refresh()
+        ok, why = self.project.validity()
+        self.badge.setText(("✓ " if ok else "✗ ") + why)
+        self.badge.setProperty("ok", ok)
+        set_drop_highlight(self.badge, False)  # re-polish for the ok property
+
+    def add_payload(self, payload: images.Collected, index: int | None = None) -> None:
+        """Groups with a name become (or join) that class; unnamed ones join `index` or a new class."""
+        for name, pngs in payload.groups:
+            names = self.project.class_names()
+            if name is None and index is not None:
+                self.project.add_samples(index, pngs)
+            elif name is not None and name in names:
+                self.project.add_samples(names.index(name), pngs)
+            else:
+                # Fill an empty (default) column before growing the set.
+                empty = next((i for i, c in enumerate(self.project.classes) if not c.samples), None)
+                if empty is not None and (name is None or self.project.rename_class(empty, name) is None):
+                    self.project.add_samples(empty, pngs)
+                else:
+                    self.project.add_class(name, pngs)
+        if payload.skipped:
+            added = payload.count
+            self.problem.emit("Some files were skipped", f"Added {added} image{'s' if added != 1 else ''}.\n\n" + images.skipped_message(payload.skipped))
+
+    def paste_into(self, index: int) -> None:
+        payload = clipboard_payload()
+        if not payload.count and not payload.skipped:
+            self.problem.emit("Paste", "The clipboard holds no image.")
+            return
+        self.add_payload(payload, index)
+
+    def dragEnterEvent(self, e) -> None:
+        if accepts(e.mimeData()):
+            e.acceptProposedAction()
+            set_drop_highlight(self.scroll, True)
+
+    def dragLeaveEvent(self, e) -> None:
+        set_drop_highlight(self.scroll, False)
+
+    def dropEvent(self, e) -> None:
+        set_drop_highlight(self.scroll, False)
+        e.acceptProposedAction()
+        self.add_payload(mime_payload(e.mimeData(), folders_as_classes=True))

@@ -1,0 +1,158 @@
+"""Live meta-training curves and progress.
+
+Progress dicts from the worker are appended to plain lists (cheap, whatever the step rate); a
+~25 Hz QTimer pushes the buffers into pyqtgraph items that were created once (`setData`), so a
+fast trainer never floods the GUI with redraws.
+"""
+from __future__ import annotations
+
+import math
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
+
+from .style import is_dark
+
+REDRAW_MS = 40  # 25 Hz
+SMOOTH = 0.9  # exponential moving average for the noisy per-step curves
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "–"
+    s = int(round(seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+class TrainingPanel(QWidget):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        pg.setConfigOptions(antialias=True)
+        self.plots = pg.GraphicsLayoutWidget()
+        self.plots.setMinimumHeight(220)
+        self.loss_plot = self.plots.addPlot(row=0, col=0)
+        self.acc_plot = self.plots.addPlot(row=1, col=0)
+        self.acc_plot.setXLink(self.loss_plot)
+        self.loss_plot.setLabel("left", "loss")
+        self.acc_plot.setLabel("left", "accuracy")
+        self.acc_plot.setLabel("bottom", "episodes")
+        self.acc_plot.setYRange(0, 1, padding=0.02)
+        self.acc_plot.getViewBox().setLimits(yMin=-0.05, yMax=1.05)
+        for p in (self.loss_plot, self.acc_plot):
+            p.showGrid(x=True, y=True, alpha=0.15)
+            p.setMenuEnabled(False)
+        self.loss_plot.hideAxis("bottom")
+        self.acc_legend = self.acc_plot.addLegend(offset=(-4, -4), labelTextSize="8pt")
+        self.loss_raw = self.loss_plot.plot([], [])
+        self.loss_curve = self.loss_plot.plot([], [], name="loss")
+        self.acc_raw = self.acc_plot.plot([], [])
+        self.acc_curve = self.acc_plot.plot([], [], name="train accuracy")
+        self.val_curve = self.acc_plot.plot([], [], name="validation accuracy", symbol="o", symbolSize=6)
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setTextVisible(True)
+        self.progress_bar.setFormat("%v / %m steps")
+        self.stats = QLabel("Not trained yet")
+        self.stats.setObjectName("muted")
+        self.stats.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        row = QHBoxLayout()
+        row.addWidget(self.progress_bar, 1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.plots, 1)
+        lay.addLayout(row)
+        lay.addWidget(self.stats)
+        self.timer = QTimer(self)
+        self.timer.setInterval(REDRAW_MS)
+        self.timer.timeout.connect(self.redraw)
+        self.redraws = 0  # counted for tests: the curves were really pushed to pyqtgraph
+        self.apply_palette()
+        self.reset()
+
+    def apply_palette(self) -> None:
+        pal = self.palette()
+        dark = is_dark(pal)
+        self.plots.setBackground(pal.color(QPalette.ColorRole.Base))
+        fg = pal.color(QPalette.ColorRole.Text)
+        for p in (self.loss_plot, self.acc_plot):
+            for axis in ("left", "bottom"):
+                p.getAxis(axis).setPen(pg.mkPen(pal.color(QPalette.ColorRole.Mid)))
+                p.getAxis(axis).setTextPen(pg.mkPen(fg))
+        c_loss = QColor("#e07b39")
+        c_acc = QColor("#4f74e3" if dark else "#3559c7")
+        c_val = QColor("#46c07a" if dark else "#2e9d5b")
+        faint = lambda c: QColor(c.red(), c.green(), c.blue(), 60)  # noqa: E731
+        self.loss_raw.setPen(pg.mkPen(faint(c_loss), width=1))
+        self.loss_curve.setPen(pg.mkPen(c_loss, width=2))
+        self.acc_raw.setPen(pg.mkPen(faint(c_acc), width=1))
+        self.acc_curve.setPen(pg.mkPen(c_acc, width=2))
+        self.val_curve.setPen(pg.mkPen(c_val, width=2))
+        self.val_curve.setSymbolBrush(c_val)
+        self.val_curve.setSymbolPen(pg.mkPen(c_val))
+        for _, label in self.acc_legend.items:
+            label.setAttr("color", fg)
+            label.setText(label.text)
+
+    def reset(self, title: str = "") -> None:
+        self.x: list[float] = []
+        self.loss: list[float] = []
+        self.acc: list[float] = []
+        self.loss_s: list[float] = []
+        self.acc_s: list[float] = []
+        self.val_x: list[float] = []
+        self.val: list[float] = []
+        self.last: dict | None = None
+        self._dirty = True
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+        self.stats.setText(title or "Not trained yet")
+        self.redraw()
+
+    def start(self, title: str, total_steps: int) -> None:
+        self.reset(title)
+        self.progress_bar.setRange(0, max(1, total_steps))
+        self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.stop()
+        self.redraw()
+
+    def add(self, p: dict) -> None:
+        """Buffer one Progress dict (called for every step; must stay cheap)."""
+        x = float(p["episodes"])
+        if math.isfinite(p["loss"]):
+            self.x.append(x)
+            self.loss.append(p["loss"])
+            self.acc.append(p["accuracy"])
+            prev_l = self.loss_s[-1] if self.loss_s else p["loss"]
+            prev_a = self.acc_s[-1] if self.acc_s else p["accuracy"]
+            self.loss_s.append(SMOOTH * prev_l + (1 - SMOOTH) * p["loss"])
+            self.acc_s.append(SMOOTH * prev_a + (1 - SMOOTH) * p["accuracy"])
+        if p.get("val_accuracy") is not None:
+            self.val_x.append(x)
+            self.val.append(p["val_accuracy"])
+        self.last = p
+        self._dirty = True
+
+    def redraw(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        self.redraws += 1
+        self.loss_raw.setData(self.x, self.loss)
+        self.loss_curve.setData(self.x, self.loss_s)
+        self.acc_raw.setData(self.x, self.acc)
+        self.acc_curve.setData(self.x, self.acc_s)
+        self.val_curve.setData(self.val_x, self.val)
+        p = self.last
+        if p is None:
+            return
+        self.progress_bar.setMaximum(max(1, p["total_steps"]))
+        self.progress_bar.setValue(p["step"])
+        val = f" · validation {self.val[-1]:.1%}" if self.val else ""
+        if p["status"] == "running":
+            self.stats.setText(f"{p['episodes_per_s']:.1f} episodes/s · ETA {fmt_duration(p['eta_s'])} · "
+                               f"{p['episodes']:,} episodes{val}".replace(",", "\u202f"))
+        else:
+            self.stats.setText(f"{p['message'].capitalize()} after {p['step']:,} steps, {fmt_duration(p['elapsed_s'])}{val}".replace(",", "\u202f"))

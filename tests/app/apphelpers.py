@@ -1,0 +1,97 @@
+"""Helpers for the app tests (imported by name: pytest puts this folder on sys.path)."""
+from __future__ import annotations
+
+import io
+import random
+import time
+
+from PIL import Image, ImageDraw
+from PySide6.QtCore import QEvent, QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QMouseEvent
+from PySide6.QtWidgets import QApplication, QWidget
+
+TINY_SOURCE = {"kind": "builtin", "folder": "", "classes": 30}
+TINY_HPARAMS = {"hidden": 16, "train_way": 10, "train_query": 3}
+
+
+def glyph_png(kind: int, seed: int = 0, size: int = 96) -> bytes:
+    """A dark glyph on white paper, varying a little with `seed` (what a person would draw)."""
+    rng = random.Random(seed * 31 + kind)
+    img = Image.new("L", (size, size), 255)
+    d = ImageDraw.Draw(img)
+    j = lambda v: v + rng.randint(-4, 4)  # noqa: E731
+    s = size
+    if kind % 3 == 0:
+        d.ellipse([j(s // 5), j(s // 5), j(4 * s // 5), j(4 * s // 5)], outline=0, width=6)
+    elif kind % 3 == 1:
+        d.line([j(s // 5), j(s // 5), j(4 * s // 5), j(4 * s // 5)], fill=0, width=6)
+        d.line([j(4 * s // 5), j(s // 5), j(s // 5), j(4 * s // 5)], fill=0, width=6)
+    else:
+        d.line([j(s // 2), j(s // 6), j(s // 2), j(5 * s // 6)], fill=0, width=6)
+        d.line([j(s // 5), j(s // 6), j(4 * s // 5), j(s // 6)], fill=0, width=6)
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def fill_support(project, n_classes: int = 3, shots: int = 2) -> None:
+    while len(project.classes) > n_classes:
+        project.remove_class(len(project.classes) - 1)
+    for ci in range(n_classes):
+        project.add_samples(ci, [glyph_png(ci, seed) for seed in range(shots)])
+
+
+class Heartbeat:
+    """Measures the event loop's longest stall: a precise 5 ms timer records the largest gap."""
+
+    def __init__(self, interval_ms: int = 5):
+        from PySide6.QtCore import Qt, QTimer
+
+        self.timer = QTimer()
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(self._tick)
+        self.last = None
+        self.max_gap = 0.0
+        self.ticks = 0
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        if self.last is not None:
+            self.max_gap = max(self.max_gap, now - self.last)
+        self.last = now
+        self.ticks += 1
+
+    def start(self) -> None:
+        self.last = None
+        self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+
+def mouse_stroke(widget: QWidget, points: list[tuple[float, float]]) -> None:
+    """Real press / move / release mouse events through `points` (widget pixels)."""
+    def ev(kind, xy, buttons):
+        pos = QPointF(*xy)
+        return QMouseEvent(kind, pos, widget.mapToGlobal(pos), Qt.MouseButton.LeftButton, buttons, Qt.KeyboardModifier.NoModifier)
+
+    QApplication.sendEvent(widget, ev(QEvent.Type.MouseButtonPress, points[0], Qt.MouseButton.LeftButton))
+    for xy in points[1:]:
+        QApplication.sendEvent(widget, ev(QEvent.Type.MouseMove, xy, Qt.MouseButton.LeftButton))
+    QApplication.sendEvent(widget, ev(QEvent.Type.MouseButtonRelease, points[-1], Qt.MouseButton.NoButton))
+
+
+def drop_paths(widget: QWidget, paths) -> bool:
+    """Deliver a real drag-enter + drop carrying file URLs; returns whether the drop was accepted."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    pos = QPointF(widget.width() / 2, widget.height() / 2)
+    actions = Qt.DropAction.CopyAction
+    enter = QDragEnterEvent(pos.toPoint(), actions, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, enter)
+    if not enter.isAccepted():
+        return False
+    drop = QDropEvent(pos, actions, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, drop)
+    return drop.isAccepted()

@@ -1,0 +1,72 @@
+"""The hyperparameter form is generated from every registered algorithm's HParams and round-trips."""
+from __future__ import annotations
+
+import pytest
+
+import core
+
+
+def _other_value(f):
+    """A valid non-default value for a field, inside its range."""
+    d, lo, hi = f["default"], f.get("min"), f.get("max")
+    if f.get("choices"):
+        return next(c for c in f["choices"] if c != d)
+    if f["type"] is bool:
+        return not d
+    if f["type"] is int:
+        v = d + 1
+        return v if hi is None or v <= hi else d - 1
+    if f["type"] is float:
+        v = d * 2 if d else 0.5
+        return v if hi is None or v <= hi else d / 2
+    return str(d) + "x"
+
+
+@pytest.mark.parametrize("name", sorted(core.ALGORITHMS))
+def test_generated_form_round_trips(qtbot, name):
+    from app.hparam_form import HParamForm
+
+    cls = core.ALGORITHMS[name]
+    fields = core.hparam_fields(cls.HParams)
+    form = HParamForm()
+    qtbot.addWidget(form)
+    form.set_fields(fields)
+    defaults = {f["name"]: f["default"] for f in fields}
+    assert form.values() == defaults
+    changed = {f["name"]: _other_value(f) for f in fields}
+    form.set_values(changed)
+    assert form.values() == changed
+    assert form.changed_from_defaults() == {k: v for k, v in changed.items() if v != defaults[k]}
+    core.hparams_from_dict(cls.HParams, form.values())  # the engine accepts what the form gives
+    for f in fields:  # tooltips carry the field's documentation
+        assert f["doc"] and f["doc"] in form.editors[f["name"]].toolTip()
+    form.restore_defaults()
+    assert form.values() == defaults
+
+
+def test_algorithm_picker_lists_every_registered_algorithm_by_family(window):
+    from PySide6.QtCore import Qt
+
+    model = window.algo_model
+    listed = [model.item(r).data(Qt.ItemDataRole.UserRole) for r in range(model.rowCount())]
+    assert sorted(n for n in listed if n) == sorted(core.ALGORITHMS)
+    headers = [model.item(r).text() for r in range(model.rowCount()) if not model.item(r).data(Qt.ItemDataRole.UserRole)]
+    assert set(headers) <= set(core.FAMILIES.values())
+    assert all(not (model.item(r).flags() & Qt.ItemFlag.ItemIsSelectable) for r in range(model.rowCount())
+               if not model.item(r).data(Qt.ItemDataRole.UserRole))
+    # Default: ProtoNet; picking MAML shows MAML's form and records it in the project.
+    assert window.project.algorithm == "protonet" and "hidden" in window.form.editors
+    window.algo_box.setCurrentIndex(window._algo_row("maml"))
+    assert window.project.algorithm == "maml" and "inner_lr" in window.form.editors
+    window.form.editors["inner_steps"].setValue(4)
+    assert window.project.hparams == {"inner_steps": 4}
+
+
+def test_invalid_source_folder_shows_the_core_error_and_changes_nothing(window, qtbot, tmp_path):
+    before = dict(window.project.settings["source"])
+    window.choose_source("folder", str(tmp_path / "missing"))
+    qtbot.waitUntil(lambda: bool(window.messages), timeout=5000)
+    title, text = window.messages[-1]
+    assert "missing" in text and "no such folder" in text
+    assert window.project.settings["source"] == before
+    assert window.source_box.currentData() == "builtin"

@@ -1,0 +1,108 @@
+"""Meta-training in the worker thread (live curves, Stop, a responsive GUI), classification, close."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from apphelpers import TINY_HPARAMS, TINY_SOURCE, Heartbeat, fill_support, glyph_png
+
+STALL_LIMIT_S = 0.050
+
+
+def _start_tiny(window, steps: int = 400) -> None:
+    window.form.set_values(TINY_HPARAMS)
+    window.project.set_setting("steps", steps)
+    window.project.set_setting("max_seconds", 0)
+    window.project.set_setting("n_way", 3)
+    assert window.train(overrides={"source": TINY_SOURCE})
+
+
+def test_training_updates_curves_and_progress_stop_ends_it_and_gui_never_stalls(window, qtbot):
+    beat = Heartbeat()
+    beat.start()
+    _start_tiny(window, steps=400)  # validates every 40 steps
+    assert not window.train_btn.isEnabled() and window.stop_act.isEnabled()
+    panel = window.training
+    def drawn(item):
+        x = item.getData()[0]
+        return 0 if x is None else len(x)
+
+    qtbot.waitUntil(lambda: drawn(panel.val_curve) >= 2 and panel.redraws >= 3, timeout=30_000)
+    beat.stop()
+    print(f"\nlongest event-loop stall while training: {beat.max_gap * 1000:.1f} ms over {beat.ticks} heartbeats")
+    assert beat.max_gap < STALL_LIMIT_S
+    # The plot items really hold the buffered curves, and the progress bar follows.
+    assert drawn(panel.loss_curve) > 40
+    assert panel.progress_bar.maximum() == 400 and panel.progress_bar.value() > 40
+    assert "episodes/s" in panel.stats.text() and "ETA" in panel.stats.text()
+    window.stop_act.trigger()
+    t0 = time.perf_counter()
+    qtbot.waitUntil(lambda: window.session is None, timeout=5000)
+    assert time.perf_counter() - t0 < 2.0
+    assert panel.last["status"] == "cancelled" and panel.last["step"] < 400
+    assert window.train_btn.isEnabled() and not window.stop_act.isEnabled()
+    # A stopped run still leaves a usable model in the library, used by this project.
+    [entry] = window.library.entries()
+    assert entry.algorithm == "protonet" and entry.val_accuracy is not None
+    assert window.project.model_file.endswith(f"{entry.id}.pt")
+
+
+def test_classify_shows_confidences_that_sum_to_one(window_with_model, qtbot):
+    window = window_with_model
+    fill_support(window.project, n_classes=3, shots=2)
+    window.project.add_queries([glyph_png(k, 7) for k in range(3)])
+    with qtbot.waitSignal(window.classified, timeout=10_000):
+        window.classify()
+    rows = window.query.rows()
+    assert len(rows) == 3
+    for row in rows:
+        names, probs = row.bars.names, row.bars.probs
+        assert names == window.project.class_names() and len(probs) == 3
+        assert sum(probs) == pytest.approx(1.0, abs=1e-6)
+        assert row.prediction.text().startswith("→ ")
+    # A drawn query is classified live (throttled) while drawing.
+    from apphelpers import mouse_stroke
+
+    canvas = window.query.draw.canvas
+    mouse_stroke(canvas, [(40, 40), (120, 120), (60, 140)])
+    # Wait for the live result itself: a queued classification of the queries may land first.
+    qtbot.waitUntil(lambda: len(window.query.live_bars.probs) == 3, timeout=10_000)
+    assert sum(window.query.live_bars.probs) == pytest.approx(1.0, abs=1e-6)
+    assert window.query.live_prediction.text().startswith("→ ")
+
+
+def test_classify_without_a_model_offers_quick_training(window, qtbot, monkeypatch):
+    fill_support(window.project, n_classes=2, shots=1)
+    asked = []
+    from PySide6.QtWidgets import QMessageBox
+    window.ask = lambda title, text, *a, **k: asked.append(text) or QMessageBox.StandardButton.No
+    window.classify()
+    assert asked and "quickly" in asked[0] and window.session is None
+
+
+def test_training_error_is_shown_and_sets_are_untouched(window, qtbot):
+    fill_support(window.project, n_classes=3, shots=1)
+    before = [(c.name, [s.png for s in c.samples]) for c in window.project.classes]
+    window.form.set_values(TINY_HPARAMS)
+    window.project.set_setting("steps", 5)
+    window.train(overrides={"source": {"kind": "folder", "folder": "/nonexistent/few-shot"}})
+    qtbot.waitUntil(lambda: window.session is None, timeout=10_000)
+    title, text = window.messages[-1]
+    assert title == "Cannot meta-train" and "/nonexistent/few-shot" in text
+    assert window.train_btn.isEnabled()
+    assert [(c.name, [s.png for s in c.samples]) for c in window.project.classes] == before
+
+
+def test_closing_during_training_stops_the_worker_cleanly(window, qtbot):
+    _start_tiny(window, steps=100_000)
+    qtbot.waitUntil(lambda: window.training.last is not None and window.training.last["step"] >= 5, timeout=30_000)
+    thread = window.session.thread
+    window.project.dirty = False
+    t0 = time.perf_counter()
+    assert window.close()
+    elapsed = time.perf_counter() - t0
+    print(f"\nclosed mid-training in {elapsed * 1000:.0f} ms")
+    assert elapsed < 2.0
+    assert not thread.isRunning() and window.session is None
+    assert window.library.entries() == []  # a run cut short by closing is discarded, not saved
