@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
+import dataclasses
 import threading
 import traceback
 from pathlib import Path
@@ -192,7 +193,7 @@ class TrainWorker(QObject):
         cls = core.get_algorithm(r["algorithm"])
         meta = {"algorithm": r["algorithm"], "title": cls.title, "source": describe_source(s["source"]),
                 "n_way": s["n_way"], "k_shot": s["k_shot"], "val_accuracy": val_acc, "steps": trainer.step,
-                "hparams": {k: v for k, v in __import__("dataclasses").asdict(trainer.learner.hparams).items()}}
+                "hparams": dataclasses.asdict(trainer.learner.hparams)}
         path = Path(r["library_root"]) / f"{r['model_id']}.pt"
         core.save_checkpoint(path, trainer.learner, trainer.trainer_state(last.get("elapsed_s", 0.0)), extra=meta)
         self.finished.emit({"status": status, "model_id": r["model_id"], "meta": meta})
