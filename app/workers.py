@@ -12,10 +12,10 @@ shows before torch has loaded.
 """
 from __future__ import annotations
 
+import dataclasses
 import gc
 import os
 import sys
-import dataclasses
 import threading
 import traceback
 from pathlib import Path
