@@ -19,7 +19,8 @@ from torch import nn
 BN_MODES = ("transductive", "running")
 
 
-def _bn(channels: int, bn_mode: str) -> nn.BatchNorm2d:
+def batch_norm(channels: int, bn_mode: str) -> nn.BatchNorm2d:
+    """BatchNorm2d in the given mode: "transductive" keeps no running buffers (batch statistics always)."""
     if bn_mode not in BN_MODES:
         raise ValueError(f"bn_mode must be one of {BN_MODES}, got {bn_mode!r}")
     return nn.BatchNorm2d(channels, track_running_stats=(bn_mode == "running"))
@@ -33,7 +34,7 @@ class Conv4(nn.Module):
         for i in range(4):
             layers: list[nn.Module] = [
                 nn.Conv2d(in_channels if i == 0 else hidden, hidden, 3, stride=2 if strided else 1, padding=1),
-                _bn(hidden, bn_mode),
+                batch_norm(hidden, bn_mode),
                 nn.ReLU(inplace=False),
             ]
             if not strided and i < pool_blocks:

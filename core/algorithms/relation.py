@@ -1,0 +1,159 @@
+"""Relation Network (Sung, Yang, Zhang, Xiang, Torr & Hospedales 2018).
+
+Embedding fφ: Conv-4 where only the first two blocks max-pool, so feature maps stay spatial
+(64×7×7 on 28×28). Relation module gϕ: two conv blocks (3×3 conv 64, BatchNorm, ReLU, 2×2
+max-pool) on the channel-concatenated pair [fφ(x_c), fφ(x̂)], then FC 8 (ReLU) and FC 1 with a
+sigmoid: r_{c,j} = gϕ([fφ(x_c), fφ(x̂_j)]) ∈ [0, 1] (eq. 1). For K > 1 the class feature is the
+SUM of its K support feature maps (§3.3). Loss: mean squared error of r against the one-hot
+label 1[y_j = c] (eq. 2). Adam 1e-3 halved every 100,000 episodes, gradient norm clipped at 0.5
+(embedding and relation module each, as the reference code does). Queries per class in
+training on Omniglot: 19 (5w1s), 15 (5w5s), 10 (20w1s), 5 (20w5s).
+
+The first relation convolution is linear in its input, so conv([s; q]) = conv_s(s) + conv_q(q):
+it is applied once per class feature and once per query and the results are summed for every
+(query, class) pair — exactly the concatenation's output at N + Q instead of N·Q convolutions.
+For display and evaluation the relation scores are normalised over the classes: p_c = r_c / Σ r.
+BatchNorm: the reference code uses batch statistics at test time too (bn_mode=transductive);
+the default here uses running statistics (inductive). Initialisation: PyTorch's defaults (the
+paper gives none; the reference code's N(0, 0.01) linear weights with bias 1 start every score
+near σ(1)).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..backbones import BN_MODES, Conv4, batch_norm
+from .base import Classifier, MetaLearner, StepMetrics, hp, query_accuracy, register
+
+
+class RelationModule(nn.Module):
+    """gϕ: 2 conv blocks + FC `fc_hidden` + FC 1 over a pair of [C, H, W] feature maps."""
+
+    def __init__(self, channels: int, feat_hw: tuple[int, int], hidden: int = 64, fc_hidden: int = 8, bn_mode: str = "running"):
+        super().__init__()
+        self.channels = channels
+        self.conv1 = nn.Conv2d(2 * channels, hidden, 3, padding=1)
+        self.block1 = nn.Sequential(batch_norm(hidden, bn_mode), nn.ReLU(), nn.MaxPool2d(2))
+        self.block2 = nn.Sequential(nn.Conv2d(hidden, hidden, 3, padding=1), batch_norm(hidden, bn_mode), nn.ReLU(), nn.MaxPool2d(2))
+        h, w = feat_hw
+        h, w = h // 2 // 2, w // 2 // 2
+        if h < 1 or w < 1:
+            raise ValueError(f"the relation module needs feature maps of at least 4×4; got {feat_hw[0]}×{feat_hw[1]} (use larger inputs)")
+        self.fc1 = nn.Linear(hidden * h * w, fc_hidden)
+        self.fc2 = nn.Linear(fc_hidden, 1)
+
+    def _rest(self, h: torch.Tensor) -> torch.Tensor:
+        h = self.block2(self.block1(h)).flatten(1)
+        return self.fc2(F.relu(self.fc1(h))).squeeze(-1)
+
+    def forward(self, pairs: torch.Tensor) -> torch.Tensor:
+        """Relation logits (pre-sigmoid) [P] of concatenated pairs [P, 2C, H, W]."""
+        return self._rest(self.conv1(pairs))
+
+    def pair_logits(self, class_feats: torch.Tensor, query_feats: torch.Tensor) -> torch.Tensor:
+        """Relation logits [Q, N] of every (query, class) pair, as forward([class; query]) would give."""
+        c = self.channels
+        w = self.conv1.weight
+        s = F.conv2d(class_feats, w[:, :c], self.conv1.bias, padding=1)  # [N, hidden, H, W]
+        q = F.conv2d(query_feats, w[:, c:], None, padding=1)  # [Q, hidden, H, W]
+        h = (q.unsqueeze(1) + s.unsqueeze(0)).flatten(0, 1)
+        return self._rest(h).view(len(query_feats), len(class_feats))
+
+
+@register
+class RelationNetwork(MetaLearner):
+    name = "relation"
+    title = "Relation Network"
+    family = "metric"
+    paper = "Sung et al., CVPR 2018"
+
+    @dataclass(frozen=True)
+    class HParams:
+        lr: float = hp(1e-3, "Adam learning rate", min=1e-6, max=1.0, log=True)
+        lr_halve_every: int = hp(100_000, "Halve the learning rate every this many episodes (100,000 in the paper; 0 = never)", min=0, max=10**8)
+        grad_clip: float = hp(0.5, "Clip the gradient norm of the embedding and of the relation module at this value (0 = off)", min=0.0, max=100.0)
+        hidden: int = hp(64, "Filters per conv block, embedding and relation module (64 in the paper)", min=2, max=512)
+        fc_hidden: int = hp(8, "Units of the relation module's hidden fully connected layer (8 in the paper)", min=1, max=1024)
+        bn_mode: str = hp("running", "BatchNorm statistics at test time: running averages, or the batch's own (the reference code)", choices=BN_MODES)
+        train_way: int = hp(0, "Ways per training episode; 0 = as tested (the paper trains on the test task's ways)", min=0, max=1000)
+        train_query: int = hp(19, "Queries per class in training episodes: 19 for 5w1s, 15 for 5w5s, 10 for 20w1s, 5 for 20w5s; 0 = as tested", min=0, max=100)
+
+    def __init__(self, hparams=None, spec=None, n_way: int = 5):
+        super().__init__(hparams, spec, n_way)
+        h = self.hparams
+        self.encoder = Conv4(self.spec.channels, h.hidden, h.bn_mode, pool_blocks=2)
+        with torch.no_grad():
+            self.encoder.eval()
+            feat = self.encoder.blocks(torch.zeros(2, *self.input_shape))
+            self.encoder.train()
+        self.relation = RelationModule(h.hidden, tuple(feat.shape[-2:]), h.hidden, h.fc_hidden, h.bn_mode)
+        self.optimizer = torch.optim.Adam(self.parameters(), lr=h.lr)
+        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=max(1, h.lr_halve_every), gamma=0.5 if h.lr_halve_every else 1.0)
+
+    @classmethod
+    def episode_defaults(cls, hparams) -> dict[str, int]:
+        out = {}
+        if hparams.train_way:
+            out["train_way"] = hparams.train_way
+        if hparams.train_query:
+            out["train_query"] = hparams.train_query
+        return out
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """fφ(x): spatial feature maps [B, C, H, W]."""
+        return self.encoder.blocks(x)
+
+    def relation_logits(self, support_x, support_y, query_x, n_way: int) -> torch.Tensor:
+        """Pre-sigmoid relation scores [Q, N]; support and queries share one encoder pass."""
+        feats = self.features(torch.cat([support_x, query_x]))
+        s, q = feats[: len(support_x)], feats[len(support_x):]
+        class_feats = torch.zeros(n_way, *s.shape[1:], device=s.device, dtype=s.dtype).index_add_(0, support_y, s)  # sum over K
+        return self.relation.pair_logits(class_feats, q)
+
+    def episode_loss(self, task) -> tuple[torch.Tensor, torch.Tensor]:
+        """(MSE of the relation scores against one-hot labels, the scores r [Q, N] in [0, 1])."""
+        r = torch.sigmoid(self.relation_logits(task.support_x, task.support_y, task.query_x, task.n_way))
+        return F.mse_loss(r, F.one_hot(task.query_y, task.n_way).to(r.dtype)), r
+
+    def meta_train_step(self, tasks) -> StepMetrics:
+        self.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        losses, accs = [], []
+        for t in tasks:
+            loss, r = self.episode_loss(t)
+            losses.append(loss)
+            accs.append(query_accuracy(r.detach(), t.query_y))
+        loss = torch.stack(losses).mean()
+        self.check_finite(loss)
+        loss.backward()
+        if self.hparams.grad_clip > 0:
+            nn.utils.clip_grad_norm_(self.encoder.parameters(), self.hparams.grad_clip)
+            nn.utils.clip_grad_norm_(self.relation.parameters(), self.hparams.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        return StepMetrics(float(loss.detach()), sum(accs) / len(accs), len(tasks))
+
+    def adapt(self, support_x, support_y) -> Classifier:
+        n_way = int(support_y.max()) + 1
+        transductive = self.hparams.bn_mode == "transductive"
+        self.train(transductive)
+        with torch.no_grad():
+            if not transductive:
+                s = self.features(support_x)
+                class_feats = torch.zeros(n_way, *s.shape[1:], dtype=s.dtype, device=s.device).index_add_(0, support_y, s)
+
+        def classify(query_x: torch.Tensor) -> torch.Tensor:
+            self.train(transductive)  # the mode may have changed since adapt() (training goes on)
+            with torch.no_grad():
+                if transductive:
+                    logits = self.relation_logits(support_x, support_y, query_x, n_way)
+                else:
+                    logits = self.relation.pair_logits(class_feats, self.features(query_x))
+                # log(r_c / Σ r) with r = σ(logit), stable even when every r underflows
+                return F.log_softmax(F.logsigmoid(logits), dim=-1)
+
+        return Classifier(classify, n_way)

@@ -1,0 +1,186 @@
+"""Convolutional Siamese network (Koch, Zemel & Salakhutdinov 2015).
+
+Twin embedding fθ with shared weights; a pair's probability of showing the same class is
+p(xi, xj) = σ(W·|fθ(xi) − fθ(xj)| + b) (Koch et al. eq. 1, the weighted L1 distance layer; the
+bias is the output unit's); training minimises the binary cross-entropy over same/different pairs
+(eq. 2). Pairs are drawn from the training episodes, balanced: every unordered same-class pair
+of the episode's images (support and queries together) and as many different-class pairs drawn at
+random — never an image paired with itself.
+
+Few-shot classification (Koch §4.4, "one-shot"): score the query against every support image; a
+class's score is the max (option: the mean) of its support similarities, normalised over the
+classes to give probabilities (the argmax is Koch's nearest-by-similarity rule).
+
+Backbones: "conv4" (Conv-4 64 filters, the standard 28×28 protocol of Vinyals et al.'s re-run:
+96.7 / 88.0 for 5w1s / 20w1s) or "koch", the paper's CNN for 105×105 inputs
+(64@10×10, 128@7×7, 128@4×4 with ReLU and 2×2 max-pool, 256@4×4 ReLU, FC 4096 sigmoid), which
+gets whatever size the InputSpec gives (105×105 for the paper's setup; it refuses inputs too small).
+Koch trained with per-layer SGD rates tuned by Bayesian optimisation and ×8 affine distortions;
+neither is reproducible from the paper, so this uses Adam (the other algorithms' optimiser).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..backbones import BN_MODES, conv4
+from .base import Classifier, MetaLearner, StepMetrics, hp, query_accuracy, register
+
+BACKBONES = ("conv4", "koch")
+SCORES = ("max", "mean")
+
+
+class KochNet(nn.Module):
+    """Koch et al.'s Siamese twin (fig. 4) with their initialisation (§3.3)."""
+
+    def __init__(self, in_channels: int, input_shape: tuple[int, int, int]):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 64, 10), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(64, 128, 7), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(128, 128, 4), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(128, 256, 4), nn.ReLU(),
+        )
+        h, w = input_shape[1:]
+        for k, pool in ((10, True), (7, True), (4, True), (4, False)):
+            h, w = h - k + 1, w - k + 1
+            if h < 1 or w < 1:
+                raise ValueError(f"Koch's Siamese CNN needs inputs of about 105×105 (at least 48×48); got {input_shape[1]}×{input_shape[2]}. "
+                                 "Use backbone=conv4 for 28×28 inputs, or an InputSpec of size (105, 105).")
+            if pool:
+                h, w = h // 2, w // 2
+        self.fc = nn.Linear(256 * h * w, 4096)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):  # weights N(0, 10⁻²), biases N(0.5, 10⁻²)
+                nn.init.normal_(m.weight, 0.0, 1e-2)
+                nn.init.normal_(m.bias, 0.5, 1e-2)
+        nn.init.normal_(self.fc.weight, 0.0, 0.2)  # fully connected: N(0, 0.2²)
+        nn.init.normal_(self.fc.bias, 0.5, 1e-2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.fc(self.features(x).flatten(1)))
+
+
+def sample_pairs(labels: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Balanced same/different pairs over a batch of labelled images: indices (i, j) with i < j
+    (so never an image with itself, and each unordered pair at most once) and targets 1/0.
+    All same-class pairs are kept and as many different-class pairs are drawn (when there are
+    fewer different pairs, the same pairs are subsampled instead)."""
+    n = len(labels)
+    i, j = torch.triu_indices(n, n, offset=1, device=labels.device)
+    same = labels[i] == labels[j]
+    pos, neg = same.nonzero().squeeze(1), (~same).nonzero().squeeze(1)
+    m = min(len(pos), len(neg))
+    if m == 0:
+        raise ValueError("Siamese training needs at least two images of a class and two classes per episode "
+                         "(shots + queries ≥ 2); use more training queries")
+    pos = pos[torch.randperm(len(pos), generator=generator)[:m].to(labels.device)]
+    neg = neg[torch.randperm(len(neg), generator=generator)[:m].to(labels.device)]
+    idx = torch.cat([pos, neg])
+    return i[idx], j[idx], same[idx].float()
+
+
+@register
+class SiameseNetwork(MetaLearner):
+    name = "siamese"
+    title = "Siamese Network"
+    family = "metric"
+    paper = "Koch, Zemel & Salakhutdinov, ICML Deep Learning Workshop 2015"
+
+    @dataclass(frozen=True)
+    class HParams:
+        backbone: str = hp("conv4", "Twin embedding: conv4 (Conv-4, the standard 28×28 protocol) or koch (the paper's CNN for 105×105 inputs)", choices=BACKBONES)
+        score: str = hp("max", "Class score from its support similarities: max (Koch's nearest match) or mean", choices=SCORES)
+        lr: float = hp(1e-3, "Adam learning rate (Koch tuned per-layer SGD rates, not given)", min=1e-6, max=1.0, log=True)
+        lr_halve_every: int = hp(0, "Halve the learning rate every this many episodes (0 = never; Koch decayed 1% per epoch)", min=0, max=10**7)
+        hidden: int = hp(64, "Filters per Conv-4 block (conv4 backbone)", min=2, max=512)
+        bn_mode: str = hp("running", "BatchNorm statistics at test time (conv4 backbone): running averages or the batch's own", choices=BN_MODES)
+        train_way: int = hp(20, "Ways per training episode the pairs are drawn from (not in the paper: more ways give more varied different-pairs); 0 = as tested", min=0, max=1000)
+        train_query: int = hp(4, "Queries per class in training episodes (same-pairs need ≥ 2 images per class); 0 = as tested", min=0, max=100)
+
+    def __init__(self, hparams=None, spec=None, n_way: int = 5):
+        super().__init__(hparams, spec, n_way)
+        h = self.hparams
+        if h.backbone == "koch":
+            self.encoder: nn.Module = KochNet(self.spec.channels, self.input_shape)
+            dim = 4096
+        else:
+            self.encoder = conv4(self.spec.channels, h.hidden, h.bn_mode)
+            dim = self.encoder.out_features(self.input_shape)
+        self.head = nn.Linear(dim, 1)  # W·|f(xi) − f(xj)| + b
+        # Counts training steps; seeds the pair draw, so a resumed run draws the same pairs.
+        self.register_buffer("pair_draws", torch.zeros((), dtype=torch.long))
+        self.optimizer = torch.optim.Adam(self.parameters(), lr=h.lr)
+        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=max(1, h.lr_halve_every), gamma=0.5 if h.lr_halve_every else 1.0)
+
+    @classmethod
+    def episode_defaults(cls, hparams) -> dict[str, int]:
+        out = {}
+        if hparams.train_way:
+            out["train_way"] = hparams.train_way
+        if hparams.train_query:
+            out["train_query"] = hparams.train_query
+        return out
+
+    @property
+    def transductive(self) -> bool:
+        return self.hparams.backbone == "conv4" and self.hparams.bn_mode == "transductive"
+
+    def pair_logits(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Logit of p(same) for embedding pairs, broadcasting over leading dimensions."""
+        return self.head((a - b).abs()).squeeze(-1)
+
+    def class_log_probs(self, query_emb: torch.Tensor, support_emb: torch.Tensor, support_y: torch.Tensor, n_way: int) -> torch.Tensor:
+        """log of (class score / Σ class scores) [Q, N]; a class score is the max (or mean) of the
+        query's similarities p to that class's support images, computed in log space."""
+        log_p = F.logsigmoid(self.pair_logits(query_emb.unsqueeze(1), support_emb.unsqueeze(0)))  # [Q, S]
+        member = F.one_hot(support_y, n_way).T.bool()  # [N, S]
+        masked = log_p.unsqueeze(1).masked_fill(~member, float("-inf"))  # [Q, N, S]
+        if self.hparams.score == "max":
+            scores = masked.amax(-1)
+        else:
+            scores = masked.logsumexp(-1) - member.sum(-1).clamp_min(1).log()
+        return F.log_softmax(scores, dim=-1)
+
+    def meta_train_step(self, tasks) -> StepMetrics:
+        self.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        g = torch.Generator().manual_seed(int(self.pair_draws) * 7919 + 17)
+        losses, accs = [], []
+        for t in tasks:
+            x = torch.cat([t.support_x, t.query_x])
+            y = torch.cat([t.support_y, t.query_y])
+            emb = self.encoder(x)
+            i, j, target = sample_pairs(y, g)
+            losses.append(F.binary_cross_entropy_with_logits(self.pair_logits(emb[i], emb[j]), target))
+            with torch.no_grad():
+                n_s = len(t.support_x)
+                lp = self.class_log_probs(emb[n_s:], emb[:n_s], t.support_y, t.n_way)
+            accs.append(query_accuracy(lp, t.query_y))
+        loss = torch.stack(losses).mean()
+        self.check_finite(loss)
+        loss.backward()
+        self.optimizer.step()
+        self.scheduler.step()
+        self.pair_draws += 1
+        return StepMetrics(float(loss.detach()), sum(accs) / len(accs), len(tasks))
+
+    def adapt(self, support_x, support_y) -> Classifier:
+        n_way = int(support_y.max()) + 1
+        transductive = self.transductive
+        self.train(transductive)
+        with torch.no_grad():
+            support_emb = None if transductive else self.encoder(support_x)
+
+        def classify(query_x: torch.Tensor) -> torch.Tensor:
+            self.train(transductive)  # the mode may have changed since adapt() (training goes on)
+            with torch.no_grad():
+                if transductive:
+                    emb = self.encoder(torch.cat([support_x, query_x]))
+                    return self.class_log_probs(emb[len(support_x):], emb[: len(support_x)], support_y, n_way)
+                return self.class_log_probs(self.encoder(query_x), support_emb, support_y, n_way)
+
+        return Classifier(classify, n_way)
