@@ -325,13 +325,13 @@ class MainWindow(QMainWindow):
     # -- the engine ---------------------------------------------------------------------------
     def load_core(self) -> None:
         # The slow import (torch) happens on the job thread; the window is already on screen.
-        workers.run_job(workers.import_engine, self._on_core_loaded, lambda e: self.show_message("The engine failed to load", str(e)))
+        workers.run_job(workers.import_engine, self._on_core_loaded, lambda e: self.show_message("The engine failed to load", str(e)), owner=self)
 
     def _on_core_loaded(self, device_type: str) -> None:
         import core
 
         self.engine_warm = False
-        workers.run_job(workers.warm_up, lambda _: setattr(self, "engine_warm", True), lambda _: setattr(self, "engine_warm", True))
+        workers.run_job(workers.warm_up, lambda _: setattr(self, "engine_warm", True), lambda _: setattr(self, "engine_warm", True), owner=self)
 
         self.device_type = device_type
         self.device_label.setText(f"● {device_type.upper()}")
@@ -464,7 +464,7 @@ class MainWindow(QMainWindow):
             self.statusBar().clearMessage()
             self.show_message("Cannot use this folder", str(exc))
 
-        workers.run_job(lambda: (workers.build_sources(source, n_way), None)[1], ok, bad)
+        workers.run_job(lambda: (workers.build_sources(source, n_way), None)[1], ok, bad, owner=self)
 
     def _changed(self) -> None:
         self._update_title()
@@ -571,7 +571,7 @@ class MainWindow(QMainWindow):
             entry = self.library.add(model_id, **result["meta"])
             self.project.set_model_file(str(self.library.path(entry.id)))
             self._refresh_models()
-            workers.run_job(lambda: workers.forget_model(), lambda _: None, lambda _: None)
+            workers.run_job(lambda: workers.forget_model(), lambda _: None, lambda _: None, owner=self)
             self.query.clear_results()
             self.statusBar().showMessage(f"Model saved: {entry.name}", 5000)
             if self._after_training == "classify" or self.project.queries:
@@ -660,7 +660,7 @@ class MainWindow(QMainWindow):
         if e is None or self.ask("Delete model", f"Delete “{e.name}”? This cannot be undone.") != QMessageBox.StandardButton.Yes:
             return
         path = str(self.library.path(model_id))
-        workers.run_job(lambda: workers.forget_model(path), lambda _: None, lambda _: None)
+        workers.run_job(lambda: workers.forget_model(path), lambda _: None, lambda _: None, owner=self)
         self.library.delete(model_id)
         if self.project.model_file == path:
             self.project.set_model_file(None)
@@ -737,7 +737,7 @@ class MainWindow(QMainWindow):
             self.show_message("Cannot classify", str(exc))
             self._next_classify()
 
-        workers.run_job(lambda: workers.classify(path, device, support, all_queries), done, failed)
+        workers.run_job(lambda: workers.classify(path, device, support, all_queries), done, failed, owner=self)
 
     def _next_classify(self) -> None:
         nxt, self._classify_again = self._classify_again, None

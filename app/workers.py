@@ -21,6 +21,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable
 
+import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
 
 def lower_thread_priority(niceness: int = 10) -> None:
@@ -275,12 +276,18 @@ def job_pool() -> QThreadPool:
     return _pool
 
 
-def run_job(fn: Callable[[], Any], on_done: Callable[[Any], None], on_error: Callable[[Exception], None]) -> None:
+def run_job(fn: Callable[[], Any], on_done: Callable[[Any], None], on_error: Callable[[Exception], None],
+            owner: QObject | None = None) -> None:
+    """Run `fn` on the job thread; its result or error reaches `on_done` / `on_error` on the GUI
+    thread — unless `owner` (a window) has closed or been deleted meanwhile: a result that arrives
+    after its window is gone is dropped rather than written into deleted widgets."""
     signals = _JobSignals()  # created on the GUI thread, so its slots run there
     _live.add(signals)
 
     def finish(handler, value):
         _live.discard(signals)
+        if owner is not None and (not shiboken6.isValid(owner) or getattr(owner, "_closing", False)):
+            return
         handler(value)
 
     signals.done.connect(lambda v: finish(on_done, v))
