@@ -60,8 +60,15 @@ def quietly_collected(fn: Callable[[], Any]) -> Any:
 def import_engine() -> str:
     """Import `core` (and torch); returns the device type training will use ("cpu" / "cuda")."""
     def imp():
+        import torch
+
         import core
 
+        # Leave one core to the GUI thread: with every core busy in torch's OpenMP pool the event
+        # loop waits for the scheduler and stutters (training loses little: small convolutions
+        # scale poorly across threads anyway).
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        torch.set_num_threads(max(1, cores - 1))
         return core.auto_device("auto").type
 
     return quietly_collected(imp)
