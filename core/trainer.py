@@ -184,6 +184,8 @@ class Trainer:
             if c.max_seconds is not None and time.perf_counter() - start >= c.max_seconds:
                 status = "time_limit"
                 break
+            run_s = time.perf_counter() - start
+            self.learner.progress = max(self.step / c.steps, run_s / c.max_seconds if c.max_seconds else 0.0)
             tasks = sampler.take(shape["meta_batch"])
             try:
                 m = self.learner.meta_train_step(tasks)

@@ -96,7 +96,11 @@ class MetaLearner(nn.Module):
         self.hparams = hparams if hparams is not None else self.HParams()
         self.spec = spec or InputSpec()
         self.n_way = n_way  # the ways it meta-trains on (fixes the size of a classifier head, if any)
-        self.input_shape = (spec.channels, *spec.size)
+        self.input_shape = (self.spec.channels, *self.spec.size)
+        # Fraction of the run done, in [0, 1]: set by the Trainer before every step (steps done /
+        # steps, or wall time / time budget when that runs out sooner). Schedules that anneal over
+        # the whole run (Reptile's ε) read it, so they also anneal under a time budget.
+        self.progress = 0.0
 
     # -- to fill in --------------------------------------------------------------------------
     def meta_train_step(self, tasks: list[Episode]) -> StepMetrics:

@@ -51,15 +51,13 @@ class Reptile(MetaLearner):
         # as parameters nor saved as weights.
         object.__setattr__(self, "_inner", None)
         self._pending_inner_state: dict | None = None
-        self.total_steps = 1
-        self.step_index = 0
+        self.step_index = 0  # seeds the inner minibatch order, so a resumed run repeats it
 
     @classmethod
     def episode_defaults(cls, hparams) -> dict[str, int]:
         return {"train_shot": hparams.train_shot, "train_query": 0, "meta_batch": hparams.meta_batch_size}
 
     def begin_training(self, total_steps: int, start_step: int = 0) -> None:
-        self.total_steps = max(1, total_steps)
         self.step_index = start_step
 
     def _inner_learner(self) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
@@ -73,7 +71,7 @@ class Reptile(MetaLearner):
         return self._inner
 
     def meta_step_size(self) -> float:
-        frac = min(1.0, self.step_index / self.total_steps)
+        frac = min(1.0, max(0.0, self.progress))
         h = self.hparams
         return h.meta_step + frac * (h.meta_step_final - h.meta_step)
 

@@ -123,3 +123,22 @@ def test_device_selection():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no CUDA device"):
             core.auto_device("cuda")
+
+
+def test_reptile_anneals_its_meta_step_over_steps_and_over_a_time_budget(small_real_sources):
+    train, _ = small_real_sources
+    hp = {"hidden": 4, "meta_batch_size": 1, "inner_steps": 1}
+    by_steps = core.Trainer(_cfg(algorithm="reptile", hparams=hp, steps=4, val_episodes=0), train)
+    sizes = []
+    for p in by_steps.run():
+        sizes.append(by_steps.learner.meta_step_size())
+    assert sizes[:4] == pytest.approx([1.0, 0.75, 0.5, 0.25])  # ε = 1 − steps done / steps
+    by_time = core.Trainer(_cfg(algorithm="reptile", hparams=hp, steps=10**9, max_seconds=1.0, val_episodes=0), train)
+    _run(by_time)
+    # With a time budget the run's length is the budget: ε has annealed most of the way to 0.
+    assert by_time.learner.progress > 0.8 and by_time.learner.meta_step_size() < 0.2
+
+
+def test_a_learner_made_without_a_spec_uses_the_default():
+    learner = core.get_algorithm("protonet")()
+    assert learner.spec == core.InputSpec() and learner.input_shape == (1, 28, 28)
