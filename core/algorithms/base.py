@@ -113,8 +113,15 @@ class MetaLearner(nn.Module):
     @classmethod
     def episode_defaults(cls, hparams: Any) -> dict[str, int]:
         """Training-episode shape the paper uses, as overrides of the test protocol
-        (keys among train_way, train_shot, train_query, meta_batch). Empty: train as you test."""
-        return {}
+        (keys among train_way, train_shot, train_query, meta_batch). By default read from the
+        hyperparameters `train_way` / `train_query` where an algorithm has them (0 = as tested)."""
+        return {key: getattr(hparams, key) for key in ("train_way", "train_query") if getattr(hparams, key, 0)}
+
+    def adam_with_halving(self, lr: float, halve_every: int) -> None:
+        """Adam over all parameters, its learning rate halved every `halve_every` steps (0 = never):
+        the step-decay schedule of ProtoNet, Relation Net and the other metric learners."""
+        self.optimizer = torch.optim.Adam(self.parameters(), lr=lr)
+        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=max(1, halve_every), gamma=0.5 if halve_every else 1.0)
 
     def begin_training(self, total_steps: int, start_step: int = 0) -> None:
         """Called once before the loop (schedules such as Reptile's annealing need the length)."""

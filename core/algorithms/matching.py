@@ -87,17 +87,7 @@ class MatchingNetwork(MetaLearner):
         h = self.hparams
         self.encoder = conv4(self.spec.channels, h.hidden, h.bn_mode)
         self.fce_module = FullContextEmbedding(self.encoder.out_features(self.input_shape), h.fce_steps) if h.fce else None
-        self.optimizer = torch.optim.Adam(self.parameters(), lr=h.lr)
-        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=max(1, h.lr_halve_every), gamma=0.5 if h.lr_halve_every else 1.0)
-
-    @classmethod
-    def episode_defaults(cls, hparams) -> dict[str, int]:
-        out = {}
-        if hparams.train_way:
-            out["train_way"] = hparams.train_way
-        if hparams.train_query:
-            out["train_query"] = hparams.train_query
-        return out
+        self.adam_with_halving(h.lr, h.lr_halve_every)
 
     def embed(self, support_x: torch.Tensor, query_x: torch.Tensor, together: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """(g(x_i, S) [S, D], f(x̂, S) [Q, D]). `together`: one encoder pass over the whole

@@ -50,17 +50,7 @@ class PrototypicalNetwork(MetaLearner):
         super().__init__(hparams, spec, n_way)
         h = self.hparams
         self.encoder = conv4(self.spec.channels, h.hidden, h.bn_mode)
-        self.optimizer = torch.optim.Adam(self.parameters(), lr=h.lr)
-        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=max(1, h.lr_halve_every), gamma=0.5 if h.lr_halve_every else 1.0)
-
-    @classmethod
-    def episode_defaults(cls, hparams) -> dict[str, int]:
-        out = {}
-        if hparams.train_way:
-            out["train_way"] = hparams.train_way
-        if hparams.train_query:
-            out["train_query"] = hparams.train_query
-        return out
+        self.adam_with_halving(h.lr, h.lr_halve_every)
 
     def _log_probs(self, support_x, support_y, query_x, n_way: int) -> torch.Tensor:
         # One forward pass for support and query together: BatchNorm sees the whole episode.

@@ -91,17 +91,7 @@ class RelationNetwork(MetaLearner):
             feat = self.encoder.blocks(torch.zeros(2, *self.input_shape))
             self.encoder.train()
         self.relation = RelationModule(h.hidden, tuple(feat.shape[-2:]), h.hidden, h.fc_hidden, h.bn_mode)
-        self.optimizer = torch.optim.Adam(self.parameters(), lr=h.lr)
-        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=max(1, h.lr_halve_every), gamma=0.5 if h.lr_halve_every else 1.0)
-
-    @classmethod
-    def episode_defaults(cls, hparams) -> dict[str, int]:
-        out = {}
-        if hparams.train_way:
-            out["train_way"] = hparams.train_way
-        if hparams.train_query:
-            out["train_query"] = hparams.train_query
-        return out
+        self.adam_with_halving(h.lr, h.lr_halve_every)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """fφ(x): spatial feature maps [B, C, H, W]."""

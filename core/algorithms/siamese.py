@@ -113,17 +113,7 @@ class SiameseNetwork(MetaLearner):
         self.head = nn.Linear(dim, 1)  # W·|f(xi) − f(xj)| + b
         # Counts training steps; seeds the pair draw, so a resumed run draws the same pairs.
         self.register_buffer("pair_draws", torch.zeros((), dtype=torch.long))
-        self.optimizer = torch.optim.Adam(self.parameters(), lr=h.lr)
-        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=max(1, h.lr_halve_every), gamma=0.5 if h.lr_halve_every else 1.0)
-
-    @classmethod
-    def episode_defaults(cls, hparams) -> dict[str, int]:
-        out = {}
-        if hparams.train_way:
-            out["train_way"] = hparams.train_way
-        if hparams.train_query:
-            out["train_query"] = hparams.train_query
-        return out
+        self.adam_with_halving(h.lr, h.lr_halve_every)
 
     @property
     def transductive(self) -> bool:
