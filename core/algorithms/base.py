@@ -149,6 +149,18 @@ class MetaLearner(nn.Module):
         if not math.isfinite(value):
             raise TrainingDiverged(f"the training loss became {value}; the step was not applied")
 
+    def optimize(self, losses: list[torch.Tensor], accuracies: list[float], before_step: Callable[[], Any] | None = None) -> StepMetrics:
+        """One gradient step on the mean of the tasks' losses: the shared end of every
+        backpropagating learner's `meta_train_step` (NaN check first; `before_step` can clip)."""
+        loss = torch.stack(losses).mean()
+        self.check_finite(loss)
+        loss.backward()
+        if before_step is not None:
+            before_step()
+        self.optimizer.step()
+        self.scheduler.step()
+        return StepMetrics(float(loss.detach()), sum(accuracies) / len(accuracies), len(losses))
+
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.parameters())
 

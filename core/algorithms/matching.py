@@ -114,12 +114,7 @@ class MatchingNetwork(MetaLearner):
             lp = self.log_probs(g, t.support_y, f, t.n_way)
             losses.append(F.nll_loss(lp, t.query_y))
             accs.append(query_accuracy(lp, t.query_y))
-        loss = torch.stack(losses).mean()
-        self.check_finite(loss)
-        loss.backward()
-        self.optimizer.step()
-        self.scheduler.step()
-        return StepMetrics(float(loss.detach()), sum(accs) / len(accs), len(tasks))
+        return self.optimize(losses, accs)
 
     def adapt(self, support_x, support_y) -> Classifier:
         n_way = int(support_y.max()) + 1

@@ -66,12 +66,7 @@ class PrototypicalNetwork(MetaLearner):
             lp = self._log_probs(t.support_x, t.support_y, t.query_x, t.n_way)
             losses.append(F.nll_loss(lp, t.query_y))
             accs.append(query_accuracy(lp, t.query_y))
-        loss = torch.stack(losses).mean()
-        self.check_finite(loss)
-        loss.backward()
-        self.optimizer.step()
-        self.scheduler.step()
-        return StepMetrics(float(loss.detach()), sum(accs) / len(accs), len(tasks))
+        return self.optimize(losses, accs)
 
     def adapt(self, support_x, support_y) -> Classifier:
         n_way = int(support_y.max()) + 1

@@ -117,15 +117,12 @@ class RelationNetwork(MetaLearner):
             loss, r = self.episode_loss(t)
             losses.append(loss)
             accs.append(query_accuracy(r.detach(), t.query_y))
-        loss = torch.stack(losses).mean()
-        self.check_finite(loss)
-        loss.backward()
-        if self.hparams.grad_clip > 0:
+        return self.optimize(losses, accs, before_step=self._clip_gradients)
+
+    def _clip_gradients(self) -> None:
+        if self.hparams.grad_clip > 0:  # clipped per module, as the reference code does
             nn.utils.clip_grad_norm_(self.encoder.parameters(), self.hparams.grad_clip)
             nn.utils.clip_grad_norm_(self.relation.parameters(), self.hparams.grad_clip)
-        self.optimizer.step()
-        self.scheduler.step()
-        return StepMetrics(float(loss.detach()), sum(accs) / len(accs), len(tasks))
 
     def adapt(self, support_x, support_y) -> Classifier:
         n_way = int(support_y.max()) + 1

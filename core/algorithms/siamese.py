@@ -150,13 +150,9 @@ class SiameseNetwork(MetaLearner):
                 n_s = len(t.support_x)
                 lp = self.class_log_probs(emb[n_s:], emb[:n_s], t.support_y, t.n_way)
             accs.append(query_accuracy(lp, t.query_y))
-        loss = torch.stack(losses).mean()
-        self.check_finite(loss)
-        loss.backward()
-        self.optimizer.step()
-        self.scheduler.step()
+        metrics = self.optimize(losses, accs)
         self.pair_draws += 1
-        return StepMetrics(float(loss.detach()), sum(accs) / len(accs), len(tasks))
+        return metrics
 
     def adapt(self, support_x, support_y) -> Classifier:
         n_way = int(support_y.max()) + 1
