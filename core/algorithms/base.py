@@ -23,6 +23,9 @@ from ..errors import TrainingDiverged
 from ..episodes import Episode
 from ..inputspec import InputSpec
 
+# Learning-rate schedules of the Adam-trained learners (see MetaLearner.adam_with_halving).
+LR_SCHEDULES = ("step", "budget")
+
 FAMILIES = {"metric": "Metric-based", "model": "Model-based", "optimization": "Optimization-based"}
 
 
@@ -117,11 +120,25 @@ class MetaLearner(nn.Module):
         hyperparameters `train_way` / `train_query` where an algorithm has them (0 = as tested)."""
         return {key: getattr(hparams, key) for key in ("train_way", "train_query") if getattr(hparams, key, 0)}
 
-    def adam_with_halving(self, lr: float, halve_every: int) -> None:
-        """Adam over all parameters, its learning rate halved every `halve_every` steps (0 = never):
-        the step-decay schedule of ProtoNet, Relation Net and the other metric learners."""
+    def adam_with_halving(self, lr: float, halve_every: int, schedule: str = "step") -> None:
+        """Adam over all parameters. schedule "step": the learning rate halves every `halve_every`
+        steps (0 = never), the step decay of ProtoNet, Relation Net and the other metric learners.
+        schedule "budget": a cosine from `lr` to 1% of it over the whole run, read from
+        `self.progress`, so a run cut short by a time budget still ends with a small learning rate
+        (the papers' step schedules assume far more episodes than a CPU does in minutes)."""
+        if schedule not in LR_SCHEDULES:
+            raise ValueError(f"unknown learning-rate schedule {schedule!r}; expected one of {LR_SCHEDULES}")
         self.optimizer = torch.optim.Adam(self.parameters(), lr=lr)
         self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=max(1, halve_every), gamma=0.5 if halve_every else 1.0)
+        self._base_lr, self._lr_schedule = lr, schedule
+
+    def _apply_budget_lr(self) -> None:
+        if getattr(self, "_lr_schedule", "step") != "budget":
+            return
+        frac = min(1.0, max(0.0, self.progress))
+        lr = self._base_lr * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * frac)))
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
 
     def begin_training(self, total_steps: int, start_step: int = 0) -> None:
         """Called once before the loop (schedules such as Reptile's annealing need the length)."""
@@ -157,6 +174,7 @@ class MetaLearner(nn.Module):
         loss.backward()
         if before_step is not None:
             before_step()
+        self._apply_budget_lr()
         self.optimizer.step()
         self.scheduler.step()
         return StepMetrics(float(loss.detach()), sum(accuracies) / len(accuracies), len(losses))

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..backbones import BN_MODES, conv4
-from .base import Classifier, MetaLearner, StepMetrics, hp, query_accuracy, register
+from .base import LR_SCHEDULES, Classifier, MetaLearner, StepMetrics, hp, query_accuracy, register
 
 
 class FullContextEmbedding(nn.Module):
@@ -77,6 +77,7 @@ class MatchingNetwork(MetaLearner):
         cosine_scale: float = hp(1.0, "Multiplier of the cosine similarities inside the attention softmax (1 = the paper's plain cosine)", min=0.01, max=100.0, log=True)
         lr: float = hp(1e-3, "Adam learning rate", min=1e-6, max=1.0, log=True)
         lr_halve_every: int = hp(0, "Halve the learning rate every this many episodes (0 = never; the paper gives no schedule)", min=0, max=10**7)
+        lr_schedule: str = hp("step", "step: halve every lr_halve_every episodes (the paper); budget: cosine to 1% over the run or time budget", choices=LR_SCHEDULES)
         hidden: int = hp(64, "Filters per Conv-4 block (64 in the paper)", min=2, max=512)
         bn_mode: str = hp("running", "BatchNorm statistics at test time: running averages or the batch's own", choices=BN_MODES)
         train_way: int = hp(0, "Ways per training episode; 0 = as tested (the paper trains on the test task's shape)", min=0, max=1000)
@@ -87,7 +88,7 @@ class MatchingNetwork(MetaLearner):
         h = self.hparams
         self.encoder = conv4(self.spec.channels, h.hidden, h.bn_mode)
         self.fce_module = FullContextEmbedding(self.encoder.out_features(self.input_shape), h.fce_steps) if h.fce else None
-        self.adam_with_halving(h.lr, h.lr_halve_every)
+        self.adam_with_halving(h.lr, h.lr_halve_every, h.lr_schedule)
 
     def embed(self, support_x: torch.Tensor, query_x: torch.Tensor, together: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """(g(x_i, S) [S, D], f(x̂, S) [Q, D]). `together`: one encoder pass over the whole

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..backbones import BN_MODES, conv4
-from .base import Classifier, MetaLearner, StepMetrics, hp, query_accuracy, register
+from .base import LR_SCHEDULES, Classifier, MetaLearner, StepMetrics, hp, query_accuracy, register
 
 
 def prototypes(embeddings: torch.Tensor, labels: torch.Tensor, n_way: int) -> torch.Tensor:
@@ -41,6 +41,7 @@ class PrototypicalNetwork(MetaLearner):
     class HParams:
         lr: float = hp(1e-3, "Adam learning rate", min=1e-6, max=1.0, log=True)
         lr_halve_every: int = hp(2000, "Halve the learning rate every this many episodes (0 = never)", min=0, max=10**7)
+        lr_schedule: str = hp("step", "step: halve every lr_halve_every episodes (the paper); budget: cosine to 1% over the run or time budget", choices=LR_SCHEDULES)
         hidden: int = hp(64, "Filters per Conv-4 block (64 in the paper)", min=2, max=512)
         bn_mode: str = hp("running", "BatchNorm statistics at test time: running averages or the batch's own", choices=BN_MODES)
         train_way: int = hp(60, "Ways per training episode (the paper trains with more ways than it tests); 0 = as tested", min=0, max=1000)
@@ -50,7 +51,7 @@ class PrototypicalNetwork(MetaLearner):
         super().__init__(hparams, spec, n_way)
         h = self.hparams
         self.encoder = conv4(self.spec.channels, h.hidden, h.bn_mode)
-        self.adam_with_halving(h.lr, h.lr_halve_every)
+        self.adam_with_halving(h.lr, h.lr_halve_every, h.lr_schedule)
 
     def _log_probs(self, support_x, support_y, query_x, n_way: int) -> torch.Tensor:
         # One forward pass for support and query together: BatchNorm sees the whole episode.

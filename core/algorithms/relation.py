@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..backbones import BN_MODES, Conv4, batch_norm
-from .base import Classifier, MetaLearner, StepMetrics, hp, query_accuracy, register
+from .base import LR_SCHEDULES, Classifier, MetaLearner, StepMetrics, hp, query_accuracy, register
 
 
 class RelationModule(nn.Module):
@@ -75,6 +75,7 @@ class RelationNetwork(MetaLearner):
     class HParams:
         lr: float = hp(1e-3, "Adam learning rate", min=1e-6, max=1.0, log=True)
         lr_halve_every: int = hp(100_000, "Halve the learning rate every this many episodes (100,000 in the paper; 0 = never)", min=0, max=10**8)
+        lr_schedule: str = hp("step", "step: halve every lr_halve_every episodes (the paper); budget: cosine to 1% over the run or time budget", choices=LR_SCHEDULES)
         grad_clip: float = hp(0.5, "Clip the gradient norm of the embedding and of the relation module at this value (0 = off)", min=0.0, max=100.0)
         hidden: int = hp(64, "Filters per conv block, embedding and relation module (64 in the paper)", min=2, max=512)
         fc_hidden: int = hp(8, "Units of the relation module's hidden fully connected layer (8 in the paper)", min=1, max=1024)
@@ -91,7 +92,7 @@ class RelationNetwork(MetaLearner):
             feat = self.encoder.blocks(torch.zeros(2, *self.input_shape))
             self.encoder.train()
         self.relation = RelationModule(h.hidden, tuple(feat.shape[-2:]), h.hidden, h.fc_hidden, h.bn_mode)
-        self.adam_with_halving(h.lr, h.lr_halve_every)
+        self.adam_with_halving(h.lr, h.lr_halve_every, h.lr_schedule)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """fφ(x): spatial feature maps [B, C, H, W]."""

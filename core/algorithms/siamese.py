@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..backbones import BN_MODES, conv4
-from .base import Classifier, MetaLearner, StepMetrics, hp, query_accuracy, register
+from .base import LR_SCHEDULES, Classifier, MetaLearner, StepMetrics, hp, query_accuracy, register
 
 BACKBONES = ("conv4", "koch")
 SCORES = ("max", "mean")
@@ -96,6 +96,7 @@ class SiameseNetwork(MetaLearner):
         score: str = hp("max", "Class score from its support similarities: max (Koch's nearest match) or mean", choices=SCORES)
         lr: float = hp(1e-3, "Adam learning rate (Koch tuned per-layer SGD rates, not given)", min=1e-6, max=1.0, log=True)
         lr_halve_every: int = hp(0, "Halve the learning rate every this many episodes (0 = never; Koch decayed 1% per epoch)", min=0, max=10**7)
+        lr_schedule: str = hp("step", "step: halve every lr_halve_every episodes (the paper); budget: cosine to 1% over the run or time budget", choices=LR_SCHEDULES)
         hidden: int = hp(64, "Filters per Conv-4 block (conv4 backbone)", min=2, max=512)
         bn_mode: str = hp("running", "BatchNorm statistics at test time (conv4 backbone): running averages or the batch's own", choices=BN_MODES)
         train_way: int = hp(20, "Ways per training episode the pairs are drawn from (not in the paper: more ways give more varied different-pairs); 0 = as tested", min=0, max=1000)
@@ -113,7 +114,7 @@ class SiameseNetwork(MetaLearner):
         self.head = nn.Linear(dim, 1)  # W·|f(xi) − f(xj)| + b
         # Counts training steps; seeds the pair draw, so a resumed run draws the same pairs.
         self.register_buffer("pair_draws", torch.zeros((), dtype=torch.long))
-        self.adam_with_halving(h.lr, h.lr_halve_every)
+        self.adam_with_halving(h.lr, h.lr_halve_every, h.lr_schedule)
 
     @property
     def transductive(self) -> bool:

@@ -130,3 +130,20 @@ def test_classifier_probabilities_sum_to_one_for_fewer_ways(name, small_real_sou
     p = clf.predict_proba(ep.query_x)
     assert p.shape == (12, 3)
     assert torch.allclose(p.sum(-1), torch.ones(12), atol=1e-5)
+
+
+def test_budget_learning_rate_schedule_follows_progress_and_step_schedule_halves():
+    spec = core.InputSpec(size=(16, 16))
+    tasks = _random_tasks(1, size=16, dtype=torch.float32)
+    m = core.create("protonet", {"hidden": 4, "lr_schedule": "budget", "train_way": 0, "train_query": 0}, spec, n_way=3)
+    lrs = []
+    for progress in (0.0, 0.5, 1.0):
+        m.progress = progress
+        m.meta_train_step(tasks)
+        lrs.append(m.optimizer.param_groups[0]["lr"])
+    assert lrs == pytest.approx([1e-3, 1e-3 * (0.01 + 0.99 * 0.5), 1e-5])
+    m = core.create("protonet", {"hidden": 4, "lr_halve_every": 2, "train_way": 0, "train_query": 0}, spec, n_way=3)
+    for _ in range(4):
+        m.progress = 0.9  # ignored by the paper's step schedule
+        m.meta_train_step(tasks)
+    assert m.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3 / 4)
