@@ -10,12 +10,13 @@ Examples
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
 from pathlib import Path
 
-from .algorithms import ALGORITHMS, FAMILIES, hparam_fields
+from .algorithms import ALGORITHMS, FAMILIES, hparam_fields, hparams_from_dict
 from .errors import FewShotError
 
 
@@ -136,6 +137,15 @@ def cmd_eval(args) -> int:
 
     device = auto_device(args.device)
     learner, data = load_checkpoint(args.checkpoint, device)
+    overrides = _parse_hparams(args.hp)
+    if overrides:
+        # Test-time settings only (e.g. inner_steps_test): the network is already built from the
+        # checkpoint, so an architectural hyperparameter changed here would not change the model.
+        try:
+            learner.hparams = hparams_from_dict(type(learner.hparams), {**dataclasses.asdict(learner.hparams), **overrides})
+        except ValueError as exc:
+            raise FewShotError(f"--hp: {exc}") from None
+        print(f"test-time hyperparameters overridden: {', '.join(f'{k}={v}' for k, v in overrides.items())}")
     src = make_source(args.source, args.data, args.split)
     t0 = time.perf_counter()
     bar = ProgressBar()
@@ -217,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("checkpoint")
     e.add_argument("--split", default="test")
     e.add_argument("--episodes", type=int, default=600)
+    e.add_argument("--hp", action="append", metavar="NAME=VALUE", help="override a test-time hyperparameter of the checkpoint (repeatable)")
     e.set_defaults(func=cmd_eval)
 
     b = sub.add_parser("bench", help="episodes/s and peak memory of each algorithm vs a bare PyTorch loop")

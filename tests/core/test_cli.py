@@ -18,6 +18,12 @@ def test_train_then_eval_on_an_image_folder(tmp_path, capsys):
     assert "finished: 4 steps" in out and "3-way 1-shot, 5 episodes" in out
     rc = main(["eval", str(ckpt), "--source", "folder", "--data", str(root), "--way", "3", "--query", "2", "--episodes", "4", "--device", "cpu"])
     assert rc == 0 and "4 episodes" in capsys.readouterr().out
+    # a test-time override is applied to the loaded checkpoint; a bad one is a clear error
+    rc = main(["eval", str(ckpt), "--source", "folder", "--data", str(root), "--way", "3", "--query", "2", "--episodes", "2", "--device", "cpu",
+               "--hp", "bn_mode=transductive"])
+    assert rc == 0 and "overridden: bn_mode=transductive" in capsys.readouterr().out
+    rc = main(["eval", str(ckpt), "--source", "folder", "--data", str(root), "--episodes", "2", "--device", "cpu", "--hp", "nope=1"])
+    assert rc == 2 and "unknown hyperparameter" in capsys.readouterr().err
 
 
 def test_clear_errors_exit_2(tmp_path, capsys):
