@@ -3,6 +3,8 @@
 Layout: support set (top left), query set (bottom left), meta-training curves (top right) and a
 tab widget (task & source, hyperparameters, models) below them. The engine is imported on a
 worker thread right after the window shows; until then the algorithm list says so.
+[Studio] [Compare] at the left of the toolbar switch between that view and the Compare view
+(`compare_view.CompareView`: several algorithms on identical episodes, side by side).
 """
 from __future__ import annotations
 
@@ -11,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QFont, QKeySequence, QStandardItem, QStandardItemModel
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QFont, QKeySequence, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QFrame,
                                QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPushButton, QScrollArea, QSpinBox,
-                               QSplitter, QTabWidget, QToolBar, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+                               QSplitter, QStackedWidget, QTabWidget, QToolBar, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from . import projectfile, workers
 from .canvas import CanvasPanel
+from .compare_view import CompareView
 from .hparam_form import HParamForm
 from .library import ModelLibrary
 from .project import Project
@@ -134,24 +137,36 @@ class MainWindow(QMainWindow):
         self.train_act.setToolTip("Meta-train the selected algorithm (Ctrl+Enter)")
         self.stop_act = QAction(icon("stop"), "Stop", self, triggered=self.stop_training, enabled=False)
         self.stop_act.setToolTip("Stop meta-training (takes effect within one step)")
+        # The view switch: [Studio] [Compare].
+        self.view_group = QActionGroup(self)
+        self.view_group.setExclusive(True)
+        self.studio_view_act = QAction("Studio", self, checkable=True, checked=True, shortcut=QKeySequence("Ctrl+1"),
+                                       toolTip="Your support and query sets, one algorithm (Ctrl+1)")
+        self.compare_view_act = QAction("Compare", self, checkable=True, shortcut=QKeySequence("Ctrl+2"),
+                                        toolTip="Compare algorithms side by side on identical episodes (Ctrl+2)")
+        for a in (self.studio_view_act, self.compare_view_act):
+            self.view_group.addAction(a)
+            tb.addAction(a)
+        self.studio_view_act.triggered.connect(lambda: self.show_view("studio"))
+        self.compare_view_act.triggered.connect(lambda: self.show_view("compare"))
+        tb.addSeparator()
         for a in (self.new_act, self.open_act, self.save_act):
             tb.addAction(a)
-        tb.addSeparator()
-        tb.addWidget(QLabel(" Algorithm "))
+        self.studio_tool_actions = [tb.addSeparator(), tb.addWidget(QLabel(" Algorithm "))]
         self.algo_box = QComboBox()
         self.algo_box.setMinimumWidth(230)
         self.algo_model = QStandardItemModel(self)
         self.algo_box.setModel(self.algo_model)
         self.algo_model.appendRow(QStandardItem("Loading the engine…"))
         self.algo_box.setEnabled(False)
-        tb.addWidget(self.algo_box)
-        tb.addSeparator()
+        self.studio_tool_actions += [tb.addWidget(self.algo_box), tb.addSeparator()]
         self.train_btn = QPushButton(icon("train", "white"), "Train")
         self.train_btn.setObjectName("primary")
         self.train_btn.setToolTip(self.train_act.toolTip())
         self.train_btn.clicked.connect(self.train_act.trigger)
-        tb.addWidget(self.train_btn)
+        self.studio_tool_actions.append(tb.addWidget(self.train_btn))
         tb.addAction(self.stop_act)
+        self.studio_tool_actions.append(self.stop_act)
         self.addAction(self.train_act)  # keeps Ctrl+Enter alive though the action is not on the toolbar
         self.addAction(self.save_as_act)
 
@@ -165,6 +180,9 @@ class MainWindow(QMainWindow):
         tm.addAction(self.train_act)
         tm.addAction(self.stop_act)
         vm = menu.addMenu("&View")
+        vm.addAction(self.studio_view_act)
+        vm.addAction(self.compare_view_act)
+        vm.addSeparator()
         theme_menu = vm.addMenu("Theme (applies at next start)")
         current = self.settings.value("theme", "system")
         for key, label in (("system", "System"), ("light", "Light"), ("dark", "Dark")):
@@ -210,7 +228,15 @@ class MainWindow(QMainWindow):
         lay = QVBoxLayout(central)
         lay.setContentsMargins(8, 8, 8, 8)
         lay.addWidget(main)
-        self.setCentralWidget(central)
+        self.compare = CompareView(self.project, self.settings)
+        compare_page = QWidget()
+        cl = QVBoxLayout(compare_page)
+        cl.setContentsMargins(8, 8, 8, 8)
+        cl.addWidget(self.compare)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(central)
+        self.stack.addWidget(compare_page)
+        self.setCentralWidget(self.stack)
 
         sb = self.statusBar()
         self.model_label = QLabel("No model")
@@ -318,9 +344,30 @@ class MainWindow(QMainWindow):
         self.algo_box.currentIndexChanged.connect(self._algorithm_picked)
         self.form.edited.connect(self._form_edited)
         self.source_box.activated.connect(self._source_picked)
+        self.compare.message.connect(self.show_message)
+        self.compare.status.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        self.compare.runningChanged.connect(self._compare_running)
+        self.compare.ended.connect(lambda: self._closing and self.close())
         for key, s in self.spins.items():
             s.valueChanged.connect(lambda v, k=key: self.project.set_setting(k, int(v)))
         self.device_box.currentIndexChanged.connect(lambda: self.project.set_setting("device", self.device_box.currentData()))
+
+    # -- views ------------------------------------------------------------------------------------
+    def show_view(self, which: str) -> None:
+        """"studio" or "compare"; the toolbar's algorithm picker and Train / Stop belong to the Studio."""
+        compare = which == "compare"
+        self.stack.setCurrentIndex(1 if compare else 0)
+        (self.compare_view_act if compare else self.studio_view_act).setChecked(True)
+        for a in self.studio_tool_actions:
+            a.setVisible(not compare)
+        self.train_act.setEnabled(not compare and self.session is None)
+
+    def _compare_running(self, running: bool) -> None:
+        # A comparison writes into the project when it ends: no New / Open / Studio training meanwhile.
+        for a in (self.new_act, self.open_act):
+            a.setEnabled(not running)
+        self.train_btn.setEnabled(not running and self.session is None)
+        self.train_act.setEnabled(not running and self.session is None and self.stack.currentIndex() == 0)
 
     # -- the engine ---------------------------------------------------------------------------
     def load_core(self) -> None:
@@ -360,6 +407,7 @@ class MainWindow(QMainWindow):
         self.core_ready = True
         self._sync_from_project()
         self._refresh_models()
+        self.compare.set_core_ready()
         self.coreReady.emit()
         QTimer.singleShot(0, self.offer_restore)
 
@@ -517,7 +565,7 @@ class MainWindow(QMainWindow):
 
     # -- training -----------------------------------------------------------------------------
     def train(self, quick: bool = False, then: str | None = None, overrides: dict | None = None) -> bool:
-        if self.session is not None:
+        if self.session is not None or self.compare.is_running():
             return False
         if not self.core_ready:
             self.statusBar().showMessage("The engine is still loading…", 3000)
@@ -822,6 +870,7 @@ class MainWindow(QMainWindow):
 
     def _adopt(self, project: Project) -> None:
         self.project.replace_with(project)
+        self.compare.load_from_project()
         self.query.clear_results()
         self._sync_from_project()
         self._refresh_models()
@@ -883,6 +932,10 @@ class MainWindow(QMainWindow):
             session, self.session = self.session, None
             session.blockSignals(True)  # its queued "finished" must not touch a closing window
             session.deleteLater()
+        if not self.compare.shutdown(1800):
+            self.hide()  # as above: close for good when the comparison's thread has ended
+            event.ignore()
+            return
         workers.job_pool().waitForDone(2000)
         self.autosave_timer.stop()
         self.autosave_path().unlink(missing_ok=True)  # a clean exit: nothing to restore next time

@@ -48,6 +48,8 @@ class Project(QObject):
         self.hparams: dict[str, Any] = {}
         self.settings: dict[str, Any] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in DEFAULT_SETTINGS.items()}
         self.model_file: str | None = None  # the checkpoint this project classifies with
+        self.comparison: dict[str, Any] | None = None  # the Compare view's last comparison (core.Comparison.to_dict())
+        self.comparison_models: dict[str, bytes] = {}  # its trained models, as checkpoint bytes
         self.path: str | None = None  # where it was last saved/opened
         self.dirty = False
         for sig in (self.classesChanged, self.queriesChanged, self.configChanged):
@@ -150,6 +152,10 @@ class Project(QObject):
             self.model_file = path
             self.configChanged.emit()
 
+    def set_comparison(self, data: dict[str, Any] | None, models: dict[str, bytes] | None = None) -> None:
+        self.comparison, self.comparison_models = data, dict(models or {})
+        self.configChanged.emit()
+
     # -- task validity ----------------------------------------------------------------------
     def validity(self) -> tuple[bool, str]:
         """(is a valid N-way K-shot task, a short human explanation)."""
@@ -170,6 +176,7 @@ class Project(QObject):
         self.classes, self.queries = other.classes, other.queries
         self.algorithm, self.hparams, self.settings = other.algorithm, other.hparams, other.settings
         self.model_file, self.path = other.model_file, other.path
+        self.comparison, self.comparison_models = other.comparison, other.comparison_models
         self.classesChanged.emit()
         self.queriesChanged.emit()
         self.configChanged.emit()

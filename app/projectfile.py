@@ -1,5 +1,10 @@
 """The .fsproj project file: a zip holding manifest.json, the images as PNG, and the checkpoint.
 
+A comparison from the Compare view travels too: `comparison.json` (its config, curves and
+results, as `core.Comparison.to_dict()` writes them) and its trained models as checkpoints
+under `comparison/<algorithm>.pt`, so a reopened project shows the comparison and can still
+classify with every compared model.
+
 Saving writes a temporary file next to the target, fsyncs it and renames it over the target, so a
 crash mid-save never leaves a half-written project. Opening validates everything before anything
 is handed back: a corrupt or foreign file raises ProjectFileError and the caller changes nothing.
@@ -22,6 +27,8 @@ FORMAT = "fewshot-studio-project"
 VERSION = 1
 SUFFIX = ".fsproj"
 MODEL_NAME = "model.pt"
+COMPARISON_NAME = "comparison.json"
+COMPARISON_FORMAT = "fewshot-studio-comparison"  # core.compare.FORMAT (not imported: opening a project needs no torch)
 
 
 class ProjectFileError(ValueError):
@@ -44,11 +51,20 @@ def save_project(project: Project, path: str | Path, model_bytes: bytes | None =
         name = f"query/{qi:04d}.png"
         files[name] = s.png
         queries.append(name)
+    comparison = None
+    if project.comparison:
+        files[COMPARISON_NAME] = json.dumps(project.comparison, ensure_ascii=False).encode("utf-8")
+        models = {}
+        for name, data in project.comparison_models.items():
+            models[name] = f"comparison/{_safe_name(name)}.pt"
+            files[models[name]] = data
+        comparison = {"file": COMPARISON_NAME, "models": models}
     manifest = {
         "format": FORMAT, "version": VERSION,
         "classes": classes, "queries": queries,
         "algorithm": project.algorithm, "hparams": project.hparams, "settings": project.settings,
         "model": MODEL_NAME if model_bytes else None, "model_meta": model_meta or {},
+        "comparison": comparison,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -58,7 +74,8 @@ def save_project(project: Project, path: str | Path, model_bytes: bytes | None =
             with zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED) as zf:
                 zf.writestr("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False), zipfile.ZIP_DEFLATED)
                 for name, data in files.items():
-                    zf.writestr(name, data)
+                    # JSON compresses well; PNGs and checkpoints are stored as they are.
+                    zf.writestr(name, data, zipfile.ZIP_DEFLATED if name.endswith(".json") else zipfile.ZIP_STORED)
                 if model_bytes:
                     zf.writestr(MODEL_NAME, model_bytes)
             fh.flush()
@@ -68,6 +85,10 @@ def save_project(project: Project, path: str | Path, model_bytes: bytes | None =
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _safe_name(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name) or "model"
 
 
 def _check_png(data: bytes, name: str, where: Path) -> bytes:
@@ -106,6 +127,13 @@ def load_project(path: str | Path) -> tuple[Project, bytes | None, dict[str, Any
             project.settings = {**DEFAULT_SETTINGS, **dict(manifest.get("settings") or {})}
             model = zf.read(manifest["model"]) if manifest.get("model") else None
             meta = dict(manifest.get("model_meta") or {})
+            comparison = manifest.get("comparison")
+            if comparison:
+                data = json.loads(zf.read(comparison["file"]).decode("utf-8"))
+                if not isinstance(data, dict) or data.get("format") != COMPARISON_FORMAT:
+                    raise ProjectFileError(f"{path}: the saved comparison inside the project is damaged (no comparison format marker)")
+                project.comparison = data
+                project.comparison_models = {str(name): zf.read(member) for name, member in dict(comparison.get("models") or {}).items()}
     except ProjectFileError:
         raise
     except zipfile.BadZipFile as exc:

@@ -1,10 +1,15 @@
 """Make resources/screenshot.png from the real app, mid-training (offscreen, about half a minute).
 
     QT_QPA_PLATFORM=offscreen OMP_NUM_THREADS=1 python -m app.screenshot [out.png] [--theme dark] [--scale 2]
+    QT_QPA_PLATFORM=offscreen OMP_NUM_THREADS=1 python -m app.screenshot out.png --compare [--algorithms a,b,c] [--seconds-each 12]
 
 It starts the real window with a throwaway data folder, draws a small support set and a few
 queries with synthetic mouse strokes, meta-trains ProtoNet briefly, classifies, then starts a
 second run and grabs the window while that one is training.
+With --compare it runs a real short comparison in the Compare view instead (built-in source,
+5-way 1-shot, each algorithm for --seconds-each seconds, 200 shared test episodes), grabs the
+view, then classifies the drawn queries with every compared model and grabs the "My queries"
+tab too (as <out>-queries.png).
 """
 from __future__ import annotations
 
@@ -61,6 +66,10 @@ def main() -> int:
     ap.add_argument("--theme", default="light", choices=["light", "dark", "system"])
     ap.add_argument("--scale", default="1")
     ap.add_argument("--steps", type=int, default=400)
+    ap.add_argument("--compare", action="store_true", help="capture the Compare view after a real short comparison")
+    ap.add_argument("--algorithms", default="protonet,matching,relation,maml", help="what --compare compares")
+    ap.add_argument("--seconds-each", type=int, default=12, help="--compare: meta-training budget per algorithm")
+    ap.add_argument("--eval-episodes", type=int, default=200, help="--compare: shared test episodes")
     args = ap.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ["QT_SCALE_FACTOR"] = args.scale
@@ -73,7 +82,7 @@ def main() -> int:
     from .main_window import MainWindow
     from .style import apply_theme
 
-    out = Path(args.out) if args.out else resource_path("screenshot.png")
+    out = Path(args.out) if args.out else resource_path("screenshot-compare.png" if args.compare else "screenshot.png")
     apply_theme(app, args.theme)
     settings = QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat)
     win = MainWindow(settings, data_path=tmp / "data")
@@ -84,7 +93,7 @@ def main() -> int:
     names = ["circle", "cross", "zigzag", "tee", "ell"]
     state = {"phase": 1}
 
-    def fill() -> None:
+    def fill_sets() -> None:
         canvas = win.query.draw.canvas
         for ci, name in enumerate(names):
             win.project.rename_class(ci, name)
@@ -98,6 +107,9 @@ def main() -> int:
             win.query.keep_drawing()
         canvas.reset()
         draw_glyph(canvas, 4, rng)  # leave one live drawing on the canvas
+
+    def fill() -> None:
+        fill_sets()
         win.form.set_values({"hidden": 32, "train_way": 20})
         win.project.set_setting("steps", args.steps)
         win.project.set_setting("seed", 1)
@@ -123,10 +135,52 @@ def main() -> int:
         win.close()
         app.quit()
 
-    win.coreReady.connect(lambda: QTimer.singleShot(100, fill))
+    def compare() -> None:
+        fill_sets()
+        win.compare_view_act.trigger()
+        v = win.compare
+        v.set_source({"kind": "builtin", "folder": "", "classes": 200})
+        for key, value in {"n_way": 5, "k_shot": 1, "q_query": 15, "steps_each": 1_000_000, "seconds_each": args.seconds_each,
+                           "eval_episodes": args.eval_episodes, "seed": 1}.items():
+            v.spins[key].setValue(value)
+        for name in args.algorithms.split(","):
+            v.checks[name.strip()].setChecked(True)
+        v.edit_hparams(args.algorithms.split(",")[0].strip())
+        v.comparisonReady.connect(compared)
+        v.gridReady.connect(grid_ready)
+        v.run()
+
+    def compared() -> None:
+        if state["phase"] != 1:
+            return
+        state["phase"] = 2
+        QTimer.singleShot(300, lambda: (save(win.grab(), out), win.compare.right_tabs.setCurrentIndex(1), win.compare.classify_queries()))
+
+    def grid_ready() -> None:
+        QTimer.singleShot(200, lambda: (save(win.grab(), out.with_name(out.stem + "-queries.png")), finish()))
+
+    def save(pm, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pm.save(str(path))
+        print(f"wrote {path} ({pm.width()}×{pm.height()})")
+
+    def finish() -> None:
+        win.project.dirty = False
+        win.close()
+        app.quit()
+
+    win.coreReady.connect(lambda: QTimer.singleShot(100, compare if args.compare else fill))
+    if args.compare:
+        win.compare.message.connect(lambda title, text: print(f"{title}: {text}", file=sys.stderr))
     win.classified.connect(classified)
     win.training.timer.timeout.connect(lambda: win.training.last and progress(win.training.last))
-    QTimer.singleShot(240_000, app.quit)  # never hang
+    def give_up() -> None:  # never hang: stop any run (closing the window does) and quit
+        print("screenshot: timed out", file=sys.stderr)
+        win.project.dirty = False
+        win.close()
+        app.quit()
+
+    QTimer.singleShot(240_000 if not args.compare else 240_000 + 60_000 * len(args.algorithms.split(",")), give_up)
     return app.exec()
 
 

@@ -5,6 +5,7 @@ This module is the public API the app and scripts use.
 """
 from .algorithms import ALGORITHMS, FAMILIES, Classifier, MetaLearner, StepMetrics, create, get_algorithm, hparam_fields, hparams_from_dict, register
 from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from .compare import AlgoResult, CompareConfig, CompareError, Comparison, Pairwise, learner_from_bytes, learner_to_bytes, pairwise
 from .episodes import Episode, EpisodeSampler
 from .errors import CheckpointError, FewShotError, ImageError, SourceError, TrainingDiverged
 from .evaluation import EvalResult, evaluate, mean_ci95
@@ -18,4 +19,5 @@ __all__ = [
     "CheckpointError", "FewShotError", "ImageError", "SourceError", "TrainingDiverged", "EvalResult", "evaluate", "mean_ci95",
     "InputSpec", "prepare_image", "ClassSource", "builtin", "image_folder", "in_memory", "omniglot", "prepare_images",
     "CancelToken", "Progress", "TrainConfig", "Trainer", "auto_device",
+    "AlgoResult", "CompareConfig", "CompareError", "Comparison", "Pairwise", "learner_from_bytes", "learner_to_bytes", "pairwise",
 ]

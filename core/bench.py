@@ -25,6 +25,7 @@ from torch.func import functional_call
 from .algorithms import ALGORITHMS, create
 from .episodes import Episode
 from .inputspec import InputSpec
+from .peakmem import peak_mb, reset_peak
 from .trainer import auto_device
 
 N_WAY, K_SHOT, Q_QUERY = 5, 1, 15
@@ -86,30 +87,6 @@ def bare_maml_step(device, meta_batch: int = 32, inner_lr: float = 0.4, first_or
     return step
 
 
-def _peak_reset(device) -> None:
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    else:
-        try:
-            with open("/proc/self/clear_refs", "w") as fh:
-                fh.write("5")
-        except OSError:
-            pass
-
-
-def _peak_mb(device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
-
-
 def _rate(fn: Callable[[], int], seconds: float, device) -> float:
     """Episodes per second of `fn` (which returns the episodes it consumed) over ~`seconds`."""
     fn()  # warm-up outside the clock
@@ -157,9 +134,9 @@ def run_bench(args) -> int:
             learner.meta_train_step(tasks)
             return len(tasks)
 
-        _peak_reset(device)
+        reset_peak(device)
         run_algo()
-        peak = _peak_mb(device)
+        peak = peak_mb(device) or float("nan")
         a, b, ratio = ab(run_algo, run_bare, args.rounds, args.seconds, device)
         rows.append((name, meta_batch, a, ratio, peak))
         print(f"  {name:10s} meta-batch {meta_batch:3d}: {a:8.1f} episodes/s, {ratio:5.2f}× the bare ProtoNet step's cost "

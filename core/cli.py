@@ -1,10 +1,12 @@
-"""Headless command line: `fewshot train | eval | bench | demo | list`. Never imports Qt.
+"""Headless command line: `fewshot train | eval | compare | bench | demo | list`. Never imports Qt.
 
 Examples
   fewshot demo                                           # meta-train ProtoNet on the built-in source, evaluate
   fewshot train -a protonet --source omniglot --data ../shared/data/omniglot --minutes 10 \
                 --eval-ways 5,20 --out runs/protonet.pt
   fewshot eval runs/protonet.pt --source omniglot --data ../shared/data/omniglot --way 20
+  fewshot compare -a protonet,maml --source omniglot --data ../shared/data/omniglot --minutes-each 5 \
+                  --eval-episodes 600 --json runs/compare.json
   fewshot bench
 """
 from __future__ import annotations
@@ -156,6 +158,95 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def _parse_algo_hparams(pairs: list[str], names: list[str]) -> dict[str, dict[str, str]]:
+    """--hp ALGO.NAME=VALUE for `compare` ("*.NAME=VALUE": every compared algorithm that has NAME)."""
+    out: dict[str, dict[str, str]] = {}
+    for key, value in _parse_hparams(pairs).items():
+        algo, dot, field_name = key.partition(".")
+        if not dot or not field_name:
+            raise FewShotError(f"--hp {key}={value}: expected ALGORITHM.NAME=VALUE (or *.NAME=VALUE), e.g. maml.inner_lr=0.4")
+        if algo == "*":
+            targets = [n for n in names if field_name in {f["name"] for f in hparam_fields(ALGORITHMS[n].HParams)}]
+            if not targets:
+                raise FewShotError(f"--hp {key}: no compared algorithm has a hyperparameter {field_name!r}")
+        elif algo not in names:
+            raise FewShotError(f"--hp {key}: {algo!r} is not among the compared algorithms ({', '.join(names)})")
+        else:
+            targets = [algo]
+        for t in targets:
+            out.setdefault(t, {})[field_name] = value
+    return out
+
+
+def cmd_compare(args) -> int:
+    from .compare import Comparison, CompareConfig
+
+    names = sorted(ALGORITHMS) if args.algorithms.strip() == "all" else [n.strip() for n in args.algorithms.split(",") if n.strip()]
+    unknown = [n for n in names if n not in ALGORITHMS]
+    if unknown:
+        raise FewShotError(f"unknown algorithm(s) {', '.join(unknown)}; registered: {', '.join(sorted(ALGORITHMS))}")
+    train_src = make_source(args.source, args.data, args.train_split)
+    val_src = make_source(args.source, args.data, args.val_split) if args.val_episodes > 0 else None
+    test_src = make_source(args.source, args.data, args.test_split)
+    steps = args.steps_each if args.steps_each else (10**9 if args.minutes_each else 1000)
+    config = CompareConfig(
+        algorithms=names, hparams=_parse_algo_hparams(args.hp, names), n_way=args.way, k_shot=args.shot, q_query=args.query,
+        protocol=args.protocol, steps_each=steps, seconds_each=args.minutes_each * 60 if args.minutes_each else None, seed=args.seed,
+        eval_episodes=args.eval_episodes, val_every=args.val_every, val_episodes=args.val_episodes, device=args.device,
+        source=(f"{train_src.description}: trained and tested on the same classes (an image folder has no splits)" if args.source == "folder"
+                else f"{train_src.description} (split {args.train_split}) → test on {test_src.description} (split {args.test_split})"),
+    )
+    comp = Comparison(config, train_src, val_src, test_src)
+    print(f"comparing {', '.join(names)} on {config.source}; {args.way}-way {args.shot}-shot {args.query}-query, "
+          f"protocol {args.protocol}, {args.eval_episodes} shared test episodes", flush=True)
+    bar = ProgressBar()
+    try:
+        for ev in comp.run():
+            kind = ev["kind"]
+            if kind == "start":
+                sh = ev["shape"]
+                print(f"[{ev['index'] + 1}/{ev['total']}] {ev['title']}: {ev['parameters']:,} parameters on {ev['device']}; training "
+                      f"{sh['train_way']}-way {sh['train_shot']}-shot {sh['train_query']}-query, meta-batch {sh['meta_batch']}", flush=True)
+            elif kind == "progress":
+                frac = ev["step"] / ev["total_steps"]
+                if config.seconds_each:
+                    frac = max(frac, min(1.0, ev["elapsed_s"] / config.seconds_each))
+                val = f" val {100 * ev['val_accuracy']:.2f}%" if ev["val_accuracy"] is not None else ""
+                bar.update(frac, f"step {ev['step']} loss {ev['loss']:.3f} acc {100 * ev['accuracy']:.1f}%{val} {ev['episodes_per_s']:.1f} ep/s")
+            elif kind == "testing":
+                bar.update(ev["done"] / ev["total"], f"testing: episode {ev['done']}/{ev['total']}, {100 * ev['accuracy']:.2f}% so far", force=ev["done"] == ev["total"])
+            elif kind == "result":
+                bar.close()
+                r = comp.results[ev["algorithm"]]
+                print(f"    {r.title}: {100 * r.mean:.2f} ± {100 * r.ci95:.2f}% after {r.steps:,} steps ({r.episodes:,} episodes) "
+                      f"in {r.train_seconds:.0f} s; test {r.test_seconds:.0f} s", flush=True)
+            elif kind in ("stopped", "failed"):
+                bar.close()
+                print(f"    {ev['algorithm']} {kind}: {ev['message']}", flush=True)
+        rc = 0 if comp.finished() else 1
+    except KeyboardInterrupt:
+        bar.close()
+        # Keep what finished: the interrupted algorithm is marked stopped, the rest skipped.
+        comp.cancel.cancel()
+        for r in comp.results.values():
+            if r.status in ("training", "testing"):
+                r.status, r.message = "stopped", "interrupted"
+            elif r.status == "pending":
+                r.status, r.message = "skipped", "not run: interrupted"
+        comp.status = "cancelled"
+        print("interrupted: reporting the algorithms that finished", file=sys.stderr)
+        rc = 130
+    if args.json:
+        print(f"comparison JSON: {comp.save_json(args.json)}")
+    if args.table_csv:
+        print(f"table CSV: {comp.write_table_csv(args.table_csv)}")
+    if args.matrix_csv:
+        print(f"matrix CSV: {comp.write_matrix_csv(args.matrix_csv)}")
+    print()
+    print(comp.markdown(), end="")
+    return rc
+
+
 def cmd_list(args) -> int:
     for fam, title in FAMILIES.items():
         algos = [a for a in ALGORITHMS.values() if a.family == fam]
@@ -229,6 +320,25 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--episodes", type=int, default=600)
     e.add_argument("--hp", action="append", metavar="NAME=VALUE", help="override a test-time hyperparameter of the checkpoint (repeatable)")
     e.set_defaults(func=cmd_eval)
+
+    c = source_args(sub.add_parser("compare", help="meta-train several algorithms on identical episodes and compare them on the same test episodes"), "train")
+    c.add_argument("-a", "--algorithms", default="all", help="comma-separated names, or all (default)")
+    c.add_argument("--hp", action="append", metavar="ALGO.NAME=VALUE", help="override one algorithm's hyperparameter (repeatable); *.NAME=VALUE: every compared algorithm that has it")
+    c.add_argument("--protocol", default="same", choices=["same", "paper"],
+                   help="same: every algorithm trains on identical N-way K-shot Q-query episodes (default); paper: each on its paper's episode shape, same seed")
+    c.add_argument("--steps-each", type=int, default=0, help="meta-training steps per algorithm (default 1000, or unlimited with --minutes-each)")
+    c.add_argument("--minutes-each", type=float, default=0, help="wall-clock budget per algorithm, in minutes")
+    c.add_argument("--seed", type=int, default=0, help="training episodes and initial weights (the same for every algorithm)")
+    c.add_argument("--eval-episodes", type=int, default=600, help="shared test episodes")
+    c.add_argument("--val-every", type=int, default=500)
+    c.add_argument("--val-episodes", type=int, default=100)
+    c.add_argument("--train-split", default="train")
+    c.add_argument("--val-split", default="val")
+    c.add_argument("--test-split", default="test")
+    c.add_argument("--json", help="write the whole comparison (config, curves, per-episode results) here")
+    c.add_argument("--table-csv", help="write the results table as CSV here")
+    c.add_argument("--matrix-csv", help="write the pairwise matrix as CSV here")
+    c.set_defaults(func=cmd_compare)
 
     b = sub.add_parser("bench", help="episodes/s and peak memory of each algorithm vs a bare PyTorch loop")
     b.add_argument("--algorithms", default="all", help="comma-separated names (default: all registered)")

@@ -1,0 +1,1252 @@
+"""The Compare view: several algorithms meta-trained on identical seeded episodes, side by side.
+
+Left, the setup: tick any registered algorithms (the ⚙ button shows an algorithm's own
+hyperparameter form, generated from its HParams like the Studio's), one meta-training source,
+N/K/Q, the episode protocol, a budget per algorithm (steps and/or seconds), the number of shared
+test episodes, the seed and the device; Run / Stop.
+Right: overlaid live curves (loss, training accuracy, validation accuracy) against episodes or
+wall-clock seconds, one stable colour per algorithm (the chips above the plots hide or show an
+algorithm's curves); the results table (sortable: click a header) beside a bar chart of test
+accuracy with 95% CI whiskers; the pairwise matrix (share of shared test episodes the row beats
+the column, colour-coded, * = significant by the paired test); and a "My queries" tab that
+classifies the Studio view's queries with every trained model (query × algorithm: predicted class
+and confidence; rows where the algorithms disagree are highlighted).
+
+The run is `core.Comparison.run()` on its own QThread (`CompareSession`), forwarding plain dicts;
+Stop sets its CancelToken (algorithms that finished keep their results). The trained models stay
+in memory (`comparison.learners`) for the query grid. Saving the project stores them in the
+project file too (as checkpoints beside `comparison.json`), so a reopened project shows the whole
+comparison and can still classify with its models; a JSON export holds no models.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, QSettings, QSize, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtGui import QColor, QFont, QIcon, QPalette, QPixmap
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QFormLayout, QFrame, QGridLayout,
+                               QHBoxLayout, QHeaderView, QLabel, QMessageBox, QProgressBar, QPushButton, QScrollArea,
+                               QSizePolicy, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QTabWidget, QToolButton,
+                               QVBoxLayout, QWidget)
+
+from . import workers
+from .common import thumb_icon
+from .hparam_form import HParamForm
+from .project import Project
+from .style import icon
+
+# Tableau-10: one colour per algorithm, fixed by its place in the registry (stable across runs).
+PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948", "#ff9da7", "#9c755f", "#7f7f7f"]
+REDRAW_MS = 40  # 25 Hz, like the Studio's curves
+SMOOTH = 0.9  # exponential moving average of the noisy per-step curves
+SOURCE_KINDS = [("builtin", "Built-in characters"), ("omniglot", "Omniglot folder…"), ("folder", "Image folder…")]
+PROTOCOLS = [("same", "Identical for all"), ("paper", "Each paper's shape")]
+BUILTIN_TEST_FIRST = 70_000  # a class-id range of the built-in generator used neither for training nor validation
+BUILTIN_TEST_CLASSES = 100
+DEFAULT_SETUP: dict[str, Any] = {"n_way": 5, "k_shot": 1, "q_query": 15, "protocol": "same", "steps_each": 500, "seconds_each": 60,
+                                 "eval_episodes": 600, "seed": 0, "device": "auto", "val_every": 100, "val_episodes": 40}
+
+
+def algo_color(name: str) -> QColor:
+    import core
+
+    names = list(core.ALGORITHMS)
+    i = names.index(name) if name in names else sum(name.encode()) % len(PALETTE)
+    return QColor(PALETTE[i % len(PALETTE)])
+
+
+def swatch(color: QColor, size: int = 12) -> QIcon:
+    pm = QPixmap(size, size)
+    pm.fill(color)
+    return QIcon(pm)
+
+
+def compare_sources(source: dict, n_way: int):
+    """(train, validation or None, test) ClassSources for the comparison's source setting: the
+    Studio's train / validation sources plus held-out test classes (the built-in generator's own
+    range; Omniglot's Vinyals test split; an image folder's held-out classes when it has enough,
+    else its training classes)."""
+    import core
+
+    train, val = workers.build_sources(source, n_way)
+    kind = source.get("kind", "builtin")
+    if kind == "builtin":
+        test = core.builtin(n_classes=max(n_way, int(source.get("test_classes", BUILTIN_TEST_CLASSES))), first_class=BUILTIN_TEST_FIRST)
+    elif kind == "omniglot":
+        test = core.omniglot(source["folder"], "test")
+    else:
+        test = val if val is not None else train
+    return train, val, test
+
+
+# -- the worker thread -----------------------------------------------------------------------------
+class CompareWorker(QObject):
+    stage = Signal(str)
+    event = Signal(dict)  # core.Comparison.run()'s plain dicts
+    finished = Signal(object)  # {"comparison": core.Comparison (sources released), "models": {name: checkpoint bytes}}
+    failed = Signal(str, str)
+
+    def __init__(self, request: dict[str, Any]):
+        super().__init__()
+        self.request = request
+        self.token = None
+        self.discard = False  # closing: skip serialising the models
+        self._cancel_early = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancel_early.set()
+        if self.token is not None:
+            self.token.cancel()
+
+    @Slot()
+    def run(self) -> None:
+        workers.lower_thread_priority()
+        try:
+            self._run()
+        except Exception as exc:  # noqa: BLE001 - every failure must reach the GUI, not kill the thread
+            import core
+
+            if isinstance(exc, (core.FewShotError, ValueError)):
+                self.failed.emit("Cannot compare", str(exc))
+            elif isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
+                self.failed.emit("Out of memory", f"The comparison ran out of memory: {exc}")
+            else:
+                self.failed.emit("Comparison failed", "".join(traceback.format_exception(exc)).strip())
+
+    def _run(self) -> None:
+        import core
+
+        r = self.request
+        self.token = core.CancelToken()
+        if self._cancel_early.is_set():
+            self.token.cancel()
+        self.stage.emit(f"Preparing {workers.describe_source(r['source']).lower()}…")
+        train, val, test = workers.quietly_collected(lambda: compare_sources(r["source"], int(r["config"]["n_way"])))
+        config = core.CompareConfig(**r["config"])
+        where = workers.describe_source(r["source"])
+        config.source = f"{where}: train {train.description}; test {test.description}" + (" (the training classes)" if test is train else "")
+        comp = core.Comparison(config, train, val, test, cancel=self.token)
+        for ev in comp.run():
+            self.event.emit(ev)
+        comp.train_source = comp.val_source = comp.test_source = None  # the GUI keeps the models, not the data
+        models = {} if self.discard else comp.model_bytes()
+        self.finished.emit({"comparison": comp, "models": models})
+
+
+class CompareSession(QObject):
+    """One comparison on its own QThread; the worker's signals arrive on the GUI thread."""
+    stage = Signal(str)
+    event = Signal(dict)
+    finished = Signal(object)
+    failed = Signal(str, str)
+    ended = Signal()
+
+    def __init__(self, request: dict[str, Any], parent: QObject | None = None):
+        super().__init__(parent)
+        self.thread = QThread()
+        self.thread.setObjectName("fewshot-compare")
+        self.worker = CompareWorker(request)
+        self.worker.moveToThread(self.thread)
+        self.thread.started.connect(self.worker.run)
+        for name in ("stage", "event", "finished", "failed"):
+            getattr(self.worker, name).connect(getattr(self, name))
+        self.worker.finished.connect(self.thread.quit)
+        self.worker.failed.connect(self.thread.quit)
+        self.thread.finished.connect(self.ended)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.worker.cancel()
+
+    def shutdown(self, timeout_ms: int = 1800) -> bool:
+        """Cancel and wait; True when the thread has ended (safe to destroy)."""
+        self.worker.discard = True
+        self.worker.cancel()
+        if self.thread.isRunning():
+            self.thread.quit()
+            return self.thread.wait(timeout_ms)
+        return True
+
+
+def classify_grid(holder: dict, support: list[bytes], labels: list[int], queries: list[bytes], device: str) -> dict[str, Any]:
+    """(job thread) Every compared model's probabilities for the person's queries. Models of a
+    reopened project are loaded from their checkpoint bytes on first use."""
+    import core
+
+    comp = holder["comparison"]
+    if not comp.learners and holder.get("models"):
+        comp.load_models(holder["models"], core.auto_device(device))
+    if not comp.learners:
+        raise core.CompareError("this comparison holds no trained models (a JSON export keeps none): run it again to classify")
+    return comp.classify_images(support, labels, queries)
+
+
+# -- small widgets -------------------------------------------------------------------------------
+class SortItem(QTableWidgetItem):
+    """A table cell that sorts by a number (or text) rather than by its displayed text."""
+
+    def __init__(self, text: str, key: Any = None):
+        super().__init__(text)
+        self.key = text if key is None else key
+        self.setFlags(self.flags() & ~Qt.ItemFlag.ItemIsEditable)
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:
+        a, b = self.key, getattr(other, "key", other.text())
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+            return a < b
+        return str(a) < str(b)
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "–"
+    s = int(round(seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+class Curves:
+    """One algorithm's curve buffers (raw and smoothed) and its three plot items."""
+
+    def __init__(self, name: str, title: str, color: QColor, plots: list):
+        self.name, self.title, self.color = name, title, color
+        self.ep: list[float] = []
+        self.sec: list[float] = []
+        self.loss: list[float] = []
+        self.acc: list[float] = []
+        self.val_ep: list[float] = []
+        self.val_sec: list[float] = []
+        self.val: list[float] = []
+        pen = pg.mkPen(color, width=2)
+        self.items = [plots[0].plot([], [], pen=pen, name=title), plots[1].plot([], [], pen=pen),
+                      plots[2].plot([], [], pen=pen, symbol="o", symbolSize=6, symbolBrush=color, symbolPen=pg.mkPen(color))]
+
+    def add(self, episodes: float, seconds: float, loss: float, acc: float) -> None:
+        if not (math.isfinite(loss) and math.isfinite(acc)):
+            return
+        self.ep.append(float(episodes))
+        self.sec.append(float(seconds))
+        self.loss.append(SMOOTH * self.loss[-1] + (1 - SMOOTH) * loss if self.loss else loss)
+        self.acc.append(SMOOTH * self.acc[-1] + (1 - SMOOTH) * acc if self.acc else acc)
+
+    def add_val(self, episodes: float, seconds: float, acc: float) -> None:
+        self.val_ep.append(float(episodes))
+        self.val_sec.append(float(seconds))
+        self.val.append(acc)
+
+    def draw(self, by_seconds: bool) -> None:
+        x, vx = (self.sec, self.val_sec) if by_seconds else (self.ep, self.val_ep)
+        self.items[0].setData(x, self.loss)
+        self.items[1].setData(x, self.acc)
+        self.items[2].setData(vx, self.val)
+
+    def set_visible(self, on: bool) -> None:
+        for it in self.items:
+            it.setVisible(on)
+
+    def remove(self, plots: list) -> None:
+        for p, it in zip(plots, self.items):
+            p.removeItem(it)
+
+
+# -- the view ----------------------------------------------------------------------------------
+class CompareView(QWidget):
+    comparisonReady = Signal()  # a comparison is on screen (finished, stopped, opened): tests wait on it
+    gridReady = Signal()  # the query grid is filled
+    message = Signal(str, str)  # (title, text): shown by the window
+    status = Signal(str)  # a status-bar line
+    runningChanged = Signal(bool)
+    ended = Signal()  # a run's thread has stopped (a window closing mid-run waits for it)
+
+    def __init__(self, project: Project, settings: QSettings | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.project = project
+        self.settings = settings
+        self.session: CompareSession | None = None
+        self.core_ready = False
+        self.closing = False
+        self.comparison = None  # core.Comparison on screen (with its models in memory when run here)
+        self.models: dict[str, bytes] = {}  # its models as checkpoint bytes (what the project file keeps)
+        self.source: dict = {"kind": "builtin", "folder": ""}
+        self.hparams: dict[str, dict[str, Any]] = {}  # per algorithm: values changed from the paper's
+        self.checks: dict[str, QCheckBox] = {}
+        self.edit_buttons: dict[str, QToolButton] = {}
+        self.editing: str | None = None
+        self.curves: dict[str, Curves] = {}
+        self.chips: dict[str, QToolButton] = {}
+        self.run_names: list[str] = []
+        self.grid_results: dict[str, Any] = {}
+        self._grid_busy = False
+        self._dirty = False
+        self.shown = None  # the comparison the plots and tables show (live during a run)
+        self.current: tuple[int, str] | None = None  # (index, title) of the algorithm running
+        self.last: dict | None = None  # its latest progress / testing event
+        self._build()
+        self.timer = QTimer(self, interval=REDRAW_MS)
+        self.timer.timeout.connect(self.redraw)
+
+    # -- construction ---------------------------------------------------------------------------
+    def _build(self) -> None:
+        setup = self._setup_panel()
+        right = QTabWidget()
+        right.setDocumentMode(True)
+        self.results_page = self._results_page()
+        right.addTab(self.results_page, "Results")
+        right.addTab(self._queries_page(), "My queries")
+        self.right_tabs = right
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(setup)
+        split.addWidget(right)
+        split.setStretchFactor(0, 0)
+        split.setStretchFactor(1, 1)
+        split.setChildrenCollapsible(False)
+        split.setSizes([340, 1100])
+        self.split = split
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(split)
+
+    def _setup_panel(self) -> QWidget:
+        heading = QLabel("Compare algorithms")
+        heading.setObjectName("heading")
+        hint = QLabel("Every algorithm meta-trains on the same seeded episodes, then all are tested on the same test episodes.")
+        hint.setObjectName("muted")
+        hint.setWordWrap(True)
+        self.algo_box = QFrame()
+        self.algo_layout = QGridLayout(self.algo_box)
+        self.algo_layout.setContentsMargins(0, 0, 0, 0)
+        self.algo_layout.setVerticalSpacing(2)
+        self.algo_layout.addWidget(QLabel("Loading the engine…"), 0, 0)
+        self.form_title = QLabel("")
+        self.form_title.setObjectName("muted")
+        self.form_title.setWordWrap(True)
+        self.form = HParamForm()
+        self.form.edited.connect(self._form_edited)
+        self.restore_btn = QPushButton(icon("restore"), "Restore paper defaults")
+        self.restore_btn.clicked.connect(self.form.restore_defaults)
+        self.restore_btn.setEnabled(False)
+
+        self.source_box = QComboBox()
+        for key, label in SOURCE_KINDS:
+            self.source_box.addItem(label, key)
+        self.source_box.activated.connect(self._source_picked)
+        self.source_label = QLabel("procedurally drawn characters, no download")
+        self.source_label.setObjectName("muted")
+        self.source_label.setWordWrap(True)
+        self.spins: dict[str, QSpinBox] = {}
+        specs = [("n_way", "Ways (N)", 2, 100, "Classes per episode (the test protocol)"),
+                 ("k_shot", "Shots (K)", 1, 50, "Support images per class"),
+                 ("q_query", "Queries", 1, 100, "Query images per class"),
+                 ("steps_each", "Steps each", 1, 10_000_000, "Meta-training steps per algorithm"),
+                 ("seconds_each", "Time each (s)", 0, 10_000_000, "Wall-clock budget per algorithm (0 = none); the run stops at whichever budget ends first"),
+                 ("eval_episodes", "Test episodes", 1, 100_000, "Shared test episodes (600 is the standard)"),
+                 ("seed", "Seed", 0, 2**31 - 1, "The same seed gives every algorithm the same episodes and initial weights")]
+        for key, _, lo, hi, tip in specs:
+            s = QSpinBox()
+            s.setRange(lo, hi)
+            s.setToolTip(tip)
+            s.setValue(int(DEFAULT_SETUP[key]))
+            self.spins[key] = s
+        self.protocol_box = QComboBox()
+        for key, label in PROTOCOLS:
+            self.protocol_box.addItem(label, key)
+        self.protocol_box.setToolTip("Identical episodes: every algorithm trains on the same N-way K-shot Q-query tasks, in the same order "
+                                     "(its own train_way / train_shot / train_query settings are not used).\n"
+                                     "Paper: each keeps its paper's training shape (ProtoNet's 60 ways, Reptile's 10 shots…), same seed.")
+        self.protocol_box.currentIndexChanged.connect(lambda: self.editing and self.edit_hparams(self.editing))
+        self.device_box = QComboBox()
+        self.device_box.addItem("Auto (CUDA when present)", "auto")
+        self.device_box.addItem("CPU", "cpu")
+        self.device_box.addItem("CUDA", "cuda")
+        for box in (self.source_box, self.protocol_box, self.device_box):
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(12)
+        task = QFormLayout()
+        task.addRow("Meta-train on", self.source_box)
+        task.addRow("", self.source_label)
+        for key, label, *_ in specs[:3]:
+            task.addRow(label, self.spins[key])
+        task.addRow("Episodes", self.protocol_box)
+        for key, label, *_ in specs[3:]:
+            task.addRow(label, self.spins[key])
+        task.addRow("Device", self.device_box)
+
+        inner = QWidget()
+        v = QVBoxLayout(inner)
+        v.setContentsMargins(0, 0, 6, 0)
+        v.addWidget(hint)
+        v.addWidget(self._group("Algorithms"))
+        v.addWidget(self.algo_box)
+        v.addWidget(self._group("Hyperparameters"))
+        v.addWidget(self.form_title)
+        v.addWidget(self.form)
+        v.addWidget(self.restore_btn, 0, Qt.AlignmentFlag.AlignLeft)
+        v.addWidget(self._group("Task, budget & source"))
+        v.addLayout(task)
+        v.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(inner)
+        self.setup_scroll = scroll
+
+        self.run_btn = QPushButton(icon("train", "white"), "Run comparison")
+        self.run_btn.setObjectName("primary")
+        self.run_btn.setToolTip("Meta-train the ticked algorithms one after another, then test each on the shared test episodes")
+        self.run_btn.clicked.connect(self.run)
+        self.stop_btn = QPushButton(icon("stop"), "Stop")
+        self.stop_btn.setToolTip("Stop: algorithms that finished keep their results")
+        self.stop_btn.setEnabled(False)
+        self.stop_btn.clicked.connect(self.stop)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_btn, 1)
+        buttons.addWidget(self.stop_btn)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(False)
+        self.progress.setMaximumHeight(8)
+        self.progress_label = QLabel("Not run yet")
+        self.progress_label.setObjectName("muted")
+        self.progress_label.setWordWrap(True)
+        w = QFrame()
+        w.setObjectName("card")
+        lay = QVBoxLayout(w)
+        lay.setContentsMargins(10, 8, 10, 10)
+        lay.addWidget(heading)
+        lay.addWidget(scroll, 1)
+        lay.addLayout(buttons)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.progress_label)
+        w.setMinimumWidth(320)
+        w.setMaximumWidth(460)
+        self.setup_widgets = [inner]
+        return w
+
+    @staticmethod
+    def _group(text: str) -> QLabel:
+        lab = QLabel(text)
+        f = lab.font()
+        f.setBold(True)
+        lab.setFont(f)
+        lab.setContentsMargins(0, 8, 0, 2)
+        return lab
+
+    def _results_page(self) -> QWidget:
+        # Curves: loss | training accuracy | validation accuracy, against episodes or seconds.
+        self.x_box = QComboBox()
+        self.x_box.addItem("against episodes", "episodes")
+        self.x_box.addItem("against seconds", "seconds")
+        self.x_box.currentIndexChanged.connect(lambda: self._mark_dirty(force=True))
+        self.chip_row = QHBoxLayout()
+        self.chip_row.setSpacing(4)
+        top = QHBoxLayout()
+        title = QLabel("Meta-training")
+        title.setObjectName("heading")
+        top.addWidget(title)
+        top.addWidget(self.x_box)
+        top.addSpacing(12)
+        top.addLayout(self.chip_row)
+        top.addStretch(1)
+        self.export_csv_btn = self._tool("save", "CSV…", "Export the results table and the pairwise matrix as CSV", self.export_csv)
+        self.export_png_btn = self._tool("image", "PNG…", "Export the curves, table, chart and matrix as a PNG image", self.export_png)
+        self.save_json_btn = self._tool("save", "JSON…", "Save the whole comparison (setup, curves, results) as JSON", self.save_json)
+        self.open_json_btn = self._tool("open", "Open…", "Open a comparison saved as JSON", self.open_json)
+        top.addWidget(QLabel("Export"))
+        for b in (self.export_csv_btn, self.export_png_btn, self.save_json_btn, self.open_json_btn):
+            top.addWidget(b)
+        pg.setConfigOptions(antialias=True)
+        self.plots_widget = pg.GraphicsLayoutWidget()
+        self.plots_widget.setMinimumHeight(200)
+        self.plots = []
+        for col, (label, title_) in enumerate((("loss", "Training loss"), ("accuracy", "Training accuracy"), ("accuracy", "Validation accuracy"))):
+            p = self.plots_widget.addPlot(row=0, col=col, title=title_)
+            p.setLabel("left", label)
+            p.showGrid(x=True, y=True, alpha=0.15)
+            p.setMenuEnabled(False)
+            if col:
+                p.setYRange(0, 1, padding=0.02)
+                p.setXLink(self.plots[0])
+            self.plots.append(p)
+        self.legend = self.plots[0].addLegend(offset=(-4, 4), labelTextSize="8pt")
+        self.legend.setBrush(pg.mkBrush(self.palette().color(QPalette.ColorRole.Base)))
+        curves_box = QWidget()
+        cl = QVBoxLayout(curves_box)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.addLayout(top)
+        cl.addWidget(self.plots_widget, 1)
+
+        # Results table, pairwise matrix, bar chart.
+        self.table = QTableWidget(0, 8)
+        self.table.setHorizontalHeaderLabels(["Algorithm", "Accuracy %", "Time", "Steps", "Ep/s", "Params", "Peak MB", "Device"])
+        tips = ["", "Test accuracy: mean ± 95% CI (1.96·sd/√M) over the shared test episodes",
+                "Wall time of meta-training, periodic validation included", "Meta-training steps",
+                "Training episodes per second", "Parameter count",
+                "Peak memory in MB: CUDA peak allocation on a GPU; on the CPU the process's peak RSS (PyTorch itself included)",
+                "Where it trained"]
+        for col, tip in enumerate(tips):
+            self.table.horizontalHeaderItem(col).setToolTip(tip)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSortIndicator(1, Qt.SortOrder.DescendingOrder)  # best first, until a header is clicked
+        self.table.setSortingEnabled(True)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.matrix = QTableWidget(0, 0)
+        self.matrix.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.matrix.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.matrix.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.matrix_note = QLabel("Pairwise: the share of the shared test episodes on which the row algorithm beats the column "
+                                  "(ties count ½); * = significant (two-sided Wilcoxon signed-rank test on the paired per-episode "
+                                  "accuracies, Holm-corrected, α = 0.05). Hover a cell for the p-values.")
+        self.matrix_note.setObjectName("muted")
+        self.matrix_note.setWordWrap(True)
+        self.bars = pg.PlotWidget()
+        self.bars.setMenuEnabled(False)
+        self.bars.setMouseEnabled(x=False, y=False)
+        self.bars.setLabel("bottom", "test accuracy (%)")
+        self.bars.setTitle("Test accuracy, 95% CI")
+        self.bars.showGrid(x=True, alpha=0.15)
+        self.bar_item = pg.BarGraphItem(x=[], height=[], width=0.6)
+        self.err_item = pg.ErrorBarItem(beam=0.25)
+        self.bars.addItem(self.bar_item)
+        self.bars.addItem(self.err_item)
+        self.bars.setMinimumWidth(200)
+        table_box = QWidget()
+        tl = QVBoxLayout(table_box)
+        tl.setContentsMargins(0, 0, 0, 0)
+        h1 = QLabel("Results")
+        h1.setObjectName("heading")
+        tl.addWidget(h1)
+        tl.addWidget(self.table, 3)
+        h2 = QLabel("Pairwise")
+        h2.setObjectName("heading")
+        tl.addWidget(h2)
+        tl.addWidget(self.matrix_note)
+        tl.addWidget(self.matrix, 2)
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.addWidget(table_box)
+        bottom.addWidget(self.bars)
+        bottom.setStretchFactor(0, 5)
+        bottom.setStretchFactor(1, 2)
+        bottom.setChildrenCollapsible(False)
+        bottom.setSizes([800, 260])
+        self.bottom_split = bottom
+        page = QSplitter(Qt.Orientation.Vertical)
+        page.addWidget(curves_box)
+        page.addWidget(bottom)
+        page.setStretchFactor(0, 2)
+        page.setStretchFactor(1, 3)
+        page.setChildrenCollapsible(False)
+        self.page_split = page
+        self.apply_palette()
+        return page
+
+    def _queries_page(self) -> QWidget:
+        self.classify_btn = QPushButton(icon("classify", "white"), "Classify my queries with every trained algorithm")
+        self.classify_btn.setObjectName("primary")
+        self.classify_btn.setToolTip("Adapt every compared model to the Studio view's support set and classify its queries")
+        self.classify_btn.clicked.connect(self.classify_queries)
+        self.grid_note = QLabel("Uses the support and query sets of the Studio view.")
+        self.grid_note.setObjectName("muted")
+        self.grid_note.setWordWrap(True)
+        self.grid = QTableWidget(0, 0)
+        self.grid.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.grid.setIconSize(QSize(48, 48))
+        self.grid.verticalHeader().setDefaultSectionSize(56)
+        self.grid.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        head = QHBoxLayout()
+        head.addWidget(self.classify_btn)
+        head.addWidget(self.grid_note, 1)
+        w = QWidget()
+        lay = QVBoxLayout(w)
+        lay.addLayout(head)
+        lay.addWidget(self.grid, 1)
+        return w
+
+    def _tool(self, icon_name: str, text: str, tip: str, slot) -> QToolButton:
+        b = QToolButton()
+        b.setIcon(icon(icon_name))
+        b.setText(text)
+        b.setToolTip(tip)
+        b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        b.clicked.connect(slot)
+        return b
+
+    def apply_palette(self) -> None:
+        pal = self.palette()
+        fg = pal.color(QPalette.ColorRole.Text)
+        for w in (self.plots_widget, self.bars):
+            w.setBackground(pal.color(QPalette.ColorRole.Base))
+        for p in self.plots + [self.bars.getPlotItem()]:
+            for axis in ("left", "bottom"):
+                p.getAxis(axis).setPen(pg.mkPen(pal.color(QPalette.ColorRole.Mid)))
+                p.getAxis(axis).setTextPen(pg.mkPen(fg))
+            p.titleLabel.setAttr("color", fg)
+            p.titleLabel.setText(p.titleLabel.text)
+
+    # -- the engine is loaded: list the algorithms ------------------------------------------------
+    def set_core_ready(self) -> None:
+        import core
+
+        self.core_ready = True
+        while self.algo_layout.count():
+            item = self.algo_layout.takeAt(0)
+            if item.widget():
+                item.widget().deleteLater()
+        row = 0
+        for family, label in core.FAMILIES.items():
+            members = [cls for cls in core.ALGORITHMS.values() if cls.family == family]
+            if not members:
+                continue
+            head = QLabel(label)
+            head.setObjectName("muted")
+            self.algo_layout.addWidget(head, row, 0, 1, 2)
+            row += 1
+            for cls in members:
+                cb = QCheckBox(cls.title)
+                cb.setIcon(swatch(algo_color(cls.name)))
+                cb.setToolTip(f"{cls.title} — {cls.paper}")
+                cb.setObjectName(f"compare-{cls.name}")
+                btn = QToolButton()
+                btn.setText("⚙")
+                btn.setCheckable(True)
+                btn.setAutoRaise(True)
+                btn.setToolTip(f"Hyperparameters of {cls.title}")
+                btn.clicked.connect(lambda _=False, n=cls.name: self.edit_hparams(n))
+                cb.toggled.connect(lambda on, n=cls.name: on and self.editing is None and self.edit_hparams(n))
+                self.checks[cls.name] = cb
+                self.edit_buttons[cls.name] = btn
+                self.algo_layout.addWidget(cb, row, 0)
+                self.algo_layout.addWidget(btn, row, 1)
+                row += 1
+        self.algo_layout.setColumnStretch(0, 1)
+        if not _cuda_available():
+            self.device_box.model().item(2).setEnabled(False)
+        self.edit_hparams(next(iter(core.ALGORITHMS)))
+        self.load_from_project()
+
+    def edit_hparams(self, name: str) -> None:
+        """Show `name`'s hyperparameter form (its own values are kept per algorithm)."""
+        import core
+
+        cls = core.ALGORITHMS[name]
+        self.editing = name
+        for n, b in self.edit_buttons.items():
+            b.setChecked(n == name)
+        self.form.blockSignals(True)
+        self.form.set_fields(core.hparam_fields(cls.HParams), self.hparams.get(name, {}))
+        self.form.blockSignals(False)
+        shape_fields = [f["name"] for f in core.hparam_fields(cls.HParams) if f["name"] in ("train_way", "train_shot", "train_query")]
+        note = (f"<br><i>With identical episodes, {', '.join(f.replace('_', ' ') for f in shape_fields)} "
+                f"{'is' if len(shape_fields) == 1 else 'are'} not used: every algorithm trains on N-way K-shot Q-query.</i>"
+                if shape_fields and self.protocol_box.currentData() == "same" else "")
+        self.form_title.setText(f"<b>{cls.title}</b> — {cls.paper}{note}")
+        self.restore_btn.setEnabled(True)
+
+    def _form_edited(self) -> None:
+        if self.editing and self.form.fields:
+            self.hparams[self.editing] = self.form.changed_from_defaults()
+
+    def selected(self) -> list[str]:
+        return [n for n, cb in self.checks.items() if cb.isChecked()]
+
+    # -- source ----------------------------------------------------------------------------------
+    def _source_picked(self, index: int) -> None:
+        kind = self.source_box.itemData(index)
+        if kind == "builtin":
+            self.set_source({"kind": "builtin", "folder": ""})
+            return
+        start = self.settings.value(f"folders/{kind}", str(Path.home())) if self.settings is not None else str(Path.home())
+        folder = QFileDialog.getExistingDirectory(self, "Choose the Omniglot folder" if kind == "omniglot" else "Choose an image folder (one sub-folder per class)", start)
+        if folder:
+            self.set_source({"kind": kind, "folder": folder})
+        else:
+            self.set_source(self.source)
+
+    def set_source(self, source: dict) -> None:
+        """The meta-training source (checked when the run starts: a bad folder is reported then)."""
+        self.source = dict(source)
+        self.source_box.setCurrentIndex(max(0, self.source_box.findData(self.source.get("kind", "builtin"))))
+        self.source_label.setText(self.source.get("folder") or "procedurally drawn characters, no download")
+
+    # -- setup <-> config ----------------------------------------------------------------------------
+    def config_dict(self) -> dict[str, Any]:
+        s = {k: int(v.value()) for k, v in self.spins.items()}
+        return {"algorithms": self.selected(), "hparams": {n: dict(self.hparams.get(n, {})) for n in self.selected() if self.hparams.get(n)},
+                "n_way": s["n_way"], "k_shot": s["k_shot"], "q_query": s["q_query"], "protocol": self.protocol_box.currentData(),
+                "steps_each": s["steps_each"], "seconds_each": float(s["seconds_each"]) or None, "seed": s["seed"],
+                "eval_episodes": s["eval_episodes"], "device": self.device_box.currentData(),
+                # ~10 validations per run; under a time budget (steps unknown) every 50 steps.
+                "val_every": max(5, min(s["steps_each"] // 10, 50 if s["seconds_each"] else 10**9)),
+                "val_episodes": int(DEFAULT_SETUP["val_episodes"])}
+
+    def _apply_setup(self, config, source: dict | None) -> None:
+        for n, cb in self.checks.items():
+            cb.blockSignals(True)
+            cb.setChecked(n in config.algorithms)
+            cb.blockSignals(False)
+        self.hparams = {n: dict(v) for n, v in (config.hparams or {}).items()}
+        for key in ("n_way", "k_shot", "q_query", "steps_each", "eval_episodes", "seed"):
+            self.spins[key].setValue(min(int(getattr(config, key)), self.spins[key].maximum()))
+        self.spins["seconds_each"].setValue(int(config.seconds_each or 0))
+        self.protocol_box.setCurrentIndex(max(0, self.protocol_box.findData(config.protocol)))
+        self.device_box.setCurrentIndex(max(0, self.device_box.findData(config.device)))
+        if source:
+            self.set_source(source)
+        if self.editing:
+            self.edit_hparams(self.editing)
+
+    def _saved_source(self) -> dict | None:
+        data = self.project.comparison or {}
+        return (data.get("app") or {}).get("source")
+
+    # -- running -----------------------------------------------------------------------------------
+    def is_running(self) -> bool:
+        return self.session is not None
+
+    def run(self) -> bool:
+        if self.session is not None:
+            return False
+        if not self.core_ready:
+            self.status.emit("The engine is still loading…")
+            return False
+        import core
+
+        cfg = self.config_dict()
+        if not cfg["algorithms"]:
+            self.message.emit("Nothing to compare", "Tick at least one algorithm (two or more to compare them).")
+            return False
+        try:
+            core.CompareConfig(**cfg).validate()
+        except core.CompareError as exc:
+            self.message.emit("Invalid hyperparameters", str(exc))
+            return False
+        request = {"config": cfg, "source": dict(self.source)}
+        self.session = CompareSession(request, self)
+        self.session.stage.connect(self._stage)
+        self.session.event.connect(self._event)
+        self.session.finished.connect(self._finished)
+        self.session.failed.connect(self._failed)
+        self.session.ended.connect(self._ended)
+        self.comparison, self.models = None, {}
+        self._start_display(core.Comparison.from_dict({"format": core.compare.FORMAT, "config": cfg,
+                                                       "results": [{"algorithm": n, "title": core.ALGORITHMS[n].title,
+                                                                    "family": core.ALGORITHMS[n].family} for n in cfg["algorithms"]]}))
+        self.progress.setRange(0, max(1, 100 * len(cfg["algorithms"])))
+        self.progress.setValue(0)
+        self._set_running(True)
+        self.session.start()
+        return True
+
+    def stop(self) -> None:
+        if self.session is not None:
+            self.session.stop()
+            self.progress_label.setText("Stopping… (finished algorithms keep their results)")
+
+    def shutdown(self, timeout_ms: int = 1800) -> bool:
+        """Closing: cancel a run and wait for its thread; False if it is still inside one step."""
+        self.closing = True
+        self.timer.stop()
+        if self.session is None:
+            return True
+        if not self.session.shutdown(timeout_ms):
+            return False
+        session, self.session = self.session, None
+        session.blockSignals(True)
+        session.deleteLater()
+        return True
+
+    def _set_running(self, running: bool) -> None:
+        self.run_btn.setEnabled(not running)
+        self.stop_btn.setEnabled(running)
+        for w in self.setup_widgets:
+            w.setEnabled(not running)
+        self.open_json_btn.setEnabled(not running)
+        self.classify_btn.setEnabled(not running)
+        if running:
+            self.timer.start()
+        else:
+            self.timer.stop()
+            self.redraw()
+        self.runningChanged.emit(running)
+
+    def _start_display(self, comp) -> None:
+        """Clear the plots and tables and prepare one curve set per algorithm of `comp`."""
+        self.shown = comp
+        self.run_names = list(comp.results)
+        for c in self.curves.values():
+            c.remove(self.plots)
+        self.curves.clear()
+        self.legend.clear()
+        while self.chip_row.count():
+            it = self.chip_row.takeAt(0)
+            if it.widget():
+                it.widget().deleteLater()
+        self.chips.clear()
+        for name, r in comp.results.items():
+            color = algo_color(name)
+            self.curves[name] = Curves(name, r.title or name, color, self.plots)
+            chip = QToolButton()
+            chip.setText(name)
+            chip.setIcon(swatch(color))
+            chip.setCheckable(True)
+            chip.setChecked(True)
+            chip.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            chip.setToolTip(f"Show or hide {r.title or name}'s curves")
+            chip.toggled.connect(lambda on, n=name: self.curves[n].set_visible(on))
+            self.chip_row.addWidget(chip)
+            self.chips[name] = chip
+        for label in self.legend.items:
+            label[1].setAttr("color", self.palette().color(QPalette.ColorRole.Text))
+        self._fill_results()
+        self.grid.clear()
+        self.grid.setRowCount(0)
+        self.grid.setColumnCount(0)
+        self.grid_results = {}
+
+    def _stage(self, text: str) -> None:
+        self.progress_label.setText(text)
+
+    def _event(self, ev: dict) -> None:
+        """A core.Comparison event (called for every training step: keep it cheap)."""
+        kind, name = ev["kind"], ev.get("algorithm")
+        shown = self.shown
+        if kind == "progress":
+            c = self.curves.get(name)
+            if c is not None:
+                if ev["status"] == "running":
+                    c.add(ev["episodes"], ev["elapsed_s"], ev["loss"], ev["accuracy"])
+                if ev.get("val_accuracy") is not None:
+                    c.add_val(ev["episodes"], ev["elapsed_s"], ev["val_accuracy"])
+            self.last = ev
+            self._dirty = True
+            return
+        if kind == "start":
+            r = shown.results[name]
+            r.status, r.parameters, r.device = "training", ev["parameters"], ev["device"]
+            self.current = (ev["index"], ev["title"])
+            self.last = None
+        elif kind == "testing":
+            self.last = ev
+            shown.results[name].status = "testing"
+        elif kind == "result":
+            import core
+
+            shown.results[name] = core.AlgoResult.from_dict(ev["result"])
+            self._fill_results()
+        elif kind in ("stopped", "failed"):
+            r = shown.results[name]
+            r.status, r.message = kind, ev["message"]
+            self._fill_results()
+        elif kind == "end":
+            for r in shown.results.values():
+                if r.status == "pending":
+                    r.status = "skipped"
+        self._dirty = True
+
+    def _progress_text(self) -> None:
+        cur = getattr(self, "current", None)
+        ev = getattr(self, "last", None)
+        if cur is None:
+            return
+        i, title = cur
+        n = len(self.run_names)
+        cfg = self.shown.config
+        if ev is not None and ev["kind"] == "progress":
+            frac = ev["step"] / max(1, ev["total_steps"])
+            if cfg.seconds_each:
+                frac = max(frac, min(1.0, ev["elapsed_s"] / cfg.seconds_each))
+            self.progress.setValue(int(100 * i + 85 * frac))
+            val = f" · validation {ev['val_accuracy']:.1%}" if ev.get("val_accuracy") is not None else ""
+            self.progress_label.setText(f"{i + 1}/{n} {title}: meta-training, step {ev['step']:,} · "
+                                        f"{ev['episodes_per_s']:.1f} episodes/s · {fmt_duration(ev['elapsed_s'])}{val}".replace(",", "\u202f"))
+        elif ev is not None and ev["kind"] == "testing":
+            self.progress.setValue(int(100 * i + 85 + 15 * ev["done"] / ev["total"]))
+            self.progress_label.setText(f"{i + 1}/{n} {title}: testing, episode {ev['done']}/{ev['total']} · {ev['accuracy']:.1%} so far")
+        else:
+            self.progress.setValue(100 * i)
+            self.progress_label.setText(f"{i + 1}/{n} {title}: starting…")
+
+    def _finished(self, payload: dict) -> None:
+        comp = payload.get("comparison")
+        if comp is None or self.closing:
+            return
+        self.current = None  # the run is over: the progress line below stays as written here
+        self.comparison, self.models = comp, dict(payload.get("models") or {})
+        done = [r for r in comp.results.values() if r.finished]
+        self.progress.setValue(self.progress.maximum() if comp.status == "done" else self.progress.value())
+        self.progress_label.setText(("Finished" if comp.status == "done" else "Stopped") +
+                                    f": {len(done)} of {len(comp.results)} algorithm{'s' if len(comp.results) != 1 else ''} tested on "
+                                    f"{comp.config.eval_episodes} shared episodes")
+        self.show_comparison(comp, self.models, store=True)
+
+    def _failed(self, title: str, text: str) -> None:
+        self.progress_label.setText(title)
+        self.message.emit(title, text)
+
+    def _ended(self) -> None:
+        session, self.session = self.session, None
+        if session is not None:
+            session.thread.wait()
+            session.deleteLater()
+        if not self.closing:
+            self._set_running(False)
+        self.ended.emit()
+
+    # -- showing a comparison -------------------------------------------------------------------------
+    def show_comparison(self, comp, models: dict[str, bytes] | None = None, store: bool = False, source: dict | None = None) -> None:
+        """Show a finished / stopped / opened comparison; `store`: make it the project's."""
+        self.comparison, self.models = comp, dict(models or {})
+        if self.core_ready:
+            self._apply_setup(comp.config, source or self._saved_source())
+        self._start_display(comp)
+        for name, r in comp.results.items():
+            c = self.curves[name]
+            cv = r.curves
+            for e, s, lo, a in zip(cv["episodes"], cv["seconds"], cv["loss"], cv["accuracy"]):
+                c.add(e, s, lo, a)
+            for e, s, a in zip(cv["val_episodes"], cv["val_seconds"], cv["val_accuracy"]):
+                c.add_val(e, s, a)
+        self._fill_results()
+        self._dirty = True
+        self.redraw()
+        if store:
+            data = comp.to_dict()
+            data["app"] = {"source": dict(source or self.source)}
+            self.project.set_comparison(data, self.models)
+        self.comparisonReady.emit()
+
+    def load_from_project(self) -> None:
+        """Show the project's saved comparison (after Open / Restore / New)."""
+        data = self.project.comparison
+        if self.session is not None or not self.core_ready:
+            return  # (set_core_ready calls this again once the engine is loaded)
+        if not data:
+            self.comparison, self.models = None, {}
+            self.run_names = []
+            if self.core_ready:
+                import core
+
+                self._start_display(core.Comparison.from_dict({"format": core.compare.FORMAT, "config": {"algorithms": []}, "results": []}))
+            self.progress_label.setText("Not run yet")
+            return
+        import core
+
+        try:
+            comp = core.Comparison.from_dict(data)
+        except core.CompareError as exc:
+            self.message.emit("Cannot show the saved comparison", str(exc))
+            return
+        self.progress_label.setText(f"Saved comparison of {comp.created.replace('T', ' ')}")
+        self.show_comparison(comp, self.project.comparison_models, source=(data.get("app") or {}).get("source"))
+
+    def _mark_dirty(self, force: bool = False) -> None:
+        self._dirty = True
+        if force:
+            self.redraw()
+
+    def redraw(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        by_seconds = self.x_box.currentData() == "seconds"
+        for c in self.curves.values():
+            c.draw(by_seconds)
+        self.plots[2].setLabel("bottom", "seconds" if by_seconds else "episodes")
+        self.plots[1].setLabel("bottom", "seconds" if by_seconds else "episodes")
+        self.plots[0].setLabel("bottom", "seconds" if by_seconds else "episodes")
+        if self.session is not None:
+            self._progress_text()
+
+    def _fill_results(self) -> None:
+        comp = getattr(self, "shown", None)
+        results = list(comp.results.values()) if comp is not None else []
+        t = self.table
+        t.setSortingEnabled(False)
+        t.setRowCount(len(results))
+        best = max((r.mean for r in results if r.finished), default=None)
+        for row, r in enumerate(results):
+            name_item = SortItem(r.title + ("" if r.finished else f" ({r.status})"), r.title)
+            name_item.setIcon(swatch(algo_color(r.algorithm)))
+            name_item.setToolTip(f"{r.algorithm}: {r.message}" if r.message else r.algorithm)
+            name_item.setData(Qt.ItemDataRole.UserRole, r.algorithm)
+            if r.finished:
+                acc = SortItem(f"{100 * r.mean:.2f} ± {100 * r.ci95:.2f}", r.mean)
+                if r.mean == best:
+                    f = acc.font()
+                    f.setBold(True)
+                    acc.setFont(f)
+            else:
+                acc = SortItem("–", -1.0)
+            cells = [name_item, acc,
+                     SortItem(fmt_duration(r.train_seconds) if r.steps else "–", r.train_seconds),
+                     SortItem(f"{r.steps:,}".replace(",", "\u202f"), r.steps),
+                     SortItem(f"{r.episodes_per_s:.1f}" if r.steps else "–", r.episodes_per_s),
+                     SortItem(f"{r.parameters:,}".replace(",", "\u202f") if r.parameters else "–", r.parameters),
+                     SortItem(f"{r.peak_memory_mb:,.0f}".replace(",", "\u202f") if r.peak_memory_mb is not None else "–", r.peak_memory_mb or 0.0),
+                     SortItem(r.device or "–")]
+            cells[6].setToolTip(r.memory_kind)
+            cells[2].setToolTip(f"{r.episodes:,} training episodes; test took {r.test_seconds:.0f} s" if r.steps else "")
+            for col, item in enumerate(cells):
+                if col:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                t.setItem(row, col, item)
+        t.setSortingEnabled(True)
+        self._fill_bars(results)
+        self._fill_matrix(comp)
+
+    def _fill_bars(self, results) -> None:
+        """Horizontal bars (names stay readable for ten algorithms), the best on top."""
+        done = sorted((r for r in results if r.finished), key=lambda r: -r.mean)
+        self.bar_item.setVisible(bool(done))
+        self.err_item.setVisible(bool(done))
+        n = len(done)
+        self.bars.getAxis("left").setTicks([[(n - 1 - i, r.algorithm) for i, r in enumerate(done)]])
+        if not done:
+            return
+        ys = [n - 1 - i for i in range(n)]
+        means = [100 * r.mean for r in done]
+        cis = [100 * r.ci95 for r in done]
+        self.bar_item.setOpts(x0=[0.0] * n, width=means, y=ys, height=0.6, brushes=[algo_color(r.algorithm) for r in done],
+                              pens=[pg.mkPen(algo_color(r.algorithm).darker(130)) for r in done])
+        fg = self.palette().color(QPalette.ColorRole.Text)
+        self.err_item.setData(x=np.array(means, dtype=float), y=np.array(ys, dtype=float), left=np.array(cis, dtype=float),
+                              right=np.array(cis, dtype=float), beam=0.25, pen=pg.mkPen(fg, width=1.5))
+        # The axis starts near the lowest whisker, not at 0: what matters is whether the CIs overlap.
+        lo = min(m - c for m, c in zip(means, cis))
+        lo = max(0.0, math.floor((lo - 2) / 5) * 5)
+        self.bars.setXRange(lo, min(100.5, max(m + c for m, c in zip(means, cis)) + 2), padding=0.02)
+        self.bars.setYRange(-0.6, n - 0.4, padding=0)
+
+    def _fill_matrix(self, comp) -> None:
+        m = self.matrix
+        if comp is None or len([r for r in comp.results.values() if r.finished]) < 2:
+            m.clear()
+            m.setRowCount(0)
+            m.setColumnCount(0)
+            return
+        pw = comp.pairwise(by_accuracy=True)  # best first, like the table's default order
+        n = len(pw.names)
+        m.clear()
+        m.setRowCount(n)
+        m.setColumnCount(n)
+        m.setHorizontalHeaderLabels(pw.names)
+        m.setVerticalHeaderLabels([f"{a} beats…" for a in pw.names])
+        good, bad = QColor("#2e9d5b"), QColor("#c8553d")
+        for i, a in enumerate(pw.names):
+            for j, b in enumerate(pw.names):
+                if i == j:
+                    item = QTableWidgetItem("–")
+                else:
+                    w = pw.win[i][j]
+                    sig = pw.significant(i, j)
+                    item = QTableWidgetItem(f"{100 * w:.1f}%" + (" *" if sig else ""))
+                    t = abs(w - 0.5) * 2
+                    c = QColor(good if w > 0.5 else bad)
+                    c.setAlpha(int(25 + 150 * t) if abs(w - 0.5) > 1e-9 else 0)
+                    item.setBackground(c)
+                    if sig:
+                        f = QFont(item.font())
+                        f.setBold(True)
+                        item.setFont(f)
+                    item.setToolTip(f"{a} beats {b} on {100 * w:.1f}% of the {pw.episodes} shared test episodes (ties count ½).\n"
+                                    f"Wilcoxon signed-rank ({pw.method[i][j]}): p = {pw.p_value[i][j]:.3g}; Holm-adjusted p = {pw.p_holm[i][j]:.3g}"
+                                    f" → {'significant' if sig else 'not significant'} at α = 0.05")
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                m.setItem(i, j, item)
+
+    # -- my queries ---------------------------------------------------------------------------------------
+    def trained_names(self) -> list[str]:
+        comp = self.comparison
+        if comp is None:
+            return []
+        return [n for n, r in comp.results.items() if r.finished and (n in comp.learners or n in self.models)]
+
+    def classify_queries(self) -> None:
+        ok, why = self.project.validity()
+        if not ok:
+            self.message.emit("The support set is not ready", f"The support set in the Studio view {why}.")
+            return
+        if not self.project.queries:
+            self.message.emit("No queries", "Add query images in the Studio view first (drop, paste or draw them).")
+            return
+        if not self.trained_names():
+            self.message.emit("No trained models", "Run a comparison first: its trained models classify your queries "
+                                                   "(a comparison opened from JSON holds no models).")
+            return
+        if self._grid_busy:
+            return
+        self._grid_busy = True
+        self.classify_btn.setEnabled(False)
+        holder = {"comparison": self.comparison, "models": self.models}
+        labels = [ci for ci, c in enumerate(self.project.classes) for _ in c.samples]
+        support = [s.png for c in self.project.classes for s in c.samples]
+        queries = list(self.project.queries)
+        names = self.project.class_names()
+        device = self.comparison.config.device
+
+        def done(result: dict) -> None:
+            self._grid_busy = False
+            self.classify_btn.setEnabled(self.session is None)
+            self.fill_grid(names, queries, result)
+            self.gridReady.emit()
+
+        def failed(exc: Exception) -> None:
+            self._grid_busy = False
+            self.classify_btn.setEnabled(self.session is None)
+            self.message.emit("Cannot classify", str(exc))
+
+        self.grid_note.setText("Classifying…")
+        workers.run_job(lambda: classify_grid(holder, support, labels, [q.png for q in queries], device), done, failed, owner=self.window())
+
+    def fill_grid(self, class_names: list[str], queries: list, result: dict[str, Any]) -> None:
+        """Rows: queries; columns: the query, each algorithm's prediction, agreement."""
+        import core
+
+        algos = [n for n in result]
+        self.grid_results = result
+        g = self.grid
+        g.clear()
+        g.setRowCount(len(queries))
+        g.setColumnCount(len(algos) + 2)
+        titles = [core.ALGORITHMS[n].title if n in core.ALGORITHMS else n for n in algos]
+        g.setHorizontalHeaderLabels(["Query", *titles, "Verdict"])
+        for col, n in enumerate(algos, start=1):
+            g.horizontalHeaderItem(col).setIcon(swatch(algo_color(n)))
+        amber = QColor("#f2b134")
+        amber.setAlpha(90)
+        disagreements = 0
+        for row, q in enumerate(queries):
+            thumb = QTableWidgetItem()
+            thumb.setIcon(thumb_icon(q, 48))
+            g.setItem(row, 0, thumb)
+            preds = {}
+            for col, n in enumerate(algos, start=1):
+                probs = result[n]
+                if isinstance(probs, str):
+                    item = QTableWidgetItem("cannot classify")
+                    item.setToolTip(probs)
+                else:
+                    p = probs[row]
+                    best = max(range(len(p)), key=p.__getitem__)
+                    preds[n] = best
+                    item = QTableWidgetItem(f"{class_names[best]}  {p[best]:.0%}")
+                    ranked = sorted(range(len(p)), key=lambda k: -p[k])[:3]
+                    item.setToolTip("\n".join(f"{class_names[k]}: {p[k]:.1%}" for k in ranked))
+                g.setItem(row, col, item)
+            answers = set(preds.values())
+            if len(answers) > 1:
+                disagreements += 1
+                votes = list(preds.values())
+                counts = {a: votes.count(a) for a in answers}
+                listed = ", ".join(f"{class_names[a]} ×{k}" for a, k in sorted(counts.items(), key=lambda t: -t[1]))
+                g.setItem(row, len(algos) + 1, QTableWidgetItem(f"⚠ disagree: {listed}"))
+                majority = max(counts.values())
+                for col in range(1, len(algos) + 2):
+                    g.item(row, col).setBackground(amber)
+                for col, n in enumerate(algos, start=1):
+                    if n in preds and counts[preds[n]] < majority:  # the minority answers in bold
+                        f = QFont(g.item(row, col).font())
+                        f.setBold(True)
+                        g.item(row, col).setFont(f)
+            else:
+                g.setItem(row, len(algos) + 1, QTableWidgetItem("✓ all agree" if answers else "–"))
+        g.resizeColumnsToContents()
+        self.grid_note.setText(f"{len(queries)} quer{'y' if len(queries) == 1 else 'ies'} × {len(algos)} algorithm{'s' if len(algos) != 1 else ''}, "
+                               f"adapted on the Studio view's support set ({len(class_names)} classes); "
+                               f"{disagreements} disagreement{'s' if disagreements != 1 else ''} highlighted.")
+
+    # -- export / open -------------------------------------------------------------------------------------
+    def _ask_path(self, title: str, suffix: str, filt: str, save: bool = True) -> str | None:
+        start = self.settings.value("folders/compare", str(Path.home())) if self.settings is not None else str(Path.home())
+        start = str(Path(start) / f"comparison{suffix}")
+        path, _ = (QFileDialog.getSaveFileName if save else QFileDialog.getOpenFileName)(self, title, start, filt)
+        if not path:
+            return None
+        if save and not path.endswith(suffix):
+            path += suffix
+        if self.settings is not None:
+            self.settings.setValue("folders/compare", str(Path(path).parent))
+        return path
+
+    def _need_comparison(self) -> bool:
+        if self.comparison is None:
+            self.message.emit("Nothing to export", "Run a comparison (or open one) first.")
+            return False
+        return True
+
+    def export_csv(self, path: str | None = None) -> list[Path]:
+        if not self._need_comparison():
+            return []
+        path = path or self._ask_path("Export the results table as CSV", ".csv", "CSV (*.csv)")
+        if not path:
+            return []
+        table = Path(path)
+        matrix = table.with_name(table.stem + "-pairwise.csv")
+        try:
+            self.comparison.write_table_csv(table)
+            self.comparison.write_matrix_csv(matrix)
+        except OSError as exc:
+            self.message.emit("Cannot export", f"{path}: {exc.strerror or exc}")
+            return []
+        self.status.emit(f"Wrote {table.name} and {matrix.name}")
+        return [table, matrix]
+
+    def export_png(self, path: str | None = None) -> Path | None:
+        path = path or self._ask_path("Export the plots as PNG", ".png", "PNG images (*.png)")
+        if not path:
+            return None
+        self.redraw()
+        if not self.results_page.grab().save(str(path)):
+            self.message.emit("Cannot export", f"{path}: could not write the image")
+            return None
+        self.status.emit(f"Wrote {Path(path).name}")
+        return Path(path)
+
+    def save_json(self, path: str | None = None) -> Path | None:
+        if not self._need_comparison():
+            return None
+        path = path or self._ask_path("Save the comparison as JSON", ".json", "Comparison JSON (*.json)")
+        if not path:
+            return None
+        try:
+            out = self.comparison.save_json(path)
+        except OSError as exc:
+            self.message.emit("Cannot save", f"{path}: {exc.strerror or exc}")
+            return None
+        self.status.emit(f"Wrote {out.name}")
+        return out
+
+    def open_json(self, path: str | None = None) -> bool:
+        if self.session is not None or not self.core_ready:
+            return False
+        path = path or self._ask_path("Open a comparison", ".json", "Comparison JSON (*.json);;All files (*)", save=False)
+        if not path:
+            return False
+        import core
+
+        try:
+            comp = core.Comparison.load_json(path)
+        except core.CompareError as exc:
+            self.message.emit("Cannot open the comparison", str(exc))
+            return False
+        self.progress_label.setText(f"Opened {Path(path).name} (no models: re-run to classify your queries)")
+        self.show_comparison(comp, {}, store=True, source=self.source)
+        return True
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except Exception:  # noqa: BLE001
+        return False

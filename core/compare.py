@@ -1,0 +1,730 @@
+"""Compare algorithms side by side, fairly: same training episodes, same test episodes, paired tests.
+
+`Comparison(config, train, val, test).run()` is a generator, like `Trainer.run()`: it meta-trains
+the chosen algorithms one after another with the existing `Trainer`, tests each on the same fixed
+test episodes as soon as it is trained, and yields plain-Python event dicts as it goes (the CLI
+prints them, the app forwards them from a worker thread). A `CancelToken` is checked before every
+training step and every test episode; algorithms that finished keep their results.
+
+Fairness
+- Training episodes: every algorithm's Trainer samples with the same seed, so episode i of the
+  stream is the same task for all of them (`EpisodeSampler.episode(i)` is a pure function of the
+  seed and i). With protocol "same" (the default) every algorithm trains on the test shape
+  (N-way K-shot Q-query): the tensors are identical, in the same order; an algorithm with a
+  meta-batch (MAML, Reptile) takes several consecutive episodes of that stream per step. With
+  protocol "paper" each algorithm keeps its paper's training shape (ProtoNet's 60 ways, Reptile's
+  10 shots, ...): same seed, but episodes of different shapes are different tasks.
+- Initial weights depend on the seed alone (the Trainer seeds torch before building a learner).
+- Test episodes: stream `test_seed` (default `evaluation.TEST_SEED`, the README's) of the test
+  source, identical for every algorithm; a digest of their tensors is kept with each result.
+
+Statistics, over the M shared test episodes
+- accuracy: mean ± 95% CI = 1.96·sd/√M (`evaluation.mean_ci95`, as everywhere in the project);
+- win rate of A over B: the share of episodes on which A's accuracy is higher than B's, ties
+  counting one half to each (so W[A][B] + W[B][A] = 1);
+- significance: the two-sided Wilcoxon signed-rank test on the paired per-episode accuracies
+  (`wilcoxon_signed_rank`: zero differences dropped, mid-ranks for tied magnitudes; the exact
+  null distribution up to 50 non-zero pairs, the normal approximation with tie and continuity
+  correction above), Holm-corrected over all pairs of the comparison, α = 0.05. No scipy.
+
+Records: `to_dict()` / `save_json()` / `load_json()` (config, curves, per-episode accuracies,
+results; the trained models stay in memory only, in `learners`), `write_table_csv()` /
+`write_matrix_csv()` (and readers, for round trips), `markdown()` for a README table.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as _dt
+import hashlib
+import io
+import json
+import math
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+
+from .algorithms import create, get_algorithm, hparams_from_dict
+from .algorithms.base import MetaLearner
+from .checkpoint import FORMAT as CHECKPOINT_FORMAT
+from .checkpoint import checkpoint_dict, learner_from_checkpoint
+from .episodes import EpisodeSampler
+from .errors import CheckpointError, FewShotError
+from .evaluation import TEST_SEED, mean_ci95
+from .peakmem import peak_mb, reset_peak
+from .sources.base import ClassSource
+from .trainer import CancelToken, TrainConfig, Trainer
+
+FORMAT = "fewshot-studio-comparison"
+FORMAT_VERSION = 1
+PROTOCOLS = {
+    "same": "every algorithm trains on the same N-way K-shot Q-query episodes (identical tensors, same order)",
+    "paper": "each algorithm trains on its paper's episode shape, from the same seeded stream",
+}
+ALPHA = 0.05
+EXACT_MAX_PAIRS = 50  # up to this many non-zero differences the Wilcoxon p-value is exact
+TEST_DESCRIPTION = ("two-sided Wilcoxon signed-rank test on the paired per-episode accuracies (zero differences dropped, "
+                    f"mid-ranks for ties; exact up to {EXACT_MAX_PAIRS} non-zero pairs, normal approximation with tie and "
+                    f"continuity correction above), Holm-corrected over all pairs, α = {ALPHA}")
+CURVE_POINTS = 2000  # per curve in a saved comparison (longer runs are averaged into this many bins)
+TIE_EPS = 1e-9  # per-episode accuracies closer than this are a tie
+
+
+class CompareError(FewShotError, ValueError):
+    """A comparison cannot be set up or read (unknown algorithm, bad hyperparameter, foreign file)."""
+
+
+# -- statistics (pure Python; tested on hand-made results) -------------------------------------
+
+def win_rate(a: list[float], b: list[float]) -> float:
+    """Share of paired episodes on which a beats b, ties counting one half."""
+    if len(a) != len(b):
+        raise ValueError(f"paired results must have the same length ({len(a)} vs {len(b)})")
+    if not a:
+        return float("nan")
+    score = sum(1.0 if x > y + TIE_EPS else 0.5 if abs(x - y) <= TIE_EPS else 0.0 for x, y in zip(a, b))
+    return score / len(a)
+
+
+def _midranks(values: list[float]) -> list[float]:
+    """1-based ranks of `values`, tied values sharing the mean of their ranks."""
+    order = sorted(range(len(values)), key=values.__getitem__)
+    ranks = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and abs(values[order[j + 1]] - values[order[i]]) <= TIE_EPS:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+@dataclass
+class WilcoxonResult:
+    w_plus: float  # sum of the ranks of the positive differences (a > b)
+    w_minus: float
+    n: int  # non-zero differences
+    p_value: float  # two-sided
+    method: str  # "exact" | "normal" | "none" (no non-zero difference: p = 1)
+
+
+def wilcoxon_signed_rank(a: list[float], b: list[float], exact_max: int = EXACT_MAX_PAIRS) -> WilcoxonResult:
+    """Two-sided Wilcoxon signed-rank test of paired samples a, b (H0: the differences are
+    symmetric about 0). Zero differences are dropped (Wilcoxon's convention); tied magnitudes get
+    mid-ranks. Exact: under H0 each rank's sign is + or − with probability ½, so the distribution
+    of W+ is that of a sum of a random subset of the ranks — counted by dynamic programming over
+    doubled (integral) ranks, which stays exact with ties. Normal: mean n(n+1)/4, variance
+    n(n+1)(2n+1)/24 − Σ(t³ − t)/48 over tie groups of size t, continuity correction ½."""
+    if len(a) != len(b):
+        raise ValueError(f"paired results must have the same length ({len(a)} vs {len(b)})")
+    d = [x - y for x, y in zip(a, b) if abs(x - y) > TIE_EPS]
+    n = len(d)
+    if n == 0:
+        return WilcoxonResult(0.0, 0.0, 0, 1.0, "none")
+    ranks = _midranks([abs(v) for v in d])
+    w_plus = sum(r for r, v in zip(ranks, d) if v > 0)
+    w_minus = n * (n + 1) / 2 - w_plus
+    if n <= exact_max:
+        doubled = [int(round(2 * r)) for r in ranks]
+        total = sum(doubled)
+        counts = np.zeros(total + 1, dtype=np.float64)  # counts ≤ 2^50 < 2^53: exact in float64
+        counts[0] = 1.0
+        for r in doubled:
+            counts[r:] = counts[r:] + counts[: total + 1 - r].copy()
+        w2 = int(round(2 * w_plus))
+        all_ = float(2 ** n)
+        lower = counts[: w2 + 1].sum() / all_
+        upper = counts[w2:].sum() / all_
+        return WilcoxonResult(w_plus, w_minus, n, min(1.0, 2 * min(lower, upper)), "exact")
+    mean = n * (n + 1) / 4
+    groups: dict[float, int] = {}
+    for r in ranks:
+        groups[r] = groups.get(r, 0) + 1
+    var = n * (n + 1) * (2 * n + 1) / 24 - sum(t ** 3 - t for t in groups.values()) / 48
+    if var <= 0:
+        return WilcoxonResult(w_plus, w_minus, n, 1.0, "normal")
+    dev = max(0.0, abs(w_plus - mean) - 0.5)
+    z = dev / math.sqrt(var)
+    return WilcoxonResult(w_plus, w_minus, n, min(1.0, math.erfc(z / math.sqrt(2))), "normal")
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm–Bonferroni adjusted p-values (step-down; monotone; capped at 1), in the input order."""
+    m = len(p_values)
+    order = sorted(range(m), key=p_values.__getitem__)
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+@dataclass
+class Pairwise:
+    """Every ordered pair (A, B) of algorithms with results on the same test episodes."""
+    names: list[str]
+    win: list[list[float | None]]  # win[i][j]: share of episodes names[i] beats names[j] (ties ½)
+    p_value: list[list[float | None]]  # two-sided Wilcoxon, symmetric
+    p_holm: list[list[float | None]]  # Holm-adjusted over the unordered pairs
+    method: list[list[str | None]]
+    episodes: int = 0
+    test: str = TEST_DESCRIPTION
+
+    def significant(self, i: int, j: int, alpha: float = ALPHA) -> bool:
+        p = self.p_holm[i][j]
+        return p is not None and p < alpha
+
+
+def pairwise(per_episode: dict[str, list[float]]) -> Pairwise:
+    """Win rates and Holm-corrected paired tests for every pair of `per_episode` results."""
+    names = list(per_episode)
+    n = len(names)
+    lengths = {len(v) for v in per_episode.values()}
+    if len(lengths) > 1:
+        raise ValueError(f"results cover different numbers of test episodes ({sorted(lengths)}): not paired")
+    win = [[None] * n for _ in range(n)]
+    pv = [[None] * n for _ in range(n)]
+    meth = [[None] * n for _ in range(n)]
+    pairs = []
+    for i in range(n):
+        for j in range(i + 1, n):
+            a, b = per_episode[names[i]], per_episode[names[j]]
+            win[i][j] = win_rate(a, b)
+            win[j][i] = win_rate(b, a)
+            w = wilcoxon_signed_rank(a, b)
+            pv[i][j] = pv[j][i] = w.p_value
+            meth[i][j] = meth[j][i] = w.method
+            pairs.append((i, j))
+    adj = holm([pv[i][j] for i, j in pairs])
+    ph = [[None] * n for _ in range(n)]
+    for (i, j), p in zip(pairs, adj):
+        ph[i][j] = ph[j][i] = p
+    return Pairwise(names, win, pv, ph, meth, lengths.pop() if lengths else 0)
+
+
+# -- configuration and results -------------------------------------------------------------------
+
+@dataclass
+class CompareConfig:
+    algorithms: list[str]
+    hparams: dict[str, dict[str, Any]] = field(default_factory=dict)  # per algorithm: overrides of the paper's
+    n_way: int = 5  # the test protocol (and, with protocol "same", the training episodes)
+    k_shot: int = 1
+    q_query: int = 15
+    protocol: str = "same"
+    steps_each: int = 1000  # meta-training steps per algorithm
+    seconds_each: float | None = None  # wall-clock budget per algorithm (the run stops at whichever comes first)
+    seed: int = 0  # training episodes and initial weights
+    eval_episodes: int = 600
+    test_seed: int = TEST_SEED
+    val_every: int = 500
+    val_episodes: int = 100
+    device: str = "auto"
+    source: str = ""  # what the training / test sources were (a description, for the record)
+
+    def validate(self) -> None:
+        if not self.algorithms:
+            raise CompareError("choose at least one algorithm to compare")
+        if len(set(self.algorithms)) != len(self.algorithms):
+            raise CompareError(f"an algorithm is listed twice: {', '.join(self.algorithms)}")
+        if self.protocol not in PROTOCOLS:
+            raise CompareError(f"unknown protocol {self.protocol!r}; expected one of {', '.join(PROTOCOLS)}")
+        if self.eval_episodes < 1:
+            raise CompareError("a comparison needs at least one test episode")
+        for name in self.hparams:
+            if name not in self.algorithms:
+                raise CompareError(f"hyperparameters given for {name!r}, which is not among the compared algorithms ({', '.join(self.algorithms)})")
+        for name in self.algorithms:
+            try:
+                cls = get_algorithm(name)
+                hparams_from_dict(cls.HParams, self.hparams.get(name))
+            except ValueError as exc:
+                raise CompareError(f"{name}: {exc}") from None
+
+    def train_config(self, name: str) -> TrainConfig:
+        same = self.protocol == "same"
+        return TrainConfig(
+            algorithm=name, hparams=dict(self.hparams.get(name) or {}), n_way=self.n_way, k_shot=self.k_shot, q_query=self.q_query,
+            train_way=self.n_way if same else None, train_shot=self.k_shot if same else None, train_query=self.q_query if same else None,
+            steps=self.steps_each, max_seconds=self.seconds_each, seed=self.seed, val_every=self.val_every,
+            val_episodes=self.val_episodes, device=self.device,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "CompareConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def _new_curves() -> dict[str, list]:
+    return {"episodes": [], "seconds": [], "loss": [], "accuracy": [], "val_episodes": [], "val_seconds": [], "val_accuracy": []}
+
+
+@dataclass
+class AlgoResult:
+    algorithm: str
+    title: str = ""
+    family: str = ""
+    status: str = "pending"  # pending | training | testing | done | stopped | failed | skipped
+    message: str = ""
+    hparams: dict[str, Any] = field(default_factory=dict)  # all of them, as trained
+    episode_shape: dict[str, int] = field(default_factory=dict)
+    steps: int = 0
+    episodes: int = 0  # training episodes seen
+    train_seconds: float = 0.0  # wall time of meta-training, periodic validation included
+    episodes_per_s: float = 0.0
+    parameters: int = 0
+    peak_memory_mb: float | None = None
+    memory_kind: str = ""  # what peak_memory_mb measures
+    device: str = ""
+    per_episode: list[float] = field(default_factory=list)  # test accuracy per shared test episode
+    test_seconds: float = 0.0
+    test_digest: str = ""  # of the test episodes' tensors: equal digests = the same test episodes
+    curves: dict[str, list] = field(default_factory=_new_curves)
+
+    @property
+    def mean(self) -> float:
+        return mean_ci95(self.per_episode)[0]
+
+    @property
+    def ci95(self) -> float:
+        return mean_ci95(self.per_episode)[1]
+
+    @property
+    def finished(self) -> bool:
+        return self.status == "done"
+
+    def to_dict(self, curve_points: int | None = CURVE_POINTS) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["mean"], d["ci95"] = (self.mean, self.ci95) if self.per_episode else (None, None)
+        if curve_points:
+            d["curves"] = thin_curves(self.curves, curve_points)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "AlgoResult":
+        known = {f.name for f in dataclasses.fields(cls)}
+        r = cls(**{k: v for k, v in d.items() if k in known})
+        r.curves = {**_new_curves(), **(r.curves or {})}
+        r.per_episode = [float(v) for v in r.per_episode]
+        return r
+
+
+def thin_curves(curves: dict[str, list], points: int) -> dict[str, list]:
+    """At most `points` per training curve: consecutive steps averaged into equal bins (the x of
+    a bin is its last step's). Validation points are few and kept as they are."""
+    out = {k: list(v) for k, v in curves.items()}
+    n = len(curves.get("loss", []))
+    if n <= points:
+        return out
+    edges = [round(i * n / points) for i in range(points + 1)]
+    for key in ("episodes", "seconds", "loss", "accuracy"):
+        v = curves[key]
+        if key in ("episodes", "seconds"):
+            out[key] = [v[e - 1] for e in edges[1:]]
+        else:
+            out[key] = [sum(v[s:e]) / (e - s) for s, e in zip(edges[:-1], edges[1:])]
+    return out
+
+
+# -- models as bytes (for a project file) --------------------------------------------------------
+
+def learner_to_bytes(learner: MetaLearner, extra: dict | None = None) -> bytes:
+    """A checkpoint of `learner` (the same format as `save_checkpoint`) as bytes."""
+    buf = io.BytesIO()
+    torch.save(checkpoint_dict(learner, extra=extra), buf)
+    return buf.getvalue()
+
+
+def learner_from_bytes(data: bytes, device: torch.device | str = "cpu") -> MetaLearner:
+    try:
+        ckpt = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling complaint means a damaged model
+        raise CheckpointError(f"a compared model is damaged ({exc.__class__.__name__})") from exc
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError("a compared model is not a Few-Shot Studio checkpoint")
+    try:
+        get_algorithm(ckpt["algorithm"])
+    except (KeyError, ValueError) as exc:
+        raise CheckpointError(str(exc)) from exc
+    return learner_from_checkpoint(ckpt, device, with_optimizer=False)
+
+
+def _probabilities(learner: MetaLearner, support_x: torch.Tensor, support_y: torch.Tensor, query_x: torch.Tensor) -> list | str:
+    try:
+        dev = learner.device
+        clf = learner.adapt(support_x.to(dev), support_y.to(dev))
+        with torch.no_grad():
+            probs = clf.predict_proba(query_x.to(dev)).double()
+        probs = probs / probs.sum(-1, keepdim=True)  # float32 exp() can be off by ~1e-7 from summing to 1
+        return probs.cpu().tolist()
+    except (ValueError, RuntimeError) as exc:
+        return str(exc)
+
+
+# -- the comparison ------------------------------------------------------------------------------
+
+class Comparison:
+    """Several algorithms on identical seeded episodes. `run()` yields event dicts:
+
+    begin {algorithms, total} · start {algorithm, index, total, title, parameters, device, shape}
+    · progress {algorithm, **Progress.to_dict()} · testing {algorithm, done, total, accuracy}
+    · result {algorithm, result} · stopped {algorithm, message} · failed {algorithm, message}
+    · end {status: done | cancelled, finished: [names]}
+    """
+
+    def __init__(self, config: CompareConfig, train_source: ClassSource | None = None, val_source: ClassSource | None = None,
+                 test_source: ClassSource | None = None, cancel: CancelToken | None = None):
+        config.validate()
+        self.config = config = dataclasses.replace(config, hparams={k: dict(v) for k, v in config.hparams.items()})
+        self.train_source, self.val_source, self.test_source = train_source, val_source, test_source
+        self.cancel = cancel or CancelToken()
+        self.results: dict[str, AlgoResult] = {}
+        for name in config.algorithms:
+            cls = get_algorithm(name)
+            self.results[name] = AlgoResult(name, cls.title, cls.family)
+        self.learners: dict[str, MetaLearner] = {}  # the trained models, in memory only
+        self.status = "pending"  # pending | running | done | cancelled
+        self.created = _dt.datetime.now().isoformat(timespec="seconds")
+        if not config.source and train_source is not None:
+            config.source = train_source.description if test_source is None or test_source is train_source else \
+                f"{train_source.description} → test {test_source.description}"
+
+    # -- running ---------------------------------------------------------------------------------
+    def run(self) -> Iterator[dict[str, Any]]:
+        if self.train_source is None or self.test_source is None:
+            raise CompareError("a comparison needs a training source and a test source to run")
+        c = self.config
+        self.status = "running"
+        yield {"kind": "begin", "algorithms": list(c.algorithms), "total": len(c.algorithms)}
+        for index, name in enumerate(c.algorithms):
+            r = self.results[name]
+            if self.cancel.cancelled:
+                r.status, r.message = "skipped", "not run: the comparison was stopped"
+                continue
+            try:
+                yield from self._one(index, name, r)
+            except Exception as exc:  # noqa: BLE001 - one failing algorithm must not lose the others' results
+                r.status = "failed"
+                r.message = f"{exc}" if isinstance(exc, FewShotError) else f"{exc.__class__.__name__}: {exc}"
+                self.learners.pop(name, None)
+                yield {"kind": "failed", "algorithm": name, "message": r.message}
+        self.status = "cancelled" if self.cancel.cancelled else "done"
+        yield {"kind": "end", "status": self.status, "finished": [n for n, r in self.results.items() if r.finished]}
+
+    def _one(self, index: int, name: str, r: AlgoResult) -> Iterator[dict[str, Any]]:
+        c = self.config
+        trainer = Trainer(c.train_config(name), self.train_source, self.val_source, cancel=self.cancel)
+        learner, device = trainer.learner, trainer.device
+        r.hparams = dataclasses.asdict(learner.hparams)
+        r.episode_shape = trainer.episode_shape()
+        r.parameters = learner.parameter_count()
+        r.device = str(device)
+        r.memory_kind = reset_peak(device)
+        r.status, r.curves = "training", _new_curves()
+        yield {"kind": "start", "algorithm": name, "index": index, "total": len(c.algorithms), "title": r.title,
+               "parameters": r.parameters, "device": r.device, "shape": dict(r.episode_shape)}
+        last = None
+        for p in trainer.run():
+            last = p
+            cv = r.curves
+            if p.status == "running":
+                cv["episodes"].append(p.episodes)
+                cv["seconds"].append(p.elapsed_s)
+                cv["loss"].append(p.loss)
+                cv["accuracy"].append(p.accuracy)
+            if p.val_accuracy is not None:
+                cv["val_episodes"].append(p.episodes)
+                cv["val_seconds"].append(p.elapsed_s)
+                cv["val_accuracy"].append(p.val_accuracy)
+            yield {"kind": "progress", "algorithm": name, **p.to_dict()}
+        r.steps, r.episodes, r.train_seconds = trainer.step, trainer.episodes_seen, last.elapsed_s
+        r.episodes_per_s = r.episodes / r.train_seconds if r.train_seconds > 0 else 0.0
+        if last.status == "cancelled":
+            r.status, r.message = "stopped", f"stopped after {r.steps} training steps; not tested"
+            r.peak_memory_mb = peak_mb(device)
+            yield {"kind": "stopped", "algorithm": name, "message": r.message}
+            return
+        r.status = "testing"
+        yield from self._test(name, learner, r, device)
+        r.peak_memory_mb = peak_mb(device)
+        if r.status == "stopped":
+            yield {"kind": "stopped", "algorithm": name, "message": r.message}
+            return
+        r.status, r.message = "done", last.message
+        self.learners[name] = learner
+        yield {"kind": "result", "algorithm": name, "result": r.to_dict(curve_points=None)}
+
+    def _test(self, name: str, learner: MetaLearner, r: AlgoResult, device: torch.device) -> Iterator[dict[str, Any]]:
+        """The shared test episodes, scored exactly as `evaluation.evaluate` scores them (adapt on
+        the support set, argmax over the queries), one at a time so Stop and progress get through."""
+        c = self.config
+        sampler = EpisodeSampler(self.test_source.to(device), c.n_way, c.k_shot, c.q_query, seed=c.test_seed, device=device)
+        digest = hashlib.blake2b(digest_size=12)
+        accs: list[float] = []
+        every = max(1, c.eval_episodes // 100)
+        t0 = time.perf_counter()
+        for i in range(c.eval_episodes):
+            if self.cancel.cancelled:
+                r.status, r.message = "stopped", f"stopped while testing (episode {i} of {c.eval_episodes}); partial results are not paired, so none are kept"
+                return
+            ep = sampler.episode(i)
+            for t in (ep.support_x, ep.support_y, ep.query_x, ep.query_y):
+                digest.update(t.detach().cpu().contiguous().numpy().tobytes())
+            classifier = learner.adapt(ep.support_x, ep.support_y)
+            with torch.no_grad():
+                pred = classifier(ep.query_x).argmax(-1)
+            accs.append(float((pred == ep.query_y).float().mean()))
+            if (i + 1) % every == 0 or i + 1 == c.eval_episodes:
+                yield {"kind": "testing", "algorithm": name, "done": i + 1, "total": c.eval_episodes, "accuracy": sum(accs) / len(accs)}
+        r.per_episode = accs
+        r.test_seconds = time.perf_counter() - t0
+        r.test_digest = digest.hexdigest()
+
+    # -- results -----------------------------------------------------------------------------------
+    def finished(self) -> list[AlgoResult]:
+        return [r for r in self.results.values() if r.finished]
+
+    def pairwise(self, by_accuracy: bool = False) -> Pairwise:
+        """The pairwise matrix of the finished algorithms, in the config's order (or best first)."""
+        done = self.finished()
+        if by_accuracy:
+            done = sorted(done, key=lambda r: -r.mean)
+        return pairwise({r.algorithm: r.per_episode for r in done})
+
+    def model_bytes(self) -> dict[str, bytes]:
+        """The trained models as checkpoint bytes (what a project file keeps)."""
+        return {name: learner_to_bytes(learner, extra={"comparison": self.created}) for name, learner in self.learners.items()}
+
+    def load_models(self, models: dict[str, bytes], device: torch.device | str = "cpu") -> None:
+        for name, data in models.items():
+            if name in self.results and self.results[name].finished:
+                self.learners[name] = learner_from_bytes(data, device)
+
+    def classify(self, support_x: torch.Tensor, support_y: torch.Tensor, query_x: torch.Tensor) -> dict[str, Any]:
+        """Every trained model's class probabilities for `query_x` ([Q, N] lists), adapted on the
+        given support set; an algorithm that cannot (e.g. MAML asked for more ways than it
+        trained on) gets its error message (a str) instead."""
+        return {name: _probabilities(learner, support_x, support_y, query_x) for name, learner in self.learners.items()}
+
+    def classify_images(self, support: list[Any], labels: list[int], queries: list[Any]) -> dict[str, Any]:
+        """`classify` on raw images (paths, PNG bytes, PIL images, arrays: anything
+        `prepare_images` reads), each model seeing them through its own InputSpec."""
+        from .sources import prepare_images
+
+        out: dict[str, Any] = {}
+        prepared: dict[tuple[str, str], tuple] = {}
+        for name, learner in self.learners.items():
+            spec, dev = learner.spec, learner.device
+            key = (repr(spec.to_dict()), str(dev))
+            if key not in prepared:
+                prepared[key] = (spec.to_model(prepare_images(support, spec), dev), torch.tensor(labels, dtype=torch.long, device=dev),
+                                 spec.to_model(prepare_images(queries, spec), dev))
+            out[name] = _probabilities(learner, *prepared[key])
+        return out
+
+    # -- records -----------------------------------------------------------------------------------
+    def to_dict(self, curve_points: int | None = CURVE_POINTS) -> dict[str, Any]:
+        pw = self.pairwise()
+        return {
+            "format": FORMAT, "format_version": FORMAT_VERSION, "created": self.created, "status": self.status,
+            "config": self.config.to_dict(),
+            "results": [r.to_dict(curve_points) for r in self.results.values()],
+            "pairwise": dataclasses.asdict(pw),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Any) -> "Comparison":
+        if not isinstance(d, dict) or d.get("format") != FORMAT:
+            raise CompareError("not a Few-Shot Studio comparison (no format marker)")
+        if int(d.get("format_version", 0)) > FORMAT_VERSION:
+            raise CompareError(f"written by a newer Few-Shot Studio (comparison format {d['format_version']}); update to open it")
+        try:
+            config = CompareConfig.from_dict(d["config"])
+            results = [AlgoResult.from_dict(r) for r in d["results"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CompareError(f"damaged comparison ({exc.__class__.__name__}: {exc})") from exc
+        # Algorithms this version does not have are still shown (their numbers are plain data).
+        comp = cls.__new__(cls)
+        comp.config, comp.cancel = config, CancelToken()
+        comp.train_source = comp.val_source = comp.test_source = None
+        comp.results = {r.algorithm: r for r in results}
+        comp.learners = {}
+        comp.status = str(d.get("status", "done"))
+        comp.created = str(d.get("created", ""))
+        return comp
+
+    def save_json(self, path: str | Path) -> Path:
+        """Write the comparison as JSON, atomically (temp file + rename)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(self.to_dict(), indent=1, ensure_ascii=False, allow_nan=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    @classmethod
+    def load_json(cls, path: str | Path) -> "Comparison":
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise CompareError(f"{path}: no such file") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CompareError(f"{path}: not a comparison JSON file ({exc.__class__.__name__}: {exc})") from exc
+        try:
+            return cls.from_dict(data)
+        except CompareError as exc:
+            raise CompareError(f"{path}: {exc}") from None
+
+    # -- tables ------------------------------------------------------------------------------------
+    TABLE_COLUMNS = ("algorithm", "title", "status", "accuracy", "ci95", "test_episodes", "train_seconds", "steps", "episodes",
+                     "episodes_per_s", "parameters", "peak_memory_mb", "memory_kind", "device")
+
+    def table_rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for r in self.results.values():
+            rows.append({"algorithm": r.algorithm, "title": r.title, "status": r.status,
+                         "accuracy": r.mean if r.per_episode else None, "ci95": r.ci95 if r.per_episode else None,
+                         "test_episodes": len(r.per_episode), "train_seconds": r.train_seconds, "steps": r.steps, "episodes": r.episodes,
+                         "episodes_per_s": r.episodes_per_s, "parameters": r.parameters, "peak_memory_mb": r.peak_memory_mb,
+                         "memory_kind": r.memory_kind, "device": r.device})
+        return rows
+
+    def write_table_csv(self, path: str | Path) -> Path:
+        path = Path(path)
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(self.TABLE_COLUMNS))
+            w.writeheader()
+            for row in self.table_rows():
+                w.writerow({k: ("" if v is None else repr(v) if isinstance(v, float) else v) for k, v in row.items()})
+        return path
+
+    MATRIX_BLOCKS = (("win", "win rate: row beats column (share of shared test episodes, ties count 1/2)"),
+                     ("p_holm", "p-value, Holm-adjusted (two-sided Wilcoxon signed-rank on paired per-episode accuracies)"),
+                     ("p_value", "p-value, unadjusted (two-sided Wilcoxon signed-rank on paired per-episode accuracies)"))
+
+    def write_matrix_csv(self, path: str | Path) -> Path:
+        """The pairwise matrix as square blocks (win rates, Holm-adjusted p-values, raw p-values),
+        each headed by what it holds and the algorithm names, separated by an empty row."""
+        pw = self.pairwise()
+        path = Path(path)
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            for b, (key, heading) in enumerate(self.MATRIX_BLOCKS):
+                if b:
+                    w.writerow([])
+                w.writerow([heading, *pw.names])
+                values = getattr(pw, key)
+                for i, a in enumerate(pw.names):
+                    w.writerow([a, *("" if values[i][j] is None else repr(values[i][j]) for j in range(len(pw.names)))])
+        return path
+
+    # -- Markdown ----------------------------------------------------------------------------------
+    def markdown(self) -> str:
+        c = self.config
+        rows = sorted(self.results.values(), key=lambda r: (not r.finished, -(r.mean if r.per_episode else 0.0)))
+        best = max((r.mean for r in rows if r.finished), default=None)
+        budget = " and ".join(b for b in (f"{c.steps_each:,} steps" if c.steps_each < 10**8 else "",
+                                           f"{_fmt_seconds(c.seconds_each)}" if c.seconds_each else "") if b) or "–"
+        out = [f"Comparison: {c.n_way}-way {c.k_shot}-shot, {c.q_query} queries per class, {c.eval_episodes} shared test episodes "
+               f"(seed {c.test_seed}); source: {c.source or '?'}; protocol `{c.protocol}` ({PROTOCOLS[c.protocol]}); "
+               f"budget per algorithm: {budget}; training seed {c.seed}.", "",
+               f"| algorithm | {c.n_way}-way {c.k_shot}-shot accuracy (%) | train time | steps | episodes | episodes/s | parameters | peak memory (MB) | device |",
+               "|---|---|---|---|---|---|---|---|---|"]
+        for r in rows:
+            if r.finished:
+                acc = f"{100 * r.mean:.2f} ± {100 * r.ci95:.2f}"
+                if best is not None and r.mean == best:
+                    acc = f"**{acc}**"
+            else:
+                acc = f"— ({r.status}{': ' + r.message if r.message and r.status == 'failed' else ''})"
+            mem = f"{r.peak_memory_mb:,.0f}" if r.peak_memory_mb is not None else "–"
+            out.append(f"| {r.title} (`{r.algorithm}`) | {acc} | {_fmt_seconds(r.train_seconds)} | {r.steps:,} | {r.episodes:,} | "
+                       f"{r.episodes_per_s:,.1f} | {r.parameters:,} | {mem} | {r.device or '–'} |")
+        mem_kinds = sorted({r.memory_kind for r in rows if r.memory_kind})
+        if mem_kinds:
+            out.append("")
+            out.append(f"Accuracy: mean ± 95% CI (1.96·sd/√M). Peak memory: {', '.join(mem_kinds)} during the algorithm's training and test.")
+        pw = self.pairwise(by_accuracy=True)
+        if len(pw.names) >= 2:
+            out += ["", f"Pairwise: the share of the {pw.episodes} shared test episodes on which the row algorithm's accuracy beats "
+                        f"the column's (ties count ½); * = significant: {TEST_DESCRIPTION}.", "",
+                    "| | " + " | ".join(f"`{n}`" for n in pw.names) + " |", "|---|" + "---|" * len(pw.names)]
+            for i, a in enumerate(pw.names):
+                cells = []
+                for j in range(len(pw.names)):
+                    if i == j:
+                        cells.append("–")
+                    else:
+                        cells.append(f"{100 * pw.win[i][j]:.1f}%{'*' if pw.significant(i, j) else ''}")
+                out.append(f"| `{a}` | " + " | ".join(cells) + " |")
+        return "\n".join(out) + "\n"
+
+
+def _fmt_seconds(s: float | None) -> str:
+    if s is None:
+        return "–"
+    if s < 60:
+        return f"{s:.1f} s"
+    s = int(round(s))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+def read_table_csv(path: str | Path) -> list[dict[str, Any]]:
+    """The rows `write_table_csv` wrote, with numbers as numbers again."""
+    ints = {"test_episodes", "steps", "episodes", "parameters"}
+    floats = {"accuracy", "ci95", "train_seconds", "episodes_per_s", "peak_memory_mb"}
+    rows = []
+    with open(path, newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            out: dict[str, Any] = {}
+            for k, v in row.items():
+                if k in ints:
+                    out[k] = int(v)
+                elif k in floats:
+                    out[k] = float(v) if v != "" else None
+                else:
+                    out[k] = v
+            rows.append(out)
+    return rows
+
+
+def read_matrix_csv(path: str | Path) -> dict[str, Any]:
+    """{"names": [...], "win": square, "p_holm": square, "p_value": square} from `write_matrix_csv`'s
+    file (None on the diagonal)."""
+    headings = {heading: key for key, heading in Comparison.MATRIX_BLOCKS}
+    out: dict[str, Any] = {"names": []}
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    block: str | None = None
+    for row in rows:
+        if not row:
+            block = None
+        elif block is None:
+            if row[0] not in headings:
+                raise CompareError(f"{path}: unexpected matrix block {row[0]!r}")
+            block = headings[row[0]]
+            out["names"] = row[1:]
+            out[block] = []
+        else:
+            out[block].append([None if v == "" else float(v) for v in row[1:]])
+    return out

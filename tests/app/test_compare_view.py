@@ -1,0 +1,151 @@
+"""The Compare view, driven like a person: tick algorithms, Run, read the table, chart and matrix;
+Stop keeps finished results; the comparison exports, re-opens and travels in the project file."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from apphelpers import fill_support, glyph_png
+
+TINY_COMPARE_SOURCE = {"kind": "builtin", "folder": "", "classes": 30, "test_classes": 12}
+
+
+@pytest.fixture
+def view(window, qtbot, monkeypatch):
+    from app import compare_view
+
+    monkeypatch.setitem(compare_view.DEFAULT_SETUP, "val_episodes", 3)  # validation: a few episodes, for speed
+    window.compare_view_act.trigger()
+    assert window.stack.currentIndex() == 1
+    qtbot.waitUntil(lambda: not window.train_btn.isVisible(), timeout=2000)  # Studio-only tools leave the toolbar
+    v = window.compare
+    v.set_source(TINY_COMPARE_SOURCE)
+    for key, value in {"n_way": 3, "k_shot": 1, "q_query": 2, "steps_each": 6, "seconds_each": 0, "eval_episodes": 10}.items():
+        v.spins[key].setValue(value)
+    return v
+
+
+def _tick(qtbot, view, names):
+    for name in names:
+        box = view.checks[name]
+        qtbot.mouseClick(box, Qt.MouseButton.LeftButton, pos=QPoint(7, box.height() // 2))  # on the tick box
+        qtbot.mouseClick(view.edit_buttons[name], Qt.MouseButton.LeftButton)
+        assert view.editing == name and "hidden" in view.form.editors  # this algorithm's own form
+        view.form.editors["hidden"].setValue(8)
+
+
+def _drawn(item) -> int:
+    x = item.getData()[0]
+    return 0 if x is None else len(x)
+
+
+def test_tick_two_algorithms_run_and_see_table_chart_matrix_curves_and_query_grid(window, view, qtbot, tmp_path):
+    _tick(qtbot, view, ["protonet", "matching"])
+    assert set(view.selected()) == {"protonet", "matching"}
+    assert view.hparams == {"protonet": {"hidden": 8}, "matching": {"hidden": 8}}
+    with qtbot.waitSignal(view.comparisonReady, timeout=60_000):
+        qtbot.mouseClick(view.run_btn, Qt.MouseButton.LeftButton)
+        assert not view.run_btn.isEnabled() and view.stop_btn.isEnabled()
+    qtbot.waitUntil(lambda: view.session is None, timeout=10_000)
+    assert view.run_btn.isEnabled() and not view.stop_btn.isEnabled()
+    # The table: one row per algorithm with accuracy ± CI, time, steps, episodes/s, parameters, memory, device.
+    t = view.table
+    assert t.rowCount() == 2
+    rows = {t.item(r, 0).data(Qt.ItemDataRole.UserRole): [t.item(r, c).text() for c in range(t.columnCount())] for r in range(2)}
+    for name in ("protonet", "matching"):
+        acc, _, steps, rate, params, mem, device = rows[name][1:]
+        assert "±" in acc and steps == "6" and float(rate) > 0 and params != "–" and device == "cpu"
+    t.sortItems(1, Qt.SortOrder.DescendingOrder)  # sortable by the number, not the text
+    accs = [view.comparison.results[t.item(r, 0).data(Qt.ItemDataRole.UserRole)].mean for r in range(2)]
+    assert accs == sorted(accs, reverse=True)
+    # The bar chart holds both means, with CI whiskers; the matrix is 2 × 2 and its win rates add to 1.
+    assert list(view.bar_item.opts["width"]) == pytest.approx(sorted((100 * r.mean for r in view.comparison.results.values()), reverse=True))
+    assert view.bar_item.isVisible() and len(view.err_item.opts["left"]) == 2
+    m = view.matrix
+    assert m.rowCount() == m.columnCount() == 2
+    w01, w10 = (float(m.item(i, j).text().split("%")[0]) for i, j in ((0, 1), (1, 0)))
+    assert w01 + w10 == pytest.approx(100.0, abs=0.11) and "Wilcoxon" in m.item(0, 1).toolTip()
+    # Overlaid curves, one colour each; a chip hides an algorithm's curves; seconds on x.
+    for name in ("protonet", "matching"):
+        assert _drawn(view.curves[name].items[0]) == 6 and _drawn(view.curves[name].items[2]) >= 1
+    assert view.curves["protonet"].color != view.curves["matching"].color
+    qtbot.mouseClick(view.chips["protonet"], Qt.MouseButton.LeftButton)
+    assert not view.curves["protonet"].items[0].isVisible() and view.curves["matching"].items[0].isVisible()
+    view.x_box.setCurrentIndex(1)
+    assert list(view.curves["matching"].items[0].getData()[0]) == view.curves["matching"].sec
+    # The project holds the comparison and its models.
+    assert [r["status"] for r in window.project.comparison["results"]] == ["done", "done"]
+    assert set(window.project.comparison_models) == {"protonet", "matching"}
+
+    # My queries: every trained model classifies the Studio view's queries.
+    fill_support(window.project, n_classes=3, shots=1)
+    window.project.add_queries([glyph_png(k, 9) for k in range(3)])
+    view.right_tabs.setCurrentIndex(1)
+    with qtbot.waitSignal(view.gridReady, timeout=20_000):
+        qtbot.mouseClick(view.classify_btn, Qt.MouseButton.LeftButton)
+    g = view.grid
+    assert g.rowCount() == 3 and g.columnCount() == 4
+    for r in range(3):
+        for c in (1, 2):
+            assert "%" in g.item(r, c).text()
+        assert g.item(r, 3).text().startswith(("✓", "⚠"))
+    assert "disagreement" in view.grid_note.text()
+
+    # Exports: CSV (table + matrix), PNG, JSON.
+    table_csv, matrix_csv = view.export_csv(str(tmp_path / "c.csv"))
+    assert table_csv.read_text().startswith("algorithm,") and "win rate" in matrix_csv.read_text()
+    png = view.export_png(str(tmp_path / "c.png"))
+    assert png.stat().st_size > 10_000
+    js = view.save_json(str(tmp_path / "c.json"))
+    before = sorted(t.item(r, 1).text() for r in range(2))
+
+    # Saved in the project file: reopening shows the comparison, and its models still classify.
+    path = tmp_path / "p.fsproj"
+    assert window.save_to(path)
+    window.project.set_comparison(None)
+    view.load_from_project()
+    assert view.table.rowCount() == 0 and view.comparison is None
+    with qtbot.waitSignal(view.comparisonReady, timeout=5000):
+        assert window.open_path(path)
+    assert sorted(view.table.item(r, 1).text() for r in range(2)) == before and view.matrix.rowCount() == 2
+    assert set(view.trained_names()) == {"protonet", "matching"}
+    assert view.comparison.learners == {}  # loaded lazily, on the job thread, when first needed
+    with qtbot.waitSignal(view.gridReady, timeout=20_000):
+        qtbot.mouseClick(view.classify_btn, Qt.MouseButton.LeftButton)
+    assert view.grid.rowCount() == 3 and "%" in view.grid.item(0, 1).text()
+
+    # The JSON re-opens and shows the same comparison (without models: a JSON keeps none).
+    with qtbot.waitSignal(view.comparisonReady, timeout=5000):
+        assert view.open_json(str(js))
+    assert sorted(view.table.item(r, 1).text() for r in range(2)) == before and view.matrix.rowCount() == 2
+    assert view.trained_names() == [] and _drawn(view.curves["matching"].items[0]) == 6
+
+
+def test_stop_keeps_finished_results_and_closing_mid_run_is_safe(window, view, qtbot):
+    _tick(qtbot, view, ["protonet", "matching"])
+    view.spins["steps_each"].setValue(1_000_000)
+    view.spins["seconds_each"].setValue(1)
+    first, second = [n for n in view.selected()]
+    assert view.run()
+    qtbot.waitUntil(lambda: view.shown.results[second].status == "training" and view.last is not None, timeout=60_000)
+    with qtbot.waitSignal(view.comparisonReady, timeout=10_000):
+        qtbot.mouseClick(view.stop_btn, Qt.MouseButton.LeftButton)
+    res = view.comparison.results
+    assert res[first].status == "done" and len(res[first].per_episode) == 10
+    assert res[second].status == "stopped" and not res[second].per_episode
+    assert view.table.rowCount() == 2 and len(view.bar_item.opts["width"]) == 1
+    assert "(stopped)" in " ".join(view.table.item(r, 0).text() for r in range(2))
+    qtbot.waitUntil(lambda: view.session is None, timeout=10_000)
+
+    # Closing the window mid-run stops the worker promptly; nothing half-trained is kept.
+    view.spins["seconds_each"].setValue(0)
+    assert view.run()
+    qtbot.waitUntil(lambda: view.last is not None and view.last.get("step", 0) >= 3, timeout=60_000)
+    thread = view.session.thread
+    window.project.dirty = False
+    t0 = time.perf_counter()
+    assert window.close()
+    assert time.perf_counter() - t0 < 2.5
+    assert not thread.isRunning()

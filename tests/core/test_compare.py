@@ -1,0 +1,281 @@
+"""The comparison engine: identical episodes, shared test episodes, statistics, Stop, records, CLI."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+import core
+from core import compare as cmp
+from core.algorithms import ALGORITHMS
+from core.evaluation import TEST_SEED
+
+TINY = {"protonet": {"hidden": 8}, "maml": {"hidden": 8, "meta_batch_size": 2, "inner_steps": 1, "inner_steps_test": 1},
+        "matching": {"hidden": 8}}
+
+
+@pytest.fixture(scope="module")
+def sources():
+    """Tiny disjoint train / test sources of the built-in generator (a second or two to build)."""
+    return core.builtin(n_classes=24, n_instances=8, first_class=0), core.builtin(n_classes=12, n_instances=8, first_class=9000)
+
+
+def _config(algorithms, **kw):
+    base = dict(algorithms=list(algorithms), hparams={a: TINY[a] for a in algorithms if a in TINY}, n_way=3, k_shot=1, q_query=2,
+                steps_each=4, seed=3, eval_episodes=6, val_every=1000, val_episodes=0, device="cpu")
+    base.update(kw)
+    return core.CompareConfig(**base)
+
+
+class Spy:
+    """Records (a copy of) every training task and every test support set each algorithm receives."""
+
+    def __init__(self, monkeypatch, names):
+        self.train: dict[str, list] = {n: [] for n in names}
+        self.adapted: dict[str, list] = {n: [] for n in names}
+        for n in names:
+            cls = ALGORITHMS[n]
+            step, adapt = cls.meta_train_step, cls.adapt
+
+            def spy_step(learner, tasks, _step=step, _n=n):
+                self.train[_n] += [(t.support_x.clone(), t.support_y.clone(), t.query_x.clone(), t.query_y.clone()) for t in tasks]
+                return _step(learner, tasks)
+
+            def spy_adapt(learner, sx, sy, _adapt=adapt, _n=n):
+                self.adapted[_n].append((sx.clone(), sy.clone()))
+                return _adapt(learner, sx, sy)
+
+            monkeypatch.setattr(cls, "meta_train_step", spy_step)
+            monkeypatch.setattr(cls, "adapt", spy_adapt)
+
+
+def _run(comp, stop_when=None):
+    events = []
+    for ev in comp.run():
+        events.append(ev)
+        if stop_when is not None and stop_when(ev):
+            comp.cancel.cancel()
+    return events
+
+
+def test_same_seed_gives_two_algorithms_identical_training_episodes_and_the_same_test_episodes(sources, monkeypatch):
+    train, test = sources
+    spy = Spy(monkeypatch, ["protonet", "maml"])
+    comp = core.Comparison(_config(["protonet", "maml"]), train, None, test)
+    events = _run(comp)
+    assert events[-1] == {"kind": "end", "status": "done", "finished": ["protonet", "maml"]}
+    # ProtoNet takes one episode per step, MAML a meta-batch of 2: the same stream, in the same order.
+    assert len(spy.train["protonet"]) == 4 and len(spy.train["maml"]) == 8
+    for a, b in zip(spy.train["protonet"], spy.train["maml"][:4]):
+        for ta, tb in zip(a, b):
+            assert torch.equal(ta, tb)
+    assert not torch.equal(spy.train["protonet"][0][0], spy.train["protonet"][1][0])  # and the episodes do vary
+    # Every algorithm is tested on the same support sets, and scores exactly what evaluate() gives.
+    assert len(spy.adapted["protonet"]) == len(spy.adapted["maml"]) == 6
+    for (sa, ya), (sb, yb) in zip(spy.adapted["protonet"], spy.adapted["maml"]):
+        assert torch.equal(sa, sb) and torch.equal(ya, yb)
+    assert comp.results["protonet"].test_digest == comp.results["maml"].test_digest != ""
+    for name in ("protonet", "maml"):
+        r = comp.results[name]
+        ref = core.evaluate(comp.learners[name], test, 3, 1, 2, episodes=6, seed=TEST_SEED, device="cpu")
+        assert r.per_episode == pytest.approx(ref.per_episode) and r.mean == pytest.approx(ref.mean)
+        assert r.status == "done" and r.steps == 4 and r.parameters == comp.learners[name].parameter_count() > 0
+        assert r.train_seconds > 0 and r.episodes_per_s > 0 and r.device == "cpu" and len(r.curves["loss"]) == 4
+        assert r.peak_memory_mb is None or r.peak_memory_mb > 0
+
+
+def test_a_different_seed_gives_different_training_episodes(sources, monkeypatch):
+    train, test = sources
+    spy = Spy(monkeypatch, ["protonet"])
+    _run(core.Comparison(_config(["protonet"], steps_each=1, eval_episodes=1), train, None, test))
+    _run(core.Comparison(_config(["protonet"], steps_each=1, eval_episodes=1, seed=4), train, None, test))
+    assert not torch.equal(spy.train["protonet"][0][0], spy.train["protonet"][1][0])
+
+
+def test_ci_and_win_rates_on_hand_made_per_episode_results():
+    a = [0.8, 0.9, 1.0, 0.7]
+    mean, ci = core.mean_ci95(a)
+    assert mean == pytest.approx(0.85)
+    assert ci == pytest.approx(1.96 * math.sqrt(0.05 / 3) / 2)  # sd = √(Σ(x−x̄)²/(M−1)) = √(0.05/3)
+    b = [0.8, 1.0, 0.9, 0.7]  # a: tie, loss, win, tie
+    assert cmp.win_rate(a, b) == pytest.approx((0.5 + 0 + 1 + 0.5) / 4)
+    assert cmp.win_rate(b, a) == pytest.approx(0.5)
+    c = [0.5, 0.5, 0.5, 0.5]
+    pw = cmp.pairwise({"a": a, "b": b, "c": c})
+    assert pw.names == ["a", "b", "c"] and pw.episodes == 4
+    assert pw.win[0][2] == 1.0 and pw.win[2][0] == 0.0 and pw.win[0][0] is None
+    for i in range(3):
+        for j in range(3):
+            if i != j:
+                assert pw.win[i][j] + pw.win[j][i] == pytest.approx(1.0)
+                assert pw.p_value[i][j] == pw.p_value[j][i]
+    # a vs c: 4 positive differences (ranks 1.5, 1.5, 3, 4 by mid-rank): exact two-sided p = 2/16
+    assert pw.p_value[0][2] == pytest.approx(2 / 16) and pw.method[0][2] == "exact"
+    with pytest.raises(ValueError, match="different numbers"):
+        cmp.pairwise({"a": a, "b": b[:3]})
+
+
+def test_wilcoxon_signed_rank_matches_known_values():
+    # Darwin's Zea mays differences (Fisher 1935), the textbook example: W− = 24, exact p = 0.041259765625
+    d = [6, 8, 14, 16, 23, 24, 28, 29, 41, -48, 49, 56, 60, -67, 75]
+    w = cmp.wilcoxon_signed_rank(d, [0] * len(d))
+    assert (w.w_plus, w.w_minus, w.n, w.method) == (96, 24, 15, "exact")
+    assert w.p_value == pytest.approx(0.041259765625, abs=1e-12)
+    assert cmp.wilcoxon_signed_rank([0] * len(d), d).p_value == pytest.approx(w.p_value)  # two-sided: symmetric
+    assert cmp.wilcoxon_signed_rank([1, 2, 3, 4, 5], [0] * 5).p_value == pytest.approx(2 / 32)
+    same = cmp.wilcoxon_signed_rank([0.5, 1.0], [0.5, 1.0])
+    assert same.p_value == 1.0 and same.n == 0
+    # Zero differences are dropped: adding ties changes nothing.
+    assert cmp.wilcoxon_signed_rank([1, 2, 3, 4, 5, 7, 7], [0, 0, 0, 0, 0, 7, 7]).p_value == pytest.approx(2 / 32)
+    # With many tied magnitudes (accuracies move in steps of 1/Q) the normal approximation agrees with the exact law.
+    g = torch.Generator().manual_seed(0)
+    a = (torch.randint(10, 16, (60,), generator=g) / 15).tolist()
+    b = (torch.randint(9, 16, (60,), generator=g) / 15).tolist()
+    exact = cmp.wilcoxon_signed_rank(a, b, exact_max=1000)
+    normal = cmp.wilcoxon_signed_rank(a, b, exact_max=0)
+    assert exact.method == "exact" and normal.method == "normal"
+    assert 0.0 < exact.p_value < 1.0 and abs(exact.p_value - normal.p_value) < 0.01
+
+
+def test_holm_adjustment():
+    assert cmp.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert cmp.holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+    assert cmp.holm([]) == []
+
+
+def test_stop_mid_comparison_keeps_finished_results(sources):
+    train, test = sources
+    comp = core.Comparison(_config(["protonet", "matching", "maml"], steps_each=50), train, None, test)
+    events = _run(comp, stop_when=lambda ev: ev["kind"] == "progress" and ev["algorithm"] == "matching" and ev["step"] == 2)
+    r = comp.results
+    assert r["protonet"].status == "done" and len(r["protonet"].per_episode) == 6
+    assert r["matching"].status == "stopped" and r["matching"].steps == 2 and not r["matching"].per_episode
+    assert r["maml"].status == "skipped"
+    assert list(comp.learners) == ["protonet"] and comp.status == "cancelled"
+    assert events[-1]["status"] == "cancelled" and events[-1]["finished"] == ["protonet"]
+    assert [e["algorithm"] for e in events if e["kind"] == "start"] == ["protonet", "matching"]
+    md = comp.markdown()
+    assert "Prototypical Networks" in md and "stopped" in md and "Pairwise" not in md
+    # Stopping while testing drops that algorithm's partial (unpaired) test, keeps the earlier one.
+    comp = core.Comparison(_config(["protonet", "matching"], steps_each=2), train, None, test)
+    _run(comp, stop_when=lambda ev: ev["kind"] == "testing" and ev["algorithm"] == "matching" and ev["done"] == 2)
+    assert comp.results["protonet"].status == "done" and comp.results["matching"].status == "stopped"
+    assert "while testing" in comp.results["matching"].message and list(comp.learners) == ["protonet"]
+
+
+def test_a_failing_algorithm_does_not_lose_the_others(sources, monkeypatch):
+    train, test = sources
+
+    def boom(self, tasks):
+        raise core.TrainingDiverged("the training loss became nan")
+
+    monkeypatch.setattr(ALGORITHMS["matching"], "meta_train_step", boom)
+    comp = core.Comparison(_config(["matching", "protonet"], steps_each=2), train, None, test)
+    events = _run(comp)
+    assert comp.results["matching"].status == "failed" and "nan" in comp.results["matching"].message
+    assert comp.results["protonet"].status == "done" and events[-1]["finished"] == ["protonet"]
+
+
+def test_bad_configurations_are_clear_errors():
+    with pytest.raises(core.CompareError, match="at least one"):
+        core.Comparison(core.CompareConfig(algorithms=[]))
+    with pytest.raises(core.CompareError, match="unknown algorithm"):
+        core.Comparison(core.CompareConfig(algorithms=["nope"]))
+    with pytest.raises(core.CompareError, match="maml: .*out of range"):
+        core.Comparison(core.CompareConfig(algorithms=["maml"], hparams={"maml": {"inner_steps": 0}}))
+    with pytest.raises(core.CompareError, match="not among"):
+        core.Comparison(core.CompareConfig(algorithms=["maml"], hparams={"protonet": {"hidden": 8}}))
+
+
+@pytest.fixture(scope="module")
+def finished(sources):
+    train, test = sources
+    comp = core.Comparison(_config(["protonet", "matching"], steps_each=3, eval_episodes=8), train, None, test)
+    _run(comp)
+    assert [r.status for r in comp.results.values()] == ["done", "done"]
+    return comp
+
+
+def test_json_round_trip_shows_the_same_comparison(finished, tmp_path):
+    path = finished.save_json(tmp_path / "c.json")
+    again = core.Comparison.load_json(path)
+    assert again.to_dict() == json.loads(path.read_text())
+    assert again.to_dict() == finished.to_dict()
+    assert again.markdown() == finished.markdown()
+    assert again.config == finished.config and again.learners == {}
+    for name, r in finished.results.items():
+        assert again.results[name].per_episode == r.per_episode and again.results[name].curves == r.curves
+    (tmp_path / "foreign.json").write_text(json.dumps({"hello": 1}))
+    with pytest.raises(core.CompareError, match="foreign.json: not a Few-Shot Studio comparison"):
+        core.Comparison.load_json(tmp_path / "foreign.json")
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(core.CompareError, match="not a comparison JSON"):
+        core.Comparison.load_json(tmp_path / "bad.json")
+
+
+def test_long_curves_are_thinned_by_averaging():
+    n = 6000  # bins of 6 steps: the alternating 0 / 1 losses average to ½
+    curves = {**cmp._new_curves(), "episodes": list(range(1, n + 1)), "seconds": [i / 10 for i in range(n)],
+              "loss": [float(i % 2) for i in range(n)], "accuracy": [0.5] * n}
+    thin = cmp.thin_curves(curves, 1000)
+    assert len(thin["loss"]) == len(thin["episodes"]) == 1000
+    assert thin["episodes"][-1] == n and thin["loss"] == pytest.approx([0.5] * 1000)
+
+
+def test_csv_exports_round_trip(finished, tmp_path):
+    rows = cmp.read_table_csv(finished.write_table_csv(tmp_path / "table.csv"))
+    assert rows == finished.table_rows()
+    assert rows[0]["accuracy"] == finished.results["protonet"].mean and rows[0]["test_episodes"] == 8
+    m = cmp.read_matrix_csv(finished.write_matrix_csv(tmp_path / "matrix.csv"))
+    pw = finished.pairwise()
+    assert m["names"] == pw.names == ["protonet", "matching"]
+    assert m["win"] == pw.win and m["p_holm"] == pw.p_holm and m["p_value"] == pw.p_value
+
+
+def test_models_travel_as_bytes_and_classify_the_persons_set(finished, sources):
+    _, test = sources
+    ep = core.EpisodeSampler(test, 3, 2, 2, seed=1).episode(0)
+    probs = finished.classify(ep.support_x, ep.support_y, ep.query_x)
+    assert set(probs) == {"protonet", "matching"}
+    for p in probs.values():
+        assert len(p) == 6 and all(abs(sum(row) - 1) < 1e-9 for row in p)
+    blobs = finished.model_bytes()
+    again = core.Comparison.from_dict(finished.to_dict())
+    again.load_models(blobs)
+    reloaded = again.classify(ep.support_x, ep.support_y, ep.query_x)
+    for name in probs:
+        assert torch.allclose(torch.tensor(reloaded[name]), torch.tensor(probs[name]), atol=1e-6), name
+    with pytest.raises(core.CheckpointError):
+        core.learner_from_bytes(b"garbage")
+    # Raw images (what the app hands over) go through each model's own InputSpec.
+    imgs = [test.images[i, 0].numpy() for i in range(0, 40, 8)]  # 5 images of 5 different classes
+    raw = finished.classify_images(imgs[:3], [0, 1, 2], imgs)
+    assert set(raw) == {"protonet", "matching"} and all(len(p) == 5 for p in raw.values())
+
+
+def test_cli_compare_prints_markdown_and_writes_json(tmp_path, capsys):
+    from core.cli import main
+    from tests.core.test_sources import make_folder
+
+    root = make_folder(tmp_path / "data", classes=5, per_class=4)
+    out = tmp_path / "c.json"
+    rc = main(["compare", "-a", "protonet,matching", "--source", "folder", "--data", str(root), "--way", "3", "--shot", "1",
+               "--query", "2", "--steps-each", "2", "--eval-episodes", "4", "--val-episodes", "0", "--device", "cpu",
+               "--hp", "*.hidden=8", "--hp", "protonet.train_way=4", "--json", str(out), "--table-csv", str(tmp_path / "t.csv"),
+               "--matrix-csv", str(tmp_path / "m.csv")])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    assert "| Prototypical Networks (`protonet`) |" in text and "| Matching Networks (`matching`) |" in text
+    assert "Pairwise" in text and "Wilcoxon" in text
+    matrix_rows = [line for line in text.splitlines() if line.startswith(("| `protonet` |", "| `matching` |"))]
+    assert len(matrix_rows) == 2 and all(line.count("–") == 1 and "%" in line for line in matrix_rows)
+    comp = core.Comparison.load_json(out)
+    assert comp.config.hparams == {"protonet": {"hidden": "8", "train_way": "4"}, "matching": {"hidden": "8"}}
+    assert comp.results["protonet"].hparams["hidden"] == 8 and len(comp.results["matching"].per_episode) == 4
+    assert (tmp_path / "t.csv").is_file() and (tmp_path / "m.csv").is_file()
+    assert main(["compare", "-a", "protonet,nope", "--source", "folder", "--data", str(root)]) == 2
+    assert "unknown algorithm" in capsys.readouterr().err
+    assert main(["compare", "-a", "protonet", "--source", "folder", "--data", str(root), "--hp", "hidden=8"]) == 2
+    assert "ALGORITHM.NAME=VALUE" in capsys.readouterr().err
