@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QSettings, QSize, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QSettings, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QFont, QIcon, QPalette, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QFormLayout, QFrame, QGridLayout,
                                QHBoxLayout, QHeaderView, QLabel, QMessageBox, QProgressBar, QPushButton, QScrollArea,
@@ -39,6 +39,7 @@ from . import workers
 from .common import thumb_icon
 from .hparam_form import HParamForm
 from .project import Project
+from .workers import ThreadSession
 from .style import icon
 
 # Tableau-10: one colour per algorithm, fixed by its place in the registry (stable across runs).
@@ -139,32 +140,17 @@ class CompareWorker(QObject):
         self.finished.emit({"comparison": comp, "models": models})
 
 
-class CompareSession(QObject):
+class CompareSession(ThreadSession):
     """One comparison on its own QThread; the worker's signals arrive on the GUI thread."""
     stage = Signal(str)
     event = Signal(dict)
     finished = Signal(object)
     failed = Signal(str, str)
     ended = Signal()
+    relayed = ("stage", "event", "finished", "failed")
 
     def __init__(self, request: dict[str, Any], parent: QObject | None = None):
-        super().__init__(parent)
-        self.thread = QThread()
-        self.thread.setObjectName("fewshot-compare")
-        self.worker = CompareWorker(request)
-        self.worker.moveToThread(self.thread)
-        self.thread.started.connect(self.worker.run)
-        for name in ("stage", "event", "finished", "failed"):
-            getattr(self.worker, name).connect(getattr(self, name))
-        self.worker.finished.connect(self.thread.quit)
-        self.worker.failed.connect(self.thread.quit)
-        self.thread.finished.connect(self.ended)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.worker.cancel()
+        super().__init__(CompareWorker(request), "fewshot-compare", parent)
 
     def shutdown(self, timeout_ms: int = 1800) -> bool:
         """Cancel and wait; True when the thread has ended (safe to destroy)."""

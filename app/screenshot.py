@@ -70,6 +70,7 @@ def main() -> int:
     ap.add_argument("--algorithms", default="protonet,matching,relation,maml", help="what --compare compares")
     ap.add_argument("--seconds-each", type=int, default=12, help="--compare: meta-training budget per algorithm")
     ap.add_argument("--eval-episodes", type=int, default=200, help="--compare: shared test episodes")
+    ap.add_argument("--open-json", default=None, help="--compare: instead of running, re-open a comparison saved as JSON (e.g. by `fewshot compare --json`) and capture it")
     args = ap.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ["QT_SCALE_FACTOR"] = args.scale
@@ -139,6 +140,12 @@ def main() -> int:
         fill_sets()
         win.compare_view_act.trigger()
         v = win.compare
+        if args.open_json:
+            if not v.open_json(args.open_json):
+                print(f"screenshot: could not open {args.open_json}", file=sys.stderr)
+                return finish()
+            QTimer.singleShot(500, lambda: (save(win.grab(), out), finish()))
+            return
         v.set_source({"kind": "builtin", "folder": "", "classes": 200})
         for key, value in {"n_way": 5, "k_shot": 1, "q_query": 15, "steps_each": 1_000_000, "seconds_each": args.seconds_each,
                            "eval_episodes": args.eval_episodes, "seed": 1}.items():

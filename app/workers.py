@@ -207,22 +207,19 @@ class TrainWorker(QObject):
         self.finished.emit({"status": status, "model_id": r["model_id"], "meta": meta})
 
 
-class TrainSession(QObject):
-    """One meta-training run on its own QThread. Emits the worker's signals on the GUI thread."""
-    stage = Signal(str)
-    progress = Signal(dict)
-    finished = Signal(dict)
-    failed = Signal(str, str)
-    ended = Signal()  # the thread has stopped (after finished/failed)
+class ThreadSession(QObject):
+    """Owns a QThread running one worker object; re-emits the worker's signals (named in
+    `relayed`, declared by the subclass) on the GUI thread, and `ended` once the thread stops."""
+    relayed: tuple[str, ...] = ()
 
-    def __init__(self, request: dict[str, Any], parent: QObject | None = None):
+    def __init__(self, worker: QObject, thread_name: str, parent: QObject | None = None):
         super().__init__(parent)
         self.thread = QThread()
-        self.thread.setObjectName("fewshot-train")
-        self.worker = TrainWorker(request)
+        self.thread.setObjectName(thread_name)
+        self.worker = worker
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.run)
-        for name in ("stage", "progress", "finished", "failed"):
+        for name in self.relayed:
             getattr(self.worker, name).connect(getattr(self, name))
         # The worker's run() returns after finished/failed; then the thread's loop can end.
         self.worker.finished.connect(self.thread.quit)
@@ -237,6 +234,19 @@ class TrainSession(QObject):
 
     def is_running(self) -> bool:
         return self.thread.isRunning()
+
+
+class TrainSession(ThreadSession):
+    """One meta-training run on its own QThread. Emits the worker's signals on the GUI thread."""
+    stage = Signal(str)
+    progress = Signal(dict)
+    finished = Signal(dict)
+    failed = Signal(str, str)
+    ended = Signal()  # the thread has stopped (after finished/failed)
+    relayed = ("stage", "progress", "finished", "failed")
+
+    def __init__(self, request: dict[str, Any], parent: QObject | None = None):
+        super().__init__(TrainWorker(request), "fewshot-train", parent)
 
     def shutdown(self, timeout_ms: int = 1800) -> bool:
         """Cancel and wait; True when the thread has ended (safe to destroy)."""
