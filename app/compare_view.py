@@ -380,7 +380,7 @@ class CompareView(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)  # never clip a form row
         scroll.setWidget(inner)
         self.setup_scroll = scroll
 
@@ -437,8 +437,6 @@ class CompareView(QWidget):
         title.setObjectName("heading")
         top.addWidget(title)
         top.addWidget(self.x_box)
-        top.addSpacing(12)
-        top.addLayout(self.chip_row)
         top.addStretch(1)
         self.export_csv_btn = self._tool("save", "CSV…", "Export the results table and the pairwise matrix as CSV", self.export_csv)
         self.export_png_btn = self._tool("image", "PNG…", "Export the curves, table, chart and matrix as a PNG image", self.export_png)
@@ -466,6 +464,12 @@ class CompareView(QWidget):
         cl = QVBoxLayout(curves_box)
         cl.setContentsMargins(0, 0, 0, 0)
         cl.addLayout(top)
+        # The chips get a row of their own: with all ten algorithms ticked they would otherwise
+        # widen the window past a laptop screen.
+        chips = QHBoxLayout()
+        chips.addLayout(self.chip_row)
+        chips.addStretch(1)
+        cl.addLayout(chips)
         cl.addWidget(self.plots_widget, 1)
 
         # Results table, pairwise matrix, bar chart.
