@@ -150,6 +150,8 @@ def cmd_eval(args) -> int:
         print(f"test-time hyperparameters overridden: {', '.join(f'{k}={v}' for k, v in overrides.items())}")
     src = make_source(args.source, args.data, args.split)
     t0 = time.perf_counter()
+    if args.per_instance:
+        return _eval_per_instance(learner, src, args, device, t0)
     bar = ProgressBar()
     res = evaluate(learner, src, args.way, args.shot, args.query, args.episodes, device=device,
                    on_episode=lambda i, a: bar.update((i + 1) / args.episodes, f"episode {i + 1}/{args.episodes}"))
@@ -247,6 +249,20 @@ def cmd_compare(args) -> int:
     return rc
 
 
+def _eval_per_instance(learner, src, args, device, t0: float) -> int:
+    """Santoro et al.'s Table 1 protocol: accuracy at the 1st, 2nd, … presentation of a class."""
+    from .algorithms.mann import MANN, instance_accuracy
+
+    if not isinstance(learner, MANN):
+        raise FewShotError(f"--per-instance is the MANN sequence protocol; {args.checkpoint} holds {learner.title}")
+    acc = instance_accuracy(learner, src, learner.hparams.classes, learner.hparams.instances, args.episodes, device=device)
+    shown = ", ".join(f"{k}: {100 * v:.1f}" for k, v in acc.items())
+    print(f"{learner.title} ({args.checkpoint}) on {src.description}, {learner.hparams.classes} classes × "
+          f"{learner.hparams.instances} instances, {args.episodes} sequences — accuracy (%) by presentation: {shown} "
+          f"in {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
 def cmd_list(args) -> int:
     for fam, title in FAMILIES.items():
         algos = [a for a in ALGORITHMS.values() if a.family == fam]
@@ -319,6 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--split", default="test")
     e.add_argument("--episodes", type=int, default=600)
     e.add_argument("--hp", action="append", metavar="NAME=VALUE", help="override a test-time hyperparameter of the checkpoint (repeatable)")
+    e.add_argument("--per-instance", action="store_true", help="MANN: accuracy by presentation number within sequences (Santoro et al.'s protocol); --episodes sequences")
     e.set_defaults(func=cmd_eval)
 
     c = source_args(sub.add_parser("compare", help="meta-train several algorithms on identical episodes and compare them on the same test episodes"), "train")

@@ -46,3 +46,23 @@ def test_bench_runs_and_reports_ratios():
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert "protonet" in res.stdout and "× the bare ProtoNet step" in res.stdout
+
+
+def test_eval_per_instance_reports_mann_accuracy_by_presentation(tmp_path, capsys):
+    from tests.core.test_sources import make_folder
+
+    root = make_folder(tmp_path / "data", classes=6, per_class=5)
+    ckpt = tmp_path / "mann.pt"
+    hp = ["--hp", "classes=3", "--hp", "instances=2", "--hp", "controller=16", "--hp", "memory_slots=8", "--hp", "memory_width=8",
+          "--hp", "read_heads=1", "--hp", "meta_batch_size=2", "--hp", "image_size=8"]
+    assert main(["train", "-a", "mann", "--source", "folder", "--data", str(root), "--way", "3", "--shot", "1", "--query", "1",
+                 "--steps", "2", "--val-episodes", "0", "--eval-episodes", "2", "--eval-ways", "3", "--out", str(ckpt), "--device", "cpu", *hp]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(ckpt), "--source", "folder", "--data", str(root), "--episodes", "4", "--device", "cpu", "--per-instance"]) == 0
+    out = capsys.readouterr().out
+    assert "3 classes × 2 instances, 4 sequences" in out and "by presentation: 1: " in out and ", 2: " in out
+    proto = tmp_path / "p.pt"
+    assert main(["train", "-a", "protonet", "--source", "folder", "--data", str(root), "--way", "3", "--query", "1", "--steps", "1",
+                 "--val-episodes", "0", "--eval-episodes", "1", "--eval-ways", "3", "--hp", "hidden=8", "--hp", "train_way=3", "--hp", "train_query=1", "--out", str(proto), "--device", "cpu"]) == 0
+    assert main(["eval", str(proto), "--source", "folder", "--data", str(root), "--episodes", "2", "--device", "cpu", "--per-instance"]) == 2
+    assert "MANN sequence protocol" in capsys.readouterr().err

@@ -1,0 +1,308 @@
+"""Memory-Augmented Neural Network (Santoro, Bartunov, Botvinick, Wierstra & Lillicrap, ICML 2016).
+
+An LSTM controller with an external memory (`memory.py`: cosine-similarity content reads, Least
+Recently Used Access writes). Meta-learning happens *in the activations*: within an episode the
+network stores (image, label) bindings in memory and retrieves them; only across episodes do the
+weights learn.
+
+Episode protocol (§4.1): a sequence of `classes` × `instances` images (5 × 10 = 50 steps for the
+paper's 5-class runs), shuffled; the class→label assignment is drawn afresh for every episode, so
+no label means anything across episodes. At step t the input is the image x_t together with the
+one-hot label of step t−1 (zeros at t = 0): the network must hold x_t until its label arrives
+one step later, bind the two in memory, and recall the binding when the class shows up again.
+Cross-entropy on every step. Accuracy is reported per presentation of a class (1st, 2nd, …,
+10th instance): `instance_accuracy`. Paper, 5 classes: 36.4 / 82.8 / 91.0 / 92.6 / 94.9 / 98.1
+(1st / 2nd / 3rd / 4th / 5th / 10th).
+
+Controller (paper's appendix, NTM-style): an LSTM whose input at step t is [x_t, y_{t−1}, r_{t−1}]
+(the read vectors of the previous step fed back). From h_t each head emits a key
+k_t = tanh(W_k h_t) and a write gate α_t; the memory step writes k_t and then reads with it.
+Output: o_t = softmax(W_o [h_t; r_t] + b) over the `classes` label slots.
+
+Choices the paper leaves open or we made differently (documented, all hyperparameters):
+- Input: the paper feeds raw pixels of 20×20 downscaled Omniglot. Our InputSpec is 28×28; by
+  default the image is area-downscaled to 20×20 and flattened (`image_size=20`; 0 keeps 28×28).
+  The paper also augmented with random translations and rotations; we use the rotation classes
+  of our Omniglot source but no per-image augmentation.
+- Optimiser: the paper used RMSProp with learning rate 1e-4 (`optimizer=rmsprop`, `lr=1e-4`;
+  decay 0.95 and momentum 0.9 here). The default is Adam 1e-3 (as common re-implementations),
+  since a CPU hour sees far fewer updates than the paper's runs. Gradient norm clipped at 10.
+- γ (usage decay) is 0.95, the value commonly used with the paper's setup (the paper does not
+  print it); memory 128 × 40, controller 200 units, 4 read heads, batch 16 sequences.
+- Several heads: w^lu marks the n = heads least-used slots and every head writes σ/1−σ-weighted
+  to them (the paper's equations, read literally); all of those slots are cleared first
+  (`memory.py`). Reads: plain softmax over cosines (`cosine_scale=1`); a larger scale sharpens
+  reads (NTM's key strength; not in the paper). What is written: the key k_t (the paper);
+  `write_content=add` writes a separate add vector a_t instead (NTM-style, as some
+  re-implementations do).
+- Initialisation (not given in the paper): PyTorch's defaults, except the LSTM's forget-gate
+  bias 1 and the label-input weights scaled by their own fan-in (5), not the whole input's
+  (405), so the label of step t−1 does not start ~9× weaker than the image.
+- Training sequences are built inside `meta_train_step` from episodes the trainer samples with
+  `train_shot = instances` and `train_query = 0`; the order and label permutation come from a
+  generator seeded by the step index, so a run (and a resumed run) is reproducible.
+
+Known difficulty (ALGORITHMS.md): training sits on a plateau near chance for a long time before
+the memory is used. The label-exclusion habit comes first (1st-presentation accuracy rises above
+20% by guessing a label not yet seen, up to 45.7% for 5 classes); binding images to labels later.
+
+Standard N-way K-shot numbers (`adapt` / `Classifier`): the support set is fed through the
+sequence in a fixed shuffled order with labels offset by one step (label slot c for class c);
+each query is then one more step from the state left after the support set — every query from
+that same state, independently — and its input label is the last support example's label (what
+a step after the support set would see in training). Probabilities are over the first n_way
+label slots, renormalised.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..episodes import Episode, EpisodeSampler, _mix
+from .base import LR_SCHEDULES, Classifier, MetaLearner, StepMetrics, hp, register
+from .memory import MemoryState, initial_state as empty_memory, lrua_step
+
+OPTIMIZERS = ("adam", "rmsprop")
+WRITE_CONTENTS = ("key", "add")
+_SEQUENCE_SALT = 0x4D414E4E  # "MANN": separates the sequence-order stream from other seeds
+_ADAPT_ORDER_SEED = 0  # the fixed order in which adapt() feeds a support set
+
+
+def build_sequences(tasks: list[Episode], slots: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Episodes → (images [B, T, C, H, W], labels [B, T]) in a random order, each episode with its own
+    random class→label-slot assignment (drawn from `slots` label slots). All examples of an episode
+    (support and query) enter its sequence; the episodes of a batch must have the same size."""
+    xs, ys = [], []
+    for t in tasks:
+        x = torch.cat([t.support_x, t.query_x])
+        y = torch.cat([t.support_y, t.query_y])
+        n_way = int(y.max()) + 1
+        if n_way > slots:
+            raise ValueError(f"an episode with {n_way} classes does not fit {slots} label slots (raise `classes`)")
+        order = torch.randperm(len(y), generator=generator).to(y.device)
+        assignment = torch.randperm(slots, generator=generator)[:n_way].to(y.device)
+        xs.append(x[order])
+        ys.append(assignment[y[order]])
+    if len({len(y) for y in ys}) != 1:
+        raise ValueError("the episodes of a MANN batch must have the same number of examples")
+    return torch.stack(xs), torch.stack(ys)
+
+
+def previous_labels(labels: torch.Tensor, slots: int) -> torch.Tensor:
+    """The label input of every step: one-hot y_{t−1}, zeros at t = 0. [B, T] → [B, T, slots]."""
+    onehot = F.one_hot(labels, slots).float()
+    return torch.cat([torch.zeros_like(onehot[:, :1]), onehot[:, :-1]], dim=1)
+
+
+def presentation_index(labels: torch.Tensor) -> torch.Tensor:
+    """For every step, which presentation of its class it is (1 = first time seen). [B, T] → [B, T]."""
+    onehot = F.one_hot(labels)
+    return onehot.cumsum(1).gather(-1, labels.unsqueeze(-1)).squeeze(-1)
+
+
+class ControllerState(NamedTuple):
+    h: torch.Tensor  # [B, hidden]
+    c: torch.Tensor  # [B, hidden]
+    reads: torch.Tensor  # r_{t−1}, all heads [B, heads·width]
+    memory: MemoryState
+
+    def expand(self, batch: int) -> "ControllerState":
+        return ControllerState(self.h.expand(batch, -1), self.c.expand(batch, -1), self.reads.expand(batch, -1), self.memory.expand(batch))
+
+
+@register
+class MANN(MetaLearner):
+    name = "mann"
+    title = "Memory-Augmented Neural Network"
+    family = "model"
+    paper = "Santoro, Bartunov, Botvinick, Wierstra & Lillicrap, ICML 2016"
+
+    @dataclass(frozen=True)
+    class HParams:
+        classes: int = hp(5, "Classes per training sequence = label slots of the output (5 or 15 in the paper)", min=2, max=100)
+        instances: int = hp(10, "Instances of each class per training sequence (sequence length = classes × instances)", min=1, max=20)
+        meta_batch_size: int = hp(16, "Sequences per gradient step (16 in the paper)", min=1, max=256)
+        controller: int = hp(200, "LSTM controller units (200 in the paper)", min=8, max=2048)
+        memory_slots: int = hp(128, "Memory rows (128 in the paper)", min=4, max=4096)
+        memory_width: int = hp(40, "Memory row width (40 in the paper)", min=4, max=1024)
+        read_heads: int = hp(4, "Read heads (= n, the least-used slots per step; 4 in the paper)", min=1, max=16)
+        cosine_scale: float = hp(1.0, "Multiplies the cosine similarities before the read softmax (1 = the paper's plain softmax; larger sharpens reads, like the NTM's key strength)", min=0.01, max=1000.0, log=True)
+        write_content: str = hp("key", "What a head writes: key (the paper: M_t = M_{t−1} + w^w_t k_t) or add (a separate add vector a_t = tanh(W_a h_t), NTM-style)", choices=WRITE_CONTENTS)
+        gamma: float = hp(0.95, "Usage decay γ of LRUA: w^u_t = γ·w^u_{t−1} + w^r_t + w^w_t", min=0.0, max=1.0)
+        image_size: int = hp(20, "Images are downscaled to this size and flattened (20 in the paper; 0 = as the input spec)", min=0, max=512)
+        optimizer: str = hp("adam", "adam, or rmsprop as the paper (with lr 1e-4)", choices=OPTIMIZERS)
+        lr: float = hp(1e-3, "Learning rate (the paper: RMSProp 1e-4)", min=1e-6, max=1.0, log=True)
+        lr_schedule: str = hp("step", "step: halve every lr_halve_every steps (0 = constant, the paper); budget: cosine to 1% over the run or time budget", choices=LR_SCHEDULES)
+        lr_halve_every: int = hp(0, "Halve the learning rate every this many steps (0 = never)", min=0, max=10**7)
+        grad_clip: float = hp(10.0, "Clip the gradient norm at this value (0 = off)", min=0.0, max=1e6)
+
+    def __init__(self, hparams=None, spec=None, n_way: int = 5):
+        super().__init__(hparams, spec, n_way)
+        h = self.hparams
+        if h.image_size:
+            self.image_hw = (h.image_size, h.image_size)
+        else:
+            self.image_hw = tuple(self.spec.size)
+        in_features = self.spec.channels * self.image_hw[0] * self.image_hw[1]
+        read_features = h.read_heads * h.memory_width
+        # LSTM gates = W_x [x_t; y_{t−1}] + W_h [h_{t−1}; r_{t−1}] + b. The input part is computed for
+        # the whole sequence in one matrix product; only the recurrent part runs step by step.
+        self.input_gates = nn.Linear(in_features + h.classes, 4 * h.controller)
+        self.recurrent_gates = nn.Linear(h.controller + read_features, 4 * h.controller, bias=False)
+        per_head = (2 if h.write_content == "add" else 1) * h.memory_width + 1  # key [, add vector], gate α
+        self.heads = nn.Linear(h.controller, h.read_heads * per_head)
+        self.output = nn.Linear(h.controller + read_features, h.classes)  # o_t from [h_t; r_t]
+        with torch.no_grad():
+            # Gate order [input, forget, output, cell]; forget-gate bias 1, the usual LSTM start.
+            self.input_gates.bias[h.controller:2 * h.controller].fill_(1.0)
+            # The default init scales every input weight by the fan-in of the whole input, which the
+            # pixels dominate (400 vs 5): the label columns would start ~9× weaker than a layer of
+            # their own, and Adam (steps ≈ lr) needs thousands of steps to grow them. Initialise each
+            # input block by its own fan-in, so the label of t−1 enters the controller as strongly as the image.
+            bound = 1.0 / h.classes ** 0.5
+            self.input_gates.weight[:, in_features:].uniform_(-bound, bound)
+        self.step_index = 0  # seeds the sequence order and label permutations of each step
+        self._make_optimizer()
+
+    def _make_optimizer(self) -> None:
+        h = self.hparams
+        if h.optimizer == "rmsprop":  # the paper's optimiser (decay 0.95, momentum 0.9)
+            self.optimizer = torch.optim.RMSprop(self.parameters(), lr=h.lr, alpha=0.95, momentum=0.9)
+        else:
+            self.optimizer = torch.optim.Adam(self.parameters(), lr=h.lr)
+        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=max(1, h.lr_halve_every), gamma=0.5 if h.lr_halve_every else 1.0)
+        self._base_lr, self._lr_schedule = h.lr, h.lr_schedule  # read by MetaLearner._apply_budget_lr
+
+    @classmethod
+    def episode_defaults(cls, hparams) -> dict[str, int]:
+        return {"train_way": hparams.classes, "train_shot": hparams.instances, "train_query": 0, "meta_batch": hparams.meta_batch_size}
+
+    def begin_training(self, total_steps: int, start_step: int = 0) -> None:
+        self.step_index = start_step
+
+    # -- the recurrent network ---------------------------------------------------------------
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """[..., C, H, W] → flattened (downscaled) pixels [..., C·h·w]."""
+        lead = images.shape[:-3]
+        x = images.reshape(-1, *images.shape[-3:])
+        if tuple(x.shape[-2:]) != self.image_hw:
+            x = F.interpolate(x, size=self.image_hw, mode="area")
+        return x.reshape(*lead, -1)
+
+    def initial_state(self, batch: int) -> ControllerState:
+        h = self.hparams
+        dev, dt = self.device, self.input_gates.weight.dtype
+        zeros = torch.zeros(batch, h.controller, device=dev, dtype=dt)
+        return ControllerState(zeros, zeros, torch.zeros(batch, h.read_heads * h.memory_width, device=dev, dtype=dt),
+                               empty_memory(batch, h.memory_slots, h.memory_width, h.read_heads, dev, dt))
+
+    def run(self, images: torch.Tensor, prev_labels: torch.Tensor, state: ControllerState | None = None
+            ) -> tuple[torch.Tensor, ControllerState]:
+        """Logits [B, T, classes] of a batch of sequences (images [B, T, C, H, W], one-hot previous
+        labels [B, T, classes]), and the state after the last step."""
+        hp_ = self.hparams
+        B, T = prev_labels.shape[:2]
+        heads, width = hp_.read_heads, hp_.memory_width
+        add = hp_.write_content == "add"
+        dt = self.input_gates.weight.dtype
+        pre = self.input_gates(torch.cat([self.features(images.to(dt)), prev_labels.to(dt)], dim=-1))  # [B, T, 4·hidden]
+        st = state if state is not None else self.initial_state(B)
+        h, c, reads, mem = st
+        w_rec = self.recurrent_gates.weight.t()
+        outs = []
+        hidden = hp_.controller
+        # unbind, not pre[:, t]: indexing would backpropagate a full-size zero tensor per step (T² work)
+        for pre_t in pre.unbind(1):
+            gates = torch.addmm(pre_t, torch.cat([h, reads], dim=-1), w_rec)
+            ifo = torch.sigmoid(gates[:, : 3 * hidden])  # input, forget, output gates; then the cell input
+            c = ifo[:, hidden:2 * hidden] * c + ifo[:, :hidden] * torch.tanh(gates[:, 3 * hidden:])
+            h = ifo[:, 2 * hidden:] * torch.tanh(c)
+            head = self.heads(h)
+            keys = torch.tanh(head[:, : heads * width]).view(B, heads, width)
+            values = torch.tanh(head[:, heads * width: 2 * heads * width]).view(B, heads, width) if add else None
+            r, mem, _ = lrua_step(mem, keys, head[:, -heads:], hp_.gamma, hp_.cosine_scale, values)
+            reads = r.reshape(B, heads * width)
+            outs.append(torch.cat([h, reads], dim=-1))
+        logits = self.output(torch.stack(outs, dim=1))
+        return logits, ControllerState(h, c, reads, mem)
+
+    def sequence_logits(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Logits of every step of labelled sequences (the labels enter one step late)."""
+        return self.run(images, previous_labels(labels, self.hparams.classes))[0]
+
+    # -- meta-training -----------------------------------------------------------------------
+    def meta_train_step(self, tasks) -> StepMetrics:
+        self.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        g = torch.Generator().manual_seed(_mix(_SEQUENCE_SALT, self.step_index))
+        images, labels = build_sequences(tasks, self.hparams.classes, g)
+        logits = self.sequence_logits(images, labels)
+        loss = F.cross_entropy(logits.flatten(0, 1), labels.flatten())  # every step counts
+        self.check_finite(loss)
+        loss.backward()
+        if self.hparams.grad_clip > 0:
+            nn.utils.clip_grad_norm_(self.parameters(), self.hparams.grad_clip)
+        self._apply_budget_lr()
+        self.optimizer.step()
+        self.scheduler.step()
+        self.step_index += 1
+        acc = float((logits.detach().argmax(-1) == labels).float().mean())
+        return StepMetrics(float(loss.detach()), acc, len(tasks))
+
+    def optim_state(self) -> dict:
+        return {**super().optim_state(), "step_index": self.step_index}
+
+    def load_optim_state(self, state: dict) -> None:
+        super().load_optim_state(state)
+        self.step_index = int(state.get("step_index", 0))
+
+    # -- standard N-way K-shot use -----------------------------------------------------------
+    def adapt(self, support_x, support_y) -> Classifier:
+        n_way = int(support_y.max()) + 1
+        if n_way > self.hparams.classes:
+            raise ValueError(f"this model has {self.hparams.classes} label slots; it cannot classify {n_way} classes (meta-train with classes ≥ {n_way})")
+        self.eval()
+        order = torch.randperm(len(support_y), generator=torch.Generator().manual_seed(_ADAPT_ORDER_SEED)).to(support_y.device)
+        xs, ys = support_x[order].unsqueeze(0), support_y[order].unsqueeze(0)
+        with torch.no_grad():
+            _, state = self.run(xs, previous_labels(ys, self.hparams.classes))
+        last_label = F.one_hot(ys[:, -1], self.hparams.classes).float()  # [1, classes]
+
+        def classify(query_x: torch.Tensor) -> torch.Tensor:
+            q = len(query_x)
+            with torch.no_grad():
+                logits, _ = self.run(query_x.unsqueeze(1), last_label.expand(q, -1).unsqueeze(1), state.expand(q))
+            return F.log_softmax(logits[:, 0, :n_way], dim=-1)
+
+        return Classifier(classify, n_way)
+
+
+def instance_accuracy(learner: MANN, source, n_classes: int = 5, instances: int = 10, episodes: int = 1000,
+                      seed: int | None = None, device: torch.device | str | None = None, batch: int = 100) -> dict[int, float]:
+    """Accuracy at the 1st, 2nd, … presentation of a class within a sequence (Santoro et al.'s
+    Table 1), over `episodes` fixed seeded sequences of `n_classes` × `instances` images (the test
+    stream `core.evaluation.TEST_SEED` by default). → {presentation: accuracy in [0, 1]}."""
+    if seed is None:
+        from ..evaluation import TEST_SEED  # imported here: core.evaluation imports this package
+        seed = TEST_SEED
+    device = torch.device(device) if device is not None else learner.device
+    sampler = EpisodeSampler(source.to(device), n_classes, instances, 0, seed=seed, device=device)
+    g = torch.Generator().manual_seed(_mix(_SEQUENCE_SALT, seed))
+    hits = torch.zeros(instances, dtype=torch.float64)
+    counts = torch.zeros(instances, dtype=torch.float64)
+    was_training = learner.training
+    learner.eval()
+    with torch.no_grad():
+        for start in range(0, episodes, batch):
+            tasks = [sampler.episode(i) for i in range(start, min(episodes, start + batch))]
+            images, labels = build_sequences(tasks, learner.hparams.classes, g)
+            correct = (learner.sequence_logits(images, labels).argmax(-1) == labels).flatten().double().cpu()
+            idx = (presentation_index(labels) - 1).flatten().cpu()
+            hits.index_add_(0, idx, correct)
+            counts.index_add_(0, idx, torch.ones_like(correct))
+    learner.train(was_training)
+    return {k + 1: float(hits[k] / counts[k]) for k in range(instances)}
