@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import threading
-import traceback
 from pathlib import Path
 from typing import Any
 
@@ -111,14 +110,7 @@ class CompareWorker(QObject):
         try:
             self._run()
         except Exception as exc:  # noqa: BLE001 - every failure must reach the GUI, not kill the thread
-            import core
-
-            if isinstance(exc, (core.FewShotError, ValueError)):
-                self.failed.emit("Cannot compare", str(exc))
-            elif isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
-                self.failed.emit("Out of memory", f"The comparison ran out of memory: {exc}")
-            else:
-                self.failed.emit("Comparison failed", "".join(traceback.format_exception(exc)).strip())
+            self.failed.emit(*workers.failure_message(exc, "compare", "The comparison"))
 
     def _run(self) -> None:
         import core

@@ -131,6 +131,20 @@ def build_sources(source: dict, n_way: int):
 
 
 # -- the training thread ---------------------------------------------------------------------
+def failure_message(exc: BaseException, verb: str, noun: str, memory_hint: str = "") -> tuple[str, str]:
+    """(title, text) for an exception that ended a worker's run: the engine's own errors and bad
+    settings are stated plainly, memory exhaustion gets its own title, anything else the traceback."""
+    import core
+
+    if isinstance(exc, core.TrainingDiverged):
+        return "Training diverged", str(exc)
+    if isinstance(exc, (core.FewShotError, ValueError)):
+        return f"Cannot {verb}", str(exc)
+    if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
+        return "Out of memory", f"{noun} ran out of memory: {exc}{memory_hint}"
+    return f"{noun} failed", "".join(traceback.format_exception(exc)).strip()
+
+
 class TrainWorker(QObject):
     stage = Signal(str)  # a human-readable phase ("Preparing the source…")
     progress = Signal(dict)  # core.Progress.to_dict()
@@ -154,16 +168,8 @@ class TrainWorker(QObject):
         try:
             self._run()
         except Exception as exc:  # noqa: BLE001 - every failure must reach the GUI, not kill the thread
-            import core
-
-            if isinstance(exc, core.TrainingDiverged):
-                self.failed.emit("Training diverged", str(exc))
-            elif isinstance(exc, (core.FewShotError, ValueError)):
-                self.failed.emit("Cannot meta-train", str(exc))
-            elif isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
-                self.failed.emit("Out of memory", f"Training ran out of memory: {exc}\nTry fewer ways, queries or a smaller meta-batch.")
-            else:
-                self.failed.emit("Training failed", "".join(traceback.format_exception(exc)).strip())
+            self.failed.emit(*failure_message(exc, "meta-train", "Training",
+                                              "\nTry fewer ways, queries or a smaller meta-batch."))
 
     def _run(self) -> None:
         import core
