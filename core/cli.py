@@ -148,6 +148,11 @@ def cmd_eval(args) -> int:
         except ValueError as exc:
             raise FewShotError(f"--hp: {exc}") from None
         print(f"test-time hyperparameters overridden: {', '.join(f'{k}={v}' for k, v in overrides.items())}")
+    versus = _parse_hparams(args.vs)
+    try:  # checked before the first evaluation, not after it
+        versus_hparams = hparams_from_dict(type(learner.hparams), {**dataclasses.asdict(learner.hparams), **versus}) if versus else None
+    except ValueError as exc:
+        raise FewShotError(f"--vs: {exc}") from None
     src = make_source(args.source, args.data, args.split)
     t0 = time.perf_counter()
     if args.per_instance:
@@ -157,7 +162,34 @@ def cmd_eval(args) -> int:
                    on_episode=lambda i, a: bar.update((i + 1) / args.episodes, f"episode {i + 1}/{args.episodes}"))
     bar.close()
     print(f"{learner.title} ({args.checkpoint}) on {src.description}: {res} in {time.perf_counter() - t0:.0f} s")
+    if versus_hparams is not None:
+        _eval_versus(learner, src, args, device, res, versus_hparams, ", ".join(f"{k}={v}" for k, v in versus.items()))
     return 0
+
+
+def _eval_versus(learner, src, args, device, res, versus_hparams, label: str) -> None:
+    """The same checkpoint again with other test-time settings, on the same test episodes (the
+    evaluation stream is seeded), and a paired comparison of the two per-episode accuracies: e.g.
+    the LSTM meta-learner's update against plain SGD fine-tuning of the same initialisation."""
+    from .compare import wilcoxon_signed_rank, win_rate
+    from .evaluation import evaluate
+
+    own = learner.hparams
+    learner.hparams = versus_hparams
+    t0 = time.perf_counter()
+    bar = ProgressBar()
+    try:
+        other = evaluate(learner, src, args.way, args.shot, args.query, args.episodes, device=device,
+                         on_episode=lambda i, a: bar.update((i + 1) / args.episodes, f"versus: episode {i + 1}/{args.episodes}"))
+    finally:
+        bar.close()
+        learner.hparams = own
+    test = wilcoxon_signed_rank(res.per_episode, other.per_episode)
+    verdict = "significant" if test.p_value < 0.05 else "not significant"
+    print(f"versus {label}: {other} in {time.perf_counter() - t0:.0f} s")
+    print(f"paired over the same {len(res.per_episode)} episodes: difference {100 * (res.mean - other.mean):+.2f} points; "
+          f"ahead on {100 * win_rate(res.per_episode, other.per_episode):.1f}% of episodes (ties ½); two-sided Wilcoxon "
+          f"signed-rank p = {test.p_value:.3g} ({test.method}, {test.n} non-zero differences) — {verdict} at α = 0.05")
 
 
 def _parse_algo_hparams(pairs: list[str], names: list[str]) -> dict[str, dict[str, str]]:
@@ -335,6 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--split", default="test")
     e.add_argument("--episodes", type=int, default=600)
     e.add_argument("--hp", action="append", metavar="NAME=VALUE", help="override a test-time hyperparameter of the checkpoint (repeatable)")
+    e.add_argument("--vs", action="append", metavar="NAME=VALUE", help="evaluate the checkpoint again with these test-time overrides (repeatable, applied together) on the same episodes and print a paired comparison (Wilcoxon signed-rank), e.g. --vs test_update=sgd")
     e.add_argument("--per-instance", action="store_true", help="MANN: accuracy by presentation number within sequences (Santoro et al.'s protocol); --episodes sequences")
     e.set_defaults(func=cmd_eval)
 

@@ -24,6 +24,18 @@ def test_train_then_eval_on_an_image_folder(tmp_path, capsys):
     assert rc == 0 and "overridden: bn_mode=transductive" in capsys.readouterr().out
     rc = main(["eval", str(ckpt), "--source", "folder", "--data", str(root), "--episodes", "2", "--device", "cpu", "--hp", "nope=1"])
     assert rc == 2 and "unknown hyperparameter" in capsys.readouterr().err
+    # --vs: the same checkpoint under other test-time settings, paired over the same episodes
+    rc = main(["eval", str(ckpt), "--source", "folder", "--data", str(root), "--way", "3", "--query", "2", "--episodes", "6", "--device", "cpu",
+               "--vs", "bn_mode=running"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "versus bn_mode=running" in out
+    assert "difference +0.00 points" in out and "p = 1 (none, 0 non-zero differences)" in out  # identical settings: identical episodes
+    rc = main(["eval", str(ckpt), "--source", "folder", "--data", str(root), "--way", "3", "--query", "2", "--episodes", "6", "--device", "cpu",
+               "--vs", "bn_mode=transductive"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "paired over the same 6 episodes" in out and "Wilcoxon signed-rank p = " in out
+    assert main(["eval", str(ckpt), "--source", "folder", "--data", str(root), "--episodes", "2", "--device", "cpu", "--vs", "nope=1"]) == 2
+    assert "--vs" in capsys.readouterr().err
 
 
 def test_clear_errors_exit_2(tmp_path, capsys):
