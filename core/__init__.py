@@ -7,7 +7,7 @@ from .algorithms import ALGORITHMS, FAMILIES, Classifier, MetaLearner, StepMetri
 from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from .compare import AlgoResult, CompareConfig, CompareError, Comparison, Pairwise, learner_from_bytes, learner_to_bytes, pairwise
 from .episodes import Episode, EpisodeSampler
-from .errors import CheckpointError, FewShotError, ImageError, SourceError, TrainingDiverged
+from .errors import CheckpointError, ConfigError, FewShotError, ImageError, SourceError, TrainingDiverged
 from .evaluation import EvalResult, evaluate, mean_ci95
 from .inputspec import InputSpec, prepare_image
 from .sources import ClassSource, builtin, image_folder, in_memory, omniglot, prepare_images
@@ -16,7 +16,7 @@ from .trainer import CancelToken, Progress, TrainConfig, Trainer, auto_device
 __all__ = [
     "ALGORITHMS", "FAMILIES", "Classifier", "MetaLearner", "StepMetrics", "create", "get_algorithm", "hparam_fields",
     "hparams_from_dict", "register", "load_checkpoint", "read_checkpoint", "save_checkpoint", "Episode", "EpisodeSampler",
-    "CheckpointError", "FewShotError", "ImageError", "SourceError", "TrainingDiverged", "EvalResult", "evaluate", "mean_ci95",
+    "CheckpointError", "ConfigError", "FewShotError", "ImageError", "SourceError", "TrainingDiverged", "EvalResult", "evaluate", "mean_ci95",
     "InputSpec", "prepare_image", "ClassSource", "builtin", "image_folder", "in_memory", "omniglot", "prepare_images",
     "CancelToken", "Progress", "TrainConfig", "Trainer", "auto_device",
     "AlgoResult", "CompareConfig", "CompareError", "Comparison", "Pairwise", "learner_from_bytes", "learner_to_bytes", "pairwise",

@@ -24,10 +24,19 @@ from .errors import FewShotError
 
 # -- sources -------------------------------------------------------------------------------------
 
-def make_source(kind: str, data: str | None, split: str, spec=None):
+def make_source(kind: str, data: str | None, split: str, spec=None, size: tuple[int, int] | None = None):
     """A ClassSource by name: builtin | omniglot | folder. `split` is train / val / test (or a
-    source-specific split such as Omniglot's background / evaluation)."""
+    source-specific split such as Omniglot's background / evaluation). `spec` (an InputSpec)
+    replaces the source's own; `size` (height, width) only changes the size of the source's own spec."""
     from . import sources
+    from .inputspec import InputSpec
+    from .sources.builtin import BUILTIN_SPEC
+    from .sources.omniglot import OMNIGLOT_SPEC
+
+    def spec_for(default):
+        if spec is not None:
+            return spec
+        return dataclasses.replace(default, size=tuple(size)) if size else default
 
     if kind == "builtin":
         # Disjoint ranges of generated class ids: train, validation and test never share a class.
@@ -35,16 +44,29 @@ def make_source(kind: str, data: str | None, split: str, spec=None):
         if split not in ranges:
             raise FewShotError(f"built-in source: unknown split {split!r}; expected train, val or test")
         first, n = ranges[split]
-        return sources.builtin(n_classes=n, first_class=first)
+        return sources.builtin(n_classes=n, first_class=first, spec=spec_for(BUILTIN_SPEC))
     if kind == "omniglot":
         if not data:
             raise FewShotError("--source omniglot needs --data PATH (a folder in torchvision's Omniglot layout)")
-        return sources.omniglot(data, split)
+        return sources.omniglot(data, split, spec=spec_for(OMNIGLOT_SPEC))
     if kind == "folder":
         if not data:
             raise FewShotError("--source folder needs --data PATH (one sub-folder of images per class)")
-        return sources.image_folder(data)
+        return sources.image_folder(data, spec=spec_for(InputSpec()))
     raise FewShotError(f"unknown source {kind!r}; expected builtin, omniglot or folder")
+
+
+def _size(text: str) -> tuple[int, int]:
+    """--size 105 or 84x84 → (height, width)."""
+    try:
+        parts = [int(v) for v in text.lower().replace("×", "x").split("x")]
+    except ValueError:
+        parts = []
+    if len(parts) == 1:
+        parts *= 2
+    if len(parts) != 2 or min(parts) < 8 or max(parts) > 1024:
+        raise argparse.ArgumentTypeError(f"expected a size such as 28, 105 or 84x84 (8 to 1024 pixels), got {text!r}")
+    return parts[0], parts[1]
 
 
 def _parse_hparams(pairs: list[str]) -> dict[str, str]:
@@ -95,8 +117,8 @@ def cmd_train(args) -> int:
     from .evaluation import evaluate
     from .trainer import TrainConfig, Trainer
 
-    train_src = make_source(args.source, args.data, args.train_split)
-    val_src = make_source(args.source, args.data, args.val_split) if args.val_episodes > 0 else None
+    train_src = make_source(args.source, args.data, args.train_split, size=args.size)
+    val_src = make_source(args.source, args.data, args.val_split, spec=train_src.spec) if args.val_episodes > 0 else None
     steps = args.steps if args.steps else (10**9 if args.minutes else 1000)
     config = TrainConfig(
         algorithm=args.algorithm, hparams=_parse_hparams(args.hp), n_way=args.way, k_shot=args.shot, q_query=args.query,
@@ -124,7 +146,7 @@ def cmd_train(args) -> int:
     if args.out:
         print(f"checkpoint: {args.out}")
     if args.eval_episodes > 0:
-        test_src = make_source(args.eval_source or args.source, args.eval_data or args.data, args.eval_split)
+        test_src = make_source(args.eval_source or args.source, args.eval_data or args.data, args.eval_split, size=args.size)
         for n_way in _ints(args.eval_ways):
             for k_shot in _ints(args.eval_shots):
                 res = evaluate(trainer.learner, test_src, n_way, k_shot, args.query, args.eval_episodes, device=trainer.device)
@@ -153,7 +175,7 @@ def cmd_eval(args) -> int:
         versus_hparams = hparams_from_dict(type(learner.hparams), {**dataclasses.asdict(learner.hparams), **versus}) if versus else None
     except ValueError as exc:
         raise FewShotError(f"--vs: {exc}") from None
-    src = make_source(args.source, args.data, args.split)
+    src = make_source(args.source, args.data, args.split, spec=learner.spec)  # prepared as the model was trained
     t0 = time.perf_counter()
     if args.per_instance:
         return _eval_per_instance(learner, src, args, device, t0)
@@ -219,9 +241,9 @@ def cmd_compare(args) -> int:
     unknown = [n for n in names if n not in ALGORITHMS]
     if unknown:
         raise FewShotError(f"unknown algorithm(s) {', '.join(unknown)}; registered: {', '.join(sorted(ALGORITHMS))}")
-    train_src = make_source(args.source, args.data, args.train_split)
-    val_src = make_source(args.source, args.data, args.val_split) if args.val_episodes > 0 else None
-    test_src = make_source(args.source, args.data, args.test_split)
+    train_src = make_source(args.source, args.data, args.train_split, size=args.size)
+    val_src = make_source(args.source, args.data, args.val_split, spec=train_src.spec) if args.val_episodes > 0 else None
+    test_src = make_source(args.source, args.data, args.test_split, spec=train_src.spec)
     steps = args.steps_each if args.steps_each else (10**9 if args.minutes_each else 1000)
     config = CompareConfig(
         algorithms=names, hparams=_parse_algo_hparams(args.hp, names), n_way=args.way, k_shot=args.shot, q_query=args.query,
@@ -314,7 +336,7 @@ def cmd_demo(args) -> int:
         algorithm="protonet", source="builtin", data=None, train_split="train", val_split="val", way=5, shot=1, query=15,
         train_way=20, train_shot=None, train_query=None, meta_batch=None, steps=args.steps, minutes=None, seed=0,
         val_every=max(1, args.steps // 4), val_episodes=50, device=args.device, out=args.out, resume=None, hp=[],
-        eval_episodes=200, eval_ways="5", eval_shots="1", eval_source=None, eval_data=None, eval_split="test",
+        eval_episodes=200, eval_ways="5", eval_shots="1", eval_source=None, eval_data=None, eval_split="test", size=None,
     )
     print("Few-Shot Studio demo: Prototypical Networks meta-trained on the built-in handwriting generator,\n"
           "then tested 5-way 1-shot on generated characters it has never seen.")
@@ -338,6 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--way", type=int, default=5, help="N classes per test episode")
         p.add_argument("--shot", type=int, default=1, help="K support examples per class")
         p.add_argument("--query", type=int, default=15, help="Q queries per class")
+        if split_default != "test":  # eval prepares images as the checkpoint's own input spec says
+            p.add_argument("--size", type=_size, metavar="H[xW]", help="image size the model sees (default 28; e.g. 105 for Koch's Siamese protocol)")
         return p
 
     t = source_args(sub.add_parser("train", help="meta-train an algorithm and write a checkpoint"), "train")

@@ -18,5 +18,10 @@ class CheckpointError(FewShotError, ValueError):
     """A checkpoint file is truncated, foreign or of an unknown algorithm."""
 
 
+class ConfigError(FewShotError, ValueError):
+    """An algorithm cannot be built with these hyperparameters or this input (unknown name, a value
+    out of range, an image size its network cannot take...)."""
+
+
 class TrainingDiverged(FewShotError, RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""

@@ -19,7 +19,7 @@ from typing import Any, Callable, ClassVar
 import torch
 from torch import nn
 
-from ..errors import TrainingDiverged
+from ..errors import ConfigError, FewShotError, TrainingDiverged
 from ..episodes import Episode
 from ..inputspec import InputSpec
 
@@ -204,9 +204,15 @@ def get_algorithm(name: str) -> type[MetaLearner]:
 
 def create(name: str, hparams: Any = None, spec: InputSpec = InputSpec(), n_way: int = 5) -> MetaLearner:
     cls = get_algorithm(name)
-    if hparams is None or isinstance(hparams, dict):
-        hparams = hparams_from_dict(cls.HParams, hparams)
-    return cls(hparams, spec, n_way)
+    try:
+        if hparams is None or isinstance(hparams, dict):
+            hparams = hparams_from_dict(cls.HParams, hparams)
+        return cls(hparams, spec, n_way)
+    except ValueError as exc:
+        if isinstance(exc, FewShotError):
+            raise
+        # a bad setting, not a bug: a clear message for the CLI and the app, with the algorithm's name
+        raise ConfigError(f"{cls.title}: {exc}") from exc
 
 
 def query_accuracy(log_probs: torch.Tensor, query_y: torch.Tensor) -> float:

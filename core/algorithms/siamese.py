@@ -48,7 +48,7 @@ class KochNet(nn.Module):
         for k, pool in ((10, True), (7, True), (4, True), (4, False)):
             h, w = h - k + 1, w - k + 1
             if h < 1 or w < 1:
-                raise ValueError(f"Koch's Siamese CNN needs inputs of about 105×105 (at least 48×48); got {input_shape[1]}×{input_shape[2]}. "
+                raise ValueError(f"Koch's Siamese CNN needs inputs of about 105×105 (at least 65×65); got {input_shape[1]}×{input_shape[2]}. "
                                  "Use backbone=conv4 for 28×28 inputs, or an InputSpec of size (105, 105).")
             if pool:
                 h, w = h // 2, w // 2

@@ -78,3 +78,28 @@ def test_eval_per_instance_reports_mann_accuracy_by_presentation(tmp_path, capsy
                  "--val-episodes", "0", "--eval-episodes", "1", "--eval-ways", "3", "--hp", "hidden=8", "--hp", "train_way=3", "--hp", "train_query=1", "--out", str(proto), "--device", "cpu"]) == 0
     assert main(["eval", str(proto), "--source", "folder", "--data", str(root), "--episodes", "2", "--device", "cpu", "--per-instance"]) == 2
     assert "MANN sequence protocol" in capsys.readouterr().err
+
+
+def test_size_option_trains_at_that_size_and_eval_uses_the_checkpoints_own_size(tmp_path, capsys):
+    import pytest
+
+    from core.checkpoint import load_checkpoint
+    from tests.core.test_sources import make_folder
+
+    root = make_folder(tmp_path / "data", classes=6, per_class=5)
+    ckpt = tmp_path / "koch.pt"
+    assert main(["train", "-a", "siamese", "--source", "folder", "--data", str(root), "--size", "65", "--way", "3", "--query", "1",
+                 "--steps", "1", "--val-episodes", "0", "--eval-episodes", "1", "--eval-ways", "3", "--hp", "backbone=koch",
+                 "--hp", "train_way=3", "--hp", "train_query=1", "--out", str(ckpt), "--device", "cpu"]) == 0
+    learner, _ = load_checkpoint(ckpt, "cpu")
+    assert tuple(learner.spec.size) == (65, 65)
+    capsys.readouterr()
+    assert main(["eval", str(ckpt), "--source", "folder", "--data", str(root), "--way", "3", "--query", "1", "--episodes", "2", "--device", "cpu"]) == 0
+    assert "2 episodes" in capsys.readouterr().out
+    # at the default 28×28 the paper's Koch network refuses, with the reason
+    assert main(["train", "-a", "siamese", "--source", "folder", "--data", str(root), "--way", "3", "--query", "1", "--steps", "1",
+                 "--val-episodes", "0", "--eval-episodes", "0", "--hp", "backbone=koch", "--device", "cpu"]) == 2
+    assert "105×105" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "--size", "big"])
+    assert "expected a size such as 28, 105 or 84x84" in capsys.readouterr().err
