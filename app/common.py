@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData, Qt
-from PySide6.QtGui import QIcon, QImage, QPixmap
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData, Qt, Signal
+from PySide6.QtGui import QIcon, QImage, QKeySequence, QPixmap
+from PySide6.QtWidgets import QApplication, QListWidget, QMenu, QWidget
 
 from . import images
+from .style import icon
 
 _thumbs: dict[tuple[int, int], QIcon] = {}
 
@@ -70,3 +71,38 @@ def set_drop_highlight(w: QWidget, on: bool) -> None:
     w.setProperty("drop", on)
     w.style().unpolish(w)
     w.style().polish(w)
+
+
+class RemovableList(QListWidget):
+    """A list of samples (item data = sample id) that Delete / Backspace or the context menu's
+    Remove take out of the project: it only asks, by `removeRequested(ids)`; the owner removes."""
+    removeRequested = Signal(list)  # sample ids
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._menu)
+        self.setAcceptDrops(False)  # drops go to the panel around it
+
+    def selected_ids(self) -> list[int]:
+        return [it.data(Qt.ItemDataRole.UserRole) for it in self.selectedItems()]
+
+    def keyPressEvent(self, e) -> None:
+        if (e.matches(QKeySequence.StandardKey.Delete) or e.key() == Qt.Key.Key_Backspace) and self.selected_ids():
+            self.removeRequested.emit(self.selected_ids())
+            return
+        super().keyPressEvent(e)
+
+    def _menu(self, pos) -> None:
+        item = self.itemAt(pos)
+        if item is None:
+            return
+        if not item.isSelected():  # right-clicking an unselected item acts on it alone
+            self.clearSelection()
+            item.setSelected(True)
+        menu = QMenu(self)
+        n = len(self.selected_ids())
+        menu.addAction(icon("clear"), f"Remove {'sample' if n == 1 else f'{n} samples'}").triggered.connect(
+            lambda: self.removeRequested.emit(self.selected_ids()))
+        menu.popup(self.viewport().mapToGlobal(pos))

@@ -4,13 +4,13 @@ class and one confidence bar per class; a drawn query is classified live while i
 from __future__ import annotations
 
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QFontMetrics, QKeySequence, QPainter, QPalette
-from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMenu, QPushButton,
+from PySide6.QtGui import QFontMetrics, QPainter, QPalette
+from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton,
                                QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 
 from . import images
 from .canvas import CanvasPanel
-from .common import accepts, clipboard_payload, mime_payload, set_drop_highlight, thumb_icon
+from .common import RemovableList, accepts, clipboard_payload, mime_payload, set_drop_highlight, thumb_icon
 from .project import Project
 from .style import icon
 
@@ -101,36 +101,12 @@ class QueryRow(QWidget):
         self.bars.set_values(names, probs)
 
 
-class QueryList(QListWidget):
-    removeRequested = Signal(list)
+class QueryList(RemovableList):
+    """The query rows; Delete or the context menu removes the selected queries."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
-        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.customContextMenuRequested.connect(self._menu)
-        self.setAcceptDrops(False)
         self.setVerticalScrollMode(QListWidget.ScrollMode.ScrollPerPixel)
-
-    def selected_ids(self) -> list[int]:
-        return [it.data(Qt.ItemDataRole.UserRole) for it in self.selectedItems()]
-
-    def keyPressEvent(self, e) -> None:
-        if (e.matches(QKeySequence.StandardKey.Delete) or e.key() == Qt.Key.Key_Backspace) and self.selected_ids():
-            self.removeRequested.emit(self.selected_ids())
-            return
-        super().keyPressEvent(e)
-
-    def _menu(self, pos) -> None:
-        item = self.itemAt(pos)
-        if item is None:
-            return
-        if not item.isSelected():
-            self.clearSelection()
-            item.setSelected(True)
-        menu = QMenu(self)
-        menu.addAction(icon("clear"), "Remove").triggered.connect(lambda: self.removeRequested.emit(self.selected_ids()))
-        menu.popup(self.viewport().mapToGlobal(pos))
 
 
 class QueryPanel(QWidget):

@@ -4,21 +4,19 @@ a validity badge, and drops of files (onto a column) or folders (onto the panel:
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QLineEdit, QListView, QListWidget, QListWidgetItem, QMenu,
+from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QLineEdit, QListView, QListWidgetItem,
                                QScrollArea, QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 
 from . import images
-from .common import accepts, clipboard_payload, mime_payload, set_drop_highlight, thumb_icon
+from .common import RemovableList, accepts, clipboard_payload, mime_payload, set_drop_highlight, thumb_icon
 from .project import Project
 from .style import icon
 
 THUMB = 44
 
 
-class SampleList(QListWidget):
-    """Thumbnails of samples; Delete or the context menu removes the selected ones."""
-    removeRequested = Signal(list)  # sample ids
+class SampleList(RemovableList):
+    """Thumbnails of one class's samples; Delete or the context menu removes the selected ones."""
 
     def __init__(self, parent: QWidget | None = None, thumb: int = THUMB):
         super().__init__(parent)
@@ -28,11 +26,7 @@ class SampleList(QListWidget):
         self.setGridSize(QSize(thumb + 6, thumb + 6))
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setMovement(QListView.Movement.Static)
-        self.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
         self.setUniformItemSizes(True)
-        self.setAcceptDrops(False)  # drops go to the column around it
-        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.customContextMenuRequested.connect(self._menu)
         self._ids: list[int] = []
 
     def set_samples(self, samples) -> None:
@@ -46,29 +40,6 @@ class SampleList(QListWidget):
             item.setData(Qt.ItemDataRole.UserRole, s.id)
             item.setToolTip("Right-click or Delete to remove")
             self.addItem(item)
-
-    def selected_ids(self) -> list[int]:
-        return [it.data(Qt.ItemDataRole.UserRole) for it in self.selectedItems()]
-
-    def keyPressEvent(self, e) -> None:
-        if e.matches(QKeySequence.StandardKey.Delete) or e.key() == Qt.Key.Key_Backspace:
-            if self.selected_ids():
-                self.removeRequested.emit(self.selected_ids())
-                return
-        super().keyPressEvent(e)
-
-    def _menu(self, pos) -> None:
-        item = self.itemAt(pos)
-        if item is None:
-            return
-        if not item.isSelected():
-            self.clearSelection()
-            item.setSelected(True)
-        menu = QMenu(self)
-        n = len(self.selected_ids())
-        act = menu.addAction(icon("clear"), f"Remove {'sample' if n == 1 else f'{n} samples'}")
-        act.triggered.connect(lambda: self.removeRequested.emit(self.selected_ids()))
-        menu.popup(self.viewport().mapToGlobal(pos))
 
 
 class ClassColumn(QFrame):

@@ -122,6 +122,25 @@ def test_query_drop_and_delete_key(window, qtbot, tmp_path):
     lst.setCurrentRow(1)
     qtbot.keyClick(lst, Qt.Key.Key_Delete)
     assert len(window.project.queries) == 2
+    # the context menu on an unselected row removes that row alone; on a selection, all of it
+    from PySide6.QtWidgets import QMenu
+
+    def remove_by_menu(row: int, expected_text: str) -> None:
+        pos = lst.visualItemRect(lst.item(row)).center()
+        lst.customContextMenuRequested.emit(pos)
+        menu = lst.findChildren(QMenu)[-1]
+        action = menu.actions()[0]
+        assert action.text() == expected_text
+        action.trigger()
+        menu.close()
+
+    lst.clearSelection()
+    remove_by_menu(0, "Remove sample")
+    assert len(window.project.queries) == 1
+    drop_paths(window.query, files[:2])
+    lst.selectAll()
+    remove_by_menu(1, "Remove 3 samples")
+    assert window.project.queries == []
 
 
 def test_rename_remove_classes_and_badge(window, qtbot):
