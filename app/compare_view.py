@@ -12,7 +12,7 @@ the column, colour-coded, * = significant by the paired test); and a "My queries
 classifies the Studio view's queries with every trained model (query × algorithm: predicted class
 and confidence; rows where the algorithms disagree are highlighted).
 
-The run is `core.Comparison.run()` on its own QThread (`CompareSession`), forwarding plain dicts;
+The run is `core.Comparison.run()` on its own QThread (`workers.CompareSession`), forwarding plain dicts;
 Stop sets its CancelToken (algorithms that finished keep their results). The trained models stay
 in memory (`comparison.learners`) for the query grid. Saving the project stores them in the
 project file too (as checkpoints beside `comparison.json`), so a reopened project shows the whole
@@ -21,13 +21,12 @@ comparison and can still classify with its models; a JSON export holds no models
 from __future__ import annotations
 
 import math
-import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QSettings, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QIcon, QPalette, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QFormLayout, QFrame, QGridLayout,
                                QHBoxLayout, QHeaderView, QLabel, QMessageBox, QProgressBar, QPushButton, QScrollArea,
@@ -38,7 +37,6 @@ from . import workers
 from .common import thumb_icon
 from .hparam_form import HParamForm
 from .project import Project
-from .workers import ThreadSession
 from .style import icon
 
 # Tableau-10: one colour per algorithm, fixed by its place in the registry (stable across runs).
@@ -47,8 +45,6 @@ REDRAW_MS = 40  # 25 Hz, like the Studio's curves
 SMOOTH = 0.9  # exponential moving average of the noisy per-step curves
 SOURCE_KINDS = [("builtin", "Built-in characters"), ("omniglot", "Omniglot folder…"), ("folder", "Image folder…")]
 PROTOCOLS = [("same", "Identical for all"), ("paper", "Each paper's shape")]
-BUILTIN_TEST_FIRST = 70_000  # a class-id range of the built-in generator used neither for training nor validation
-BUILTIN_TEST_CLASSES = 100
 DEFAULT_SETUP: dict[str, Any] = {"n_way": 5, "k_shot": 1, "q_query": 15, "protocol": "same", "steps_each": 500, "seconds_each": 60,
                                  "eval_episodes": 600, "seed": 0, "device": "auto", "val_every": 100, "val_episodes": 40}
 
@@ -65,106 +61,6 @@ def swatch(color: QColor, size: int = 12) -> QIcon:
     pm = QPixmap(size, size)
     pm.fill(color)
     return QIcon(pm)
-
-
-def compare_sources(source: dict, n_way: int):
-    """(train, validation or None, test) ClassSources for the comparison's source setting: the
-    Studio's train / validation sources plus held-out test classes (the built-in generator's own
-    range; Omniglot's Vinyals test split; an image folder's held-out classes when it has enough,
-    else its training classes)."""
-    import core
-
-    train, val = workers.build_sources(source, n_way)
-    kind = source.get("kind", "builtin")
-    if kind == "builtin":
-        test = core.builtin(n_classes=max(n_way, int(source.get("test_classes", BUILTIN_TEST_CLASSES))), first_class=BUILTIN_TEST_FIRST)
-    elif kind == "omniglot":
-        test = core.omniglot(source["folder"], "test")
-    else:
-        test = val if val is not None else train
-    return train, val, test
-
-
-# -- the worker thread -----------------------------------------------------------------------------
-class CompareWorker(QObject):
-    stage = Signal(str)
-    event = Signal(dict)  # core.Comparison.run()'s plain dicts
-    finished = Signal(object)  # {"comparison": core.Comparison (sources released), "models": {name: checkpoint bytes}}
-    failed = Signal(str, str)
-
-    def __init__(self, request: dict[str, Any]):
-        super().__init__()
-        self.request = request
-        self.token = None
-        self.discard = False  # closing: skip serialising the models
-        self._cancel_early = threading.Event()
-
-    def cancel(self) -> None:
-        self._cancel_early.set()
-        if self.token is not None:
-            self.token.cancel()
-
-    @Slot()
-    def run(self) -> None:
-        workers.lower_thread_priority()
-        try:
-            self._run()
-        except Exception as exc:  # noqa: BLE001 - every failure must reach the GUI, not kill the thread
-            self.failed.emit(*workers.failure_message(exc, "compare", "The comparison"))
-
-    def _run(self) -> None:
-        import core
-
-        r = self.request
-        self.token = core.CancelToken()
-        if self._cancel_early.is_set():
-            self.token.cancel()
-        self.stage.emit(f"Preparing {workers.describe_source(r['source']).lower()}…")
-        train, val, test = workers.quietly_collected(lambda: compare_sources(r["source"], int(r["config"]["n_way"])))
-        config = core.CompareConfig(**r["config"])
-        where = workers.describe_source(r["source"])
-        config.source = f"{where}: train {train.description}; test {test.description}" + (" (the training classes)" if test is train else "")
-        comp = core.Comparison(config, train, val, test, cancel=self.token)
-        for ev in comp.run():
-            self.event.emit(ev)
-        comp.train_source = comp.val_source = comp.test_source = None  # the GUI keeps the models, not the data
-        models = {} if self.discard else comp.model_bytes()
-        self.finished.emit({"comparison": comp, "models": models})
-
-
-class CompareSession(ThreadSession):
-    """One comparison on its own QThread; the worker's signals arrive on the GUI thread."""
-    stage = Signal(str)
-    event = Signal(dict)
-    finished = Signal(object)
-    failed = Signal(str, str)
-    ended = Signal()
-    relayed = ("stage", "event", "finished", "failed")
-
-    def __init__(self, request: dict[str, Any], parent: QObject | None = None):
-        super().__init__(CompareWorker(request), "fewshot-compare", parent)
-
-    def shutdown(self, timeout_ms: int = 1800) -> bool:
-        """Cancel and wait; True when the thread has ended (safe to destroy)."""
-        self.worker.discard = True
-        self.worker.cancel()
-        if self.thread.isRunning():
-            self.thread.quit()
-            return self.thread.wait(timeout_ms)
-        return True
-
-
-def classify_grid(holder: dict, support: list[bytes], labels: list[int], queries: list[bytes], device: str) -> dict[str, Any]:
-    """(job thread) Every compared model's probabilities for the person's queries. Models of a
-    reopened project are loaded from their checkpoint bytes on first use."""
-    import core
-
-    comp = holder["comparison"]
-    if not comp.learners and holder.get("models"):
-        comp.load_models(holder["models"], core.auto_device(device))
-    if not comp.learners:
-        raise core.CompareError("this comparison holds no trained models (a JSON export keeps none): run it again to classify")
-    return comp.classify_images(support, labels, queries)
 
 
 # -- small widgets -------------------------------------------------------------------------------
@@ -247,7 +143,7 @@ class CompareView(QWidget):
         super().__init__(parent)
         self.project = project
         self.settings = settings
-        self.session: CompareSession | None = None
+        self.session: workers.CompareSession | None = None
         self.core_ready = False
         self.closing = False
         self.comparison = None  # core.Comparison on screen (with its models in memory when run here)
@@ -712,7 +608,7 @@ class CompareView(QWidget):
             self.message.emit("Invalid hyperparameters", str(exc))
             return False
         request = {"config": cfg, "source": dict(self.source)}
-        self.session = CompareSession(request, self)
+        self.session = workers.CompareSession(request, self)
         self.session.stage.connect(self._stage)
         self.session.event.connect(self._event)
         self.session.finished.connect(self._finished)
@@ -1087,7 +983,7 @@ class CompareView(QWidget):
             self.message.emit("Cannot classify", str(exc))
 
         self.grid_note.setText("Classifying…")
-        workers.run_job(lambda: classify_grid(holder, support, labels, [q.png for q in queries], device), done, failed, owner=self.window())
+        workers.run_job(lambda: workers.classify_grid(holder, support, labels, [q.png for q in queries], device), done, failed, owner=self.window())
 
     def fill_grid(self, class_names: list[str], queries: list, result: dict[str, Any]) -> None:
         """Rows: queries; columns: the query, each algorithm's prediction, agreement."""

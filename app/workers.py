@@ -3,6 +3,9 @@
 - `TrainSession` owns a QThread running `TrainWorker`, which iterates `core.Trainer.run()` and
   emits plain-Python dicts (never tensors) through queued signals. Stop sets the core CancelToken,
   so it takes effect within one training step.
+- `CompareSession` does the same for the Compare view: `CompareWorker` iterates
+  `core.Comparison.run()`; `classify_grid` (a job) classifies the person's queries with every
+  compared model.
 - `run_job` runs a function on a one-thread pool (classify, source checks, model loading) and
   delivers its result or error on the GUI thread. One thread: jobs share the loaded model, and
   keeping them serial means no two threads ever use the same learner at once.
@@ -265,6 +268,110 @@ class TrainSession(ThreadSession):
 
 
 # -- one-off jobs ----------------------------------------------------------------------------
+# -- the Compare view's thread side ----------------------------------------------------------------
+BUILTIN_TEST_FIRST = 70_000  # a class-id range of the built-in generator used neither for training nor validation
+BUILTIN_TEST_CLASSES = 100
+
+
+def compare_sources(source: dict, n_way: int):
+    """(train, validation or None, test) ClassSources for the comparison's source setting: the
+    Studio's train / validation sources plus held-out test classes (the built-in generator's own
+    range; Omniglot's Vinyals test split; an image folder's held-out classes when it has enough,
+    else its training classes)."""
+    import core
+
+    train, val = build_sources(source, n_way)
+    kind = source.get("kind", "builtin")
+    if kind == "builtin":
+        test = core.builtin(n_classes=max(n_way, int(source.get("test_classes", BUILTIN_TEST_CLASSES))), first_class=BUILTIN_TEST_FIRST)
+    elif kind == "omniglot":
+        test = core.omniglot(source["folder"], "test")
+    else:
+        test = val if val is not None else train
+    return train, val, test
+
+
+class CompareWorker(QObject):
+    stage = Signal(str)
+    event = Signal(dict)  # core.Comparison.run()'s plain dicts
+    finished = Signal(object)  # {"comparison": core.Comparison (sources released), "models": {name: checkpoint bytes}}
+    failed = Signal(str, str)
+
+    def __init__(self, request: dict[str, Any]):
+        super().__init__()
+        self.request = request
+        self.token = None
+        self.discard = False  # closing: skip serialising the models
+        self._cancel_early = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancel_early.set()
+        if self.token is not None:
+            self.token.cancel()
+
+    @Slot()
+    def run(self) -> None:
+        lower_thread_priority()
+        try:
+            self._run()
+        except Exception as exc:  # noqa: BLE001 - every failure must reach the GUI, not kill the thread
+            self.failed.emit(*failure_message(exc, "compare", "The comparison"))
+
+    def _run(self) -> None:
+        import core
+
+        r = self.request
+        self.token = core.CancelToken()
+        if self._cancel_early.is_set():
+            self.token.cancel()
+        self.stage.emit(f"Preparing {describe_source(r['source']).lower()}…")
+        train, val, test = quietly_collected(lambda: compare_sources(r["source"], int(r["config"]["n_way"])))
+        config = core.CompareConfig(**r["config"])
+        where = describe_source(r["source"])
+        config.source = f"{where}: train {train.description}; test {test.description}" + (" (the training classes)" if test is train else "")
+        comp = core.Comparison(config, train, val, test, cancel=self.token)
+        for ev in comp.run():
+            self.event.emit(ev)
+        comp.train_source = comp.val_source = comp.test_source = None  # the GUI keeps the models, not the data
+        models = {} if self.discard else comp.model_bytes()
+        self.finished.emit({"comparison": comp, "models": models})
+
+
+class CompareSession(ThreadSession):
+    """One comparison on its own QThread; the worker's signals arrive on the GUI thread."""
+    stage = Signal(str)
+    event = Signal(dict)
+    finished = Signal(object)
+    failed = Signal(str, str)
+    ended = Signal()
+    relayed = ("stage", "event", "finished", "failed")
+
+    def __init__(self, request: dict[str, Any], parent: QObject | None = None):
+        super().__init__(CompareWorker(request), "fewshot-compare", parent)
+
+    def shutdown(self, timeout_ms: int = 1800) -> bool:
+        """Cancel and wait; True when the thread has ended (safe to destroy)."""
+        self.worker.discard = True
+        self.worker.cancel()
+        if self.thread.isRunning():
+            self.thread.quit()
+            return self.thread.wait(timeout_ms)
+        return True
+
+
+def classify_grid(holder: dict, support: list[bytes], labels: list[int], queries: list[bytes], device: str) -> dict[str, Any]:
+    """(job thread) Every compared model's probabilities for the person's queries. Models of a
+    reopened project are loaded from their checkpoint bytes on first use."""
+    import core
+
+    comp = holder["comparison"]
+    if not comp.learners and holder.get("models"):
+        comp.load_models(holder["models"], core.auto_device(device))
+    if not comp.learners:
+        raise core.CompareError("this comparison holds no trained models (a JSON export keeps none): run it again to classify")
+    return comp.classify_images(support, labels, queries)
+
+
 class _JobSignals(QObject):
     done = Signal(object)
     error = Signal(object)
