@@ -148,22 +148,31 @@ def failure_message(exc: BaseException, verb: str, noun: str, memory_hint: str =
     return f"{noun} failed", "".join(traceback.format_exception(exc)).strip()
 
 
-class TrainWorker(QObject):
-    stage = Signal(str)  # a human-readable phase ("Preparing the source…")
-    progress = Signal(dict)  # core.Progress.to_dict()
-    finished = Signal(dict)  # {"status", "model_id"?, "meta"?}
+class CancellableWorker(QObject):
+    """A long engine run on a worker thread: `run()` calls `_run()` and turns any exception into
+    `failed(title, message)`; `cancel()` (any thread) sets the core CancelToken `_run` made, or
+    marks the run cancelled before it made one."""
     failed = Signal(str, str)  # (title, message)
+    verb, noun, memory_hint = "run", "The run", ""  # for failure_message
 
     def __init__(self, request: dict[str, Any]):
         super().__init__()
         self.request = request
         self.token = None
-        self._cancel_early = threading.Event()  # Stop pressed before the Trainer existed
+        self._cancel_early = threading.Event()  # Stop pressed before the token existed
 
     def cancel(self) -> None:
         self._cancel_early.set()
         if self.token is not None:
             self.token.cancel()
+
+    def new_token(self):
+        import core
+
+        self.token = core.CancelToken()
+        if self._cancel_early.is_set():
+            self.token.cancel()
+        return self.token
 
     @Slot()
     def run(self) -> None:
@@ -171,16 +180,23 @@ class TrainWorker(QObject):
         try:
             self._run()
         except Exception as exc:  # noqa: BLE001 - every failure must reach the GUI, not kill the thread
-            self.failed.emit(*failure_message(exc, "meta-train", "Training",
-                                              "\nTry fewer ways, queries or a smaller meta-batch."))
+            self.failed.emit(*failure_message(exc, self.verb, self.noun, self.memory_hint))
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class TrainWorker(CancellableWorker):
+    stage = Signal(str)  # a human-readable phase ("Preparing the source…")
+    progress = Signal(dict)  # core.Progress.to_dict()
+    finished = Signal(dict)  # {"status", "model_id"?, "meta"?}
+    verb, noun, memory_hint = "meta-train", "Training", "\nTry fewer ways, queries or a smaller meta-batch."
 
     def _run(self) -> None:
         import core
 
         r, s = self.request, self.request["settings"]
-        self.token = core.CancelToken()
-        if self._cancel_early.is_set():
-            self.token.cancel()
+        self.new_token()
         self.stage.emit(f"Preparing {describe_source(s['source']).lower()}…")
         # Decoding or generating a source allocates many Python objects: see quietly_collected.
         train, val = quietly_collected(lambda: build_sources(s["source"], s["n_way"]))
@@ -291,39 +307,21 @@ def compare_sources(source: dict, n_way: int):
     return train, val, test
 
 
-class CompareWorker(QObject):
+class CompareWorker(CancellableWorker):
     stage = Signal(str)
     event = Signal(dict)  # core.Comparison.run()'s plain dicts
     finished = Signal(object)  # {"comparison": core.Comparison (sources released), "models": {name: checkpoint bytes}}
-    failed = Signal(str, str)
+    verb, noun = "compare", "The comparison"
 
     def __init__(self, request: dict[str, Any]):
-        super().__init__()
-        self.request = request
-        self.token = None
+        super().__init__(request)
         self.discard = False  # closing: skip serialising the models
-        self._cancel_early = threading.Event()
-
-    def cancel(self) -> None:
-        self._cancel_early.set()
-        if self.token is not None:
-            self.token.cancel()
-
-    @Slot()
-    def run(self) -> None:
-        lower_thread_priority()
-        try:
-            self._run()
-        except Exception as exc:  # noqa: BLE001 - every failure must reach the GUI, not kill the thread
-            self.failed.emit(*failure_message(exc, "compare", "The comparison"))
 
     def _run(self) -> None:
         import core
 
         r = self.request
-        self.token = core.CancelToken()
-        if self._cancel_early.is_set():
-            self.token.cancel()
+        self.new_token()
         self.stage.emit(f"Preparing {describe_source(r['source']).lower()}…")
         train, val, test = quietly_collected(lambda: compare_sources(r["source"], int(r["config"]["n_way"])))
         config = core.CompareConfig(**r["config"])
