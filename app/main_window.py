@@ -377,9 +377,6 @@ class MainWindow(QMainWindow):
     def _on_core_loaded(self, device_type: str) -> None:
         import core
 
-        self.engine_warm = False
-        workers.run_job(workers.warm_up, lambda _: setattr(self, "engine_warm", True), lambda _: setattr(self, "engine_warm", True), owner=self)
-
         self.device_type = device_type
         self.device_label.setText(f"● {device_type.upper()}")
         self.device_label.setToolTip("Training and classification run on this device")

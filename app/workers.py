@@ -61,7 +61,10 @@ def quietly_collected(fn: Callable[[], Any]) -> Any:
 
 
 def import_engine() -> str:
-    """Import `core` (and torch); returns the device type training will use ("cpu" / "cuda")."""
+    """Import `core` (and torch) and warm it up; returns the device type training will use
+    ("cpu" / "cuda"). One job, so no torch import ever runs on two threads at once: torch's lazy
+    imports are not thread-safe (a warm-up importing torch._dynamo on the job thread while the GUI
+    thread used `core` once failed with "'prims' object has no attribute 'sum'")."""
     def imp():
         import torch
 
@@ -74,25 +77,27 @@ def import_engine() -> str:
         torch.set_num_threads(max(1, cores - 1))
         return core.auto_device("auto").type
 
-    return quietly_collected(imp)
+    device_type = quietly_collected(imp)
+    try:
+        quietly_collected(_warm_up_step)
+    except Exception:  # noqa: BLE001 - a failed warm-up only means the first real step is slower
+        pass
+    return device_type
 
 
-def warm_up() -> None:
+def _warm_up_step() -> None:
     """One tiny training step, so that torch's lazy imports (its optimizers pull in ~900 modules
-    on their first step, ~1 s) happen now, in the background, rather than mid-training."""
-    def step():
-        import numpy as np
+    on their first step, ~1 s) happen before the engine is reported ready, not mid-training."""
+    import numpy as np
 
-        import core
+    import core
 
-        rng = np.random.default_rng(0)
-        images = {name: [rng.integers(0, 255, (28, 28), dtype=np.uint8) for _ in range(2)] for name in "ab"}
-        cfg = core.TrainConfig(algorithm="protonet", hparams={"hidden": 2, "train_way": 2, "train_query": 1}, n_way=2,
-                               k_shot=1, q_query=1, steps=1, val_episodes=0, device="cpu")
-        for _ in core.Trainer(cfg, core.in_memory(images)).run():
-            pass
-
-    quietly_collected(step)
+    rng = np.random.default_rng(0)
+    images = {name: [rng.integers(0, 255, (28, 28), dtype=np.uint8) for _ in range(2)] for name in "ab"}
+    cfg = core.TrainConfig(algorithm="protonet", hparams={"hidden": 2, "train_way": 2, "train_query": 1}, n_way=2,
+                           k_shot=1, q_query=1, steps=1, val_episodes=0, device="cpu")
+    for _ in core.Trainer(cfg, core.in_memory(images)).run():
+        pass
 
 
 # -- sources ---------------------------------------------------------------------------------
