@@ -43,6 +43,7 @@ from .style import icon
 PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948", "#ff9da7", "#9c755f", "#7f7f7f"]
 REDRAW_MS = 40  # 25 Hz, like the Studio's curves
 SMOOTH = 0.9  # exponential moving average of the noisy per-step curves
+LEGEND_MAX = 4  # algorithms named in the loss plot's own legend; more: the chips are the legend
 SOURCE_KINDS = [("builtin", "Built-in characters"), ("omniglot", "Omniglot folder…"), ("folder", "Image folder…")]
 PROTOCOLS = [("same", "Identical for all"), ("paper", "Each paper's shape")]
 DEFAULT_SETUP: dict[str, Any] = {"n_way": 5, "k_shot": 1, "q_query": 15, "protocol": "same", "steps_each": 500, "seconds_each": 60,
@@ -684,6 +685,9 @@ class CompareView(QWidget):
             self.chips[name] = chip
         for label in self.legend.items:
             label[1].setAttr("color", self.palette().color(QPalette.ColorRole.Text))
+        # Beyond a few algorithms the in-plot legend covers the curves it names; the chip row above
+        # the plots (a colour swatch and name per algorithm) is the legend then.
+        self.legend.setVisible(len(comp.results) <= LEGEND_MAX)
         self._fill_results()
         self.grid.clear()
         self.grid.setRowCount(0)

@@ -121,6 +121,19 @@ def test_tick_two_algorithms_run_and_see_table_chart_matrix_curves_and_query_gri
         assert view.open_json(str(js))
     assert sorted(view.table.item(r, 1).text() for r in range(2)) == before and view.matrix.rowCount() == 2
     assert view.trained_names() == [] and _drawn(view.curves["matching"].items[0]) == 6
+    assert view.legend.isVisible() and len(view.legend.items) == 2
+    # With many algorithms the chips are the legend: the in-plot one would cover the curves.
+    import json
+
+    data = json.loads(js.read_text())
+    extra = [dict(data["results"][0], algorithm=n, title=n) for n in ("relation", "siamese", "maml")]
+    data["results"] += extra
+    data["pairwise"] = None
+    many = tmp_path / "many.json"
+    many.write_text(json.dumps(data))
+    with qtbot.waitSignal(view.comparisonReady, timeout=5000):
+        assert view.open_json(str(many))
+    assert len(view.chips) == 5 and not view.legend.isVisible()
 
 
 def test_stop_keeps_finished_results_and_closing_mid_run_is_safe(window, view, qtbot):
