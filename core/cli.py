@@ -156,7 +156,6 @@ def cmd_train(args) -> int:
 
 def cmd_eval(args) -> int:
     from .checkpoint import load_checkpoint
-    from .evaluation import evaluate
     from .trainer import auto_device
 
     device = auto_device(args.device)
@@ -179,14 +178,23 @@ def cmd_eval(args) -> int:
     t0 = time.perf_counter()
     if args.per_instance:
         return _eval_per_instance(learner, src, args, device, t0)
-    bar = ProgressBar()
-    res = evaluate(learner, src, args.way, args.shot, args.query, args.episodes, device=device,
-                   on_episode=lambda i, a: bar.update((i + 1) / args.episodes, f"episode {i + 1}/{args.episodes}"))
-    bar.close()
+    res = _evaluate_with_bar(learner, src, args, device)
     print(f"{learner.title} ({args.checkpoint}) on {src.description}: {res} in {time.perf_counter() - t0:.0f} s")
     if versus_hparams is not None:
         _eval_versus(learner, src, args, device, res, versus_hparams, ", ".join(f"{k}={v}" for k, v in versus.items()))
     return 0
+
+
+def _evaluate_with_bar(learner, src, args, device, label: str = ""):
+    """`evaluate` over --episodes fixed test episodes, with a progress bar."""
+    from .evaluation import evaluate
+
+    bar = ProgressBar()
+    try:
+        return evaluate(learner, src, args.way, args.shot, args.query, args.episodes, device=device,
+                        on_episode=lambda i, a: bar.update((i + 1) / args.episodes, f"{label}episode {i + 1}/{args.episodes}"))
+    finally:
+        bar.close()
 
 
 def _eval_versus(learner, src, args, device, res, versus_hparams, label: str) -> None:
@@ -194,17 +202,13 @@ def _eval_versus(learner, src, args, device, res, versus_hparams, label: str) ->
     evaluation stream is seeded), and a paired comparison of the two per-episode accuracies: e.g.
     the LSTM meta-learner's update against plain SGD fine-tuning of the same initialisation."""
     from .compare import wilcoxon_signed_rank, win_rate
-    from .evaluation import evaluate
 
     own = learner.hparams
     learner.hparams = versus_hparams
     t0 = time.perf_counter()
-    bar = ProgressBar()
     try:
-        other = evaluate(learner, src, args.way, args.shot, args.query, args.episodes, device=device,
-                         on_episode=lambda i, a: bar.update((i + 1) / args.episodes, f"versus: episode {i + 1}/{args.episodes}"))
+        other = _evaluate_with_bar(learner, src, args, device, "versus: ")
     finally:
-        bar.close()
         learner.hparams = own
     test = wilcoxon_signed_rank(res.per_episode, other.per_episode)
     verdict = "significant" if test.p_value < 0.05 else "not significant"
