@@ -206,36 +206,48 @@ def test_paper_defaults_and_training_shape():
 
 # -- learning -----------------------------------------------------------------------------------
 
-# A small MANN (10×10 pixels, 64-unit controller, 32 × 16 memory, one head) on 5-class sequences of
-# 5 instances: ~400 steps take ~10 s of one core.
-LEARN_HPARAMS = {"image_size": 10, "controller": 64, "memory_slots": 32, "memory_width": 16, "read_heads": 1,
-                 "instances": 5, "lr": 3e-3}
+def _one_drawing_per_class(source, copies: int = 10):
+    """The same classes, each holding `copies` copies of its first drawing: every presentation of a
+    class within a sequence is the identical image, so recognising it again is trivial and what is
+    left to learn is the binding itself (store the label that arrives one step late with the image,
+    recall it later)."""
+    images = source.images[source.starts].repeat_interleave(copies, 0)
+    return core.ClassSource(images, [copies] * len(source.base_names), source.base_names, source.spec,
+                            source.rotations, f"{source.description}, one drawing per class")
 
 
-def test_mann_learns_from_the_offset_labels_on_real_data(small_real_sources):
-    """What a few seconds of training reliably shows: the network learns from the previous step's
-    label (the 1st presentation of a class rises above chance, 20%, by guessing a label not yet
-    seen — impossible without the label input; the best possible is 45.7%), every later
-    presentation is above chance, and no step sees its own label (which would give ~100%).
-    Binding images to labels in memory (2nd+ presentations far above the 1st, the paper's
-    result) takes thousands of steps — minutes to hours — and is not asserted here."""
-    train, test = small_real_sources
-    cfg = core.TrainConfig(algorithm="mann", steps=400, val_every=10**6, val_episodes=0, device="cpu", seed=0,
-                           hparams=LEARN_HPARAMS)
+# Half-size controller and memory (128 units, 64 × 40, two heads), the paper's key write, a
+# sharpened read: 700 steps take ~40 s of one core. (The paper-size model binds in about the same
+# number of steps at twice the time per step; smaller ones stayed on the plateau for 1,500 steps.)
+BIND_HPARAMS = {"controller": 128, "memory_slots": 64, "read_heads": 2, "cosine_scale": 10, "lr": 5e-3}
+
+
+def test_mann_learns_to_bind_images_to_labels_in_memory(small_real_sources):
+    """The paper's claim in seconds: after training, the 2nd and later presentations of a class are
+    classified far better than the 1st — impossible without storing the (image, label) pair of an
+    earlier step, since labels are reshuffled every sequence. Real Omniglot drawings, one drawing
+    per class (see `_one_drawing_per_class`); the opt-in test below shows it across drawings."""
+    train, test = (_one_drawing_per_class(s) for s in small_real_sources)
+    cfg = core.TrainConfig(algorithm="mann", steps=700, val_every=10**6, val_episodes=0, device="cpu", seed=0,
+                           hparams=BIND_HPARAMS)
     trainer = core.Trainer(cfg, train)
     losses = [p.loss for p in trainer.run()]
-    acc = instance_accuracy(trainer.learner, test, n_classes=5, instances=5, episodes=100)
-    later = sum(acc[k] for k in range(2, 6)) / 4
-    assert sum(losses[-50:]) / 50 < 1.55 < sum(losses[:10]) / 10, (losses[:10], losses[-50:])  # ln 5 = 1.609
-    assert acc[1] > 0.33 and later > 0.25, acc
-    assert max(acc.values()) < 0.9, acc  # the label of step t never reaches step t
+    acc = instance_accuracy(trainer.learner, test, n_classes=5, instances=10, episodes=200)
+    later = sum(acc[k] for k in range(2, 11)) / 9
+    print("accuracy by presentation:", {k: round(v, 3) for k, v in acc.items()})
+    assert sum(losses[-50:]) / 50 < 1.3 < sum(losses[:10]) / 10, (losses[:10], losses[-50:])  # ln 5 = 1.609
+    assert acc[1] > 0.22, acc  # the 1st presentation: above chance (20%) only by excluding labels seen
+    # measured here (seed 0): 1st 0.35, 2nd 0.47, 2nd–10th 0.61; seeds 1 and 2 bound sooner. The
+    # margins below are what every seed cleared by step 600, left for other CPUs' numerics.
+    assert acc[2] > acc[1] + 0.06 and later > acc[1] + 0.15, acc
 
 
 @pytest.mark.slow
 def test_mann_binds_images_to_labels_in_memory_after_a_thousand_steps(small_real_sources):
     """The paper's result in miniature (about 100 s on one core, so opt-in: `pytest -m slow`): the
     2nd and later presentations of a class are classified far better than the 1st, which no
-    network can do without storing the (image, label) binding of an earlier step. Full-size model
+    network can do without storing the (image, label) binding of an earlier step — here with a
+    different drawing of the character at every presentation, as in the paper. Full-size model
     with the settings the README's run uses (add vector, sharpened read, lr 3e-3)."""
     train, test = small_real_sources
     cfg = core.TrainConfig(algorithm="mann", steps=1000, val_every=10**6, val_episodes=0, device="cpu", seed=0,
