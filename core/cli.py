@@ -179,7 +179,8 @@ def cmd_eval(args) -> int:
     if args.per_instance:
         return _eval_per_instance(learner, src, args, device, t0)
     res = _evaluate_with_bar(learner, src, args, device)
-    print(f"{learner.title} ({args.checkpoint}) on {src.description}: {res} in {time.perf_counter() - t0:.0f} s")
+    each = ", each query on its own" if args.each else ""
+    print(f"{learner.title} ({args.checkpoint}) on {src.description}: {res}{each} in {time.perf_counter() - t0:.0f} s")
     if versus_hparams is not None:
         _eval_versus(learner, src, args, device, res, versus_hparams, ", ".join(f"{k}={v}" for k, v in versus.items()))
     return 0
@@ -192,7 +193,7 @@ def _evaluate_with_bar(learner, src, args, device, label: str = ""):
     bar = ProgressBar()
     try:
         return evaluate(learner, src, args.way, args.shot, args.query, args.episodes, device=device,
-                        on_episode=lambda i, a: bar.update((i + 1) / args.episodes, f"{label}episode {i + 1}/{args.episodes}"))
+                        each_query=getattr(args, "each", False), on_episode=lambda i, a: bar.update((i + 1) / args.episodes, f"{label}episode {i + 1}/{args.episodes}"))
     finally:
         bar.close()
 
@@ -396,6 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--episodes", type=int, default=600)
     e.add_argument("--hp", action="append", metavar="NAME=VALUE", help="override a test-time hyperparameter of the checkpoint (repeatable)")
     e.add_argument("--vs", action="append", metavar="NAME=VALUE", help="evaluate the checkpoint again with these test-time overrides (repeatable, applied together) on the same episodes and print a paired comparison (Wilcoxon signed-rank), e.g. --vs test_update=sgd")
+    e.add_argument("--each", action="store_true", help="classify every query on its own, as the app does (default: the queries of an episode as one batch, the papers' protocol; differs only for transductive BatchNorm)")
     e.add_argument("--per-instance", action="store_true", help="MANN: accuracy by presentation number within sequences (Santoro et al.'s protocol); --episodes sequences")
     e.set_defaults(func=cmd_eval)
 

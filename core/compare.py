@@ -367,7 +367,7 @@ def _probabilities(learner: MetaLearner, support_x: torch.Tensor, support_y: tor
         dev = learner.device
         clf = learner.adapt(support_x.to(dev), support_y.to(dev))
         with torch.no_grad():
-            probs = clf.predict_proba(query_x.to(dev)).double()
+            probs = clf.predict_proba_each(query_x.to(dev)).double()  # a query's prediction never depends on the others
         probs = probs / probs.sum(-1, keepdim=True)  # float32 exp() can be off by ~1e-7 from summing to 1
         return probs.cpu().tolist()
     except (ValueError, RuntimeError) as exc:

@@ -40,9 +40,11 @@ def mean_ci95(values: list[float]) -> tuple[float, float]:
 
 def evaluate(learner: MetaLearner, source: ClassSource, n_way: int = 5, k_shot: int = 1, q_query: int = 15,
              episodes: int = 600, seed: int = TEST_SEED, device: torch.device | str | None = None,
-             on_episode: Callable[[int, float], bool | None] | None = None) -> EvalResult:
+             on_episode: Callable[[int, float], bool | None] | None = None, each_query: bool = False) -> EvalResult:
     """Adapt on each episode's support set and score its queries. `on_episode(i, acc)` may return
-    True to stop early (the result then covers the episodes done)."""
+    True to stop early (the result then covers the episodes done). By default the queries are
+    classified as one batch (the papers' protocol, transductive where the algorithm is); with
+    `each_query`, every query on its own (`Classifier.classify_each`, what the app does)."""
     device = torch.device(device) if device is not None else learner.device
     sampler = EpisodeSampler(source.to(device), n_way, k_shot, q_query, seed=seed, device=device)
     accs: list[float] = []
@@ -50,7 +52,7 @@ def evaluate(learner: MetaLearner, source: ClassSource, n_way: int = 5, k_shot: 
         ep = sampler.episode(i)
         classifier = learner.adapt(ep.support_x, ep.support_y)
         with torch.no_grad():
-            pred = classifier(ep.query_x).argmax(-1)
+            pred = (classifier.classify_each(ep.query_x) if each_query else classifier(ep.query_x)).argmax(-1)
         accs.append(float((pred == ep.query_y).float().mean()))
         if on_episode is not None and on_episode(i, accs[-1]):
             break

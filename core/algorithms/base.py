@@ -74,17 +74,41 @@ class StepMetrics:
 
 
 class Classifier:
-    """An adapted model: `classifier(query_x)` -> class log-probabilities [Q, N]."""
+    """An adapted model: `classifier(query_x)` -> class log-probabilities [Q, N].
 
-    def __init__(self, fn: Callable[[torch.Tensor], torch.Tensor], n_way: int):
+    Transductive classifiers (BatchNorm with the batch's own statistics, the papers' test protocol
+    for MAML, Reptile and others) predict a query from the whole query batch: `batch_dependent`.
+    `classify_each` gives every query a prediction of its own, independent of the other queries —
+    what an app showing one drawn query needs. A lone query is never normalised by itself (for
+    MAML a batch of one is ~chance): it goes through the network with `query_context` (the support
+    set) when the algorithm gives one, or through `fn`, which then includes the support set itself.
+    """
+
+    def __init__(self, fn: Callable[[torch.Tensor], torch.Tensor], n_way: int, batch_dependent: bool = False,
+                 query_context: torch.Tensor | None = None):
         self._fn = fn
         self.n_way = n_way
+        self.batch_dependent = batch_dependent or query_context is not None
+        self._context = query_context
 
     def __call__(self, query_x: torch.Tensor) -> torch.Tensor:
         return self._fn(query_x)
 
     def predict_proba(self, query_x: torch.Tensor) -> torch.Tensor:
         return self(query_x).exp()
+
+    def classify_each(self, query_x: torch.Tensor) -> torch.Tensor:
+        """Log-probabilities [Q, N], each query's independent of the others in `query_x`."""
+        if not self.batch_dependent or len(query_x) == 0:
+            return self(query_x)
+        rows = []
+        for q in query_x.split(1):
+            batch = q if self._context is None else torch.cat([self._context.to(q.device, q.dtype), q])
+            rows.append(self._fn(batch)[-1:])  # the query is the batch's last row
+        return torch.cat(rows)
+
+    def predict_proba_each(self, query_x: torch.Tensor) -> torch.Tensor:
+        return self.classify_each(query_x).exp()
 
 
 class MetaLearner(nn.Module):

@@ -303,6 +303,7 @@ class LSTMMetaLearner(MetaLearner):
             with torch.no_grad():
                 return F.log_softmax(self.learner_logits(c_T, query_x, support_x if support_stats else None), dim=-1)
 
-        clf = Classifier(classify, n_way)
+        # transductive: a lone query goes through with the support set (Classifier.classify_each)
+        clf = Classifier(classify, n_way, query_context=None if support_stats else support_x)
         clf.cell_state = c_T  # the adapted learner's parameters: the meta-learner's final cell state
         return clf

@@ -116,7 +116,8 @@ class MAML(MetaLearner):
             with torch.no_grad():
                 return F.log_softmax(functional_call(self.net, adapted, (query_x,)), dim=-1)
 
-        return Classifier(classify, n_way)
+        # transductive: a lone query goes through with the support set (Classifier.classify_each)
+        return Classifier(classify, n_way, query_context=support_x if self.hparams.bn_mode == "transductive" else None)
 
 
 @register

@@ -136,4 +136,4 @@ class MatchingNetwork(MetaLearner):
                     f = self.fce_module.embed_query(f, g)
                 return self.log_probs(g, support_y, f, n_way)
 
-        return Classifier(classify, n_way)
+        return Classifier(classify, n_way, batch_dependent=transductive)  # transductive: support and queries share BatchNorm statistics

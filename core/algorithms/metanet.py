@@ -330,4 +330,4 @@ class MetaNetwork(MetaLearner):
                     logits = self.query_phase(memory, self.b_trunk(query_x), self.u_trunk(query_x))
                 return F.log_softmax(logits, dim=-1)
 
-        return Classifier(classify, n_way)
+        return Classifier(classify, n_way, batch_dependent=transductive)  # transductive: support and queries share BatchNorm statistics

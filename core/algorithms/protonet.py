@@ -83,4 +83,4 @@ class PrototypicalNetwork(MetaLearner):
                     return self._log_probs(support_x, support_y, query_x, n_way)
                 return proto_log_probs(self.encoder(query_x), protos)
 
-        return Classifier(classify, n_way)
+        return Classifier(classify, n_way, batch_dependent=transductive)  # transductive: support and queries share BatchNorm statistics

@@ -144,4 +144,4 @@ class RelationNetwork(MetaLearner):
                 # log(r_c / Σ r) with r = σ(logit), stable even when every r underflows
                 return F.log_softmax(F.logsigmoid(logits), dim=-1)
 
-        return Classifier(classify, n_way)
+        return Classifier(classify, n_way, batch_dependent=transductive)  # transductive: support and queries share BatchNorm statistics

@@ -137,7 +137,8 @@ class Reptile(MetaLearner):
             with torch.no_grad():
                 return F.log_softmax(fast(query_x)[:, :n_way], dim=-1)
 
-        return Classifier(classify, n_way)
+        # transductive: a lone query goes through with the support set (Classifier.classify_each)
+        return Classifier(classify, n_way, query_context=support_x if h.bn_mode == "transductive" else None)
 
     def optim_state(self) -> dict:
         inner = self._inner[1].state_dict() if self._inner is not None else self._pending_inner_state

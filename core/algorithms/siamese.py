@@ -170,4 +170,4 @@ class SiameseNetwork(MetaLearner):
                     return self.class_log_probs(emb[len(support_x):], emb[: len(support_x)], support_y, n_way)
                 return self.class_log_probs(self.encoder(query_x), support_emb, support_y, n_way)
 
-        return Classifier(classify, n_way)
+        return Classifier(classify, n_way, batch_dependent=transductive)  # transductive: support and queries share BatchNorm statistics

@@ -119,6 +119,10 @@ def test_each_algorithm_learns_well_above_chance(small_real_sources, name, steps
         pass
     res = core.evaluate(trainer.learner, test, n_way=5, k_shot=1, q_query=5, episodes=40)
     assert res.mean > threshold, f"{name}: {res} (chance 20%)"
+    # every query on its own, as the app classifies: a lone query is not normalised by itself
+    # (MAML and Reptile use the batch's BatchNorm statistics; a batch of one is near chance)
+    alone = core.evaluate(trainer.learner, test, n_way=5, k_shot=1, q_query=5, episodes=40, each_query=True)
+    assert alone.mean > threshold, f"{name}, each query on its own: {alone} (chance 20%)"
 
 
 @pytest.mark.parametrize("name", sorted(ALGORITHMS))
@@ -130,6 +134,31 @@ def test_classifier_probabilities_sum_to_one_for_fewer_ways(name, small_real_sou
     p = clf.predict_proba(ep.query_x)
     assert p.shape == (12, 3)
     assert torch.allclose(p.sum(-1), torch.ones(12), atol=1e-5)
+
+
+def _bn_modes(name):
+    """The algorithm's BatchNorm modes, or [None] when it has no such setting."""
+    fields = {f["name"]: f for f in hparam_fields(ALGORITHMS[name].HParams)}
+    return list(fields["bn_mode"]["choices"]) if "bn_mode" in fields else [None]
+
+
+@pytest.mark.parametrize("name,bn_mode", [(n, m) for n in sorted(ALGORITHMS) for m in _bn_modes(n)])
+def test_classify_each_gives_every_query_a_prediction_independent_of_the_others(name, bn_mode, small_real_sources):
+    train, _ = small_real_sources
+    torch.manual_seed(0)
+    learner = core.create(name, None if bn_mode is None else {"bn_mode": bn_mode}, train.spec, n_way=5)
+    ep = core.EpisodeSampler(train, 5, 1, 2, seed=0).episode(0)
+    clf = learner.adapt(ep.support_x, ep.support_y)
+    together = clf.classify_each(ep.query_x)
+    alone = torch.cat([clf.classify_each(ep.query_x[i:i + 1]) for i in range(10)])
+    assert together.shape == (10, 5) and torch.allclose(together.exp().sum(-1), torch.ones(10), atol=1e-5)
+    assert torch.allclose(together, alone, atol=1e-5)
+    if not clf.batch_dependent:  # then the batch and the per-query predictions are the same thing
+        assert torch.allclose(clf(ep.query_x), together, atol=1e-5)
+    elif bn_mode == "transductive" and name in ("maml", "fomaml", "reptile", "lstm_meta"):
+        # the batch's own statistics: a query classified in a batch of one is normalised by itself,
+        # which classify_each never does
+        assert not torch.allclose(clf(ep.query_x[:1]), alone[:1], atol=1e-4)
 
 
 def test_budget_learning_rate_schedule_follows_progress_and_step_schedule_halves():
