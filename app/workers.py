@@ -457,6 +457,6 @@ def classify(model_path: str, device: str, support: list[tuple[int, bytes]], que
     if not queries:
         return {"probs": [], "device": dev.type}
     qx = spec.to_model(core.prepare_images(queries, spec), dev)
-    probs = clf.predict_proba(qx).double()
+    probs = clf.predict_proba_each(qx).double()  # a query's prediction never depends on the other queries
     probs = probs / probs.sum(-1, keepdim=True)  # float32 exp() can be off by ~1e-7 from summing to 1
     return {"probs": probs.cpu().tolist(), "device": dev.type}

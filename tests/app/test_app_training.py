@@ -72,6 +72,37 @@ def test_classify_shows_confidences_that_sum_to_one(window_with_model, qtbot):
     assert window.query.live_prediction.text().startswith("→ ")
 
 
+def test_a_querys_confidences_do_not_depend_on_the_other_queries_even_with_transductive_batchnorm(window, qtbot, tmp_path):
+    """MAML normalises with the batch's own BatchNorm statistics (the paper's protocol): classified
+    as one batch, a query's prediction would change when the user adds another query, and a lone
+    query (a single drawing) would be normalised by itself. The app classifies each on its own."""
+    import core
+
+    cfg = core.TrainConfig(algorithm="maml", hparams={"hidden": 8}, n_way=3, k_shot=1, q_query=1, steps=2,
+                           val_every=1000, val_episodes=0, device="cpu", seed=0)
+    trainer = core.Trainer(cfg, core.builtin(n_classes=30, first_class=0))
+    for _ in trainer.run():
+        pass
+    assert trainer.learner.hparams.bn_mode == "transductive"
+    path = tmp_path / "maml.pt"
+    core.save_checkpoint(path, trainer.learner, trainer.trainer_state(0.0), extra={})
+    entry = window.library.import_bytes(path.read_bytes(), algorithm="maml", title="MAML", source="Built-in characters",
+                                        n_way=3, k_shot=1, val_accuracy=0.5, steps=2)
+    window.use_model(entry.id)
+    fill_support(window.project, n_classes=3, shots=1)
+    window.project.add_queries([glyph_png(0, 7)])
+    with qtbot.waitSignal(window.classified, timeout=20_000):
+        window.classify()
+    alone = list(window.query.rows()[0].bars.probs)
+    window.project.add_queries([glyph_png(1, 7), glyph_png(2, 7)])
+    with qtbot.waitSignal(window.classified, timeout=20_000):
+        window.classify()
+    rows = window.query.rows()
+    assert len(rows) == 3
+    assert rows[0].bars.probs == pytest.approx(alone, abs=1e-6)
+    assert all(sum(r.bars.probs) == pytest.approx(1.0, abs=1e-6) for r in rows)
+
+
 def test_classify_without_a_model_offers_quick_training(window, qtbot, monkeypatch):
     fill_support(window.project, n_classes=2, shots=1)
     asked = []
