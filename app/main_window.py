@@ -102,6 +102,7 @@ class MainWindow(QMainWindow):
         self._classify_busy = False
         self._classify_again: dict | None = None
         self._after_training: str | None = None
+        self._record_shown: str | None = None  # the model whose training record the panel shows
         self._closing = False
         self.setWindowTitle(APP_NAME)
         self.setWindowIcon(app_icon())
@@ -614,6 +615,7 @@ class MainWindow(QMainWindow):
         model_id = result.get("model_id")
         if model_id:
             entry = self.library.add(model_id, **result["meta"])
+            self._record_shown = str(self.library.path(entry.id))  # the panel already shows this run
             self.project.set_model_file(str(self.library.path(entry.id)))
             self._refresh_models()
             workers.run_job(lambda: workers.forget_model(), lambda _: None, lambda _: None, owner=self)
@@ -654,6 +656,35 @@ class MainWindow(QMainWindow):
         else:
             acc = f", val. {e.val_accuracy:.0%}" if e.val_accuracy is not None else ""
             self.model_label.setText(f"Model: {e.name}{acc}")
+        self._show_training_record(e)
+
+    def _show_training_record(self, entry) -> None:
+        """The training panel shows how the model in use was meta-trained (the record its checkpoint
+        keeps), so picking another model never leaves the last run's curves under its name. A live
+        run's curves are never replaced."""
+        path = str(self.library.path(entry.id)) if entry is not None else None
+        if self.session is not None or path == self._record_shown:
+            return
+        self._record_shown = path
+        if path is None:
+            self.training.reset()
+            return
+        name = entry.name
+
+        def read() -> dict:
+            import core
+
+            return core.read_checkpoint(path).get("trainer") or {}
+
+        def shown(record: dict) -> None:
+            if self.session is None and self._record_shown == path:
+                self.training.show_record(record, name)
+
+        def failed(exc: Exception) -> None:
+            if self.session is None and self._record_shown == path:
+                self.training.reset(f"{name} — training record unreadable ({exc})")
+
+        workers.run_job(read, shown, failed, owner=self)
 
     def _refresh_models(self) -> None:
         self.models.blockSignals(True)

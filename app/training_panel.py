@@ -26,6 +26,11 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
+def fmt_count(n: float) -> str:
+    """1234567 → "1 234 567" (narrow no-break spaces between thousands)."""
+    return f"{int(n):,}".replace(",", "\u202f")
+
+
 class TrainingPanel(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -55,6 +60,7 @@ class TrainingPanel(QWidget):
         self.progress_bar.setFormat("%v / %m steps")
         self.stats = QLabel("Not trained yet")
         self.stats.setObjectName("muted")
+        self.stats.setWordWrap(True)  # a long record summary must not widen the panel
         self.stats.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         row = QHBoxLayout()
         row.addWidget(self.progress_bar, 1)
@@ -109,6 +115,33 @@ class TrainingPanel(QWidget):
         self.stats.setText(title or "Not trained yet")
         self.redraw()
 
+    def show_record(self, record: dict, name: str) -> None:
+        """The curves of a finished run, from a checkpoint's training record (`Trainer.trainer_state`:
+        per-step loss and accuracy, validation points, steps, episodes, time, source)."""
+        self.timer.stop()
+        self.reset()
+        history = record.get("history") or {}
+        steps = list(history.get("step") or [])
+        done = int(record.get("step") or (steps[-1] if steps else 0))
+        if not steps or not done:
+            self.stats.setText(f"{name} — no training record")
+            return
+        per_step = float(record.get("episodes_seen") or 0) / done or 1.0  # episodes per step: the x axis
+        for step, loss, acc in zip(steps, history.get("loss") or [], history.get("accuracy") or []):
+            self.add({"episodes": step * per_step, "loss": loss, "accuracy": acc})
+        self.val_x = [s * per_step for s in history.get("val_step") or []]
+        self.val = list(history.get("val_accuracy") or [])[: len(self.val_x)]
+        self.last = None  # not a live run: redraw() draws the curves, the text is set here
+        self._dirty = True
+        self.redraw()
+        self.progress_bar.setRange(0, done)
+        self.progress_bar.setValue(done)
+        val = f" · validation {self.val[-1]:.1%}" if self.val else ""
+        source = f" on {record['source']}" if record.get("source") else ""
+        episodes = int(record.get("episodes_seen") or 0)
+        self.stats.setText(f"{name} — {fmt_count(done)} steps, {fmt_count(episodes)} episodes in "
+                           f"{fmt_duration(record.get('elapsed_s'))}{source}{val}")
+
     def start(self, title: str, total_steps: int) -> None:
         self.reset(title)
         self.progress_bar.setRange(0, max(1, total_steps))
@@ -153,6 +186,6 @@ class TrainingPanel(QWidget):
         val = f" · validation {self.val[-1]:.1%}" if self.val else ""
         if p["status"] == "running":
             self.stats.setText(f"{p['episodes_per_s']:.1f} episodes/s · ETA {fmt_duration(p['eta_s'])} · "
-                               f"{p['episodes']:,} episodes{val}".replace(",", "\u202f"))
+                               f"{fmt_count(p['episodes'])} episodes{val}")
         else:
-            self.stats.setText(f"{p['message'].capitalize()} after {p['step']:,} steps, {fmt_duration(p['elapsed_s'])}{val}".replace(",", "\u202f"))
+            self.stats.setText(f"{p['message'].capitalize()} after {fmt_count(p['step'])} steps, {fmt_duration(p['elapsed_s'])}{val}")

@@ -103,6 +103,26 @@ def test_a_querys_confidences_do_not_depend_on_the_other_queries_even_with_trans
     assert all(sum(r.bars.probs) == pytest.approx(1.0, abs=1e-6) for r in rows)
 
 
+def test_the_model_in_use_shows_how_it_was_meta_trained(window_with_model, qtbot):
+    """Picking a model (here the fixture's: 15 ProtoNet steps) puts its recorded curves in the
+    training panel; an algorithm with no model clears them; coming back shows them again."""
+    window = window_with_model
+    panel = window.training
+
+    def points() -> int:
+        x = panel.loss_curve.getData()[0]
+        return 0 if x is None else len(x)
+
+    qtbot.waitUntil(lambda: points() == 15, timeout=10_000)
+    assert panel.progress_bar.value() == panel.progress_bar.maximum() == 15
+    assert "15 steps" in panel.stats.text() and window.current_model().name in panel.stats.text()
+    window.algo_box.setCurrentIndex(window._algo_row("relation"))  # no Relation Network model yet
+    qtbot.waitUntil(lambda: points() == 0, timeout=5_000)
+    assert panel.stats.text() == "Not trained yet"
+    window.algo_box.setCurrentIndex(window._algo_row("protonet"))
+    qtbot.waitUntil(lambda: points() == 15, timeout=10_000)
+
+
 def test_classify_without_a_model_offers_quick_training(window, qtbot, monkeypatch):
     fill_support(window.project, n_classes=2, shots=1)
     asked = []
