@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDia
                                QVBoxLayout, QWidget)
 
 from . import workers
-from .common import thumb_icon
+from .common import fmt_count, fmt_duration, thumb_icon
 from .hparam_form import HParamForm
 from .project import Project
 from .style import icon
@@ -78,13 +78,6 @@ class SortItem(QTableWidgetItem):
         if isinstance(a, (int, float)) and isinstance(b, (int, float)):
             return a < b
         return str(a) < str(b)
-
-
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "–"
-    s = int(round(seconds))
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
 class Curves:
@@ -748,8 +741,8 @@ class CompareView(QWidget):
                 frac = max(frac, min(1.0, ev["elapsed_s"] / cfg.seconds_each))
             self.progress.setValue(int(100 * i + 85 * frac))
             val = f" · validation {ev['val_accuracy']:.1%}" if ev.get("val_accuracy") is not None else ""
-            self.progress_label.setText(f"{i + 1}/{n} {title}: meta-training, step {ev['step']:,} · "
-                                        f"{ev['episodes_per_s']:.1f} episodes/s · {fmt_duration(ev['elapsed_s'])}{val}".replace(",", "\u202f"))
+            self.progress_label.setText(f"{i + 1}/{n} {title}: meta-training, step {fmt_count(ev['step'])} · "
+                                        f"{ev['episodes_per_s']:.1f} episodes/s · {fmt_duration(ev['elapsed_s'])}{val}")
         elif ev is not None and ev["kind"] == "testing":
             self.progress.setValue(int(100 * i + 85 + 15 * ev["done"] / ev["total"]))
             self.progress_label.setText(f"{i + 1}/{n} {title}: testing, episode {ev['done']}/{ev['total']} · {ev['accuracy']:.1%} so far")
@@ -870,9 +863,9 @@ class CompareView(QWidget):
                 acc = SortItem("–", -1.0)
             cells = [name_item, acc,
                      SortItem(fmt_duration(r.train_seconds) if r.steps else "–", r.train_seconds),
-                     SortItem(f"{r.steps:,}".replace(",", "\u202f"), r.steps),
+                     SortItem(fmt_count(r.steps), r.steps),
                      SortItem(f"{r.episodes_per_s:.1f}" if r.steps else "–", r.episodes_per_s),
-                     SortItem(f"{r.parameters:,}".replace(",", "\u202f") if r.parameters else "–", r.parameters),
+                     SortItem(fmt_count(r.parameters) if r.parameters else "–", r.parameters),
                      SortItem(f"{r.peak_memory_mb:,.0f}".replace(",", "\u202f") if r.peak_memory_mb is not None else "–", r.peak_memory_mb or 0.0),
                      SortItem(r.device or "–")]
             cells[6].setToolTip(r.memory_kind)

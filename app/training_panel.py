@@ -13,22 +13,11 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
+from .common import fmt_count, fmt_duration
 from .style import is_dark
 
 REDRAW_MS = 40  # 25 Hz
 SMOOTH = 0.9  # exponential moving average for the noisy per-step curves
-
-
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "–"
-    s = int(round(seconds))
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
-
-
-def fmt_count(n: float) -> str:
-    """1234567 → "1 234 567" (narrow no-break spaces between thousands)."""
-    return f"{int(n):,}".replace(",", "\u202f")
 
 
 class TrainingPanel(QWidget):
