@@ -113,15 +113,28 @@ def _fmt_s(s: float | None) -> str:
 
 # -- train / eval ------------------------------------------------------------------------------
 
+def _preset_and_hparams(args) -> dict:
+    """--preset (a named set of measured settings, `fewshot list`) under the --hp overrides."""
+    preset = getattr(args, "preset", None)
+    if not preset:
+        return _parse_hparams(args.hp)
+    presets = ALGORITHMS[args.algorithm].presets
+    if preset not in presets:
+        known = ", ".join(presets) or "none"
+        raise FewShotError(f"--preset: {args.algorithm} has no preset {preset!r} (its presets: {known})")
+    return {**presets[preset], **_parse_hparams(args.hp)}
+
+
 def cmd_train(args) -> int:
     from .evaluation import evaluate
     from .trainer import TrainConfig, Trainer
 
+    hparams = _preset_and_hparams(args)  # a bad --preset fails before any source is built
     train_src = make_source(args.source, args.data, args.train_split, size=args.size)
     val_src = make_source(args.source, args.data, args.val_split, spec=train_src.spec) if args.val_episodes > 0 else None
     steps = args.steps if args.steps else (10**9 if args.minutes else 1000)
     config = TrainConfig(
-        algorithm=args.algorithm, hparams=_parse_hparams(args.hp), n_way=args.way, k_shot=args.shot, q_query=args.query,
+        algorithm=args.algorithm, hparams=hparams, n_way=args.way, k_shot=args.shot, q_query=args.query,
         train_way=args.train_way, train_shot=args.train_shot, train_query=args.train_query, meta_batch=args.meta_batch,
         steps=steps, max_seconds=args.minutes * 60 if args.minutes else None, seed=args.seed,
         val_every=args.val_every, val_episodes=args.val_episodes, device=args.device, checkpoint_path=args.out,
@@ -246,6 +259,7 @@ def cmd_compare(args) -> int:
     unknown = [n for n in names if n not in ALGORITHMS]
     if unknown:
         raise FewShotError(f"unknown algorithm(s) {', '.join(unknown)}; registered: {', '.join(sorted(ALGORITHMS))}")
+    hparams = _preset_and_hparams(args)  # a bad --preset fails before any source is built
     train_src = make_source(args.source, args.data, args.train_split, size=args.size)
     val_src = make_source(args.source, args.data, args.val_split, spec=train_src.spec) if args.val_episodes > 0 else None
     test_src = make_source(args.source, args.data, args.test_split, spec=train_src.spec)
@@ -332,6 +346,8 @@ def cmd_list(args) -> int:
             print(f"  {a.name:10s} {a.title} ({a.paper})")
             for f in hparam_fields(a.HParams):
                 print(f"      {f['name']} = {f['default']!r}  — {f['doc']}")
+            for label, values in a.presets.items():
+                print(f"      --preset {label}: " + ", ".join(f"{k}={v!r}" for k, v in values.items()))
     return 0
 
 
@@ -372,6 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = source_args(sub.add_parser("train", help="meta-train an algorithm and write a checkpoint"), "train")
     t.add_argument("-a", "--algorithm", default="protonet", choices=sorted(ALGORITHMS))
     t.add_argument("--hp", action="append", metavar="NAME=VALUE", help="override a hyperparameter (repeatable); see `fewshot list`")
+    t.add_argument("--preset", metavar="LABEL", help="start from one of the algorithm's measured settings instead of the paper's (see `fewshot list`); --hp still overrides")
     t.add_argument("--train-split", default="train")
     t.add_argument("--val-split", default="val")
     t.add_argument("--train-way", type=int), t.add_argument("--train-shot", type=int), t.add_argument("--train-query", type=int)

@@ -62,6 +62,22 @@ def test_algorithm_picker_lists_every_registered_algorithm_by_family(window):
     assert window.project.hparams == {"inner_steps": 4}
 
 
+def test_measured_settings_preset_fills_the_form_and_the_project(window):
+    window.algo_box.setCurrentIndex(window._algo_row("mann"))
+    btn = window.preset_btn
+    assert not btn.isHidden() and btn.menu().actions()
+    window.form.editors["controller"].setValue(64)  # an edit that the preset (paper defaults + preset) undoes
+    btn.menu().actions()[0].trigger()
+    preset = core.ALGORITHMS["mann"].presets["measured"]
+    assert window.project.hparams == preset
+    assert window.form.values()["write_content"] == "add" and window.form.values()["controller"] == 200
+    # Restore paper defaults undoes it; an algorithm without presets hides the button.
+    window.form.restore_defaults()
+    assert window.project.hparams == {}
+    window.algo_box.setCurrentIndex(window._algo_row("maml"))
+    assert btn.isHidden()
+
+
 def test_invalid_source_folder_shows_the_core_error_and_changes_nothing(window, qtbot, tmp_path):
     before = dict(window.project.settings["source"])
     window.choose_source("folder", str(tmp_path / "missing"))

@@ -46,6 +46,15 @@ def test_registry_lists_the_algorithms_with_frozen_paper_defaults():
     assert core.get_algorithm("fomaml").HParams().first_order is True
 
 
+@pytest.mark.parametrize("name", sorted(ALGORITHMS))
+def test_presets_are_valid_settings_that_differ_from_the_paper(name):
+    cls = ALGORITHMS[name]
+    defaults = dataclasses.asdict(cls.HParams())
+    for label, values in cls.presets.items():
+        parsed = hparams_from_dict(cls.HParams, values)  # raises on an unknown field or a bad value
+        assert all(getattr(parsed, k) == v != defaults[k] for k, v in values.items()), (label, values)
+
+
 def test_hparams_from_dict_parses_and_validates():
     hp = hparams_from_dict(core.get_algorithm("maml").HParams, {"inner_lr": "0.1", "first_order": "true", "inner_steps": "5"})
     assert hp.inner_lr == 0.1 and hp.first_order is True and hp.inner_steps == 5

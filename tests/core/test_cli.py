@@ -53,6 +53,23 @@ def test_list_shows_every_registered_algorithm(capsys):
         assert name in out
 
 
+def test_train_preset_applies_the_measured_settings_under_hp_overrides(tmp_path, capsys):
+    main(["list"])
+    assert "--preset measured: cosine_scale=10.0" in capsys.readouterr().out  # Matching Networks' preset
+    from tests.core.test_sources import make_folder
+
+    root = make_folder(tmp_path / "data", classes=20, per_class=3)
+    ckpt = tmp_path / "m.pt"
+    assert main(["train", "-a", "matching", "--source", "folder", "--data", str(root), "--train-split", "all",
+                 "--preset", "measured", "--hp", "train_query=2", "--steps", "1", "--val-episodes", "0",
+                 "--eval-episodes", "0", "--device", "cpu", "--out", str(ckpt)]) == 0
+    hp = core.read_checkpoint(ckpt)["hparams"]
+    assert hp["cosine_scale"] == 10.0 and hp["train_way"] == 20 and hp["lr_schedule"] == "budget" and hp["train_query"] == 2
+    capsys.readouterr()
+    assert main(["train", "-a", "maml", "--preset", "measured", "--steps", "1"]) == 2
+    assert "maml has no preset 'measured'" in capsys.readouterr().err
+
+
 def test_bench_runs_and_reports_ratios():
     res = subprocess.run([sys.executable, "-m", "core", "bench", "--algorithms", "protonet", "--rounds", "1", "--seconds", "0.2", "--device", "cpu"],
                          capture_output=True, text=True, timeout=120)
