@@ -43,7 +43,8 @@ and the initial cell state c_0 — the learner's starting point — is meta-lear
   test, so the meta-learner is trained for the normalisation it is tested with:
   "transductive" (default): the query batch's own statistics (as MAML and Reptile here);
   "support": the queries are normalised with the support set's statistics at θ_T, so a query's
-  prediction depends on no other query (inductive; what a single drawn query in the app needs).
+  prediction depends on no other query (inductive). The app classifies each query on its own either
+  way (`Classifier.classify_each`: in transductive mode a lone query goes through with the support set).
 - Adam 1e-3, gradient-norm clipping at 0.25, one episode per meta-update (the paper's settings).
   The paper keeps the learning rate constant (the authors' configs: 50k–75k episodes); a
   30-minute CPU run sees ~10k, so by default the rate follows the run's budget (cosine to 1%, `lr_schedule="budget"`);
