@@ -27,6 +27,11 @@ def fmt_count(n: float) -> str:
     return f"{int(n):,}".replace(",", "\u202f")
 
 
+def plural(n: int, noun: str) -> str:
+    """plural(1, "image") → "1 image", plural(3, "image") → "3 images"."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def thumb_icon(sample, size: int = 56) -> QIcon:
     """A square thumbnail of a sample on white paper, cached by sample id."""
     key = (sample.id, size)

@@ -132,4 +132,4 @@ def collect(paths: list[Path], folders_as_classes: bool) -> Collected:
 
 def skipped_message(skipped: list[str], limit: int = 15) -> str:
     lines = skipped[:limit] + ([f"… and {len(skipped) - limit} more"] if len(skipped) > limit else [])
-    return f"Skipped {len(skipped)} item(s):\n" + "\n".join(f"• {s}" for s in lines)
+    return f"Skipped {len(skipped)} {'item' if len(skipped) == 1 else 'items'}:\n" + "\n".join(f"• {s}" for s in lines)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogBut
 
 from . import projectfile, workers
 from .canvas import CanvasPanel
+from .common import plural
 from .compare_view import CompareView
 from .hparam_form import HParamForm
 from .library import ModelLibrary
@@ -825,7 +826,7 @@ class MainWindow(QMainWindow):
                     self.query.set_live(names, probs[-1])
                     probs = probs[:-1]
                 self.query.set_results(names, dict(zip(ids, probs)))
-                self.statusBar().showMessage(f"Classified {len(all_queries)} image(s) on {result['device'].upper()}", 3000)
+                self.statusBar().showMessage(f"Classified {plural(len(all_queries), 'image')} on {result['device'].upper()}", 3000)
             self.classified.emit()
             self._next_classify()
 

@@ -89,7 +89,9 @@ def test_invalid_source_folder_shows_the_core_error_and_changes_nothing(window, 
 
 
 def test_number_and_duration_formats():
-    from app.common import fmt_count, fmt_duration
+    from app.common import fmt_count, fmt_duration, plural
+
+    assert plural(1, "image") == "1 image" and plural(0, "image") == "0 images" and plural(3, "item") == "3 items"
 
     assert fmt_count(1234567) == "1\u202f234\u202f567" and fmt_count(999) == "999" and fmt_count(4836.0) == "4\u202f836"
     assert fmt_duration(59.6) == "1:00" and fmt_duration(3725) == "1:02:05"
