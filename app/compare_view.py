@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDia
 
 from . import workers
 from .common import fmt_count, fmt_duration, thumb_icon
-from .hparam_form import HParamForm
+from .hparam_form import HParamForm, PresetButton
 from .project import Project
 from .style import icon
 
@@ -200,6 +200,7 @@ class CompareView(QWidget):
         self.restore_btn = QPushButton(icon("restore"), "Restore paper defaults")
         self.restore_btn.clicked.connect(self.form.restore_defaults)
         self.restore_btn.setEnabled(False)
+        self.preset_btn = PresetButton(self.form)
 
         self.source_box = QComboBox()
         for key, label in SOURCE_KINDS:
@@ -256,6 +257,7 @@ class CompareView(QWidget):
         v.addWidget(self.form_title)
         v.addWidget(self.form)
         v.addWidget(self.restore_btn, 0, Qt.AlignmentFlag.AlignLeft)
+        v.addWidget(self.preset_btn, 0, Qt.AlignmentFlag.AlignLeft)  # below, not beside: the column is narrow
         v.addWidget(self._group("Task, budget & source"))
         v.addLayout(task)
         v.addStretch(1)
@@ -522,6 +524,7 @@ class CompareView(QWidget):
                 if shape_fields and self.protocol_box.currentData() == "same" else "")
         self.form_title.setText(f"<b>{cls.title}</b> — {cls.paper}{note}")
         self.restore_btn.setEnabled(True)
+        self.preset_btn.set_presets(cls.presets)
 
     def _form_edited(self) -> None:
         if self.editing and self.form.fields:

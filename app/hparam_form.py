@@ -12,7 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QValidator
-from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QLineEdit, QSpinBox, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QLineEdit, QMenu, QPushButton, QSpinBox, QWidget
 
 INT_LIMIT = 2_000_000_000
 
@@ -150,7 +150,32 @@ class HParamForm(QWidget):
     def restore_defaults(self) -> None:
         self.set_values({f["name"]: f["default"] for f in self.fields})
 
+    def apply_preset(self, values: dict[str, Any]) -> None:
+        """The paper defaults with `values` on top, in one edit."""
+        self.set_values({**{f["name"]: f["default"] for f in self.fields}, **values})
+
     def changed_from_defaults(self) -> dict[str, Any]:
         """Only the values that differ from the paper: what the project stores."""
         defaults = {f["name"]: f["default"] for f in self.fields}
         return {k: v for k, v in self.values().items() if v != defaults.get(k)}
+
+
+class PresetButton(QPushButton):
+    """"Use measured settings ▾": the algorithm's `presets` (settings a README run measured to work
+    better than the paper's on a CPU budget), each applied to `form` on top of the paper defaults.
+    Hidden for an algorithm that has none."""
+
+    def __init__(self, form: HParamForm, parent: QWidget | None = None):
+        super().__init__("Use measured settings", parent)
+        self.form = form
+        self.setMenu(QMenu(self))
+        self.setToolTip("The paper's defaults with the settings of the README's measured run of this algorithm")
+        self.hide()
+
+    def set_presets(self, presets: dict[str, dict[str, Any]]) -> None:
+        menu = self.menu()
+        menu.clear()
+        for label, values in presets.items():
+            settings = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in values.items())
+            menu.addAction(f"{label}: {settings}").triggered.connect(lambda _=False, v=dict(values): self.form.apply_preset(v))
+        self.setVisible(bool(presets))

@@ -15,14 +15,14 @@ from typing import Any
 from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QFont, QKeySequence, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QFrame,
-                               QHBoxLayout, QLabel, QMainWindow, QMenu, QMessageBox, QPushButton, QScrollArea, QSpinBox,
+                               QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPushButton, QScrollArea, QSpinBox,
                                QSplitter, QStackedWidget, QTabWidget, QToolBar, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from . import projectfile, workers
 from .canvas import CanvasPanel
 from .common import plural
 from .compare_view import CompareView
-from .hparam_form import HParamForm
+from .hparam_form import HParamForm, PresetButton
 from .library import ModelLibrary
 from .project import Project
 from .query_panel import QueryPanel
@@ -296,8 +296,7 @@ class MainWindow(QMainWindow):
         restore.clicked.connect(self.form.restore_defaults)
         # Settings a README run measured to work better than the paper's on a CPU budget (the
         # algorithm's `presets`); shown only for algorithms that have some.
-        self.preset_btn = QPushButton("Use measured settings")
-        self.preset_btn.setMenu(QMenu(self.preset_btn))
+        self.preset_btn = PresetButton(self.form)
         buttons = QHBoxLayout()
         buttons.addWidget(restore)
         buttons.addWidget(self.preset_btn)
@@ -461,19 +460,7 @@ class MainWindow(QMainWindow):
         self.form.set_fields(core.hparam_fields(cls.HParams), values)
         self.form.blockSignals(False)
         self.paper_label.setText(f"<b>{cls.title}</b> — {core.FAMILIES.get(cls.family, cls.family)}<br>{cls.paper}")
-        menu = self.preset_btn.menu()
-        menu.clear()
-        for label, preset in cls.presets.items():
-            settings = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in preset.items())
-            act = menu.addAction(f"{label}: {settings}")
-            act.triggered.connect(lambda _=False, p=dict(preset): self.apply_preset(p))
-        self.preset_btn.setVisible(bool(cls.presets))
-        self.preset_btn.setToolTip("The paper's defaults with the settings of the README's measured run of this algorithm")
-
-    def apply_preset(self, preset: dict) -> None:
-        """The paper's defaults with a preset's settings on top (the project stores the differences)."""
-        self.form.restore_defaults()
-        self.form.set_values(preset)
+        self.preset_btn.set_presets(cls.presets)
 
     def _algorithm_picked(self, row: int) -> None:
         name = self.algo_model.item(row).data(Qt.ItemDataRole.UserRole) if row >= 0 else None

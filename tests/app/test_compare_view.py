@@ -162,3 +162,15 @@ def test_stop_keeps_finished_results_and_closing_mid_run_is_safe(window, view, q
     assert window.close()
     assert time.perf_counter() - t0 < 2.5
     assert not thread.isRunning()
+
+
+def test_each_algorithms_form_offers_its_measured_settings(view, qtbot):
+    import core
+
+    qtbot.mouseClick(view.edit_buttons["matching"], Qt.MouseButton.LeftButton)
+    assert not view.preset_btn.isHidden()
+    view.preset_btn.menu().actions()[0].trigger()
+    assert view.hparams["matching"] == core.ALGORITHMS["matching"].presets["measured"]
+    qtbot.mouseClick(view.edit_buttons["protonet"], Qt.MouseButton.LeftButton)  # no presets: no button
+    assert view.preset_btn.isHidden() and view.hparams.get("protonet", {}) == {}
+    assert view.hparams["matching"]["cosine_scale"] == 10.0  # matching keeps its own settings
