@@ -70,7 +70,7 @@ def test_measured_settings_preset_fills_the_form_and_the_project(window):
     btn.menu().actions()[0].trigger()
     preset = core.ALGORITHMS["mann"].presets["measured"]
     assert window.project.hparams == preset
-    assert window.form.values()["write_content"] == "add" and window.form.values()["controller"] == 200
+    assert window.form.values()["cosine_scale"] == 10.0 and window.form.values()["controller"] == 200
     # Restore paper defaults undoes it; an algorithm without presets hides the button.
     window.form.restore_defaults()
     assert window.project.hparams == {}

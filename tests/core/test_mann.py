@@ -248,15 +248,17 @@ def test_mann_binds_images_to_labels_in_memory_after_a_thousand_steps(small_real
     2nd and later presentations of a class are classified far better than the 1st, which no
     network can do without storing the (image, label) binding of an earlier step — here with a
     different drawing of the character at every presentation, as in the paper. Full-size model
-    with the settings the README's run uses (add vector, sharpened read, lr 3e-3)."""
+    with the settings of the README's run (`presets["measured"]`: the paper's key write, sharpened
+    read, lr 3e-3), the rate held constant: decayed over only 1,000 steps it binds less (measured:
+    2nd–10th 0.51 against the 0.61 of a constant rate)."""
     train, test = small_real_sources
     cfg = core.TrainConfig(algorithm="mann", steps=1000, val_every=10**6, val_episodes=0, device="cpu", seed=0,
-                           hparams={"write_content": "add", "cosine_scale": 10, "lr": 3e-3})
+                           hparams={**core.ALGORITHMS["mann"].presets["measured"], "lr_schedule": "step"})
     trainer = core.Trainer(cfg, train)
     for _ in trainer.run():
         pass
     acc = instance_accuracy(trainer.learner, test, n_classes=5, instances=10, episodes=200)
     later = sum(acc[k] for k in range(2, 11)) / 9
     print("accuracy by presentation:", {k: round(v, 3) for k, v in acc.items()})
-    # measured here: 1st 0.31, 2nd 0.46, 2nd–10th 0.53 (chance 0.2); margins left for other CPUs' numerics
-    assert acc[2] > acc[1] + 0.08 and later > acc[1] + 0.15 and later > 0.45, acc
+    # measured here: 1st 0.24, 2nd 0.51, 2nd–10th 0.61 (chance 0.2); margins left for other CPUs' numerics
+    assert acc[2] > acc[1] + 0.15 and later > acc[1] + 0.25 and later > 0.5, acc
