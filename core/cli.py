@@ -252,6 +252,28 @@ def _parse_algo_hparams(pairs: list[str], names: list[str]) -> dict[str, dict[st
     return out
 
 
+def _algo_presets(pairs: list[str] | None, names: list[str]) -> dict[str, dict]:
+    """--preset ALGO=LABEL for `compare` ("*=LABEL": every compared algorithm that has that preset)."""
+    out: dict[str, dict] = {}
+    for pair in pairs or []:
+        algo, eq, label = pair.partition("=")
+        if not eq or not label:
+            raise FewShotError(f"--preset {pair!r}: expected ALGORITHM=LABEL (or *=LABEL), e.g. mann=measured")
+        if algo == "*":
+            targets = [n for n in names if label in ALGORITHMS[n].presets]
+            if not targets:
+                raise FewShotError(f"--preset {pair}: no compared algorithm has a preset {label!r}")
+        elif algo not in names:
+            raise FewShotError(f"--preset {pair}: {algo!r} is not among the compared algorithms ({', '.join(names)})")
+        elif label not in ALGORITHMS[algo].presets:
+            raise FewShotError(f"--preset {pair}: {algo} has no preset {label!r} (its presets: {', '.join(ALGORITHMS[algo].presets) or 'none'})")
+        else:
+            targets = [algo]
+        for t in targets:
+            out.setdefault(t, {}).update(ALGORITHMS[t].presets[label])
+    return out
+
+
 def cmd_compare(args) -> int:
     from .compare import Comparison, CompareConfig
 
@@ -259,13 +281,15 @@ def cmd_compare(args) -> int:
     unknown = [n for n in names if n not in ALGORITHMS]
     if unknown:
         raise FewShotError(f"unknown algorithm(s) {', '.join(unknown)}; registered: {', '.join(sorted(ALGORITHMS))}")
-    hparams = _preset_and_hparams(args)  # a bad --preset fails before any source is built
+    hparams = _algo_presets(args.preset, names)  # bad settings fail before any source is built
+    for algo, values in _parse_algo_hparams(args.hp, names).items():
+        hparams.setdefault(algo, {}).update(values)  # --hp over a preset
     train_src = make_source(args.source, args.data, args.train_split, size=args.size)
     val_src = make_source(args.source, args.data, args.val_split, spec=train_src.spec) if args.val_episodes > 0 else None
     test_src = make_source(args.source, args.data, args.test_split, spec=train_src.spec)
     steps = args.steps_each if args.steps_each else (10**9 if args.minutes_each else 1000)
     config = CompareConfig(
-        algorithms=names, hparams=_parse_algo_hparams(args.hp, names), n_way=args.way, k_shot=args.shot, q_query=args.query,
+        algorithms=names, hparams=hparams, n_way=args.way, k_shot=args.shot, q_query=args.query,
         protocol=args.protocol, steps_each=steps, seconds_each=args.minutes_each * 60 if args.minutes_each else None, seed=args.seed,
         eval_episodes=args.eval_episodes, val_every=args.val_every, val_episodes=args.val_episodes, device=args.device,
         source=(f"{train_src.description}: trained and tested on the same classes (an image folder has no splits)" if args.source == "folder"
@@ -421,6 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = source_args(sub.add_parser("compare", help="meta-train several algorithms on identical episodes and compare them on the same test episodes"), "train")
     c.add_argument("-a", "--algorithms", default="all", help="comma-separated names, or all (default)")
     c.add_argument("--hp", action="append", metavar="ALGO.NAME=VALUE", help="override one algorithm's hyperparameter (repeatable); *.NAME=VALUE: every compared algorithm that has it")
+    c.add_argument("--preset", action="append", metavar="ALGO=LABEL", help="start an algorithm from its measured settings (`fewshot list`; repeatable; *=measured: every compared algorithm that has them); --hp still overrides")
     c.add_argument("--protocol", default="same", choices=["same", "paper"],
                    help="same: every algorithm trains on identical N-way K-shot Q-query episodes (default); paper: each on its paper's episode shape, same seed")
     c.add_argument("--steps-each", type=int, default=0, help="meta-training steps per algorithm (default 1000, or unlimited with --minutes-each)")

@@ -263,7 +263,8 @@ def test_cli_compare_prints_markdown_and_writes_json(tmp_path, capsys):
     out = tmp_path / "c.json"
     rc = main(["compare", "-a", "protonet,matching", "--source", "folder", "--data", str(root), "--way", "3", "--shot", "1",
                "--query", "2", "--steps-each", "2", "--eval-episodes", "4", "--val-episodes", "0", "--device", "cpu",
-               "--hp", "*.hidden=8", "--hp", "protonet.train_way=4", "--json", str(out), "--table-csv", str(tmp_path / "t.csv"),
+               "--hp", "*.hidden=8", "--hp", "protonet.train_way=4", "--preset", "*=measured", "--hp", "matching.lr_schedule=step",
+               "--json", str(out), "--table-csv", str(tmp_path / "t.csv"),
                "--matrix-csv", str(tmp_path / "m.csv")])
     text = capsys.readouterr().out
     assert rc == 0, text
@@ -272,10 +273,14 @@ def test_cli_compare_prints_markdown_and_writes_json(tmp_path, capsys):
     matrix_rows = [line for line in text.splitlines() if line.startswith(("| `protonet` |", "| `matching` |"))]
     assert len(matrix_rows) == 2 and all(line.count("–") == 1 and "%" in line for line in matrix_rows)
     comp = core.Comparison.load_json(out)
-    assert comp.config.hparams == {"protonet": {"hidden": "8", "train_way": "4"}, "matching": {"hidden": "8"}}
+    measured = core.ALGORITHMS["matching"].presets["measured"]  # --preset *=measured: matching has one, protonet none
+    assert comp.config.hparams == {"protonet": {"hidden": "8", "train_way": "4"},
+                                   "matching": {**measured, "hidden": "8", "lr_schedule": "step"}}  # --hp over the preset
     assert comp.results["protonet"].hparams["hidden"] == 8 and len(comp.results["matching"].per_episode) == 4
     assert (tmp_path / "t.csv").is_file() and (tmp_path / "m.csv").is_file()
     assert main(["compare", "-a", "protonet,nope", "--source", "folder", "--data", str(root)]) == 2
     assert "unknown algorithm" in capsys.readouterr().err
     assert main(["compare", "-a", "protonet", "--source", "folder", "--data", str(root), "--hp", "hidden=8"]) == 2
     assert "ALGORITHM.NAME=VALUE" in capsys.readouterr().err
+    assert main(["compare", "-a", "protonet", "--source", "folder", "--data", str(root), "--preset", "protonet=measured"]) == 2
+    assert "protonet has no preset 'measured'" in capsys.readouterr().err
