@@ -24,23 +24,20 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QSettings, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QIcon, QPalette, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QFormLayout, QFrame, QGridLayout,
-                               QHBoxLayout, QHeaderView, QLabel, QMessageBox, QProgressBar, QPushButton, QScrollArea,
-                               QSizePolicy, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QTabWidget, QToolButton,
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QFrame, QGridLayout, QHBoxLayout, QLabel,
+                               QProgressBar, QPushButton, QScrollArea, QSpinBox, QSplitter, QTabWidget, QToolButton,
                                QVBoxLayout, QWidget)
 
 from . import workers
-from .common import fmt_count, fmt_duration, thumb_icon
+from .common import fmt_count, fmt_duration
+from .compare_results import QueryGrid, ResultsTables, algo_color, swatch
 from .hparam_form import HParamForm, PresetButton
 from .project import Project
 from .style import icon
 
-# Tableau-10: one colour per algorithm, fixed by its place in the registry (stable across runs).
-PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948", "#ff9da7", "#9c755f", "#7f7f7f"]
 REDRAW_MS = 40  # 25 Hz, like the Studio's curves
 SMOOTH = 0.9  # exponential moving average of the noisy per-step curves
 LEGEND_MAX = 4  # algorithms named in the loss plot's own legend; more: the chips are the legend
@@ -48,36 +45,6 @@ SOURCE_KINDS = [("builtin", "Built-in characters"), ("omniglot", "Omniglot folde
 PROTOCOLS = [("same", "Identical for all"), ("paper", "Each paper's shape")]
 DEFAULT_SETUP: dict[str, Any] = {"n_way": 5, "k_shot": 1, "q_query": 15, "protocol": "same", "steps_each": 500, "seconds_each": 60,
                                  "eval_episodes": 600, "seed": 0, "device": "auto", "val_every": 100, "val_episodes": 40}
-
-
-def algo_color(name: str) -> QColor:
-    import core
-
-    names = list(core.ALGORITHMS)
-    i = names.index(name) if name in names else sum(name.encode()) % len(PALETTE)
-    return QColor(PALETTE[i % len(PALETTE)])
-
-
-def swatch(color: QColor, size: int = 12) -> QIcon:
-    pm = QPixmap(size, size)
-    pm.fill(color)
-    return QIcon(pm)
-
-
-# -- small widgets -------------------------------------------------------------------------------
-class SortItem(QTableWidgetItem):
-    """A table cell that sorts by a number (or text) rather than by its displayed text."""
-
-    def __init__(self, text: str, key: Any = None):
-        super().__init__(text)
-        self.key = text if key is None else key
-        self.setFlags(self.flags() & ~Qt.ItemFlag.ItemIsEditable)
-
-    def __lt__(self, other: QTableWidgetItem) -> bool:
-        a, b = self.key, getattr(other, "key", other.text())
-        if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-            return a < b
-        return str(a) < str(b)
 
 
 class Curves:
@@ -356,63 +323,11 @@ class CompareView(QWidget):
         cl.addLayout(chips)
         cl.addWidget(self.plots_widget, 1)
 
-        # Results table, pairwise matrix, bar chart.
-        self.table = QTableWidget(0, 8)
-        self.table.setHorizontalHeaderLabels(["Algorithm", "Accuracy %", "Time", "Steps", "Ep/s", "Params", "Peak MB", "Device"])
-        tips = ["", "Test accuracy: mean ± 95% CI (1.96·sd/√M) over the shared test episodes",
-                "Wall time of meta-training, periodic validation included", "Meta-training steps",
-                "Training episodes per second", "Parameter count",
-                "Peak memory in MB: CUDA peak allocation on a GPU; on the CPU the process's peak RSS (PyTorch itself included)",
-                "Where it trained"]
-        for col, tip in enumerate(tips):
-            self.table.horizontalHeaderItem(col).setToolTip(tip)
-        self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSortIndicator(1, Qt.SortOrder.DescendingOrder)  # best first, until a header is clicked
-        self.table.setSortingEnabled(True)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.matrix = QTableWidget(0, 0)
-        self.matrix.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.matrix.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.matrix.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.matrix_note = QLabel("Pairwise: the share of the shared test episodes on which the row algorithm beats the column "
-                                  "(ties count ½); * = significant (two-sided Wilcoxon signed-rank test on the paired per-episode "
-                                  "accuracies, Holm-corrected, α = 0.05). Hover a cell for the p-values.")
-        self.matrix_note.setObjectName("muted")
-        self.matrix_note.setWordWrap(True)
-        self.bars = pg.PlotWidget()
-        self.bars.setMenuEnabled(False)
-        self.bars.setMouseEnabled(x=False, y=False)
-        self.bars.setLabel("bottom", "test accuracy (%)")
-        self.bars.setTitle("Test accuracy, 95% CI")
-        self.bars.showGrid(x=True, alpha=0.15)
-        self.bar_item = pg.BarGraphItem(x=[], height=[], width=0.6)
-        self.err_item = pg.ErrorBarItem(beam=0.25)
-        self.bars.addItem(self.bar_item)
-        self.bars.addItem(self.err_item)
-        self.bars.setMinimumWidth(200)
-        table_box = QWidget()
-        tl = QVBoxLayout(table_box)
-        tl.setContentsMargins(0, 0, 0, 0)
-        h1 = QLabel("Results")
-        h1.setObjectName("heading")
-        tl.addWidget(h1)
-        tl.addWidget(self.table, 3)
-        h2 = QLabel("Pairwise")
-        h2.setObjectName("heading")
-        tl.addWidget(h2)
-        tl.addWidget(self.matrix_note)
-        tl.addWidget(self.matrix, 2)
-        bottom = QSplitter(Qt.Orientation.Horizontal)
-        bottom.addWidget(table_box)
-        bottom.addWidget(self.bars)
-        bottom.setStretchFactor(0, 5)
-        bottom.setStretchFactor(1, 2)
-        bottom.setChildrenCollapsible(False)
-        bottom.setSizes([800, 260])
-        self.bottom_split = bottom
+        # Results table, pairwise matrix, bar chart (compare_results.py); the names tests and exports use.
+        self.results = ResultsTables()
+        self.table, self.matrix, self.bars = self.results.table, self.results.matrix, self.results.bars
+        self.bar_item, self.err_item = self.results.bar_item, self.results.err_item
+        bottom = self.bottom_split = self.results
         page = QSplitter(Qt.Orientation.Vertical)
         page.addWidget(curves_box)
         page.addWidget(bottom)
@@ -431,11 +346,7 @@ class CompareView(QWidget):
         self.grid_note = QLabel("Uses the support and query sets of the Studio view.")
         self.grid_note.setObjectName("muted")
         self.grid_note.setWordWrap(True)
-        self.grid = QTableWidget(0, 0)
-        self.grid.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.grid.setIconSize(QSize(48, 48))
-        self.grid.verticalHeader().setDefaultSectionSize(56)
-        self.grid.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.grid = QueryGrid()
         head = QHBoxLayout()
         head.addWidget(self.classify_btn)
         head.addWidget(self.grid_note, 1)
@@ -845,101 +756,7 @@ class CompareView(QWidget):
             self._progress_text()
 
     def _fill_results(self) -> None:
-        comp = getattr(self, "shown", None)
-        results = list(comp.results.values()) if comp is not None else []
-        t = self.table
-        t.setSortingEnabled(False)
-        t.setRowCount(len(results))
-        best = max((r.mean for r in results if r.finished), default=None)
-        for row, r in enumerate(results):
-            name_item = SortItem(r.title + ("" if r.finished else f" ({r.status})"), r.title)
-            name_item.setIcon(swatch(algo_color(r.algorithm)))
-            name_item.setToolTip(f"{r.algorithm}: {r.message}" if r.message else r.algorithm)
-            name_item.setData(Qt.ItemDataRole.UserRole, r.algorithm)
-            if r.finished:
-                acc = SortItem(f"{100 * r.mean:.2f} ± {100 * r.ci95:.2f}", r.mean)
-                if r.mean == best:
-                    f = acc.font()
-                    f.setBold(True)
-                    acc.setFont(f)
-            else:
-                acc = SortItem("–", -1.0)
-            cells = [name_item, acc,
-                     SortItem(fmt_duration(r.train_seconds) if r.steps else "–", r.train_seconds),
-                     SortItem(fmt_count(r.steps), r.steps),
-                     SortItem(f"{r.episodes_per_s:.1f}" if r.steps else "–", r.episodes_per_s),
-                     SortItem(fmt_count(r.parameters) if r.parameters else "–", r.parameters),
-                     SortItem(f"{r.peak_memory_mb:,.0f}".replace(",", "\u202f") if r.peak_memory_mb is not None else "–", r.peak_memory_mb or 0.0),
-                     SortItem(r.device or "–")]
-            cells[6].setToolTip(r.memory_kind)
-            cells[2].setToolTip(f"{r.episodes:,} training episodes; test took {r.test_seconds:.0f} s" if r.steps else "")
-            for col, item in enumerate(cells):
-                if col:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                t.setItem(row, col, item)
-        t.setSortingEnabled(True)
-        self._fill_bars(results)
-        self._fill_matrix(comp)
-
-    def _fill_bars(self, results) -> None:
-        """Horizontal bars (names stay readable for ten algorithms), the best on top."""
-        done = sorted((r for r in results if r.finished), key=lambda r: -r.mean)
-        self.bar_item.setVisible(bool(done))
-        self.err_item.setVisible(bool(done))
-        n = len(done)
-        self.bars.getAxis("left").setTicks([[(n - 1 - i, r.algorithm) for i, r in enumerate(done)]])
-        if not done:
-            return
-        ys = [n - 1 - i for i in range(n)]
-        means = [100 * r.mean for r in done]
-        cis = [100 * r.ci95 for r in done]
-        self.bar_item.setOpts(x0=[0.0] * n, width=means, y=ys, height=0.6, brushes=[algo_color(r.algorithm) for r in done],
-                              pens=[pg.mkPen(algo_color(r.algorithm).darker(130)) for r in done])
-        fg = self.palette().color(QPalette.ColorRole.Text)
-        self.err_item.setData(x=np.array(means, dtype=float), y=np.array(ys, dtype=float), left=np.array(cis, dtype=float),
-                              right=np.array(cis, dtype=float), beam=0.25, pen=pg.mkPen(fg, width=1.5))
-        # The axis starts near the lowest whisker, not at 0: what matters is whether the CIs overlap.
-        lo = min(m - c for m, c in zip(means, cis))
-        lo = max(0.0, math.floor((lo - 2) / 5) * 5)
-        self.bars.setXRange(lo, min(100.5, max(m + c for m, c in zip(means, cis)) + 2), padding=0.02)
-        self.bars.setYRange(-0.6, n - 0.4, padding=0)
-
-    def _fill_matrix(self, comp) -> None:
-        m = self.matrix
-        if comp is None or len([r for r in comp.results.values() if r.finished]) < 2:
-            m.clear()
-            m.setRowCount(0)
-            m.setColumnCount(0)
-            return
-        pw = comp.pairwise(by_accuracy=True)  # best first, like the table's default order
-        n = len(pw.names)
-        m.clear()
-        m.setRowCount(n)
-        m.setColumnCount(n)
-        m.setHorizontalHeaderLabels(pw.names)
-        m.setVerticalHeaderLabels([f"{a} beats…" for a in pw.names])
-        good, bad = QColor("#2e9d5b"), QColor("#c8553d")
-        for i, a in enumerate(pw.names):
-            for j, b in enumerate(pw.names):
-                if i == j:
-                    item = QTableWidgetItem("–")
-                else:
-                    w = pw.win[i][j]
-                    sig = pw.significant(i, j)
-                    item = QTableWidgetItem(f"{100 * w:.1f}%" + (" *" if sig else ""))
-                    t = abs(w - 0.5) * 2
-                    c = QColor(good if w > 0.5 else bad)
-                    c.setAlpha(int(25 + 150 * t) if abs(w - 0.5) > 1e-9 else 0)
-                    item.setBackground(c)
-                    if sig:
-                        f = QFont(item.font())
-                        f.setBold(True)
-                        item.setFont(f)
-                    item.setToolTip(f"{a} beats {b} on {100 * w:.1f}% of the {pw.episodes} shared test episodes (ties count ½).\n"
-                                    f"Wilcoxon signed-rank ({pw.method[i][j]}): p = {pw.p_value[i][j]:.3g}; Holm-adjusted p = {pw.p_holm[i][j]:.3g}"
-                                    f" → {'significant' if sig else 'not significant'} at α = 0.05")
-                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-                m.setItem(i, j, item)
+        self.results.fill(getattr(self, "shown", None))
 
     # -- my queries ---------------------------------------------------------------------------------------
     def trained_names(self) -> list[str]:
@@ -987,60 +804,8 @@ class CompareView(QWidget):
 
     def fill_grid(self, class_names: list[str], queries: list, result: dict[str, Any]) -> None:
         """Rows: queries; columns: the query, each algorithm's prediction, agreement."""
-        import core
-
-        algos = [n for n in result]
         self.grid_results = result
-        g = self.grid
-        g.clear()
-        g.setRowCount(len(queries))
-        g.setColumnCount(len(algos) + 2)
-        titles = [core.ALGORITHMS[n].title if n in core.ALGORITHMS else n for n in algos]
-        g.setHorizontalHeaderLabels(["Query", *titles, "Verdict"])
-        for col, n in enumerate(algos, start=1):
-            g.horizontalHeaderItem(col).setIcon(swatch(algo_color(n)))
-        amber = QColor("#f2b134")
-        amber.setAlpha(90)
-        disagreements = 0
-        for row, q in enumerate(queries):
-            thumb = QTableWidgetItem()
-            thumb.setIcon(thumb_icon(q, 48))
-            g.setItem(row, 0, thumb)
-            preds = {}
-            for col, n in enumerate(algos, start=1):
-                probs = result[n]
-                if isinstance(probs, str):
-                    item = QTableWidgetItem("cannot classify")
-                    item.setToolTip(probs)
-                else:
-                    p = probs[row]
-                    best = max(range(len(p)), key=p.__getitem__)
-                    preds[n] = best
-                    item = QTableWidgetItem(f"{class_names[best]}  {p[best]:.0%}")
-                    ranked = sorted(range(len(p)), key=lambda k: -p[k])[:3]
-                    item.setToolTip("\n".join(f"{class_names[k]}: {p[k]:.1%}" for k in ranked))
-                g.setItem(row, col, item)
-            answers = set(preds.values())
-            if len(answers) > 1:
-                disagreements += 1
-                votes = list(preds.values())
-                counts = {a: votes.count(a) for a in answers}
-                listed = ", ".join(f"{class_names[a]} ×{k}" for a, k in sorted(counts.items(), key=lambda t: -t[1]))
-                g.setItem(row, len(algos) + 1, QTableWidgetItem(f"⚠ disagree: {listed}"))
-                majority = max(counts.values())
-                for col in range(1, len(algos) + 2):
-                    g.item(row, col).setBackground(amber)
-                for col, n in enumerate(algos, start=1):
-                    if n in preds and counts[preds[n]] < majority:  # the minority answers in bold
-                        f = QFont(g.item(row, col).font())
-                        f.setBold(True)
-                        g.item(row, col).setFont(f)
-            else:
-                g.setItem(row, len(algos) + 1, QTableWidgetItem("✓ all agree" if answers else "–"))
-        g.resizeColumnsToContents()
-        self.grid_note.setText(f"{len(queries)} quer{'y' if len(queries) == 1 else 'ies'} × {len(algos)} algorithm{'s' if len(algos) != 1 else ''}, "
-                               f"adapted on the Studio view's support set ({len(class_names)} classes); "
-                               f"{disagreements} disagreement{'s' if disagreements != 1 else ''} highlighted.")
+        self.grid_note.setText(self.grid.fill(class_names, queries, result))
 
     # -- export / open -------------------------------------------------------------------------------------
     def _ask_path(self, title: str, suffix: str, filt: str, save: bool = True) -> str | None:

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 import time
-from pathlib import Path
 
 from .algorithms import ALGORITHMS, FAMILIES, hparam_fields, hparams_from_dict
 from .errors import FewShotError

@@ -50,7 +50,7 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from .algorithms import create, get_algorithm, hparams_from_dict
+from .algorithms import get_algorithm, hparams_from_dict
 from .algorithms.base import MetaLearner
 from .checkpoint import FORMAT as CHECKPOINT_FORMAT
 from .checkpoint import checkpoint_dict, learner_from_checkpoint
