@@ -123,6 +123,17 @@ def test_the_model_in_use_shows_how_it_was_meta_trained(window_with_model, qtbot
     qtbot.waitUntil(lambda: points() == 15, timeout=10_000)
 
 
+def test_a_truncated_model_file_says_so_in_the_training_panel(window, tiny_checkpoint, qtbot):
+    entry = window.library.import_bytes(tiny_checkpoint[: len(tiny_checkpoint) // 2], algorithm="protonet",
+                                        title="Prototypical Networks", source="Built-in characters", n_way=3, k_shot=1,
+                                        val_accuracy=0.5, steps=15)
+    window.use_model(entry.id)
+    qtbot.waitUntil(lambda: "training record unreadable" in window.training.stats.text(), timeout=10_000)
+    assert "truncated or damaged checkpoint" in window.training.stats.text()  # the engine's own reason
+    x = window.training.loss_curve.getData()[0]
+    assert window.training.progress_bar.value() == 0 and (x is None or len(x) == 0)  # and no curves
+
+
 def test_classify_without_a_model_offers_quick_training(window, qtbot, monkeypatch):
     fill_support(window.project, n_classes=2, shots=1)
     asked = []
