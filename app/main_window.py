@@ -690,7 +690,10 @@ class MainWindow(QMainWindow):
 
         def failed(exc: Exception) -> None:
             if self.session is None and self._record_shown == path:
-                self.training.reset(f"{name} — training record unreadable ({exc})")
+                # The reason without the file path and the library's own wording; all of it on hover.
+                reason = str(exc).removeprefix(f"{path}: ").split(" (")[0]
+                self.training.reset(f"{name} — training record unreadable: {reason}")
+                self.training.stats.setToolTip(str(exc))
 
         workers.run_job(read, shown, failed, owner=self)
 

@@ -102,6 +102,7 @@ class TrainingPanel(QWidget):
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
         self.stats.setText(title or "Not trained yet")
+        self.stats.setToolTip("")
         self.redraw()
 
     def show_record(self, record: dict, name: str) -> None:

@@ -129,7 +129,8 @@ def test_a_truncated_model_file_says_so_in_the_training_panel(window, tiny_check
                                         val_accuracy=0.5, steps=15)
     window.use_model(entry.id)
     qtbot.waitUntil(lambda: "training record unreadable" in window.training.stats.text(), timeout=10_000)
-    assert "truncated or damaged checkpoint" in window.training.stats.text()  # the engine's own reason
+    assert window.training.stats.text().endswith("unreadable: truncated or damaged checkpoint")  # the engine's reason, no path
+    assert "truncated or damaged checkpoint (" in window.training.stats.toolTip()  # the details on hover
     x = window.training.loss_curve.getData()[0]
     assert window.training.progress_bar.value() == 0 and (x is None or len(x) == 0)  # and no curves
 
