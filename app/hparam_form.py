@@ -148,7 +148,7 @@ class HParamForm(QWidget):
         self.edited.emit()
 
     def restore_defaults(self) -> None:
-        self.set_values({f["name"]: f["default"] for f in self.fields})
+        self.apply_preset({})
 
     def apply_preset(self, values: dict[str, Any]) -> None:
         """The paper defaults with `values` on top, in one edit."""
