@@ -37,6 +37,13 @@ QUICK_SECONDS = 60  # the budget of the "quick meta-training" offered when no mo
 SOURCE_KINDS = [("builtin", "Built-in characters"), ("omniglot", "Omniglot folder…"), ("folder", "Image folder…")]
 
 
+def quick_seconds(settings: dict) -> int:
+    """The quick meta-training's time budget: QUICK_SECONDS, or the Task tab's time limit when that
+    is shorter (a limit the person set is a limit, whichever way training starts)."""
+    limit = int(settings.get("max_seconds") or 0)
+    return min(QUICK_SECONDS, limit) if limit > 0 else QUICK_SECONDS
+
+
 def data_dir() -> Path:
     return Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
 
@@ -586,9 +593,10 @@ class MainWindow(QMainWindow):
             return False
         settings = {k: (dict(v) if isinstance(v, dict) else v) for k, v in self.project.settings.items()}
         if quick:
-            # Quick meta-training: built-in source, a one-minute budget, the chosen algorithm's settings.
+            # Quick meta-training: built-in source, a one-minute budget (or the Task tab's shorter
+            # time limit), the chosen algorithm's settings.
             settings["source"] = {"kind": "builtin", "folder": ""}
-            settings["max_seconds"] = QUICK_SECONDS
+            settings["max_seconds"] = quick_seconds(settings)
         settings.update(overrides or {})
         request = {"algorithm": self.project.algorithm, "hparams": hparams, "settings": settings,
                    "library_root": str(self.library.root), "model_id": self.library.new_id(self.project.algorithm)}
@@ -770,9 +778,11 @@ class MainWindow(QMainWindow):
         if entry is None:
             if quiet or not self.core_ready:
                 return
+            seconds = quick_seconds(self.project.settings)
+            budget = f"{seconds} s, the Task tab's time limit" if seconds < QUICK_SECONDS else f"about {seconds} s"
             answer = self.ask("No meta-trained model",
                               f"There is no meta-trained {self.algo_box.currentText().strip()} model yet.\n\n"
-                              f"Meta-train one quickly on the built-in characters (about {QUICK_SECONDS} s) and then classify?")
+                              f"Meta-train one quickly on the built-in characters ({budget}) and then classify?")
             if answer == QMessageBox.StandardButton.Yes:
                 self.train(quick=True, then="classify")
             return
