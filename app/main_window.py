@@ -22,7 +22,7 @@ from .canvas import CanvasPanel
 from .common import plural
 from .compare_view import CompareView
 from .hparam_form import HParamForm, PresetButton
-from .library import ModelLibrary
+from .library import ModelLibrary, replaces, scores_at_least
 from .project import Project
 from .query_panel import QueryPanel
 from .style import app_icon, icon
@@ -34,6 +34,7 @@ LIVE_MS = 250  # a drawn query is re-classified at most this often while drawing
 AUTOSAVE_DEBOUNCE_MS = 1500
 AUTOSAVE_PERIOD_MS = 60_000
 QUICK_SECONDS = 60  # the budget of the "quick meta-training" offered when no model exists
+MODEL_COLUMNS = ["Name", "Algorithm", "Source", "N/K", "Steps", "Val. acc.", "Date"]
 SOURCE_KINDS = [("builtin", "Built-in characters"), ("omniglot", "Omniglot folder…"), ("folder", "Image folder…")]
 
 
@@ -110,6 +111,7 @@ class MainWindow(QMainWindow):
         self._classify_again: dict | None = None
         self._after_training: str | None = None
         self._record_shown: str | None = None  # the model whose training record the panel shows
+        self._model_note: tuple[str, str] | None = None  # (model id, why it is the model in use)
         self._closing = False
         self.setWindowTitle(APP_NAME)
         self.setWindowIcon(app_icon())
@@ -321,7 +323,7 @@ class MainWindow(QMainWindow):
 
     def _models_tab(self) -> QWidget:
         self.models = QTreeWidget()
-        self.models.setHeaderLabels(["Name", "Algorithm", "Source", "N/K", "Val. acc.", "Date"])
+        self.models.setHeaderLabels(MODEL_COLUMNS)
         self.models.setRootIsDecorated(False)
         self.models.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed | QAbstractItemView.EditTrigger.DoubleClicked)
         self.models.itemChanged.connect(self._model_renamed)
@@ -629,18 +631,39 @@ class MainWindow(QMainWindow):
     def _training_finished(self, result: dict) -> None:
         self.training.stop()
         model_id = result.get("model_id")
-        if model_id:
-            entry = self.library.add(model_id, **result["meta"])
-            self._record_shown = str(self.library.path(entry.id))  # the panel already shows this run
-            self.project.set_model_file(str(self.library.path(entry.id)))
-            self._refresh_models()
+        if not model_id:
+            self.statusBar().showMessage("Training stopped", 5000)
+            return
+        previous = self.current_model()
+        entry = self.library.add(model_id, **result["meta"])
+        path = str(self.library.path(entry.id))
+        if replaces(entry, previous):
+            self._record_shown = path  # the panel already shows this run
+            self.project.set_model_file(path)
+            self._model_note = self._adopted_note(entry, previous)
             workers.run_job(lambda: workers.forget_model(), lambda _: None, lambda _: None, owner=self)
             self.query.clear_results()
             self.statusBar().showMessage(f"Model saved: {entry.name}", 5000)
-            if self._after_training == "classify" or self.project.queries:
+            if (self._after_training == "classify" or self.project.queries):
                 QTimer.singleShot(0, lambda: self.classify(quiet=True))
         else:
-            self.statusBar().showMessage("Training stopped", 5000)
+            # A stopped run that scored lower (or has no figure): kept in the library, not used.
+            scored = f"scored {entry.val_accuracy:.0%}" if entry.val_accuracy is not None else "has no validation figure"
+            self._model_note = (previous.id, f"kept: the stopped run ({plural(entry.steps, 'step')}) {scored}")
+            self.statusBar().showMessage(f"Stopped run saved in Models: {entry.name}", 5000)
+        self._refresh_models()
+
+    @staticmethod
+    def _adopted_note(entry, previous) -> tuple[str, str] | None:
+        """Why a run that just ended is the model in use, when that is not obvious."""
+        if previous is None:
+            return (entry.id, "the stopped run; no other model yet") if entry.stopped else None
+        before = f"{previous.val_accuracy:.0%}" if previous.val_accuracy is not None else "no figure"
+        if entry.stopped:
+            return entry.id, f"the stopped run scored at least as well as the previous model ({before})"
+        if not scores_at_least(entry, previous):
+            return entry.id, f"the new run; the previous model ({before}) is still in Models"
+        return None
 
     def _training_failed(self, title: str, message: str) -> None:
         self.training.stop()
@@ -671,7 +694,8 @@ class MainWindow(QMainWindow):
             self.model_label.setText("No model yet — Train, or Classify to train quickly")
         else:
             acc = f", val. {e.val_accuracy:.0%}" if e.val_accuracy is not None else ""
-            self.model_label.setText(f"Model: {e.name}{acc}")
+            why = f" — {self._model_note[1]}" if self._model_note and self._model_note[0] == e.id else ""
+            self.model_label.setText(f"Model: {e.name}{acc}{why}")
         self._show_training_record(e)
 
     def _show_training_record(self, entry) -> None:
@@ -711,16 +735,19 @@ class MainWindow(QMainWindow):
         current = self.current_model()
         for e in self.library.entries():
             acc = f"{e.val_accuracy:.1%}" if e.val_accuracy is not None else "–"
-            item = QTreeWidgetItem([e.name, e.title or e.algorithm, e.source, f"{e.n_way}/{e.k_shot}", acc, e.date.replace("T", " ")[:16]])
+            steps = f"{e.steps} · stopped" if e.stopped else str(e.steps)
+            item = QTreeWidgetItem([e.name, e.title or e.algorithm, e.source, f"{e.n_way}/{e.k_shot}", steps, acc, e.date.replace("T", " ")[:16]])
+            if e.stopped:
+                item.setToolTip(4, f"Stopped at step {e.steps} of its run; validated quickly ({workers.STOPPED_VAL_EPISODES} episodes)")
             item.setData(0, Qt.ItemDataRole.UserRole, e.id)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
             if current is not None and e.id == current.id:
                 f = item.font(0)
                 f.setBold(True)
-                for c in range(6):
+                for c in range(len(MODEL_COLUMNS)):
                     item.setFont(c, f)
             self.models.addTopLevelItem(item)
-        for c in range(1, 6):
+        for c in range(1, len(MODEL_COLUMNS)):
             self.models.resizeColumnToContents(c)
         self.models.blockSignals(False)
         self._update_model_label()
@@ -745,6 +772,7 @@ class MainWindow(QMainWindow):
             self.algo_box.blockSignals(False)
             self._show_form(e.algorithm, e.hparams)
             self._form_edited()
+        self._model_note = None  # the person chose it: no explanation needed
         self.project.set_model_file(str(self.library.path(model_id)))
         self.query.clear_results()
         self._refresh_models()
@@ -907,7 +935,7 @@ class MainWindow(QMainWindow):
             self.show_message("Cannot open project", str(exc))
             return False
         if model:
-            meta = {k: v for k, v in meta.items() if k in ("name", "algorithm", "title", "source", "n_way", "k_shot", "val_accuracy", "steps", "date", "hparams")}
+            meta = {k: v for k, v in meta.items() if k in ("name", "algorithm", "title", "source", "n_way", "k_shot", "val_accuracy", "steps", "date", "hparams", "stopped")}
             meta.setdefault("algorithm", project.algorithm)
             entry = self.library.import_bytes(model, **meta)
             project.model_file = str(self.library.path(entry.id))

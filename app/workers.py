@@ -191,11 +191,34 @@ class CancellableWorker(QObject):
         raise NotImplementedError
 
 
+STOPPED_VAL_EPISODES = 10  # a stopped run's quick validation: the first episodes of the fixed validation set
+
+
 class TrainWorker(CancellableWorker):
     stage = Signal(str)  # a human-readable phase ("Preparing the source…")
     progress = Signal(dict)  # core.Progress.to_dict()
     finished = Signal(dict)  # {"status", "model_id"?, "meta"?}
     verb, noun, memory_hint = "meta-train", "Training", "\nTry fewer ways, queries or a smaller meta-batch."
+
+    def __init__(self, request: dict[str, Any]):
+        super().__init__(request)
+        self.second_token = None  # a second Stop: cuts the stopped run's quick validation short
+        self._cancel_again = threading.Event()
+
+    def cancel(self) -> None:
+        if self._cancel_early.is_set():
+            self._cancel_again.set()
+            if self.second_token is not None:
+                self.second_token.cancel()
+        super().cancel()
+
+    def new_token(self):
+        import core
+
+        self.second_token = core.CancelToken()
+        if self._cancel_again.is_set():
+            self.second_token.cancel()
+        return super().new_token()
 
     def _run(self) -> None:
         import core
@@ -226,15 +249,47 @@ class TrainWorker(CancellableWorker):
         if trainer.step == 0 or r.get("discard"):
             self.finished.emit({"status": status})
             return
-        hist = trainer.history
-        val_acc = hist["val_accuracy"][-1] if hist["val_accuracy"] else None
+        stopped = status == "cancelled"
+        if stopped:
+            # The run's last validation (if any) measured older weights: validate what is kept.
+            self.stage.emit(f"Stopped at step {trainer.step}: validating the partial model…")
+            val_acc = self._validate_stopped(trainer)
+        else:
+            hist = trainer.history
+            val_acc = hist["val_accuracy"][-1] if hist["val_accuracy"] else None
+        if r.get("discard"):  # closing chose to discard while the partial model was validated
+            self.finished.emit({"status": status})
+            return
         cls = core.get_algorithm(r["algorithm"])
         meta = {"algorithm": r["algorithm"], "title": cls.title, "source": describe_source(s["source"]),
                 "n_way": s["n_way"], "k_shot": s["k_shot"], "val_accuracy": val_acc, "steps": trainer.step,
-                "hparams": dataclasses.asdict(trainer.learner.hparams)}
+                "stopped": stopped, "hparams": dataclasses.asdict(trainer.learner.hparams)}
         path = Path(r["library_root"]) / f"{r['model_id']}.pt"
         core.save_checkpoint(path, trainer.learner, trainer.trainer_state(last.get("elapsed_s", 0.0)), extra=meta)
         self.finished.emit({"status": status, "model_id": r["model_id"], "meta": meta})
+
+    def _validate_stopped(self, trainer) -> float | None:
+        """A short validation of a stopped run (the first STOPPED_VAL_EPISODES of the fixed, seeded
+        validation episodes every run of this setting uses), so the kept model has a figure to be
+        compared by. Stop pressed again (or closing) cuts it short: then there is no figure, since
+        a few episodes would be too noisy to compare models by."""
+        import core
+
+        cfg = trainer.config
+        trainer.config = dataclasses.replace(cfg, val_episodes=min(cfg.val_episodes, STOPPED_VAL_EPISODES))
+        trainer.cancel = self.second_token  # the first token is spent: it stopped the run
+        try:
+            result = trainer.validate()
+        finally:
+            trainer.config, trainer.cancel = cfg, self.token
+        if result is None or self.second_token.cancelled:
+            return None
+        acc, ci95 = result
+        h = trainer.history  # the checkpoint's training record ends with this validation point
+        h["val_step"].append(trainer.step)
+        h["val_accuracy"].append(acc)
+        h["val_ci95"].append(ci95)
+        return acc
 
 
 class ThreadSession(QObject):
@@ -282,6 +337,7 @@ class TrainSession(ThreadSession):
         """Cancel and wait; True when the thread has ended (safe to destroy)."""
         self.worker.request["discard"] = True  # closing: do not write a half-trained model
         self.worker.cancel()
+        self.worker.cancel()  # and do not validate one either
         if self.thread.isRunning():
             self.thread.quit()  # ends the loop as soon as run() returns
             return self.thread.wait(timeout_ms)
