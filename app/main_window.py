@@ -112,6 +112,8 @@ class MainWindow(QMainWindow):
         self._after_training: str | None = None
         self._record_shown: str | None = None  # the model whose training record the panel shows
         self._model_note: tuple[str, str] | None = None  # (model id, why it is the model in use)
+        self._keep_runs_on_close = False  # closing was answered "keep what the run did"
+        self._close_when_stopped = False  # hidden, closing for good once the kept run has ended
         self._closing = False
         self.setWindowTitle(APP_NAME)
         self.setWindowIcon(app_icon())
@@ -364,7 +366,7 @@ class MainWindow(QMainWindow):
         self.compare.message.connect(self.show_message)
         self.compare.status.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.compare.runningChanged.connect(self._compare_running)
-        self.compare.ended.connect(lambda: self._closing and self.close())
+        self.compare.ended.connect(lambda: (self._closing or self._close_when_stopped) and self.close())
         for key, s in self.spins.items():
             s.valueChanged.connect(lambda v, k=key: self.project.set_setting(k, int(v)))
         self.device_box.currentIndexChanged.connect(lambda: self.project.set_setting("device", self.device_box.currentData()))
@@ -644,7 +646,7 @@ class MainWindow(QMainWindow):
             workers.run_job(lambda: workers.forget_model(), lambda _: None, lambda _: None, owner=self)
             self.query.clear_results()
             self.statusBar().showMessage(f"Model saved: {entry.name}", 5000)
-            if (self._after_training == "classify" or self.project.queries):
+            if (self._after_training == "classify" or self.project.queries) and not self._keep_runs_on_close:
                 QTimer.singleShot(0, lambda: self.classify(quiet=True))
         else:
             # A stopped run that scored lower (or has no figure): kept in the library, not used.
@@ -677,7 +679,7 @@ class MainWindow(QMainWindow):
             session.thread.wait()
             session.deleteLater()
         self._set_training_ui(False)
-        if self._closing:
+        if self._closing or self._close_when_stopped:
             self.close()
 
     # -- models -------------------------------------------------------------------------------
@@ -906,7 +908,7 @@ class MainWindow(QMainWindow):
         return True
 
     def _confirm_discard(self) -> bool:
-        if not self.project.dirty or not any(c.samples for c in self.project.classes) and not self.project.queries:
+        if not self.project.dirty or not any(c.samples for c in self.project.classes) and not self.project.queries and not self.project.comparison:
             return True
         answer = self.ask("Unsaved changes", "Save the changes to this project first?",
                           QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
@@ -991,10 +993,50 @@ class MainWindow(QMainWindow):
             if state is not None:
                 split.restoreState(state)
 
+    def _stop_runs_before_closing(self) -> bool:
+        """Closing while meta-training or a comparison runs: ask whether to keep what it has done
+        (Save), throw it away (Discard) or not close (Cancel). Keeping stops it as Stop does and
+        takes its result in — a partial model into the library, a comparison's finished algorithms
+        into the project — before the unsaved-changes question. True when closing may go on."""
+        running = []
+        if self.session is not None:
+            last = self.training.last
+            where = f" (step {last['step']} of {last['total_steps']})" if last and "total_steps" in last else ""
+            running.append((f"Meta-training is still running{where}.", "keep the partial model in the Models list"))
+        if self.compare.is_running():
+            running.append(("A comparison is still running.", "keep the finished algorithms' results in the project"))
+        if not running:
+            self._keep_runs_on_close = self._close_when_stopped = False
+            return True
+        if not self._keep_runs_on_close:
+            B = QMessageBox.StandardButton
+            answer = self.ask("Stop and close?", " ".join(what for what, _ in running) + "\n\n"
+                              f"Save: stop it and {' and '.join(keep for _, keep in running)}.\n"
+                              "Discard: stop it and throw its work away.\nCancel: keep it running.",
+                              B.Save | B.Discard | B.Cancel, B.Save)
+            if answer == B.Cancel:
+                return False
+            if answer != B.Save:
+                return True  # the shutdown in closeEvent cancels and discards
+            self._keep_runs_on_close = True
+        if (self.session is None or self.session.stop_and_wait(1800)) and self.compare.stop_and_wait(1800):
+            self._keep_runs_on_close = False
+            return True
+        # Still inside one uninterruptible piece of work: hide now; closing goes on when the run
+        # has ended (_training_ended, compare.ended call close() again).
+        self._close_when_stopped = True
+        self.hide()
+        return False
+
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self._closing and not self._confirm_discard():
-            event.ignore()
-            return
+        if not self._closing:
+            if not self._stop_runs_before_closing():
+                event.ignore()
+                return
+            if not self._confirm_discard():
+                self.show()  # it may have been hidden while a kept run ended
+                event.ignore()
+                return
         self._closing = True
         self.settings.setValue("window/geometry", self.saveGeometry())
         for key, split in (("main", self.main_split), ("left", self.left_split), ("right", self.right_split)):

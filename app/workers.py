@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import shiboken6
-from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QRunnable, QThread, QThreadPool, Signal, Slot
 
 def lower_thread_priority(niceness: int = 10) -> None:
     """Make the calling worker thread yield the CPU to the GUI thread.
@@ -319,6 +319,19 @@ class ThreadSession(QObject):
 
     def is_running(self) -> bool:
         return self.thread.isRunning()
+
+    def stop_and_wait(self, timeout_ms: int = 1800) -> bool:
+        """Stop as the Stop button does (the run's result is kept), wait for the thread, and deliver
+        the worker's queued signals (finished or failed, then ended) now rather than at the next
+        turn of the event loop: a window closing after this has the result in hand. False when the
+        thread is still inside one uninterruptible piece of work after `timeout_ms`."""
+        self.worker.cancel()
+        if self.thread.isRunning():
+            self.thread.quit()  # ends the loop as soon as run() returns
+            if not self.thread.wait(timeout_ms):
+                return False
+        QCoreApplication.sendPostedEvents(self, QEvent.Type.MetaCall)
+        return True
 
 
 class TrainSession(ThreadSession):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QToolBar
 
@@ -133,3 +134,82 @@ def test_the_quick_training_honours_the_task_tabs_time_limit(window, qtbot):
         assert settings["max_seconds"] == expected and settings["source"]["kind"] == "builtin"
         assert words in asked[-1]
         qtbot.waitUntil(lambda: window.session is None, timeout=30_000)
+
+
+# -- bug 6: closing mid-run ----------------------------------------------------------------------
+@pytest.mark.parametrize("wait_ms", [1800, 0], ids=["stops-in-time", "hides-and-closes-when-stopped"])
+def test_closing_during_training_and_keeping_saves_the_partial_model(window, qtbot, monkeypatch, wait_ms):
+    """With no time to wait for the run to stop (wait_ms 0), the window hides and finishes closing
+    once the run has ended; either way the partial model is kept."""
+    from app import workers
+
+    stop_and_wait = workers.ThreadSession.stop_and_wait
+    monkeypatch.setattr(workers.ThreadSession, "stop_and_wait", lambda session, timeout_ms: stop_and_wait(session, min(timeout_ms, wait_ms)))
+    asked = []
+    window.ask = _answers(asked, Stop_and_close=B.Save, Unsaved_changes=B.Discard)
+    _start_tiny(window)
+    _wait_steps(window, qtbot)
+    thread = window.session.thread
+    t0 = time.perf_counter()
+    closed_at_once = window.close()
+    qtbot.waitUntil(lambda: _closed(window), timeout=30_000)
+    print(f"\nclosed (keeping the run; {'at once' if closed_at_once else 'hidden, then closed'}) "
+          f"{1000 * (time.perf_counter() - t0):.0f} ms after the answer")
+    assert not thread.isRunning()
+    assert asked[0][0] == "Stop and close?" and "Meta-training is still running (step " in asked[0][1]
+    [entry] = window.library.entries()
+    assert entry.stopped and entry.steps >= 5 and entry.val_accuracy is not None
+
+
+def test_closing_during_training_and_discarding_keeps_nothing(window, qtbot):
+    asked = []
+    window.ask = _answers(asked, Stop_and_close=B.Discard)
+    _start_tiny(window)
+    _wait_steps(window, qtbot)
+    thread = window.session.thread
+    window.project.dirty = False
+    window.close()
+    qtbot.waitUntil(lambda: _closed(window), timeout=30_000)
+    assert not thread.isRunning() and window.library.entries() == []
+    assert [title for title, _ in asked] == ["Stop and close?"]
+
+
+def test_cancelling_the_close_leaves_the_run_going(window, qtbot):
+    window.ask = _answers([], Stop_and_close=B.Cancel)
+    _start_tiny(window)
+    _wait_steps(window, qtbot)
+    assert not window.close()
+    assert window.isVisible() and window.session is not None and not window._closing
+    step = window.training.last["step"]
+    qtbot.waitUntil(lambda: window.training.last["step"] > step + 3, timeout=30_000)  # still training
+    window.stop_training()
+    qtbot.waitUntil(lambda: window.session is None, timeout=30_000)
+
+
+def test_closing_during_a_comparison_and_keeping_saves_its_finished_results_in_the_project(window, qtbot, tmp_path, monkeypatch):
+    from app import compare_view, projectfile
+
+    monkeypatch.setitem(compare_view.DEFAULT_SETUP, "val_episodes", 3)
+    window.compare_view_act.trigger()
+    view = window.compare
+    view.set_source({"kind": "builtin", "folder": "", "classes": 30, "test_classes": 12})
+    for key, value in {"n_way": 3, "k_shot": 1, "q_query": 2, "steps_each": 1_000_000, "seconds_each": 1, "eval_episodes": 10}.items():
+        view.spins[key].setValue(value)
+    for name in ("protonet", "matching"):
+        view.checks[name].setChecked(True)
+        view.hparams[name] = {"hidden": 8}
+    first, second = view.selected()
+    path = tmp_path / "kept.fsproj"
+    window.project.path = str(path)
+    asked = []
+    window.ask = _answers(asked, Stop_and_close=B.Save, Unsaved_changes=B.Save)
+    assert view.run()
+    qtbot.waitUntil(lambda: view.shown.results[second].status == "training" and view.last is not None, timeout=60_000)
+    window.close()
+    qtbot.waitUntil(lambda: _closed(window), timeout=30_000)
+    assert [title for title, _ in asked] == ["Stop and close?", "Unsaved changes"]
+    assert "A comparison is still running." in asked[0][1]
+    project, _, _ = projectfile.load_project(path)
+    results = {r["algorithm"]: r for r in project.comparison["results"]}
+    assert results[first]["status"] == "done" and len(results[first]["per_episode"]) == 10
+    assert results[second]["status"] == "stopped"
