@@ -254,6 +254,8 @@ class TrainWorker(CancellableWorker):
             # The run's last validation (if any) measured older weights: validate what is kept.
             self.stage.emit(f"Stopped at step {trainer.step}: validating the partial model…")
             val_acc = self._validate_stopped(trainer)
+            if val_acc is not None:  # the curves and the panel's line show the figure too (no new loss point)
+                self.progress.emit({**last, "loss": float("nan"), "val_accuracy": val_acc})
         else:
             hist = trainer.history
             val_acc = hist["val_accuracy"][-1] if hist["val_accuracy"] else None

@@ -64,6 +64,7 @@ def test_a_stopped_run_is_kept_and_validated_but_does_not_replace_a_better_model
     assert stopped.val_accuracy is not None and stopped.val_accuracy < good.val_accuracy
     history = core.read_checkpoint(window.library.path(stopped.id))["trainer"]["history"]
     assert history["val_step"][-1] == steps and history["val_accuracy"][-1] == stopped.val_accuracy  # the kept weights were validated
+    qtbot.waitUntil(lambda: f"validation {stopped.val_accuracy:.1%}" in window.training.stats.text(), timeout=5000)  # and the panel says so
 
     # The better model stays in use, and the status bar says why.
     assert window.current_model().id == good.id and window.project.model_file.endswith(f"{good.id}.pt")
