@@ -191,7 +191,9 @@ class CancellableWorker(QObject):
         raise NotImplementedError
 
 
-STOPPED_VAL_EPISODES = 10  # a stopped run's quick validation: the first episodes of the fixed validation set
+# A stopped run's quick validation: the first episodes of the fixed validation set. At 5-way 1-shot
+# 15-query on one CPU thread, 10 episodes took 0.05 s (MANN) to 2.1 s (Reptile), measured.
+STOPPED_VAL_EPISODES = 10
 
 
 class TrainWorker(CancellableWorker):
