@@ -171,6 +171,11 @@ class CancellableWorker(QObject):
         if self.token is not None:
             self.token.cancel()
 
+    @property
+    def stopping(self) -> bool:
+        """Stop was pressed (the run may still be finishing: a stopped run's quick validation)."""
+        return self._cancel_early.is_set()
+
     def new_token(self):
         import core
 
@@ -208,7 +213,7 @@ class TrainWorker(CancellableWorker):
         self._cancel_again = threading.Event()
 
     def cancel(self) -> None:
-        if self._cancel_early.is_set():
+        if self.stopping:
             self._cancel_again.set()
             if self.second_token is not None:
                 self.second_token.cancel()
@@ -329,7 +334,8 @@ class ThreadSession(QObject):
         the worker's queued signals (finished or failed, then ended) now rather than at the next
         turn of the event loop: a window closing after this has the result in hand. False when the
         thread is still inside one uninterruptible piece of work after `timeout_ms`."""
-        self.worker.cancel()
+        if not self.worker.stopping:  # a second cancel would cut a stopped run's validation short
+            self.worker.cancel()
         if self.thread.isRunning():
             self.thread.quit()  # ends the loop as soon as run() returns
             if not self.thread.wait(timeout_ms):

@@ -162,6 +162,17 @@ def test_closing_during_training_and_keeping_saves_the_partial_model(window, qtb
     assert entry.stopped and entry.steps >= 5 and entry.val_accuracy is not None
 
 
+def test_closing_just_after_stop_and_keeping_lets_the_stopped_run_finish_its_validation(window, qtbot):
+    window.ask = _answers([], Stop_and_close=B.Save)
+    _start_tiny(window)
+    _wait_steps(window, qtbot)
+    window.stop_training()
+    window.close()  # while the stopped run validates: keeping must not cut that short like a second Stop
+    qtbot.waitUntil(lambda: _closed(window), timeout=30_000)
+    [entry] = window.library.entries()
+    assert entry.stopped and entry.val_accuracy is not None
+
+
 def test_closing_during_training_and_discarding_keeps_nothing(window, qtbot):
     asked = []
     window.ask = _answers(asked, Stop_and_close=B.Discard)
