@@ -34,7 +34,7 @@ LIVE_MS = 250  # a drawn query is re-classified at most this often while drawing
 AUTOSAVE_DEBOUNCE_MS = 1500
 AUTOSAVE_PERIOD_MS = 60_000
 QUICK_SECONDS = 60  # the budget of the "quick meta-training" offered when no model exists
-MODEL_COLUMNS = ["Name", "Algorithm", "Source", "N/K", "Steps", "Val. acc.", "Date"]
+MODEL_COLUMNS = ["Name", "Algorithm", "Source", "N/K", "Val. acc.", "Steps", "Date"]
 SOURCE_KINDS = [("builtin", "Built-in characters"), ("omniglot", "Omniglot folder…"), ("folder", "Image folder…")]
 
 
@@ -738,9 +738,9 @@ class MainWindow(QMainWindow):
         for e in self.library.entries():
             acc = f"{e.val_accuracy:.1%}" if e.val_accuracy is not None else "–"
             steps = f"{e.steps} · stopped" if e.stopped else str(e.steps)
-            item = QTreeWidgetItem([e.name, e.title or e.algorithm, e.source, f"{e.n_way}/{e.k_shot}", steps, acc, e.date.replace("T", " ")[:16]])
+            item = QTreeWidgetItem([e.name, e.title or e.algorithm, e.source, f"{e.n_way}/{e.k_shot}", acc, steps, e.date.replace("T", " ")[:16]])
             if e.stopped:
-                item.setToolTip(4, f"Stopped at step {e.steps} of its run; validated quickly ({workers.STOPPED_VAL_EPISODES} episodes)")
+                item.setToolTip(5, f"Stopped at step {e.steps} of its run; validated quickly ({workers.STOPPED_VAL_EPISODES} episodes)")
             item.setData(0, Qt.ItemDataRole.UserRole, e.id)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
             if current is not None and e.id == current.id:

@@ -74,7 +74,7 @@ def test_a_stopped_run_is_kept_and_validated_but_does_not_replace_a_better_model
     assert f"kept: the stopped run ({steps} steps) scored {stopped.val_accuracy:.0%}" in label
     # The Models tab shows both; the model in use is the bold row; Steps marks the stopped one.
     rows = {window.models.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole): window.models.topLevelItem(i) for i in range(2)}
-    assert rows[stopped.id].text(4) == f"{steps} · stopped" and rows[good.id].text(4) == "55"
+    assert rows[stopped.id].text(5) == f"{steps} · stopped" and rows[good.id].text(5) == "55"
     assert rows[good.id].font(0).bold() and not rows[stopped.id].font(0).bold()
     # Switching algorithm and back picks the better model again, not the newer stopped one.
     window.algo_box.setCurrentIndex(window._algo_row("relation"))
