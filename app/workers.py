@@ -282,8 +282,6 @@ class TrainWorker(CancellableWorker):
         validation episodes every run of this setting uses), so the kept model has a figure to be
         compared by. Stop pressed again (or closing) cuts it short: then there is no figure, since
         a few episodes would be too noisy to compare models by."""
-        import core
-
         cfg = trainer.config
         trainer.config = dataclasses.replace(cfg, val_episodes=min(cfg.val_episodes, STOPPED_VAL_EPISODES))
         trainer.cancel = self.second_token  # the first token is spent: it stopped the run
