@@ -537,6 +537,12 @@ class CompareView(QWidget):
             self.session.stop()
             self.progress_label.setText("Stopping… (finished algorithms keep their results)")
 
+    def stop_and_wait(self, timeout_ms: int = 1800) -> bool:
+        """Closing but keeping the run: Stop as the Stop button does, wait for the thread, and take
+        in the result now (its finished algorithms' results go into the project, as after Stop).
+        False if the thread is still inside one step after `timeout_ms`."""
+        return self.session is None or self.session.stop_and_wait(timeout_ms)
+
     def shutdown(self, timeout_ms: int = 1800) -> bool:
         """Closing: cancel a run and wait for its thread; False if it is still inside one step."""
         self.closing = True

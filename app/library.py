@@ -31,6 +31,23 @@ class ModelEntry:
     date: str = ""
     hparams: dict[str, Any] = field(default_factory=dict)
     sha256: str = ""
+    stopped: bool = False  # the run was stopped (Stop, or kept when closing) before its steps or time ran out
+
+
+def stopped_label(steps: int) -> str:
+    return f"stopped at step {steps}"
+
+
+def scores_at_least(a: ModelEntry, b: ModelEntry) -> bool:
+    """Whether `a` validated at least as well as `b`; False when either has no figure (unknown)."""
+    return a.val_accuracy is not None and b.val_accuracy is not None and a.val_accuracy >= b.val_accuracy
+
+
+def replaces(new: ModelEntry, in_use: ModelEntry | None) -> bool:
+    """Whether a run that just ended becomes the model in use: a finished run always (the person
+    asked for it), a stopped one only when there is none yet or it validated at least as well — a
+    run cut short never displaces a better model unasked."""
+    return in_use is None or not new.stopped or scores_at_least(new, in_use)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -87,11 +104,15 @@ class ModelLibrary:
         return self._entries.get(model_id)
 
     def latest_for(self, algorithm: str) -> ModelEntry | None:
-        """The newest model of an algorithm: what Classify reuses at the next launch."""
-        for e in self.entries():
-            if e.algorithm == algorithm:
-                return e
-        return None
+        """The model of an algorithm that Classify uses when the project names none (a new project,
+        the next launch, switching algorithm): the one its runs left in use, by the rule applied as
+        each run ended (`replaces`) — the newest finished run, unless a later stopped run validated
+        at least as well. The person can still pick any model in the Models tab."""
+        in_use = None
+        for e in sorted(self._entries.values(), key=lambda e: e.date):  # oldest first; ties in the order added
+            if e.algorithm == algorithm and replaces(e, in_use):
+                in_use = e
+        return in_use
 
     def find_by_path(self, path: str | Path | None) -> ModelEntry | None:
         if not path:
@@ -106,7 +127,8 @@ class ModelLibrary:
     def add(self, model_id: str, **meta: Any) -> ModelEntry:
         """Register a checkpoint already written at `self.path(model_id)`."""
         meta.setdefault("date", _dt.datetime.now().isoformat(timespec="seconds"))
-        meta.setdefault("name", f"{meta.get('title') or meta.get('algorithm')} {meta['date'][:16].replace('T', ' ')}")
+        name = f"{meta.get('title') or meta.get('algorithm')} {meta['date'][:16].replace('T', ' ')}"
+        meta.setdefault("name", f"{name} ({stopped_label(meta.get('steps', 0))})" if meta.get("stopped") else name)
         meta["sha256"] = hashlib.sha256(self.path(model_id).read_bytes()).hexdigest()
         entry = ModelEntry(id=model_id, **meta)
         self._entries[model_id] = entry

@@ -22,7 +22,7 @@ from .canvas import CanvasPanel
 from .common import plural
 from .compare_view import CompareView
 from .hparam_form import HParamForm, PresetButton
-from .library import ModelLibrary
+from .library import ModelLibrary, replaces, scores_at_least
 from .project import Project
 from .query_panel import QueryPanel
 from .style import app_icon, icon
@@ -34,7 +34,15 @@ LIVE_MS = 250  # a drawn query is re-classified at most this often while drawing
 AUTOSAVE_DEBOUNCE_MS = 1500
 AUTOSAVE_PERIOD_MS = 60_000
 QUICK_SECONDS = 60  # the budget of the "quick meta-training" offered when no model exists
+MODEL_COLUMNS = ["Name", "Algorithm", "Source", "N/K", "Val. acc.", "Steps", "Date"]
 SOURCE_KINDS = [("builtin", "Built-in characters"), ("omniglot", "Omniglot folder…"), ("folder", "Image folder…")]
+
+
+def quick_seconds(settings: dict) -> int:
+    """The quick meta-training's time budget: QUICK_SECONDS, or the Task tab's time limit when that
+    is shorter (a limit the person set is a limit, whichever way training starts)."""
+    limit = int(settings.get("max_seconds") or 0)
+    return min(QUICK_SECONDS, limit) if limit > 0 else QUICK_SECONDS
 
 
 def data_dir() -> Path:
@@ -103,6 +111,9 @@ class MainWindow(QMainWindow):
         self._classify_again: dict | None = None
         self._after_training: str | None = None
         self._record_shown: str | None = None  # the model whose training record the panel shows
+        self._model_note: tuple[str, str] | None = None  # (model id, why it is the model in use)
+        self._keep_runs_on_close = False  # closing was answered "keep what the run did"
+        self._close_when_stopped = False  # hidden, closing for good once the kept run has ended
         self._closing = False
         self.setWindowTitle(APP_NAME)
         self.setWindowIcon(app_icon())
@@ -314,7 +325,7 @@ class MainWindow(QMainWindow):
 
     def _models_tab(self) -> QWidget:
         self.models = QTreeWidget()
-        self.models.setHeaderLabels(["Name", "Algorithm", "Source", "N/K", "Val. acc.", "Date"])
+        self.models.setHeaderLabels(MODEL_COLUMNS)
         self.models.setRootIsDecorated(False)
         self.models.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed | QAbstractItemView.EditTrigger.DoubleClicked)
         self.models.itemChanged.connect(self._model_renamed)
@@ -355,7 +366,7 @@ class MainWindow(QMainWindow):
         self.compare.message.connect(self.show_message)
         self.compare.status.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.compare.runningChanged.connect(self._compare_running)
-        self.compare.ended.connect(lambda: self._closing and self.close())
+        self.compare.ended.connect(lambda: (self._closing or self._close_when_stopped) and self.close())
         for key, s in self.spins.items():
             s.valueChanged.connect(lambda v, k=key: self.project.set_setting(k, int(v)))
         self.device_box.currentIndexChanged.connect(lambda: self.project.set_setting("device", self.device_box.currentData()))
@@ -586,9 +597,10 @@ class MainWindow(QMainWindow):
             return False
         settings = {k: (dict(v) if isinstance(v, dict) else v) for k, v in self.project.settings.items()}
         if quick:
-            # Quick meta-training: built-in source, a one-minute budget, the chosen algorithm's settings.
+            # Quick meta-training: built-in source, a one-minute budget (or the Task tab's shorter
+            # time limit), the chosen algorithm's settings.
             settings["source"] = {"kind": "builtin", "folder": ""}
-            settings["max_seconds"] = QUICK_SECONDS
+            settings["max_seconds"] = quick_seconds(settings)
         settings.update(overrides or {})
         request = {"algorithm": self.project.algorithm, "hparams": hparams, "settings": settings,
                    "library_root": str(self.library.root), "model_id": self.library.new_id(self.project.algorithm)}
@@ -621,18 +633,39 @@ class MainWindow(QMainWindow):
     def _training_finished(self, result: dict) -> None:
         self.training.stop()
         model_id = result.get("model_id")
-        if model_id:
-            entry = self.library.add(model_id, **result["meta"])
-            self._record_shown = str(self.library.path(entry.id))  # the panel already shows this run
-            self.project.set_model_file(str(self.library.path(entry.id)))
-            self._refresh_models()
+        if not model_id:
+            self.statusBar().showMessage("Training stopped", 5000)
+            return
+        previous = self.current_model()
+        entry = self.library.add(model_id, **result["meta"])
+        path = str(self.library.path(entry.id))
+        if replaces(entry, previous):
+            self._record_shown = path  # the panel already shows this run
+            self.project.set_model_file(path)
+            self._model_note = self._adopted_note(entry, previous)
             workers.run_job(lambda: workers.forget_model(), lambda _: None, lambda _: None, owner=self)
             self.query.clear_results()
             self.statusBar().showMessage(f"Model saved: {entry.name}", 5000)
-            if self._after_training == "classify" or self.project.queries:
+            if (self._after_training == "classify" or self.project.queries) and not self._keep_runs_on_close:
                 QTimer.singleShot(0, lambda: self.classify(quiet=True))
         else:
-            self.statusBar().showMessage("Training stopped", 5000)
+            # A stopped run that scored lower (or has no figure): kept in the library, not used.
+            scored = f"scored {entry.val_accuracy:.0%}" if entry.val_accuracy is not None else "has no validation figure"
+            self._model_note = (previous.id, f"kept: the stopped run ({plural(entry.steps, 'step')}) {scored}")
+            self.statusBar().showMessage(f"Stopped run saved in Models: {entry.name}", 5000)
+        self._refresh_models()
+
+    @staticmethod
+    def _adopted_note(entry, previous) -> tuple[str, str] | None:
+        """Why a run that just ended is the model in use, when that is not obvious."""
+        if previous is None:
+            return (entry.id, "the stopped run; no other model yet") if entry.stopped else None
+        before = f"{previous.val_accuracy:.0%}" if previous.val_accuracy is not None else "no figure"
+        if entry.stopped:
+            return entry.id, f"the stopped run scored at least as well as the previous model ({before})"
+        if not scores_at_least(entry, previous):
+            return entry.id, f"the new run; the previous model ({before}) is still in Models"
+        return None
 
     def _training_failed(self, title: str, message: str) -> None:
         self.training.stop()
@@ -646,7 +679,7 @@ class MainWindow(QMainWindow):
             session.thread.wait()
             session.deleteLater()
         self._set_training_ui(False)
-        if self._closing:
+        if self._closing or self._close_when_stopped:
             self.close()
 
     # -- models -------------------------------------------------------------------------------
@@ -663,7 +696,8 @@ class MainWindow(QMainWindow):
             self.model_label.setText("No model yet — Train, or Classify to train quickly")
         else:
             acc = f", val. {e.val_accuracy:.0%}" if e.val_accuracy is not None else ""
-            self.model_label.setText(f"Model: {e.name}{acc}")
+            why = f" — {self._model_note[1]}" if self._model_note and self._model_note[0] == e.id else ""
+            self.model_label.setText(f"Model: {e.name}{acc}{why}")
         self._show_training_record(e)
 
     def _show_training_record(self, entry) -> None:
@@ -703,16 +737,19 @@ class MainWindow(QMainWindow):
         current = self.current_model()
         for e in self.library.entries():
             acc = f"{e.val_accuracy:.1%}" if e.val_accuracy is not None else "–"
-            item = QTreeWidgetItem([e.name, e.title or e.algorithm, e.source, f"{e.n_way}/{e.k_shot}", acc, e.date.replace("T", " ")[:16]])
+            steps = f"{e.steps} · stopped" if e.stopped else str(e.steps)
+            item = QTreeWidgetItem([e.name, e.title or e.algorithm, e.source, f"{e.n_way}/{e.k_shot}", acc, steps, e.date.replace("T", " ")[:16]])
+            if e.stopped:
+                item.setToolTip(5, f"Stopped at step {e.steps} of its run; validated quickly ({workers.STOPPED_VAL_EPISODES} episodes)")
             item.setData(0, Qt.ItemDataRole.UserRole, e.id)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
             if current is not None and e.id == current.id:
                 f = item.font(0)
                 f.setBold(True)
-                for c in range(6):
+                for c in range(len(MODEL_COLUMNS)):
                     item.setFont(c, f)
             self.models.addTopLevelItem(item)
-        for c in range(1, 6):
+        for c in range(1, len(MODEL_COLUMNS)):
             self.models.resizeColumnToContents(c)
         self.models.blockSignals(False)
         self._update_model_label()
@@ -737,6 +774,7 @@ class MainWindow(QMainWindow):
             self.algo_box.blockSignals(False)
             self._show_form(e.algorithm, e.hparams)
             self._form_edited()
+        self._model_note = None  # the person chose it: no explanation needed
         self.project.set_model_file(str(self.library.path(model_id)))
         self.query.clear_results()
         self._refresh_models()
@@ -770,9 +808,11 @@ class MainWindow(QMainWindow):
         if entry is None:
             if quiet or not self.core_ready:
                 return
+            seconds = quick_seconds(self.project.settings)
+            budget = f"{seconds} s, the Task tab's time limit" if seconds < QUICK_SECONDS else f"about {seconds} s"
             answer = self.ask("No meta-trained model",
                               f"There is no meta-trained {self.algo_box.currentText().strip()} model yet.\n\n"
-                              f"Meta-train one quickly on the built-in characters (about {QUICK_SECONDS} s) and then classify?")
+                              f"Meta-train one quickly on the built-in characters ({budget}) and then classify?")
             if answer == QMessageBox.StandardButton.Yes:
                 self.train(quick=True, then="classify")
             return
@@ -868,7 +908,7 @@ class MainWindow(QMainWindow):
         return True
 
     def _confirm_discard(self) -> bool:
-        if not self.project.dirty or not any(c.samples for c in self.project.classes) and not self.project.queries:
+        if not self.project.dirty or not any(c.samples for c in self.project.classes) and not self.project.queries and not self.project.comparison:
             return True
         answer = self.ask("Unsaved changes", "Save the changes to this project first?",
                           QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
@@ -897,7 +937,7 @@ class MainWindow(QMainWindow):
             self.show_message("Cannot open project", str(exc))
             return False
         if model:
-            meta = {k: v for k, v in meta.items() if k in ("name", "algorithm", "title", "source", "n_way", "k_shot", "val_accuracy", "steps", "date", "hparams")}
+            meta = {k: v for k, v in meta.items() if k in ("name", "algorithm", "title", "source", "n_way", "k_shot", "val_accuracy", "steps", "date", "hparams", "stopped")}
             meta.setdefault("algorithm", project.algorithm)
             entry = self.library.import_bytes(model, **meta)
             project.model_file = str(self.library.path(entry.id))
@@ -953,10 +993,50 @@ class MainWindow(QMainWindow):
             if state is not None:
                 split.restoreState(state)
 
+    def _stop_runs_before_closing(self) -> bool:
+        """Closing while meta-training or a comparison runs: ask whether to keep what it has done
+        (Save), throw it away (Discard) or not close (Cancel). Keeping stops it as Stop does and
+        takes its result in — a partial model into the library, a comparison's finished algorithms
+        into the project — before the unsaved-changes question. True when closing may go on."""
+        running = []
+        if self.session is not None:
+            last = self.training.last
+            where = f" (step {last['step']} of {last['total_steps']})" if last and "total_steps" in last else ""
+            running.append((f"Meta-training is still running{where}.", "keep the partial model in the Models list"))
+        if self.compare.is_running():
+            running.append(("A comparison is still running.", "keep the finished algorithms' results in the project"))
+        if not running:
+            self._keep_runs_on_close = self._close_when_stopped = False
+            return True
+        if not self._keep_runs_on_close:
+            B = QMessageBox.StandardButton
+            answer = self.ask("Stop and close?", " ".join(what for what, _ in running) + "\n\n"
+                              f"Save: stop it and {' and '.join(keep for _, keep in running)}.\n"
+                              "Discard: stop it and throw its work away.\nCancel: keep it running.",
+                              B.Save | B.Discard | B.Cancel, B.Save)
+            if answer == B.Cancel:
+                return False
+            if answer != B.Save:
+                return True  # the shutdown in closeEvent cancels and discards
+            self._keep_runs_on_close = True
+        if (self.session is None or self.session.stop_and_wait(1800)) and self.compare.stop_and_wait(1800):
+            self._keep_runs_on_close = False
+            return True
+        # Still inside one uninterruptible piece of work: hide now; closing goes on when the run
+        # has ended (_training_ended, compare.ended call close() again).
+        self._close_when_stopped = True
+        self.hide()
+        return False
+
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self._closing and not self._confirm_discard():
-            event.ignore()
-            return
+        if not self._closing:
+            if not self._stop_runs_before_closing():
+                event.ignore()
+                return
+            if not self._confirm_discard():
+                self.show()  # it may have been hidden while a kept run ended
+                event.ignore()
+                return
         self._closing = True
         self.settings.setValue("window/geometry", self.saveGeometry())
         for key, split in (("main", self.main_split), ("left", self.left_split), ("right", self.right_split)):

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import shiboken6
-from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QRunnable, QThread, QThreadPool, Signal, Slot
 
 def lower_thread_priority(niceness: int = 10) -> None:
     """Make the calling worker thread yield the CPU to the GUI thread.
@@ -171,6 +171,11 @@ class CancellableWorker(QObject):
         if self.token is not None:
             self.token.cancel()
 
+    @property
+    def stopping(self) -> bool:
+        """Stop was pressed (the run may still be finishing: a stopped run's quick validation)."""
+        return self._cancel_early.is_set()
+
     def new_token(self):
         import core
 
@@ -191,11 +196,36 @@ class CancellableWorker(QObject):
         raise NotImplementedError
 
 
+# A stopped run's quick validation: the first episodes of the fixed validation set. At 5-way 1-shot
+# 15-query on one CPU thread, 10 episodes took 0.05 s (MANN) to 2.1 s (Reptile), measured.
+STOPPED_VAL_EPISODES = 10
+
+
 class TrainWorker(CancellableWorker):
     stage = Signal(str)  # a human-readable phase ("Preparing the source…")
     progress = Signal(dict)  # core.Progress.to_dict()
     finished = Signal(dict)  # {"status", "model_id"?, "meta"?}
     verb, noun, memory_hint = "meta-train", "Training", "\nTry fewer ways, queries or a smaller meta-batch."
+
+    def __init__(self, request: dict[str, Any]):
+        super().__init__(request)
+        self.second_token = None  # a second Stop: cuts the stopped run's quick validation short
+        self._cancel_again = threading.Event()
+
+    def cancel(self) -> None:
+        if self.stopping:
+            self._cancel_again.set()
+            if self.second_token is not None:
+                self.second_token.cancel()
+        super().cancel()
+
+    def new_token(self):
+        import core
+
+        self.second_token = core.CancelToken()
+        if self._cancel_again.is_set():
+            self.second_token.cancel()
+        return super().new_token()
 
     def _run(self) -> None:
         import core
@@ -226,15 +256,47 @@ class TrainWorker(CancellableWorker):
         if trainer.step == 0 or r.get("discard"):
             self.finished.emit({"status": status})
             return
-        hist = trainer.history
-        val_acc = hist["val_accuracy"][-1] if hist["val_accuracy"] else None
+        stopped = status == "cancelled"
+        if stopped:
+            # The run's last validation (if any) measured older weights: validate what is kept.
+            self.stage.emit(f"Stopped at step {trainer.step}: validating the partial model…")
+            val_acc = self._validate_stopped(trainer)
+            if val_acc is not None:  # the curves and the panel's line show the figure too (no new loss point)
+                self.progress.emit({**last, "loss": float("nan"), "val_accuracy": val_acc})
+        else:
+            hist = trainer.history
+            val_acc = hist["val_accuracy"][-1] if hist["val_accuracy"] else None
+        if r.get("discard"):  # closing chose to discard while the partial model was validated
+            self.finished.emit({"status": status})
+            return
         cls = core.get_algorithm(r["algorithm"])
         meta = {"algorithm": r["algorithm"], "title": cls.title, "source": describe_source(s["source"]),
                 "n_way": s["n_way"], "k_shot": s["k_shot"], "val_accuracy": val_acc, "steps": trainer.step,
-                "hparams": dataclasses.asdict(trainer.learner.hparams)}
+                "stopped": stopped, "hparams": dataclasses.asdict(trainer.learner.hparams)}
         path = Path(r["library_root"]) / f"{r['model_id']}.pt"
         core.save_checkpoint(path, trainer.learner, trainer.trainer_state(last.get("elapsed_s", 0.0)), extra=meta)
         self.finished.emit({"status": status, "model_id": r["model_id"], "meta": meta})
+
+    def _validate_stopped(self, trainer) -> float | None:
+        """A short validation of a stopped run (the first STOPPED_VAL_EPISODES of the fixed, seeded
+        validation episodes every run of this setting uses), so the kept model has a figure to be
+        compared by. Stop pressed again (or closing) cuts it short: then there is no figure, since
+        a few episodes would be too noisy to compare models by."""
+        cfg = trainer.config
+        trainer.config = dataclasses.replace(cfg, val_episodes=min(cfg.val_episodes, STOPPED_VAL_EPISODES))
+        trainer.cancel = self.second_token  # the first token is spent: it stopped the run
+        try:
+            result = trainer.validate()
+        finally:
+            trainer.config, trainer.cancel = cfg, self.token
+        if result is None or self.second_token.cancelled:
+            return None
+        acc, ci95 = result
+        h = trainer.history  # the checkpoint's training record ends with this validation point
+        h["val_step"].append(trainer.step)
+        h["val_accuracy"].append(acc)
+        h["val_ci95"].append(ci95)
+        return acc
 
 
 class ThreadSession(QObject):
@@ -265,6 +327,20 @@ class ThreadSession(QObject):
     def is_running(self) -> bool:
         return self.thread.isRunning()
 
+    def stop_and_wait(self, timeout_ms: int = 1800) -> bool:
+        """Stop as the Stop button does (the run's result is kept), wait for the thread, and deliver
+        the worker's queued signals (finished or failed, then ended) now rather than at the next
+        turn of the event loop: a window closing after this has the result in hand. False when the
+        thread is still inside one uninterruptible piece of work after `timeout_ms`."""
+        if not self.worker.stopping:  # a second cancel would cut a stopped run's validation short
+            self.worker.cancel()
+        if self.thread.isRunning():
+            self.thread.quit()  # ends the loop as soon as run() returns
+            if not self.thread.wait(timeout_ms):
+                return False
+        QCoreApplication.sendPostedEvents(self, QEvent.Type.MetaCall)
+        return True
+
 
 class TrainSession(ThreadSession):
     """One meta-training run on its own QThread. Emits the worker's signals on the GUI thread."""
@@ -282,6 +358,7 @@ class TrainSession(ThreadSession):
         """Cancel and wait; True when the thread has ended (safe to destroy)."""
         self.worker.request["discard"] = True  # closing: do not write a half-trained model
         self.worker.cancel()
+        self.worker.cancel()  # and do not validate one either
         if self.thread.isRunning():
             self.thread.quit()  # ends the loop as soon as run() returns
             return self.thread.wait(timeout_ms)

@@ -1,0 +1,227 @@
+"""What happens to a run when it is stopped, when it is the quick one, and when the window closes
+under it: a stopped run is kept and validated but never displaces a better model unasked; the
+quick training honours the Task tab's time limit; closing mid-run asks keep / discard / cancel."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox, QToolBar
+
+from apphelpers import TINY_HPARAMS, TINY_SOURCE, fill_support
+
+B = QMessageBox.StandardButton
+
+
+def _start_tiny(window, steps: int = 100_000) -> None:
+    """A tiny ProtoNet run; the run's settings are overrides, the Task tab keeps its own."""
+    window.form.set_values(TINY_HPARAMS)
+    assert window.train(overrides={"source": TINY_SOURCE, "steps": steps, "max_seconds": 0, "n_way": 3})
+
+
+def _wait_steps(window, qtbot, steps: int = 5) -> None:
+    qtbot.waitUntil(lambda: window.training.last is not None and window.training.last["step"] >= steps, timeout=30_000)
+
+
+def _import_model(window, tiny_checkpoint, val_accuracy: float):
+    """A ProtoNet model in the library with the given recorded validation figure, in use."""
+    entry = window.library.import_bytes(tiny_checkpoint, algorithm="protonet", title="Prototypical Networks", source="Built-in characters",
+                                        n_way=3, k_shot=1, val_accuracy=val_accuracy, steps=55)
+    window.use_model(entry.id)
+    assert window.current_model().id == entry.id
+    return entry
+
+
+def _answers(asked: list, **by_title):
+    """A window.ask stand-in that answers each question by its title and records what was asked."""
+    def ask(title, text, *args, **kwargs):
+        asked.append((title, text))
+        return by_title[title.replace(" ", "_").rstrip("?")]
+    return ask
+
+
+def _closed(window) -> bool:
+    return window._closing and not window.isVisible() and window.session is None and window.compare.session is None
+
+
+# -- bug 4: Stop ------------------------------------------------------------------------------
+def test_a_stopped_run_is_kept_and_validated_but_does_not_replace_a_better_model(window, tiny_checkpoint, qtbot):
+    import core
+
+    good = _import_model(window, tiny_checkpoint, val_accuracy=0.99)
+    _start_tiny(window)
+    _wait_steps(window, qtbot)
+    stop = window.findChild(QToolBar, "mainToolbar").widgetForAction(window.stop_act)
+    qtbot.mouseClick(stop, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.session is None, timeout=30_000)
+    steps = window.training.last["step"]
+    assert window.training.last["status"] == "cancelled"
+
+    # Kept in the library, labelled stopped with its step count, with a figure of its own.
+    [stopped] = [e for e in window.library.entries() if e.id != good.id]
+    assert stopped.stopped and stopped.steps == steps and f"stopped at step {steps}" in stopped.name
+    assert stopped.val_accuracy is not None and stopped.val_accuracy < good.val_accuracy
+    history = core.read_checkpoint(window.library.path(stopped.id))["trainer"]["history"]
+    assert history["val_step"][-1] == steps and history["val_accuracy"][-1] == stopped.val_accuracy  # the kept weights were validated
+    qtbot.waitUntil(lambda: f"validation {stopped.val_accuracy:.1%}" in window.training.stats.text(), timeout=5000)  # and the panel says so
+
+    # The better model stays in use, and the status bar says why.
+    assert window.current_model().id == good.id and window.project.model_file.endswith(f"{good.id}.pt")
+    label = window.model_label.text()
+    print(f"\nmodel label: {label}")
+    assert label.startswith(f"Model: {good.name}, val. 99%")
+    assert f"kept: the stopped run ({steps} steps) scored {stopped.val_accuracy:.0%}" in label
+    # The Models tab shows both; the model in use is the bold row; Steps marks the stopped one.
+    rows = {window.models.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole): window.models.topLevelItem(i) for i in range(2)}
+    assert rows[stopped.id].text(5) == f"{steps} · stopped" and rows[good.id].text(5) == "55"
+    assert rows[good.id].font(0).bold() and not rows[stopped.id].font(0).bold()
+    # Switching algorithm and back picks the better model again, not the newer stopped one.
+    window.algo_box.setCurrentIndex(window._algo_row("relation"))
+    window.algo_box.setCurrentIndex(window._algo_row("protonet"))
+    assert window.current_model().id == good.id
+    # Choosing the stopped run is the person's call.
+    window.use_model(stopped.id)
+    assert window.current_model().id == stopped.id and "kept:" not in window.model_label.text()
+
+
+def test_a_finished_run_becomes_the_model_in_use_even_if_it_scored_lower(window, tiny_checkpoint, qtbot):
+    """A run that used its steps is what the person asked for: it is used, and the label says where
+    the better one went."""
+    good = _import_model(window, tiny_checkpoint, val_accuracy=0.99)
+    _start_tiny(window, steps=12)
+    qtbot.waitUntil(lambda: window.session is None, timeout=60_000)
+    new = window.current_model()
+    assert new.id != good.id and not new.stopped and new.val_accuracy < good.val_accuracy
+    assert "the previous model (99%) is still in Models" in window.model_label.text()
+
+
+def test_a_second_stop_cuts_the_quick_validation_of_a_stopped_run_short(qtbot):
+    """The worker's own mechanism, driven directly (two clicks a microsecond apart cannot be timed
+    against the worker): one Stop validates the kept weights, a second one skips that."""
+    import core
+
+    from app import workers
+
+    cfg = core.TrainConfig(algorithm="protonet", hparams=TINY_HPARAMS, n_way=3, k_shot=1, q_query=3, steps=3,
+                           val_every=1000, val_episodes=40, device="cpu", seed=0)
+    source = core.builtin(n_classes=30, first_class=0)
+    figures = []
+    for stops in (1, 2):
+        worker = workers.TrainWorker({"settings": {}})
+        trainer = core.Trainer(cfg, source, source, cancel=worker.new_token())
+        for _ in trainer.run():
+            pass
+        for _ in range(stops):
+            worker.cancel()
+        figures.append(worker._validate_stopped(trainer))
+        assert trainer.cancel is worker.token and trainer.config.val_episodes == 40  # the trainer is left as it was
+    assert figures[0] is not None and figures[1] is None
+
+
+# -- bug 5: the quick training -----------------------------------------------------------------
+def test_the_quick_training_honours_the_task_tabs_time_limit(window, qtbot):
+    fill_support(window.project, n_classes=3, shots=1)
+    window.form.set_values(TINY_HPARAMS)
+    asked = []
+    window.ask = lambda title, text, *a, **k: asked.append(text) or B.Yes
+    for limit, expected, words in ((45, 45, "45 s, the Task tab's time limit"), (0, 60, "about 60 s"), (600, 60, "about 60 s")):
+        window.spins["max_seconds"].setValue(limit)
+        window.classify()
+        assert window.session is not None, "the quick training did not start"
+        settings = window.session.worker.request["settings"]
+        window.stop_training()
+        print(f"\ntime limit {limit} s -> quick training budget {settings['max_seconds']} s; asked: {asked[-1]!r}")
+        assert settings["max_seconds"] == expected and settings["source"]["kind"] == "builtin"
+        assert words in asked[-1]
+        qtbot.waitUntil(lambda: window.session is None, timeout=30_000)
+
+
+# -- bug 6: closing mid-run ----------------------------------------------------------------------
+@pytest.mark.parametrize("wait_ms", [1800, 0], ids=["stops-in-time", "hides-and-closes-when-stopped"])
+def test_closing_during_training_and_keeping_saves_the_partial_model(window, qtbot, monkeypatch, wait_ms):
+    """With no time to wait for the run to stop (wait_ms 0), the window hides and finishes closing
+    once the run has ended; either way the partial model is kept."""
+    from app import workers
+
+    stop_and_wait = workers.ThreadSession.stop_and_wait
+    monkeypatch.setattr(workers.ThreadSession, "stop_and_wait", lambda session, timeout_ms: stop_and_wait(session, min(timeout_ms, wait_ms)))
+    asked = []
+    window.ask = _answers(asked, Stop_and_close=B.Save, Unsaved_changes=B.Discard)
+    _start_tiny(window)
+    _wait_steps(window, qtbot)
+    thread = window.session.thread
+    t0 = time.perf_counter()
+    closed_at_once = window.close()
+    qtbot.waitUntil(lambda: _closed(window), timeout=30_000)
+    print(f"\nclosed (keeping the run; {'at once' if closed_at_once else 'hidden, then closed'}) "
+          f"{1000 * (time.perf_counter() - t0):.0f} ms after the answer")
+    assert not thread.isRunning()
+    assert asked[0][0] == "Stop and close?" and "Meta-training is still running (step " in asked[0][1]
+    [entry] = window.library.entries()
+    assert entry.stopped and entry.steps >= 5 and entry.val_accuracy is not None
+
+
+def test_closing_just_after_stop_and_keeping_lets_the_stopped_run_finish_its_validation(window, qtbot):
+    window.ask = _answers([], Stop_and_close=B.Save)
+    _start_tiny(window)
+    _wait_steps(window, qtbot)
+    window.stop_training()
+    window.close()  # while the stopped run validates: keeping must not cut that short like a second Stop
+    qtbot.waitUntil(lambda: _closed(window), timeout=30_000)
+    [entry] = window.library.entries()
+    assert entry.stopped and entry.val_accuracy is not None
+
+
+def test_closing_during_training_and_discarding_keeps_nothing(window, qtbot):
+    asked = []
+    window.ask = _answers(asked, Stop_and_close=B.Discard)
+    _start_tiny(window)
+    _wait_steps(window, qtbot)
+    thread = window.session.thread
+    window.project.dirty = False
+    window.close()
+    qtbot.waitUntil(lambda: _closed(window), timeout=30_000)
+    assert not thread.isRunning() and window.library.entries() == []
+    assert [title for title, _ in asked] == ["Stop and close?"]
+
+
+def test_cancelling_the_close_leaves_the_run_going(window, qtbot):
+    window.ask = _answers([], Stop_and_close=B.Cancel)
+    _start_tiny(window)
+    _wait_steps(window, qtbot)
+    assert not window.close()
+    assert window.isVisible() and window.session is not None and not window._closing
+    step = window.training.last["step"]
+    qtbot.waitUntil(lambda: window.training.last["step"] > step + 3, timeout=30_000)  # still training
+    window.stop_training()
+    qtbot.waitUntil(lambda: window.session is None, timeout=30_000)
+
+
+def test_closing_during_a_comparison_and_keeping_saves_its_finished_results_in_the_project(window, qtbot, tmp_path, monkeypatch):
+    from app import compare_view, projectfile
+
+    monkeypatch.setitem(compare_view.DEFAULT_SETUP, "val_episodes", 3)
+    window.compare_view_act.trigger()
+    view = window.compare
+    view.set_source({"kind": "builtin", "folder": "", "classes": 30, "test_classes": 12})
+    for key, value in {"n_way": 3, "k_shot": 1, "q_query": 2, "steps_each": 1_000_000, "seconds_each": 1, "eval_episodes": 10}.items():
+        view.spins[key].setValue(value)
+    for name in ("protonet", "matching"):
+        view.checks[name].setChecked(True)
+        view.hparams[name] = {"hidden": 8}
+    first, second = view.selected()
+    path = tmp_path / "kept.fsproj"
+    window.project.path = str(path)
+    asked = []
+    window.ask = _answers(asked, Stop_and_close=B.Save, Unsaved_changes=B.Save)
+    assert view.run()
+    qtbot.waitUntil(lambda: view.shown.results[second].status == "training" and view.last is not None, timeout=60_000)
+    window.close()
+    qtbot.waitUntil(lambda: _closed(window), timeout=30_000)
+    assert [title for title, _ in asked] == ["Stop and close?", "Unsaved changes"]
+    assert "A comparison is still running." in asked[0][1]
+    project, _, _ = projectfile.load_project(path)
+    results = {r["algorithm"]: r for r in project.comparison["results"]}
+    assert results[first]["status"] == "done" and len(results[first]["per_episode"]) == 10
+    assert results[second]["status"] == "stopped"
