@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import copy
 
-from PySide6.QtCore import QPoint, Qt
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QContextMenuEvent
+from PySide6.QtWidgets import QApplication, QMenu, QMessageBox
 
 from apphelpers import TINY_HPARAMS, TINY_SOURCE, drop_paths, fill_support, glyph_png, mouse_stroke
 
@@ -162,14 +163,15 @@ def test_remove_a_sample_with_the_delete_key_and_by_the_context_menu(window, qtb
     # Two selected, removed by the context menu's action: one step.
     _click_item(qtbot, view, 0)
     _click_item(qtbot, view, 2, CTRL)
-    view.customContextMenuRequested.emit(view.visualItemRect(view.item(2)).center())
-    menu = view.findChildren(type(window.edit_menu))[-1]
+    pos = view.visualItemRect(view.item(2)).center()  # the context menu event a right-click makes
+    QApplication.sendEvent(view.viewport(), QContextMenuEvent(QContextMenuEvent.Reason.Mouse, pos, view.viewport().mapToGlobal(pos)))
+    menu = view.findChildren(QMenu)[-1]
     [action] = menu.actions()
     assert action.text() == "Remove 2 samples"
-    action.trigger()
+    qtbot.waitExposed(menu)
+    qtbot.mouseClick(menu, Qt.MouseButton.LeftButton, pos=menu.actionGeometry(action).center())
     after = snapshot(window.project)
     assert [s.id for s in window.project.classes[1].samples] == [before[0][1][1][1][0]]
-    menu.close()
     _undo_redo(qtbot, window, before, after)
 
 
@@ -321,10 +323,14 @@ def test_undo_and_redo_from_the_edit_menu(window, qtbot):
     before = snapshot(window.project)
     qtbot.mouseClick(window.support.columns[0].remove_btn, Qt.MouseButton.LeftButton)
     after = snapshot(window.project)
-    window.editor.undo_action.trigger()
-    assert snapshot(window.project) == before
-    window.editor.redo_action.trigger()
-    assert snapshot(window.project) == after
+    bar = window.menuBar()
+    edit = next(a for a in bar.actions() if a.text() == "&Edit")
+    for action, state in ((window.editor.undo_action, before), (window.editor.redo_action, after)):
+        qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.actionGeometry(edit).center())
+        menu = edit.menu()
+        qtbot.waitExposed(menu)
+        qtbot.mouseClick(menu, Qt.MouseButton.LeftButton, pos=menu.actionGeometry(action).center())
+        assert snapshot(window.project) == state
 
 
 def test_undo_marks_the_project_modified(window, qtbot, tmp_path):
