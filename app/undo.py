@@ -276,7 +276,7 @@ class Editor(QObject):
                                            (self.redo_action, "Redo", self.stack.canRedo(), self.stack.redoText(), self.stack.index())):
             locked = can and self._locked(index)
             act.setEnabled(can and not locked)
-            act.setText(f"{verb} {text}{' (when training ends)' if locked else ''}" if can else verb)
+            act.setText(f"{verb} {text}{' — when training ends' if locked else ''}" if can else verb)
             act.setStatusTip("Settings stay as the running training uses them until it ends" if locked else "")
 
     def undo(self) -> None:

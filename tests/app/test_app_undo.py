@@ -373,7 +373,7 @@ def test_while_training_runs_settings_steps_wait_and_set_edits_do_not(window, qt
         assert snapshot(window.project) == settings
         # Next is a settings step: it waits for the run, and says so.
         assert not window.editor.undo_action.isEnabled()
-        assert window.editor.undo_action.text() == "Undo Change Ways (N) (when training ends)"
+        assert window.editor.undo_action.text() == "Undo Change Ways (N) — when training ends"
         undo(qtbot, window)
         assert snapshot(window.project) == settings
         assert window.editor.redo_action.isEnabled()
