@@ -6,7 +6,7 @@ PNG into model input exactly like Omniglot's (also dark strokes on white).
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QKeySequence, QMouseEvent, QPainter, QPen, QShortcut, QTabletEvent
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QSizePolicy, QSlider, QToolButton, QVBoxLayout, QWidget
 
@@ -105,7 +105,6 @@ class Canvas(QWidget):
             self._end()
 
     def keyPressEvent(self, e) -> None:
-        # Also handled here (not only by the panel's shortcut): a focused canvas always undoes.
         if e.matches(QKeySequence.StandardKey.Undo):
             self.undo()
             e.accept()
@@ -202,12 +201,26 @@ class CanvasPanel(QWidget):
         lay.setSpacing(4)
         lay.addLayout(tools)
         lay.addWidget(self.canvas, 1)
-        # Ctrl+Z belongs to the canvas only while focus is in this panel (the main window has its own).
-        for keys, slot in ((QKeySequence.StandardKey.Undo, self.canvas.undo), ("B", self.brush_btn.click), ("E", self.eraser_btn.click)):
+        for keys, slot in (("B", self.brush_btn.click), ("E", self.eraser_btn.click)):
             sc = QShortcut(QKeySequence(keys), self)
             sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             sc.activated.connect(slot)
         self.canvas.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+    def event(self, e) -> bool:
+        # Ctrl+Z belongs to the canvas while focus is in this panel, although the main window's
+        # Undo has the same keys: claimed here, before shortcuts are matched (a second Ctrl+Z
+        # shortcut would make both ambiguous, and then neither runs); keyPressEvent then undoes.
+        if e.type() == QEvent.Type.ShortcutOverride and e.matches(QKeySequence.StandardKey.Undo):
+            e.accept()
+            return True
+        return super().event(e)
+
+    def keyPressEvent(self, e) -> None:
+        if e.matches(QKeySequence.StandardKey.Undo):  # focus on the size slider, say; the canvas handles its own
+            self.canvas.undo()
+            return
+        super().keyPressEvent(e)
 
     def _tool(self, name: str, tip: str, checkable: bool = False) -> QToolButton:
         b = QToolButton(self)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QFont, QKeySequence, QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QFrame,
-                               QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPushButton, QScrollArea, QSpinBox,
+from PySide6.QtWidgets import (QAbstractItemView, QAbstractSpinBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QFrame,
+                               QHBoxLayout, QLabel, QLineEdit, QMainWindow, QMessageBox, QPushButton, QScrollArea, QSpinBox,
                                QSplitter, QStackedWidget, QTabWidget, QToolBar, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from . import projectfile, workers
@@ -28,6 +28,7 @@ from .query_panel import QueryPanel
 from .style import app_icon, icon
 from .support_panel import SupportPanel
 from .training_panel import TrainingPanel
+from .undo import Editor
 
 APP_NAME = "Few-Shot Studio"
 LIVE_MS = 250  # a drawn query is re-classified at most this often while drawing
@@ -56,6 +57,7 @@ class DrawDialog(QDialog):
         super().__init__(window)
         self.window_, self.project = window, window.project
         self.setWindowTitle("Draw samples")
+        window.editor.seal()  # the samples drawn in this dialog (per class) are one undo step
         self.class_box = QComboBox()
         self.class_box.addItems(self.project.class_names())
         self.class_box.setCurrentIndex(index)
@@ -86,7 +88,7 @@ class DrawDialog(QDialog):
             return
         i = self.class_box.currentIndex()
         if 0 <= i < len(self.project.classes):
-            self.project.add_samples(i, [self.panel.canvas.to_png()])
+            self.window_.editor.add_samples(i, [self.panel.canvas.to_png()], merge_key="draw")
             self.count += 1
             self.added.setText(f"{self.count} sample{'s' if self.count != 1 else ''} added to “{self.project.classes[i].name}”.")
         self.panel.canvas.reset()
@@ -188,6 +190,14 @@ class MainWindow(QMainWindow):
             fm.addAction(a)
         fm.addSeparator()
         fm.addAction("Quit", QKeySequence.StandardKey.Quit, self.close)
+        # Every change to the project goes through the editor: Undo / Redo name the step.
+        self.editor = Editor(self.project, self)
+        self.editor.undo_action.setIcon(icon("undo"))
+        self.editor.redo_action.setIcon(icon("redo"))
+        em = menu.addMenu("&Edit")
+        em.addAction(self.editor.undo_action)
+        em.addAction(self.editor.redo_action)
+        self.edit_menu = em
         tm = menu.addMenu("&Training")
         tm.addAction(self.train_act)
         tm.addAction(self.stop_act)
@@ -202,8 +212,8 @@ class MainWindow(QMainWindow):
             act.setCheckable(True)
             act.setChecked(key == current)
 
-        self.support = SupportPanel(self.project)
-        self.query = QueryPanel(self.project)
+        self.support = SupportPanel(self.project, self.editor)
+        self.query = QueryPanel(self.project, self.editor)
         left = QSplitter(Qt.Orientation.Vertical)
         left.addWidget(self._card(self.support))
         left.addWidget(self._card(self.query))
@@ -367,9 +377,13 @@ class MainWindow(QMainWindow):
         self.compare.status.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.compare.runningChanged.connect(self._compare_running)
         self.compare.ended.connect(lambda: (self._closing or self._close_when_stopped) and self.close())
+        task_form = self.tabs.widget(0).layout()
         for key, s in self.spins.items():
-            s.valueChanged.connect(lambda v, k=key: self.project.set_setting(k, int(v)))
-        self.device_box.currentIndexChanged.connect(lambda: self.project.set_setting("device", self.device_box.currentData()))
+            label = task_form.labelForField(s).text()
+            # Typing 2, 5, 0 is one step: the edits of one visit to the box merge.
+            s.valueChanged.connect(lambda v, k=key, label=label: self.editor.set_setting(k, int(v), label, mergeable=True))
+            self.editor.watch_field(s)
+        self.device_box.currentIndexChanged.connect(lambda: self.editor.set_setting("device", self.device_box.currentData(), "device"))
 
     # -- views ------------------------------------------------------------------------------------
     def show_view(self, which: str) -> None:
@@ -451,8 +465,14 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._update_model_label()
 
+    _form_algorithm: str | None = None  # the algorithm whose fields the form shows
+    _model_shown: tuple | None = None  # (algorithm, model file) the query results and model label belong to
+
     def _sync_settings_widgets(self) -> None:
-        s = self.project.settings
+        """Show the project's settings, algorithm and hyperparameters: after every configuration
+        change, so an undo or redo shows too. Never emits edits (signals blocked)."""
+        p = self.project
+        s = p.settings
         for key, spin in self.spins.items():
             spin.blockSignals(True)
             spin.setValue(int(s.get(key, spin.value())))
@@ -461,6 +481,29 @@ class MainWindow(QMainWindow):
         self.device_box.setCurrentIndex(max(0, self.device_box.findData(s.get("device", "auto"))))
         self.device_box.blockSignals(False)
         self._show_source()
+        if not self.core_ready:
+            return
+        import core
+
+        if p.algorithm not in core.ALGORITHMS:
+            return  # _sync_from_project reports it and falls back
+        if self.algo_box.currentData() != p.algorithm:
+            self.algo_box.blockSignals(True)
+            self.algo_box.setCurrentIndex(self._algo_row(p.algorithm))
+            self.algo_box.blockSignals(False)
+        if self._form_algorithm != p.algorithm:
+            self._show_form(p.algorithm, p.hparams)
+        else:
+            shown = {f["name"]: p.hparams.get(f["name"], f["default"]) for f in self.form.fields}
+            if self.form.values() != shown:
+                self.form.blockSignals(True)
+                self.form.set_values(shown)
+                self.form.blockSignals(False)
+        if self._model_shown != (p.algorithm, p.model_file):
+            # Another model is in use: its label, and no result of the previous one stays on screen.
+            self._model_shown = (p.algorithm, p.model_file)
+            self.query.clear_results()
+            self._update_model_label()
 
     def _show_form(self, name: str, values: dict) -> None:
         import core
@@ -469,6 +512,10 @@ class MainWindow(QMainWindow):
         self.form.blockSignals(True)
         self.form.set_fields(core.hparam_fields(cls.HParams), values)
         self.form.blockSignals(False)
+        self._form_algorithm = name
+        for editor in self.form.editors.values():
+            if isinstance(editor, (QAbstractSpinBox, QLineEdit)):
+                self.editor.watch_field(editor)
         self.paper_label.setText(f"<b>{cls.title}</b> — {core.FAMILIES.get(cls.family, cls.family)}<br>{cls.paper}")
         self.preset_btn.set_presets(cls.presets)
 
@@ -476,17 +523,28 @@ class MainWindow(QMainWindow):
         name = self.algo_model.item(row).data(Qt.ItemDataRole.UserRole) if row >= 0 else None
         if not name or name == self.project.algorithm:
             return
+        import core
+
         self._show_form(name, {})
-        self.project.set_algorithm(name, {})
         # The model in use belongs to one algorithm; switch to this algorithm's latest, if any.
+        # One step: undo brings back the algorithm, its hyperparameters and its model together.
         entry = self.library.latest_for(name)
-        self.project.set_model_file(str(self.library.path(entry.id)) if entry else None)
-        self.query.clear_results()
-        self._update_model_label()
+        self.editor.set_config(f"Change algorithm to {core.ALGORITHMS[name].title}", algorithm=name, hparams={},
+                               model_file=str(self.library.path(entry.id)) if entry else None)
 
     def _form_edited(self) -> None:
-        if self.core_ready and self.form.fields:
-            self.project.set_algorithm(self.project.algorithm, self.form.changed_from_defaults())
+        if not (self.core_ready and self.form.fields):
+            return
+        new, old = self.form.changed_from_defaults(), self.project.hparams
+        changed = [f["name"] for f in self.form.fields if new.get(f["name"]) != old.get(f["name"])]
+        if len(changed) != 1:  # several at once: Restore paper defaults, a preset
+            self.editor.set_config("Change hyperparameters", hparams=new)
+            return
+        field = self.form.editors[changed[0]]
+        label = self.form.layout_.labelForField(field).text()
+        # The edits of one visit to a number or text field merge (typing 1, 2, 8 is one step).
+        typed = isinstance(field, (QAbstractSpinBox, QLineEdit))
+        self.editor.set_config(f"Change {label}", merge_key=("hparam", changed[0]) if typed else None, hparams=new)
 
     def _show_source(self) -> None:
         src = self.project.settings["source"]
@@ -508,7 +566,7 @@ class MainWindow(QMainWindow):
     def choose_source(self, kind: str, folder: str) -> None:
         """Check a source on the job thread; only a valid one replaces the current setting."""
         if kind == "builtin":
-            self.project.set_setting("source", {"kind": "builtin", "folder": ""})
+            self.editor.set_setting("source", {"kind": "builtin", "folder": ""}, "source")
             self._show_source()
             return
         self.statusBar().showMessage(f"Reading {folder}…")
@@ -519,7 +577,7 @@ class MainWindow(QMainWindow):
         def ok(_):
             self.source_box.setEnabled(True)
             self.settings.setValue(f"folders/{kind}", folder)
-            self.project.set_setting("source", source)
+            self.editor.set_setting("source", source, "source")
             self._show_source()
             self.statusBar().showMessage("Source ready", 3000)
 
@@ -629,6 +687,7 @@ class MainWindow(QMainWindow):
         self.algo_box.setEnabled(not running and self.core_ready)
         self.tabs.widget(0).setEnabled(not running)
         self.form.setEnabled(not running)
+        self.editor.set_config_locked(running)  # the run uses the settings it started with
 
     def _training_finished(self, result: dict) -> None:
         self.training.stop()
@@ -767,15 +826,12 @@ class MainWindow(QMainWindow):
         e = self.library.get(model_id)
         if e is None:
             return
+        config = {}
         if e.algorithm != self.project.algorithm and self._algo_row(e.algorithm) >= 0:
-            self.project.set_algorithm(e.algorithm, {})
-            self.algo_box.blockSignals(True)
-            self.algo_box.setCurrentIndex(self._algo_row(e.algorithm))
-            self.algo_box.blockSignals(False)
-            self._show_form(e.algorithm, e.hparams)
-            self._form_edited()
+            self._show_form(e.algorithm, e.hparams)  # the model's algorithm, with the hyperparameters it was trained with
+            config = {"algorithm": e.algorithm, "hparams": self.form.changed_from_defaults()}
         self._model_note = None  # the person chose it: no explanation needed
-        self.project.set_model_file(str(self.library.path(model_id)))
+        self.editor.set_config(f"Use model “{e.name}”", model_file=str(self.library.path(model_id)), **config)
         self.query.clear_results()
         self._refresh_models()
         self._maybe_auto_classify()
@@ -948,6 +1004,7 @@ class MainWindow(QMainWindow):
         return True
 
     def _adopt(self, project: Project) -> None:
+        self.editor.clear()  # undo never reaches into another project
         self.project.replace_with(project)
         self.compare.load_from_project()
         self.query.clear_results()

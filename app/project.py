@@ -27,6 +27,10 @@ class ImageClass:
     samples: list[Sample] = field(default_factory=list)
 
 
+# Where a sample sits: (class index, or None for the queries; position in that list; the sample).
+Placement = tuple[int | None, int, Sample]
+
+
 DEFAULT_SETTINGS: dict[str, Any] = {
     "source": {"kind": "builtin", "folder": ""},
     "n_way": 5, "k_shot": 1, "q_query": 15,
@@ -90,13 +94,26 @@ class Project(QObject):
         del self.classes[index]
         self.classesChanged.emit()
 
-    def rename_class(self, index: int, name: str) -> str | None:
-        """Rename; returns an error message (and changes nothing) for an empty or duplicate name."""
+    def insert_class(self, index: int, cls: ImageClass) -> None:
+        """Put back a class object as it was (its samples keep their ids): undo of a removal."""
+        self.classes.insert(index, cls)
+        self.classesChanged.emit()
+
+    def name_problem(self, index: int, name: str) -> str | None:
+        """Why `name` cannot be class `index`'s name (empty or taken), or None."""
         name = name.strip()
         if not name:
             return "A class name cannot be empty."
         if name != self.classes[index].name and name in self.class_names():
             return f"There is already a class named “{name}”."
+        return None
+
+    def rename_class(self, index: int, name: str) -> str | None:
+        """Rename; returns an error message (and changes nothing) for an empty or duplicate name."""
+        error = self.name_problem(index, name)
+        if error:
+            return error
+        name = name.strip()
         if name != self.classes[index].name:
             self.classes[index].name = name
             self.classesChanged.emit()
@@ -110,18 +127,32 @@ class Project(QObject):
         return new
 
     def remove_sample(self, sample_id: int) -> bool:
-        for c in self.classes:
-            for i, s in enumerate(c.samples):
-                if s.id == sample_id:
-                    del c.samples[i]
-                    self.classesChanged.emit()
-                    return True
-        for i, s in enumerate(self.queries):
-            if s.id == sample_id:
-                del self.queries[i]
-                self.queriesChanged.emit()
-                return True
-        return False
+        return bool(self.remove_samples([sample_id]))
+
+    def remove_samples(self, sample_ids: list[int]) -> list[Placement]:
+        """Remove support samples and queries by id; returns where each was, for `restore_samples`."""
+        wanted = set(sample_ids)
+        removed: list[Placement] = []
+        for where, items in self._sample_lists():
+            removed += [(where, i, s) for i, s in enumerate(items) if s.id in wanted]
+            items[:] = [s for s in items if s.id not in wanted]
+        self._emit_for(removed)
+        return removed
+
+    def restore_samples(self, placements: list[Placement]) -> None:
+        """Put samples back where `remove_samples` found them (same objects, so the same ids)."""
+        for where, i, s in sorted(placements, key=lambda p: p[1]):
+            (self.queries if where is None else self.classes[where].samples).insert(i, s)
+        self._emit_for(placements)
+
+    def _sample_lists(self):
+        return [(ci, c.samples) for ci, c in enumerate(self.classes)] + [(None, self.queries)]
+
+    def _emit_for(self, placements: list[Placement]) -> None:
+        if any(where is not None for where, _, _ in placements):
+            self.classesChanged.emit()
+        if any(where is None for where, _, _ in placements):
+            self.queriesChanged.emit()
 
     # -- queries ----------------------------------------------------------------------------
     def add_queries(self, pngs: list[bytes]) -> list[Sample]:

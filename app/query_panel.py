@@ -13,6 +13,7 @@ from .canvas import CanvasPanel
 from .common import RemovableList, accepts, clipboard_payload, mime_payload, set_drop_highlight, thumb_icon
 from .project import Project
 from .style import icon
+from .undo import Editor
 
 QUERY_THUMB = 56
 
@@ -115,9 +116,10 @@ class QueryPanel(QWidget):
     liveChanged = Signal()  # the drawing changed: the window re-classifies it, throttled
     problem = Signal(str, str)
 
-    def __init__(self, project: Project, parent: QWidget | None = None):
+    def __init__(self, project: Project, editor: Editor | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.project = project
+        self.edit = editor or Editor(project, self)  # every change goes through it (undo)
         self.setAcceptDrops(True)
         self.results: dict[int, tuple[list[str], list[float]]] = {}
         title = QLabel("Query set")
@@ -129,7 +131,7 @@ class QueryPanel(QWidget):
         self.paste_btn = self._tool("paste", "Paste", "Paste an image from the clipboard")
         self.paste_btn.clicked.connect(self.paste)
         self.clear_btn = self._tool("clear", "Clear", "Remove every query")
-        self.clear_btn.clicked.connect(project.clear_queries)
+        self.clear_btn.clicked.connect(self.edit.clear_queries)
         self.classify_btn = QPushButton(icon("classify", "white"), "Classify")
         self.classify_btn.setObjectName("primary")
         self.classify_btn.setToolTip("Adapt the model to the support set and classify every query")
@@ -164,7 +166,7 @@ class QueryPanel(QWidget):
         self.draw.canvas.changed.connect(self.liveChanged)
 
         self.list = QueryList()
-        self.list.removeRequested.connect(lambda ids: [project.remove_sample(i) for i in ids])
+        self.list.removeRequested.connect(self.edit.remove_samples)
         self.empty_hint = QLabel("No queries yet — drop images here")
         self.empty_hint.setObjectName("muted")
         self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -236,14 +238,14 @@ class QueryPanel(QWidget):
             return
         png = self.draw.canvas.to_png()
         live = (self.live_bars.names, self.live_bars.probs)
-        [sample] = self.project.add_queries([png])
+        [sample] = self.edit.add_queries([png])
         if live[1]:
             self.results[sample.id] = live
             self.refresh()
         self.draw.canvas.reset()
 
     def add_payload(self, payload: images.Collected) -> None:
-        self.project.add_queries([png for _, pngs in payload.groups for png in pngs])
+        self.edit.add_queries([png for _, pngs in payload.groups for png in pngs])
         if payload.skipped:
             self.problem.emit("Some files were skipped", f"Added {payload.count} quer{'y' if payload.count == 1 else 'ies'}.\n\n" + images.skipped_message(payload.skipped))
 

@@ -8,9 +8,10 @@ from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QLineEdit, QListView
                                QScrollArea, QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 
 from . import images
-from .common import RemovableList, accepts, clipboard_payload, mime_payload, set_drop_highlight, thumb_icon
+from .common import RemovableList, accepts, clipboard_payload, mime_payload, plural, set_drop_highlight, thumb_icon
 from .project import Project
 from .style import icon
+from .undo import Editor
 
 THUMB = 44
 
@@ -54,15 +55,16 @@ class ClassColumn(QFrame):
         self.name.setObjectName("className")
         self.name.setToolTip("Class name: click to rename")
         self.name.editingFinished.connect(self._rename)
+        panel.edit.watch_field(self.name)
         self.remove_btn = QToolButton()
         self.remove_btn.setIcon(icon("remove"))
         self.remove_btn.setAutoRaise(True)
         self.remove_btn.setToolTip("Remove this class")
-        self.remove_btn.clicked.connect(lambda: panel.project.remove_class(self.index))
+        self.remove_btn.clicked.connect(lambda: panel.edit.remove_class(self.index))
         self.count = QLabel()
         self.count.setObjectName("muted")
         self.samples = SampleList()
-        self.samples.removeRequested.connect(lambda ids: [panel.project.remove_sample(i) for i in ids])
+        self.samples.removeRequested.connect(panel.edit.remove_samples)
         self.hint = QLabel("Draw, drop or\npaste images here")
         self.hint.setObjectName("muted")
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -102,8 +104,8 @@ class ClassColumn(QFrame):
 
     def refresh(self) -> None:
         c = self.panel.project.classes[self.index]
-        if not self.name.hasFocus():
-            self.name.setText(c.name)
+        if self.name.text() != c.name and not (self.name.hasFocus() and self.name.isModified()):
+            self.name.setText(c.name)  # an undone rename shows, but never over a name being typed
         n = len(c.samples)
         self.count.setText(f"{n} sample{'s' if n != 1 else ''}")
         self.samples.set_samples(c.samples)
@@ -111,9 +113,11 @@ class ClassColumn(QFrame):
         self.hint.setVisible(n == 0)
 
     def _rename(self) -> None:
-        error = self.panel.project.rename_class(self.index, self.name.text())
+        error = self.panel.edit.rename_class(self.index, self.name.text())
+        # The name as stored (also after an error); setText also drops the field's typing history,
+        # so Ctrl+Z in it now undoes the rename (the project's step), not the keystrokes.
+        self.name.setText(self.panel.project.classes[self.index].name)
         if error:
-            self.name.setText(self.panel.project.classes[self.index].name)
             self.panel.problem.emit("Rename", error)
 
     # Files dropped on a column join that class; folders dropped here still become classes.
@@ -136,9 +140,10 @@ class SupportPanel(QWidget):
     addFilesRequested = Signal(int)
     problem = Signal(str, str)  # (title, message): shown by the window in one dialog
 
-    def __init__(self, project: Project, parent: QWidget | None = None):
+    def __init__(self, project: Project, editor: Editor | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.project = project
+        self.edit = editor or Editor(project, self)  # every change goes through it (undo)
         self.setAcceptDrops(True)
         title = QLabel("Support set")
         title.setObjectName("heading")
@@ -149,7 +154,7 @@ class SupportPanel(QWidget):
         self.add_btn.setText("Add class")
         self.add_btn.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.add_btn.setToolTip("Add a class (or drop a folder: one class per sub-folder)")
-        self.add_btn.clicked.connect(lambda: self.project.add_class())
+        self.add_btn.clicked.connect(lambda: self.edit.add_class())
         head = QHBoxLayout()
         head.addWidget(title)
         head.addWidget(self.badge)
@@ -195,23 +200,33 @@ class SupportPanel(QWidget):
         set_drop_highlight(self.badge, False)  # re-polish for the ok property
 
     def add_payload(self, payload: images.Collected, index: int | None = None) -> None:
-        """Groups with a name become (or join) that class; unnamed ones join `index` or a new class."""
-        for name, pngs in payload.groups:
-            names = self.project.class_names()
-            if name is None and index is not None:
-                self.project.add_samples(index, pngs)
-            elif name is not None and name in names:
-                self.project.add_samples(names.index(name), pngs)
-            else:
-                # Fill an empty (default) column before growing the set.
-                empty = next((i for i, c in enumerate(self.project.classes) if not c.samples), None)
-                if empty is not None and (name is None or self.project.rename_class(empty, name) is None):
-                    self.project.add_samples(empty, pngs)
+        """Groups with a name become (or join) that class; unnamed ones join `index` or a new class.
+        One undo step for the whole payload."""
+        with self.edit.macro(self._payload_text(payload, index)):
+            for name, pngs in payload.groups:
+                names = self.project.class_names()
+                if name is None and index is not None:
+                    self.edit.add_samples(index, pngs)
+                elif name is not None and name in names:
+                    self.edit.add_samples(names.index(name), pngs)
                 else:
-                    self.project.add_class(name, pngs)
+                    # Fill an empty (default) column before growing the set.
+                    empty = next((i for i, c in enumerate(self.project.classes) if not c.samples), None)
+                    if empty is not None and (name is None or self.edit.rename_class(empty, name) is None):
+                        self.edit.add_samples(empty, pngs)
+                    else:
+                        self.edit.add_class(name, pngs)
         if payload.skipped:
             added = payload.count
             self.problem.emit("Some files were skipped", f"Added {added} image{'s' if added != 1 else ''}.\n\n" + images.skipped_message(payload.skipped))
+
+    def _payload_text(self, payload: images.Collected, index: int | None) -> str:
+        n_classes = sum(1 for name, _ in payload.groups if name is not None)
+        if n_classes:
+            return f"Add {plural(payload.count, 'image')} to {n_classes} class{'es' if n_classes != 1 else ''}"
+        if index is not None:
+            return f"Add {plural(payload.count, 'image')} to “{self.project.classes[index].name}”"
+        return f"Add {plural(payload.count, 'image')}"
 
     def paste_into(self, index: int) -> None:
         payload = clipboard_payload()
