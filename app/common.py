@@ -4,9 +4,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData, Qt, Signal
-from PySide6.QtGui import QIcon, QImage, QKeySequence, QPixmap
-from PySide6.QtWidgets import QApplication, QListWidget, QMenu, QWidget
+from PySide6.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QMimeData, QObject, Qt, Signal
+from PySide6.QtGui import QIcon, QImage, QKeySequence, QPixmap, QWheelEvent
+from PySide6.QtWidgets import QAbstractScrollArea, QAbstractSpinBox, QApplication, QComboBox, QListWidget, QMenu, QWidget
 
 from . import images
 from .style import icon
@@ -90,6 +90,46 @@ def set_drop_highlight(w: QWidget, on: bool) -> None:
     w.setProperty("drop", on)
     w.style().unpolish(w)
     w.style().polish(w)
+
+
+class WheelGuard(QObject):
+    """Application-wide: the mouse wheel over a spin box or combo box the user has not focused
+    scrolls the panel around it instead of silently changing the setting under the pointer.
+
+    Such editors get Qt.StrongFocus (Qt's default WheelFocus would let the wheel itself focus
+    them), and an unfocused one's wheel event goes to the nearest scroll area's viewport. A
+    click or Tab focuses the editor, and the wheel changes its value again as usual."""
+
+    EDITORS = (QAbstractSpinBox, QComboBox)
+
+    def eventFilter(self, obj: QObject, ev: QEvent) -> bool:
+        kind = ev.type()
+        if kind == QEvent.Type.Polish and isinstance(obj, self.EDITORS):
+            obj.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        elif kind == QEvent.Type.Wheel and isinstance(obj, self.EDITORS) and not obj.hasFocus():
+            area = obj.parentWidget()
+            while area is not None and not isinstance(area, QAbstractScrollArea):
+                area = area.parentWidget()
+            if area is None:
+                ev.ignore()  # nothing to scroll: a real wheel event goes on to the parents
+                return True
+            view = area.viewport()
+            pos = view.mapFromGlobal(ev.globalPosition().toPoint())
+            QApplication.sendEvent(view, QWheelEvent(pos.toPointF(), ev.globalPosition(), ev.pixelDelta(), ev.angleDelta(),
+                                                     ev.buttons(), ev.modifiers(), ev.phase(), ev.inverted()))
+            ev.accept()
+            return True
+        return False
+
+
+def install_wheel_guard(app: QApplication | None = None) -> WheelGuard:
+    """Install the one WheelGuard on the application (again: a no-op); returns it."""
+    app = app or QApplication.instance()
+    guard = getattr(app, "_wheel_guard", None)
+    if guard is None:
+        guard = app._wheel_guard = WheelGuard(app)
+        app.installEventFilter(guard)
+    return guard
 
 
 class RemovableList(QListWidget):

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogBut
 
 from . import projectfile, workers
 from .canvas import CanvasPanel
-from .common import plural
+from .common import install_wheel_guard, plural
 from .compare_view import CompareView
 from .hparam_form import HParamForm, PresetButton
 from .library import ModelLibrary
@@ -124,6 +124,7 @@ class MainWindow(QMainWindow):
 
     # -- construction ---------------------------------------------------------------------------
     def _build(self) -> None:
+        install_wheel_guard()  # before any form exists: the wheel scrolls panels, not unfocused settings
         tb = QToolBar("Main")
         tb.setObjectName("mainToolbar")
         tb.setMovable(False)

@@ -1,0 +1,74 @@
+"""Issue 12's smaller defects and the mouse wheel over forms: each through real Qt events."""
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QComboBox, QScrollArea, QSpinBox
+
+
+def wheel(widget, steps: int = -1) -> None:
+    """A real wheel event (notches of 120; negative = towards the user) at the widget's centre."""
+    pos = QPointF(widget.width() / 2, widget.height() / 2)
+    ev = QWheelEvent(pos, widget.mapToGlobal(pos), QPoint(0, 0), QPoint(0, 120 * steps), Qt.MouseButton.NoButton,
+                     Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(widget, ev)
+
+
+def scroll_area_of(w) -> QAbstractScrollArea:
+    while not isinstance(w, QScrollArea):
+        w = w.parentWidget()
+    return w
+
+
+def value_of(w):
+    return w.currentIndex() if isinstance(w, QComboBox) else w.value()
+
+
+def check_wheel_scrolls_until_focused(qtbot, editor, area) -> None:
+    bar = area.verticalScrollBar()
+    assert bar.maximum() > 0, "the form must be taller than its panel for this test"
+    bar.setValue(0)
+    before = value_of(editor)
+    wheel(editor, -1)
+    assert value_of(editor) == before, "an unfocused editor changed under the wheel"
+    assert bar.value() > 0, "the wheel did not scroll the panel"
+    assert editor.focusPolicy() == Qt.FocusPolicy.StrongFocus  # Qt's WheelFocus: a real wheel would focus it
+    # Focused (a click), the wheel changes the value as usual.
+    area.ensureWidgetVisible(editor)
+    qtbot.mouseClick(editor, Qt.MouseButton.LeftButton, pos=QPoint(8, editor.height() // 2))
+    if isinstance(editor, QComboBox):
+        editor.hidePopup()
+    qtbot.waitUntil(editor.hasFocus, timeout=20_000)
+    if isinstance(editor, QComboBox):  # wheel down: the next item, unless it shows the last
+        wheel(editor, 1 if editor.currentIndex() == editor.count() - 1 else -1)
+    else:  # wheel up: a larger value, unless at the maximum
+        wheel(editor, -1 if editor.value() == editor.maximum() else 1)
+    assert value_of(editor) != before
+
+
+def _first_editor(form, kinds):
+    return next(w for w in form.editors.values() if isinstance(w, kinds))
+
+
+def test_wheel_over_the_hyperparameter_form_scrolls_it_and_changes_nothing_until_focused(window, qtbot):
+    window.resize(1280, 620)  # a short window: the form needs its scroll bar
+    window.tabs.setCurrentIndex(1)
+    row = window._algo_row("lstm_meta")  # a long form, with spin boxes and combo boxes
+    window.algo_box.setCurrentIndex(row)
+    qtbot.waitUntil(lambda: "test_update" in window.form.editors, timeout=20_000)
+    area = scroll_area_of(window.form)
+    qtbot.waitUntil(lambda: area.verticalScrollBar().maximum() > 0, timeout=20_000)
+    check_wheel_scrolls_until_focused(qtbot, _first_editor(window.form, QSpinBox), area)
+    window.setFocus()
+    check_wheel_scrolls_until_focused(qtbot, _first_editor(window.form, QComboBox), area)
+
+
+def test_wheel_over_the_compare_setup_scrolls_it_and_changes_nothing_until_focused(window, qtbot):
+    window.resize(1280, 620)
+    window.compare_view_act.trigger()
+    cv = window.compare
+    area = cv.setup_scroll
+    qtbot.waitUntil(lambda: area.verticalScrollBar().maximum() > 0, timeout=20_000)
+    check_wheel_scrolls_until_focused(qtbot, cv.spins["seed"], area)
+    window.setFocus()
+    check_wheel_scrolls_until_focused(qtbot, cv.device_box, area)
