@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, QRect, QSettings, QSize, QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QFont, QKeySequence, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QFrame,
                                QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPushButton, QScrollArea, QSpinBox,
@@ -35,6 +35,28 @@ AUTOSAVE_DEBOUNCE_MS = 1500
 AUTOSAVE_PERIOD_MS = 60_000
 QUICK_SECONDS = 60  # the budget of the "quick meta-training" offered when no model exists
 SOURCE_KINDS = [("builtin", "Built-in characters"), ("omniglot", "Omniglot folder…"), ("folder", "Image folder…")]
+
+
+PREFERRED_WINDOW = QSize(1400, 860)  # the first launch's client size where the screen has room
+# Title bar and borders that a window manager adds around the client area (resize() sizes the latter).
+FRAME_ALLOWANCE = QSize(16, 40)
+
+
+def first_window_rect(available: QRect, preferred: QSize = PREFERRED_WINDOW) -> QRect:
+    """The frame rectangle of a first launch: a client area of `preferred` size plus the frame,
+    shrunk to the screen's available area (a 1366×768 laptop), centred in it."""
+    rect = QRect(QPoint(0, 0), (preferred + FRAME_ALLOWANCE).boundedTo(available.size()))
+    rect.moveCenter(available.center())
+    return rect
+
+
+def fit_inside(frame: QRect, available: QRect) -> QRect:
+    """A restored window's frame rectangle shrunk and moved so that it lies inside `available`
+    (the screen it was saved on may have been larger, or gone)."""
+    rect = QRect(frame.topLeft(), frame.size().boundedTo(available.size()))
+    rect.moveLeft(max(available.left(), min(rect.left(), available.right() - rect.width() + 1)))
+    rect.moveTop(max(available.top(), min(rect.top(), available.bottom() - rect.height() + 1)))
+    return rect
 
 
 def data_dir() -> Path:
@@ -945,10 +967,18 @@ class MainWindow(QMainWindow):
     # -- window state and shutdown --------------------------------------------------------------
     def _restore_window(self) -> None:
         geo = self.settings.value("window/geometry")
-        if geo is not None:
-            self.restoreGeometry(geo)
+        available = self.screen().availableGeometry()
+        if geo is not None and self.restoreGeometry(geo):
+            frame = self.frameGeometry()
+            fitted = fit_inside(frame, available)
+            if fitted != frame:
+                margins = frame.size() - self.geometry().size()
+                self.resize(fitted.size() - margins)
+                self.move(fitted.topLeft())
         else:
-            self.resize(1400, 860)
+            rect = first_window_rect(available)
+            self.resize(rect.size() - FRAME_ALLOWANCE)
+            self.move(rect.topLeft())
         for key, split in (("main", self.main_split), ("left", self.left_split), ("right", self.right_split)):
             state = self.settings.value(f"window/split_{key}")
             if state is not None:

@@ -72,3 +72,50 @@ def test_wheel_over_the_compare_setup_scrolls_it_and_changes_nothing_until_focus
     check_wheel_scrolls_until_focused(qtbot, cv.spins["seed"], area)
     window.setFocus()
     check_wheel_scrolls_until_focused(qtbot, cv.device_box, area)
+
+
+def test_first_launch_window_fits_the_screen():
+    from PySide6.QtCore import QRect
+
+    from app.main_window import FRAME_ALLOWANCE, PREFERRED_WINDOW, first_window_rect, fit_inside
+
+    laptop = QRect(0, 0, 1366, 768 - 28)  # a 1366×768 screen less a 28-pixel panel
+    rect = first_window_rect(laptop)
+    assert laptop.contains(rect), rect
+    assert rect.width() == 1366 and rect.height() == 740  # all the room there is (the layout works at 1360×740)
+    big = QRect(0, 0, 1920, 1080 - 40)
+    rect = first_window_rect(big)
+    assert big.contains(rect) and rect.size() == PREFERRED_WINDOW + FRAME_ALLOWANCE
+    assert rect.center() == big.center()
+    # A window saved on a larger screen, restored on the laptop: shrunk and moved inside.
+    fitted = fit_inside(QRect(900, 300, 1600, 1000), laptop)
+    assert laptop.contains(fitted) and fitted.size().width() == 1366
+    assert fit_inside(QRect(10, 20, 800, 600), laptop) == QRect(10, 20, 800, 600)  # one that fits stays
+
+
+def _fresh_window(tmp_path, geometry=None):
+    from PySide6.QtCore import QSettings
+
+    from app.main_window import MainWindow
+
+    settings = QSettings(str(tmp_path / "fresh.ini"), QSettings.Format.IniFormat)
+    if geometry is not None:
+        settings.setValue("window/geometry", geometry)
+    return MainWindow(settings, data_path=tmp_path / "fresh", load_core=False)
+
+
+def test_first_launch_and_restored_windows_are_no_larger_than_the_screen(qtbot, tmp_path):
+    win = _fresh_window(tmp_path)
+    qtbot.addWidget(win)
+    available = win.screen().availableGeometry()
+    # The offscreen screen is smaller than the window's minimum: the window is as small as its layout allows.
+    limit = available.size().expandedTo(win.minimumSizeHint())
+    assert win.width() <= limit.width() and win.height() <= limit.height(), (win.size(), available)
+    win.resize(3000, 2000)  # saved on a big screen…
+    win.move(500, 400)
+    saved = win.saveGeometry()
+    win.close()
+    win = _fresh_window(tmp_path, saved)  # …and restored on this one
+    qtbot.addWidget(win)
+    assert win.width() <= limit.width() and win.height() <= limit.height(), win.size()
+    win.close()
