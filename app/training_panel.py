@@ -18,6 +18,7 @@ from .style import is_dark
 
 REDRAW_MS = 40  # 25 Hz
 SMOOTH = 0.9  # exponential moving average for the noisy per-step curves
+STEPS_FORMAT = "%v / %m steps"
 
 
 class TrainingPanel(QWidget):
@@ -46,7 +47,7 @@ class TrainingPanel(QWidget):
         self.val_curve = self.acc_plot.plot([], [], name="validation accuracy", symbol="o", symbolSize=6)
         self.progress_bar = QProgressBar()
         self.progress_bar.setTextVisible(True)
-        self.progress_bar.setFormat("%v / %m steps")
+        self.progress_bar.setFormat(STEPS_FORMAT)
         self.stats = QLabel("Not trained yet")
         self.stats.setObjectName("muted")
         self.stats.setWordWrap(True)  # a long record summary must not widen the panel
@@ -101,6 +102,8 @@ class TrainingPanel(QWidget):
         self._dirty = True
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
+        # No run yet: a bare range would read "0 / 1 steps" whatever the Steps setting says.
+        self.progress_bar.setFormat("no run")
         self.stats.setText(title or "Not trained yet")
         self.stats.setToolTip("")
         self.redraw()
@@ -124,6 +127,7 @@ class TrainingPanel(QWidget):
         self.last = None  # not a live run: redraw() draws the curves, the text is set here
         self._dirty = True
         self.redraw()
+        self.progress_bar.setFormat(STEPS_FORMAT)
         self.progress_bar.setRange(0, done)
         self.progress_bar.setValue(done)
         val = f" · validation {self.val[-1]:.1%}" if self.val else ""
@@ -134,6 +138,7 @@ class TrainingPanel(QWidget):
 
     def start(self, title: str, total_steps: int) -> None:
         self.reset(title)
+        self.progress_bar.setFormat(STEPS_FORMAT)
         self.progress_bar.setRange(0, max(1, total_steps))
         self.timer.start()
 

@@ -119,3 +119,16 @@ def test_first_launch_and_restored_windows_are_no_larger_than_the_screen(qtbot, 
     qtbot.addWidget(win)
     assert win.width() <= limit.width() and win.height() <= limit.height(), win.size()
     win.close()
+
+
+def test_progress_bar_claims_no_step_count_before_a_run(qtbot):
+    from app.training_panel import TrainingPanel
+
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    assert panel.progress_bar.text() == "no run"  # was "0 / 1 steps" with Steps at 1000
+    panel.start("Starting ProtoNet…", 1000)
+    assert panel.progress_bar.text() == "0 / 1000 steps"
+    panel.stop()
+    panel.reset()
+    assert panel.progress_bar.text() == "no run"
