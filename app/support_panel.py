@@ -191,6 +191,9 @@ class SupportPanel(QWidget):
             col.refresh()
         ok, why = self.project.validity()
         self.badge.setText(("✓ " if ok else "✗ ") + why)
+        self.badge.setToolTip("N-way K-shot: N classes (ways) with K example images each (shots). The model adapts to every "
+                              "support image, then names the class of each query." if ok else "Classifying needs at least 2 "
+                              "classes, each with at least one image.")
         self.badge.setProperty("ok", ok)
         set_drop_highlight(self.badge, False)  # re-polish for the ok property
 

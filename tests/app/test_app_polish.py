@@ -132,3 +132,21 @@ def test_progress_bar_claims_no_step_count_before_a_run(qtbot):
     panel.stop()
     panel.reset()
     assert panel.progress_bar.text() == "no run"
+
+
+def test_the_badge_says_plainly_what_the_support_set_is(qtbot):
+    from apphelpers import glyph_png
+
+    from app.project import Project
+    from app.support_panel import SupportPanel
+
+    p = Project(n_classes=3)
+    panel = SupportPanel(p)
+    qtbot.addWidget(panel)
+    for ci in range(3):
+        p.add_samples(ci, [glyph_png(ci)])
+    assert panel.badge.text() == "✓ Ready: 3-way 1-shot task"
+    p.add_samples(1, [glyph_png(1, 1), glyph_png(1, 2)])
+    # Every support image is used when classifying: an uneven set is not called 1-shot.
+    assert panel.badge.text() == "✓ Ready: 3-way task, 1–3 examples per class (all are used)"
+    assert "N-way K-shot" in panel.badge.toolTip()
