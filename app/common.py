@@ -86,10 +86,47 @@ def clipboard_payload(folders_as_classes: bool = False) -> images.Collected:
     return mime_payload(QApplication.clipboard().mimeData(), folders_as_classes)
 
 
+class DropOverlay(QWidget):
+    """A dashed, tinted frame over a widget that files are being dragged over: drawn on top of
+    it, so it shows whatever the widget is (a style-sheet border does not show on a frameless
+    scroll area, nor on a list that is hidden while empty). Mouse and drag events pass through."""
+
+    def __init__(self, parent: QWidget):
+        super().__init__(parent)
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.hide()
+
+    def paintEvent(self, event) -> None:
+        from PySide6.QtGui import QColor, QPainter, QPalette, QPen
+
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        color = self.palette().color(QPalette.ColorRole.Highlight)
+        tint = QColor(color)
+        tint.setAlpha(28)
+        pen = QPen(color, 2, Qt.PenStyle.DashLine)
+        p.setPen(pen)
+        p.setBrush(tint)
+        p.drawRoundedRect(self.rect().adjusted(1, 1, -1, -1), 8, 8)
+
+
 def set_drop_highlight(w: QWidget, on: bool) -> None:
-    w.setProperty("drop", on)
+    """Show (or hide) the drop highlight over `w` while files are dragged over it."""
+    overlay = w.findChild(DropOverlay, options=Qt.FindChildOption.FindDirectChildrenOnly)
+    if on:
+        overlay = overlay or DropOverlay(w)
+        overlay.setGeometry(w.rect())
+        overlay.raise_()
+        overlay.show()
+    elif overlay is not None:
+        overlay.hide()
+
+
+def repolish(w: QWidget) -> None:
+    """Re-apply the style sheet after a dynamic property it selects on has changed."""
     w.style().unpolish(w)
     w.style().polish(w)
+    w.update()
 
 
 class WheelGuard(QObject):

@@ -257,12 +257,12 @@ class QueryPanel(QWidget):
     def dragEnterEvent(self, e) -> None:
         if accepts(e.mimeData()):
             e.acceptProposedAction()
-            set_drop_highlight(self.list, True)
+            set_drop_highlight(self, True)  # the panel: its list is hidden while there are no queries
 
     def dragLeaveEvent(self, e) -> None:
-        set_drop_highlight(self.list, False)
+        set_drop_highlight(self, False)
 
     def dropEvent(self, e) -> None:
-        set_drop_highlight(self.list, False)
+        set_drop_highlight(self, False)
         e.acceptProposedAction()
         self.add_payload(mime_payload(e.mimeData(), folders_as_classes=False))

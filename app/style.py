@@ -76,7 +76,6 @@ STYLE_SHEET = """
 QFrame#classColumn, QFrame#queryRow, QFrame#card {
     background: palette(base); border: 1px solid palette(mid); border-radius: 8px;
 }
-QFrame#classColumn[drop="true"], QFrame#dropZone[drop="true"] { border: 2px dashed palette(highlight); }
 QLabel#badge { border-radius: 9px; padding: 2px 10px; font-weight: 600; color: white; }
 QLabel#badge[ok="true"] { background: #2e9d5b; }
 QLabel#badge[ok="false"] { background: #c8553d; }

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QLineEdit, QListView
                                QScrollArea, QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 
 from . import images
-from .common import RemovableList, accepts, clipboard_payload, mime_payload, set_drop_highlight, thumb_icon
+from .common import RemovableList, accepts, clipboard_payload, mime_payload, repolish, set_drop_highlight, thumb_icon
 from .project import Project
 from .style import icon
 
@@ -195,7 +195,7 @@ class SupportPanel(QWidget):
                               "support image, then names the class of each query." if ok else "Classifying needs at least 2 "
                               "classes, each with at least one image.")
         self.badge.setProperty("ok", ok)
-        set_drop_highlight(self.badge, False)  # re-polish for the ok property
+        repolish(self.badge)  # for the ok property
 
     def add_payload(self, payload: images.Collected, index: int | None = None) -> None:
         """Groups with a name become (or join) that class; unnamed ones join `index` or a new class."""

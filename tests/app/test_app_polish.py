@@ -150,3 +150,29 @@ def test_the_badge_says_plainly_what_the_support_set_is(qtbot):
     # Every support image is used when classifying: an uneven set is not called 1-shot.
     assert panel.badge.text() == "✓ Ready: 3-way task, 1–3 examples per class (all are used)"
     assert "N-way K-shot" in panel.badge.toolTip()
+
+
+def _drag_enter(widget, path):
+    from PySide6.QtCore import QMimeData, QUrl
+    from PySide6.QtGui import QDragEnterEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    ev = QDragEnterEvent(widget.rect().center(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                         Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, ev)
+    return ev.isAccepted()
+
+
+def test_dragging_files_over_a_panel_highlights_it_until_the_drag_leaves(window, qtbot, tmp_path):
+    from PySide6.QtGui import QDragLeaveEvent
+    from apphelpers import glyph_png
+
+    png = tmp_path / "x.png"
+    png.write_bytes(glyph_png(0))
+    for panel in (window.query, window.support, window.support.columns[1]):
+        before = panel.grab().toImage()
+        assert _drag_enter(panel, png)
+        qtbot.waitUntil(lambda: panel.grab().toImage() != before, timeout=20_000)  # something is drawn over it
+        QApplication.sendEvent(panel, QDragLeaveEvent())
+        qtbot.waitUntil(lambda: panel.grab().toImage() == before, timeout=20_000)
