@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QMimeData, QObject, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QKeySequence, QPixmap, QWheelEvent
-from PySide6.QtWidgets import QAbstractScrollArea, QAbstractSpinBox, QApplication, QComboBox, QListWidget, QMenu, QWidget
+from PySide6.QtWidgets import QAbstractScrollArea, QAbstractSpinBox, QApplication, QComboBox, QLabel, QListWidget, QMenu, QSizePolicy, QWidget
 
 from . import images
 from .style import icon
@@ -50,6 +50,36 @@ def thumb_icon(sample, size: int = 56) -> QIcon:
     return _thumbs[key]
 
 
+def sample_source(sample) -> tuple[str, str]:
+    """(a short name, a tooltip) for where a sample came from: a file's name and its full path,
+    "drawing 3", "pasted"; ("", "") for samples of projects saved before samples had names."""
+    name = getattr(sample, "name", "")
+    if name.startswith("drawing"):
+        return name, f"{name}: drawn in Few-Shot Studio"
+    if name == "pasted":
+        return name, "pasted from the clipboard"
+    return (Path(name).name, name) if name else ("", "")
+
+
+class ElidedLabel(QLabel):
+    """A one-line label that elides its text in the middle (a long file name keeps its start and
+    its extension) instead of widening its row."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None):
+        super().__init__(parent)
+        self.full_text = text
+        self.setMinimumWidth(40)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self._elide()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        super().setText(self.fontMetrics().elidedText(self.full_text, Qt.TextElideMode.ElideMiddle, max(10, self.width())))
+
+
 def qimage_to_png(img: QImage) -> bytes:
     data = QByteArray()
     buf = QBuffer(data)
@@ -76,7 +106,7 @@ def mime_payload(mime: QMimeData, folders_as_classes: bool) -> images.Collected:
         img = QImage(mime.imageData())
         if not img.isNull():
             try:
-                out.groups.append((None, [images.load_bytes(qimage_to_png(img), "pasted image")]))
+                out.groups.append((None, [images.NamedPng(images.load_bytes(qimage_to_png(img), "pasted image"), "pasted")]))
             except images.ImageLoadError as exc:
                 out.skipped.append(str(exc))
     return out

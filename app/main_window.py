@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogBut
                                QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPushButton, QScrollArea, QSpinBox,
                                QSplitter, QStackedWidget, QTabWidget, QToolBar, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from . import projectfile, workers
+from . import images, projectfile, workers
 from .canvas import CanvasPanel
 from .common import install_wheel_guard, plural
 from .compare_view import CompareView
@@ -100,7 +100,8 @@ class DrawDialog(QDialog):
             return
         i = self.class_box.currentIndex()
         if 0 <= i < len(self.project.classes):
-            self.project.add_samples(i, [self.panel.canvas.to_png()])
+            samples = [s for c in self.project.classes for s in c.samples]
+            self.project.add_samples(i, [images.NamedPng(self.panel.canvas.to_png(), images.next_drawing_name(samples))])
             self.count += 1
             self.added.setText(f"{self.count} sample{'s' if self.count != 1 else ''} added to “{self.project.classes[i].name}”.")
         self.panel.canvas.reset()

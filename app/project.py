@@ -19,6 +19,13 @@ _ids = itertools.count(1)
 class Sample:
     png: bytes
     id: int = field(default_factory=lambda: next(_ids))
+    name: str = ""  # where it came from: a file's path, "drawing 3", "pasted" ("" in older projects)
+
+    def __post_init__(self) -> None:
+        # images.NamedPng carries its name from the file, the clipboard or the canvas to here.
+        if type(self.png) is not bytes:
+            self.name = self.name or getattr(self.png, "name", "")
+            self.png = bytes(self.png)
 
 
 @dataclass

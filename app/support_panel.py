@@ -8,7 +8,7 @@ from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QLineEdit, QListView
                                QScrollArea, QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 
 from . import images
-from .common import RemovableList, accepts, clipboard_payload, mime_payload, repolish, set_drop_highlight, thumb_icon
+from .common import RemovableList, accepts, clipboard_payload, mime_payload, repolish, sample_source, set_drop_highlight, thumb_icon
 from .project import Project
 from .style import icon
 
@@ -38,7 +38,8 @@ class SampleList(RemovableList):
         for s in samples:
             item = QListWidgetItem(thumb_icon(s, self.thumb), "")
             item.setData(Qt.ItemDataRole.UserRole, s.id)
-            item.setToolTip("Right-click or Delete to remove")
+            where = sample_source(s)[1]
+            item.setToolTip((f"{where}\n" if where else "") + "Right-click or Delete to remove")
             self.addItem(item)
 
 

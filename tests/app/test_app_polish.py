@@ -176,3 +176,50 @@ def test_dragging_files_over_a_panel_highlights_it_until_the_drag_leaves(window,
         qtbot.waitUntil(lambda: panel.grab().toImage() != before, timeout=20_000)  # something is drawn over it
         QApplication.sendEvent(panel, QDragLeaveEvent())
         qtbot.waitUntil(lambda: panel.grab().toImage() == before, timeout=20_000)
+
+
+def test_query_rows_name_their_file_drawing_or_paste_and_the_project_file_keeps_the_names(window, qtbot, tmp_path):
+    import json
+    import zipfile
+
+    from apphelpers import drop_paths, glyph_png, mouse_stroke
+    from PySide6.QtGui import QImage
+
+    from app import projectfile
+
+    files = []
+    for i in range(3):
+        f = tmp_path / f"a-rather-long-file-name-for-query-number-{i}.png"
+        f.write_bytes(glyph_png(i))
+        files.append(f)
+    assert drop_paths(window.query, files)
+    # A drawn query, and a pasted one.
+    canvas = window.query.draw.canvas
+    mouse_stroke(canvas, [(20, 20), (60, 60), (100, 40)])
+    qtbot.mouseClick(window.query.keep_btn, Qt.MouseButton.LeftButton)
+    QApplication.clipboard().setImage(QImage.fromData(glyph_png(2)))
+    qtbot.mouseClick(window.query.paste_btn, Qt.MouseButton.LeftButton)
+    rows = window.query.rows()
+    assert [r.source.full_text for r in rows] == [f.name for f in files] + ["drawing 1", "pasted"]
+    assert rows[0].toolTip() == str(files[0]) and "drawn" in rows[3].toolTip() and "clipboard" in rows[4].toolTip()
+    assert rows[0].source.isVisibleTo(rows[0])
+    # Elided to the row, never widening it.
+    assert rows[0].source.fontMetrics().horizontalAdvance(rows[0].source.text()) <= rows[0].source.width()
+    # Saved and reopened: the names come back; a project saved before samples had names still opens.
+    path = tmp_path / "named.fsproj"
+    projectfile.save_project(window.project, path)
+    reopened, _, _ = projectfile.load_project(path)
+    assert [q.name for q in reopened.queries] == [str(f) for f in files] + ["drawing 1", "pasted"]
+    old = tmp_path / "old.fsproj"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(old, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "manifest.json":
+                manifest = json.loads(data)
+                manifest.pop("query_sources")
+                for c in manifest["classes"]:
+                    c.pop("sources")
+                data = json.dumps(manifest).encode()
+            dst.writestr(info, data)
+    legacy, _, _ = projectfile.load_project(old)
+    assert len(legacy.queries) == 5 and all(q.name == "" for q in legacy.queries)
