@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogBut
                                QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPushButton, QScrollArea, QSpinBox,
                                QSplitter, QStackedWidget, QTabWidget, QToolBar, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from . import images, projectfile, workers
+from . import help_dialogs, images, projectfile, workers
 from .canvas import CanvasPanel
 from .common import install_wheel_guard, plural
 from .compare_view import CompareView
@@ -214,6 +214,14 @@ class MainWindow(QMainWindow):
             act = theme_menu.addAction(label, lambda k=key: self.settings.setValue("theme", k))
             act.setCheckable(True)
             act.setChecked(key == current)
+        hm = menu.addMenu("&Help")
+        self.shortcuts_act = hm.addAction("Keyboard shortcuts", lambda: self._show_help(help_dialogs.shortcuts_dialog(self)))
+        self.shortcuts_act.setShortcut(QKeySequence("Ctrl+/"))
+        self.how_to_act = hm.addAction("How to…", lambda: self._show_help(help_dialogs.how_to_dialog(self)))
+        self.how_to_act.setShortcut(QKeySequence.StandardKey.HelpContents)
+        hm.addSeparator()
+        self.about_act = hm.addAction("About Few-Shot Studio", lambda: self._show_help(help_dialogs.about_dialog(
+            self, self.device_type, self.device_box.currentText())))
 
         self.support = SupportPanel(self.project)
         self.query = QueryPanel(self.project)
@@ -268,6 +276,10 @@ class MainWindow(QMainWindow):
         self.device_label = QLabel("● engine loading…")
         sb.addPermanentWidget(self.model_label)
         sb.addPermanentWidget(self.device_label)
+
+    def _show_help(self, dlg: QDialog) -> None:
+        self.help_dialog = dlg  # the one on screen (tests and screenshots read it)
+        dlg.show()
 
     @staticmethod
     def _card(w: QWidget) -> QFrame:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
-from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QComboBox, QScrollArea, QSpinBox
+from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QComboBox, QLabel, QScrollArea, QSpinBox, QTableWidget
 
 
 def wheel(widget, steps: int = -1) -> None:
@@ -223,3 +223,35 @@ def test_query_rows_name_their_file_drawing_or_paste_and_the_project_file_keeps_
             dst.writestr(info, data)
     legacy, _, _ = projectfile.load_project(old)
     assert len(legacy.queries) == 5 and all(q.name == "" for q in legacy.queries)
+
+
+def test_help_menu_lists_every_shortcut_from_the_actions_and_about_names_versions_and_device(window, qtbot):
+    from PySide6.QtGui import QAction, QKeySequence
+
+    menus = {a.text(): a.menu() for a in window.menuBar().actions()}
+    help_menu = menus["&Help"]
+    titles = [a.text() for a in help_menu.actions() if not a.isSeparator()]
+    assert titles == ["Keyboard shortcuts", "How to…", "About Few-Shot Studio"]
+    # The list is read from the actions: a new action with a shortcut appears without editing the list.
+    QAction("Frobnicate", window, shortcut=QKeySequence("Ctrl+Alt+F"))
+    window.shortcuts_act.trigger()
+    table = window.help_dialog.findChild(QTableWidget, "shortcuts")
+    rows = {(table.item(r, 0).text(), table.item(r, 1).text()) for r in range(table.rowCount())}
+    for act in window.findChildren(QAction):
+        for key in act.shortcuts():
+            assert any(key.toString(QKeySequence.SequenceFormat.NativeText) in k and w == act.text().replace("&", "").rstrip("…")
+                       for k, w in rows), act.text()
+    assert ("Ctrl+Alt+F", "Frobnicate") in rows and any(w == "Train" for _, w in rows)
+    window.help_dialog.close()
+    window.how_to_act.trigger()
+    assert "Support set" in window.help_dialog.findChild(QLabel).text()
+    window.help_dialog.close()
+    window.about_act.trigger()
+    text = window.help_dialog.findChild(QLabel).text()
+    import platform
+
+    import torch
+    from PySide6.QtCore import qVersion
+    for needle in (platform.python_version(), torch.__version__, qVersion(), "Device in use", "CPU"):
+        assert needle in text, needle
+    window.help_dialog.close()
