@@ -255,3 +255,25 @@ def test_help_menu_lists_every_shortcut_from_the_actions_and_about_names_version
     for needle in (platform.python_version(), torch.__version__, qVersion(), "Device in use", "CPU"):
         assert needle in text, needle
     window.help_dialog.close()
+
+
+def test_hyperparameter_labels_are_readable_and_the_meaning_stays_in_the_tooltip(qtbot):
+    import core
+
+    from app.hparam_form import HParamForm
+
+    form = HParamForm()
+    qtbot.addWidget(form)
+    labels = {}
+    for name, cls in core.ALGORITHMS.items():
+        fields = core.hparam_fields(cls.HParams)
+        form.set_fields(fields)
+        for f in fields:
+            label = form.layout_.labelForField(form.editors[f["name"]])
+            labels[(name, f["name"])] = label.text()
+            assert "_" not in label.text() and label.text()[0].isupper(), label.text()
+            assert f["doc"] in label.toolTip() and f["name"] in label.toolTip()
+    assert labels[("protonet", "train_way")] == "Training ways"
+    assert labels[("protonet", "lr")] == "Learning rate"
+    assert labels[("protonet", "hidden")] == "Filters per block" and labels[("lstm_meta", "hidden")] == "Hidden units"
+    assert labels[("maml", "inner_steps_test")] == "Inner steps (test)"
