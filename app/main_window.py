@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime as _dt
 from pathlib import Path
 
-from PySide6.QtCore import QPoint, QRect, QSettings, QSize, QStandardPaths, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QPoint, QRect, QSettings, QSize, QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QFont, QKeySequence, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QFrame,
-                               QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPushButton, QScrollArea, QSpinBox,
-                               QSplitter, QStackedWidget, QTabWidget, QToolBar, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+                               QHBoxLayout, QHeaderView, QLabel, QMainWindow, QMessageBox, QPushButton, QScrollArea, QSpinBox,
+                               QSplitter, QStackedWidget, QTabWidget, QToolBar, QToolTip, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from . import help_dialogs, images, projectfile, workers
 from .canvas import CanvasPanel
@@ -105,6 +105,19 @@ class DrawDialog(QDialog):
             self.count += 1
             self.added.setText(f"{self.count} sample{'s' if self.count != 1 else ''} added to “{self.project.classes[i].name}”.")
         self.panel.canvas.reset()
+
+
+class ModelTree(QTreeWidget):
+    """The Models tab's list; hovering a row shows every column in full (the pane is narrow)."""
+
+    def viewportEvent(self, e) -> bool:
+        if e.type() == QEvent.Type.ToolTip:
+            item = self.itemAt(e.pos())
+            if item is not None:
+                head = self.headerItem()
+                QToolTip.showText(e.globalPos(), "\n".join(f"{head.text(c)}: {item.text(c)}" for c in range(self.columnCount())), self.viewport())
+                return True
+        return super().viewportEvent(e)
 
 
 class MainWindow(QMainWindow):
@@ -349,9 +362,20 @@ class MainWindow(QMainWindow):
         return scroll
 
     def _models_tab(self) -> QWidget:
-        self.models = QTreeWidget()
+        self.models = ModelTree()
         self.models.setHeaderLabels(["Name", "Algorithm", "Source", "N/K", "Val. acc.", "Date"])
         self.models.setRootIsDecorated(False)
+        # The pane is narrow: name, accuracy, N/K and date are never cut (sized to their contents,
+        # shown first); algorithm and source (the default name holds the algorithm too) share what
+        # is left, elided, and every column shows in full on hover.
+        hdr = self.models.header()
+        hdr.setStretchLastSection(False)
+        fit, share = QHeaderView.ResizeMode.ResizeToContents, QHeaderView.ResizeMode.Stretch
+        for col, mode in enumerate((fit, share, share, fit, fit, fit)):
+            hdr.setSectionResizeMode(col, mode)
+        hdr.setMinimumSectionSize(36)
+        for visual, logical in enumerate((0, 4, 3, 5, 1, 2)):
+            hdr.moveSection(hdr.visualIndex(logical), visual)
         self.models.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed | QAbstractItemView.EditTrigger.DoubleClicked)
         self.models.itemChanged.connect(self._model_renamed)
         self.models.itemDoubleClicked.connect(lambda item, col: col != 0 and self.use_model(item.data(0, Qt.ItemDataRole.UserRole)))

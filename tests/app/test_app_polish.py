@@ -277,3 +277,25 @@ def test_hyperparameter_labels_are_readable_and_the_meaning_stays_in_the_tooltip
     assert labels[("protonet", "lr")] == "Learning rate"
     assert labels[("protonet", "hidden")] == "Filters per block" and labels[("lstm_meta", "hidden")] == "Hidden units"
     assert labels[("maml", "inner_steps_test")] == "Inner steps (test)"
+
+
+def test_models_tab_shows_names_and_dates_in_full_on_a_laptop_screen(window, qtbot):
+    window.resize(1366 - 16, 768 - 28 - 40)
+    for i, (algo, title) in enumerate((("protonet", "Prototypical Networks"), ("lstm_meta", "Meta-Learner LSTM"))):
+        model_id = window.library.new_id(algo)
+        window.library.path(model_id).write_bytes(b"not read here %d" % i)
+        window.library.add(model_id, algorithm=algo, title=title, source="built-in characters (2,000 classes)",
+                           n_way=5, k_shot=1, val_accuracy=0.873, steps=1000)
+    window._refresh_models()
+    window.tabs.setCurrentIndex(2)
+    tree = window.models
+    qtbot.waitUntil(lambda: tree.viewport().width() > 100, timeout=20_000)
+    hdr = tree.header()
+    fm = tree.fontMetrics()
+    for r in range(tree.topLevelItemCount()):
+        item = tree.topLevelItem(r)
+        for col in (0, 4, 5):  # name, validation accuracy, date: never cut
+            text_w = fm.horizontalAdvance(item.text(col))
+            assert hdr.sectionSize(col) >= text_w, (item.text(col), hdr.sectionSize(col), text_w)
+            x = hdr.sectionViewportPosition(col)
+            assert 0 <= x and x + text_w <= tree.viewport().width(), (item.text(col), x, tree.viewport().width())
