@@ -1,6 +1,8 @@
 """Issue 12's smaller defects and the mouse wheel over forms: each through real Qt events."""
 from __future__ import annotations
 
+import pytest
+
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QComboBox, QLabel, QScrollArea, QSpinBox, QTableWidget
@@ -299,3 +301,60 @@ def test_models_tab_shows_names_and_dates_in_full_on_a_laptop_screen(window, qtb
             assert hdr.sectionSize(col) >= text_w, (item.text(col), hdr.sectionSize(col), text_w)
             x = hdr.sectionViewportPosition(col)
             assert 0 <= x and x + text_w <= tree.viewport().width(), (item.text(col), x, tree.viewport().width())
+
+
+@pytest.fixture(scope="module")
+def tiny_comparison():
+    """A finished three-algorithm comparison (a few steps each: seconds)."""
+    import core
+
+    from app import workers
+
+    train, val, test = workers.compare_sources({"kind": "builtin", "folder": "", "classes": 30, "test_classes": 12}, 3)
+    config = core.CompareConfig(algorithms=["protonet", "matching", "relation"], hparams={n: {"hidden": 8} for n in ("protonet", "matching", "relation")},
+                                n_way=3, k_shot=1, q_query=2, steps_each=6, eval_episodes=10, val_every=3, val_episodes=3, device="cpu", seed=0)
+    comp = core.Comparison(config, train, val, test)
+    for _ in comp.run():
+        pass
+    return comp
+
+
+def test_compare_chips_legend_axes_exports_follow_the_screen(window, qtbot, tmp_path, tiny_comparison):
+    import csv
+
+    view = window.compare
+    window.compare_view_act.trigger()
+    view.show_comparison(tiny_comparison)
+    titles = {n: view.curves[n].title for n in view.curves}
+    assert [label.text for _, label in view.legend.items] == [titles[n] for n in ("protonet", "matching", "relation")]
+    # Stretch one algorithm's curve far to the right: the x axis covers it while it is shown…
+    far = view.curves["relation"]
+    far.ep = [e * 50 for e in far.ep]
+    view._mark_dirty(force=True)
+    vb = view.plots[0].getViewBox()
+    vb.updateAutoRange()
+    assert view.plots[0].viewRange()[0][1] >= max(far.ep)
+    # …and its chip hides it from the plots, the legend and the x range.
+    qtbot.mouseClick(view.chips["relation"], Qt.MouseButton.LeftButton)
+    assert not far.items[0].isVisible()
+    assert [label.text for _, label in view.legend.items] == [titles["protonet"], titles["matching"]]
+    qtbot.waitUntil(lambda: view.plots[0].viewRange()[0][1] < max(far.ep) / 5, timeout=20_000)
+    qtbot.mouseClick(view.chips["relation"], Qt.MouseButton.LeftButton)
+    assert [label.text for _, label in view.legend.items] == [titles[n] for n in ("protonet", "matching", "relation")]
+
+    # The PNG holds a legend line, the plots and the results; not the Export buttons and chips above them.
+    img = view.export_image()
+    plots_h, results_h = view.plots_widget.height(), view.results.height()
+    legend_h = img.height() - plots_h - results_h
+    assert 0 < legend_h < 3 * view.fontMetrics().height()
+    assert view.results_page.height() > img.height() - legend_h  # the page: buttons and chips on top
+    assert view.export_png(str(tmp_path / "c.png")).stat().st_size > 10_000
+
+    # The CSVs list the algorithms in the screen's order (best first).
+    table_csv, matrix_csv = view.export_csv(str(tmp_path / "c.csv"))
+    screen_table = [view.table.item(r, 0).data(Qt.ItemDataRole.UserRole) for r in range(view.table.rowCount())]
+    with open(table_csv, newline="") as fh:
+        assert [row["algorithm"] for row in csv.DictReader(fh)] == screen_table
+    screen_matrix = [view.matrix.horizontalHeaderItem(c).text() for c in range(view.matrix.columnCount())]
+    with open(matrix_csv, newline="") as fh:
+        assert next(csv.reader(fh))[1:] == screen_matrix
