@@ -86,7 +86,7 @@ QLineEdit#className { font-weight: 600; border: 1px solid transparent; backgroun
 QLineEdit#className:hover, QLineEdit#className:focus { border: 1px solid palette(mid); background: palette(base); }
 QPushButton#primary { background: palette(highlight); color: palette(highlighted-text); font-weight: 600; padding: 4px 14px; border-radius: 4px; }
 QPushButton#primary:disabled { background: palette(mid); }
-QListWidget { border: none; background: transparent; }
+QListWidget { border: none; background: palette(base); }
 """
 
 

@@ -358,3 +358,27 @@ def test_compare_chips_legend_axes_exports_follow_the_screen(window, qtbot, tmp_
     screen_matrix = [view.matrix.horizontalHeaderItem(c).text() for c in range(view.matrix.columnCount())]
     with open(matrix_csv, newline="") as fh:
         assert next(csv.reader(fh))[1:] == screen_matrix
+
+
+def test_query_list_scrollbar_track_is_not_painted_black(qtbot):
+    from apphelpers import glyph_png
+
+    from app.project import Project
+    from app.query_panel import QueryPanel
+    from app.style import STYLE_SHEET, light_palette
+
+    p = Project()
+    panel = QueryPanel(p)
+    qtbot.addWidget(panel)
+    panel.setPalette(light_palette())
+    panel.setStyleSheet(STYLE_SHEET)  # the app's style sheet, as apply_theme sets it
+    panel.resize(800, 300)
+    panel.show()
+    p.add_queries([glyph_png(i % 3, i) for i in range(12)])
+    bar = panel.list.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.isVisible() and bar.maximum() > 0, timeout=20_000)
+    img = bar.grab().toImage()
+    # Below the handle (at the top), the track: sample its middle column.
+    y = img.height() - 30
+    lightness = img.pixelColor(img.width() // 2, y).lightness()
+    assert lightness > 120, lightness
