@@ -39,12 +39,16 @@ class TrainingPanel(QWidget):
             p.showGrid(x=True, y=True, alpha=0.15)
             p.setMenuEnabled(False)
         self.loss_plot.hideAxis("bottom")
-        self.acc_legend = self.acc_plot.addLegend(offset=(-4, -4), labelTextSize="8pt")
         self.loss_raw = self.loss_plot.plot([], [])
-        self.loss_curve = self.loss_plot.plot([], [], name="loss")
+        self.loss_curve = self.loss_plot.plot([], [])
         self.acc_raw = self.acc_plot.plot([], [])
-        self.acc_curve = self.acc_plot.plot([], [], name="train accuracy")
-        self.val_curve = self.acc_plot.plot([], [], name="validation accuracy", symbol="o", symbolSize=6)
+        self.acc_curve = self.acc_plot.plot([], [])
+        self.val_curve = self.acc_plot.plot([], [], symbol="o", symbolSize=6)
+        # The legend gets a row of its own under the plots: inside, it covered the curves.
+        self.acc_legend = pg.LegendItem(offset=None, labelTextSize="8pt", colCount=3)
+        self.plots.addItem(self.acc_legend, row=2, col=0)
+        for curve, name in ((self.loss_curve, "loss"), (self.acc_curve, "training accuracy"), (self.val_curve, "validation accuracy")):
+            self.acc_legend.addItem(curve, name)
         self.progress_bar = QProgressBar()
         self.progress_bar.setTextVisible(True)
         self.progress_bar.setFormat(STEPS_FORMAT)
@@ -100,6 +104,11 @@ class TrainingPanel(QWidget):
         self.val: list[float] = []
         self.last: dict | None = None
         self._dirty = True
+        # Empty plots start from the default ranges, not the previous run's (autorange keeps a
+        # range when it has no data); the next run's data rescales them again.
+        self.loss_plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+        self.loss_plot.enableAutoRange()
+        self.acc_plot.enableAutoRange(axis="x")
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
         # No run yet: a bare range would read "0 / 1 steps" whatever the Steps setting says.

@@ -382,3 +382,36 @@ def test_query_list_scrollbar_track_is_not_painted_black(qtbot):
     y = img.height() - 30
     lightness = img.pixelColor(img.width() // 2, y).lightness()
     assert lightness > 120, lightness
+
+
+def _record(steps: int) -> dict:
+    import math
+
+    xs = list(range(1, steps + 1))
+    return {"step": steps, "episodes_seen": 4 * steps, "elapsed_s": 12.0, "source": "built-in characters",
+            "history": {"step": xs, "loss": [2.0 * math.exp(-s / 300) + 0.1 for s in xs], "accuracy": [min(0.97, 0.3 + s / 900) for s in xs],
+                        "val_step": [steps // 2, steps], "val_accuracy": [0.7, 0.9]}}
+
+
+def test_studio_plots_legend_is_off_the_curves_and_empty_plots_drop_the_last_runs_ranges(qtbot):
+    from app.training_panel import TrainingPanel
+
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.resize(500, 400)
+    panel.show()
+    panel.show_record(_record(1000), "ProtoNet")
+    vb = panel.acc_plot.getViewBox()
+    qtbot.waitUntil(lambda: panel.loss_plot.viewRange()[0][1] > 3000, timeout=20_000)
+    # The legend lies outside both plots' areas: it cannot cover a curve.
+    legend = panel.acc_legend.sceneBoundingRect()
+    for plot in (panel.loss_plot, panel.acc_plot):
+        assert not legend.intersects(plot.getViewBox().sceneBoundingRect()), (legend, plot.getViewBox().sceneBoundingRect())
+    assert [label.text for _, label in panel.acc_legend.items] == ["loss", "training accuracy", "validation accuracy"]
+    # Another algorithm, no model yet: the empty plots show the default ranges.
+    panel.reset()
+    qtbot.waitUntil(lambda: panel.loss_plot.viewRange()[0][1] <= 1.01, timeout=20_000)
+    assert vb.viewRange()[0][1] <= 1.01 and panel.loss_plot.viewRange()[1][1] <= 1.01
+    # New data rescales them again.
+    panel.show_record(_record(200), "MAML")
+    qtbot.waitUntil(lambda: 700 < panel.loss_plot.viewRange()[0][1] < 900, timeout=20_000)
