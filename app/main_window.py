@@ -59,6 +59,24 @@ def fit_inside(frame: QRect, available: QRect) -> QRect:
     return rect
 
 
+def place_beside(size: QSize, avoid: QRect, available: QRect, gap: int = 8) -> QPoint:
+    """Where a window of `size` (frame included) goes so that it does not cover `avoid`: to its
+    right, below it, to its left or above it, the first that fits in `available`; else the
+    available area's bottom-right corner (covering as little of `avoid` as the screen allows)."""
+    def clamp(v: int, lo: int, hi: int) -> int:
+        return max(lo, min(v, hi))
+
+    w, h = size.width(), size.height()
+    x_in = lambda x: clamp(x, available.left(), available.right() + 1 - w)  # noqa: E731
+    y_in = lambda y: clamp(y, available.top(), available.bottom() + 1 - h)  # noqa: E731
+    for pos in (QPoint(avoid.right() + 1 + gap, y_in(avoid.top())), QPoint(x_in(avoid.left()), avoid.bottom() + 1 + gap),
+                QPoint(avoid.left() - gap - w, y_in(avoid.top())), QPoint(x_in(avoid.left()), avoid.top() - gap - h)):
+        rect = QRect(pos, size)
+        if available.contains(rect) and not rect.intersects(avoid):
+            return pos
+    return QPoint(available.right() + 1 - w, available.bottom() + 1 - h)
+
+
 def data_dir() -> Path:
     return Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
 
@@ -626,6 +644,10 @@ class MainWindow(QMainWindow):
     def draw_samples(self, index: int) -> None:
         dlg = DrawDialog(self, index)
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        # Beside the support columns it adds to, not over them (Qt would centre it on the window).
+        dlg.adjustSize()
+        columns = QRect(self.support.scroll.mapToGlobal(QPoint(0, 0)), self.support.scroll.size())
+        dlg.move(place_beside(dlg.size() + FRAME_ALLOWANCE, columns, self.screen().availableGeometry()))
         dlg.show()
         self.draw_dialog = dlg
 

@@ -415,3 +415,32 @@ def test_studio_plots_legend_is_off_the_curves_and_empty_plots_drop_the_last_run
     # New data rescales them again.
     panel.show_record(_record(200), "MAML")
     qtbot.waitUntil(lambda: 700 < panel.loss_plot.viewRange()[0][1] < 900, timeout=20_000)
+
+
+def test_place_beside_keeps_clear_of_the_rectangle():
+    from PySide6.QtCore import QRect, QSize
+
+    from app.main_window import place_beside
+
+    screen = QRect(0, 0, 1366, 740)
+    support = QRect(10, 80, 850, 250)
+    pos = place_beside(QSize(340, 420), support, screen)
+    assert pos.x() > support.right() and screen.contains(QRect(pos, QSize(340, 420)))
+    wide = QRect(10, 80, 1300, 200)  # no room to the right: below it
+    pos = place_beside(QSize(340, 420), wide, screen)
+    assert pos.y() > wide.bottom() and screen.contains(QRect(pos, QSize(340, 420)))
+
+
+def test_draw_dialog_opens_beside_the_support_columns_not_over_them(window, qtbot):
+    from PySide6.QtCore import QRect
+
+    window.move(0, 0)
+    window.resize(1100, 760)
+    qtbot.waitUntil(lambda: window.support.scroll.width() > 300, timeout=20_000)
+    qtbot.mouseClick(window.support.columns[3].draw_btn, Qt.MouseButton.LeftButton)
+    dlg = window.draw_dialog
+    qtbot.waitUntil(dlg.isVisible, timeout=20_000)
+    columns = QRect(window.support.scroll.mapToGlobal(QPoint(0, 0)), window.support.scroll.size())
+    assert not dlg.frameGeometry().intersects(columns), (dlg.frameGeometry(), columns)
+    assert dlg.class_box.currentIndex() == 3
+    dlg.close()
