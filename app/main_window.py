@@ -12,10 +12,10 @@ import datetime as _dt
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QPoint, QRect, QSettings, QSize, QStandardPaths, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QFont, QKeySequence, QStandardItem, QStandardItemModel
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QFont, QFontMetrics, QKeySequence, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QFrame,
                                QHBoxLayout, QHeaderView, QLabel, QMainWindow, QMessageBox, QPushButton, QScrollArea, QSpinBox,
-                               QSplitter, QStackedWidget, QTabWidget, QToolBar, QToolTip, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+                               QSplitter, QStackedWidget, QStyledItemDelegate, QTabWidget, QToolBar, QToolTip, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from . import help_dialogs, images, projectfile, workers
 from .canvas import CanvasPanel
@@ -125,8 +125,45 @@ class DrawDialog(QDialog):
         self.panel.canvas.reset()
 
 
+class WrappedTextDelegate(QStyledItemDelegate):
+    """Row heights for text wrapped at its column's width: QTreeView sizes rows without the
+    column width, so its word wrap never gets a second line."""
+
+    def sizeHint(self, option, index) -> QSize:
+        size = super().sizeHint(option, index)
+        view = self.parent()
+        width = max(20, view.header().sectionSize(index.column()) - 10)  # less the item's text margins
+        font = index.data(Qt.ItemDataRole.FontRole) or option.font
+        text_h = QFontMetrics(font).boundingRect(QRect(0, 0, width, 10_000), Qt.TextFlag.TextWordWrap, str(index.data() or "")).height()
+        return QSize(size.width(), max(size.height(), text_h + 4))
+
+
 class ModelTree(QTreeWidget):
-    """The Models tab's list; hovering a row shows every column in full (the pane is narrow)."""
+    """The Models tab's list. The pane is narrow: the name (stretched, wrapped onto a second
+    line when needed), validation accuracy, N/K and date always show in full; algorithm and
+    source (the default name holds the algorithm too) show only when there is room for every
+    column. Hovering a row shows all its columns."""
+
+    OPTIONAL_COLUMNS = (1, 2)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWordWrap(True)
+        self.setTextElideMode(Qt.TextElideMode.ElideNone)  # wrap a long name rather than cut it
+        self.setUniformRowHeights(False)
+        self.setItemDelegateForColumn(0, WrappedTextDelegate(self))
+        self.model().rowsInserted.connect(lambda *_: QTimer.singleShot(0, self.fit_columns))
+        # Row heights follow the name column's width (a wrapped name needs a second line).
+        self.header().sectionResized.connect(lambda col, *_: col == 0 and self.scheduleDelayedItemsLayout())
+
+    def resizeEvent(self, e) -> None:
+        super().resizeEvent(e)
+        self.fit_columns()
+
+    def fit_columns(self) -> None:
+        need = sum(max(self.sizeHintForColumn(c), self.header().sectionSizeHint(c)) for c in range(self.columnCount()))
+        for c in self.OPTIONAL_COLUMNS:
+            self.setColumnHidden(c, need > self.viewport().width())
 
     def viewportEvent(self, e) -> bool:
         if e.type() == QEvent.Type.ToolTip:
@@ -383,13 +420,11 @@ class MainWindow(QMainWindow):
         self.models = ModelTree()
         self.models.setHeaderLabels(["Name", "Algorithm", "Source", "N/K", "Val. acc.", "Date"])
         self.models.setRootIsDecorated(False)
-        # The pane is narrow: name, accuracy, N/K and date are never cut (sized to their contents,
-        # shown first); algorithm and source (the default name holds the algorithm too) share what
-        # is left, elided, and every column shows in full on hover.
+        # Name, accuracy, N/K and date first; algorithm and source last (ModelTree hides them when narrow).
         hdr = self.models.header()
         hdr.setStretchLastSection(False)
         fit, share = QHeaderView.ResizeMode.ResizeToContents, QHeaderView.ResizeMode.Stretch
-        for col, mode in enumerate((fit, share, share, fit, fit, fit)):
+        for col, mode in enumerate((share, fit, fit, fit, fit, fit)):
             hdr.setSectionResizeMode(col, mode)
         hdr.setMinimumSectionSize(36)
         for visual, logical in enumerate((0, 4, 3, 5, 1, 2)):
