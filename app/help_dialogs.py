@@ -74,6 +74,7 @@ def shortcuts_dialog(window: QWidget) -> QDialog:
     table.verticalHeader().setVisible(False)
     table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+    table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
     for r, (keys, what) in enumerate(rows):
         table.setItem(r, 0, QTableWidgetItem(keys))
         table.setItem(r, 1, QTableWidgetItem(what))
@@ -88,6 +89,7 @@ def how_to_dialog(window: QWidget) -> QDialog:
     text = QLabel(HOW_TO)
     text.setWordWrap(True)
     text.setTextFormat(Qt.TextFormat.RichText)
+    text.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
     dlg = _dialog(window, "How to use Few-Shot Studio", text)
     dlg.resize(620, 460)
     return dlg
