@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
 from . import workers
 from .common import fmt_count, fmt_duration
 from .compare_results import QueryGrid, ResultsTables, algo_color, swatch
-from .hparam_form import HParamForm, PresetButton
+from .hparam_form import HParamForm, PresetButton, field_label
 from .project import Project
 from .style import icon
 
@@ -194,7 +194,7 @@ class CompareView(QWidget):
         for key, label in PROTOCOLS:
             self.protocol_box.addItem(label, key)
         self.protocol_box.setToolTip("Identical episodes: every algorithm trains on the same N-way K-shot Q-query tasks, in the same order "
-                                     "(its own train_way / train_shot / train_query settings are not used).\n"
+                                     "(its own Training ways / shots / queries settings are not used).\n"
                                      "Paper: each keeps its paper's training shape (ProtoNet's 60 ways, Reptile's 10 shots…), same seed.")
         self.protocol_box.currentIndexChanged.connect(lambda: self.editing and self.edit_hparams(self.editing))
         self.device_box = QComboBox()
@@ -429,8 +429,8 @@ class CompareView(QWidget):
         self.form.blockSignals(True)
         self.form.set_fields(core.hparam_fields(cls.HParams), self.hparams.get(name, {}))
         self.form.blockSignals(False)
-        shape_fields = [f["name"] for f in core.hparam_fields(cls.HParams) if f["name"] in ("train_way", "train_shot", "train_query")]
-        note = (f"<br><i>With identical episodes, {', '.join(f.replace('_', ' ') for f in shape_fields)} "
+        shape_fields = [field_label(f) for f in core.hparam_fields(cls.HParams) if f["name"] in ("train_way", "train_shot", "train_query")]
+        note = (f"<br><i>With identical episodes, {', '.join(shape_fields)} "
                 f"{'is' if len(shape_fields) == 1 else 'are'} not used: every algorithm trains on N-way K-shot Q-query.</i>"
                 if shape_fields and self.protocol_box.currentData() == "same" else "")
         self.form_title.setText(f"<b>{cls.title}</b> — {cls.paper}{note}")
