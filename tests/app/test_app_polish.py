@@ -373,3 +373,13 @@ def test_draw_dialog_opens_beside_the_support_columns_not_over_them(window, qtbo
     assert not dlg.frameGeometry().intersects(columns), (dlg.frameGeometry(), columns)
     assert dlg.class_box.currentIndex() == 3
     dlg.close()
+
+
+def test_wheel_over_the_task_form_changes_nothing_until_focused(window, qtbot):
+    window.tabs.setCurrentIndex(0)
+    for editor in (window.spins["steps"], window.device_box, window.source_box):
+        before = value_of(editor)
+        wheel(editor, -1)
+        wheel(editor, 1)
+        wheel(editor, 1)
+        assert value_of(editor) == before, editor
