@@ -12,7 +12,7 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QPalette, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
-from .common import fmt_count, fmt_duration, thumb_icon
+from .common import fmt_count, fmt_duration, sample_source, thumb_icon
 
 # Tableau-10: one colour per algorithm, fixed by its place in the registry (stable across runs).
 PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948", "#ff9da7", "#9c755f", "#7f7f7f"]
@@ -234,6 +234,8 @@ class QueryGrid(QTableWidget):
         for row, q in enumerate(queries):
             thumb = QTableWidgetItem()
             thumb.setIcon(thumb_icon(q, 48))
+            thumb.setText(sample_source(q)[0])
+            thumb.setToolTip(sample_source(q)[1])
             g.setItem(row, 0, thumb)
             preds = {}
             for col, n in enumerate(algos, start=1):

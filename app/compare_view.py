@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtCore import QRectF, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPalette
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QFrame, QGridLayout, QHBoxLayout, QLabel,
                                QProgressBar, QPushButton, QScrollArea, QSpinBox, QSplitter, QTabWidget, QToolButton,
                                QVBoxLayout, QWidget)
@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
 from . import workers
 from .common import fmt_count, fmt_duration
 from .compare_results import QueryGrid, ResultsTables, algo_color, swatch
-from .hparam_form import HParamForm, PresetButton
+from .hparam_form import HParamForm, PresetButton, field_label
 from .project import Project
 from .style import icon
 
@@ -194,7 +194,7 @@ class CompareView(QWidget):
         for key, label in PROTOCOLS:
             self.protocol_box.addItem(label, key)
         self.protocol_box.setToolTip("Identical episodes: every algorithm trains on the same N-way K-shot Q-query tasks, in the same order "
-                                     "(its own train_way / train_shot / train_query settings are not used).\n"
+                                     "(its own Training ways / shots / queries settings are not used).\n"
                                      "Paper: each keeps its paper's training shape (ProtoNet's 60 ways, Reptile's 10 shots…), same seed.")
         self.protocol_box.currentIndexChanged.connect(lambda: self.editing and self.edit_hparams(self.editing))
         self.device_box = QComboBox()
@@ -429,8 +429,8 @@ class CompareView(QWidget):
         self.form.blockSignals(True)
         self.form.set_fields(core.hparam_fields(cls.HParams), self.hparams.get(name, {}))
         self.form.blockSignals(False)
-        shape_fields = [f["name"] for f in core.hparam_fields(cls.HParams) if f["name"] in ("train_way", "train_shot", "train_query")]
-        note = (f"<br><i>With identical episodes, {', '.join(f.replace('_', ' ') for f in shape_fields)} "
+        shape_fields = [field_label(f) for f in core.hparam_fields(cls.HParams) if f["name"] in ("train_way", "train_shot", "train_query")]
+        note = (f"<br><i>With identical episodes, {', '.join(shape_fields)} "
                 f"{'is' if len(shape_fields) == 1 else 'are'} not used: every algorithm trains on N-way K-shot Q-query.</i>"
                 if shape_fields and self.protocol_box.currentData() == "same" else "")
         self.form_title.setText(f"<b>{cls.title}</b> — {cls.paper}{note}")
@@ -593,11 +593,10 @@ class CompareView(QWidget):
             chip.setChecked(True)
             chip.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
             chip.setToolTip(f"Show or hide {r.title or name}'s curves")
-            chip.toggled.connect(lambda on, n=name: self.curves[n].set_visible(on))
+            chip.toggled.connect(lambda on, n=name: self.show_algorithm(n, on))
             self.chip_row.addWidget(chip)
             self.chips[name] = chip
-        for label in self.legend.items:
-            label[1].setAttr("color", self.palette().color(QPalette.ColorRole.Text))
+        self._fill_legend()
         # Beyond a few algorithms the in-plot legend covers the curves it names; the chip row above
         # the plots (a colour swatch and name per algorithm) is the legend then.
         self.legend.setVisible(len(comp.results) <= LEGEND_MAX)
@@ -606,6 +605,22 @@ class CompareView(QWidget):
         self.grid.setRowCount(0)
         self.grid.setColumnCount(0)
         self.grid_results = {}
+
+    def _fill_legend(self) -> None:
+        """The loss plot's legend names the algorithms whose curves are shown, in the run's order."""
+        self.legend.clear()
+        for c in self.curves.values():
+            if c.items[0].isVisible():
+                self.legend.addItem(c.items[0], c.title)
+        for label in self.legend.items:
+            label[1].setAttr("color", self.palette().color(QPalette.ColorRole.Text))
+            label[1].setText(label[1].text)
+
+    def show_algorithm(self, name: str, on: bool) -> None:
+        """A chip: show or hide an algorithm's curves; the legend and the axes follow the shown ones."""
+        self.curves[name].set_visible(on)
+        self._fill_legend()
+        self.plots[0].enableAutoRange()  # the x axis (linked to all three plots) fits the curves still shown
 
     def _stage(self, text: str) -> None:
         self.progress_label.setText(text)
@@ -841,8 +856,9 @@ class CompareView(QWidget):
         table = Path(path)
         matrix = table.with_name(table.stem + "-pairwise.csv")
         try:
-            self.comparison.write_table_csv(table)
-            self.comparison.write_matrix_csv(matrix)
+            # Best first, as the table and the matrix show them (until a column header is clicked).
+            self.comparison.write_table_csv(table, by_accuracy=True)
+            self.comparison.write_matrix_csv(matrix, by_accuracy=True)
         except OSError as exc:
             self.message.emit("Cannot export", f"{path}: {exc.strerror or exc}")
             return []
@@ -853,12 +869,48 @@ class CompareView(QWidget):
         path = path or self._ask_path("Export the plots as PNG", ".png", "PNG images (*.png)")
         if not path:
             return None
-        self.redraw()
-        if not self.results_page.grab().save(str(path)):
+        if not self.export_image().save(str(path)):
             self.message.emit("Cannot export", f"{path}: could not write the image")
             return None
         self.status.emit(f"Wrote {Path(path).name}")
         return Path(path)
+
+    def export_image(self) -> QImage:
+        """What PNG… writes: a legend line (colour and name of every algorithm shown), the three
+        plots and the results (table, matrix, chart); not the buttons and chips around them."""
+        self.redraw()
+        pal = self.palette()
+        parts = [self.plots_widget.grab(), self.results.grab()]
+        width = max(pm.deviceIndependentSize().width() for pm in parts)
+        fm = self.fontMetrics()
+        line_h = fm.height() + 8
+        entries, x, y = [], 8.0, 0.0  # (x, y, curves) of each legend entry, wrapped to the width
+        for c in self.curves.values():
+            if not c.items[0].isVisible():
+                continue
+            w = 16 + fm.horizontalAdvance(c.title) + 18
+            if x + w > width and x > 8:
+                x, y = 8.0, y + line_h
+            entries.append((x, y, c))
+            x += w
+        legend_h = y + line_h + 4 if entries else 0
+        dpr = parts[0].devicePixelRatio()
+        height = legend_h + sum(pm.deviceIndependentSize().height() for pm in parts)
+        img = QImage(round(width * dpr), round(height * dpr), QImage.Format.Format_ARGB32)
+        img.setDevicePixelRatio(dpr)
+        img.fill(pal.color(QPalette.ColorRole.Base))
+        p = QPainter(img)
+        p.setFont(self.font())
+        for x, y, c in entries:
+            p.fillRect(QRectF(x, y + 4 + (fm.height() - 10) / 2, 10, 10), c.color)
+            p.setPen(pal.color(QPalette.ColorRole.Text))
+            p.drawText(QRectF(x + 16, y + 4, width, fm.height()), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, c.title)
+        y = legend_h
+        for pm in parts:
+            p.drawPixmap(0, round(y), pm)
+            y += pm.deviceIndependentSize().height()
+        p.end()
+        return img
 
     def save_json(self, path: str | None = None) -> Path | None:
         if not self._need_comparison():

@@ -16,6 +16,33 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout,
 
 INT_LIMIT = 2_000_000_000
 
+# Readable labels. A field's name is humanised word by word (WORDS: "train_way" -> "Training
+# ways", "_test" -> "(test)"); LABELS names the fields whose words alone say too little. The
+# field's doc stays in the tooltip. A new algorithm's fields get humanised names with no app code.
+WORDS = {"lr": "learning rate", "bn": "BatchNorm", "fc": "FC", "fce": "FCE", "sgd": "SGD", "grad": "gradient",
+         "rep": "representation", "dim": "size", "adam": "Adam", "beta1": "β1", "way": "ways", "query": "queries per class",
+         "shot": "shots per class", "train": "training"}
+LABELS = {"lr_halve_every": "Halve learning rate every", "first_order": "First-order", "meta_step": "Meta step size ε",
+          "meta_step_final": "Final meta step size ε", "gamma": "Usage decay γ", "grad_p": "Gradient preprocessing p",
+          "fc_hidden": "FC hidden units", "meta_hidden": "Meta hidden units", "controller": "Controller units",
+          "input_gate_init": "Initial input gate", "fce": "Full context embeddings", "test_update": "Test-time update",
+          "rep_pairs": "Representation pairs T", "task_generator": "Task-level generator", "instances": "Instances per class",
+          "classes": "Classes per sequence", "update_steps": "Learner updates T", "bn_mode": "BatchNorm statistics",
+          "score": "Class score", "filters": "Filters per block", "inner_batch": "Inner batch size",
+          "write_content": "Memory write", "read_heads": "Read heads", "image_size": "Image size (pixels)"}
+
+
+def field_label(f: dict) -> str:
+    """A readable label for a form field: "train_way" -> "Training ways", "lr" -> "Learning rate"."""
+    name = f["name"]
+    if name == "hidden":  # filters of a conv net in most algorithms, LSTM units in others: the doc says which
+        return "Filters per block" if (f.get("doc") or "").startswith("Filters") else "Hidden units"
+    if name in LABELS:
+        return LABELS[name]
+    test = name.endswith("_test")
+    text = " ".join(WORDS.get(w, w) for w in (name[: -len("_test")] if test else name).split("_")) + (" (test)" if test else "")
+    return text[:1].upper() + text[1:]
+
 
 class SciSpinBox(QDoubleSpinBox):
     """A float spin box that prints 0.001 as 1e-3-style shortest text and keeps full precision."""
@@ -79,8 +106,8 @@ class HParamForm(QWidget):
             editor = self._editor(f)
             tip = "\n".join(t for t in (f.get("doc") or "", _range_text(f), f"paper default: {f['default']}") if t)
             editor.setToolTip(tip)
-            label = QLabel(f["name"].replace("_", " "))
-            label.setToolTip(tip)
+            label = QLabel(field_label(f))
+            label.setToolTip(f"{f['name']}: {tip}")  # the field's own name too: the CLI's --hp takes it
             self.editors[f["name"]] = editor
             self.layout_.addRow(label, editor)
         self.set_values({f["name"]: f["default"] for f in self.fields})
@@ -175,7 +202,8 @@ class PresetButton(QPushButton):
     def set_presets(self, presets: dict[str, dict[str, Any]]) -> None:
         menu = self.menu()
         menu.clear()
+        labels = {f["name"]: field_label(f).lower() for f in self.form.fields}
         for label, values in presets.items():
-            settings = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in values.items())
+            settings = ", ".join(f"{labels.get(k, k)} {v}" for k, v in values.items())
             menu.addAction(f"{label}: {settings}").triggered.connect(lambda _=False, v=dict(values): self.form.apply_preset(v))
         self.setVisible(bool(presets))

@@ -21,6 +21,22 @@ MAX_SIDE = 512  # stored samples are downscaled to this; the model sees 28×28 a
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"}
 
 
+class NamedPng(bytes):
+    """PNG bytes that remember where they came from (a file's path, "drawing 3", "pasted"), so
+    that a sample made from them can show it; everywhere else they are plain bytes."""
+
+    def __new__(cls, data: bytes, name: str = ""):
+        obj = super().__new__(cls, data)
+        obj.name = name
+        return obj
+
+
+def next_drawing_name(samples) -> str:
+    """"drawing N" with N one past the highest drawing number among `samples` (never reused)."""
+    numbers = [int(s.name[8:]) for s in samples if s.name.startswith("drawing ") and s.name[8:].isdigit()]
+    return f"drawing {max(numbers, default=0) + 1}"
+
+
 class ImageLoadError(ValueError):
     """A file or buffer is not a usable image; the message names it and says why."""
 
@@ -63,7 +79,7 @@ def load_file(path: str | Path) -> bytes:
         data = path.read_bytes()
     except OSError as exc:
         raise ImageLoadError(f"{path.name}: cannot be read ({exc.strerror or exc})") from exc
-    return load_bytes(data, path.name)
+    return NamedPng(load_bytes(data, path.name), str(path.absolute()))
 
 
 @dataclass

@@ -11,15 +11,15 @@ from __future__ import annotations
 import datetime as _dt
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QFont, QKeySequence, QStandardItem, QStandardItemModel
+from PySide6.QtCore import QEvent, QPoint, QRect, QSettings, QSize, QStandardPaths, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QFont, QFontMetrics, QKeySequence, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (QAbstractItemView, QAbstractSpinBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QFrame,
-                               QHBoxLayout, QLabel, QLineEdit, QMainWindow, QMessageBox, QPushButton, QScrollArea, QSpinBox,
-                               QSplitter, QStackedWidget, QTabWidget, QToolBar, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMainWindow, QMessageBox, QPushButton, QScrollArea, QSpinBox,
+                               QSplitter, QStackedWidget, QStyledItemDelegate, QTabWidget, QToolBar, QToolTip, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from . import projectfile, workers
+from . import help_dialogs, images, projectfile, workers
 from .canvas import CanvasPanel
-from .common import plural
+from .common import install_wheel_guard, plural
 from .compare_view import CompareView
 from .hparam_form import HParamForm, PresetButton
 from .library import ModelLibrary, replaces, scores_at_least
@@ -44,6 +44,46 @@ def quick_seconds(settings: dict) -> int:
     is shorter (a limit the person set is a limit, whichever way training starts)."""
     limit = int(settings.get("max_seconds") or 0)
     return min(QUICK_SECONDS, limit) if limit > 0 else QUICK_SECONDS
+
+
+PREFERRED_WINDOW = QSize(1400, 860)  # the first launch's client size where the screen has room
+# Title bar and borders that a window manager adds around the client area (resize() sizes the latter).
+FRAME_ALLOWANCE = QSize(16, 40)
+
+
+def first_window_rect(available: QRect, preferred: QSize = PREFERRED_WINDOW) -> QRect:
+    """The frame rectangle of a first launch: a client area of `preferred` size plus the frame,
+    shrunk to the screen's available area (a 1366×768 laptop), centred in it."""
+    rect = QRect(QPoint(0, 0), (preferred + FRAME_ALLOWANCE).boundedTo(available.size()))
+    rect.moveCenter(available.center())
+    return rect
+
+
+def fit_inside(frame: QRect, available: QRect) -> QRect:
+    """A restored window's frame rectangle shrunk and moved so that it lies inside `available`
+    (the screen it was saved on may have been larger, or gone)."""
+    rect = QRect(frame.topLeft(), frame.size().boundedTo(available.size()))
+    rect.moveLeft(max(available.left(), min(rect.left(), available.right() - rect.width() + 1)))
+    rect.moveTop(max(available.top(), min(rect.top(), available.bottom() - rect.height() + 1)))
+    return rect
+
+
+def place_beside(size: QSize, avoid: QRect, available: QRect, gap: int = 8) -> QPoint:
+    """Where a window of `size` (frame included) goes so that it does not cover `avoid`: to its
+    right, below it, to its left or above it, the first that fits in `available`; else the
+    available area's bottom-right corner (covering as little of `avoid` as the screen allows)."""
+    def clamp(v: int, lo: int, hi: int) -> int:
+        return max(lo, min(v, hi))
+
+    w, h = size.width(), size.height()
+    x_in = lambda x: clamp(x, available.left(), available.right() + 1 - w)  # noqa: E731
+    y_in = lambda y: clamp(y, available.top(), available.bottom() + 1 - h)  # noqa: E731
+    for pos in (QPoint(avoid.right() + 1 + gap, y_in(avoid.top())), QPoint(x_in(avoid.left()), avoid.bottom() + 1 + gap),
+                QPoint(avoid.left() - gap - w, y_in(avoid.top())), QPoint(x_in(avoid.left()), avoid.top() - gap - h)):
+        rect = QRect(pos, size)
+        if available.contains(rect) and not rect.intersects(avoid):
+            return pos
+    return QPoint(available.right() + 1 - w, available.bottom() + 1 - h)
 
 
 def data_dir() -> Path:
@@ -88,10 +128,61 @@ class DrawDialog(QDialog):
             return
         i = self.class_box.currentIndex()
         if 0 <= i < len(self.project.classes):
-            self.window_.editor.add_samples(i, [self.panel.canvas.to_png()], merge_key="draw")
+            samples = [s for c in self.project.classes for s in c.samples]
+            self.window_.editor.add_samples(i, [images.NamedPng(self.panel.canvas.to_png(), images.next_drawing_name(samples))], merge_key="draw")
             self.count += 1
             self.added.setText(f"{self.count} sample{'s' if self.count != 1 else ''} added to “{self.project.classes[i].name}”.")
         self.panel.canvas.reset()
+
+
+class WrappedTextDelegate(QStyledItemDelegate):
+    """Row heights for text wrapped at its column's width: QTreeView sizes rows without the
+    column width, so its word wrap never gets a second line."""
+
+    def sizeHint(self, option, index) -> QSize:
+        size = super().sizeHint(option, index)
+        view = self.parent()
+        width = max(20, view.header().sectionSize(index.column()) - 10)  # less the item's text margins
+        font = index.data(Qt.ItemDataRole.FontRole) or option.font
+        text_h = QFontMetrics(font).boundingRect(QRect(0, 0, width, 10_000), Qt.TextFlag.TextWordWrap, str(index.data() or "")).height()
+        return QSize(size.width(), max(size.height(), text_h + 4))
+
+
+class ModelTree(QTreeWidget):
+    """The Models tab's list. The pane is narrow: the name (stretched, wrapped onto a second
+    line when needed), validation accuracy, N/K and date always show in full; algorithm and
+    source (the default name holds the algorithm too) show only when there is room for every
+    column. Hovering a row shows all its columns."""
+
+    OPTIONAL_COLUMNS = (1, 2)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWordWrap(True)
+        self.setTextElideMode(Qt.TextElideMode.ElideNone)  # wrap a long name rather than cut it
+        self.setUniformRowHeights(False)
+        self.setItemDelegateForColumn(0, WrappedTextDelegate(self))
+        self.model().rowsInserted.connect(lambda *_: QTimer.singleShot(0, self.fit_columns))
+        # Row heights follow the name column's width (a wrapped name needs a second line).
+        self.header().sectionResized.connect(lambda col, *_: col == 0 and self.scheduleDelayedItemsLayout())
+
+    def resizeEvent(self, e) -> None:
+        super().resizeEvent(e)
+        self.fit_columns()
+
+    def fit_columns(self) -> None:
+        need = sum(max(self.sizeHintForColumn(c), self.header().sectionSizeHint(c)) for c in range(self.columnCount()))
+        for c in self.OPTIONAL_COLUMNS:
+            self.setColumnHidden(c, need > self.viewport().width())
+
+    def viewportEvent(self, e) -> bool:
+        if e.type() == QEvent.Type.ToolTip:
+            item = self.itemAt(e.pos())
+            if item is not None:
+                head = self.headerItem()
+                QToolTip.showText(e.globalPos(), "\n".join(f"{head.text(c)}: {item.text(c)}" for c in range(self.columnCount())), self.viewport())
+                return True
+        return super().viewportEvent(e)
 
 
 class MainWindow(QMainWindow):
@@ -137,6 +228,7 @@ class MainWindow(QMainWindow):
 
     # -- construction ---------------------------------------------------------------------------
     def _build(self) -> None:
+        install_wheel_guard()  # before any form exists: the wheel scrolls panels, not unfocused settings
         tb = QToolBar("Main")
         tb.setObjectName("mainToolbar")
         tb.setMovable(False)
@@ -211,6 +303,14 @@ class MainWindow(QMainWindow):
             act = theme_menu.addAction(label, lambda k=key: self.settings.setValue("theme", k))
             act.setCheckable(True)
             act.setChecked(key == current)
+        hm = menu.addMenu("&Help")
+        self.shortcuts_act = hm.addAction("Keyboard shortcuts", lambda: self._show_help(help_dialogs.shortcuts_dialog(self)))
+        self.shortcuts_act.setShortcut(QKeySequence("Ctrl+/"))
+        self.how_to_act = hm.addAction("How to…", lambda: self._show_help(help_dialogs.how_to_dialog(self)))
+        self.how_to_act.setShortcut(QKeySequence.StandardKey.HelpContents)
+        hm.addSeparator()
+        self.about_act = hm.addAction("About Few-Shot Studio", lambda: self._show_help(help_dialogs.about_dialog(
+            self, self.device_type, self.device_box.currentText())))
 
         self.support = SupportPanel(self.project, self.editor)
         self.query = QueryPanel(self.project, self.editor)
@@ -265,6 +365,10 @@ class MainWindow(QMainWindow):
         self.device_label = QLabel("● engine loading…")
         sb.addPermanentWidget(self.model_label)
         sb.addPermanentWidget(self.device_label)
+
+    def _show_help(self, dlg: QDialog) -> None:
+        self.help_dialog = dlg  # the one on screen (tests and screenshots read it)
+        dlg.show()
 
     @staticmethod
     def _card(w: QWidget) -> QFrame:
@@ -334,9 +438,18 @@ class MainWindow(QMainWindow):
         return scroll
 
     def _models_tab(self) -> QWidget:
-        self.models = QTreeWidget()
+        self.models = ModelTree()
         self.models.setHeaderLabels(MODEL_COLUMNS)
         self.models.setRootIsDecorated(False)
+        # Name, accuracy, steps, N/K and date first; algorithm and source last (ModelTree hides them when narrow).
+        hdr = self.models.header()
+        hdr.setStretchLastSection(False)
+        fit, share = QHeaderView.ResizeMode.ResizeToContents, QHeaderView.ResizeMode.Stretch
+        for col in range(len(MODEL_COLUMNS)):
+            hdr.setSectionResizeMode(col, share if col == 0 else fit)
+        hdr.setMinimumSectionSize(36)
+        for visual, logical in enumerate((0, 4, 5, 3, 6, 1, 2)):
+            hdr.moveSection(hdr.visualIndex(logical), visual)
         self.models.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed | QAbstractItemView.EditTrigger.DoubleClicked)
         self.models.itemChanged.connect(self._model_renamed)
         self.models.itemDoubleClicked.connect(lambda item, col: col != 0 and self.use_model(item.data(0, Qt.ItemDataRole.UserRole)))
@@ -635,6 +748,10 @@ class MainWindow(QMainWindow):
     def draw_samples(self, index: int) -> None:
         dlg = DrawDialog(self, index)
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        # Beside the support columns it adds to, not over them (Qt would centre it on the window).
+        dlg.adjustSize()
+        columns = QRect(self.support.scroll.mapToGlobal(QPoint(0, 0)), self.support.scroll.size())
+        dlg.move(place_beside(dlg.size() + FRAME_ALLOWANCE, columns, self.screen().availableGeometry()))
         dlg.show()
         self.draw_dialog = dlg
 
@@ -1041,10 +1158,18 @@ class MainWindow(QMainWindow):
     # -- window state and shutdown --------------------------------------------------------------
     def _restore_window(self) -> None:
         geo = self.settings.value("window/geometry")
-        if geo is not None:
-            self.restoreGeometry(geo)
+        available = self.screen().availableGeometry()
+        if geo is not None and self.restoreGeometry(geo):
+            frame = self.frameGeometry()
+            fitted = fit_inside(frame, available)
+            if fitted != frame:
+                margins = frame.size() - self.geometry().size()
+                self.resize(fitted.size() - margins)
+                self.move(fitted.topLeft())
         else:
-            self.resize(1400, 860)
+            rect = first_window_rect(available)
+            self.resize(rect.size() - FRAME_ALLOWANCE)
+            self.move(rect.topLeft())
         for key, split in (("main", self.main_split), ("left", self.left_split), ("right", self.right_split)):
             state = self.settings.value(f"window/split_{key}")
             if state is not None:

@@ -19,6 +19,13 @@ _ids = itertools.count(1)
 class Sample:
     png: bytes
     id: int = field(default_factory=lambda: next(_ids))
+    name: str = ""  # where it came from: a file's path, "drawing 3", "pasted" ("" in older projects)
+
+    def __post_init__(self) -> None:
+        # images.NamedPng carries its name from the file, the clipboard or the canvas to here.
+        if type(self.png) is not bytes:
+            self.name = self.name or getattr(self.png, "name", "")
+            self.png = bytes(self.png)
 
 
 @dataclass
@@ -198,9 +205,12 @@ class Project(QObject):
             listed = ", ".join(f"“{e}”" for e in empty[:3]) + (" …" if len(empty) > 3 else "")
             return False, f"{len(empty)} class{'es' if len(empty) > 1 else ''} without samples: {listed}"
         shots = [len(c.samples) for c in self.classes]
-        k = min(shots)
-        extra = "" if k == max(shots) else f" (up to {max(shots)} per class)"
-        return True, f"valid {n}-way {k}-shot{extra}"
+        k, most = min(shots), max(shots)
+        if k == most:
+            return True, f"Ready: {n}-way {k}-shot task"
+        # Classification adapts on every support image (workers.classify), so an uneven set is
+        # not cut down to k per class: say so rather than call it a k-shot task.
+        return True, f"Ready: {n}-way task, {k}–{most} examples per class (all are used)"
 
     def replace_with(self, other: "Project") -> None:
         """Take over another project's content (used by Open and Restore): one signal burst."""

@@ -46,7 +46,7 @@ def save_project(project: Project, path: str | Path, model_bytes: bytes | None =
             name = f"support/{ci:03d}/{si:04d}.png"
             files[name] = s.png
             names.append(name)
-        classes.append({"name": c.name, "images": names})
+        classes.append({"name": c.name, "images": names, "sources": [s.name for s in c.samples]})
     for qi, s in enumerate(project.queries):
         name = f"query/{qi:04d}.png"
         files[name] = s.png
@@ -61,7 +61,7 @@ def save_project(project: Project, path: str | Path, model_bytes: bytes | None =
         comparison = {"file": COMPARISON_NAME, "models": models}
     manifest = {
         "format": FORMAT, "version": VERSION,
-        "classes": classes, "queries": queries,
+        "classes": classes, "queries": queries, "query_sources": [s.name for s in project.queries],
         "algorithm": project.algorithm, "hparams": project.hparams, "settings": project.settings,
         "model": MODEL_NAME if model_bytes else None, "model_meta": model_meta or {},
         "comparison": comparison,
@@ -100,6 +100,14 @@ def _check_png(data: bytes, name: str, where: Path) -> bytes:
     return data
 
 
+def _with_sources(members: list[str], sources: list | None) -> list[tuple[str, str]]:
+    """Each image member with the name of what it was made from ("" in projects saved before
+    samples had names, or for a list that does not match)."""
+    if not isinstance(sources, list) or len(sources) != len(members):
+        sources = [""] * len(members)
+    return [(m, str(s or "")) for m, s in zip(members, sources)]
+
+
 def load_project(path: str | Path) -> tuple[Project, bytes | None, dict[str, Any]]:
     """(a new Project, checkpoint bytes or None, model metadata). Raises ProjectFileError."""
     path = Path(path)
@@ -120,8 +128,10 @@ def load_project(path: str | Path) -> tuple[Project, bytes | None, dict[str, Any
             project = Project(n_classes=0)
             for entry in manifest["classes"]:
                 name = str(entry["name"])
-                project.classes.append(ImageClass(name, [Sample(_check_png(zf.read(n), n, path)) for n in entry["images"]]))
-            project.queries = [Sample(_check_png(zf.read(n), n, path)) for n in manifest["queries"]]
+                project.classes.append(ImageClass(name, [Sample(_check_png(zf.read(n), n, path), name=source)
+                                                         for n, source in _with_sources(entry["images"], entry.get("sources"))]))
+            project.queries = [Sample(_check_png(zf.read(n), n, path), name=source)
+                               for n, source in _with_sources(manifest["queries"], manifest.get("query_sources"))]
             project.algorithm = str(manifest["algorithm"])
             project.hparams = dict(manifest.get("hparams") or {})
             project.settings = {**DEFAULT_SETTINGS, **dict(manifest.get("settings") or {})}

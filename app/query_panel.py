@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QListWidget, QListWi
 
 from . import images
 from .canvas import CanvasPanel
-from .common import RemovableList, accepts, clipboard_payload, mime_payload, set_drop_highlight, thumb_icon
+from .common import ElidedLabel, RemovableList, accepts, clipboard_payload, mime_payload, sample_source, set_drop_highlight, thumb_icon
 from .project import Project
 from .style import icon
 from .undo import Editor
@@ -79,11 +79,18 @@ class QueryRow(QWidget):
         thumb = QLabel()
         thumb.setPixmap(thumb_icon(sample, QUERY_THUMB).pixmap(QUERY_THUMB, QUERY_THUMB))
         thumb.setFixedSize(QUERY_THUMB + 4, QUERY_THUMB + 4)
+        # Which file (or drawing) this is: with ten dropped files the thumbnails alone do not say.
+        short, tip = sample_source(sample)
+        self.source = ElidedLabel(short)
+        self.source.setObjectName("muted")
+        self.source.setVisible(bool(short))
+        self.setToolTip(tip)
         self.prediction = QLabel("not classified yet")
         self.prediction.setObjectName("prediction")
         self.bars = ConfidenceBars(max_rows=3)
         right = QVBoxLayout()
         right.setSpacing(2)
+        right.addWidget(self.source)
         right.addWidget(self.prediction)
         right.addWidget(self.bars)
         right.addStretch(1)
@@ -205,7 +212,9 @@ class QueryPanel(QWidget):
                 row = QueryRow(s)
                 # Room for the prediction line and three bars, whatever the font size / scaling.
                 bars_h = 3 * row.bars._row_h()
-                item.setSizeHint(QSize(260, max(QUERY_THUMB + 12, row.prediction.sizeHint().height() + bars_h + 14)))
+                source_h = row.source.sizeHint().height() + 2 if row.source.full_text else 0
+                item.setSizeHint(QSize(260, max(QUERY_THUMB + 12, source_h + row.prediction.sizeHint().height() + bars_h + 14)))
+                item.setToolTip(row.toolTip())
                 self.list.addItem(item)
                 self.list.setItemWidget(item, row)
         for row in self.rows():
@@ -236,7 +245,7 @@ class QueryPanel(QWidget):
     def keep_drawing(self) -> None:
         if self.draw.canvas.is_blank():
             return
-        png = self.draw.canvas.to_png()
+        png = images.NamedPng(self.draw.canvas.to_png(), images.next_drawing_name(self.project.queries))
         live = (self.live_bars.names, self.live_bars.probs)
         [sample] = self.edit.add_queries([png])
         if live[1]:
@@ -259,12 +268,12 @@ class QueryPanel(QWidget):
     def dragEnterEvent(self, e) -> None:
         if accepts(e.mimeData()):
             e.acceptProposedAction()
-            set_drop_highlight(self.list, True)
+            set_drop_highlight(self, True)  # the panel: its list is hidden while there are no queries
 
     def dragLeaveEvent(self, e) -> None:
-        set_drop_highlight(self.list, False)
+        set_drop_highlight(self, False)
 
     def dropEvent(self, e) -> None:
-        set_drop_highlight(self.list, False)
+        set_drop_highlight(self, False)
         e.acceptProposedAction()
         self.add_payload(mime_payload(e.mimeData(), folders_as_classes=False))

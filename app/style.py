@@ -76,7 +76,6 @@ STYLE_SHEET = """
 QFrame#classColumn, QFrame#queryRow, QFrame#card {
     background: palette(base); border: 1px solid palette(mid); border-radius: 8px;
 }
-QFrame#classColumn[drop="true"], QFrame#dropZone[drop="true"] { border: 2px dashed palette(highlight); }
 QLabel#badge { border-radius: 9px; padding: 2px 10px; font-weight: 600; color: white; }
 QLabel#badge[ok="true"] { background: #2e9d5b; }
 QLabel#badge[ok="false"] { background: #c8553d; }
@@ -87,7 +86,7 @@ QLineEdit#className { font-weight: 600; border: 1px solid transparent; backgroun
 QLineEdit#className:hover, QLineEdit#className:focus { border: 1px solid palette(mid); background: palette(base); }
 QPushButton#primary { background: palette(highlight); color: palette(highlighted-text); font-weight: 600; padding: 4px 14px; border-radius: 4px; }
 QPushButton#primary:disabled { background: palette(mid); }
-QListWidget { border: none; background: transparent; }
+QListWidget { border: none; background: palette(base); }
 """
 
 

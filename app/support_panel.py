@@ -8,7 +8,7 @@ from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QLineEdit, QListView
                                QScrollArea, QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 
 from . import images
-from .common import RemovableList, accepts, clipboard_payload, mime_payload, plural, set_drop_highlight, thumb_icon
+from .common import RemovableList, accepts, clipboard_payload, mime_payload, plural, repolish, sample_source, set_drop_highlight, thumb_icon
 from .project import Project
 from .style import icon
 from .undo import Editor
@@ -39,7 +39,8 @@ class SampleList(RemovableList):
         for s in samples:
             item = QListWidgetItem(thumb_icon(s, self.thumb), "")
             item.setData(Qt.ItemDataRole.UserRole, s.id)
-            item.setToolTip("Right-click or Delete to remove")
+            where = sample_source(s)[1]
+            item.setToolTip((f"{where}\n" if where else "") + "Right-click or Delete to remove")
             self.addItem(item)
 
 
@@ -196,8 +197,11 @@ class SupportPanel(QWidget):
             col.refresh()
         ok, why = self.project.validity()
         self.badge.setText(("✓ " if ok else "✗ ") + why)
+        self.badge.setToolTip("N-way K-shot: N classes (ways) with K example images each (shots). The model adapts to every "
+                              "support image, then names the class of each query." if ok else "Classifying needs at least 2 "
+                              "classes, each with at least one image.")
         self.badge.setProperty("ok", ok)
-        set_drop_highlight(self.badge, False)  # re-polish for the ok property
+        repolish(self.badge)  # for the ok property
 
     def add_payload(self, payload: images.Collected, index: int | None = None) -> None:
         """Groups with a name become (or join) that class; unnamed ones join `index` or a new class.

@@ -18,6 +18,7 @@ from .style import is_dark
 
 REDRAW_MS = 40  # 25 Hz
 SMOOTH = 0.9  # exponential moving average for the noisy per-step curves
+STEPS_FORMAT = "%v / %m steps"
 
 
 class TrainingPanel(QWidget):
@@ -38,15 +39,19 @@ class TrainingPanel(QWidget):
             p.showGrid(x=True, y=True, alpha=0.15)
             p.setMenuEnabled(False)
         self.loss_plot.hideAxis("bottom")
-        self.acc_legend = self.acc_plot.addLegend(offset=(-4, -4), labelTextSize="8pt")
         self.loss_raw = self.loss_plot.plot([], [])
-        self.loss_curve = self.loss_plot.plot([], [], name="loss")
+        self.loss_curve = self.loss_plot.plot([], [])
         self.acc_raw = self.acc_plot.plot([], [])
-        self.acc_curve = self.acc_plot.plot([], [], name="train accuracy")
-        self.val_curve = self.acc_plot.plot([], [], name="validation accuracy", symbol="o", symbolSize=6)
+        self.acc_curve = self.acc_plot.plot([], [])
+        self.val_curve = self.acc_plot.plot([], [], symbol="o", symbolSize=6)
+        # The legend gets a row of its own under the plots: inside, it covered the curves.
+        self.acc_legend = pg.LegendItem(offset=None, labelTextSize="8pt", colCount=3)
+        self.plots.addItem(self.acc_legend, row=2, col=0)
+        for curve, name in ((self.loss_curve, "loss"), (self.acc_curve, "training accuracy"), (self.val_curve, "validation accuracy")):
+            self.acc_legend.addItem(curve, name)
         self.progress_bar = QProgressBar()
         self.progress_bar.setTextVisible(True)
-        self.progress_bar.setFormat("%v / %m steps")
+        self.progress_bar.setFormat(STEPS_FORMAT)
         self.stats = QLabel("Not trained yet")
         self.stats.setObjectName("muted")
         self.stats.setWordWrap(True)  # a long record summary must not widen the panel
@@ -99,8 +104,15 @@ class TrainingPanel(QWidget):
         self.val: list[float] = []
         self.last: dict | None = None
         self._dirty = True
+        # Empty plots start from the default ranges, not the previous run's (autorange keeps a
+        # range when it has no data); the next run's data rescales them again.
+        self.loss_plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+        self.loss_plot.enableAutoRange()
+        self.acc_plot.enableAutoRange(axis="x")
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
+        # No run yet: a bare range would read "0 / 1 steps" whatever the Steps setting says.
+        self.progress_bar.setFormat("no run")
         self.stats.setText(title or "Not trained yet")
         self.stats.setToolTip("")
         self.redraw()
@@ -124,6 +136,7 @@ class TrainingPanel(QWidget):
         self.last = None  # not a live run: redraw() draws the curves, the text is set here
         self._dirty = True
         self.redraw()
+        self.progress_bar.setFormat(STEPS_FORMAT)
         self.progress_bar.setRange(0, done)
         self.progress_bar.setValue(done)
         val = f" · validation {self.val[-1]:.1%}" if self.val else ""
@@ -134,6 +147,7 @@ class TrainingPanel(QWidget):
 
     def start(self, title: str, total_steps: int) -> None:
         self.reset(title)
+        self.progress_bar.setFormat(STEPS_FORMAT)
         self.progress_bar.setRange(0, max(1, total_steps))
         self.timer.start()
 

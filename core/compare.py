@@ -609,12 +609,16 @@ class Comparison:
                          "memory_kind": r.memory_kind, "device": r.device})
         return rows
 
-    def write_table_csv(self, path: str | Path) -> Path:
+    def write_table_csv(self, path: str | Path, by_accuracy: bool = False) -> Path:
+        """The results table; in the config's order, or best first (`by_accuracy`, the app's order)."""
         path = Path(path)
+        rows = self.table_rows()
+        if by_accuracy:
+            rows.sort(key=lambda r: -1.0 if r["accuracy"] is None else -r["accuracy"])
         with open(path, "w", newline="", encoding="utf-8") as fh:
             w = csv.DictWriter(fh, fieldnames=list(self.TABLE_COLUMNS))
             w.writeheader()
-            for row in self.table_rows():
+            for row in rows:
                 w.writerow({k: ("" if v is None else repr(v) if isinstance(v, float) else v) for k, v in row.items()})
         return path
 
@@ -622,10 +626,11 @@ class Comparison:
                      ("p_holm", "p-value, Holm-adjusted (two-sided Wilcoxon signed-rank on paired per-episode accuracies)"),
                      ("p_value", "p-value, unadjusted (two-sided Wilcoxon signed-rank on paired per-episode accuracies)"))
 
-    def write_matrix_csv(self, path: str | Path) -> Path:
+    def write_matrix_csv(self, path: str | Path, by_accuracy: bool = False) -> Path:
         """The pairwise matrix as square blocks (win rates, Holm-adjusted p-values, raw p-values),
-        each headed by what it holds and the algorithm names, separated by an empty row."""
-        pw = self.pairwise()
+        each headed by what it holds and the algorithm names, separated by an empty row; in the
+        config's order, or best first (`by_accuracy`, the app's order)."""
+        pw = self.pairwise(by_accuracy)
         path = Path(path)
         with open(path, "w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)

@@ -162,7 +162,7 @@ def test_rename_remove_classes_and_badge(window, qtbot):
     assert p.class_names() == ["cat", "B"]
     p.add_samples(0, [glyph_png(0)])
     p.add_samples(1, [glyph_png(1), glyph_png(1, 2)])
-    assert window.support.badge.text().startswith("✓ valid 2-way 1-shot")
+    assert window.support.badge.text() == "✓ Ready: 2-way task, 1–2 examples per class (all are used)"
     qtbot.mouseClick(window.support.columns[1].remove_btn, Qt.MouseButton.LeftButton)
     assert "at least 2 classes" in window.support.badge.text()
     qtbot.mouseClick(window.support.add_btn, Qt.MouseButton.LeftButton)
