@@ -9,6 +9,7 @@ worker thread right after the window shows; until then the algorithm list says s
 from __future__ import annotations
 
 import datetime as _dt
+import os
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Signal
@@ -92,6 +93,7 @@ class MainWindow(QMainWindow):
     _opening: Path | None = None  # the project file being read on the job thread
     _open_busy: QProgressBar | None = None
     _restore_after_open = False
+    _autosave_claimed = False  # this session has set aside any autosave a previous session left
 
     def __init__(self, settings: QSettings | None = None, data_path: Path | None = None, load_core: bool = True):
         super().__init__()
@@ -871,6 +873,7 @@ class MainWindow(QMainWindow):
             return False
         self.project.path = str(path)
         self.project.dirty = False
+        self.autosave_path().unlink(missing_ok=True)  # the saved file holds everything: nothing to restore
         self.settings.setValue("folders/projects", str(Path(path).parent))
         self._update_title()
         self.statusBar().showMessage(f"Saved {path}", 3000)
@@ -983,10 +986,33 @@ class MainWindow(QMainWindow):
         self._maybe_auto_classify()
 
     # -- autosave and crash recovery --------------------------------------------------------------
+    # A clean exit deletes the autosave, so one found at start-up was left by a session that
+    # crashed or was killed. It is set aside (renamed) before this session's first autosave and
+    # offered from there: this session's own autosaves, written a few seconds after any change
+    # (opening a project from the command line is one), are never mistaken for it.
     def autosave_path(self) -> Path:
         return self.data_path / f"autosave{projectfile.SUFFIX}"
 
+    def recovered_path(self) -> Path:
+        return self.data_path / f"autosave-recovered{projectfile.SUFFIX}"
+
+    def _set_aside_previous_autosave(self) -> None:
+        if self._autosave_claimed:
+            return
+        self._autosave_claimed = True
+        try:
+            if self.autosave_path().is_file():
+                os.replace(self.autosave_path(), self.recovered_path())
+                self.settings.setValue("autosave/recovered_origin", self.settings.value("autosave/origin", ""))
+        except OSError:
+            pass  # then there is nothing this session can offer back
+
     def autosave(self) -> None:
+        self._set_aside_previous_autosave()
+        if not self.project.dirty:
+            # Just opened or saved: the file on disk holds it all; an autosave could only go stale.
+            self.autosave_path().unlink(missing_ok=True)
+            return
         model, meta = self._model_payload()
         try:
             projectfile.save_project(self.project, self.autosave_path(), model, meta)
@@ -995,10 +1021,13 @@ class MainWindow(QMainWindow):
             pass  # a failed autosave must never interrupt work; the next change retries
 
     def offer_restore(self) -> None:
+        """Offer the work a session that did not close normally autosaved (once the engine is up,
+        and after any project being opened, e.g. from the command line, is in)."""
         if self._opening is not None:
             self._restore_after_open = True  # ask once the project being opened is in
             return
-        path = self.autosave_path()
+        self._set_aside_previous_autosave()
+        path = self.recovered_path()
         if not path.is_file():
             return
         when = _dt.datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
@@ -1006,14 +1035,19 @@ class MainWindow(QMainWindow):
         if answer != QMessageBox.StandardButton.Yes:
             path.unlink(missing_ok=True)
             return
-        origin = str(self.settings.value("autosave/origin", "") or "")
+        origin = str(self.settings.value("autosave/recovered_origin", "") or "")
 
         def restored() -> None:
             self.project.path = origin or None
             self.project.dirty = True
             self._update_title()
 
-        self.open_path(path, keep_path=False, then=restored)
+        def forget(_ok: bool) -> None:
+            self.projectOpened.disconnect(forget)
+            path.unlink(missing_ok=True)
+
+        if self.open_path(path, keep_path=False, then=restored):
+            self.projectOpened.connect(forget)
 
     # -- window state and shutdown --------------------------------------------------------------
     def _restore_window(self) -> None:
