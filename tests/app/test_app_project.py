@@ -301,6 +301,20 @@ def test_a_member_larger_than_a_project_image_can_be_is_refused_unread(tmp_path,
         assert peak < most + 8 * 2**20  # never the 200 MB
 
 
+def test_an_image_declaring_a_huge_canvas_is_refused_before_it_is_decoded(tmp_path):
+    from app import projectfile
+    from app.project import Project
+
+    wide = io.BytesIO()
+    Image.new("L", (40_000, 1), 255).save(wide, "PNG")  # a few hundred bytes that decode to a 40000-pixel row
+    project = Project(n_classes=2)
+    project.add_samples(0, [glyph_png(0)])
+    project.add_samples(1, [wide.getvalue()])
+    path = projectfile.save_project(project, tmp_path / "wide.fsproj")
+    with pytest.raises(projectfile.ProjectFileError, match="support/001/0000.png inside the project is 40000×1 pixels; a project image is at most 4096"):
+        projectfile.load_project(path)
+
+
 def test_the_bounded_reader_stops_at_its_bound_even_when_the_zip_hands_back_more(tmp_path):
     """Defence in depth: if a zip reader ever returned more than its header recorded, reading still
     stops just past the bound."""
