@@ -873,7 +873,7 @@ class MainWindow(QMainWindow):
             return False
         self.project.path = str(path)
         self.project.dirty = False
-        self.autosave_path().unlink(missing_ok=True)  # the saved file holds everything: nothing to restore
+        self._drop_autosave()  # the saved file holds everything: nothing to restore
         self.settings.setValue("folders/projects", str(Path(path).parent))
         self._update_title()
         self.statusBar().showMessage(f"Saved {path}", 3000)
@@ -1007,11 +1007,16 @@ class MainWindow(QMainWindow):
         except OSError:
             pass  # then there is nothing this session can offer back
 
+    def _drop_autosave(self) -> None:
+        """Delete this session's autosave (never a previous session's, which is set aside first)."""
+        self._set_aside_previous_autosave()
+        self.autosave_path().unlink(missing_ok=True)
+
     def autosave(self) -> None:
         self._set_aside_previous_autosave()
         if not self.project.dirty:
             # Just opened or saved: the file on disk holds it all; an autosave could only go stale.
-            self.autosave_path().unlink(missing_ok=True)
+            self._drop_autosave()
             return
         model, meta = self._model_payload()
         try:
@@ -1085,6 +1090,6 @@ class MainWindow(QMainWindow):
             return
         workers.job_pool().waitForDone(2000)
         self.autosave_timer.stop()
-        self.autosave_path().unlink(missing_ok=True)  # a clean exit: nothing to restore next time
+        self._drop_autosave()  # a clean exit: nothing of this session's to restore next time
         self.settings.sync()
         event.accept()

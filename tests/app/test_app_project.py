@@ -507,3 +507,30 @@ def test_the_restore_prompt_after_a_crash(with_file, p1, qtbot, tmp_path):
     qtbot.wait(50)
     assert asked == ["Restore unsaved work?"]
     _quit(qtbot, second)
+
+
+def test_crash_work_survives_a_save_and_a_quit_before_the_prompt(p1, qtbot, tmp_path, monkeypatch):
+    from app import workers
+
+    asked, yes = _answering(QMessageBox.StandardButton.Yes)
+    first = _session_with_unsaved_work(qtbot, tmp_path, [], yes)
+    first.autosave_timer.stop()
+    left_behind = first.autosave_path().read_bytes()
+    _quit(qtbot, first)
+    first.autosave_path().write_bytes(left_behind)  # (a crash)
+
+    # The next session saves and quits while the engine is still loading: no prompt was shown yet.
+    gate, real_import = threading.Event(), workers.import_engine
+    monkeypatch.setattr(workers, "import_engine", lambda: (gate.wait(60), real_import())[1])
+    second = _launch(qtbot, tmp_path, [], yes)
+    qtbot.waitUntil(second.isVisible, timeout=20_000)
+    assert second.save_to(tmp_path / "other.fsproj")
+    _quit(qtbot, second)
+    gate.set()
+    monkeypatch.undo()
+    assert asked == []
+
+    third = _launch(qtbot, tmp_path, [], yes)  # the work is still there to restore
+    qtbot.waitUntil(lambda: asked == ["Restore unsaved work?"], timeout=60_000)
+    qtbot.waitUntil(lambda: third.project.class_names()[0] == "unsaved work", timeout=30_000)
+    _quit(qtbot, third)
