@@ -927,7 +927,7 @@ class MainWindow(QMainWindow):
                     entry = self.library.import_bytes(loaded.model, **meta)
                     project.model_file = str(self.library.path(entry.id))
                 except (ModelFileError, OSError) as exc:
-                    refused = f"{path.name}: its model was not added to the library: {exc}. The rest of the project opened."
+                    refused = "\n".join(filter(None, [refused, f"{path.name}: its model was not added to the library: {exc}."]))
             if not keep_path:
                 project.path = None
             self.settings.setValue("folders/projects", str(path.parent))

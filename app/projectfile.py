@@ -38,7 +38,7 @@ VERSION = 1
 SUFFIX = ".fsproj"
 MODEL_NAME = "model.pt"
 COMPARISON_NAME = "comparison.json"
-COMPARISON_FORMAT = "fewshot-studio-comparison"  # core.compare.FORMAT (not imported: opening a project needs no torch)
+COMPARISON_FORMAT = "fewshot-studio-comparison"  # core.compare.FORMAT (not imported: only the model check needs the engine)
 
 
 # What a member of a project can be, at most. Reading stops at these bounds, whatever the zip says.
