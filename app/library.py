@@ -17,6 +17,34 @@ from pathlib import Path
 from typing import Any
 
 
+class ModelFileError(ValueError):
+    """A checkpoint is damaged or not one this version can use; the message names it and says why."""
+
+
+_verified: set[str] = set()  # SHA-256 of checkpoint bytes the engine has checked in this process
+
+
+def verify_model_bytes(data: bytes, where: str, sha256: str | None = None) -> str:
+    """Check checkpoint bytes before anything keeps or uses them: against the SHA-256 recorded
+    for them (when there is one), then with the engine's own check (`core.verify_checkpoint`).
+    Returns their SHA-256; raises ModelFileError("<where>: <short reason>").
+
+    The engine's verdict is remembered by digest, so bytes checked once (e.g. on the job thread
+    while a project loads) cost only a hash when they reach the library on the GUI thread."""
+    digest = hashlib.sha256(data).hexdigest()
+    if sha256 and digest != sha256.lower():
+        raise ModelFileError(f"{where}: damaged or altered (its contents do not match the checksum recorded with it)")
+    if digest not in _verified:
+        import core
+
+        try:
+            core.verify_checkpoint(data)
+        except core.CheckpointError as exc:
+            raise ModelFileError(f"{where}: {exc}") from exc
+        _verified.add(digest)
+    return digest
+
+
 @dataclass
 class ModelEntry:
     id: str
@@ -129,22 +157,25 @@ class ModelLibrary:
         meta.setdefault("date", _dt.datetime.now().isoformat(timespec="seconds"))
         name = f"{meta.get('title') or meta.get('algorithm')} {meta['date'][:16].replace('T', ' ')}"
         meta.setdefault("name", f"{name} ({stopped_label(meta.get('steps', 0))})" if meta.get("stopped") else name)
-        meta["sha256"] = hashlib.sha256(self.path(model_id).read_bytes()).hexdigest()
+        path = self.path(model_id)
+        meta["sha256"] = verify_model_bytes(path.read_bytes(), path.name)  # nothing unusable enters the list
         entry = ModelEntry(id=model_id, **meta)
         self._entries[model_id] = entry
         self._save()
         return entry
 
     def import_bytes(self, data: bytes, **meta: Any) -> ModelEntry:
-        """Store a checkpoint that came from elsewhere (a project file); the same bytes twice give one entry."""
-        digest = hashlib.sha256(data).hexdigest()
+        """Store a checkpoint that came from elsewhere (a project file); the same bytes twice give one entry.
+        Damaged or foreign bytes (or bytes that do not match a `sha256` recorded with them) raise
+        ModelFileError and leave the library as it was."""
+        label = f"model “{meta.get('name') or meta.get('title') or meta.get('algorithm') or 'model'}”"
+        digest = verify_model_bytes(data, label, meta.pop("sha256", None))
         for e in self._entries.values():
             if e.sha256 == digest:
                 return e
         model_id = self.new_id(meta.get("algorithm", "model"))
         _atomic_write(self.path(model_id), data)
         meta.pop("id", None)
-        meta.pop("sha256", None)
         return self.add(model_id, **meta)
 
     def rename(self, model_id: str, name: str) -> None:

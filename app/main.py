@@ -1,4 +1,4 @@
-"""Entry point: `fewshot-studio` (console script) or `python -m app`.
+"""Entry point: `fewshot-studio [project.fsproj]` (console script) or `python -m app`.
 
 Only Qt is imported here; the engine (torch) loads on a worker thread after the window shows,
 so the window appears in well under the three seconds a person will wait.
@@ -6,6 +6,29 @@ so the window appears in well under the three seconds a person will wait.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+
+
+def start(argv: list[str], settings=None, data_path: Path | None = None):
+    """Show the main window and open the project named on the command line, if any; returns the
+    window. Everything `main` does but the QApplication and its event loop (tests launch this)."""
+    from PySide6.QtCore import QTimer
+
+    from .main_window import MainWindow
+
+    window = MainWindow(settings, data_path=data_path, load_core=False)
+    window.show()
+    files = [a for a in argv[1:] if a.endswith(".fsproj")]
+
+    def begin() -> None:
+        # Once the window is up (the event loop runs this), in this order on the one job thread:
+        # the engine's import first, then the project, whose models the engine checks.
+        window.load_core()
+        if files:
+            window.open_path(files[0])
+
+    QTimer.singleShot(0, begin)
+    return window
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,16 +44,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from PySide6.QtCore import QSettings
 
-    from .main_window import MainWindow
     from .style import apply_theme
 
     settings = QSettings()
     apply_theme(app, str(settings.value("theme", "system")))
-    window = MainWindow(settings)
-    window.show()
-    files = [a for a in argv[1:] if a.endswith(".fsproj")]
-    if files:
-        window.open_path(files[0])
+    window = start(argv, settings)  # noqa: F841 - kept alive while the event loop runs
     return app.exec()
 
 

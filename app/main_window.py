@@ -9,20 +9,22 @@ worker thread right after the window shows; until then the algorithm list says s
 from __future__ import annotations
 
 import datetime as _dt
+import os
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QPoint, QRect, QSettings, QSize, QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QFont, QFontMetrics, QKeySequence, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (QAbstractItemView, QAbstractSpinBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QFrame,
-                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMainWindow, QMessageBox, QPushButton, QScrollArea, QSpinBox,
-                               QSplitter, QStackedWidget, QStyledItemDelegate, QTabWidget, QToolBar, QToolTip, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMainWindow, QMessageBox, QProgressBar, QPushButton, QScrollArea,
+                               QSpinBox, QSplitter, QStackedWidget, QStyledItemDelegate, QTabWidget, QToolBar, QToolTip, QTreeWidget,
+                               QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from . import help_dialogs, images, projectfile, workers
 from .canvas import CanvasPanel
 from .common import install_wheel_guard, plural
 from .compare_view import CompareView
 from .hparam_form import HParamForm, PresetButton
-from .library import ModelLibrary, replaces, scores_at_least
+from .library import ModelFileError, ModelLibrary, replaces, scores_at_least
 from .project import Project
 from .query_panel import QueryPanel
 from .style import app_icon, icon
@@ -188,6 +190,12 @@ class ModelTree(QTreeWidget):
 class MainWindow(QMainWindow):
     coreReady = Signal()
     classified = Signal()  # results are on screen (tests wait on it)
+    projectOpened = Signal(bool)  # an open ended: True when the project was taken over (tests wait on it)
+    # Project-file state (class defaults: set by the project-file and autosave methods below).
+    _opening: Path | None = None  # the project file being read on the job thread
+    _open_busy: QProgressBar | None = None
+    _restore_after_open = False
+    _autosave_claimed = False  # this session has set aside any autosave a previous session left
 
     def __init__(self, settings: QSettings | None = None, data_path: Path | None = None, load_core: bool = True):
         super().__init__()
@@ -1053,11 +1061,15 @@ class MainWindow(QMainWindow):
         return self.library.path(entry.id).read_bytes(), asdict(entry)
 
     def save(self) -> bool:
+        if self._opening is not None:
+            return False
         if not self.project.path:
             return self.save_as()
         return self.save_to(self.project.path)
 
     def save_as(self) -> bool:
+        if self._opening is not None:
+            return False
         start = self.project.path or str(Path(self.settings.value("folders/projects", str(Path.home()))) / f"Untitled{projectfile.SUFFIX}")
         path, _ = QFileDialog.getSaveFileName(self, "Save project", start, f"Few-Shot Studio projects (*{projectfile.SUFFIX})")
         if not path:
@@ -1075,6 +1087,7 @@ class MainWindow(QMainWindow):
             return False
         self.project.path = str(path)
         self.project.dirty = False
+        self._drop_autosave()  # the saved file holds everything: nothing to restore
         self.settings.setValue("folders/projects", str(Path(path).parent))
         self._update_title()
         self.statusBar().showMessage(f"Saved {path}", 3000)
@@ -1091,34 +1104,92 @@ class MainWindow(QMainWindow):
         return answer == QMessageBox.StandardButton.Discard
 
     def new_project(self) -> None:
-        if self._confirm_discard():
+        if self._opening is None and self._confirm_discard():
             self._adopt(Project())
 
     def open_dialog(self) -> None:
-        if not self._confirm_discard():
+        if self._opening is not None or not self._confirm_discard():
             return
         start = self.settings.value("folders/projects", str(Path.home()))
         path, _ = QFileDialog.getOpenFileName(self, "Open project", start, f"Few-Shot Studio projects (*{projectfile.SUFFIX});;All files (*)")
         if path:
             self.open_path(path)
 
-    def open_path(self, path: str | Path, keep_path: bool = True) -> bool:
-        """Open a project file; on any error show it and leave the current project untouched."""
-        try:
-            project, model, meta = projectfile.load_project(path)
-        except projectfile.ProjectFileError as exc:
-            self.show_message("Cannot open project", str(exc))
+    def open_path(self, path: str | Path, keep_path: bool = True, then=None) -> bool:
+        """Start opening a project file; False when another open is still in progress.
+
+        The file is read, bounded and checked (models included) on the job thread, so a large or
+        hostile file never freezes the window; meanwhile the status bar says so and nothing can
+        edit the project it will replace. On any error the message says why and the current
+        project stays as it was. `projectOpened(ok)` tells when it ended; `then()` runs after a
+        successful open."""
+        if self._opening is not None:
+            self.statusBar().showMessage(f"Still opening {self._opening.name}…", 3000)
             return False
-        if model:
-            meta = {k: v for k, v in meta.items() if k in ("name", "algorithm", "title", "source", "n_way", "k_shot", "val_accuracy", "steps", "date", "hparams", "stopped")}
-            meta.setdefault("algorithm", project.algorithm)
-            entry = self.library.import_bytes(model, **meta)
-            project.model_file = str(self.library.path(entry.id))
-        if not keep_path:
-            project.path = None
-        self.settings.setValue("folders/projects", str(Path(path).parent))
-        self._adopt(project)
+        path = Path(path)
+        self._show_opening(path)
+
+        def opened(loaded: projectfile.LoadedProject) -> None:
+            self._show_opening(None)
+            project = loaded.project
+            refused = loaded.refused_text(path)
+            if loaded.model:
+                keep = ("name", "algorithm", "title", "source", "n_way", "k_shot", "val_accuracy", "steps", "date", "hparams", "stopped", "sha256")
+                meta = {k: v for k, v in loaded.meta.items() if k in keep}
+                meta.setdefault("algorithm", project.algorithm)
+                try:
+                    entry = self.library.import_bytes(loaded.model, **meta)
+                    project.model_file = str(self.library.path(entry.id))
+                except (ModelFileError, OSError) as exc:
+                    refused = "\n".join(filter(None, [refused, f"{path.name}: its model was not added to the library: {exc}."]))
+            if not keep_path:
+                project.path = None
+            self.settings.setValue("folders/projects", str(path.parent))
+            self._adopt(project)
+            if refused:
+                self.show_message("Model not loaded", refused)
+            if then is not None:
+                then()
+            self.projectOpened.emit(True)
+            self._after_open()
+
+        def failed(exc: Exception) -> None:
+            self._show_opening(None)
+            text = str(exc) if isinstance(exc, projectfile.ProjectFileError) else f"{path}: {exc.__class__.__name__}: {exc}"
+            self.show_message("Cannot open project", text)
+            self.projectOpened.emit(False)
+            self._after_open()
+
+        workers.run_job(lambda: projectfile.load_project(path), opened, failed, owner=self)
         return True
+
+    def _show_opening(self, path: Path | None) -> None:
+        """While a project file is read, the panels that edit the project it will replace are
+        disabled and no second open can start; a busy bar and a message say what is loading."""
+        self._opening = path
+        busy = path is not None
+        if busy and self._open_busy is None:
+            self._open_busy = QProgressBar()
+            self._open_busy.setRange(0, 0)  # busy: no percentage to show
+            self._open_busy.setMaximumWidth(120)
+            self._open_busy.setTextVisible(False)
+            self.statusBar().insertPermanentWidget(0, self._open_busy)
+        if self._open_busy is not None:
+            self._open_busy.setVisible(busy)
+        self.stack.setEnabled(not busy)
+        for a in (self.save_act, self.save_as_act):
+            a.setEnabled(not busy)
+        for a in (self.new_act, self.open_act):
+            a.setEnabled(not busy and not self.compare.is_running())
+        if busy:
+            self.statusBar().showMessage(f"Opening {path.name}…")
+        else:
+            self.statusBar().clearMessage()
+
+    def _after_open(self) -> None:
+        if self._restore_after_open:
+            self._restore_after_open = False
+            QTimer.singleShot(0, self.offer_restore)
 
     def _adopt(self, project: Project) -> None:
         self.editor.clear()  # undo never reaches into another project
@@ -1130,10 +1201,38 @@ class MainWindow(QMainWindow):
         self._maybe_auto_classify()
 
     # -- autosave and crash recovery --------------------------------------------------------------
+    # A clean exit deletes the autosave, so one found at start-up was left by a session that
+    # crashed or was killed. It is set aside (renamed) before this session's first autosave and
+    # offered from there: this session's own autosaves, written a few seconds after any change
+    # (opening a project from the command line is one), are never mistaken for it.
     def autosave_path(self) -> Path:
         return self.data_path / f"autosave{projectfile.SUFFIX}"
 
+    def recovered_path(self) -> Path:
+        return self.data_path / f"autosave-recovered{projectfile.SUFFIX}"
+
+    def _set_aside_previous_autosave(self) -> None:
+        if self._autosave_claimed:
+            return
+        self._autosave_claimed = True
+        try:
+            if self.autosave_path().is_file():
+                os.replace(self.autosave_path(), self.recovered_path())
+                self.settings.setValue("autosave/recovered_origin", self.settings.value("autosave/origin", ""))
+        except OSError:
+            pass  # then there is nothing this session can offer back
+
+    def _drop_autosave(self) -> None:
+        """Delete this session's autosave (never a previous session's, which is set aside first)."""
+        self._set_aside_previous_autosave()
+        self.autosave_path().unlink(missing_ok=True)
+
     def autosave(self) -> None:
+        self._set_aside_previous_autosave()
+        if not self.project.dirty:
+            # Just opened or saved: the file on disk holds it all; an autosave could only go stale.
+            self._drop_autosave()
+            return
         model, meta = self._model_payload()
         try:
             projectfile.save_project(self.project, self.autosave_path(), model, meta)
@@ -1142,18 +1241,33 @@ class MainWindow(QMainWindow):
             pass  # a failed autosave must never interrupt work; the next change retries
 
     def offer_restore(self) -> None:
-        path = self.autosave_path()
+        """Offer the work a session that did not close normally autosaved (once the engine is up,
+        and after any project being opened, e.g. from the command line, is in)."""
+        if self._opening is not None:
+            self._restore_after_open = True  # ask once the project being opened is in
+            return
+        self._set_aside_previous_autosave()
+        path = self.recovered_path()
         if not path.is_file():
             return
         when = _dt.datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
         answer = self.ask("Restore unsaved work?", f"Few-Shot Studio did not close normally last time.\n\nRestore the project autosaved at {when}?")
-        if answer == QMessageBox.StandardButton.Yes and self.open_path(path, keep_path=False):
-            origin = self.settings.value("autosave/origin", "")
+        if answer != QMessageBox.StandardButton.Yes:
+            path.unlink(missing_ok=True)
+            return
+        origin = str(self.settings.value("autosave/recovered_origin", "") or "")
+
+        def restored() -> None:
             self.project.path = origin or None
             self.project.dirty = True
             self._update_title()
-        else:
+
+        def forget(_ok: bool) -> None:
+            self.projectOpened.disconnect(forget)
             path.unlink(missing_ok=True)
+
+        if self.open_path(path, keep_path=False, then=restored):
+            self.projectOpened.connect(forget)
 
     # -- window state and shutdown --------------------------------------------------------------
     def _restore_window(self) -> None:
@@ -1239,6 +1353,6 @@ class MainWindow(QMainWindow):
             return
         workers.job_pool().waitForDone(2000)
         self.autosave_timer.stop()
-        self.autosave_path().unlink(missing_ok=True)  # a clean exit: nothing to restore next time
+        self._drop_autosave()  # a clean exit: nothing of this session's to restore next time
         self.settings.sync()
         event.accept()

@@ -8,19 +8,29 @@ classify with every compared model.
 Saving writes a temporary file next to the target, fsyncs it and renames it over the target, so a
 crash mid-save never leaves a half-written project. Opening validates everything before anything
 is handed back: a corrupt or foreign file raises ProjectFileError and the caller changes nothing.
+
+Projects are shared between people, so opening one must be safe whatever it holds:
+- every member is read through a bounded reader: a member whose recorded size is beyond what a
+  project image, model or JSON file can be is refused before a byte of it is read, and no read
+  goes past that bound even if the zip header lies about the size;
+- every model (the project's and the comparison's) must match the SHA-256 recorded with it and
+  pass the engine's checkpoint check; a bad one is left out and reported, the rest still opens.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
 import tempfile
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from PIL import Image
 
+from .library import ModelFileError, verify_model_bytes
 from .project import DEFAULT_SETTINGS, ImageClass, Project, Sample
 
 FORMAT = "fewshot-studio-project"
@@ -28,11 +38,82 @@ VERSION = 1
 SUFFIX = ".fsproj"
 MODEL_NAME = "model.pt"
 COMPARISON_NAME = "comparison.json"
-COMPARISON_FORMAT = "fewshot-studio-comparison"  # core.compare.FORMAT (not imported: opening a project needs no torch)
+COMPARISON_FORMAT = "fewshot-studio-comparison"  # core.compare.FORMAT (not imported: only the model check needs the engine)
+
+
+# What a member of a project can be, at most. Reading stops at these bounds, whatever the zip says.
+# Images: the app stores every sample as a PNG of at most 512 pixels a side (`images.MAX_SIDE`):
+# about 1 MiB even uncompressed RGBA, so 16 MiB is far beyond any image a project holds.
+MAX_IMAGE_BYTES = 16 * 2**20
+MAX_IMAGE_SIDE = 4096  # pixels: a small PNG can still declare a huge canvas (a decompression bomb)
+# Models: the checkpoints written here are 0.1-3 MB (MANN's, the largest at default settings, is
+# 2.6 MB; with its optimizer state about 8 MB). 512 MiB leaves room for networks widened many times
+# over, and is still an amount any machine that runs torch can hold while it checks the model.
+MAX_MODEL_BYTES = 512 * 2**20
+MAX_JSON_BYTES = 64 * 2**20  # manifest.json and comparison.json (curves of long comparisons: a few MB)
+MAX_PROJECT_BYTES = 2 * 2**30  # everything read from one project, a member listed twice counting twice
+_CHUNK = 1 << 20
 
 
 class ProjectFileError(ValueError):
     """The file is not a readable Few-Shot Studio project; the message says which file and why."""
+
+
+class MemberTooLarge(ProjectFileError):
+    """A member is (or claims to be) larger than anything of its kind in a project can be; the
+    message says which and how large, the caller adds which file."""
+
+    def __init__(self, what: str, name: str, reason: str):
+        super().__init__(f"{what} {name} is {reason}")
+        self.reason = reason
+
+
+@dataclass
+class LoadedProject:
+    """What `load_project` hands back: the project, its model (verified) and what was left out."""
+
+    project: Project
+    model: bytes | None
+    meta: dict[str, Any]
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (member, reason) for each model left out
+
+    def refused_text(self, path: str | Path) -> str:
+        """One short message for every model that was left out (empty when none was)."""
+        if not self.refused:
+            return ""
+        if len(self.refused) == 1:
+            member, reason = self.refused[0]
+            return f"{Path(path).name}: {member} was not loaded: {reason}. The rest of the project opened."
+        listed = "\n".join(f"• {member}: {reason}" for member, reason in self.refused)
+        return f"{Path(path).name}: {len(self.refused)} models were not loaded:\n{listed}\nThe rest of the project opened."
+
+
+def _mb(n: int) -> str:
+    return f"{n / 2**20:,.0f} MB" if n >= 2**20 else f"{n / 1024:,.0f} KB"
+
+
+class _BoundedReader:
+    """Reads members of one open project zip, each at most `limit` bytes and all together at most
+    MAX_PROJECT_BYTES, in chunks, so a crafted file never makes the app hold more than that."""
+
+    def __init__(self, zf: zipfile.ZipFile, path: Path):
+        self.zf, self.path, self.total = zf, path, 0
+
+    def read(self, name: str, limit: int, what: str) -> bytes:
+        info = self.zf.getinfo(name)  # KeyError: listed in the manifest but not in the zip
+        if info.file_size > limit:
+            raise MemberTooLarge(what, name, f"{_mb(info.file_size)} unpacked, more than a project's {what} can be ({_mb(limit)} at most)")
+        if self.total + info.file_size > MAX_PROJECT_BYTES:
+            raise ProjectFileError(f"{self.path}: more than {_mb(MAX_PROJECT_BYTES)} unpacked; a project is at most that")
+        chunks, n = [], 0
+        with self.zf.open(info) as fh:
+            while chunk := fh.read(min(_CHUNK, limit + 1 - n)):
+                n += len(chunk)
+                if n > limit:  # the header understated the size: stop at the bound
+                    raise MemberTooLarge(what, name, f"more than {_mb(limit)} unpacked, although its header records {_mb(info.file_size)}")
+                chunks.append(chunk)
+        self.total += n
+        return b"".join(chunks)
 
 
 def save_project(project: Project, path: str | Path, model_bytes: bytes | None = None,
@@ -54,16 +135,19 @@ def save_project(project: Project, path: str | Path, model_bytes: bytes | None =
     comparison = None
     if project.comparison:
         files[COMPARISON_NAME] = json.dumps(project.comparison, ensure_ascii=False).encode("utf-8")
-        models = {}
+        models, digests = {}, {}
         for name, data in project.comparison_models.items():
             models[name] = f"comparison/{_safe_name(name)}.pt"
             files[models[name]] = data
-        comparison = {"file": COMPARISON_NAME, "models": models}
+            digests[name] = hashlib.sha256(data).hexdigest()
+        comparison = {"file": COMPARISON_NAME, "models": models, "sha256": digests}
     manifest = {
         "format": FORMAT, "version": VERSION,
         "classes": classes, "queries": queries, "query_sources": [s.name for s in project.queries],
         "algorithm": project.algorithm, "hparams": project.hparams, "settings": project.settings,
-        "model": MODEL_NAME if model_bytes else None, "model_meta": model_meta or {},
+        "model": MODEL_NAME if model_bytes else None,
+        # The digest of the bytes written (opening checks it), whatever the library recorded.
+        "model_meta": {**(model_meta or {}), "sha256": hashlib.sha256(model_bytes).hexdigest()} if model_bytes else {},
         "comparison": comparison,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,9 +178,13 @@ def _safe_name(name: str) -> str:
 def _check_png(data: bytes, name: str, where: Path) -> bytes:
     try:
         with Image.open(io.BytesIO(data)) as img:
+            size = img.size
             img.verify()
     except Exception as exc:  # any decoder complaint means the file is damaged
         raise ProjectFileError(f"{where}: image {name} inside the project is damaged ({exc.__class__.__name__})") from exc
+    if max(size) > MAX_IMAGE_SIDE:
+        raise ProjectFileError(f"{where}: image {name} inside the project is {size[0]}×{size[1]} pixels; "
+                               f"a project image is at most {MAX_IMAGE_SIDE} pixels a side")
     return data
 
 
@@ -108,49 +196,83 @@ def _with_sources(members: list[str], sources: list | None) -> list[tuple[str, s
     return [(m, str(s or "")) for m, s in zip(members, sources)]
 
 
-def load_project(path: str | Path) -> tuple[Project, bytes | None, dict[str, Any]]:
-    """(a new Project, checkpoint bytes or None, model metadata). Raises ProjectFileError."""
+def _model(reader: _BoundedReader, member: str, sha256: str | None, check: Callable[[bytes, str, str | None], Any],
+           refused: list[tuple[str, str]]) -> bytes | None:
+    """A model member's bytes if it is whole and usable, else None with the reason in `refused`."""
+    try:
+        data = reader.read(member, MAX_MODEL_BYTES, "model")
+        check(data, member, sha256)
+    except KeyError:
+        refused.append((member, "missing from the file"))
+    except MemberTooLarge as exc:
+        refused.append((member, exc.reason))
+    except ModelFileError as exc:
+        refused.append((member, str(exc).removeprefix(f"{member}: ")))
+    else:
+        return data
+    return None
+
+
+def load_project(path: str | Path, check_model: Callable[[bytes, str, str | None], Any] = verify_model_bytes) -> LoadedProject:
+    """The project in `path`, its model and what was left out. Raises ProjectFileError.
+
+    `check_model(bytes, member name, recorded sha256 or None)` raises ModelFileError for a model
+    that must not be used (the default: the recorded checksum and the engine's checkpoint check;
+    this imports the engine, so call it where torch may load: the app's job thread)."""
     path = Path(path)
     if not path.is_file():
         raise ProjectFileError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise ProjectFileError(f"{path}: empty file (0 bytes), not a Few-Shot Studio project")
+    refused: list[tuple[str, str]] = []
     try:
         with zipfile.ZipFile(path) as zf:
+            reader = _BoundedReader(zf, path)
             try:
-                manifest = json.loads(zf.read("manifest.json").decode("utf-8"))
+                manifest = json.loads(reader.read("manifest.json", MAX_JSON_BYTES, "manifest").decode("utf-8"))
             except KeyError:
                 raise ProjectFileError(f"{path}: a zip file, but not a Few-Shot Studio project (no manifest.json)") from None
             if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
                 raise ProjectFileError(f"{path}: manifest.json is not a Few-Shot Studio project manifest")
             if int(manifest.get("version", 0)) > VERSION:
                 raise ProjectFileError(f"{path}: made by a newer Few-Shot Studio (format {manifest['version']}); update to open it")
+
+            def image(name: str, source: str) -> Sample:
+                return Sample(_check_png(reader.read(name, MAX_IMAGE_BYTES, "image"), name, path), name=source)
+
             project = Project(n_classes=0)
             for entry in manifest["classes"]:
-                name = str(entry["name"])
-                project.classes.append(ImageClass(name, [Sample(_check_png(zf.read(n), n, path), name=source)
-                                                         for n, source in _with_sources(entry["images"], entry.get("sources"))]))
-            project.queries = [Sample(_check_png(zf.read(n), n, path), name=source)
-                               for n, source in _with_sources(manifest["queries"], manifest.get("query_sources"))]
+                project.classes.append(ImageClass(str(entry["name"]), [image(n, source) for n, source in _with_sources(entry["images"], entry.get("sources"))]))
+            project.queries = [image(n, source) for n, source in _with_sources(manifest["queries"], manifest.get("query_sources"))]
             project.algorithm = str(manifest["algorithm"])
             project.hparams = dict(manifest.get("hparams") or {})
             project.settings = {**DEFAULT_SETTINGS, **dict(manifest.get("settings") or {})}
-            model = zf.read(manifest["model"]) if manifest.get("model") else None
             meta = dict(manifest.get("model_meta") or {})
+            model = None
+            if manifest.get("model"):
+                model = _model(reader, str(manifest["model"]), meta.get("sha256"), check_model, refused)
             comparison = manifest.get("comparison")
             if comparison:
-                data = json.loads(zf.read(comparison["file"]).decode("utf-8"))
+                data = json.loads(reader.read(comparison["file"], MAX_JSON_BYTES, "comparison").decode("utf-8"))
                 if not isinstance(data, dict) or data.get("format") != COMPARISON_FORMAT:
                     raise ProjectFileError(f"{path}: the saved comparison inside the project is damaged (no comparison format marker)")
                 project.comparison = data
-                project.comparison_models = {str(name): zf.read(member) for name, member in dict(comparison.get("models") or {}).items()}
+                digests = dict(comparison.get("sha256") or {})
+                for name, member in dict(comparison.get("models") or {}).items():
+                    got = _model(reader, str(member), digests.get(name), check_model, refused)
+                    if got is not None:
+                        project.comparison_models[str(name)] = got
+    except MemberTooLarge as exc:
+        raise ProjectFileError(f"{path}: {exc}") from exc
     except ProjectFileError:
         raise
     except zipfile.BadZipFile as exc:
+        if "CRC" in str(exc):
+            raise ProjectFileError(f"{path}: damaged project file (a member does not match its checksum)") from exc
         raise ProjectFileError(f"{path}: not a Few-Shot Studio project (not a zip archive, or truncated)") from exc
     except (KeyError, TypeError, ValueError, json.JSONDecodeError, UnicodeDecodeError, zipfile.LargeZipFile, OSError, EOFError) as exc:
         raise ProjectFileError(f"{path}: damaged project file ({exc.__class__.__name__}: {exc})") from exc
     if len(set(project.class_names())) != len(project.classes):
         raise ProjectFileError(f"{path}: damaged project file (duplicate class names)")
     project.path = str(path)
-    return project, model, meta
+    return LoadedProject(project, model, meta, refused)

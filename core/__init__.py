@@ -4,7 +4,7 @@ Headless by contract (import-linter): nothing here imports Qt, pyqtgraph or `app
 This module is the public API the app and scripts use.
 """
 from .algorithms import ALGORITHMS, FAMILIES, Classifier, MetaLearner, StepMetrics, create, get_algorithm, hparam_fields, hparams_from_dict, register
-from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint, verify_checkpoint
 from .compare import AlgoResult, CompareConfig, CompareError, Comparison, Pairwise, learner_from_bytes, learner_to_bytes, pairwise
 from .episodes import Episode, EpisodeSampler
 from .errors import CheckpointError, ConfigError, FewShotError, ImageError, SourceError, TrainingDiverged
@@ -15,7 +15,7 @@ from .trainer import CancelToken, Progress, TrainConfig, Trainer, auto_device
 
 __all__ = [
     "ALGORITHMS", "FAMILIES", "Classifier", "MetaLearner", "StepMetrics", "create", "get_algorithm", "hparam_fields",
-    "hparams_from_dict", "register", "load_checkpoint", "read_checkpoint", "save_checkpoint", "Episode", "EpisodeSampler",
+    "hparams_from_dict", "register", "load_checkpoint", "read_checkpoint", "save_checkpoint", "verify_checkpoint", "Episode", "EpisodeSampler",
     "CheckpointError", "ConfigError", "FewShotError", "ImageError", "SourceError", "TrainingDiverged", "EvalResult", "evaluate", "mean_ci95",
     "InputSpec", "prepare_image", "ClassSource", "builtin", "image_folder", "in_memory", "omniglot", "prepare_images",
     "CancelToken", "Progress", "TrainConfig", "Trainer", "auto_device",

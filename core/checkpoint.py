@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import io
 import pickle
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -59,25 +59,80 @@ def save_checkpoint(path: str | Path, learner: MetaLearner, trainer_state: dict 
 def read_checkpoint(path: str | Path) -> dict:
     """The raw checkpoint dict, validated. Raises CheckpointError with a clear reason."""
     path = Path(path)
+    _check_file(path)
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    return _load_checked(path, head, f"{path}: ", details=True)
+
+
+def verify_checkpoint(source: bytes | str | Path) -> dict[str, Any]:
+    """Check that `source` (checkpoint bytes, or a path) is a Few-Shot Studio checkpoint this
+    version can use, before anything keeps or uses it: a torch zip archive that unpickles with
+    `weights_only=True`, our format marker, a format version we know, a known algorithm, and
+    weights, hyperparameters, input spec and N as they must be. No network is built, so it costs
+    one read of the file (milliseconds for the few-MB models here).
+
+    Returns {"algorithm", "n_way", "format_version"}; raises CheckpointError with a short reason
+    (prefixed by the path for a path; the underlying error is the exception's __cause__)."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data, prefix = bytes(source), ""
+        if not data:
+            raise CheckpointError("empty (0 bytes), not a checkpoint")
+        ckpt = _load_checked(io.BytesIO(data), data[:4], prefix, details=False)
+    else:
+        path = Path(source)
+        _check_file(path)
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+        ckpt = _load_checked(path, head, f"{path}: ", details=False)
+    return {"algorithm": ckpt["algorithm"], "n_way": int(ckpt["n_way"]), "format_version": int(ckpt.get("format_version", 0))}
+
+
+def _check_file(path: Path) -> None:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path}: empty file (0 bytes), not a checkpoint")
+
+
+def _load_checked(source: Path | io.BytesIO, head: bytes, prefix: str, details: bool) -> dict:
+    """torch.load `source` safely and check what it holds; `details`: append the loader's own
+    complaint to the reason (a log or a tooltip wants it; a one-line message does not)."""
+    is_zip = head[:4] == b"PK\x03\x04"  # torch.save writes a zip archive
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError, OSError, KeyError, AttributeError) as exc:
-        with open(path, "rb") as fh:
-            is_zip = fh.read(4) == b"PK\x03\x04"  # torch.save writes a zip archive
+        if not is_zip:
+            # Not even a zip: never hand random bytes to the legacy (non-zip) unpickler.
+            raise pickle.UnpicklingError("not a zip archive")
+        data = torch.load(source, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any complaint of the unpickler means a damaged or foreign file
         reason = "truncated or damaged checkpoint" if is_zip else "not a Few-Shot Studio checkpoint"
-        raise CheckpointError(f"{path}: {reason} ({exc.__class__.__name__}: {str(exc).splitlines()[0][:200]})") from exc
+        if details:
+            reason += f" ({exc.__class__.__name__}: {(str(exc).splitlines() or [''])[0][:200]})"
+        raise CheckpointError(f"{prefix}{reason}") from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a Few-Shot Studio checkpoint (it holds a {type(data).__name__} without our format marker)")
-    if int(data.get("format_version", 0)) > FORMAT_VERSION:
-        raise CheckpointError(f"{path}: written by a newer Few-Shot Studio (format {data['format_version']}); update to open it")
+        raise CheckpointError(f"{prefix}not a Few-Shot Studio checkpoint (it holds a {type(data).__name__} without our format marker)")
+    try:
+        version = int(data.get("format_version", 0))
+    except (TypeError, ValueError):
+        raise CheckpointError(f"{prefix}damaged checkpoint (format version {data.get('format_version')!r})") from None
+    if version > FORMAT_VERSION:
+        raise CheckpointError(f"{prefix}written by a newer Few-Shot Studio (format {version}); update to open it")
     try:
         get_algorithm(data["algorithm"])
-    except (KeyError, ValueError) as exc:
-        raise CheckpointError(f"{path}: {exc}") from exc
+    except (KeyError, ValueError, TypeError) as exc:
+        reason = str(exc) if details else f"unknown algorithm {str(data.get('algorithm'))[:40]!r}"
+        raise CheckpointError(f"{prefix}{reason}") from exc
+    weights = data.get("model")
+    if not isinstance(weights, dict) or not weights or not all(isinstance(v, torch.Tensor) for v in weights.values()):
+        raise CheckpointError(f"{prefix}damaged checkpoint (no weights)")
+    if not isinstance(data.get("hparams"), dict) or not isinstance(data.get("input_spec"), dict):
+        raise CheckpointError(f"{prefix}damaged checkpoint (no hyperparameters or input spec)")
+    try:
+        n_way = int(data.get("n_way"))
+    except (TypeError, ValueError):
+        n_way = 0
+    if n_way < 2:
+        raise CheckpointError(f"{prefix}damaged checkpoint (N = {data.get('n_way')!r})")
     return data
 
 

@@ -221,7 +221,7 @@ def test_closing_during_a_comparison_and_keeping_saves_its_finished_results_in_t
     qtbot.waitUntil(lambda: _closed(window), timeout=30_000)
     assert [title for title, _ in asked] == ["Stop and close?", "Unsaved changes"]
     assert "A comparison is still running." in asked[0][1]
-    project, _, _ = projectfile.load_project(path)
+    project = projectfile.load_project(path).project
     results = {r["algorithm"]: r for r in project.comparison["results"]}
     assert results[first]["status"] == "done" and len(results[first]["per_episode"]) == 10
     assert results[second]["status"] == "stopped"

@@ -210,7 +210,7 @@ def test_query_rows_name_their_file_drawing_or_paste_and_the_project_file_keeps_
     # Saved and reopened: the names come back; a project saved before samples had names still opens.
     path = tmp_path / "named.fsproj"
     projectfile.save_project(window.project, path)
-    reopened, _, _ = projectfile.load_project(path)
+    reopened = projectfile.load_project(path).project
     assert [q.name for q in reopened.queries] == [str(f) for f in files] + ["drawing 1", "pasted"]
     old = tmp_path / "old.fsproj"
     with zipfile.ZipFile(path) as src, zipfile.ZipFile(old, "w") as dst:
@@ -223,7 +223,7 @@ def test_query_rows_name_their_file_drawing_or_paste_and_the_project_file_keeps_
                     c.pop("sources")
                 data = json.dumps(manifest).encode()
             dst.writestr(info, data)
-    legacy, _, _ = projectfile.load_project(old)
+    legacy = projectfile.load_project(old).project
     assert len(legacy.queries) == 5 and all(q.name == "" for q in legacy.queries)
 
 
@@ -281,12 +281,12 @@ def test_hyperparameter_labels_are_readable_and_the_meaning_stays_in_the_tooltip
     assert labels[("maml", "inner_steps_test")] == "Inner steps (test)"
 
 
-def test_models_tab_shows_names_and_dates_in_full_on_a_laptop_screen(window, qtbot):
+def test_models_tab_shows_names_and_dates_in_full_on_a_laptop_screen(window, qtbot, tiny_checkpoint):
     window.resize(1366 - 16, 768 - 28 - 40)
     ids = []
     for i, (algo, title) in enumerate((("protonet", "Prototypical Networks"), ("lstm_meta", "Meta-Learner LSTM"))):
         ids.append(window.library.new_id(algo))
-        window.library.path(ids[-1]).write_bytes(b"not read here %d" % i)
+        window.library.path(ids[-1]).write_bytes(tiny_checkpoint)  # the library takes in only real checkpoints
         window.library.add(ids[-1], algorithm=algo, title=title, source="built-in characters (2,000 classes)",
                            n_way=5, k_shot=1, val_accuracy=0.873, steps=1000)
     window.project.set_model_file(str(window.library.path(ids[0])))  # the model in use: its row is bold, the widest

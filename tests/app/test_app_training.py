@@ -123,10 +123,11 @@ def test_the_model_in_use_shows_how_it_was_meta_trained(window_with_model, qtbot
     qtbot.waitUntil(lambda: points() == 15, timeout=10_000)
 
 
-def test_a_truncated_model_file_says_so_in_the_training_panel(window, tiny_checkpoint, qtbot):
-    entry = window.library.import_bytes(tiny_checkpoint[: len(tiny_checkpoint) // 2], algorithm="protonet",
-                                        title="Prototypical Networks", source="Built-in characters", n_way=3, k_shot=1,
-                                        val_accuracy=0.5, steps=15)
+def test_a_model_file_damaged_after_import_says_so_in_the_training_panel(window, tiny_checkpoint, qtbot):
+    entry = window.library.import_bytes(tiny_checkpoint, algorithm="protonet", title="Prototypical Networks",
+                                        source="Built-in characters", n_way=3, k_shot=1, val_accuracy=0.5, steps=15)
+    path = window.library.path(entry.id)
+    path.write_bytes(tiny_checkpoint[: len(tiny_checkpoint) // 2])  # damaged on disk later (the library checked it on import)
     window.use_model(entry.id)
     qtbot.waitUntil(lambda: "training record unreadable" in window.training.stats.text(), timeout=10_000)
     assert window.training.stats.text().endswith("unreadable: truncated or damaged checkpoint")  # the engine's reason, no path
