@@ -143,7 +143,7 @@ def wilcoxon_signed_rank(a: list[float], b: list[float], exact_max: int = EXACT_
         all_ = float(2 ** n)
         lower = counts[: w2 + 1].sum() / all_
         upper = counts[w2:].sum() / all_
-        return WilcoxonResult(w_plus, w_minus, n, min(1.0, 2 * min(lower, upper)), "exact")
+        return WilcoxonResult(w_plus, w_minus, n, min(1.0, float(2 * min(lower, upper))), "exact")  # a float, not np.float64: it is written with repr()
     mean = n * (n + 1) / 4
     groups: dict[float, int] = {}
     for r in ranks:

@@ -123,6 +123,7 @@ def test_wilcoxon_signed_rank_matches_known_values():
     w = cmp.wilcoxon_signed_rank(d, [0] * len(d))
     assert (w.w_plus, w.w_minus, w.n, w.method) == (96, 24, 15, "exact")
     assert w.p_value == pytest.approx(0.041259765625, abs=1e-12)
+    assert type(w.p_value) is float  # a plain float: the matrix CSV writes repr(p), and repr(np.float64(p)) is not a number
     assert cmp.wilcoxon_signed_rank([0] * len(d), d).p_value == pytest.approx(w.p_value)  # two-sided: symmetric
     assert cmp.wilcoxon_signed_rank([1, 2, 3, 4, 5], [0] * 5).p_value == pytest.approx(2 / 32)
     same = cmp.wilcoxon_signed_rank([0.5, 1.0], [0.5, 1.0])
