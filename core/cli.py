@@ -23,35 +23,14 @@ from .errors import FewShotError
 # -- sources -------------------------------------------------------------------------------------
 
 def make_source(kind: str, data: str | None, split: str, spec=None, size: tuple[int, int] | None = None):
-    """A ClassSource by name: builtin | omniglot | folder. `split` is train / val / test (or a
-    source-specific split such as Omniglot's background / evaluation). `spec` (an InputSpec)
-    replaces the source's own; `size` (height, width) only changes the size of the source's own spec."""
-    from . import sources
-    from .inputspec import InputSpec
-    from .sources.builtin import BUILTIN_SPEC
-    from .sources.omniglot import OMNIGLOT_SPEC
+    """A ClassSource from the source catalogue (`core.sources.catalogue`: the same splits as the app
+    and the tests), with the command line's own words for a missing --data."""
+    from .sources import open_source
 
-    def spec_for(default):
-        if spec is not None:
-            return spec
-        return dataclasses.replace(default, size=tuple(size)) if size else default
-
-    if kind == "builtin":
-        # Disjoint ranges of generated class ids: train, validation and test never share a class.
-        ranges = {"train": (0, 3000), "val": (3000, 300), "test": (3300, 600)}
-        if split not in ranges:
-            raise FewShotError(f"built-in source: unknown split {split!r}; expected train, val or test")
-        first, n = ranges[split]
-        return sources.builtin(n_classes=n, first_class=first, spec=spec_for(BUILTIN_SPEC))
-    if kind == "omniglot":
-        if not data:
-            raise FewShotError("--source omniglot needs --data PATH (a folder in torchvision's Omniglot layout)")
-        return sources.omniglot(data, split, spec=spec_for(OMNIGLOT_SPEC))
-    if kind == "folder":
-        if not data:
-            raise FewShotError("--source folder needs --data PATH (one sub-folder of images per class)")
-        return sources.image_folder(data, spec=spec_for(InputSpec()))
-    raise FewShotError(f"unknown source {kind!r}; expected builtin, omniglot or folder")
+    if kind in ("omniglot", "folder") and not data:
+        what = "a folder in torchvision's Omniglot layout" if kind == "omniglot" else "one sub-folder of images per class"
+        raise FewShotError(f"--source {kind} needs --data PATH ({what})")
+    return open_source(kind, split, data, spec=spec, size=size)
 
 
 def _size(text: str) -> tuple[int, int]:

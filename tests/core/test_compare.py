@@ -11,6 +11,7 @@ import core
 from core import compare as cmp
 from core.algorithms import ALGORITHMS
 from core.evaluation import TEST_SEED
+from tests.conftest import builtin_train_test
 
 TINY = {"protonet": {"hidden": 8}, "maml": {"hidden": 8, "meta_batch_size": 2, "inner_steps": 1, "inner_steps_test": 1},
         "matching": {"hidden": 8}}
@@ -19,7 +20,7 @@ TINY = {"protonet": {"hidden": 8}, "maml": {"hidden": 8, "meta_batch_size": 2, "
 @pytest.fixture(scope="module")
 def sources():
     """Tiny disjoint train / test sources of the built-in generator (a second or two to build)."""
-    return core.builtin(n_classes=24, n_instances=8, first_class=0), core.builtin(n_classes=12, n_instances=8, first_class=9000)
+    return builtin_train_test(24, 12, n_instances=8)
 
 
 def _config(algorithms, **kw):
