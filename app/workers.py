@@ -506,25 +506,15 @@ def forget_model(path: str | None = None) -> None:
 
 
 def classify(model_path: str, device: str, support: list[tuple[int, bytes]], queries: list[bytes]) -> dict[str, Any]:
-    """Adapt the checkpoint's learner on the support set and predict every query.
+    """Adapt the checkpoint's learner on the support set and predict every query, each on its own.
 
     Returns {"probs": [[p_class0, ...] per query], "device": "cpu"} — plain Python only.
     """
     import core
-    import torch
 
     dev = core.auto_device(device)
     key = (str(model_path), str(dev))
     if key not in _models:
         _models[key] = core.load_checkpoint(model_path, dev)[0]
-    learner = _models[key]
-    spec = learner.spec
-    sx = spec.to_model(core.prepare_images([png for _, png in support], spec), dev)
-    sy = torch.tensor([label for label, _ in support], dtype=torch.long, device=dev)
-    clf = learner.adapt(sx, sy)
-    if not queries:
-        return {"probs": [], "device": dev.type}
-    qx = spec.to_model(core.prepare_images(queries, spec), dev)
-    probs = clf.predict_proba_each(qx).double()  # a query's prediction never depends on the other queries
-    probs = probs / probs.sum(-1, keepdim=True)  # float32 exp() can be off by ~1e-7 from summing to 1
-    return {"probs": probs.cpu().tolist(), "device": dev.type}
+    probs = core.predict(_models[key], [png for _, png in support], [label for label, _ in support], queries)
+    return {"probs": probs.tolist(), "device": dev.type}
