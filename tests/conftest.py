@@ -64,7 +64,7 @@ def glyphs():
 
 
 @pytest.fixture(scope="module")
-def maml():
+def transductive_maml():
     """A MAML learner with transductive BatchNorm: a query's batch mates change its prediction."""
     import torch
 
