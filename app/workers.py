@@ -101,9 +101,11 @@ def _warm_up_step() -> None:
 
 
 # -- sources ---------------------------------------------------------------------------------
+# How many classes of each of the built-in generator's splits the app uses (fewer than the
+# catalogue's full splits, for speed); where each split's class ids start is the catalogue's.
 BUILTIN_TRAIN_CLASSES = 300  # ×4 rotations = 1200 classes: plenty for 60-way training, ~2 s to build once
 BUILTIN_VAL_CLASSES = 100
-BUILTIN_VAL_FIRST = 50_000  # a class-id range disjoint from training: validation sees unseen characters
+BUILTIN_TEST_CLASSES = 100
 
 
 def describe_source(source: dict) -> str:
@@ -114,28 +116,21 @@ def describe_source(source: dict) -> str:
 
 
 def build_sources(source: dict, n_way: int):
-    """(train, validation or None) ClassSources for a source setting. Raises core.SourceError."""
+    """(train, validation or None) ClassSources for a source setting, from the core source
+    catalogue (the same splits as the CLI). Raises core.SourceError."""
     import core
 
     kind = source.get("kind", "builtin")
     if kind == "builtin":
         n = int(source.get("classes", BUILTIN_TRAIN_CLASSES))
-        return (core.builtin(n_classes=n, first_class=0),
-                core.builtin(n_classes=max(n_way, min(BUILTIN_VAL_CLASSES, n)), first_class=BUILTIN_VAL_FIRST))
+        return (core.open_source("builtin", "train", n_classes=n),
+                core.open_source("builtin", "val", n_classes=max(n_way, min(BUILTIN_VAL_CLASSES, n))))
     folder = source.get("folder") or ""
     if not folder:
         raise core.SourceError("no folder chosen; pick a folder first")
-    if kind == "omniglot":
-        return core.omniglot(folder, "train"), core.omniglot(folder, "val")
     if kind == "folder":
-        full = core.image_folder(folder)
-        n_base = len(full.base_names)
-        # Hold out a fifth of the classes for validation when there are enough to spare.
-        if n_base >= 3 * n_way:
-            n_val = max(n_way, n_base // 5)
-            return full.subset(range(n_base - n_val)), full.subset(range(n_base - n_val, n_base), f"{full.description} (validation)")
-        return full, None
-    raise core.SourceError(f"unknown source kind {kind!r}")
+        return core.hold_out_validation(core.open_source("folder", "train", folder), n_way)
+    return core.open_source(kind, "train", folder), core.open_source(kind, "val", folder)
 
 
 # -- the training thread ---------------------------------------------------------------------
@@ -367,23 +362,19 @@ class TrainSession(ThreadSession):
 
 # -- one-off jobs ----------------------------------------------------------------------------
 # -- the Compare view's thread side ----------------------------------------------------------------
-BUILTIN_TEST_FIRST = 70_000  # a class-id range of the built-in generator used neither for training nor validation
-BUILTIN_TEST_CLASSES = 100
-
-
 def compare_sources(source: dict, n_way: int):
     """(train, validation or None, test) ClassSources for the comparison's source setting: the
-    Studio's train / validation sources plus held-out test classes (the built-in generator's own
-    range; Omniglot's Vinyals test split; an image folder's held-out classes when it has enough,
-    else its training classes)."""
+    Studio's train / validation sources plus the catalogue's test split (the built-in generator's
+    test classes; Omniglot's Vinyals test split), or for an image folder its held-out classes when
+    it has enough, else its training classes."""
     import core
 
     train, val = build_sources(source, n_way)
     kind = source.get("kind", "builtin")
     if kind == "builtin":
-        test = core.builtin(n_classes=max(n_way, int(source.get("test_classes", BUILTIN_TEST_CLASSES))), first_class=BUILTIN_TEST_FIRST)
+        test = core.open_source("builtin", "test", n_classes=max(n_way, int(source.get("test_classes", BUILTIN_TEST_CLASSES))))
     elif kind == "omniglot":
-        test = core.omniglot(source["folder"], "test")
+        test = core.open_source("omniglot", "test", source["folder"])
     else:
         test = val if val is not None else train
     return train, val, test
@@ -515,25 +506,15 @@ def forget_model(path: str | None = None) -> None:
 
 
 def classify(model_path: str, device: str, support: list[tuple[int, bytes]], queries: list[bytes]) -> dict[str, Any]:
-    """Adapt the checkpoint's learner on the support set and predict every query.
+    """Adapt the checkpoint's learner on the support set and predict every query, each on its own.
 
     Returns {"probs": [[p_class0, ...] per query], "device": "cpu"} — plain Python only.
     """
     import core
-    import torch
 
     dev = core.auto_device(device)
     key = (str(model_path), str(dev))
     if key not in _models:
         _models[key] = core.load_checkpoint(model_path, dev)[0]
-    learner = _models[key]
-    spec = learner.spec
-    sx = spec.to_model(core.prepare_images([png for _, png in support], spec), dev)
-    sy = torch.tensor([label for label, _ in support], dtype=torch.long, device=dev)
-    clf = learner.adapt(sx, sy)
-    if not queries:
-        return {"probs": [], "device": dev.type}
-    qx = spec.to_model(core.prepare_images(queries, spec), dev)
-    probs = clf.predict_proba_each(qx).double()  # a query's prediction never depends on the other queries
-    probs = probs / probs.sum(-1, keepdim=True)  # float32 exp() can be off by ~1e-7 from summing to 1
-    return {"probs": probs.cpu().tolist(), "device": dev.type}
+    probs = core.predict(_models[key], [png for _, png in support], [label for label, _ in support], queries)
+    return {"probs": probs.tolist(), "device": dev.type}

@@ -9,8 +9,9 @@ from .compare import AlgoResult, CompareConfig, CompareError, Comparison, Pairwi
 from .episodes import Episode, EpisodeSampler
 from .errors import CheckpointError, ConfigError, FewShotError, ImageError, SourceError, TrainingDiverged
 from .evaluation import EvalResult, evaluate, mean_ci95
+from .inference import Predictions, predict, predict_files, probabilities
 from .inputspec import InputSpec, prepare_image
-from .sources import ClassSource, builtin, image_folder, in_memory, omniglot, prepare_images
+from .sources import BUILTIN_SPLITS, SOURCE_KINDS, ClassSource, builtin, builtin_split, hold_out_validation, image_folder, in_memory, omniglot, open_source, prepare_images
 from .trainer import CancelToken, Progress, TrainConfig, Trainer, auto_device
 
 __all__ = [
@@ -20,4 +21,6 @@ __all__ = [
     "InputSpec", "prepare_image", "ClassSource", "builtin", "image_folder", "in_memory", "omniglot", "prepare_images",
     "CancelToken", "Progress", "TrainConfig", "Trainer", "auto_device",
     "AlgoResult", "CompareConfig", "CompareError", "Comparison", "Pairwise", "learner_from_bytes", "learner_to_bytes", "pairwise",
+    "BUILTIN_SPLITS", "SOURCE_KINDS", "builtin_split", "hold_out_validation", "open_source",
+    "Predictions", "predict", "predict_files", "probabilities",
 ]

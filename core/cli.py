@@ -1,10 +1,11 @@
-"""Headless command line: `fewshot train | eval | compare | bench | demo | list`. Never imports Qt.
+"""Headless command line: `fewshot train | eval | predict | compare | bench | demo | list`. Never imports Qt.
 
 Examples
   fewshot demo                                           # meta-train ProtoNet on the built-in source, evaluate
   fewshot train -a protonet --source omniglot --data ../shared/data/omniglot --minutes 10 \
                 --eval-ways 5,20 --out runs/protonet.pt
   fewshot eval runs/protonet.pt --source omniglot --data ../shared/data/omniglot --way 20
+  fewshot predict runs/protonet.pt --support my_support/ --query new.png more_queries/ --csv predictions.csv
   fewshot compare -a protonet,maml --source omniglot --data ../shared/data/omniglot --minutes-each 5 \
                   --eval-episodes 600 --json runs/compare.json
   fewshot bench
@@ -23,35 +24,14 @@ from .errors import FewShotError
 # -- sources -------------------------------------------------------------------------------------
 
 def make_source(kind: str, data: str | None, split: str, spec=None, size: tuple[int, int] | None = None):
-    """A ClassSource by name: builtin | omniglot | folder. `split` is train / val / test (or a
-    source-specific split such as Omniglot's background / evaluation). `spec` (an InputSpec)
-    replaces the source's own; `size` (height, width) only changes the size of the source's own spec."""
-    from . import sources
-    from .inputspec import InputSpec
-    from .sources.builtin import BUILTIN_SPEC
-    from .sources.omniglot import OMNIGLOT_SPEC
+    """A ClassSource from the source catalogue (`core.sources.catalogue`: the same splits as the app
+    and the tests), with the command line's own words for a missing --data."""
+    from .sources import open_source
 
-    def spec_for(default):
-        if spec is not None:
-            return spec
-        return dataclasses.replace(default, size=tuple(size)) if size else default
-
-    if kind == "builtin":
-        # Disjoint ranges of generated class ids: train, validation and test never share a class.
-        ranges = {"train": (0, 3000), "val": (3000, 300), "test": (3300, 600)}
-        if split not in ranges:
-            raise FewShotError(f"built-in source: unknown split {split!r}; expected train, val or test")
-        first, n = ranges[split]
-        return sources.builtin(n_classes=n, first_class=first, spec=spec_for(BUILTIN_SPEC))
-    if kind == "omniglot":
-        if not data:
-            raise FewShotError("--source omniglot needs --data PATH (a folder in torchvision's Omniglot layout)")
-        return sources.omniglot(data, split, spec=spec_for(OMNIGLOT_SPEC))
-    if kind == "folder":
-        if not data:
-            raise FewShotError("--source folder needs --data PATH (one sub-folder of images per class)")
-        return sources.image_folder(data, spec=spec_for(InputSpec()))
-    raise FewShotError(f"unknown source {kind!r}; expected builtin, omniglot or folder")
+    if kind in ("omniglot", "folder") and not data:
+        what = "a folder in torchvision's Omniglot layout" if kind == "omniglot" else "one sub-folder of images per class"
+        raise FewShotError(f"--source {kind} needs --data PATH ({what})")
+    return open_source(kind, split, data, spec=spec, size=size)
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -194,6 +174,21 @@ def cmd_eval(args) -> int:
     print(f"{learner.title} ({args.checkpoint}) on {src.description}: {res}{each} in {time.perf_counter() - t0:.0f} s")
     if versus_hparams is not None:
         _eval_versus(learner, src, args, device, res, versus_hparams, ", ".join(f"{k}={v}" for k, v in versus.items()))
+    return 0
+
+
+def cmd_predict(args) -> int:
+    """Each query image's class, from a support folder (one sub-folder per class)."""
+    from .inference import predict_files
+
+    preds = predict_files(args.checkpoint, args.support, args.query, device=args.device, each_query=not args.batch)
+    print(preds.table(), end="")
+    for path, write in ((args.csv, preds.write_csv), (args.json, preds.write_json)):
+        if path:
+            try:
+                print(f"written: {write(path)}")
+            except OSError as exc:
+                raise FewShotError(f"{path}: cannot write ({exc.strerror or exc})") from None
     return 0
 
 
@@ -439,6 +434,16 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--each", action="store_true", help="classify every query on its own, as the app does (default: the queries of an episode as one batch, the papers' protocol; differs only for transductive BatchNorm)")
     e.add_argument("--per-instance", action="store_true", help="MANN: accuracy by presentation number within sequences (Santoro et al.'s protocol); --episodes sequences")
     e.set_defaults(func=cmd_eval)
+
+    pr = sub.add_parser("predict", help="classify your own images with a checkpoint and a support folder")
+    pr.add_argument("checkpoint")
+    pr.add_argument("--support", required=True, metavar="DIR", help="one sub-folder of images per class (its name is the class)")
+    pr.add_argument("--query", required=True, nargs="+", metavar="FILE|DIR", help="query images, or folders of them")
+    pr.add_argument("--csv", metavar="PATH", help="also write the predictions as CSV here")
+    pr.add_argument("--json", metavar="PATH", help="also write the predictions as JSON here")
+    pr.add_argument("--batch", action="store_true", help="classify the queries as one batch (the papers' protocol) instead of each on its own as the app does; differs only for transductive BatchNorm")
+    pr.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda, ...")
+    pr.set_defaults(func=cmd_predict)
 
     c = source_args(sub.add_parser("compare", help="meta-train several algorithms on identical episodes and compare them on the same test episodes"), "train")
     c.add_argument("-a", "--algorithms", default="all", help="comma-separated names, or all (default)")

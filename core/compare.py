@@ -57,6 +57,7 @@ from .checkpoint import checkpoint_dict, learner_from_checkpoint
 from .episodes import EpisodeSampler
 from .errors import CheckpointError, FewShotError
 from .evaluation import TEST_SEED, mean_ci95
+from .inference import probabilities
 from .peakmem import peak_mb, reset_peak
 from .sources.base import ClassSource
 from .trainer import CancelToken, TrainConfig, Trainer
@@ -143,7 +144,7 @@ def wilcoxon_signed_rank(a: list[float], b: list[float], exact_max: int = EXACT_
         all_ = float(2 ** n)
         lower = counts[: w2 + 1].sum() / all_
         upper = counts[w2:].sum() / all_
-        return WilcoxonResult(w_plus, w_minus, n, min(1.0, 2 * min(lower, upper)), "exact")
+        return WilcoxonResult(w_plus, w_minus, n, min(1.0, float(2 * min(lower, upper))), "exact")  # a float, not np.float64: it is written with repr()
     mean = n * (n + 1) / 4
     groups: dict[float, int] = {}
     for r in ranks:
@@ -364,12 +365,7 @@ def learner_from_bytes(data: bytes, device: torch.device | str = "cpu") -> MetaL
 
 def _probabilities(learner: MetaLearner, support_x: torch.Tensor, support_y: torch.Tensor, query_x: torch.Tensor) -> list | str:
     try:
-        dev = learner.device
-        clf = learner.adapt(support_x.to(dev), support_y.to(dev))
-        with torch.no_grad():
-            probs = clf.predict_proba_each(query_x.to(dev)).double()  # a query's prediction never depends on the others
-        probs = probs / probs.sum(-1, keepdim=True)  # float32 exp() can be off by ~1e-7 from summing to 1
-        return probs.cpu().tolist()
+        return probabilities(learner, support_x, support_y, query_x).tolist()
     except (ValueError, RuntimeError) as exc:
         return str(exc)
 

@@ -120,3 +120,93 @@ def test_size_option_trains_at_that_size_and_eval_uses_the_checkpoints_own_size(
     with pytest.raises(SystemExit):
         main(["train", "--size", "big"])
     assert "expected a size such as 28, 105 or 84x84" in capsys.readouterr().err
+
+
+# -- fewshot predict ------------------------------------------------------------------------------
+
+def _predict_setup(tmp_path):
+    """A small ProtoNet checkpoint meta-trained for 40 steps (a fraction of a second) on the built-in source's training split,
+    a support folder of three unseen test-split characters (two drawings each) written as PNGs,
+    and one query PNG per class: a third drawing, named after its class."""
+    import torch
+    from PIL import Image
+
+    cfg = core.TrainConfig(algorithm="protonet", hparams={"hidden": 16, "train_way": 4, "train_query": 2}, n_way=3, k_shot=1, q_query=2,
+                           steps=40, val_episodes=0, device="cpu", seed=0)
+    trainer = core.Trainer(cfg, core.builtin_split("train", 12, n_instances=4))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # deterministic, and fast on a busy machine
+    try:
+        for _ in trainer.run():
+            pass
+    finally:
+        torch.set_num_threads(threads)
+    ckpt = core.save_checkpoint(tmp_path / "tiny.pt", trainer.learner)
+    glyphs = core.builtin_split("test", 3, n_instances=3)
+    for c, name in enumerate(["alpha", "beta", "gamma"]):
+        for i in range(3):
+            ink = glyphs.images[int(glyphs.starts[c]) + i, 0].numpy()
+            folder = tmp_path / "support" / name if i < 2 else tmp_path / "queries"
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(255 - ink).save(folder / f"{name if i == 2 else i}.png")  # dark ink on white, as people draw
+    return ckpt, tmp_path / "support", tmp_path / "queries"
+
+
+def test_predict_prints_each_querys_class_and_writes_csv_and_json(tmp_path, capsys):
+    import csv
+    import json
+
+    ckpt, support, queries = _predict_setup(tmp_path)
+    files = sorted(queries.iterdir())
+    expected = core.predict_files(ckpt, support, files, device="cpu")
+    labels = [c for c in ("alpha", "beta", "gamma") for _ in range(2)]
+    direct = core.predict(core.load_checkpoint(ckpt)[0], sorted(support.glob("*/*.png")), [("alpha", "beta", "gamma").index(c) for c in labels], files)
+    assert direct.tolist() == expected.probabilities  # the CLI's numbers are core.predict's
+    rc = main(["predict", str(ckpt), "--support", str(support), "--query", str(queries), "--device", "cpu",
+               "--csv", str(tmp_path / "p.csv"), "--json", str(tmp_path / "p.json")])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    lines = out.splitlines()
+    assert lines[0].split() == ["query", "predicted", "alpha", "beta", "gamma"]
+    for line, f, predicted, probs in zip(lines[1:4], files, expected.predicted, expected.probabilities):
+        assert line.split() == [str(f), predicted, *(f"{p:.4f}" for p in probs)]
+    # the query drawn from a class is predicted as that class (two drawings of it in the support set)
+    assert expected.predicted == ["alpha", "beta", "gamma"], out
+    rows = list(csv.DictReader(open(tmp_path / "p.csv", encoding="utf-8")))
+    assert [r["predicted"] for r in rows] == expected.predicted and float(rows[1]["beta"]) == expected.probabilities[1][1]
+    data = json.loads((tmp_path / "p.json").read_text())
+    assert data["classes"] == ["alpha", "beta", "gamma"] and data["predictions"][2]["probabilities"]["gamma"] == expected.probabilities[2][2]
+    # a single query file works too
+    assert main(["predict", str(ckpt), "--support", str(support), "--query", str(files[1]), "--device", "cpu"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[:2] == [str(files[1]), expected.predicted[1]]
+
+
+def test_predict_bad_input_is_one_clear_line_and_exit_2(tmp_path, capsys):
+    import shutil
+
+    ckpt, support, queries = _predict_setup(tmp_path)
+
+    def error(*args) -> str:
+        rc = main(["predict", *map(str, args), "--device", "cpu"])
+        err = capsys.readouterr().err
+        assert rc == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+        return err
+
+    assert "no such checkpoint file" in error(tmp_path / "missing.pt", "--support", support, "--query", queries)
+    data = ckpt.read_bytes()
+    (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
+    assert "truncated or damaged checkpoint" in error(tmp_path / "cut.pt", "--support", support, "--query", queries)
+    assert "no such query file or folder" in error(ckpt, "--support", support, "--query", tmp_path / "nope.png")
+    assert "no such folder" in error(ckpt, "--support", tmp_path / "nothing", "--query", queries)
+    (queries / "broken.png").write_bytes(b"not a png at all")
+    assert "broken.png: not a readable image" in error(ckpt, "--support", support, "--query", queries)
+    (queries / "broken.png").unlink()
+    shutil.copy(queries / "alpha.png", support / "alpha" / "ok.png")
+    (support / "beta" / "2.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    assert "2.png: not a readable image" in error(ckpt, "--support", support, "--query", queries)
+    (support / "beta" / "2.png").unlink()
+    (support / "delta").mkdir()
+    assert "delta holds no images" in error(ckpt, "--support", support, "--query", queries)
+    shutil.rmtree(support / "delta")
+    assert "needs at least two" in error(ckpt, "--support", support / "alpha", "--query", queries)
+    assert "cannot write" in error(ckpt, "--support", support, "--query", queries, "--csv", tmp_path / "no" / "dir" / "p.csv")

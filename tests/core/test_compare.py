@@ -11,6 +11,7 @@ import core
 from core import compare as cmp
 from core.algorithms import ALGORITHMS
 from core.evaluation import TEST_SEED
+from tests.conftest import builtin_train_test
 
 TINY = {"protonet": {"hidden": 8}, "maml": {"hidden": 8, "meta_batch_size": 2, "inner_steps": 1, "inner_steps_test": 1},
         "matching": {"hidden": 8}}
@@ -19,7 +20,7 @@ TINY = {"protonet": {"hidden": 8}, "maml": {"hidden": 8, "meta_batch_size": 2, "
 @pytest.fixture(scope="module")
 def sources():
     """Tiny disjoint train / test sources of the built-in generator (a second or two to build)."""
-    return core.builtin(n_classes=24, n_instances=8, first_class=0), core.builtin(n_classes=12, n_instances=8, first_class=9000)
+    return builtin_train_test(24, 12, n_instances=8)
 
 
 def _config(algorithms, **kw):
@@ -123,6 +124,7 @@ def test_wilcoxon_signed_rank_matches_known_values():
     w = cmp.wilcoxon_signed_rank(d, [0] * len(d))
     assert (w.w_plus, w.w_minus, w.n, w.method) == (96, 24, 15, "exact")
     assert w.p_value == pytest.approx(0.041259765625, abs=1e-12)
+    assert type(w.p_value) is float  # a plain float: the matrix CSV writes repr(p), and repr(np.float64(p)) is not a number
     assert cmp.wilcoxon_signed_rank([0] * len(d), d).p_value == pytest.approx(w.p_value)  # two-sided: symmetric
     assert cmp.wilcoxon_signed_rank([1, 2, 3, 4, 5], [0] * 5).p_value == pytest.approx(2 / 32)
     same = cmp.wilcoxon_signed_rank([0.5, 1.0], [0.5, 1.0])
