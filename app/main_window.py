@@ -834,15 +834,17 @@ class MainWindow(QMainWindow):
 
         def failed(exc: Exception) -> None:
             self._classify_busy, self._classify_ids = False, []
-            self.show_message("Cannot classify", str(exc))
+            if context == self._classify_context(self.current_model()):  # an error about a replaced model is moot
+                self.show_message("Cannot classify", str(exc))
             self._next_classify()
 
         workers.run_job(lambda: workers.classify(path, device, support, all_queries), done, failed, owner=self)
 
     def _next_classify(self) -> None:
         nxt, self._classify_again = self._classify_again, None
-        if nxt is not None:
-            self._submit_classify(nxt["entry"], nxt["ids"], nxt["queries"], nxt["live"])
+        entry = self.current_model()  # the model in use now: it may have changed since the request queued
+        if nxt is not None and entry is not None:
+            self._submit_classify(entry, nxt["ids"], nxt["queries"], nxt["live"])
         else:
             self._show_pending()
 
