@@ -210,6 +210,7 @@ class MainWindow(QMainWindow):
         self.messages: list[tuple[str, str]] = []  # every message shown (the tests read them)
         self._classify_busy = False
         self._classify_again: dict | None = None
+        self._classify_ids: list[int] = []  # the queries the running classification covers
         self._after_training: str | None = None
         self._record_shown: str | None = None  # the model whose training record the panel shows
         self._model_note: tuple[str, str] | None = None  # (model id, why it is the model in use)
@@ -1012,45 +1013,70 @@ class MainWindow(QMainWindow):
             return
         self._submit_classify(entry, [], [], canvas.to_png())
 
+    def _classify_context(self, entry) -> tuple:
+        """What a classification's result depends on besides its images: the model, the class
+        names and the support samples. A result computed for another context is stale."""
+        return (str(self.library.path(entry.id)) if entry is not None else None, tuple(self.project.class_names()),
+                tuple(s.id for c in self.project.classes for s in c.samples))
+
     def _submit_classify(self, entry, ids: list[int], queries: list[bytes], live: bytes | None) -> None:
         request = {"entry": entry, "ids": ids, "queries": queries, "live": live}
         if self._classify_busy:
             # One job at a time; while one runs, remember only the newest request (throttling).
             if self._classify_again and not live:
                 request["live"] = self._classify_again.get("live")
+            if self._classify_again and not ids:  # a live-only request must not drop queued queries
+                request.update(ids=self._classify_again["ids"], queries=self._classify_again["queries"])
             self._classify_again = request
+            self._show_pending()
             return
         self._classify_busy = True
-        names = self.project.class_names()
+        self._classify_ids = list(ids)
+        self._show_pending()
+        context = self._classify_context(entry)
+        names = list(context[1])
         support = [(ci, s.png) for ci, c in enumerate(self.project.classes) for s in c.samples]
-        path, device = str(self.library.path(entry.id)), self.project.settings.get("device", "auto")
+        path, device = context[0], self.project.settings.get("device", "auto")
         all_queries = queries + ([live] if live is not None else [])
-        support_ids = [s.id for c in self.project.classes for s in c.samples]
 
         def done(result: dict) -> None:
-            self._classify_busy = False
-            # Drop results for a support set that changed while the job ran.
-            if support_ids == [s.id for c in self.project.classes for s in c.samples]:
+            self._classify_busy, self._classify_ids = False, []
+            # A result for a model, class names or support set that changed while the job ran is
+            # stale: showing it would put the old model's predictions next to the new model's name.
+            if context == self._classify_context(self.current_model()):
                 probs = result["probs"]
                 if live is not None:
                     self.query.set_live(names, probs[-1])
                     probs = probs[:-1]
                 self.query.set_results(names, dict(zip(ids, probs)))
                 self.statusBar().showMessage(f"Classified {plural(len(all_queries), 'image')} on {result['device'].upper()}", 3000)
-            self.classified.emit()
+                self.classified.emit()
             self._next_classify()
 
         def failed(exc: Exception) -> None:
-            self._classify_busy = False
-            self.show_message("Cannot classify", str(exc))
+            self._classify_busy, self._classify_ids = False, []
+            if context == self._classify_context(self.current_model()):  # an error about a replaced model is moot
+                self.show_message("Cannot classify", str(exc))
             self._next_classify()
 
         workers.run_job(lambda: workers.classify(path, device, support, all_queries), done, failed, owner=self)
 
     def _next_classify(self) -> None:
         nxt, self._classify_again = self._classify_again, None
-        if nxt is not None:
-            self._submit_classify(nxt["entry"], nxt["ids"], nxt["queries"], nxt["live"])
+        entry = self.current_model()  # the model in use now: it may have changed since the request queued
+        if nxt is not None and entry is not None:
+            self._submit_classify(entry, nxt["ids"], nxt["queries"], nxt["live"])
+        else:
+            self._show_pending()
+
+    def classifying(self) -> bool:
+        """Whether a classification is running or queued."""
+        return self._classify_busy or self._classify_again is not None
+
+    def _show_pending(self) -> None:
+        """Rows that a running or queued classification covers say so until their result arrives."""
+        queued = self._classify_again["ids"] if self._classify_again else []
+        self.query.set_pending(set(self._classify_ids) | set(queued))
 
     # -- project files --------------------------------------------------------------------------
     def _model_payload(self) -> tuple[bytes | None, dict]:

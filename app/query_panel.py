@@ -99,9 +99,10 @@ class QueryRow(QWidget):
         lay.addWidget(thumb)
         lay.addLayout(right, 1)
 
-    def set_result(self, names: list[str] | None, probs: list[float] | None) -> None:
+    def set_result(self, names: list[str] | None, probs: list[float] | None, pending: bool = False) -> None:
+        """Show a result; without one, say whether a classification covering this row is under way."""
         if not probs:
-            self.prediction.setText("not classified yet")
+            self.prediction.setText("classifying…" if pending else "not classified yet")
             self.bars.set_values([], [])
             return
         best = max(range(len(probs)), key=probs.__getitem__)
@@ -129,6 +130,7 @@ class QueryPanel(QWidget):
         self.edit = editor or Editor(project, self)  # every change goes through it (undo)
         self.setAcceptDrops(True)
         self.results: dict[int, tuple[list[str], list[float]]] = {}
+        self.pending: set[int] = set()  # queries a running or queued classification covers
         title = QLabel("Query set")
         title.setObjectName("heading")
         hint = QLabel("drop, paste or draw images to classify")
@@ -219,7 +221,7 @@ class QueryPanel(QWidget):
                 self.list.setItemWidget(item, row)
         for row in self.rows():
             names, probs = self.results.get(row.sample.id, (None, None))
-            row.set_result(names, probs)
+            row.set_result(names, probs, pending=row.sample.id in self.pending)
         self.list.setVisible(bool(ids))
         self.empty_hint.setVisible(not ids)
 
@@ -227,6 +229,14 @@ class QueryPanel(QWidget):
         for sid, probs in probs_by_id.items():
             self.results[sid] = (names, probs)
         self.refresh()
+
+    def set_pending(self, ids: set[int]) -> None:
+        if ids != self.pending:
+            self.pending = set(ids)
+            self.refresh()
+
+    def has_result(self, sample_id: int) -> bool:
+        return bool(self.results.get(sample_id, (None, None))[1])
 
     def clear_results(self) -> None:
         self.results.clear()

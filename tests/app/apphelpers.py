@@ -95,3 +95,50 @@ def drop_paths(widget: QWidget, paths) -> bool:
     drop = QDropEvent(pos, actions, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(widget, drop)
     return drop.isAccepted()
+
+
+def delay_classification(monkeypatch, seconds: float = 0.3) -> None:
+    """Make every classification job take at least `seconds` (longer than the window's 100 ms
+    auto-classify debounce), as on a slow machine: requests then queue behind a running job."""
+    from app import workers
+
+    real = workers.classify
+
+    def slow(*args, **kwargs):
+        time.sleep(seconds)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(workers, "classify", slow)
+
+
+def wait_for_results(window, qtbot, timeout: int = 30_000) -> list:
+    """The query rows, once no classification is running or queued and every row shows a result
+    (so the results are those of the latest request, not of one that covered fewer queries)."""
+    qtbot.waitUntil(lambda: not window.classifying() and all(window.query.has_result(r.sample.id) for r in window.query.rows()),
+                    timeout=timeout)
+    return window.query.rows()
+
+
+class TorchCallsOnThisThread:
+    """Records every torch function called on the thread that enters it, and nothing else: torch's
+    function modes are per thread, so the engine's work on the worker threads is not seen. Entered
+    on the GUI thread it shows whether any engine work ran there, whatever the machine's speed."""
+
+    def __init__(self):
+        from torch.overrides import TorchFunctionMode
+
+        calls = self.calls = []
+
+        class Recorder(TorchFunctionMode):
+            def __torch_function__(self, func, types, args=(), kwargs=None):
+                calls.append(getattr(func, "__qualname__", None) or repr(func))
+                return func(*args, **(kwargs or {}))
+
+        self._mode = Recorder()
+
+    def __enter__(self) -> "TorchCallsOnThisThread":
+        self._mode.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._mode.__exit__(*exc)

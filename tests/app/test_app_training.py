@@ -4,11 +4,10 @@ from __future__ import annotations
 import time
 
 import pytest
+from PySide6.QtCore import Qt
 
-from apphelpers import TINY_HPARAMS, TINY_SOURCE, Heartbeat, fill_support, glyph_png
-
-STALL_LIMIT_S = 0.050
-
+from apphelpers import (TINY_HPARAMS, TINY_SOURCE, Heartbeat, TorchCallsOnThisThread, delay_classification, fill_support,
+                        glyph_png, wait_for_results)
 
 def _start_tiny(window, steps: int = 400) -> None:
     window.form.set_values(TINY_HPARAMS)
@@ -18,48 +17,68 @@ def _start_tiny(window, steps: int = 400) -> None:
     assert window.train(overrides={"source": TINY_SOURCE})
 
 
-def test_training_updates_curves_and_progress_stop_ends_it_and_gui_never_stalls(window, qtbot):
+def test_training_updates_curves_and_progress_stop_ends_it_and_gui_never_stalls(window, qtbot, monkeypatch):
+    """The GUI never stalls because no engine work runs on its thread: every torch call made on the
+    GUI thread while training is recorded, and there must be none (a machine-independent check; the
+    event loop's longest wall-clock stall is printed as a measurement: see app.bench_responsiveness)."""
+    import threading
+
+    import core
+
+    trainers = []  # (trainer, thread it was made on): the worker's, reached to read its step counter
+
+    class RecordedTrainer(core.Trainer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            trainers.append((self, threading.get_ident()))
+
+    monkeypatch.setattr(core, "Trainer", RecordedTrainer)
     beat = Heartbeat()
     beat.start()
-    _start_tiny(window, steps=400)  # validates every 40 steps
-    assert not window.train_btn.isEnabled() and window.stop_act.isEnabled()
-    panel = window.training
-    def drawn(item):
-        x = item.getData()[0]
-        return 0 if x is None else len(x)
+    with TorchCallsOnThisThread() as on_gui_thread:
+        _start_tiny(window, steps=400)  # validates every 40 steps
+        assert not window.train_btn.isEnabled() and window.stop_act.isEnabled()
+        panel = window.training
 
-    qtbot.waitUntil(lambda: drawn(panel.val_curve) >= 2 and panel.redraws >= 3, timeout=30_000)
-    beat.stop()
-    print(f"\nlongest event-loop stall while training: {beat.max_gap * 1000:.1f} ms over {beat.ticks} heartbeats")
-    assert beat.max_gap < STALL_LIMIT_S
-    # The plot items really hold the buffered curves, and the progress bar follows.
-    assert drawn(panel.loss_curve) > 40
-    assert panel.progress_bar.maximum() == 400 and panel.progress_bar.value() > 40
-    assert "episodes/s" in panel.stats.text() and "ETA" in panel.stats.text()
-    window.stop_act.trigger()
-    t0 = time.perf_counter()
-    qtbot.waitUntil(lambda: window.session is None, timeout=5000)
-    assert time.perf_counter() - t0 < 2.0
-    assert panel.last["status"] == "cancelled" and panel.last["step"] < 400
+        def drawn(item):
+            x = item.getData()[0]
+            return 0 if x is None else len(x)
+
+        qtbot.waitUntil(lambda: drawn(panel.val_curve) >= 2 and panel.redraws >= 3, timeout=60_000)
+        beat.stop()
+        print(f"\nlongest event-loop stall while training: {beat.max_gap * 1000:.1f} ms over {beat.ticks} heartbeats")
+        # The plot items really hold the buffered curves, and the progress bar follows.
+        assert drawn(panel.loss_curve) > 40
+        assert panel.progress_bar.maximum() == 400 and panel.progress_bar.value() > 40
+        assert "episodes/s" in panel.stats.text() and "ETA" in panel.stats.text()
+        [(trainer, trainer_thread)] = trainers
+        window.stop_act.trigger()
+        step_at_stop = trainer.step  # Stop is set: at most the step under way may still finish
+        t0 = time.perf_counter()
+        qtbot.waitUntil(lambda: window.session is None, timeout=30_000)
+        print(f"the run ended {(time.perf_counter() - t0) * 1000:.0f} ms after Stop, at step {panel.last['step']} (Stop at {step_at_stop})")
+    assert on_gui_thread.calls == [], f"engine work on the GUI thread: {sorted(set(on_gui_thread.calls))}"
+    assert trainer_thread != threading.get_ident()
+    assert panel.last["status"] == "cancelled" and step_at_stop <= panel.last["step"] <= step_at_stop + 1 < 400
     assert window.train_btn.isEnabled() and not window.stop_act.isEnabled()
     # A stopped run still leaves a usable model in the library, used by this project.
     [entry] = window.library.entries()
-    assert entry.algorithm == "protonet" and entry.val_accuracy is not None
+    assert entry.algorithm == "protonet" and entry.val_accuracy is not None and entry.steps == panel.last["step"]
     assert window.project.model_file.endswith(f"{entry.id}.pt")
 
 
-def test_classify_shows_confidences_that_sum_to_one(window_with_model, qtbot):
+def test_classify_shows_confidences_that_sum_to_one(window_with_model, qtbot, monkeypatch):
     window = window_with_model
+    delay_classification(monkeypatch)  # as on a slow machine: the auto-classification queues behind Classify
     fill_support(window.project, n_classes=3, shots=2)
     window.project.add_queries([glyph_png(k, 7) for k in range(3)])
-    with qtbot.waitSignal(window.classified, timeout=10_000):
-        window.classify()
-    rows = window.query.rows()
+    window.classify()
+    rows = wait_for_results(window, qtbot)
     assert len(rows) == 3
     for row in rows:
         names, probs = row.bars.names, row.bars.probs
         assert names == window.project.class_names() and len(probs) == 3
-        assert sum(probs) == pytest.approx(1.0, abs=1e-6)
+        assert sum(probs) == pytest.approx(1.0, abs=1e-5)  # a tolerance float32 keeps on any CPU's kernels
         assert row.prediction.text().startswith("→ ")
     # A drawn query is classified live (throttled) while drawing.
     from apphelpers import mouse_stroke
@@ -67,15 +86,13 @@ def test_classify_shows_confidences_that_sum_to_one(window_with_model, qtbot):
     canvas = window.query.draw.canvas
     mouse_stroke(canvas, [(40, 40), (120, 120), (60, 140)])
     # Wait for the live result itself: a queued classification of the queries may land first.
-    qtbot.waitUntil(lambda: len(window.query.live_bars.probs) == 3, timeout=10_000)
-    assert sum(window.query.live_bars.probs) == pytest.approx(1.0, abs=1e-6)
+    qtbot.waitUntil(lambda: len(window.query.live_bars.probs) == 3, timeout=20_000)
+    assert sum(window.query.live_bars.probs) == pytest.approx(1.0, abs=1e-5)
     assert window.query.live_prediction.text().startswith("→ ")
 
 
-def test_a_querys_confidences_do_not_depend_on_the_other_queries_even_with_transductive_batchnorm(window, qtbot, tmp_path):
-    """MAML normalises with the batch's own BatchNorm statistics (the paper's protocol): classified
-    as one batch, a query's prediction would change when the user adds another query, and a lone
-    query (a single drawing) would be normalised by itself. The app classifies each on its own."""
+def _maml_model(window, tmp_path):
+    """A MAML library entry (transductive BatchNorm), meta-trained for two steps."""
     import core
 
     cfg = core.TrainConfig(algorithm="maml", hparams={"hidden": 8}, n_way=3, k_shot=1, q_query=1, steps=2,
@@ -86,21 +103,86 @@ def test_a_querys_confidences_do_not_depend_on_the_other_queries_even_with_trans
     assert trainer.learner.hparams.bn_mode == "transductive"
     path = tmp_path / "maml.pt"
     core.save_checkpoint(path, trainer.learner, trainer.trainer_state(0.0), extra={})
-    entry = window.library.import_bytes(path.read_bytes(), algorithm="maml", title="MAML", source="Built-in characters",
-                                        n_way=3, k_shot=1, val_accuracy=0.5, steps=2)
-    window.use_model(entry.id)
+    return window.library.import_bytes(path.read_bytes(), algorithm="maml", title="MAML", source="Built-in characters",
+                                       n_way=3, k_shot=1, val_accuracy=0.5, steps=2)
+
+
+def test_a_querys_confidences_do_not_depend_on_the_other_queries_even_with_transductive_batchnorm(window, qtbot, tmp_path, monkeypatch):
+    """MAML normalises with the batch's own BatchNorm statistics (the paper's protocol): classified
+    as one batch, a query's prediction would change when the user adds another query, and a lone
+    query (a single drawing) would be normalised by itself. The app classifies each on its own.
+    Jobs are slowed as on a slow machine, where adding queries queues an auto-classification
+    behind the running one: the test waits for the latest request's results, not the first signal."""
+    delay_classification(monkeypatch)
+    window.use_model(_maml_model(window, tmp_path).id)
     fill_support(window.project, n_classes=3, shots=1)
     window.project.add_queries([glyph_png(0, 7)])
-    with qtbot.waitSignal(window.classified, timeout=20_000):
-        window.classify()
-    alone = list(window.query.rows()[0].bars.probs)
+    window.classify()
+    alone = list(wait_for_results(window, qtbot)[0].bars.probs)
     window.project.add_queries([glyph_png(1, 7), glyph_png(2, 7)])
-    with qtbot.waitSignal(window.classified, timeout=20_000):
-        window.classify()
-    rows = window.query.rows()
+    window.classify()
+    rows = wait_for_results(window, qtbot)
     assert len(rows) == 3
     assert rows[0].bars.probs == pytest.approx(alone, abs=1e-6)
-    assert all(sum(r.bars.probs) == pytest.approx(1.0, abs=1e-6) for r in rows)
+    assert all(sum(r.bars.probs) == pytest.approx(1.0, abs=1e-5) for r in rows)
+
+
+def _use_model_from_models_tab(window, entry_id: str) -> None:
+    """Click a model's row in the Models tab, then "Use" (what a person does to switch models)."""
+    from PySide6.QtCore import QPoint
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QPushButton
+
+    tree = window.models
+    window.tabs.setCurrentIndex(window.tabs.indexOf(tree.parentWidget()))
+    QTest.qWait(50)  # let the tab lay out before aiming at a cell
+    [item] = [tree.topLevelItem(i) for i in range(tree.topLevelItemCount())
+              if tree.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole) == entry_id]
+    rect = tree.visualItemRect(item)
+    QTest.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     QPoint(tree.header().sectionViewportPosition(1) + 5, rect.center().y()))
+    assert tree.currentItem() is item
+    [use] = [b for b in tree.parentWidget().findChildren(QPushButton) if b.text() == "Use"]
+    QTest.mouseClick(use, Qt.MouseButton.LeftButton)
+
+
+def test_a_result_computed_by_a_model_replaced_meanwhile_is_never_shown(window_with_model, qtbot, tmp_path, monkeypatch):
+    """Switching models while a classification runs: the rows say they are waiting, the old
+    model's predictions never appear next to the new model's name, and the new model's do."""
+    import threading
+
+    from app import workers
+
+    window = window_with_model
+    old_path = window.project.model_file
+    maml = _maml_model(window, tmp_path)
+    window._refresh_models()  # as after opening a project that brought this model along
+    fill_support(window.project, n_classes=3, shots=1)
+    real, gate, started = workers.classify, threading.Event(), []
+
+    def gated(path, *args):
+        started.append(path)
+        assert gate.wait(60), "the test never opened the gate"
+        return real(path, *args)
+
+    monkeypatch.setattr(workers, "classify", gated)
+    window.project.add_queries([glyph_png(k, 7) for k in range(3)])
+    qtbot.mouseClick(window.query.classify_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: started == [old_path], timeout=20_000)  # the job for the old model is running
+    assert [r.prediction.text() for r in window.query.rows()] == ["classifying…"] * 3
+    _use_model_from_models_tab(window, maml.id)  # the person switches to the MAML model meanwhile
+    assert window.project.model_file == str(window.library.path(maml.id))
+    qtbot.waitUntil(lambda: window._classify_again is not None, timeout=20_000)  # the re-classification queues
+    shown = []
+    window.classified.connect(lambda: shown.append([list(r.bars.probs) for r in window.query.rows()]))
+    gate.set()
+    rows = wait_for_results(window, qtbot)
+    assert started == [old_path, window.project.model_file]
+    expected = real(window.project.model_file, "cpu", [(ci, s.png) for ci, c in enumerate(window.project.classes) for s in c.samples],
+                    [s.png for s in window.project.queries])["probs"]
+    assert len(shown) == 1  # only the new model's results ever reached the screen
+    for on_screen, row, want in zip(shown[0], rows, expected, strict=True):
+        assert on_screen == row.bars.probs == pytest.approx(want, abs=1e-5)
 
 
 def test_the_model_in_use_shows_how_it_was_meta_trained(window_with_model, qtbot):

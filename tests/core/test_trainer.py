@@ -125,7 +125,22 @@ def test_device_selection():
             core.auto_device("cuda")
 
 
-def test_reptile_anneals_its_meta_step_over_steps_and_over_a_time_budget(small_real_sources):
+def _steady_clock(monkeypatch, tick_s: float):
+    """The trainer's clock advances `tick_s` per reading, whatever the machine's speed or load: a
+    time-budget test then runs the same steps everywhere (a real 1 s budget gives a loaded machine
+    so few, slow steps that the last one starts well before the budget is spent)."""
+    from types import SimpleNamespace
+
+    now = [0.0]
+
+    def perf_counter() -> float:
+        now[0] += tick_s
+        return now[0]
+
+    monkeypatch.setattr(core.trainer, "time", SimpleNamespace(perf_counter=perf_counter))
+
+
+def test_reptile_anneals_its_meta_step_over_steps_and_over_a_time_budget(small_real_sources, monkeypatch):
     train, _ = small_real_sources
     hp = {"hidden": 4, "meta_batch_size": 1, "inner_steps": 1}
     by_steps = core.Trainer(_cfg(algorithm="reptile", hparams=hp, steps=4, val_episodes=0), train)
@@ -133,6 +148,7 @@ def test_reptile_anneals_its_meta_step_over_steps_and_over_a_time_budget(small_r
     for p in by_steps.run():
         sizes.append(by_steps.learner.meta_step_size())
     assert sizes[:4] == pytest.approx([1.0, 0.75, 0.5, 0.25])  # ε = 1 − steps done / steps
+    _steady_clock(monkeypatch, 0.01)  # four readings a step: 25 steps fill the 1 s budget
     by_time = core.Trainer(_cfg(algorithm="reptile", hparams=hp, steps=10**9, max_seconds=1.0, val_episodes=0), train)
     _run(by_time)
     # With a time budget the run's length is the budget: ε has annealed most of the way to 0.
