@@ -27,6 +27,9 @@ from typing import Any, Callable
 import shiboken6
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QRunnable, QThread, QThreadPool, Signal, Slot
 
+from .library import verify_model_bytes
+
+
 def lower_thread_priority(niceness: int = 10) -> None:
     """Make the calling worker thread yield the CPU to the GUI thread.
 
@@ -270,6 +273,9 @@ class TrainWorker(CancellableWorker):
                 "stopped": stopped, "hparams": dataclasses.asdict(trainer.learner.hparams)}
         path = Path(r["library_root"]) / f"{r['model_id']}.pt"
         core.save_checkpoint(path, trainer.learner, trainer.trainer_state(last.get("elapsed_s", 0.0)), extra=meta)
+        # The library checks every model it takes in; checked here, on this thread, the GUI thread's
+        # library.add costs only a hash (the verdict is remembered by digest).
+        verify_model_bytes(path.read_bytes(), path.name)
         self.finished.emit({"status": status, "model_id": r["model_id"], "meta": meta})
 
     def _validate_stopped(self, trainer) -> float | None:

@@ -140,7 +140,7 @@ def _use_model_from_models_tab(window, entry_id: str) -> None:
               if tree.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole) == entry_id]
     rect = tree.visualItemRect(item)
     QTest.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
-                     QPoint(tree.header().sectionViewportPosition(1) + 5, rect.center().y()))
+                     QPoint(tree.header().sectionViewportPosition(0) + 5, rect.center().y()))  # the name: always shown
     assert tree.currentItem() is item
     [use] = [b for b in tree.parentWidget().findChildren(QPushButton) if b.text() == "Use"]
     QTest.mouseClick(use, Qt.MouseButton.LeftButton)
