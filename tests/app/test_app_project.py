@@ -30,7 +30,7 @@ def open_and_wait(qtbot, window, path) -> bool:
 
 def _snapshot(project):
     return ([(c.name, [s.png for s in c.samples]) for c in project.classes], [s.png for s in project.queries],
-            project.algorithm, dict(project.hparams), dict(project.settings), project.model_file, project.path)
+            project.algorithm, dict(project.hparams), project.task, project.model_file, project.path)
 
 
 def test_save_open_round_trip_restores_everything(window_with_model, make_window, tmp_path, qtbot):
@@ -41,7 +41,7 @@ def test_save_open_round_trip_restores_everything(window_with_model, make_window
     Image.new("RGBA", (40, 30), (200, 10, 10, 128)).save(rgba, "PNG")
     w.project.add_samples(0, [rgba.getvalue()])
     w.project.add_queries([glyph_png(1, 9), glyph_png(2, 9)])
-    w.project.set_setting("k_shot", 2)
+    w.project.update_task(k_shot=2)
     w.form.editors["hidden"].setValue(16)
     model_bytes = (w.library.root / f"{w.current_model().id}.pt").read_bytes()
     path = tmp_path / "shapes.fsproj"
@@ -144,7 +144,7 @@ def saved_project(window_with_model, tiny_checkpoint, tmp_path):
     w = window_with_model
     fill_support(w.project, n_classes=3, shots=2)
     w.project.add_queries([glyph_png(1, 9), glyph_png(2, 9)])
-    w.project.set_setting("k_shot", 2)
+    w.project.update_task(k_shot=2)
     w.project.set_comparison(_comparison_dict(), {"protonet": tiny_checkpoint, "matching": tiny_checkpoint})
     path = tmp_path / "shapes.fsproj"
     assert w.save_to(path)

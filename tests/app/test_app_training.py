@@ -11,9 +11,9 @@ from apphelpers import (TINY_HPARAMS, TINY_SOURCE, Heartbeat, TorchCallsOnThisTh
 
 def _start_tiny(window, steps: int = 400) -> None:
     window.form.set_values(TINY_HPARAMS)
-    window.project.set_setting("steps", steps)
-    window.project.set_setting("max_seconds", 0)
-    window.project.set_setting("n_way", 3)
+    window.project.update_task(steps=steps)
+    window.project.update_task(max_seconds=0)
+    window.project.update_task(n_way=3)
     assert window.train(overrides={"source": TINY_SOURCE})
 
 
@@ -231,7 +231,7 @@ def test_training_error_is_shown_and_sets_are_untouched(window, qtbot):
     fill_support(window.project, n_classes=3, shots=1)
     before = [(c.name, [s.png for s in c.samples]) for c in window.project.classes]
     window.form.set_values(TINY_HPARAMS)
-    window.project.set_setting("steps", 5)
+    window.project.update_task(steps=5)
     window.train(overrides={"source": {"kind": "folder", "folder": "/nonexistent/few-shot"}})
     qtbot.waitUntil(lambda: window.session is None, timeout=10_000)
     title, text = window.messages[-1]
