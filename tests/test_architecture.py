@@ -18,16 +18,27 @@ def _lint(cwd: Path) -> subprocess.CompletedProcess:
 def test_import_linter_contract_is_kept():
     res = _lint(REPO)
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "1 kept, 0 broken" in res.stdout
+    assert "2 kept, 0 broken" in res.stdout
 
 
-def test_import_linter_contract_catches_a_qt_import_in_core(tmp_path):
+@pytest.mark.parametrize("where, code", [
+    ("core/sneaky.py", "from PySide6 import QtCore\n"),  # core is headless
+    ("app/model/sneaky.py", "from PySide6 import QtCore\n"),  # the app's model is Qt-free …
+    ("app/model/sneaky.py", "from app import support_panel\n"),  # … and imports no view
+])
+def test_import_linter_contracts_catch_a_forbidden_import(tmp_path, where, code):
     shutil.copytree(REPO / "core", tmp_path / "core", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO / "app", tmp_path / "app", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO / "pyproject.toml", tmp_path)
-    (tmp_path / "core" / "sneaky.py").write_text("from PySide6 import QtCore\n")
+    (tmp_path / where).write_text(code)
     res = _lint(tmp_path)
-    assert res.returncode != 0 and "BROKEN" in res.stdout.upper()
+    assert res.returncode != 0 and "1 kept, 1 broken" in res.stdout, res.stdout
+
+
+def test_importing_the_app_model_loads_no_qt():
+    code = "import app.model, sys; bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'shiboken6', 'torch')]; print(bad); sys.exit(bool(bad))"
+    res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
 
 
 def test_importing_core_loads_no_qt():
