@@ -252,3 +252,16 @@ def test_closing_during_training_stops_the_worker_cleanly(window, qtbot):
     assert elapsed < 2.0
     assert not thread.isRunning() and window.session is None
     assert window.library.entries() == []  # a run cut short by closing is discarded, not saved
+
+
+def test_a_hyperparameter_the_engine_refuses_is_reported_by_the_engine(window, qtbot):
+    """The app does not parse hyperparameters itself: the engine validates the project's choice (say,
+    from a hand-edited project file) and its message reaches the person; no model is added."""
+    window.project.set_algorithm("protonet", {**TINY_HPARAMS, "hidden": 1})  # below the paper table's minimum of 2
+    models = len(window.library.entries())
+    assert window.train(overrides={"source": TINY_SOURCE, "steps": 5})
+    qtbot.waitUntil(lambda: window.session is None, timeout=30_000)
+    title, text = window.messages[-1]
+    print(f"\n{title}: {text}")
+    assert title == "Cannot meta-train" and "hidden=1" in text and "out of range" in text
+    assert len(window.library.entries()) == models and window.train_btn.isEnabled()
