@@ -61,3 +61,17 @@ def test_wheel_holds_only_app_core_resources(tmp_path):
     # every file in resources/ travels with the wheel (icons and styles load from an installed copy)
     shipped = {p.relative_to(REPO).as_posix() for p in (REPO / "resources").rglob("*") if p.is_file() and "__pycache__" not in p.parts}
     assert shipped <= set(names)
+
+
+def test_every_function_the_architecture_walk_names_exists():
+    """docs/architecture.md names each function on N's way; a rename must update the walk."""
+    import re
+
+    doc = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
+    walk = doc[doc.index("## One owner per fact"):]
+    # `Class.method` and `function(…)`; Qt's own names (QSpinBox.…) are not ours to check
+    named = {name for prefix, name, end in re.findall(r"`((?:\w+\.)*)([a-z_]\w*)([`(])", walk)
+             if not prefix.startswith("Q") and (end == "(" or prefix[:1].isupper())}
+    source = "\n".join(p.read_text(encoding="utf-8") for d in ("app", "core") for p in (REPO / d).rglob("*.py"))
+    missing = sorted(n for n in named if not re.search(rf"def {n}\b|\b{n} = Signal\(", source))
+    assert len(named) >= 15 and not missing, (sorted(named), missing)
