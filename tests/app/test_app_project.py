@@ -534,3 +534,34 @@ def test_crash_work_survives_a_save_and_a_quit_before_the_prompt(p1, qtbot, tmp_
     qtbot.waitUntil(lambda: asked == ["Restore unsaved work?"], timeout=60_000)
     qtbot.waitUntil(lambda: third.project.class_names()[0] == "unsaved work", timeout=30_000)
     _quit(qtbot, third)
+
+
+def _with_settings(path, out, settings):
+    """A copy of a saved project whose manifest holds `settings` (as an older or hand-edited file would)."""
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            if name == "manifest.json":
+                manifest = json.loads(data)
+                manifest["settings"] = settings
+                data = json.dumps(manifest).encode()
+            dst.writestr(name, data)
+    return out
+
+
+def test_an_older_projects_settings_dict_opens_as_typed_task_settings(tmp_path):
+    from app import projectfile
+    from app.model import Source, TaskSettings
+    from app.project import Project
+
+    project = Project(n_classes=2)
+    project.add_samples(0, [glyph_png(0)])
+    project.add_samples(1, [glyph_png(1)])
+    project.update_task(n_way=7, source=Source("omniglot", "/data/omniglot"))
+    path = projectfile.save_project(project, tmp_path / "p.fsproj")
+    assert projectfile.load_project(path).project.task == project.task  # the typed settings round-trip
+    old = _with_settings(path, tmp_path / "old.fsproj", {"source": {"kind": "folder", "folder": "/imgs"}, "n_way": 3, "steps": 400})
+    assert projectfile.load_project(old).project.task == TaskSettings(source=Source("folder", "/imgs"), n_way=3, steps=400)
+    bad = _with_settings(path, tmp_path / "bad.fsproj", {"n_way": 0})
+    with pytest.raises(projectfile.ProjectFileError, match=r"task settings in manifest.json are damaged \(n_way=0 is out of range"):
+        projectfile.load_project(bad)
