@@ -28,6 +28,5 @@ def train_config(choice: AlgorithmChoice, task: TaskSettings, val_episodes: int 
     return core.TrainConfig(
         algorithm=choice.name, hparams=dict(choice.hparams), n_way=task.n_way, k_shot=task.k_shot, q_query=task.q_query,
         steps=task.steps, max_seconds=float(task.max_seconds) or None, seed=task.seed, device=task.device,
-        # Validate ~10 times per run: each validation is one uninterruptible step, and Stop must still answer quickly.
-        val_every=max(10, task.steps // 10), val_episodes=val_episodes,
+        val_every=max(10, task.steps // 10), val_episodes=val_episodes,  # ~10 validations a run, each short (VAL_EPISODES)
     )
