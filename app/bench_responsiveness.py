@@ -53,8 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     results: list[tuple[float, float, int, int]] = []  # (longest gap, 99th percentile, beats, steps)
 
     def start_run() -> None:
-        win.project.set_setting("steps", 1_000_000)
-        win.project.set_setting("max_seconds", args.seconds)
+        win.project.update_task(steps=1_000_000)
+        win.project.update_task(max_seconds=args.seconds)
         if not win.train(overrides={"source": {"kind": "builtin", "folder": "", "classes": 200}}):
             print("could not start training", file=sys.stderr)
             app.exit(1)

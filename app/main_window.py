@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QEvent, QPoint, QRect, QSettings, QSize, QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QFont, QFontMetrics, QKeySequence, QStandardItem, QStandardItemModel
@@ -25,7 +26,8 @@ from .common import install_wheel_guard, plural
 from .compare_view import CompareView
 from .hparam_form import HParamForm, PresetButton
 from .library import ModelFileError, ModelLibrary, replaces, scores_at_least
-from .project import Project
+from .model import LIMITS as TASK_LIMITS
+from .model import AlgorithmChoice, Project, Source, TaskSettings, TrainRequest
 from .query_panel import QueryPanel
 from .style import app_icon, icon
 from .support_panel import SupportPanel
@@ -41,10 +43,10 @@ MODEL_COLUMNS = ["Name", "Algorithm", "Source", "N/K", "Val. acc.", "Steps", "Da
 SOURCE_KINDS = [("builtin", "Built-in characters"), ("omniglot", "Omniglot folder…"), ("folder", "Image folder…")]
 
 
-def quick_seconds(settings: dict) -> int:
+def quick_seconds(task: TaskSettings) -> int:
     """The quick meta-training's time budget: QUICK_SECONDS, or the Task tab's time limit when that
     is shorter (a limit the person set is a limit, whichever way training starts)."""
-    limit = int(settings.get("max_seconds") or 0)
+    limit = task.max_seconds
     return min(QUICK_SECONDS, limit) if limit > 0 else QUICK_SECONDS
 
 
@@ -399,17 +401,17 @@ class MainWindow(QMainWindow):
         self.source_label.setObjectName("muted")
         self.source_label.setWordWrap(True)
         self.spins: dict[str, QSpinBox] = {}
-        specs = [("n_way", "Ways (N)", 2, 100, "Classes per validation episode"),
-                 ("k_shot", "Shots (K)", 1, 50, "Support images per class"),
-                 ("q_query", "Queries", 1, 100, "Query images per class in validation episodes"),
-                 ("steps", "Steps", 1, 10_000_000, "Meta-training steps"),
-                 ("max_seconds", "Time limit (s)", 0, 10_000_000, "Stop after this many seconds (0 = no limit)"),
-                 ("seed", "Seed", 0, 2**31 - 1, "The same seed gives every algorithm the same episodes")]
+        specs = [("n_way", "Ways (N)", "Classes per validation episode"),
+                 ("k_shot", "Shots (K)", "Support images per class"),
+                 ("q_query", "Queries", "Query images per class in validation episodes"),
+                 ("steps", "Steps", "Meta-training steps"),
+                 ("max_seconds", "Time limit (s)", "Stop after this many seconds (0 = no limit)"),
+                 ("seed", "Seed", "The same seed gives every algorithm the same episodes")]
         form.addRow("Meta-train on", self.source_box)
         form.addRow("", self.source_label)
-        for key, label, lo, hi, tip in specs:
+        for key, label, tip in specs:
             s = QSpinBox()
-            s.setRange(lo, hi)
+            s.setRange(*TASK_LIMITS[key])  # the model's bounds: a box never offers a value the model refuses
             s.setToolTip(tip)
             self.spins[key] = s
             form.addRow(label, s)
@@ -503,9 +505,9 @@ class MainWindow(QMainWindow):
         for key, s in self.spins.items():
             label = task_form.labelForField(s).text()
             # Typing 2, 5, 0 is one step: the edits of one visit to the box merge.
-            s.valueChanged.connect(lambda v, k=key, label=label: self.editor.set_setting(k, int(v), label, mergeable=True))
+            s.valueChanged.connect(lambda v, k=key, label=label: self.editor.update_task(label, mergeable=True, **{k: int(v)}))
             self.editor.watch_field(s)
-        self.device_box.currentIndexChanged.connect(lambda: self.editor.set_setting("device", self.device_box.currentData(), "device"))
+        self.device_box.currentIndexChanged.connect(lambda: self.editor.update_task("device", device=self.device_box.currentData()))
 
     # -- views ------------------------------------------------------------------------------------
     def show_view(self, which: str) -> None:
@@ -579,7 +581,7 @@ class MainWindow(QMainWindow):
 
             if p.algorithm not in core.ALGORITHMS:
                 self.show_message("Unknown algorithm", f"The project uses “{p.algorithm}”, which this version does not have; using Prototypical Networks.")
-                p.algorithm, p.hparams = "protonet", {}
+                p.choice = AlgorithmChoice()
             self.algo_box.blockSignals(True)
             self.algo_box.setCurrentIndex(self._algo_row(p.algorithm))
             self.algo_box.blockSignals(False)
@@ -591,17 +593,20 @@ class MainWindow(QMainWindow):
     _model_shown: tuple | None = None  # (algorithm, model file) the query results and model label belong to
 
     def _sync_settings_widgets(self) -> None:
-        """Show the project's settings, algorithm and hyperparameters: after every configuration
-        change, so an undo or redo shows too. Never emits edits (signals blocked)."""
+        """Show the project's task settings, algorithm and hyperparameters: after every
+        configuration change, so an undo or redo shows too. A widget already showing the model's
+        value (the one just edited) is left alone, and none emits an edit (signals blocked)."""
         p = self.project
-        s = p.settings
+        task = p.task
         for key, spin in self.spins.items():
-            spin.blockSignals(True)
-            spin.setValue(int(s.get(key, spin.value())))
-            spin.blockSignals(False)
-        self.device_box.blockSignals(True)
-        self.device_box.setCurrentIndex(max(0, self.device_box.findData(s.get("device", "auto"))))
-        self.device_box.blockSignals(False)
+            if spin.value() != getattr(task, key):
+                spin.blockSignals(True)
+                spin.setValue(getattr(task, key))
+                spin.blockSignals(False)
+        if self.device_box.currentData() != task.device:
+            self.device_box.blockSignals(True)
+            self.device_box.setCurrentIndex(max(0, self.device_box.findData(task.device)))
+            self.device_box.blockSignals(False)
         self._show_source()
         if not self.core_ready:
             return
@@ -669,9 +674,9 @@ class MainWindow(QMainWindow):
         self.editor.set_config(f"Change {label}", merge_key=("hparam", changed[0]) if typed else None, hparams=new)
 
     def _show_source(self) -> None:
-        src = self.project.settings["source"]
-        self.source_box.setCurrentIndex(max(0, self.source_box.findData(src.get("kind", "builtin"))))
-        self.source_label.setText(src.get("folder") or "procedurally drawn characters, no download")
+        src = self.project.task.source
+        self.source_box.setCurrentIndex(max(0, self.source_box.findData(src.kind)))
+        self.source_label.setText(src.folder or "procedurally drawn characters, no download")
 
     def _source_picked(self, index: int) -> None:
         kind = self.source_box.itemData(index)
@@ -688,18 +693,18 @@ class MainWindow(QMainWindow):
     def choose_source(self, kind: str, folder: str) -> None:
         """Check a source on the job thread; only a valid one replaces the current setting."""
         if kind == "builtin":
-            self.editor.set_setting("source", {"kind": "builtin", "folder": ""}, "source")
+            self.editor.update_task("source", source=Source())
             self._show_source()
             return
         self.statusBar().showMessage(f"Reading {folder}…")
         self.source_box.setEnabled(False)
-        source = {"kind": kind, "folder": folder}
-        n_way = self.project.settings["n_way"]
+        source = Source(kind, folder)
+        n_way = self.project.task.n_way
 
         def ok(_):
             self.source_box.setEnabled(True)
             self.settings.setValue(f"folders/{kind}", folder)
-            self.editor.set_setting("source", source, "source")
+            self.editor.update_task("source", source=source)
             self._show_source()
             self.statusBar().showMessage("Source ready", 3000)
 
@@ -709,7 +714,7 @@ class MainWindow(QMainWindow):
             self.statusBar().clearMessage()
             self.show_message("Cannot use this folder", str(exc))
 
-        workers.run_job(lambda: (workers.build_sources(source, n_way), None)[1], ok, bad, owner=self)
+        workers.run_job(lambda: (workers.build_sources(source.to_dict(), n_way), None)[1], ok, bad, owner=self)
 
     def _changed(self) -> None:
         self._update_title()
@@ -765,7 +770,9 @@ class MainWindow(QMainWindow):
         self.draw_dialog = dlg
 
     # -- training -----------------------------------------------------------------------------
-    def train(self, quick: bool = False, then: str | None = None, overrides: dict | None = None) -> bool:
+    def train(self, quick: bool = False, then: str | None = None, overrides: dict[str, Any] | None = None) -> bool:
+        """Meta-train the project's algorithm on its task settings. `overrides`: TaskSettings
+        fields for this run only (a `source` may be given as a dict); the Task tab keeps its own."""
         if self.session is not None or self.compare.is_running():
             return False
         if not self.core_ready:
@@ -773,21 +780,18 @@ class MainWindow(QMainWindow):
             return False
         import core
 
-        hparams = self.form.values()
-        try:
-            core.hparams_from_dict(core.ALGORITHMS[self.project.algorithm].HParams, hparams)
-        except ValueError as exc:
-            self.show_message("Invalid hyperparameters", str(exc))
-            return False
-        settings = {k: (dict(v) if isinstance(v, dict) else v) for k, v in self.project.settings.items()}
+        task = self.project.task
         if quick:
             # Quick meta-training: built-in source, a one-minute budget (or the Task tab's shorter
             # time limit), the chosen algorithm's settings.
-            settings["source"] = {"kind": "builtin", "folder": ""}
-            settings["max_seconds"] = quick_seconds(settings)
-        settings.update(overrides or {})
-        request = {"algorithm": self.project.algorithm, "hparams": hparams, "settings": settings,
-                   "library_root": str(self.library.root), "model_id": self.library.new_id(self.project.algorithm)}
+            task = task.replace(source=Source(), max_seconds=quick_seconds(task))
+        changes = dict(overrides or {})
+        if isinstance(changes.get("source"), dict):
+            changes["source"] = Source.from_dict(changes["source"])
+        task = task.replace(**changes)
+        # The hyperparameters are the engine's to validate (core.create): a bad one fails the run
+        # with the engine's message ("Cannot meta-train").
+        request = TrainRequest(self.project.choice, task, str(self.library.root), self.library.new_id(self.project.algorithm))
         self.session = workers.TrainSession(request, self)
         self.session.stage.connect(lambda text: self.statusBar().showMessage(text))
         self.session.progress.connect(self.training.add)
@@ -796,7 +800,7 @@ class MainWindow(QMainWindow):
         self.session.ended.connect(self._training_ended)
         self._after_training = then
         title = core.ALGORITHMS[self.project.algorithm].title
-        self.training.start(f"Starting {title}…", int(settings["steps"]))
+        self.training.start(f"Starting {title}…", task.steps)
         self._set_training_ui(True)
         self.session.start()
         return True
@@ -990,7 +994,7 @@ class MainWindow(QMainWindow):
         if entry is None:
             if quiet or not self.core_ready:
                 return
-            seconds = quick_seconds(self.project.settings)
+            seconds = quick_seconds(self.project.task)
             budget = f"{seconds} s, the Task tab's time limit" if seconds < QUICK_SECONDS else f"about {seconds} s"
             answer = self.ask("No meta-trained model",
                               f"There is no meta-trained {self.algo_box.currentText().strip()} model yet.\n\n"
@@ -1036,7 +1040,7 @@ class MainWindow(QMainWindow):
         context = self._classify_context(entry)
         names = list(context[1])
         support = [(ci, s.png) for ci, c in enumerate(self.project.classes) for s in c.samples]
-        path, device = context[0], self.project.settings.get("device", "auto")
+        path, device = context[0], self.project.task.device
         all_queries = queries + ([live] if live is not None else [])
 
         def done(result: dict) -> None:

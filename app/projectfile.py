@@ -31,7 +31,7 @@ from typing import Any, Callable
 from PIL import Image
 
 from .library import ModelFileError, verify_model_bytes
-from .project import DEFAULT_SETTINGS, ImageClass, Project, Sample
+from .model import AlgorithmChoice, ImageClass, Project, Sample, TaskSettings
 
 FORMAT = "fewshot-studio-project"
 VERSION = 1
@@ -144,7 +144,7 @@ def save_project(project: Project, path: str | Path, model_bytes: bytes | None =
     manifest = {
         "format": FORMAT, "version": VERSION,
         "classes": classes, "queries": queries, "query_sources": [s.name for s in project.queries],
-        "algorithm": project.algorithm, "hparams": project.hparams, "settings": project.settings,
+        "algorithm": project.algorithm, "hparams": project.hparams, "settings": project.task.to_dict(),
         "model": MODEL_NAME if model_bytes else None,
         # The digest of the bytes written (opening checks it), whatever the library recorded.
         "model_meta": {**(model_meta or {}), "sha256": hashlib.sha256(model_bytes).hexdigest()} if model_bytes else {},
@@ -244,9 +244,11 @@ def load_project(path: str | Path, check_model: Callable[[bytes, str, str | None
             for entry in manifest["classes"]:
                 project.classes.append(ImageClass(str(entry["name"]), [image(n, source) for n, source in _with_sources(entry["images"], entry.get("sources"))]))
             project.queries = [image(n, source) for n, source in _with_sources(manifest["queries"], manifest.get("query_sources"))]
-            project.algorithm = str(manifest["algorithm"])
-            project.hparams = dict(manifest.get("hparams") or {})
-            project.settings = {**DEFAULT_SETTINGS, **dict(manifest.get("settings") or {})}
+            project.choice = AlgorithmChoice(str(manifest["algorithm"]), dict(manifest.get("hparams") or {}))
+            try:  # older files hold fewer settings: the rest take their defaults
+                project.task = TaskSettings.from_dict(manifest.get("settings"))
+            except ValueError as exc:
+                raise ProjectFileError(f"{path}: the task settings in manifest.json are damaged ({exc})") from exc
             meta = dict(manifest.get("model_meta") or {})
             model = None
             if manifest.get("model"):

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QListWidget, QListWi
 from . import images
 from .canvas import CanvasPanel
 from .common import ElidedLabel, RemovableList, accepts, clipboard_payload, mime_payload, sample_source, set_drop_highlight, thumb_icon
-from .project import Project
+from .model import Project
 from .style import icon
 from .undo import Editor
 

@@ -112,8 +112,8 @@ def main() -> int:
     def fill() -> None:
         fill_sets()
         win.form.set_values({"hidden": 32, "train_way": 20})
-        win.project.set_setting("steps", args.steps)
-        win.project.set_setting("seed", 1)
+        win.project.update_task(steps=args.steps)
+        win.project.update_task(seed=1)
         win.train(overrides={"source": {"kind": "builtin", "classes": 200}})
 
     def progress(p: dict) -> None:
@@ -124,7 +124,7 @@ def main() -> int:
     def classified() -> None:
         if state["phase"] == 1:
             state["phase"] = 2
-            win.project.set_setting("seed", 2)
+            win.project.update_task(seed=2)
             QTimer.singleShot(200, lambda: win.train(overrides={"source": {"kind": "builtin", "classes": 200}}))
 
     def grab() -> None:

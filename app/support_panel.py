@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QLineEdit, QListView
 
 from . import images
 from .common import RemovableList, accepts, clipboard_payload, mime_payload, plural, repolish, sample_source, set_drop_highlight, thumb_icon
-from .project import Project
+from .model import Project
 from .style import icon
 from .undo import Editor
 

@@ -24,11 +24,7 @@ from PySide6.QtGui import QAction, QKeyEvent, QKeySequence, QUndoCommand, QUndoS
 from PySide6.QtWidgets import QLineEdit, QWidget
 
 from .common import plural
-from .project import ImageClass, Project, Sample
-
-
-def _copy(value: Any) -> Any:
-    return dict(value) if isinstance(value, dict) else value
+from .model import ImageClass, Project, Sample, TaskSettings
 
 
 def _index_of(project: Project, cls: ImageClass) -> int:
@@ -167,22 +163,23 @@ class RemoveSamples(ProjectCommand):
         self.project.restore_samples(self.placements)
 
 
-class SetSetting(ProjectCommand):
+class SetTask(ProjectCommand):
+    """A change of the task settings. The old and new `TaskSettings` are frozen values, so the
+    step holds them as they are."""
     touches_config = True
 
-    def __init__(self, editor: "Editor", key: str, value: Any, label: str, mergeable: bool):
+    def __init__(self, editor: "Editor", new: TaskSettings, label: str, merge_key: Any):
         super().__init__(editor, f"Change {label}")
-        self.key, self.old, self.new = key, _copy(editor.project.settings.get(key)), _copy(value)
-        if mergeable:
-            self.merge_key = ("setting", key)
+        self.old, self.new = editor.project.task, new
+        self.merge_key = merge_key
 
     def redo(self) -> None:
-        self.project.set_setting(self.key, _copy(self.new))
+        self.project.set_task(self.new)
 
     def undo(self) -> None:
-        self.project.set_setting(self.key, _copy(self.old))
+        self.project.set_task(self.old)
 
-    def absorb(self, later: "SetSetting") -> None:
+    def absorb(self, later: "SetTask") -> None:
         self.new = later.new
 
     def is_noop(self) -> bool:
@@ -374,9 +371,12 @@ class Editor(QObject):
         if self.project.queries:
             self._push(RemoveSamples(self, [s.id for s in self.project.queries], "Clear queries"))
 
-    def set_setting(self, key: str, value: Any, label: str, mergeable: bool = False) -> None:
-        if self.project.settings.get(key) != value:
-            self._push(SetSetting(self, key, value, label, mergeable))
+    def update_task(self, label: str, mergeable: bool = False, **changes: Any) -> None:
+        """Change some task settings (`n_way=3`) as one step; `mergeable`: the edits of one visit
+        to a field merge. Raises ValueError for a bad value, changing nothing."""
+        new = self.project.task.replace(**changes)
+        if new != self.project.task:
+            self._push(SetTask(self, new, label, ("task", tuple(sorted(changes))) if mergeable else None))
 
     def set_config(self, text: str, merge_key: Any = None, **after: Any) -> None:
         """Change any of algorithm, hparams, model_file (keyword arguments) as one step."""

@@ -28,6 +28,7 @@ import shiboken6
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QRunnable, QThread, QThreadPool, Signal, Slot
 
 from .library import verify_model_bytes
+from .model import TrainRequest, train_config
 
 
 def lower_thread_priority(niceness: int = 10) -> None:
@@ -158,7 +159,7 @@ class CancellableWorker(QObject):
     failed = Signal(str, str)  # (title, message)
     verb, noun, memory_hint = "run", "The run", ""  # for failure_message
 
-    def __init__(self, request: dict[str, Any]):
+    def __init__(self, request: Any):
         super().__init__()
         self.request = request
         self.token = None
@@ -205,8 +206,9 @@ class TrainWorker(CancellableWorker):
     finished = Signal(dict)  # {"status", "model_id"?, "meta"?}
     verb, noun, memory_hint = "meta-train", "Training", "\nTry fewer ways, queries or a smaller meta-batch."
 
-    def __init__(self, request: dict[str, Any]):
+    def __init__(self, request: TrainRequest):
         super().__init__(request)
+        self.discard = False  # closing: write no model (and validate none)
         self.second_token = None  # a second Stop: cuts the stopped run's quick validation short
         self._cancel_again = threading.Event()
 
@@ -228,22 +230,16 @@ class TrainWorker(CancellableWorker):
     def _run(self) -> None:
         import core
 
-        r, s = self.request, self.request["settings"]
+        r = self.request
+        task, source = r.task, r.task.source.to_dict()
         self.new_token()
-        self.stage.emit(f"Preparing {describe_source(s['source']).lower()}…")
+        self.stage.emit(f"Preparing {describe_source(source).lower()}…")
         # Decoding or generating a source allocates many Python objects: see quietly_collected.
-        train, val = quietly_collected(lambda: build_sources(s["source"], s["n_way"]))
+        train, val = quietly_collected(lambda: build_sources(source, task.n_way))
         if self.token.cancelled:
             self.finished.emit({"status": "cancelled"})
             return
-        steps = int(s["steps"])
-        cfg = core.TrainConfig(
-            algorithm=r["algorithm"], hparams=r["hparams"], n_way=s["n_way"], k_shot=s["k_shot"], q_query=s["q_query"],
-            steps=steps, max_seconds=float(s["max_seconds"]) or None, seed=int(s["seed"]), device=s["device"],
-            # Validate ~10 times per run on a modest number of episodes: each validation is one
-            # uninterruptible step, and Stop must still answer quickly.
-            val_every=max(10, steps // 10), val_episodes=int(r.get("val_episodes", 40)),
-        )
+        cfg = train_config(r.choice, task, r.val_episodes)
         trainer = core.Trainer(cfg, train, val, cancel=self.token)
         self.stage.emit(f"Meta-training on {trainer.device.type.upper()}")
         last: dict = {}
@@ -251,7 +247,7 @@ class TrainWorker(CancellableWorker):
             last = p.to_dict()
             self.progress.emit(last)
         status = last.get("status", "cancelled")
-        if trainer.step == 0 or r.get("discard"):
+        if trainer.step == 0 or self.discard:
             self.finished.emit({"status": status})
             return
         stopped = status == "cancelled"
@@ -264,19 +260,19 @@ class TrainWorker(CancellableWorker):
         else:
             hist = trainer.history
             val_acc = hist["val_accuracy"][-1] if hist["val_accuracy"] else None
-        if r.get("discard"):  # closing chose to discard while the partial model was validated
+        if self.discard:  # closing chose to discard while the partial model was validated
             self.finished.emit({"status": status})
             return
-        cls = core.get_algorithm(r["algorithm"])
-        meta = {"algorithm": r["algorithm"], "title": cls.title, "source": describe_source(s["source"]),
-                "n_way": s["n_way"], "k_shot": s["k_shot"], "val_accuracy": val_acc, "steps": trainer.step,
+        cls = core.get_algorithm(r.choice.name)
+        meta = {"algorithm": r.choice.name, "title": cls.title, "source": describe_source(source),
+                "n_way": task.n_way, "k_shot": task.k_shot, "val_accuracy": val_acc, "steps": trainer.step,
                 "stopped": stopped, "hparams": dataclasses.asdict(trainer.learner.hparams)}
-        path = Path(r["library_root"]) / f"{r['model_id']}.pt"
+        path = Path(r.library_root) / f"{r.model_id}.pt"
         core.save_checkpoint(path, trainer.learner, trainer.trainer_state(last.get("elapsed_s", 0.0)), extra=meta)
         # The library checks every model it takes in; checked here, on this thread, the GUI thread's
         # library.add costs only a hash (the verdict is remembered by digest).
         verify_model_bytes(path.read_bytes(), path.name)
-        self.finished.emit({"status": status, "model_id": r["model_id"], "meta": meta})
+        self.finished.emit({"status": status, "model_id": r.model_id, "meta": meta})
 
     def _validate_stopped(self, trainer) -> float | None:
         """A short validation of a stopped run (the first STOPPED_VAL_EPISODES of the fixed, seeded
@@ -352,12 +348,12 @@ class TrainSession(ThreadSession):
     ended = Signal()  # the thread has stopped (after finished/failed)
     relayed = ("stage", "progress", "finished", "failed")
 
-    def __init__(self, request: dict[str, Any], parent: QObject | None = None):
+    def __init__(self, request: TrainRequest, parent: QObject | None = None):
         super().__init__(TrainWorker(request), "fewshot-train", parent)
 
     def shutdown(self, timeout_ms: int = 1800) -> bool:
         """Cancel and wait; True when the thread has ended (safe to destroy)."""
-        self.worker.request["discard"] = True  # closing: do not write a half-trained model
+        self.worker.discard = True  # closing: do not write a half-trained model
         self.worker.cancel()
         self.worker.cancel()  # and do not validate one either
         if self.thread.isRunning():

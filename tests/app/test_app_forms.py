@@ -79,12 +79,12 @@ def test_measured_settings_preset_fills_the_form_and_the_project(window):
 
 
 def test_invalid_source_folder_shows_the_core_error_and_changes_nothing(window, qtbot, tmp_path):
-    before = dict(window.project.settings["source"])
+    before = window.project.task.source
     window.choose_source("folder", str(tmp_path / "missing"))
     qtbot.waitUntil(lambda: bool(window.messages), timeout=5000)
     title, text = window.messages[-1]
     assert "missing" in text and "no such folder" in text
-    assert window.project.settings["source"] == before
+    assert window.project.task.source == before
     assert window.source_box.currentData() == "builtin"
 
 
@@ -96,3 +96,27 @@ def test_number_and_duration_formats():
     assert fmt_count(1234567) == "1\u202f234\u202f567" and fmt_count(999) == "999" and fmt_count(4836.0) == "4\u202f836"
     assert fmt_duration(59.6) == "1:00" and fmt_duration(3725) == "1:02:05"
     assert fmt_duration(None) == "–" and fmt_duration(float("nan")) == "–"
+
+
+def test_the_task_tab_is_a_view_of_the_projects_task_with_no_round_trip(window, qtbot):
+    """N has one owner: typing into Ways (N) goes to project.task through the undo stack, and the box
+    that was typed into is not set again by its own edit; an undo (a change from elsewhere) is shown."""
+    from PySide6.QtCore import Qt
+
+    from app.model import LIMITS
+
+    window.tabs.setCurrentIndex(0)
+    spin = window.spins["n_way"]
+    assert all((window.spins[k].minimum(), window.spins[k].maximum()) == LIMITS[k] for k in window.spins)
+    set_again = []
+    original = spin.setValue
+    spin.setValue = lambda v: (set_again.append(v), original(v))  # what the window calls; typing goes through Qt's own path
+    qtbot.mouseClick(spin, Qt.MouseButton.LeftButton)
+    qtbot.keyClick(spin, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(spin, "12")
+    qtbot.keyClick(spin, Qt.Key.Key_Return)
+    print(f"\nvalues set back into the box while typing: {set_again}")
+    assert window.project.task.n_way == 12 and spin.value() == 12
+    assert set_again == [], "the edited box was set again from the model: a round trip"
+    window.editor.undo_action.trigger()
+    assert window.project.task.n_way == 5 and spin.value() == 5 and set_again == [5]

@@ -108,7 +108,7 @@ def test_a_second_stop_cuts_the_quick_validation_of_a_stopped_run_short(qtbot):
     source = core.builtin(n_classes=30, first_class=0)
     figures = []
     for stops in (1, 2):
-        worker = workers.TrainWorker({"settings": {}})
+        worker = workers.TrainWorker(None)  # driven directly: no request is read
         trainer = core.Trainer(cfg, source, source, cancel=worker.new_token())
         for _ in trainer.run():
             pass
@@ -129,10 +129,10 @@ def test_the_quick_training_honours_the_task_tabs_time_limit(window, qtbot):
         window.spins["max_seconds"].setValue(limit)
         window.classify()
         assert window.session is not None, "the quick training did not start"
-        settings = window.session.worker.request["settings"]
+        task = window.session.worker.request.task
         window.stop_training()
-        print(f"\ntime limit {limit} s -> quick training budget {settings['max_seconds']} s; asked: {asked[-1]!r}")
-        assert settings["max_seconds"] == expected and settings["source"]["kind"] == "builtin"
+        print(f"\ntime limit {limit} s -> quick training budget {task.max_seconds} s; asked: {asked[-1]!r}")
+        assert task.max_seconds == expected and task.source.kind == "builtin"
         assert words in asked[-1]
         qtbot.waitUntil(lambda: window.session is None, timeout=30_000)
 

@@ -30,7 +30,7 @@ def open_and_wait(qtbot, window, path) -> bool:
 
 def _snapshot(project):
     return ([(c.name, [s.png for s in c.samples]) for c in project.classes], [s.png for s in project.queries],
-            project.algorithm, dict(project.hparams), dict(project.settings), project.model_file, project.path)
+            project.algorithm, dict(project.hparams), project.task, project.model_file, project.path)
 
 
 def test_save_open_round_trip_restores_everything(window_with_model, make_window, tmp_path, qtbot):
@@ -41,7 +41,7 @@ def test_save_open_round_trip_restores_everything(window_with_model, make_window
     Image.new("RGBA", (40, 30), (200, 10, 10, 128)).save(rgba, "PNG")
     w.project.add_samples(0, [rgba.getvalue()])
     w.project.add_queries([glyph_png(1, 9), glyph_png(2, 9)])
-    w.project.set_setting("k_shot", 2)
+    w.project.update_task(k_shot=2)
     w.form.editors["hidden"].setValue(16)
     model_bytes = (w.library.root / f"{w.current_model().id}.pt").read_bytes()
     path = tmp_path / "shapes.fsproj"
@@ -144,7 +144,7 @@ def saved_project(window_with_model, tiny_checkpoint, tmp_path):
     w = window_with_model
     fill_support(w.project, n_classes=3, shots=2)
     w.project.add_queries([glyph_png(1, 9), glyph_png(2, 9)])
-    w.project.set_setting("k_shot", 2)
+    w.project.update_task(k_shot=2)
     w.project.set_comparison(_comparison_dict(), {"protonet": tiny_checkpoint, "matching": tiny_checkpoint})
     path = tmp_path / "shapes.fsproj"
     assert w.save_to(path)
@@ -534,3 +534,34 @@ def test_crash_work_survives_a_save_and_a_quit_before_the_prompt(p1, qtbot, tmp_
     qtbot.waitUntil(lambda: asked == ["Restore unsaved work?"], timeout=60_000)
     qtbot.waitUntil(lambda: third.project.class_names()[0] == "unsaved work", timeout=30_000)
     _quit(qtbot, third)
+
+
+def _with_settings(path, out, settings):
+    """A copy of a saved project whose manifest holds `settings` (as an older or hand-edited file would)."""
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            if name == "manifest.json":
+                manifest = json.loads(data)
+                manifest["settings"] = settings
+                data = json.dumps(manifest).encode()
+            dst.writestr(name, data)
+    return out
+
+
+def test_an_older_projects_settings_dict_opens_as_typed_task_settings(tmp_path):
+    from app import projectfile
+    from app.model import Source, TaskSettings
+    from app.project import Project
+
+    project = Project(n_classes=2)
+    project.add_samples(0, [glyph_png(0)])
+    project.add_samples(1, [glyph_png(1)])
+    project.update_task(n_way=7, source=Source("omniglot", "/data/omniglot"))
+    path = projectfile.save_project(project, tmp_path / "p.fsproj")
+    assert projectfile.load_project(path).project.task == project.task  # the typed settings round-trip
+    old = _with_settings(path, tmp_path / "old.fsproj", {"source": {"kind": "folder", "folder": "/imgs"}, "n_way": 3, "steps": 400})
+    assert projectfile.load_project(old).project.task == TaskSettings(source=Source("folder", "/imgs"), n_way=3, steps=400)
+    bad = _with_settings(path, tmp_path / "bad.fsproj", {"n_way": 0})
+    with pytest.raises(projectfile.ProjectFileError, match=r"task settings in manifest.json are damaged \(n_way=0 is out of range"):
+        projectfile.load_project(bad)

@@ -11,9 +11,9 @@ from apphelpers import (TINY_HPARAMS, TINY_SOURCE, Heartbeat, TorchCallsOnThisTh
 
 def _start_tiny(window, steps: int = 400) -> None:
     window.form.set_values(TINY_HPARAMS)
-    window.project.set_setting("steps", steps)
-    window.project.set_setting("max_seconds", 0)
-    window.project.set_setting("n_way", 3)
+    window.project.update_task(steps=steps)
+    window.project.update_task(max_seconds=0)
+    window.project.update_task(n_way=3)
     assert window.train(overrides={"source": TINY_SOURCE})
 
 
@@ -231,7 +231,7 @@ def test_training_error_is_shown_and_sets_are_untouched(window, qtbot):
     fill_support(window.project, n_classes=3, shots=1)
     before = [(c.name, [s.png for s in c.samples]) for c in window.project.classes]
     window.form.set_values(TINY_HPARAMS)
-    window.project.set_setting("steps", 5)
+    window.project.update_task(steps=5)
     window.train(overrides={"source": {"kind": "folder", "folder": "/nonexistent/few-shot"}})
     qtbot.waitUntil(lambda: window.session is None, timeout=10_000)
     title, text = window.messages[-1]
@@ -252,3 +252,16 @@ def test_closing_during_training_stops_the_worker_cleanly(window, qtbot):
     assert elapsed < 2.0
     assert not thread.isRunning() and window.session is None
     assert window.library.entries() == []  # a run cut short by closing is discarded, not saved
+
+
+def test_a_hyperparameter_the_engine_refuses_is_reported_by_the_engine(window, qtbot):
+    """The app does not parse hyperparameters itself: the engine validates the project's choice (say,
+    from a hand-edited project file) and its message reaches the person; no model is added."""
+    window.project.set_algorithm("protonet", {**TINY_HPARAMS, "hidden": 1})  # below the paper table's minimum of 2
+    models = len(window.library.entries())
+    assert window.train(overrides={"source": TINY_SOURCE, "steps": 5})
+    qtbot.waitUntil(lambda: window.session is None, timeout=30_000)
+    title, text = window.messages[-1]
+    print(f"\n{title}: {text}")
+    assert title == "Cannot meta-train" and "hidden=1" in text and "out of range" in text
+    assert len(window.library.entries()) == models and window.train_btn.isEnabled()

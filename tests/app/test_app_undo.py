@@ -7,7 +7,6 @@ window's Edit ▸ Undo), or to the window when nothing has the focus.
 """
 from __future__ import annotations
 
-import copy
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QContextMenuEvent
@@ -36,7 +35,7 @@ def snapshot(project):
     """Everything an edit may change: names, sample ids and bytes in order, configuration."""
     return ([(c.name, [(s.id, s.png) for s in c.samples]) for c in project.classes],
             [(s.id, s.png) for s in project.queries],
-            project.algorithm, dict(project.hparams), copy.deepcopy(project.settings), project.model_file)
+            project.algorithm, dict(project.hparams), project.task, project.model_file)
 
 
 def _shown(window):
@@ -212,7 +211,7 @@ def test_typing_a_setting_in_the_task_tab_is_one_step(window, qtbot):
     qtbot.keyClicks(spin, "250")
     qtbot.keyClick(spin, Qt.Key.Key_Return)
     after = snapshot(window.project)
-    assert window.project.settings["steps"] == 250
+    assert window.project.task.steps == 250
     assert window.editor.undo_action.text() == "Undo Change Steps"
     assert window.editor.stack.count() == 1  # 2, 25, 250: one step
 
@@ -224,7 +223,7 @@ def test_typing_a_setting_in_the_task_tab_is_one_step(window, qtbot):
     before = after
     qtbot.keyClick(window.device_box, Qt.Key.Key_Down)
     after = snapshot(window.project)
-    assert window.project.settings["device"] == "cpu"
+    assert window.project.task.device == "cpu"
 
     def check_device(state):
         assert window.device_box.currentData() == ("auto" if state == "before" else "cpu")
@@ -383,4 +382,4 @@ def test_while_training_runs_settings_steps_wait_and_set_edits_do_not(window, qt
         qtbot.waitUntil(lambda: window.session is None, timeout=60_000)
     assert window.editor.undo_action.text() == "Undo Change Ways (N)" and window.editor.undo_action.isEnabled()
     undo(qtbot, window)
-    assert window.project.settings["n_way"] == 5 and window.spins["n_way"].value() == 5
+    assert window.project.task.n_way == 5 and window.spins["n_way"].value() == 5

@@ -1,0 +1,94 @@
+"""The app's Qt-free model layer: the pure signal, the typed task settings and the project's mutators."""
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+from app.model import AlgorithmChoice, Project, Signal, Source, TaskSettings, train_config
+
+
+def test_a_signal_calls_its_slots_in_order_and_forgets_disconnected_and_collected_ones():
+    sig, calls = Signal(), []
+
+    class View:
+        def refresh(self, *args):
+            calls.append(("view", args))
+
+    view = View()
+    first = lambda *a: calls.append(("first", a))  # noqa: E731
+    sig.connect(first)
+    sig.connect(view.refresh)
+    sig.emit(1)
+    assert calls == [("first", (1,)), ("view", (1,))]
+    sig.disconnect(first)
+    with pytest.raises(ValueError):
+        sig.disconnect(first)
+    del view
+    gc.collect()
+    calls.clear()
+    sig.emit(2)
+    assert calls == [] and len(sig) == 0  # a collected view's bound method is not kept alive by the signal
+
+
+def test_a_slot_may_disconnect_itself_while_the_signal_is_delivered():
+    sig, calls = Signal(), []
+
+    def once():
+        calls.append("once")
+        sig.disconnect(once)
+
+    sig.connect(once)
+    sig.connect(lambda: calls.append("other"))
+    sig.emit()
+    sig.emit()
+    assert calls == ["once", "other", "other"]
+
+
+def test_task_settings_are_validated_with_a_message_naming_the_field():
+    with pytest.raises(ValueError, match="n_way=1 is out of range"):
+        TaskSettings(n_way=1)
+    with pytest.raises(ValueError, match="device"):
+        TaskSettings(device="tpu")
+    with pytest.raises(ValueError, match="source kind"):
+        Source(kind="web")
+    with pytest.raises(ValueError, match="k_shot must be a whole number"):
+        TaskSettings.from_dict({"k_shot": "two"})
+
+
+def test_an_old_settings_dict_loads_and_the_typed_settings_round_trip():
+    old = {"source": {"kind": "omniglot", "folder": "/data/omniglot"}, "n_way": 20, "steps": 500.0}  # no k_shot, seed, …
+    task = TaskSettings.from_dict(old)
+    assert task == TaskSettings(source=Source("omniglot", "/data/omniglot"), n_way=20, steps=500)
+    assert TaskSettings.from_dict(task.to_dict()) == task
+    assert task.to_dict()["source"] == {"kind": "omniglot", "folder": "/data/omniglot"}
+    assert TaskSettings.from_dict(None) == TaskSettings()
+
+
+def test_the_project_owns_the_task_and_says_once_when_it_changes():
+    p, seen = Project(), []
+    p.configChanged.connect(lambda: seen.append("config"))
+    p.changed.connect(lambda: seen.append("changed"))
+    p.update_task(n_way=3)
+    assert p.task.n_way == 3 and sorted(seen) == ["changed", "config"] and p.dirty
+    p.update_task(n_way=3)  # the same value: no signal
+    assert len(seen) == 2
+    with pytest.raises(ValueError):
+        p.update_task(n_way=0)
+    assert p.task.n_way == 3  # a refused value changes nothing
+
+
+def test_the_algorithm_choice_is_a_value_the_project_hands_out_copies_of():
+    p = Project()
+    p.set_algorithm("maml", {"inner_steps": 4})
+    assert p.choice == AlgorithmChoice("maml", {"inner_steps": 4})
+    p.hparams["inner_steps"] = 9  # a copy: the project's choice is not edited behind its back
+    assert p.hparams == {"inner_steps": 4}
+
+
+def test_the_typed_settings_become_the_engines_train_config_in_one_place():
+    task = TaskSettings(n_way=3, k_shot=2, q_query=4, steps=200, max_seconds=0, seed=7, device="cpu")
+    cfg = train_config(AlgorithmChoice("protonet", {"hidden": 16}), task, val_episodes=12)
+    assert (cfg.algorithm, cfg.hparams, cfg.n_way, cfg.k_shot, cfg.q_query, cfg.steps, cfg.seed, cfg.device) == (
+        "protonet", {"hidden": 16}, 3, 2, 4, 200, 7, "cpu")
+    assert cfg.max_seconds is None and cfg.val_every == 20 and cfg.val_episodes == 12
