@@ -27,13 +27,14 @@ from typing import Any
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPalette
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QFrame, QGridLayout, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QGridLayout, QHBoxLayout, QLabel,
                                QProgressBar, QPushButton, QScrollArea, QSpinBox, QSplitter, QTabWidget, QToolButton,
                                QVBoxLayout, QWidget)
 
 from . import workers
 from .common import fmt_count, fmt_duration
 from .compare_results import QueryGrid, ResultsTables, algo_color, swatch
+from .dialogs import Dialogs
 from .hparam_form import HParamForm, PresetButton, field_label
 from .project import Project
 from .style import icon
@@ -100,8 +101,9 @@ class CompareView(QWidget):
     runningChanged = Signal(bool)
     ended = Signal()  # a run's thread has stopped (a window closing mid-run waits for it)
 
-    def __init__(self, project: Project, settings: QSettings | None = None, parent: QWidget | None = None):
+    def __init__(self, project: Project, settings: QSettings | None = None, parent: QWidget | None = None, dialogs: Dialogs | None = None):
         super().__init__(parent)
+        self.dialogs = dialogs if dialogs is not None else Dialogs(self)  # file and folder dialogs (messages go out as `message`)
         self.project = project
         self.settings = settings
         self.session: workers.CompareSession | None = None
@@ -451,7 +453,7 @@ class CompareView(QWidget):
             self.set_source({"kind": "builtin", "folder": ""})
             return
         start = self.settings.value(f"folders/{kind}", str(Path.home())) if self.settings is not None else str(Path.home())
-        folder = QFileDialog.getExistingDirectory(self, "Choose the Omniglot folder" if kind == "omniglot" else "Choose an image folder (one sub-folder per class)", start)
+        folder = self.dialogs.open_folder("Choose the Omniglot folder" if kind == "omniglot" else "Choose an image folder (one sub-folder per class)", start)
         if folder:
             self.set_source({"kind": kind, "folder": folder})
         else:
@@ -832,7 +834,7 @@ class CompareView(QWidget):
     def _ask_path(self, title: str, suffix: str, filt: str, save: bool = True) -> str | None:
         start = self.settings.value("folders/compare", str(Path.home())) if self.settings is not None else str(Path.home())
         start = str(Path(start) / f"comparison{suffix}")
-        path, _ = (QFileDialog.getSaveFileName if save else QFileDialog.getOpenFileName)(self, title, start, filt)
+        path = (self.dialogs.save_path if save else self.dialogs.open_path)(title, start, filt)
         if not path:
             return None
         if save and not path.endswith(suffix):

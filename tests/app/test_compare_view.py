@@ -93,12 +93,16 @@ def test_tick_two_algorithms_run_and_see_table_chart_matrix_curves_and_query_gri
         assert g.item(r, 3).text().startswith(("✓", "⚠"))
     assert "disagreement" in view.grid_note.text()
 
-    # Exports: CSV (table + matrix), PNG, JSON.
-    table_csv, matrix_csv = view.export_csv(str(tmp_path / "c.csv"))
+    # Exports: CSV (table + matrix), PNG, JSON; the buttons ask for a file name (the suffix is added).
+    window.dialogs.paths = [str(tmp_path / "c"), str(tmp_path / "c")]
+    qtbot.mouseClick(view.export_csv_btn, Qt.MouseButton.LeftButton)
+    table_csv, matrix_csv = tmp_path / "c.csv", tmp_path / "c-pairwise.csv"
     assert table_csv.read_text().startswith("algorithm,") and "win rate" in matrix_csv.read_text()
     png = view.export_png(str(tmp_path / "c.png"))
     assert png.stat().st_size > 10_000
-    js = view.save_json(str(tmp_path / "c.json"))
+    qtbot.mouseClick(view.save_json_btn, Qt.MouseButton.LeftButton)
+    js = tmp_path / "c.json"
+    assert js.is_file() and window.dialogs.path_titles == ["Export the results table as CSV", "Save the comparison as JSON"]
     before = sorted(t.item(r, 1).text() for r in range(2))
 
     # Saved in the project file: reopening shows the comparison, and its models still classify.
