@@ -146,22 +146,22 @@ def main() -> int:
                 return finish()
             QTimer.singleShot(500, lambda: (save(win.grab(), out), finish()))
             return
-        v.set_source({"kind": "builtin", "folder": "", "classes": 200})
+        v.setup.set_source({"kind": "builtin", "folder": "", "classes": 200})
         for key, value in {"n_way": 5, "k_shot": 1, "q_query": 15, "steps_each": 1_000_000, "seconds_each": args.seconds_each,
                            "eval_episodes": args.eval_episodes, "seed": 1}.items():
-            v.spins[key].setValue(value)
+            v.setup.spins[key].setValue(value)
         for name in args.algorithms.split(","):
-            v.checks[name.strip()].setChecked(True)
-        v.edit_hparams(args.algorithms.split(",")[0].strip())
+            v.setup.checks[name.strip()].setChecked(True)
+        v.setup.edit_hparams(args.algorithms.split(",")[0].strip())
         v.comparisonReady.connect(compared)
-        v.gridReady.connect(grid_ready)
+        v.queries.ready.connect(grid_ready)
         v.run()
 
     def compared() -> None:
         if state["phase"] != 1:
             return
         state["phase"] = 2
-        QTimer.singleShot(300, lambda: (save(win.grab(), out), win.compare.right_tabs.setCurrentIndex(1), win.compare.classify_queries()))
+        QTimer.singleShot(300, lambda: (save(win.grab(), out), win.compare.right_tabs.setCurrentIndex(1), win.compare.queries.classify()))
 
     def grid_ready() -> None:
         QTimer.singleShot(200, lambda: (save(win.grab(), out.with_name(out.stem + "-queries.png")), finish()))

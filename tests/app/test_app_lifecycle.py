@@ -199,18 +199,18 @@ def test_cancelling_the_close_leaves_the_run_going(window, qtbot):
 
 
 def test_closing_during_a_comparison_and_keeping_saves_its_finished_results_in_the_project(window, qtbot, tmp_path, monkeypatch):
-    from app import compare_view, projectfile
+    from app import compare_setup, projectfile
 
-    monkeypatch.setitem(compare_view.DEFAULT_SETUP, "val_episodes", 3)
+    monkeypatch.setitem(compare_setup.DEFAULT_SETUP, "val_episodes", 3)
     window.compare_view_act.trigger()
     view = window.compare
-    view.set_source({"kind": "builtin", "folder": "", "classes": 30, "test_classes": 12})
+    view.setup.set_source({"kind": "builtin", "folder": "", "classes": 30, "test_classes": 12})
     for key, value in {"n_way": 3, "k_shot": 1, "q_query": 2, "steps_each": 1_000_000, "seconds_each": 1, "eval_episodes": 10}.items():
-        view.spins[key].setValue(value)
+        view.setup.spins[key].setValue(value)
     for name in ("protonet", "matching"):
-        view.checks[name].setChecked(True)
-        view.hparams[name] = {"hidden": 8}
-    first, second = view.selected()
+        view.setup.checks[name].setChecked(True)
+        view.setup.hparams[name] = {"hidden": 8}
+    first, second = view.setup.selected()
     path = tmp_path / "kept.fsproj"
     window.project.path = str(path)
     asked = []
