@@ -30,6 +30,7 @@ from .project import Project
 from .query_panel import QueryPanel
 from .style import app_icon, icon
 from .support_panel import SupportPanel
+from .task_fields import BUILTIN_NOTE, ask_source_folder, device_combo, offer_cuda, source_combo, spin_box
 from .training_panel import TrainingPanel
 from .undo import Editor
 
@@ -39,7 +40,6 @@ AUTOSAVE_DEBOUNCE_MS = 1500
 AUTOSAVE_PERIOD_MS = 60_000
 QUICK_SECONDS = 60  # the budget of the "quick meta-training" offered when no model exists
 MODEL_COLUMNS = ["Name", "Algorithm", "Source", "N/K", "Val. acc.", "Steps", "Date"]
-SOURCE_KINDS = [("builtin", "Built-in characters"), ("omniglot", "Omniglot folder…"), ("folder", "Image folder…")]
 
 
 def quick_seconds(settings: dict) -> int:
@@ -393,10 +393,7 @@ class MainWindow(QMainWindow):
     def _task_tab(self) -> QWidget:
         w = QWidget()
         form = QFormLayout(w)
-        self.source_box = QComboBox()
-        for key, label in SOURCE_KINDS:
-            self.source_box.addItem(label, key)
-        self.source_box.setToolTip("What the model meta-trains on (the built-in source needs no download)")
+        self.source_box = source_combo("What the model meta-trains on (the built-in source needs no download)")
         self.source_label = QLabel()
         self.source_label.setObjectName("muted")
         self.source_label.setWordWrap(True)
@@ -410,15 +407,9 @@ class MainWindow(QMainWindow):
         form.addRow("Meta-train on", self.source_box)
         form.addRow("", self.source_label)
         for key, label, lo, hi, tip in specs:
-            s = QSpinBox()
-            s.setRange(lo, hi)
-            s.setToolTip(tip)
-            self.spins[key] = s
-            form.addRow(label, s)
-        self.device_box = QComboBox()
-        self.device_box.addItem("Auto (CUDA when present)", "auto")
-        self.device_box.addItem("CPU", "cpu")
-        self.device_box.addItem("CUDA", "cuda")
+            self.spins[key] = spin_box(lo, hi, tip)
+            form.addRow(label, self.spins[key])
+        self.device_box = device_combo()
         form.addRow("Device", self.device_box)
         return w
 
@@ -537,8 +528,7 @@ class MainWindow(QMainWindow):
         self.device_type = device_type
         self.device_label.setText(f"● {device_type.upper()}")
         self.device_label.setToolTip("Training and classification run on this device")
-        if device_type != "cuda":
-            self.device_box.model().item(2).setEnabled(False)
+        offer_cuda(self.device_box, device_type == "cuda")
         self.algo_box.blockSignals(True)
         self.algo_model.clear()
         for family, label in core.FAMILIES.items():
@@ -673,15 +663,14 @@ class MainWindow(QMainWindow):
     def _show_source(self) -> None:
         src = self.project.settings["source"]
         self.source_box.setCurrentIndex(max(0, self.source_box.findData(src.get("kind", "builtin"))))
-        self.source_label.setText(src.get("folder") or "procedurally drawn characters, no download")
+        self.source_label.setText(src.get("folder") or BUILTIN_NOTE)
 
     def _source_picked(self, index: int) -> None:
         kind = self.source_box.itemData(index)
         if kind == "builtin":
             self.choose_source("builtin", "")
             return
-        start = self.settings.value(f"folders/{kind}", str(Path.home()))
-        folder = self.dialogs.open_folder("Choose the Omniglot folder" if kind == "omniglot" else "Choose an image folder (one sub-folder per class)", start)
+        folder = ask_source_folder(self.dialogs, self.settings, kind)
         if folder:
             self.choose_source(kind, folder)
         else:
