@@ -178,3 +178,16 @@ def test_each_algorithms_form_offers_its_measured_settings(view, qtbot):
     qtbot.mouseClick(view.setup.edit_buttons["protonet"], Qt.MouseButton.LeftButton)  # no presets: no button
     assert view.setup.preset_btn.isHidden() and view.setup.hparams.get("protonet", {}) == {}
     assert view.setup.hparams["matching"]["cosine_scale"] == 10.0  # matching keeps its own settings
+
+
+def test_choosing_a_folder_source_asks_for_the_folder_and_a_cancel_keeps_the_source(window, view, qtbot, tmp_path):
+    from PySide6.QtTest import QTest
+
+    box = view.setup.source_box
+    box.setFocus()
+    window.dialogs.paths = [str(tmp_path)]
+    QTest.keyClick(box, Qt.Key.Key_Down)  # Omniglot folder…: the folder dialog answers
+    assert view.setup.source == {"kind": "omniglot", "folder": str(tmp_path)} and view.setup.source_label.text() == str(tmp_path)
+    QTest.keyClick(box, Qt.Key.Key_Down)  # Image folder…: the dialog is cancelled
+    assert view.setup.source["kind"] == "omniglot" and box.currentData() == "omniglot"
+    assert window.dialogs.path_titles == ["Choose the Omniglot folder", "Choose an image folder (one sub-folder per class)"]
