@@ -15,15 +15,15 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from .compare_results import algo_color, swatch
+from .training_panel import append_smoothed
 
 REDRAW_MS = 40  # 25 Hz, like the Studio's curves
-SMOOTH = 0.9  # exponential moving average of the noisy per-step curves
 LEGEND_MAX = 4  # algorithms named in the loss plot's own legend; more: the chips are the legend
 PLOTS = (("loss", "Training loss"), ("accuracy", "Training accuracy"), ("accuracy", "Validation accuracy"))
 
 
 class Curves:
-    """One algorithm's curve buffers (raw and smoothed) and its three plot items."""
+    """One algorithm's curve buffers (loss and accuracy smoothed as the Studio's) and its three plot items."""
 
     def __init__(self, name: str, title: str, color: QColor, plots: list):
         self.name, self.title, self.color = name, title, color
@@ -43,8 +43,8 @@ class Curves:
             return
         self.ep.append(float(episodes))
         self.sec.append(float(seconds))
-        self.loss.append(SMOOTH * self.loss[-1] + (1 - SMOOTH) * loss if self.loss else loss)
-        self.acc.append(SMOOTH * self.acc[-1] + (1 - SMOOTH) * acc if self.acc else acc)
+        append_smoothed(self.loss, loss)
+        append_smoothed(self.acc, acc)
 
     def add_val(self, episodes: float, seconds: float, acc: float) -> None:
         self.val_ep.append(float(episodes))
