@@ -28,15 +28,16 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
     from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer
-    from PySide6.QtWidgets import QApplication, QMessageBox
+    from PySide6.QtWidgets import QApplication
 
     QStandardPaths.setTestModeEnabled(True)
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    from .dialogs import Unattended
     from .main_window import MainWindow
 
     folder = Path(tempfile.mkdtemp(prefix="fewshot-bench-"))
-    win = MainWindow(QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat), data_path=folder / "data")
-    win.ask = lambda *a, **k: QMessageBox.StandardButton.No  # never block on a question
+    win = MainWindow(QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat), data_path=folder / "data",
+                     dialogs=Unattended())  # never block on a question
     win.resize(1280, 800)
     win.show()
 

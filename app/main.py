@@ -9,14 +9,15 @@ import sys
 from pathlib import Path
 
 
-def start(argv: list[str], settings=None, data_path: Path | None = None):
+def start(argv: list[str], settings=None, data_path: Path | None = None, dialogs=None):
     """Show the main window and open the project named on the command line, if any; returns the
-    window. Everything `main` does but the QApplication and its event loop (tests launch this)."""
+    window. Everything `main` does but the QApplication and its event loop (tests launch this, with
+    their own `dialogs`: see app/dialogs.py)."""
     from PySide6.QtCore import QTimer
 
     from .main_window import MainWindow
 
-    window = MainWindow(settings, data_path=data_path, load_core=False)
+    window = MainWindow(settings, data_path=data_path, load_core=False, dialogs=dialogs)
     window.show()
     files = [a for a in argv[1:] if a.endswith(".fsproj")]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QEvent, QPoint, QRect, QSettings, QSize, QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QFont, QFontMetrics, QKeySequence, QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import (QAbstractItemView, QAbstractSpinBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QFrame,
+from PySide6.QtWidgets import (QAbstractItemView, QAbstractSpinBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QFrame,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMainWindow, QMessageBox, QProgressBar, QPushButton, QScrollArea,
                                QSpinBox, QSplitter, QStackedWidget, QStyledItemDelegate, QTabWidget, QToolBar, QToolTip, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
@@ -24,6 +24,7 @@ from . import help_dialogs, images, projectfile, workers
 from .canvas import CanvasPanel
 from .common import install_wheel_guard, plural
 from .compare_view import CompareView
+from .dialogs import Dialogs
 from .hparam_form import HParamForm, PresetButton
 from .library import ModelFileError, ModelLibrary, replaces, scores_at_least
 from .model import LIMITS as TASK_LIMITS
@@ -31,6 +32,7 @@ from .model import AlgorithmChoice, Project, Source, TaskSettings, TrainRequest
 from .query_panel import QueryPanel
 from .style import app_icon, icon
 from .support_panel import SupportPanel
+from .task_fields import BUILTIN_NOTE, ask_source_folder, device_combo, offer_cuda, source_combo, spin_box
 from .training_panel import TrainingPanel
 from .undo import Editor
 
@@ -40,7 +42,6 @@ AUTOSAVE_DEBOUNCE_MS = 1500
 AUTOSAVE_PERIOD_MS = 60_000
 QUICK_SECONDS = 60  # the budget of the "quick meta-training" offered when no model exists
 MODEL_COLUMNS = ["Name", "Algorithm", "Source", "N/K", "Val. acc.", "Steps", "Date"]
-SOURCE_KINDS = [("builtin", "Built-in characters"), ("omniglot", "Omniglot folder…"), ("folder", "Image folder…")]
 
 
 def quick_seconds(task: TaskSettings) -> int:
@@ -199,8 +200,10 @@ class MainWindow(QMainWindow):
     _restore_after_open = False
     _autosave_claimed = False  # this session has set aside any autosave a previous session left
 
-    def __init__(self, settings: QSettings | None = None, data_path: Path | None = None, load_core: bool = True):
+    def __init__(self, settings: QSettings | None = None, data_path: Path | None = None, load_core: bool = True,
+                 dialogs: Dialogs | None = None):
         super().__init__()
+        self.dialogs = dialogs if dialogs is not None else Dialogs(self)  # every message, question and file dialog
         self.settings = settings or QSettings()
         self.data_path = Path(data_path) if data_path else data_dir()
         self.data_path.mkdir(parents=True, exist_ok=True)
@@ -209,7 +212,6 @@ class MainWindow(QMainWindow):
         self.session: workers.TrainSession | None = None
         self.core_ready = False
         self.device_type = "cpu"
-        self.messages: list[tuple[str, str]] = []  # every message shown (the tests read them)
         self._classify_busy = False
         self._classify_again: dict | None = None
         self._classify_ids: list[int] = []  # the queries the running classification covers
@@ -361,7 +363,7 @@ class MainWindow(QMainWindow):
         lay = QVBoxLayout(central)
         lay.setContentsMargins(8, 8, 8, 8)
         lay.addWidget(main)
-        self.compare = CompareView(self.project, self.settings)
+        self.compare = CompareView(self.project, self.settings, dialogs=self.dialogs)
         compare_page = QWidget()
         cl = QVBoxLayout(compare_page)
         cl.setContentsMargins(8, 8, 8, 8)
@@ -393,10 +395,7 @@ class MainWindow(QMainWindow):
     def _task_tab(self) -> QWidget:
         w = QWidget()
         form = QFormLayout(w)
-        self.source_box = QComboBox()
-        for key, label in SOURCE_KINDS:
-            self.source_box.addItem(label, key)
-        self.source_box.setToolTip("What the model meta-trains on (the built-in source needs no download)")
+        self.source_box = source_combo("What the model meta-trains on (the built-in source needs no download)")
         self.source_label = QLabel()
         self.source_label.setObjectName("muted")
         self.source_label.setWordWrap(True)
@@ -410,15 +409,10 @@ class MainWindow(QMainWindow):
         form.addRow("Meta-train on", self.source_box)
         form.addRow("", self.source_label)
         for key, label, tip in specs:
-            s = QSpinBox()
-            s.setRange(*TASK_LIMITS[key])  # the model's bounds: a box never offers a value the model refuses
-            s.setToolTip(tip)
-            self.spins[key] = s
-            form.addRow(label, s)
-        self.device_box = QComboBox()
-        self.device_box.addItem("Auto (CUDA when present)", "auto")
-        self.device_box.addItem("CPU", "cpu")
-        self.device_box.addItem("CUDA", "cuda")
+            # The model's bounds: a box never offers a value the model refuses.
+            self.spins[key] = spin_box(*TASK_LIMITS[key], tip)
+            form.addRow(label, self.spins[key])
+        self.device_box = device_combo()
         form.addRow("Device", self.device_box)
         return w
 
@@ -537,8 +531,7 @@ class MainWindow(QMainWindow):
         self.device_type = device_type
         self.device_label.setText(f"● {device_type.upper()}")
         self.device_label.setToolTip("Training and classification run on this device")
-        if device_type != "cuda":
-            self.device_box.model().item(2).setEnabled(False)
+        offer_cuda(self.device_box, device_type == "cuda")
         self.algo_box.blockSignals(True)
         self.algo_model.clear()
         for family, label in core.FAMILIES.items():
@@ -676,15 +669,14 @@ class MainWindow(QMainWindow):
     def _show_source(self) -> None:
         src = self.project.task.source
         self.source_box.setCurrentIndex(max(0, self.source_box.findData(src.kind)))
-        self.source_label.setText(src.folder or "procedurally drawn characters, no download")
+        self.source_label.setText(src.folder or BUILTIN_NOTE)
 
     def _source_picked(self, index: int) -> None:
         kind = self.source_box.itemData(index)
         if kind == "builtin":
             self.choose_source("builtin", "")
             return
-        start = self.settings.value(f"folders/{kind}", str(Path.home()))
-        folder = QFileDialog.getExistingDirectory(self, "Choose the Omniglot folder" if kind == "omniglot" else "Choose an image folder (one sub-folder per class)", start)
+        folder = ask_source_folder(self.dialogs, self.settings, kind)
         if folder:
             self.choose_source(kind, folder)
         else:
@@ -726,23 +718,13 @@ class MainWindow(QMainWindow):
 
     # -- messages -------------------------------------------------------------------------------
     def show_message(self, title: str, text: str) -> None:
-        """A non-blocking message box (the event loop, and training, keep running)."""
-        self.messages.append((title, text))
-        box = QMessageBox(QMessageBox.Icon.Warning, title, text.split("\n\n")[0] if len(text) > 600 else text, QMessageBox.StandardButton.Ok, self)
-        if len(text) > 600:
-            box.setDetailedText(text)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.open()
-
-    def ask(self, title: str, text: str, buttons=QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            default=QMessageBox.StandardButton.Yes) -> QMessageBox.StandardButton:
-        """A blocking question (tests replace this method)."""
-        return QMessageBox.question(self, title, text, buttons, default)
+        """A non-blocking message (the event loop, and training, keep running)."""
+        self.dialogs.inform(title, text)
 
     # -- adding images ------------------------------------------------------------------------
     def _pick_files(self, title: str) -> list[Path]:
         start = self.settings.value("folders/images", str(Path.home()))
-        files, _ = QFileDialog.getOpenFileNames(self, title, start, "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.ppm *.pgm);;All files (*)")
+        files = self.dialogs.open_files(title, start, "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.ppm *.pgm);;All files (*)")
         if files:
             self.settings.setValue("folders/images", str(Path(files[0]).parent))
         return [Path(f) for f in files]
@@ -968,7 +950,7 @@ class MainWindow(QMainWindow):
 
     def delete_model(self, model_id: str) -> None:
         e = self.library.get(model_id)
-        if e is None or self.ask("Delete model", f"Delete “{e.name}”? This cannot be undone.") != QMessageBox.StandardButton.Yes:
+        if e is None or self.dialogs.ask("Delete model", f"Delete “{e.name}”? This cannot be undone.") != QMessageBox.StandardButton.Yes:
             return
         path = str(self.library.path(model_id))
         workers.run_job(lambda: workers.forget_model(path), lambda _: None, lambda _: None, owner=self)
@@ -996,9 +978,9 @@ class MainWindow(QMainWindow):
                 return
             seconds = quick_seconds(self.project.task)
             budget = f"{seconds} s, the Task tab's time limit" if seconds < QUICK_SECONDS else f"about {seconds} s"
-            answer = self.ask("No meta-trained model",
-                              f"There is no meta-trained {self.algo_box.currentText().strip()} model yet.\n\n"
-                              f"Meta-train one quickly on the built-in characters ({budget}) and then classify?")
+            answer = self.dialogs.ask("No meta-trained model",
+                                      f"There is no meta-trained {self.algo_box.currentText().strip()} model yet.\n\n"
+                                      f"Meta-train one quickly on the built-in characters ({budget}) and then classify?")
             if answer == QMessageBox.StandardButton.Yes:
                 self.train(quick=True, then="classify")
             return
@@ -1101,7 +1083,7 @@ class MainWindow(QMainWindow):
         if self._opening is not None:
             return False
         start = self.project.path or str(Path(self.settings.value("folders/projects", str(Path.home()))) / f"Untitled{projectfile.SUFFIX}")
-        path, _ = QFileDialog.getSaveFileName(self, "Save project", start, f"Few-Shot Studio projects (*{projectfile.SUFFIX})")
+        path = self.dialogs.save_path("Save project", start, f"Few-Shot Studio projects (*{projectfile.SUFFIX})")
         if not path:
             return False
         if not path.endswith(projectfile.SUFFIX):
@@ -1126,9 +1108,9 @@ class MainWindow(QMainWindow):
     def _confirm_discard(self) -> bool:
         if not self.project.dirty or not any(c.samples for c in self.project.classes) and not self.project.queries and not self.project.comparison:
             return True
-        answer = self.ask("Unsaved changes", "Save the changes to this project first?",
-                          QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-                          QMessageBox.StandardButton.Save)
+        answer = self.dialogs.ask("Unsaved changes", "Save the changes to this project first?",
+                                  QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+                                  QMessageBox.StandardButton.Save)
         if answer == QMessageBox.StandardButton.Save:
             return self.save()
         return answer == QMessageBox.StandardButton.Discard
@@ -1141,7 +1123,7 @@ class MainWindow(QMainWindow):
         if self._opening is not None or not self._confirm_discard():
             return
         start = self.settings.value("folders/projects", str(Path.home()))
-        path, _ = QFileDialog.getOpenFileName(self, "Open project", start, f"Few-Shot Studio projects (*{projectfile.SUFFIX});;All files (*)")
+        path = self.dialogs.open_path("Open project", start, f"Few-Shot Studio projects (*{projectfile.SUFFIX});;All files (*)")
         if path:
             self.open_path(path)
 
@@ -1281,7 +1263,7 @@ class MainWindow(QMainWindow):
         if not path.is_file():
             return
         when = _dt.datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
-        answer = self.ask("Restore unsaved work?", f"Few-Shot Studio did not close normally last time.\n\nRestore the project autosaved at {when}?")
+        answer = self.dialogs.ask("Restore unsaved work?", f"Few-Shot Studio did not close normally last time.\n\nRestore the project autosaved at {when}?")
         if answer != QMessageBox.StandardButton.Yes:
             path.unlink(missing_ok=True)
             return
@@ -1336,10 +1318,10 @@ class MainWindow(QMainWindow):
             return True
         if not self._keep_runs_on_close:
             B = QMessageBox.StandardButton
-            answer = self.ask("Stop and close?", " ".join(what for what, _ in running) + "\n\n"
-                              f"Save: stop it and {' and '.join(keep for _, keep in running)}.\n"
-                              "Discard: stop it and throw its work away.\nCancel: keep it running.",
-                              B.Save | B.Discard | B.Cancel, B.Save)
+            answer = self.dialogs.ask("Stop and close?", " ".join(what for what, _ in running) + "\n\n"
+                                      f"Save: stop it and {' and '.join(keep for _, keep in running)}.\n"
+                                      "Discard: stop it and throw its work away.\nCancel: keep it running.",
+                                      B.Save | B.Discard | B.Cancel, B.Save)
             if answer == B.Cancel:
                 return False
             if answer != B.Save:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QPointF, QSettings, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QMouseEvent
-from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QWidget
 
 
 def send_stroke(widget: QWidget, points: list[tuple[float, float]]) -> None:
@@ -80,14 +80,14 @@ def main() -> int:
     app = QApplication(sys.argv[:1])
     from resources import resource_path
 
+    from .dialogs import Unattended
     from .main_window import MainWindow
     from .style import apply_theme
 
     out = Path(args.out) if args.out else resource_path("screenshot-compare.png" if args.compare else "screenshot.png")
     apply_theme(app, args.theme)
     settings = QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(settings, data_path=tmp / "data")
-    win.ask = lambda *a, **k: QMessageBox.StandardButton.No
+    win = MainWindow(settings, data_path=tmp / "data", dialogs=Unattended())  # messages to stderr, never a blocking question
     win.resize(1440, 900)
     win.show()
     rng = random.Random(3)
@@ -146,22 +146,22 @@ def main() -> int:
                 return finish()
             QTimer.singleShot(500, lambda: (save(win.grab(), out), finish()))
             return
-        v.set_source({"kind": "builtin", "folder": "", "classes": 200})
+        v.setup.set_source({"kind": "builtin", "folder": "", "classes": 200})
         for key, value in {"n_way": 5, "k_shot": 1, "q_query": 15, "steps_each": 1_000_000, "seconds_each": args.seconds_each,
                            "eval_episodes": args.eval_episodes, "seed": 1}.items():
-            v.spins[key].setValue(value)
+            v.setup.spins[key].setValue(value)
         for name in args.algorithms.split(","):
-            v.checks[name.strip()].setChecked(True)
-        v.edit_hparams(args.algorithms.split(",")[0].strip())
+            v.setup.checks[name.strip()].setChecked(True)
+        v.setup.edit_hparams(args.algorithms.split(",")[0].strip())
         v.comparisonReady.connect(compared)
-        v.gridReady.connect(grid_ready)
+        v.queries.ready.connect(grid_ready)
         v.run()
 
     def compared() -> None:
         if state["phase"] != 1:
             return
         state["phase"] = 2
-        QTimer.singleShot(300, lambda: (save(win.grab(), out), win.compare.right_tabs.setCurrentIndex(1), win.compare.classify_queries()))
+        QTimer.singleShot(300, lambda: (save(win.grab(), out), win.compare.right_tabs.setCurrentIndex(1), win.compare.queries.classify()))
 
     def grid_ready() -> None:
         QTimer.singleShot(200, lambda: (save(win.grab(), out.with_name(out.stem + "-queries.png")), finish()))
@@ -177,8 +177,6 @@ def main() -> int:
         app.quit()
 
     win.coreReady.connect(lambda: QTimer.singleShot(100, compare if args.compare else fill))
-    if args.compare:
-        win.compare.message.connect(lambda title, text: print(f"{title}: {text}", file=sys.stderr))
     win.classified.connect(classified)
     win.training.timer.timeout.connect(lambda: win.training.last and progress(win.training.last))
     def give_up() -> None:  # never hang: stop any run (closing the window does) and quit

@@ -21,6 +21,12 @@ SMOOTH = 0.9  # exponential moving average for the noisy per-step curves
 STEPS_FORMAT = "%v / %m steps"
 
 
+def append_smoothed(series: list[float], value: float) -> None:
+    """Append `value` to a smoothed curve (the Studio's and the Compare view's): SMOOTH's
+    exponential moving average, starting at the first value."""
+    series.append(SMOOTH * series[-1] + (1 - SMOOTH) * value if series else value)
+
+
 class TrainingPanel(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -162,10 +168,8 @@ class TrainingPanel(QWidget):
             self.x.append(x)
             self.loss.append(p["loss"])
             self.acc.append(p["accuracy"])
-            prev_l = self.loss_s[-1] if self.loss_s else p["loss"]
-            prev_a = self.acc_s[-1] if self.acc_s else p["accuracy"]
-            self.loss_s.append(SMOOTH * prev_l + (1 - SMOOTH) * p["loss"])
-            self.acc_s.append(SMOOTH * prev_a + (1 - SMOOTH) * p["accuracy"])
+            append_smoothed(self.loss_s, p["loss"])
+            append_smoothed(self.acc_s, p["accuracy"])
         if p.get("val_accuracy") is not None:
             self.val_x.append(x)
             self.val.append(p["val_accuracy"])

@@ -8,10 +8,52 @@ import time
 from PIL import Image, ImageDraw
 from PySide6.QtCore import QEvent, QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QMouseEvent
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+
+from app.dialogs import Dialogs
 
 TINY_SOURCE = {"kind": "builtin", "folder": "", "classes": 30}
 TINY_HPARAMS = {"hidden": 16, "train_way": 10, "train_query": 3}
+
+
+class FakeDialogs(Dialogs):
+    """The app's dialog service with nobody at the screen: it records every message (`messages`:
+    (title, text)) and question (`asked`), answers each question with `answer(title, text, buttons,
+    default)` (No unless told) and each file or folder dialog with the next of `paths` (cancelled
+    once none is left; `path_titles` records the dialogs' titles)."""
+
+    def __init__(self, answer=None, paths=()):
+        super().__init__(None)
+        self.messages: list[tuple[str, str]] = []
+        self.asked: list[tuple[str, str]] = []
+        self.answer = answer or (lambda *a, **k: QMessageBox.StandardButton.No)
+        self.paths = [str(p) for p in paths]
+        self.path_titles: list[str] = []
+
+    def inform(self, title, text):
+        self.messages.append((title, text))
+
+    def ask(self, title, text, buttons=QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            default=QMessageBox.StandardButton.Yes):
+        self.asked.append((title, text))
+        return self.answer(title, text, buttons, default)
+
+    def _next(self, title):
+        self.path_titles.append(title)
+        return self.paths.pop(0) if self.paths else None
+
+    def save_path(self, title, start, filters):
+        return self._next(title)
+
+    def open_path(self, title, start, filters):
+        return self._next(title)
+
+    def open_files(self, title, start, filters):
+        path = self._next(title)
+        return [path] if path else []
+
+    def open_folder(self, title, start):
+        return self._next(title)
 
 
 def glyph_png(kind: int, seed: int = 0, size: int = 96) -> bytes:

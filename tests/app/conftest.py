@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QSettings, QStandardPaths
-from PySide6.QtWidgets import QMessageBox
 
-from apphelpers import TINY_HPARAMS
+from apphelpers import TINY_HPARAMS, FakeDialogs
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -21,8 +20,8 @@ def make_window(qtbot, tmp_path):
 
     def make(data_name: str = "data", ask=None):
         settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-        win = MainWindow(settings, data_path=tmp_path / data_name)
-        win.ask = ask or (lambda *a, **k: QMessageBox.StandardButton.No)  # never block on a question
+        # Nobody at the screen: messages are recorded, questions answered by `ask` (No unless given).
+        win = MainWindow(settings, data_path=tmp_path / data_name, dialogs=FakeDialogs(answer=ask))
         qtbot.addWidget(win)
         win.resize(1280, 800)
         win.show()

@@ -34,7 +34,7 @@ def _import_model(window, tiny_checkpoint, val_accuracy: float):
 
 
 def _answers(asked: list, **by_title):
-    """A window.ask stand-in that answers each question by its title and records what was asked."""
+    """A question answerer (FakeDialogs.answer) that answers each question by its title and records what was asked."""
     def ask(title, text, *args, **kwargs):
         asked.append((title, text))
         return by_title[title.replace(" ", "_").rstrip("?")]
@@ -124,7 +124,7 @@ def test_the_quick_training_honours_the_task_tabs_time_limit(window, qtbot):
     fill_support(window.project, n_classes=3, shots=1)
     window.form.set_values(TINY_HPARAMS)
     asked = []
-    window.ask = lambda title, text, *a, **k: asked.append(text) or B.Yes
+    window.dialogs.answer = lambda title, text, *a, **k: asked.append(text) or B.Yes
     for limit, expected, words in ((45, 45, "45 s, the Task tab's time limit"), (0, 60, "about 60 s"), (600, 60, "about 60 s")):
         window.spins["max_seconds"].setValue(limit)
         window.classify()
@@ -147,7 +147,7 @@ def test_closing_during_training_and_keeping_saves_the_partial_model(window, qtb
     stop_and_wait = workers.ThreadSession.stop_and_wait
     monkeypatch.setattr(workers.ThreadSession, "stop_and_wait", lambda session, timeout_ms: stop_and_wait(session, min(timeout_ms, wait_ms)))
     asked = []
-    window.ask = _answers(asked, Stop_and_close=B.Save, Unsaved_changes=B.Discard)
+    window.dialogs.answer = _answers(asked, Stop_and_close=B.Save, Unsaved_changes=B.Discard)
     _start_tiny(window)
     _wait_steps(window, qtbot)
     thread = window.session.thread
@@ -163,7 +163,7 @@ def test_closing_during_training_and_keeping_saves_the_partial_model(window, qtb
 
 
 def test_closing_just_after_stop_and_keeping_lets_the_stopped_run_finish_its_validation(window, qtbot):
-    window.ask = _answers([], Stop_and_close=B.Save)
+    window.dialogs.answer = _answers([], Stop_and_close=B.Save)
     _start_tiny(window)
     _wait_steps(window, qtbot)
     window.stop_training()
@@ -175,7 +175,7 @@ def test_closing_just_after_stop_and_keeping_lets_the_stopped_run_finish_its_val
 
 def test_closing_during_training_and_discarding_keeps_nothing(window, qtbot):
     asked = []
-    window.ask = _answers(asked, Stop_and_close=B.Discard)
+    window.dialogs.answer = _answers(asked, Stop_and_close=B.Discard)
     _start_tiny(window)
     _wait_steps(window, qtbot)
     thread = window.session.thread
@@ -187,7 +187,7 @@ def test_closing_during_training_and_discarding_keeps_nothing(window, qtbot):
 
 
 def test_cancelling_the_close_leaves_the_run_going(window, qtbot):
-    window.ask = _answers([], Stop_and_close=B.Cancel)
+    window.dialogs.answer = _answers([], Stop_and_close=B.Cancel)
     _start_tiny(window)
     _wait_steps(window, qtbot)
     assert not window.close()
@@ -199,22 +199,22 @@ def test_cancelling_the_close_leaves_the_run_going(window, qtbot):
 
 
 def test_closing_during_a_comparison_and_keeping_saves_its_finished_results_in_the_project(window, qtbot, tmp_path, monkeypatch):
-    from app import compare_view, projectfile
+    from app import compare_setup, projectfile
 
-    monkeypatch.setitem(compare_view.DEFAULT_SETUP, "val_episodes", 3)
+    monkeypatch.setitem(compare_setup.DEFAULT_SETUP, "val_episodes", 3)
     window.compare_view_act.trigger()
     view = window.compare
-    view.set_source({"kind": "builtin", "folder": "", "classes": 30, "test_classes": 12})
+    view.setup.set_source({"kind": "builtin", "folder": "", "classes": 30, "test_classes": 12})
     for key, value in {"n_way": 3, "k_shot": 1, "q_query": 2, "steps_each": 1_000_000, "seconds_each": 1, "eval_episodes": 10}.items():
-        view.spins[key].setValue(value)
+        view.setup.spins[key].setValue(value)
     for name in ("protonet", "matching"):
-        view.checks[name].setChecked(True)
-        view.hparams[name] = {"hidden": 8}
-    first, second = view.selected()
+        view.setup.checks[name].setChecked(True)
+        view.setup.hparams[name] = {"hidden": 8}
+    first, second = view.setup.selected()
     path = tmp_path / "kept.fsproj"
     window.project.path = str(path)
     asked = []
-    window.ask = _answers(asked, Stop_and_close=B.Save, Unsaved_changes=B.Save)
+    window.dialogs.answer = _answers(asked, Stop_and_close=B.Save, Unsaved_changes=B.Save)
     assert view.run()
     qtbot.waitUntil(lambda: view.shown.results[second].status == "training" and view.last is not None, timeout=60_000)
     window.close()

@@ -69,11 +69,11 @@ def test_wheel_over_the_compare_setup_scrolls_it_and_changes_nothing_until_focus
     window.resize(1280, 620)
     window.compare_view_act.trigger()
     cv = window.compare
-    area = cv.setup_scroll
+    area = cv.setup.scroll
     qtbot.waitUntil(lambda: area.verticalScrollBar().maximum() > 0, timeout=20_000)
-    check_wheel_scrolls_until_focused(qtbot, cv.spins["seed"], area)
+    check_wheel_scrolls_until_focused(qtbot, cv.setup.spins["seed"], area)
     window.setFocus()
-    check_wheel_scrolls_until_focused(qtbot, cv.device_box, area)
+    check_wheel_scrolls_until_focused(qtbot, cv.setup.device_box, area)
 
 
 def test_first_launch_window_fits_the_screen():

@@ -18,7 +18,7 @@ from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from apphelpers import drop_paths, fill_support, glyph_png
+from apphelpers import FakeDialogs, drop_paths, fill_support, glyph_png
 
 
 def open_and_wait(qtbot, window, path) -> bool:
@@ -45,7 +45,8 @@ def test_save_open_round_trip_restores_everything(window_with_model, make_window
     w.form.editors["hidden"].setValue(16)
     model_bytes = (w.library.root / f"{w.current_model().id}.pt").read_bytes()
     path = tmp_path / "shapes.fsproj"
-    assert w.save_to(path) and not w.project.dirty
+    w.dialogs.paths = [str(tmp_path / "shapes")]  # Save on an untitled project asks for a name; the suffix is added
+    assert w.save() and not w.project.dirty and w.dialogs.path_titles == ["Save project"]
     with zipfile.ZipFile(path) as zf:
         assert {"manifest.json", "model.pt"} <= set(zf.namelist())
     before = _snapshot(w.project)
@@ -88,9 +89,9 @@ def test_corrupt_project_file_leaves_the_current_project_untouched(window, tmp_p
     for name, content in bad.items():
         p = tmp_path / name
         p.write_bytes(content)
-        n = len(window.messages)
+        n = len(window.dialogs.messages)
         assert not open_and_wait(qtbot, window, p)
-        assert len(window.messages) == n + 1 and name in window.messages[-1][1]
+        assert len(window.dialogs.messages) == n + 1 and name in window.dialogs.messages[-1][1]
         assert _snapshot(window.project) == before, name
 
 
@@ -106,7 +107,7 @@ def test_model_library_lists_renames_deletes_and_persists(window_with_model, tmp
     assert w.library.get(entry.id).name == "my shapes model"
     again = ModelLibrary(w.library.root)  # what the next launch sees
     assert [e.name for e in again.entries()] == ["my shapes model"]
-    w.ask = lambda *a, **k: QMessageBox.StandardButton.Yes
+    w.dialogs.answer = lambda *a, **k: QMessageBox.StandardButton.Yes
     w.delete_model(entry.id)
     assert w.library.entries() == [] and w.models.topLevelItemCount() == 0
     assert not w.library.path(entry.id).exists() and w.project.model_file is None
@@ -170,14 +171,14 @@ def test_a_project_whose_model_is_damaged_opens_without_it_and_adds_nothing(save
     for name, (members, manifest, reason) in damaged.items():
         bad = _rewrite(path, tmp_path / name, members, manifest)
         other = make_window(f"data-{name}")  # a fresh library, like another person's machine
-        n = len(other.messages)
+        n = len(other.dialogs.messages)
         assert open_and_wait(qtbot, other, bad), name
         # Everything else opened: classes, images, queries, settings and the comparison.
         assert _snapshot(other.project)[:5] == before[:2] + (before[2], before[3], before[4]), name
         assert other.project.comparison == comparison and set(other.project.comparison_models) == {"protonet", "matching"}
         # One short message naming the file, the model and the reason; nothing in the library.
-        assert len(other.messages) == n + 1, (name, other.messages[n:])
-        title, text = other.messages[-1]
+        assert len(other.dialogs.messages) == n + 1, (name, other.dialogs.messages[n:])
+        title, text = other.dialogs.messages[-1]
         assert title == "Model not loaded" and name in text and "model.pt" in text and reason in text, text
         assert "Weights only" not in text and len(text) < 300
         assert other.library.entries() == [] and list(other.library.root.glob("*.pt")) == []
@@ -193,7 +194,7 @@ def test_opening_a_damaged_copy_in_the_same_window_keeps_the_library_as_it_was(s
     bad = _rewrite(path, tmp_path / "random.fsproj", {"model.pt": os.urandom(4000)})
     assert open_and_wait(qtbot, w, bad)
     assert [e.id for e in w.library.entries()] == [good.id]  # no second entry that looks like the good one
-    assert w.messages[-1][0] == "Model not loaded" and w.project.model_file is None
+    assert w.dialogs.messages[-1][0] == "Model not loaded" and w.project.model_file is None
 
 
 def test_a_damaged_comparison_model_is_left_out_and_named(saved_project, make_window, qtbot, tmp_path):
@@ -203,7 +204,7 @@ def test_a_damaged_comparison_model_is_left_out_and_named(saved_project, make_wi
     bad = _rewrite(path, tmp_path / "cmp.fsproj", {member: b"PK\x03\x04" + os.urandom(3000)})
     other = make_window("data-cmp")
     assert open_and_wait(qtbot, other, bad)
-    title, text = other.messages[-1]
+    title, text = other.dialogs.messages[-1]
     assert title == "Model not loaded" and member in text and "cmp.fsproj" in text
     assert set(other.project.comparison_models) == {"protonet"} and other.project.comparison == comparison
     assert other.compare.trained_names() == ["protonet"]  # the comparison shows; only its good model classifies
@@ -346,7 +347,7 @@ def test_an_oversized_model_is_refused_and_the_rest_opens(saved_project, make_wi
             dst.writestr(name, bytes(5 * 2**20) if name == "model.pt" else src.read(name))
     other = make_window("data-big")
     assert open_and_wait(qtbot, other, tmp_path / "big-model.fsproj")
-    title, text = other.messages[-1]
+    title, text = other.dialogs.messages[-1]
     assert title == "Model not loaded" and "model.pt" in text and "5 MB unpacked, more than a project's model can be (1 MB at most)" in text
     assert _snapshot(other.project)[:2] == before[:2] and other.library.entries() == []
 
@@ -406,8 +407,7 @@ def _launch(qtbot, tmp_path, argv, ask):
     from app.main import start
 
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    w = start(["fewshot-studio", *map(str, argv)], settings, data_path=tmp_path / "data")
-    w.ask = ask
+    w = start(["fewshot-studio", *map(str, argv)], settings, data_path=tmp_path / "data", dialogs=FakeDialogs(answer=ask))
     qtbot.addWidget(w)
     w.resize(1280, 800)
     return w

@@ -79,7 +79,7 @@ def test_drop_adds_exactly_the_good_files_and_reports_the_rest(window, qtbot, tm
     assert drop_paths(col, good + [corrupt, text, empty])
     assert len(window.project.classes[0].samples) == len(good)
     assert all(max(Image.open(io.BytesIO(s.png)).size) <= 512 for s in window.project.classes[0].samples)
-    title, message = window.messages[-1]
+    title, message = window.dialogs.messages[-1]
     assert "skipped" in title.lower()
     for name in ("corrupt.png", "notes.txt", "empty.png"):
         assert name in message
@@ -100,7 +100,7 @@ def test_drop_folder_creates_one_class_per_subfolder(window, tmp_path):
     assert "ring" in names and "cross" in names and "broken" not in names
     assert len(window.project.classes[names.index("cross")].samples) == 3
     assert len(window.project.classes) == n_before  # the empty default columns were reused
-    assert "bad.jpg" in window.messages[-1][1]
+    assert "bad.jpg" in window.dialogs.messages[-1][1]
     # A folder of images (no sub-folders) becomes one class named after it.
     flat = tmp_path / "tees"
     flat.mkdir()
@@ -155,7 +155,7 @@ def test_rename_remove_classes_and_badge(window, qtbot):
     col1 = window.support.columns[1]
     col1.name.setText("cat")
     col1.name.editingFinished.emit()
-    assert p.classes[1].name == "B" and col1.name.text() == "B" and "already" in window.messages[-1][1]
+    assert p.classes[1].name == "B" and col1.name.text() == "B" and "already" in window.dialogs.messages[-1][1]
     assert not p.validity()[0] and "without samples" in window.support.badge.text()
     for _ in range(3):
         qtbot.mouseClick(window.support.columns[-1].remove_btn, Qt.MouseButton.LeftButton)

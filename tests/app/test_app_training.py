@@ -222,7 +222,7 @@ def test_classify_without_a_model_offers_quick_training(window, qtbot, monkeypat
     fill_support(window.project, n_classes=2, shots=1)
     asked = []
     from PySide6.QtWidgets import QMessageBox
-    window.ask = lambda title, text, *a, **k: asked.append(text) or QMessageBox.StandardButton.No
+    window.dialogs.answer = lambda title, text, *a, **k: asked.append(text) or QMessageBox.StandardButton.No
     window.classify()
     assert asked and "quickly" in asked[0] and window.session is None
 
@@ -234,7 +234,7 @@ def test_training_error_is_shown_and_sets_are_untouched(window, qtbot):
     window.project.update_task(steps=5)
     window.train(overrides={"source": {"kind": "folder", "folder": "/nonexistent/few-shot"}})
     qtbot.waitUntil(lambda: window.session is None, timeout=10_000)
-    title, text = window.messages[-1]
+    title, text = window.dialogs.messages[-1]
     assert title == "Cannot meta-train" and "/nonexistent/few-shot" in text
     assert window.train_btn.isEnabled()
     assert [(c.name, [s.png for s in c.samples]) for c in window.project.classes] == before
@@ -261,7 +261,7 @@ def test_a_hyperparameter_the_engine_refuses_is_reported_by_the_engine(window, q
     models = len(window.library.entries())
     assert window.train(overrides={"source": TINY_SOURCE, "steps": 5})
     qtbot.waitUntil(lambda: window.session is None, timeout=30_000)
-    title, text = window.messages[-1]
+    title, text = window.dialogs.messages[-1]
     print(f"\n{title}: {text}")
     assert title == "Cannot meta-train" and "hidden=1" in text and "out of range" in text
     assert len(window.library.entries()) == models and window.train_btn.isEnabled()

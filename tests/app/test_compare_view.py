@@ -14,26 +14,26 @@ TINY_COMPARE_SOURCE = {"kind": "builtin", "folder": "", "classes": 30, "test_cla
 
 @pytest.fixture
 def view(window, qtbot, monkeypatch):
-    from app import compare_view
+    from app import compare_setup
 
-    monkeypatch.setitem(compare_view.DEFAULT_SETUP, "val_episodes", 3)  # validation: a few episodes, for speed
+    monkeypatch.setitem(compare_setup.DEFAULT_SETUP, "val_episodes", 3)  # validation: a few episodes, for speed
     window.compare_view_act.trigger()
     assert window.stack.currentIndex() == 1
     qtbot.waitUntil(lambda: not window.train_btn.isVisible(), timeout=2000)  # Studio-only tools leave the toolbar
     v = window.compare
-    v.set_source(TINY_COMPARE_SOURCE)
+    v.setup.set_source(TINY_COMPARE_SOURCE)
     for key, value in {"n_way": 3, "k_shot": 1, "q_query": 2, "steps_each": 6, "seconds_each": 0, "eval_episodes": 10}.items():
-        v.spins[key].setValue(value)
+        v.setup.spins[key].setValue(value)
     return v
 
 
 def _tick(qtbot, view, names):
     for name in names:
-        box = view.checks[name]
+        box = view.setup.checks[name]
         qtbot.mouseClick(box, Qt.MouseButton.LeftButton, pos=QPoint(7, box.height() // 2))  # on the tick box
-        qtbot.mouseClick(view.edit_buttons[name], Qt.MouseButton.LeftButton)
-        assert view.editing == name and "hidden" in view.form.editors  # this algorithm's own form
-        view.form.editors["hidden"].setValue(8)
+        qtbot.mouseClick(view.setup.edit_buttons[name], Qt.MouseButton.LeftButton)
+        assert view.setup.editing == name and "hidden" in view.setup.form.editors  # this algorithm's own form
+        view.setup.form.editors["hidden"].setValue(8)
 
 
 def _drawn(item) -> int:
@@ -43,15 +43,15 @@ def _drawn(item) -> int:
 
 def test_tick_two_algorithms_run_and_see_table_chart_matrix_curves_and_query_grid(window, view, qtbot, tmp_path):
     _tick(qtbot, view, ["protonet", "matching"])
-    assert set(view.selected()) == {"protonet", "matching"}
-    assert view.hparams == {"protonet": {"hidden": 8}, "matching": {"hidden": 8}}
+    assert set(view.setup.selected()) == {"protonet", "matching"}
+    assert view.setup.hparams == {"protonet": {"hidden": 8}, "matching": {"hidden": 8}}
     with qtbot.waitSignal(view.comparisonReady, timeout=60_000):
-        qtbot.mouseClick(view.run_btn, Qt.MouseButton.LeftButton)
-        assert not view.run_btn.isEnabled() and view.stop_btn.isEnabled()
+        qtbot.mouseClick(view.setup.run_btn, Qt.MouseButton.LeftButton)
+        assert not view.setup.run_btn.isEnabled() and view.setup.stop_btn.isEnabled()
     qtbot.waitUntil(lambda: view.session is None, timeout=10_000)
-    assert view.run_btn.isEnabled() and not view.stop_btn.isEnabled()
+    assert view.setup.run_btn.isEnabled() and not view.setup.stop_btn.isEnabled()
     # The table: one row per algorithm with accuracy ± CI, time, steps, episodes/s, parameters, memory, device.
-    t = view.table
+    t = view.results.table
     assert t.rowCount() == 2
     rows = {t.item(r, 0).data(Qt.ItemDataRole.UserRole): [t.item(r, c).text() for c in range(t.columnCount())] for r in range(2)}
     for name in ("protonet", "matching"):
@@ -61,20 +61,20 @@ def test_tick_two_algorithms_run_and_see_table_chart_matrix_curves_and_query_gri
     accs = [view.comparison.results[t.item(r, 0).data(Qt.ItemDataRole.UserRole)].mean for r in range(2)]
     assert accs == sorted(accs, reverse=True)
     # The bar chart holds both means, with CI whiskers; the matrix is 2 × 2 and its win rates add to 1.
-    assert list(view.bar_item.opts["width"]) == pytest.approx(sorted((100 * r.mean for r in view.comparison.results.values()), reverse=True))
-    assert view.bar_item.isVisible() and len(view.err_item.opts["left"]) == 2
-    m = view.matrix
+    assert list(view.results.bar_item.opts["width"]) == pytest.approx(sorted((100 * r.mean for r in view.comparison.results.values()), reverse=True))
+    assert view.results.bar_item.isVisible() and len(view.results.err_item.opts["left"]) == 2
+    m = view.results.matrix
     assert m.rowCount() == m.columnCount() == 2
     w01, w10 = (float(m.item(i, j).text().split("%")[0]) for i, j in ((0, 1), (1, 0)))
     assert w01 + w10 == pytest.approx(100.0, abs=0.11) and "Wilcoxon" in m.item(0, 1).toolTip()
     # Overlaid curves, one colour each; a chip hides an algorithm's curves; seconds on x.
     for name in ("protonet", "matching"):
-        assert _drawn(view.curves[name].items[0]) == 6 and _drawn(view.curves[name].items[2]) >= 1
-    assert view.curves["protonet"].color != view.curves["matching"].color
-    qtbot.mouseClick(view.chips["protonet"], Qt.MouseButton.LeftButton)
-    assert not view.curves["protonet"].items[0].isVisible() and view.curves["matching"].items[0].isVisible()
-    view.x_box.setCurrentIndex(1)
-    assert list(view.curves["matching"].items[0].getData()[0]) == view.curves["matching"].sec
+        assert _drawn(view.curve_panel.curves[name].items[0]) == 6 and _drawn(view.curve_panel.curves[name].items[2]) >= 1
+    assert view.curve_panel.curves["protonet"].color != view.curve_panel.curves["matching"].color
+    qtbot.mouseClick(view.curve_panel.chips["protonet"], Qt.MouseButton.LeftButton)
+    assert not view.curve_panel.curves["protonet"].items[0].isVisible() and view.curve_panel.curves["matching"].items[0].isVisible()
+    view.curve_panel.x_box.setCurrentIndex(1)
+    assert list(view.curve_panel.curves["matching"].items[0].getData()[0]) == view.curve_panel.curves["matching"].sec
     # The project holds the comparison and its models.
     assert [r["status"] for r in window.project.comparison["results"]] == ["done", "done"]
     assert set(window.project.comparison_models) == {"protonet", "matching"}
@@ -83,22 +83,26 @@ def test_tick_two_algorithms_run_and_see_table_chart_matrix_curves_and_query_gri
     fill_support(window.project, n_classes=3, shots=1)
     window.project.add_queries([glyph_png(k, 9) for k in range(3)])
     view.right_tabs.setCurrentIndex(1)
-    with qtbot.waitSignal(view.gridReady, timeout=20_000):
-        qtbot.mouseClick(view.classify_btn, Qt.MouseButton.LeftButton)
-    g = view.grid
+    with qtbot.waitSignal(view.queries.ready, timeout=20_000):
+        qtbot.mouseClick(view.queries.classify_btn, Qt.MouseButton.LeftButton)
+    g = view.queries.grid
     assert g.rowCount() == 3 and g.columnCount() == 4
     for r in range(3):
         for c in (1, 2):
             assert "%" in g.item(r, c).text()
         assert g.item(r, 3).text().startswith(("✓", "⚠"))
-    assert "disagreement" in view.grid_note.text()
+    assert "disagreement" in view.queries.note.text()
 
-    # Exports: CSV (table + matrix), PNG, JSON.
-    table_csv, matrix_csv = view.export_csv(str(tmp_path / "c.csv"))
+    # Exports: CSV (table + matrix), PNG, JSON; the buttons ask for a file name (the suffix is added).
+    window.dialogs.paths = [str(tmp_path / "c"), str(tmp_path / "c")]
+    qtbot.mouseClick(view.files.csv_btn, Qt.MouseButton.LeftButton)
+    table_csv, matrix_csv = tmp_path / "c.csv", tmp_path / "c-pairwise.csv"
     assert table_csv.read_text().startswith("algorithm,") and "win rate" in matrix_csv.read_text()
     png = view.export_png(str(tmp_path / "c.png"))
     assert png.stat().st_size > 10_000
-    js = view.save_json(str(tmp_path / "c.json"))
+    qtbot.mouseClick(view.files.json_btn, Qt.MouseButton.LeftButton)
+    js = tmp_path / "c.json"
+    assert js.is_file() and window.dialogs.path_titles == ["Export the results table as CSV", "Save the comparison as JSON"]
     before = sorted(t.item(r, 1).text() for r in range(2))
 
     # Saved in the project file: reopening shows the comparison, and its models still classify.
@@ -106,22 +110,22 @@ def test_tick_two_algorithms_run_and_see_table_chart_matrix_curves_and_query_gri
     assert window.save_to(path)
     window.project.set_comparison(None)
     view.load_from_project()
-    assert view.table.rowCount() == 0 and view.comparison is None
+    assert view.results.table.rowCount() == 0 and view.comparison is None
     with qtbot.waitSignal(view.comparisonReady, timeout=5000):
         assert window.open_path(path)
-    assert sorted(view.table.item(r, 1).text() for r in range(2)) == before and view.matrix.rowCount() == 2
+    assert sorted(view.results.table.item(r, 1).text() for r in range(2)) == before and view.results.matrix.rowCount() == 2
     assert set(view.trained_names()) == {"protonet", "matching"}
     assert view.comparison.learners == {}  # loaded lazily, on the job thread, when first needed
-    with qtbot.waitSignal(view.gridReady, timeout=20_000):
-        qtbot.mouseClick(view.classify_btn, Qt.MouseButton.LeftButton)
-    assert view.grid.rowCount() == 3 and "%" in view.grid.item(0, 1).text()
+    with qtbot.waitSignal(view.queries.ready, timeout=20_000):
+        qtbot.mouseClick(view.queries.classify_btn, Qt.MouseButton.LeftButton)
+    assert view.queries.grid.rowCount() == 3 and "%" in view.queries.grid.item(0, 1).text()
 
     # The JSON re-opens and shows the same comparison (without models: a JSON keeps none).
     with qtbot.waitSignal(view.comparisonReady, timeout=5000):
         assert view.open_json(str(js))
-    assert sorted(view.table.item(r, 1).text() for r in range(2)) == before and view.matrix.rowCount() == 2
-    assert view.trained_names() == [] and _drawn(view.curves["matching"].items[0]) == 6
-    assert view.legend.isVisible() and len(view.legend.items) == 2
+    assert sorted(view.results.table.item(r, 1).text() for r in range(2)) == before and view.results.matrix.rowCount() == 2
+    assert view.trained_names() == [] and _drawn(view.curve_panel.curves["matching"].items[0]) == 6
+    assert view.curve_panel.legend.isVisible() and len(view.curve_panel.legend.items) == 2
     # With many algorithms the chips are the legend: the in-plot one would cover the curves.
     import json
 
@@ -133,27 +137,27 @@ def test_tick_two_algorithms_run_and_see_table_chart_matrix_curves_and_query_gri
     many.write_text(json.dumps(data))
     with qtbot.waitSignal(view.comparisonReady, timeout=5000):
         assert view.open_json(str(many))
-    assert len(view.chips) == 5 and not view.legend.isVisible()
+    assert len(view.curve_panel.chips) == 5 and not view.curve_panel.legend.isVisible()
 
 
 def test_stop_keeps_finished_results_and_closing_mid_run_is_safe(window, view, qtbot):
     _tick(qtbot, view, ["protonet", "matching"])
-    view.spins["steps_each"].setValue(1_000_000)
-    view.spins["seconds_each"].setValue(1)
-    first, second = [n for n in view.selected()]
+    view.setup.spins["steps_each"].setValue(1_000_000)
+    view.setup.spins["seconds_each"].setValue(1)
+    first, second = [n for n in view.setup.selected()]
     assert view.run()
     qtbot.waitUntil(lambda: view.shown.results[second].status == "training" and view.last is not None, timeout=60_000)
     with qtbot.waitSignal(view.comparisonReady, timeout=10_000):
-        qtbot.mouseClick(view.stop_btn, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(view.setup.stop_btn, Qt.MouseButton.LeftButton)
     res = view.comparison.results
     assert res[first].status == "done" and len(res[first].per_episode) == 10
     assert res[second].status == "stopped" and not res[second].per_episode
-    assert view.table.rowCount() == 2 and len(view.bar_item.opts["width"]) == 1
-    assert "(stopped)" in " ".join(view.table.item(r, 0).text() for r in range(2))
+    assert view.results.table.rowCount() == 2 and len(view.results.bar_item.opts["width"]) == 1
+    assert "(stopped)" in " ".join(view.results.table.item(r, 0).text() for r in range(2))
     qtbot.waitUntil(lambda: view.session is None, timeout=10_000)
 
     # Closing the window mid-run stops the worker promptly; nothing half-trained is kept.
-    view.spins["seconds_each"].setValue(0)
+    view.setup.spins["seconds_each"].setValue(0)
     assert view.run()
     qtbot.waitUntil(lambda: view.last is not None and view.last.get("step", 0) >= 3, timeout=60_000)
     thread = view.session.thread
@@ -167,10 +171,23 @@ def test_stop_keeps_finished_results_and_closing_mid_run_is_safe(window, view, q
 def test_each_algorithms_form_offers_its_measured_settings(view, qtbot):
     import core
 
-    qtbot.mouseClick(view.edit_buttons["matching"], Qt.MouseButton.LeftButton)
-    assert not view.preset_btn.isHidden()
-    view.preset_btn.menu().actions()[0].trigger()
-    assert view.hparams["matching"] == core.ALGORITHMS["matching"].presets["measured"]
-    qtbot.mouseClick(view.edit_buttons["protonet"], Qt.MouseButton.LeftButton)  # no presets: no button
-    assert view.preset_btn.isHidden() and view.hparams.get("protonet", {}) == {}
-    assert view.hparams["matching"]["cosine_scale"] == 10.0  # matching keeps its own settings
+    qtbot.mouseClick(view.setup.edit_buttons["matching"], Qt.MouseButton.LeftButton)
+    assert not view.setup.preset_btn.isHidden()
+    view.setup.preset_btn.menu().actions()[0].trigger()
+    assert view.setup.hparams["matching"] == core.ALGORITHMS["matching"].presets["measured"]
+    qtbot.mouseClick(view.setup.edit_buttons["protonet"], Qt.MouseButton.LeftButton)  # no presets: no button
+    assert view.setup.preset_btn.isHidden() and view.setup.hparams.get("protonet", {}) == {}
+    assert view.setup.hparams["matching"]["cosine_scale"] == 10.0  # matching keeps its own settings
+
+
+def test_choosing_a_folder_source_asks_for_the_folder_and_a_cancel_keeps_the_source(window, view, qtbot, tmp_path):
+    from PySide6.QtTest import QTest
+
+    box = view.setup.source_box
+    box.setFocus()
+    window.dialogs.paths = [str(tmp_path)]
+    QTest.keyClick(box, Qt.Key.Key_Down)  # Omniglot folder…: the folder dialog answers
+    assert view.setup.source == {"kind": "omniglot", "folder": str(tmp_path)} and view.setup.source_label.text() == str(tmp_path)
+    QTest.keyClick(box, Qt.Key.Key_Down)  # Image folder…: the dialog is cancelled
+    assert view.setup.source["kind"] == "omniglot" and box.currentData() == "omniglot"
+    assert window.dialogs.path_titles == ["Choose the Omniglot folder", "Choose an image folder (one sub-folder per class)"]

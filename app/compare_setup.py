@@ -1,0 +1,287 @@
+"""The Compare view's setup column: what to compare and how.
+
+Tick any registered algorithms (the ⚙ button shows an algorithm's own hyperparameter form, the
+Studio's `HParamForm` generated from its HParams; each algorithm keeps its own values), one
+meta-training source, N/K/Q, the episode protocol, a budget per algorithm (steps and/or seconds),
+the number of shared test episodes, the seed and the device; Run / Stop and the run's progress.
+`config_dict()` is the setup as `core.CompareConfig` arguments; `apply_setup()` shows a config.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton,
+                               QScrollArea, QSpinBox, QToolButton, QVBoxLayout, QWidget)
+
+from .common import fmt_count, fmt_duration
+from .compare_results import algo_color, swatch
+from .dialogs import Dialogs
+from .hparam_form import HParamForm, PresetButton, field_label
+from .style import icon
+from .task_fields import BUILTIN_NOTE, ask_source_folder, combo, device_combo, offer_cuda, source_combo, spin_box
+
+PROTOCOLS = [("same", "Identical for all"), ("paper", "Each paper's shape")]
+DEFAULT_SETUP: dict[str, Any] = {"n_way": 5, "k_shot": 1, "q_query": 15, "protocol": "same", "steps_each": 500, "seconds_each": 60,
+                                 "eval_episodes": 600, "seed": 0, "device": "auto", "val_every": 100, "val_episodes": 40}
+# (key, label, min, max, tooltip) of the number fields; the first three are the episode shape.
+NUMBERS = [("n_way", "Ways (N)", 2, 100, "Classes per episode (the test protocol)"),
+           ("k_shot", "Shots (K)", 1, 50, "Support images per class"),
+           ("q_query", "Queries", 1, 100, "Query images per class"),
+           ("steps_each", "Steps each", 1, 10_000_000, "Meta-training steps per algorithm"),
+           ("seconds_each", "Time each (s)", 0, 10_000_000, "Wall-clock budget per algorithm (0 = none); the run stops at whichever budget ends first"),
+           ("eval_episodes", "Test episodes", 1, 100_000, "Shared test episodes (600 is the standard)"),
+           ("seed", "Seed", 0, 2**31 - 1, "The same seed gives every algorithm the same episodes and initial weights")]
+
+
+def muted(text: str = "") -> QLabel:
+    """A secondary, word-wrapped line (hints, notes)."""
+    lab = QLabel(text)
+    lab.setObjectName("muted")
+    lab.setWordWrap(True)
+    return lab
+
+
+def group_title(text: str) -> QLabel:
+    lab = QLabel(text)
+    f = lab.font()
+    f.setBold(True)
+    lab.setFont(f)
+    lab.setContentsMargins(0, 8, 0, 2)
+    return lab
+
+
+class SetupPanel(QFrame):
+    def __init__(self, dialogs: Dialogs, settings: QSettings | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.dialogs, self.settings = dialogs, settings
+        self.source: dict = {"kind": "builtin", "folder": ""}
+        self.hparams: dict[str, dict[str, Any]] = {}  # per algorithm: values changed from the paper's
+        self.checks: dict[str, QCheckBox] = {}
+        self.edit_buttons: dict[str, QToolButton] = {}
+        self.editing: str | None = None
+        heading = QLabel("Compare algorithms")
+        heading.setObjectName("heading")
+        hint = muted("Every algorithm meta-trains on the same seeded episodes, then all are tested on the same test episodes.")
+        self.algo_box = QFrame()
+        self.algo_layout = QGridLayout(self.algo_box)
+        self.algo_layout.setContentsMargins(0, 0, 0, 0)
+        self.algo_layout.setVerticalSpacing(2)
+        self.algo_layout.addWidget(QLabel("Loading the engine…"), 0, 0)
+        self.form_title = muted()
+        self.form = HParamForm()
+        self.form.edited.connect(self._form_edited)
+        self.restore_btn = QPushButton(icon("restore"), "Restore paper defaults")
+        self.restore_btn.clicked.connect(self.form.restore_defaults)
+        self.restore_btn.setEnabled(False)
+        self.preset_btn = PresetButton(self.form)
+
+        self.source_box = source_combo()
+        self.source_box.activated.connect(self._source_picked)
+        self.source_label = muted(BUILTIN_NOTE)
+        self.spins: dict[str, QSpinBox] = {key: spin_box(lo, hi, tip, int(DEFAULT_SETUP[key])) for key, _, lo, hi, tip in NUMBERS}
+        self.protocol_box = combo(PROTOCOLS, "Identical episodes: every algorithm trains on the same N-way K-shot Q-query tasks, in the same order "
+                                             "(its own Training ways / shots / queries settings are not used).\n"
+                                             "Paper: each keeps its paper's training shape (ProtoNet's 60 ways, Reptile's 10 shots…), same seed.")
+        self.protocol_box.currentIndexChanged.connect(lambda: self.editing and self.edit_hparams(self.editing))
+        self.device_box = device_combo()
+        for box in (self.source_box, self.protocol_box, self.device_box):
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(12)
+        task = QFormLayout()
+        task.addRow("Meta-train on", self.source_box)
+        task.addRow("", self.source_label)
+        for key, label, *_ in NUMBERS[:3]:
+            task.addRow(label, self.spins[key])
+        task.addRow("Episodes", self.protocol_box)
+        for key, label, *_ in NUMBERS[3:]:
+            task.addRow(label, self.spins[key])
+        task.addRow("Device", self.device_box)
+
+        self.inner = QWidget()
+        v = QVBoxLayout(self.inner)
+        v.setContentsMargins(0, 0, 6, 0)
+        v.addWidget(hint)
+        v.addWidget(group_title("Algorithms"))
+        v.addWidget(self.algo_box)
+        v.addWidget(group_title("Hyperparameters"))
+        v.addWidget(self.form_title)
+        v.addWidget(self.form)
+        v.addWidget(self.restore_btn, 0, Qt.AlignmentFlag.AlignLeft)
+        v.addWidget(self.preset_btn, 0, Qt.AlignmentFlag.AlignLeft)  # below, not beside: the column is narrow
+        v.addWidget(group_title("Task, budget & source"))
+        v.addLayout(task)
+        v.addStretch(1)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)  # never clip a form row
+        self.scroll.setWidget(self.inner)
+
+        self.run_btn = QPushButton(icon("train", "white"), "Run comparison")
+        self.run_btn.setObjectName("primary")
+        self.run_btn.setToolTip("Meta-train the ticked algorithms one after another, then test each on the shared test episodes")
+        self.stop_btn = QPushButton(icon("stop"), "Stop")
+        self.stop_btn.setToolTip("Stop: algorithms that finished keep their results")
+        self.stop_btn.setEnabled(False)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_btn, 1)
+        buttons.addWidget(self.stop_btn)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(False)
+        self.progress.setMaximumHeight(8)
+        self.progress_label = muted("Not run yet")
+        self.setObjectName("card")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(10, 8, 10, 10)
+        lay.addWidget(heading)
+        lay.addWidget(self.scroll, 1)
+        lay.addLayout(buttons)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.progress_label)
+        self.setMinimumWidth(320)
+        self.setMaximumWidth(460)
+
+    # -- the engine is loaded: list the algorithms ------------------------------------------------
+    def list_algorithms(self, cuda: bool) -> None:
+        import core
+
+        while self.algo_layout.count():
+            item = self.algo_layout.takeAt(0)
+            if item.widget():
+                item.widget().deleteLater()
+        row = 0
+        for family, label in core.FAMILIES.items():
+            members = [cls for cls in core.ALGORITHMS.values() if cls.family == family]
+            if not members:
+                continue
+            head = QLabel(label)
+            head.setObjectName("muted")
+            self.algo_layout.addWidget(head, row, 0, 1, 2)
+            row += 1
+            for cls in members:
+                cb = QCheckBox(cls.title)
+                cb.setIcon(swatch(algo_color(cls.name)))
+                cb.setToolTip(f"{cls.title} — {cls.paper}")
+                cb.setObjectName(f"compare-{cls.name}")
+                btn = QToolButton()
+                btn.setText("⚙")
+                btn.setCheckable(True)
+                btn.setAutoRaise(True)
+                btn.setToolTip(f"Hyperparameters of {cls.title}")
+                btn.clicked.connect(lambda _=False, n=cls.name: self.edit_hparams(n))
+                cb.toggled.connect(lambda on, n=cls.name: on and self.editing is None and self.edit_hparams(n))
+                self.checks[cls.name] = cb
+                self.edit_buttons[cls.name] = btn
+                self.algo_layout.addWidget(cb, row, 0)
+                self.algo_layout.addWidget(btn, row, 1)
+                row += 1
+        self.algo_layout.setColumnStretch(0, 1)
+        offer_cuda(self.device_box, cuda)
+        self.edit_hparams(next(iter(core.ALGORITHMS)))
+
+    def edit_hparams(self, name: str) -> None:
+        """Show `name`'s hyperparameter form (its own values are kept per algorithm)."""
+        import core
+
+        cls = core.ALGORITHMS[name]
+        self.editing = name
+        for n, b in self.edit_buttons.items():
+            b.setChecked(n == name)
+        self.form.blockSignals(True)
+        self.form.set_fields(core.hparam_fields(cls.HParams), self.hparams.get(name, {}))
+        self.form.blockSignals(False)
+        shape_fields = [field_label(f) for f in core.hparam_fields(cls.HParams) if f["name"] in ("train_way", "train_shot", "train_query")]
+        note = (f"<br><i>With identical episodes, {', '.join(shape_fields)} "
+                f"{'is' if len(shape_fields) == 1 else 'are'} not used: every algorithm trains on N-way K-shot Q-query.</i>"
+                if shape_fields and self.protocol_box.currentData() == "same" else "")
+        self.form_title.setText(f"<b>{cls.title}</b> — {cls.paper}{note}")
+        self.restore_btn.setEnabled(True)
+        self.preset_btn.set_presets(cls.presets)
+
+    def _form_edited(self) -> None:
+        if self.editing and self.form.fields:
+            self.hparams[self.editing] = self.form.changed_from_defaults()
+
+    def selected(self) -> list[str]:
+        return [n for n, cb in self.checks.items() if cb.isChecked()]
+
+    # -- source ----------------------------------------------------------------------------------
+    def _source_picked(self, index: int) -> None:
+        kind = self.source_box.itemData(index)
+        if kind == "builtin":
+            self.set_source({"kind": "builtin", "folder": ""})
+            return
+        folder = ask_source_folder(self.dialogs, self.settings, kind)
+        self.set_source({"kind": kind, "folder": folder} if folder else self.source)
+
+    def set_source(self, source: dict) -> None:
+        """The meta-training source (checked when the run starts: a bad folder is reported then)."""
+        self.source = dict(source)
+        self.source_box.setCurrentIndex(max(0, self.source_box.findData(self.source.get("kind", "builtin"))))
+        self.source_label.setText(self.source.get("folder") or BUILTIN_NOTE)
+
+    # -- setup <-> config ----------------------------------------------------------------------------
+    def config_dict(self) -> dict[str, Any]:
+        s = {k: int(v.value()) for k, v in self.spins.items()}
+        return {"algorithms": self.selected(), "hparams": {n: dict(self.hparams.get(n, {})) for n in self.selected() if self.hparams.get(n)},
+                "n_way": s["n_way"], "k_shot": s["k_shot"], "q_query": s["q_query"], "protocol": self.protocol_box.currentData(),
+                "steps_each": s["steps_each"], "seconds_each": float(s["seconds_each"]) or None, "seed": s["seed"],
+                "eval_episodes": s["eval_episodes"], "device": self.device_box.currentData(),
+                # ~10 validations per run; under a time budget (steps unknown) every 50 steps.
+                "val_every": max(5, min(s["steps_each"] // 10, 50 if s["seconds_each"] else 10**9)),
+                "val_episodes": int(DEFAULT_SETUP["val_episodes"])}
+
+    def apply_setup(self, config, source: dict | None) -> None:
+        """Show a comparison's config (a `core.CompareConfig`) and source."""
+        for n, cb in self.checks.items():
+            cb.blockSignals(True)
+            cb.setChecked(n in config.algorithms)
+            cb.blockSignals(False)
+        self.hparams = {n: dict(v) for n, v in (config.hparams or {}).items()}
+        for key in ("n_way", "k_shot", "q_query", "steps_each", "eval_episodes", "seed"):
+            self.spins[key].setValue(min(int(getattr(config, key)), self.spins[key].maximum()))
+        self.spins["seconds_each"].setValue(int(config.seconds_each or 0))
+        self.protocol_box.setCurrentIndex(max(0, self.protocol_box.findData(config.protocol)))
+        self.device_box.setCurrentIndex(max(0, self.device_box.findData(config.device)))
+        if source:
+            self.set_source(source)
+        if self.editing:
+            self.edit_hparams(self.editing)
+
+    # -- running ------------------------------------------------------------------------------------
+    def set_running(self, running: bool) -> None:
+        self.run_btn.setEnabled(not running)
+        self.stop_btn.setEnabled(running)
+        self.inner.setEnabled(not running)
+
+    def start_progress(self, n_algorithms: int) -> None:
+        self.progress.setRange(0, max(1, 100 * n_algorithms))
+        self.progress.setValue(0)
+
+    def show_progress(self, index: int, n: int, title: str, ev: dict | None, seconds_each: float | None) -> None:
+        """Algorithm `index` of `n` is running; `ev` is its latest progress or testing event. Each
+        algorithm fills 100 units of the bar: 85 meta-training, 15 testing."""
+        if ev is not None and ev["kind"] == "progress":
+            frac = ev["step"] / max(1, ev["total_steps"])
+            if seconds_each:
+                frac = max(frac, min(1.0, ev["elapsed_s"] / seconds_each))
+            self.progress.setValue(int(100 * index + 85 * frac))
+            val = f" · validation {ev['val_accuracy']:.1%}" if ev.get("val_accuracy") is not None else ""
+            self.progress_label.setText(f"{index + 1}/{n} {title}: meta-training, step {fmt_count(ev['step'])} · "
+                                        f"{ev['episodes_per_s']:.1f} episodes/s · {fmt_duration(ev['elapsed_s'])}{val}")
+        elif ev is not None and ev["kind"] == "testing":
+            self.progress.setValue(int(100 * index + 85 + 15 * ev["done"] / ev["total"]))
+            self.progress_label.setText(f"{index + 1}/{n} {title}: testing, episode {ev['done']}/{ev['total']} · {ev['accuracy']:.1%} so far")
+        else:
+            self.progress.setValue(100 * index)
+            self.progress_label.setText(f"{index + 1}/{n} {title}: starting…")
+
+    def show_end(self, comp) -> None:
+        """A run ended (finished or stopped): how many algorithms were tested."""
+        done = [r for r in comp.results.values() if r.finished]
+        if comp.status == "done":
+            self.progress.setValue(self.progress.maximum())
+        n = len(comp.results)
+        self.progress_label.setText(("Finished" if comp.status == "done" else "Stopped") +
+                                    f": {len(done)} of {n} algorithm{'s' if n != 1 else ''} tested on {comp.config.eval_episodes} shared episodes")
