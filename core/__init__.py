@@ -5,12 +5,13 @@ This module is the public API the app and scripts use.
 """
 from .algorithms import ALGORITHMS, FAMILIES, Classifier, MetaLearner, StepMetrics, create, get_algorithm, hparam_fields, hparams_from_dict, register
 from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
-from .compare import AlgoResult, CompareConfig, CompareError, Comparison, Pairwise, learner_from_bytes, learner_to_bytes, pairwise
+from .compare import AlgoResult, CompareConfig, Comparison, learner_from_bytes, learner_to_bytes
 from .episodes import Episode, EpisodeSampler
-from .errors import CheckpointError, ConfigError, FewShotError, ImageError, SourceError, TrainingDiverged
-from .evaluation import EvalResult, evaluate, mean_ci95
+from .errors import CheckpointError, CompareError, ConfigError, FewShotError, ImageError, SourceError, TrainingDiverged
+from .evaluation import EvalResult, evaluate
 from .inputspec import InputSpec, prepare_image
 from .sources import ClassSource, builtin, image_folder, in_memory, omniglot, prepare_images
+from .stats import Pairwise, mean_ci95, pairwise
 from .trainer import CancelToken, Progress, TrainConfig, Trainer, auto_device
 
 __all__ = [
