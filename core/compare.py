@@ -15,7 +15,7 @@ Fairness
   protocol "paper" each algorithm keeps its paper's training shape (ProtoNet's 60 ways, Reptile's
   10 shots, ...): same seed, but episodes of different shapes are different tasks.
 - Initial weights depend on the seed alone (the Trainer seeds torch before building a learner).
-- Test episodes: stream `test_seed` (default `evaluation.TEST_SEED`, the README's) of the test
+- Test episodes: stream `test_seed` (default `episodes.TEST_SEED`, the README's) of the test
   source, identical for every algorithm; a digest of their tensors is kept with each result.
 
 Statistics, over the M shared test episodes (`core.stats`): accuracy mean ± 95% CI, the win
@@ -46,10 +46,9 @@ from .algorithms import get_algorithm, hparams_from_dict
 from .algorithms.base import MetaLearner
 from .checkpoint import FORMAT as CHECKPOINT_FORMAT
 from .checkpoint import checkpoint_dict, learner_from_checkpoint
-from .episodes import EpisodeSampler
+from .episodes import TEST_SEED, EpisodeSampler
 from . import report
 from .errors import CheckpointError, CompareError, FewShotError
-from .evaluation import TEST_SEED
 from .peakmem import peak_mb, reset_peak
 from .sources.base import ClassSource
 from .stats import TEST_DESCRIPTION, Pairwise, mean_ci95, pairwise

@@ -7,11 +7,9 @@ from typing import Callable
 import torch
 
 from .algorithms.base import MetaLearner
-from .episodes import EpisodeSampler
+from .episodes import TEST_SEED, EpisodeSampler
 from .sources.base import ClassSource
 from .stats import mean_ci95
-
-TEST_SEED = 1_000_003  # the default test stream: every algorithm is evaluated on the same episodes
 
 
 @dataclass

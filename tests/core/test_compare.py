@@ -10,7 +10,7 @@ import core
 from core import compare as cmp
 from core import report
 from core.algorithms import ALGORITHMS
-from core.evaluation import TEST_SEED
+from core.episodes import TEST_SEED
 
 TINY = {"protonet": {"hidden": 8}, "maml": {"hidden": 8, "meta_batch_size": 2, "inner_steps": 1, "inner_steps_test": 1},
         "matching": {"hidden": 8}}
