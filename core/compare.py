@@ -51,7 +51,7 @@ from . import report
 from .errors import CheckpointError, CompareError, FewShotError
 from .peakmem import peak_mb, reset_peak
 from .sources.base import ClassSource
-from .stats import TEST_DESCRIPTION, Pairwise, mean_ci95, pairwise
+from .stats import Pairwise, mean_ci95, pairwise
 from .trainer import CancelToken, TrainConfig, Trainer
 
 FORMAT = "fewshot-studio-comparison"
