@@ -207,8 +207,7 @@ class LSTMMetaLearner(MetaLearner):
         """c_0 for an n-way task: the learned vector, its head cut to the first n classes."""
         if n_way is None or n_way == self.n_way:
             return self.c0
-        if n_way > self.n_way:
-            raise ValueError(f"this model was meta-trained for {self.n_way}-way tasks; it cannot classify {n_way} classes (meta-train with ≥ {n_way} ways)")
+        self.require_ways(n_way)
         w_size, b_size = self._head_sizes()
         body = self.c0[: -(w_size + b_size)]
         features = w_size // b_size
