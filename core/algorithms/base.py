@@ -199,9 +199,18 @@ class MetaLearner(nn.Module):
         if not math.isfinite(value):
             raise TrainingDiverged(f"the training loss became {value}; the step was not applied")
 
-    def optimize(self, losses: list[torch.Tensor], accuracies: list[float], before_step: Callable[[], Any] | None = None) -> StepMetrics:
-        """One gradient step on the mean of the tasks' losses: the shared end of every
-        backpropagating learner's `meta_train_step` (NaN check first; `before_step` can clip)."""
+    def gradient_step(self, tasks: list[Episode], task_loss: Callable[[Episode], tuple[torch.Tensor, float]],
+                      before_step: Callable[[], Any] | None = None) -> StepMetrics:
+        """The `meta_train_step` of a learner that backpropagates: one gradient step on the mean
+        of `task_loss(task)`'s losses over the meta-batch (a NaN check first; `before_step` can
+        clip), reporting the mean of its query accuracies."""
+        self.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        losses, accuracies = [], []
+        for t in tasks:
+            loss, accuracy = task_loss(t)
+            losses.append(loss)
+            accuracies.append(accuracy)
         loss = torch.stack(losses).mean()
         self.check_finite(loss)
         loss.backward()
@@ -264,14 +273,11 @@ class SupportSetLearner(MetaLearner):
 
     # -- the shared loop and template ------------------------------------------------------------
     def meta_train_step(self, tasks: list[Episode]) -> StepMetrics:
-        self.train()
-        self.optimizer.zero_grad(set_to_none=True)
-        losses, accs = [], []
-        for t in tasks:
-            loss, scores = self.episode_loss(t)
-            losses.append(loss)
-            accs.append(query_accuracy(scores.detach(), t.query_y))
-        return self.optimize(losses, accs, before_step=self.before_optimizer_step)
+        return self.gradient_step(tasks, self._scored_episode_loss, self.before_optimizer_step)
+
+    def _scored_episode_loss(self, task: Episode) -> tuple[torch.Tensor, float]:
+        loss, scores = self.episode_loss(task)
+        return loss, query_accuracy(scores.detach(), task.query_y)
 
     def adapt(self, support_x: torch.Tensor, support_y: torch.Tensor) -> Classifier:
         n_way = int(support_y.max()) + 1

@@ -277,15 +277,8 @@ class LSTMMetaLearner(MetaLearner):
         return F.cross_entropy(logits, task.query_y), query_accuracy(logits.detach(), task.query_y)
 
     def meta_train_step(self, tasks) -> StepMetrics:
-        self.train()
-        self.optimizer.zero_grad(set_to_none=True)
-        losses, accs = [], []
-        for t in tasks:
-            loss, acc = self.task_loss(t)
-            losses.append(loss)
-            accs.append(acc)
         clip = self.hparams.grad_clip
-        return self.optimize(losses, accs, before_step=(lambda: nn.utils.clip_grad_norm_(self.parameters(), clip)) if clip > 0 else None)
+        return self.gradient_step(tasks, self.task_loss, before_step=(lambda: nn.utils.clip_grad_norm_(self.parameters(), clip)) if clip > 0 else None)
 
     def adapt(self, support_x, support_y) -> Classifier:
         n_way = int(support_y.max()) + 1
