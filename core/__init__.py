@@ -5,13 +5,14 @@ This module is the public API the app and scripts use.
 """
 from .algorithms import ALGORITHMS, FAMILIES, Classifier, MetaLearner, StepMetrics, create, get_algorithm, hparam_fields, hparams_from_dict, register
 from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint, verify_checkpoint
-from .compare import AlgoResult, CompareConfig, CompareError, Comparison, Pairwise, learner_from_bytes, learner_to_bytes, pairwise
+from .compare import AlgoResult, CompareConfig, Comparison, learner_from_bytes, learner_to_bytes
 from .episodes import Episode, EpisodeSampler
-from .errors import CheckpointError, ConfigError, FewShotError, ImageError, SourceError, TrainingDiverged
-from .evaluation import EvalResult, evaluate, mean_ci95
+from .errors import CheckpointError, CompareError, ConfigError, FewShotError, ImageError, SourceError, TrainingDiverged
+from .evaluation import EvalResult, evaluate
 from .inference import Predictions, predict, predict_files, probabilities
 from .inputspec import InputSpec, prepare_image
 from .sources import BUILTIN_SPLITS, SOURCE_KINDS, ClassSource, builtin, builtin_split, hold_out_validation, image_folder, in_memory, omniglot, open_source, prepare_images
+from .stats import Pairwise, mean_ci95, pairwise
 from .trainer import CancelToken, Progress, TrainConfig, Trainer, auto_device
 
 __all__ = [

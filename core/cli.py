@@ -19,6 +19,7 @@ import time
 
 from .algorithms import ALGORITHMS, FAMILIES, hparam_fields, hparams_from_dict
 from .errors import FewShotError
+from .report import fmt_duration
 
 
 # -- sources -------------------------------------------------------------------------------------
@@ -82,13 +83,6 @@ class ProgressBar:
         self.stream.flush()
 
 
-def _fmt_s(s: float | None) -> str:
-    if s is None:
-        return "--:--"
-    s = int(s)
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
-
-
 # -- train / eval ------------------------------------------------------------------------------
 
 def _preset_and_hparams(args) -> dict:
@@ -128,11 +122,11 @@ def cmd_train(args) -> int:
         last = p
         frac = p.step / p.total_steps if not config.max_seconds else max(p.step / p.total_steps, min(1.0, p.elapsed_s / config.max_seconds))
         val = f" val {100 * p.val_accuracy:.2f}%" if p.val_accuracy is not None else ""
-        bar.update(frac, f"step {p.step} loss {p.loss:.3f} acc {100 * p.accuracy:.1f}%{val} {p.episodes_per_s:.1f} ep/s ETA {_fmt_s(p.eta_s)}", force=p.val_accuracy is not None)
+        bar.update(frac, f"step {p.step} loss {p.loss:.3f} acc {100 * p.accuracy:.1f}%{val} {p.episodes_per_s:.1f} ep/s ETA {fmt_duration(p.eta_s)}", force=p.val_accuracy is not None)
         if p.val_accuracy is not None:
             bar.close()
     bar.close()
-    print(f"{last.message}: {last.step} steps, {last.episodes} episodes in {_fmt_s(last.elapsed_s)} ({last.elapsed_s:.0f} s)"
+    print(f"{last.message}: {last.step} steps, {last.episodes} episodes in {fmt_duration(last.elapsed_s)} ({last.elapsed_s:.0f} s)"
           + (f"; final validation {100 * last.val_accuracy:.2f} ± {100 * last.val_ci95:.2f}%" if last.val_accuracy is not None else ""))
     if args.out:
         print(f"checkpoint: {args.out}")
@@ -208,7 +202,7 @@ def _eval_versus(learner, src, args, device, res, versus_hparams, label: str) ->
     """The same checkpoint again with other test-time settings, on the same test episodes (the
     evaluation stream is seeded), and a paired comparison of the two per-episode accuracies: e.g.
     the LSTM meta-learner's update against plain SGD fine-tuning of the same initialisation."""
-    from .compare import wilcoxon_signed_rank, win_rate
+    from .stats import wilcoxon_signed_rank, win_rate
 
     own = learner.hparams
     learner.hparams = versus_hparams

@@ -15,31 +15,24 @@ Fairness
   protocol "paper" each algorithm keeps its paper's training shape (ProtoNet's 60 ways, Reptile's
   10 shots, ...): same seed, but episodes of different shapes are different tasks.
 - Initial weights depend on the seed alone (the Trainer seeds torch before building a learner).
-- Test episodes: stream `test_seed` (default `evaluation.TEST_SEED`, the README's) of the test
+- Test episodes: stream `test_seed` (default `episodes.TEST_SEED`, the README's) of the test
   source, identical for every algorithm; a digest of their tensors is kept with each result.
 
-Statistics, over the M shared test episodes
-- accuracy: mean ± 95% CI = 1.96·sd/√M (`evaluation.mean_ci95`, as everywhere in the project);
-- win rate of A over B: the share of episodes on which A's accuracy is higher than B's, ties
-  counting one half to each (so W[A][B] + W[B][A] = 1);
-- significance: the two-sided Wilcoxon signed-rank test on the paired per-episode accuracies
-  (`wilcoxon_signed_rank`: zero differences dropped, mid-ranks for tied magnitudes; the exact
-  null distribution up to 50 non-zero pairs, the normal approximation with tie and continuity
-  correction above), Holm-corrected over all pairs of the comparison, α = 0.05. No scipy.
+Statistics, over the M shared test episodes (`core.stats`): accuracy mean ± 95% CI, the win
+rate of every algorithm over every other, and the two-sided Wilcoxon signed-rank test on the
+paired per-episode accuracies, Holm-corrected over all pairs of the comparison.
 
 Records: `to_dict()` / `save_json()` / `load_json()` (config, curves, per-episode accuracies,
 results; the trained models stay in memory only, in `learners`), `write_table_csv()` /
-`write_matrix_csv()` (and readers, for round trips), `markdown()` for a README table.
+`write_matrix_csv()` (readers for round trips in `core.report`), `markdown()` for a README table.
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime as _dt
 import hashlib
 import io
 import json
-import math
 import os
 import tempfile
 import time
@@ -47,19 +40,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-import numpy as np
 import torch
 
 from .algorithms import get_algorithm, hparams_from_dict
 from .algorithms.base import MetaLearner
 from .checkpoint import FORMAT as CHECKPOINT_FORMAT
 from .checkpoint import checkpoint_dict, learner_from_checkpoint
-from .episodes import EpisodeSampler
-from .errors import CheckpointError, FewShotError
-from .evaluation import TEST_SEED, mean_ci95
+from . import report
+from .episodes import TEST_SEED, EpisodeSampler
+from .errors import CheckpointError, CompareError, FewShotError
 from .inference import probabilities
 from .peakmem import peak_mb, reset_peak
 from .sources.base import ClassSource
+from .stats import Pairwise, mean_ci95, pairwise
 from .trainer import CancelToken, TrainConfig, Trainer
 
 FORMAT = "fewshot-studio-comparison"
@@ -68,148 +61,7 @@ PROTOCOLS = {
     "same": "every algorithm trains on the same N-way K-shot Q-query episodes (identical tensors, same order)",
     "paper": "each algorithm trains on its paper's episode shape, from the same seeded stream",
 }
-ALPHA = 0.05
-EXACT_MAX_PAIRS = 50  # up to this many non-zero differences the Wilcoxon p-value is exact
-TEST_DESCRIPTION = ("two-sided Wilcoxon signed-rank test on the paired per-episode accuracies (zero differences dropped, "
-                    f"mid-ranks for ties; exact up to {EXACT_MAX_PAIRS} non-zero pairs, normal approximation with tie and "
-                    f"continuity correction above), Holm-corrected over all pairs, α = {ALPHA}")
 CURVE_POINTS = 2000  # per curve in a saved comparison (longer runs are averaged into this many bins)
-TIE_EPS = 1e-9  # per-episode accuracies closer than this are a tie
-
-
-class CompareError(FewShotError, ValueError):
-    """A comparison cannot be set up or read (unknown algorithm, bad hyperparameter, foreign file)."""
-
-
-# -- statistics (pure Python; tested on hand-made results) -------------------------------------
-
-def win_rate(a: list[float], b: list[float]) -> float:
-    """Share of paired episodes on which a beats b, ties counting one half."""
-    if len(a) != len(b):
-        raise ValueError(f"paired results must have the same length ({len(a)} vs {len(b)})")
-    if not a:
-        return float("nan")
-    score = sum(1.0 if x > y + TIE_EPS else 0.5 if abs(x - y) <= TIE_EPS else 0.0 for x, y in zip(a, b))
-    return score / len(a)
-
-
-def _midranks(values: list[float]) -> list[float]:
-    """1-based ranks of `values`, tied values sharing the mean of their ranks."""
-    order = sorted(range(len(values)), key=values.__getitem__)
-    ranks = [0.0] * len(values)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and abs(values[order[j + 1]] - values[order[i]]) <= TIE_EPS:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[order[k]] = (i + j) / 2 + 1
-        i = j + 1
-    return ranks
-
-
-@dataclass
-class WilcoxonResult:
-    w_plus: float  # sum of the ranks of the positive differences (a > b)
-    w_minus: float
-    n: int  # non-zero differences
-    p_value: float  # two-sided
-    method: str  # "exact" | "normal" | "none" (no non-zero difference: p = 1)
-
-
-def wilcoxon_signed_rank(a: list[float], b: list[float], exact_max: int = EXACT_MAX_PAIRS) -> WilcoxonResult:
-    """Two-sided Wilcoxon signed-rank test of paired samples a, b (H0: the differences are
-    symmetric about 0). Zero differences are dropped (Wilcoxon's convention); tied magnitudes get
-    mid-ranks. Exact: under H0 each rank's sign is + or − with probability ½, so the distribution
-    of W+ is that of a sum of a random subset of the ranks — counted by dynamic programming over
-    doubled (integral) ranks, which stays exact with ties. Normal: mean n(n+1)/4, variance
-    n(n+1)(2n+1)/24 − Σ(t³ − t)/48 over tie groups of size t, continuity correction ½."""
-    if len(a) != len(b):
-        raise ValueError(f"paired results must have the same length ({len(a)} vs {len(b)})")
-    d = [x - y for x, y in zip(a, b) if abs(x - y) > TIE_EPS]
-    n = len(d)
-    if n == 0:
-        return WilcoxonResult(0.0, 0.0, 0, 1.0, "none")
-    ranks = _midranks([abs(v) for v in d])
-    w_plus = sum(r for r, v in zip(ranks, d) if v > 0)
-    w_minus = n * (n + 1) / 2 - w_plus
-    if n <= exact_max:
-        doubled = [int(round(2 * r)) for r in ranks]
-        total = sum(doubled)
-        counts = np.zeros(total + 1, dtype=np.float64)  # counts ≤ 2^50 < 2^53: exact in float64
-        counts[0] = 1.0
-        for r in doubled:
-            counts[r:] = counts[r:] + counts[: total + 1 - r].copy()
-        w2 = int(round(2 * w_plus))
-        all_ = float(2 ** n)
-        lower = counts[: w2 + 1].sum() / all_
-        upper = counts[w2:].sum() / all_
-        return WilcoxonResult(w_plus, w_minus, n, min(1.0, float(2 * min(lower, upper))), "exact")  # a float, not np.float64: it is written with repr()
-    mean = n * (n + 1) / 4
-    groups: dict[float, int] = {}
-    for r in ranks:
-        groups[r] = groups.get(r, 0) + 1
-    var = n * (n + 1) * (2 * n + 1) / 24 - sum(t ** 3 - t for t in groups.values()) / 48
-    if var <= 0:
-        return WilcoxonResult(w_plus, w_minus, n, 1.0, "normal")
-    dev = max(0.0, abs(w_plus - mean) - 0.5)
-    z = dev / math.sqrt(var)
-    return WilcoxonResult(w_plus, w_minus, n, min(1.0, math.erfc(z / math.sqrt(2))), "normal")
-
-
-def holm(p_values: list[float]) -> list[float]:
-    """Holm–Bonferroni adjusted p-values (step-down; monotone; capped at 1), in the input order."""
-    m = len(p_values)
-    order = sorted(range(m), key=p_values.__getitem__)
-    adjusted = [0.0] * m
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p_values[i]))
-        adjusted[i] = running
-    return adjusted
-
-
-@dataclass
-class Pairwise:
-    """Every ordered pair (A, B) of algorithms with results on the same test episodes."""
-    names: list[str]
-    win: list[list[float | None]]  # win[i][j]: share of episodes names[i] beats names[j] (ties ½)
-    p_value: list[list[float | None]]  # two-sided Wilcoxon, symmetric
-    p_holm: list[list[float | None]]  # Holm-adjusted over the unordered pairs
-    method: list[list[str | None]]
-    episodes: int = 0
-    test: str = TEST_DESCRIPTION
-
-    def significant(self, i: int, j: int, alpha: float = ALPHA) -> bool:
-        p = self.p_holm[i][j]
-        return p is not None and p < alpha
-
-
-def pairwise(per_episode: dict[str, list[float]]) -> Pairwise:
-    """Win rates and Holm-corrected paired tests for every pair of `per_episode` results."""
-    names = list(per_episode)
-    n = len(names)
-    lengths = {len(v) for v in per_episode.values()}
-    if len(lengths) > 1:
-        raise ValueError(f"results cover different numbers of test episodes ({sorted(lengths)}): not paired")
-    win = [[None] * n for _ in range(n)]
-    pv = [[None] * n for _ in range(n)]
-    meth = [[None] * n for _ in range(n)]
-    pairs = []
-    for i in range(n):
-        for j in range(i + 1, n):
-            a, b = per_episode[names[i]], per_episode[names[j]]
-            win[i][j] = win_rate(a, b)
-            win[j][i] = win_rate(b, a)
-            w = wilcoxon_signed_rank(a, b)
-            pv[i][j] = pv[j][i] = w.p_value
-            meth[i][j] = meth[j][i] = w.method
-            pairs.append((i, j))
-    adj = holm([pv[i][j] for i, j in pairs])
-    ph = [[None] * n for _ in range(n)]
-    for (i, j), p in zip(pairs, adj):
-        ph[i][j] = ph[j][i] = p
-    return Pairwise(names, win, pv, ph, meth, lengths.pop() if lengths else 0)
 
 
 # -- configuration and results -------------------------------------------------------------------
@@ -591,141 +443,24 @@ class Comparison:
         except CompareError as exc:
             raise CompareError(f"{path}: {exc}") from None
 
-    # -- tables ------------------------------------------------------------------------------------
-    TABLE_COLUMNS = ("algorithm", "title", "status", "accuracy", "ci95", "test_episodes", "train_seconds", "steps", "episodes",
-                     "episodes_per_s", "parameters", "peak_memory_mb", "memory_kind", "device")
+    # -- tables and Markdown (written by core.report) ------------------------------------------------
+    TABLE_COLUMNS = report.TABLE_COLUMNS
+    MATRIX_BLOCKS = report.MATRIX_BLOCKS
 
     def table_rows(self) -> list[dict[str, Any]]:
-        rows = []
-        for r in self.results.values():
-            rows.append({"algorithm": r.algorithm, "title": r.title, "status": r.status,
-                         "accuracy": r.mean if r.per_episode else None, "ci95": r.ci95 if r.per_episode else None,
-                         "test_episodes": len(r.per_episode), "train_seconds": r.train_seconds, "steps": r.steps, "episodes": r.episodes,
-                         "episodes_per_s": r.episodes_per_s, "parameters": r.parameters, "peak_memory_mb": r.peak_memory_mb,
-                         "memory_kind": r.memory_kind, "device": r.device})
-        return rows
+        return report.table_rows(self.results.values())
 
     def write_table_csv(self, path: str | Path, by_accuracy: bool = False) -> Path:
         """The results table; in the config's order, or best first (`by_accuracy`, the app's order)."""
-        path = Path(path)
         rows = self.table_rows()
         if by_accuracy:
             rows.sort(key=lambda r: -1.0 if r["accuracy"] is None else -r["accuracy"])
-        with open(path, "w", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(self.TABLE_COLUMNS))
-            w.writeheader()
-            for row in rows:
-                w.writerow({k: ("" if v is None else repr(v) if isinstance(v, float) else v) for k, v in row.items()})
-        return path
-
-    MATRIX_BLOCKS = (("win", "win rate: row beats column (share of shared test episodes, ties count 1/2)"),
-                     ("p_holm", "p-value, Holm-adjusted (two-sided Wilcoxon signed-rank on paired per-episode accuracies)"),
-                     ("p_value", "p-value, unadjusted (two-sided Wilcoxon signed-rank on paired per-episode accuracies)"))
+        return report.write_table_csv(rows, path)
 
     def write_matrix_csv(self, path: str | Path, by_accuracy: bool = False) -> Path:
-        """The pairwise matrix as square blocks (win rates, Holm-adjusted p-values, raw p-values),
-        each headed by what it holds and the algorithm names, separated by an empty row; in the
-        config's order, or best first (`by_accuracy`, the app's order)."""
-        pw = self.pairwise(by_accuracy)
-        path = Path(path)
-        with open(path, "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            for b, (key, heading) in enumerate(self.MATRIX_BLOCKS):
-                if b:
-                    w.writerow([])
-                w.writerow([heading, *pw.names])
-                values = getattr(pw, key)
-                for i, a in enumerate(pw.names):
-                    w.writerow([a, *("" if values[i][j] is None else repr(values[i][j]) for j in range(len(pw.names)))])
-        return path
+        """The pairwise matrix as CSV blocks (win rates, Holm-adjusted p-values, raw p-values); in
+        the config's order, or best first (`by_accuracy`, the app's order)."""
+        return report.write_matrix_csv(self.pairwise(by_accuracy), path)
 
-    # -- Markdown ----------------------------------------------------------------------------------
     def markdown(self) -> str:
-        c = self.config
-        rows = sorted(self.results.values(), key=lambda r: (not r.finished, -(r.mean if r.per_episode else 0.0)))
-        best = max((r.mean for r in rows if r.finished), default=None)
-        budget = " and ".join(b for b in (f"{c.steps_each:,} steps" if c.steps_each < 10**8 else "",
-                                           f"{_fmt_seconds(c.seconds_each)}" if c.seconds_each else "") if b) or "–"
-        out = [f"Comparison: {c.n_way}-way {c.k_shot}-shot, {c.q_query} queries per class, {c.eval_episodes} shared test episodes "
-               f"(seed {c.test_seed}); source: {c.source or '?'}; protocol `{c.protocol}` ({PROTOCOLS[c.protocol]}); "
-               f"budget per algorithm: {budget}; training seed {c.seed}.", "",
-               f"| algorithm | {c.n_way}-way {c.k_shot}-shot accuracy (%) | train time | steps | episodes | episodes/s | parameters | peak memory (MB) | device |",
-               "|---|---|---|---|---|---|---|---|---|"]
-        for r in rows:
-            if r.finished:
-                acc = f"{100 * r.mean:.2f} ± {100 * r.ci95:.2f}"
-                if best is not None and r.mean == best:
-                    acc = f"**{acc}**"
-            else:
-                acc = f"— ({r.status}{': ' + r.message if r.message and r.status == 'failed' else ''})"
-            mem = f"{r.peak_memory_mb:,.0f}" if r.peak_memory_mb is not None else "–"
-            out.append(f"| {r.title} (`{r.algorithm}`) | {acc} | {_fmt_seconds(r.train_seconds)} | {r.steps:,} | {r.episodes:,} | "
-                       f"{r.episodes_per_s:,.1f} | {r.parameters:,} | {mem} | {r.device or '–'} |")
-        mem_kinds = sorted({r.memory_kind for r in rows if r.memory_kind})
-        if mem_kinds:
-            out.append("")
-            out.append(f"Accuracy: mean ± 95% CI (1.96·sd/√M). Peak memory: {', '.join(mem_kinds)} during the algorithm's training and test.")
-        pw = self.pairwise(by_accuracy=True)
-        if len(pw.names) >= 2:
-            out += ["", f"Pairwise: the share of the {pw.episodes} shared test episodes on which the row algorithm's accuracy beats "
-                        f"the column's (ties count ½); * = significant: {TEST_DESCRIPTION}.", "",
-                    "| | " + " | ".join(f"`{n}`" for n in pw.names) + " |", "|---|" + "---|" * len(pw.names)]
-            for i, a in enumerate(pw.names):
-                cells = []
-                for j in range(len(pw.names)):
-                    if i == j:
-                        cells.append("–")
-                    else:
-                        cells.append(f"{100 * pw.win[i][j]:.1f}%{'*' if pw.significant(i, j) else ''}")
-                out.append(f"| `{a}` | " + " | ".join(cells) + " |")
-        return "\n".join(out) + "\n"
-
-
-def _fmt_seconds(s: float | None) -> str:
-    if s is None:
-        return "–"
-    if s < 60:
-        return f"{s:.1f} s"
-    s = int(round(s))
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
-
-
-def read_table_csv(path: str | Path) -> list[dict[str, Any]]:
-    """The rows `write_table_csv` wrote, with numbers as numbers again."""
-    ints = {"test_episodes", "steps", "episodes", "parameters"}
-    floats = {"accuracy", "ci95", "train_seconds", "episodes_per_s", "peak_memory_mb"}
-    rows = []
-    with open(path, newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            out: dict[str, Any] = {}
-            for k, v in row.items():
-                if k in ints:
-                    out[k] = int(v)
-                elif k in floats:
-                    out[k] = float(v) if v != "" else None
-                else:
-                    out[k] = v
-            rows.append(out)
-    return rows
-
-
-def read_matrix_csv(path: str | Path) -> dict[str, Any]:
-    """{"names": [...], "win": square, "p_holm": square, "p_value": square} from `write_matrix_csv`'s
-    file (None on the diagonal)."""
-    headings = {heading: key for key, heading in Comparison.MATRIX_BLOCKS}
-    out: dict[str, Any] = {"names": []}
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.reader(fh))
-    block: str | None = None
-    for row in rows:
-        if not row:
-            block = None
-        elif block is None:
-            if row[0] not in headings:
-                raise CompareError(f"{path}: unexpected matrix block {row[0]!r}")
-            block = headings[row[0]]
-            out["names"] = row[1:]
-            out[block] = []
-        else:
-            out[block].append([None if v == "" else float(v) for v in row[1:]])
-    return out
+        return report.markdown(self.config, self.results.values(), self.pairwise(by_accuracy=True), PROTOCOLS[self.config.protocol])

@@ -13,6 +13,10 @@ import torch
 
 from .sources.base import ClassSource
 
+# The fixed episode streams every run shares, so that numbers compare across runs and algorithms.
+TEST_SEED = 1_000_003  # the default test stream: every algorithm is evaluated on the same episodes
+VAL_SEED = 777  # the validation episodes: fixed, so validation curves of different runs compare
+
 
 @dataclass
 class Episode:
@@ -30,8 +34,9 @@ class Episode:
         return Episode(self.support_x.to(device), self.support_y.to(device), self.query_x.to(device), self.query_y.to(device), self.class_names)
 
 
-def _mix(seed: int, index: int) -> int:
-    """A well-spread 63-bit generator seed for episode `index` of stream `seed` (splitmix64)."""
+def mix_seed(seed: int, index: int) -> int:
+    """A well-spread 63-bit generator seed for item `index` of stream `seed` (splitmix64): episode
+    `index` of a sampler, or any other seeded stream that must not repeat an episode's draws."""
     z = (seed * 0x9E3779B97F4A7C15 + index + 0x632BE59BD9B4E019) & 0xFFFFFFFFFFFFFFFF
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
@@ -56,7 +61,7 @@ class EpisodeSampler:
         self.position = 0
 
     def episode(self, index: int) -> Episode:
-        g = torch.Generator().manual_seed(_mix(self.seed, index))
+        g = torch.Generator().manual_seed(mix_seed(self.seed, index))
         src = self.source
         classes = torch.randperm(src.num_classes, generator=g)[: self.n_way]
         per_class = self.k_shot + self.q_query

@@ -23,5 +23,9 @@ class ConfigError(FewShotError, ValueError):
     out of range, an image size its network cannot take...)."""
 
 
+class CompareError(FewShotError, ValueError):
+    """A comparison cannot be set up or read (unknown algorithm, bad hyperparameter, foreign file)."""
+
+
 class TrainingDiverged(FewShotError, RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""

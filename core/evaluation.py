@@ -1,17 +1,15 @@
 """evaluate(): accuracy over M fixed, seeded test episodes, with a 95% confidence interval."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
 
 from .algorithms.base import MetaLearner
-from .episodes import EpisodeSampler
+from .episodes import TEST_SEED, EpisodeSampler
 from .sources.base import ClassSource
-
-TEST_SEED = 1_000_003  # the default test stream: every algorithm is evaluated on the same episodes
+from .stats import mean_ci95
 
 
 @dataclass
@@ -25,17 +23,6 @@ class EvalResult:
 
     def __str__(self) -> str:
         return f"{100 * self.mean:.2f} ± {100 * self.ci95:.2f}% ({self.n_way}-way {self.k_shot}-shot, {len(self.per_episode)} episodes)"
-
-
-def mean_ci95(values: list[float]) -> tuple[float, float]:
-    m = len(values)
-    if m == 0:
-        return float("nan"), float("nan")
-    mean = sum(values) / m
-    if m == 1:
-        return mean, 0.0
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (m - 1))
-    return mean, 1.96 * sd / math.sqrt(m)
 
 
 def evaluate(learner: MetaLearner, source: ClassSource, n_way: int = 5, k_shot: int = 1, q_query: int = 15,

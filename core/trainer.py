@@ -22,12 +22,10 @@ import torch
 from .algorithms import create
 from .algorithms.base import MetaLearner
 from .checkpoint import learner_from_checkpoint, read_checkpoint, save_checkpoint
-from .episodes import EpisodeSampler
+from .episodes import VAL_SEED, EpisodeSampler
 from .errors import TrainingDiverged
 from .evaluation import evaluate
 from .sources.base import ClassSource
-
-VAL_SEED = 777  # the validation episodes: fixed, so validation curves of different runs compare
 
 
 def auto_device(requested: str | None = "auto") -> torch.device:

@@ -8,6 +8,10 @@ fields (type, range and tooltip come from `hp(...)` metadata), so a new algorith
   backpropagates a loss, MAML differentiates through adaptation, Reptile interpolates weights).
 - `adapt(support_x, support_y)` returns a `Classifier`; `classifier(query_x)` gives class
   log-probabilities [Q, N].
+
+Learners that adapt in one pass over the support set, with no optimizer steps (the metric
+learners and Meta Networks), derive from `SupportSetLearner`, which holds their shared training
+loop and `adapt` template; each fills in how an episode is scored.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError, FewShotError, TrainingDiverged
@@ -194,9 +199,18 @@ class MetaLearner(nn.Module):
         if not math.isfinite(value):
             raise TrainingDiverged(f"the training loss became {value}; the step was not applied")
 
-    def optimize(self, losses: list[torch.Tensor], accuracies: list[float], before_step: Callable[[], Any] | None = None) -> StepMetrics:
-        """One gradient step on the mean of the tasks' losses: the shared end of every
-        backpropagating learner's `meta_train_step` (NaN check first; `before_step` can clip)."""
+    def gradient_step(self, tasks: list[Episode], task_loss: Callable[[Episode], tuple[torch.Tensor, float]],
+                      before_step: Callable[[], Any] | None = None) -> StepMetrics:
+        """The `meta_train_step` of a learner that backpropagates: one gradient step on the mean
+        of `task_loss(task)`'s losses over the meta-batch (a NaN check first; `before_step` can
+        clip), reporting the mean of its query accuracies."""
+        self.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        losses, accuracies = [], []
+        for t in tasks:
+            loss, accuracy = task_loss(t)
+            losses.append(loss)
+            accuracies.append(accuracy)
         loss = torch.stack(losses).mean()
         self.check_finite(loss)
         loss.backward()
@@ -207,8 +221,79 @@ class MetaLearner(nn.Module):
         self.scheduler.step()
         return StepMetrics(float(loss.detach()), sum(accuracies) / len(accuracies), len(losses))
 
+    def require_ways(self, n_way: int) -> None:
+        """Refuse a task with more ways than meta-trained for: a learner whose classifier head has
+        one output per training way (MAML, Reptile, the LSTM meta-learner, Meta Networks) can
+        classify fewer classes (with the head's first rows), never more."""
+        if n_way > self.n_way:
+            raise ValueError(f"this model was meta-trained for {self.n_way}-way tasks; it cannot classify {n_way} classes (meta-train with ≥ {n_way} ways)")
+
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+class SupportSetLearner(MetaLearner):
+    """A learner that adapts in one forward pass over the support set, with no optimizer steps
+    (in the spirit of easyfsl's `process_support_set` / `forward`). A subclass fills in
+
+    - `episode_log_probs(support_x, support_y, query_x, n_way)`: class log-probabilities [Q, N]
+      from one pass over the whole episode, so BatchNorm sees support and queries together (how
+      it trains, and how it tests with `transductive` BatchNorm);
+    - `process_support_set(support_x, support_y, n_way)`: what classifying queries on their own
+      needs (prototypes, embeddings, fast weights...), and `query_log_probs(support, query_x)`
+      that does it (how it tests with running BatchNorm statistics);
+
+    and may replace `episode_loss` (default: the negative log-likelihood of the queries' classes)
+    and `before_optimizer_step` (gradient clipping). Its optimizer comes from `adam_with_halving`.
+    """
+
+    @property
+    def transductive(self) -> bool:
+        """Whether test-time BatchNorm uses the episode's own statistics (support and queries together)."""
+        return self.hparams.bn_mode == "transductive"
+
+    # -- to fill in --------------------------------------------------------------------------
+    def episode_log_probs(self, support_x: torch.Tensor, support_y: torch.Tensor, query_x: torch.Tensor, n_way: int) -> torch.Tensor:
+        raise NotImplementedError
+
+    def process_support_set(self, support_x: torch.Tensor, support_y: torch.Tensor, n_way: int) -> Any:
+        raise NotImplementedError
+
+    def query_log_probs(self, support: Any, query_x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    # -- optional hooks ----------------------------------------------------------------------
+    def episode_loss(self, task: Episode) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the episode's training loss, query scores [Q, N] whose argmax is the prediction)."""
+        lp = self.episode_log_probs(task.support_x, task.support_y, task.query_x, task.n_way)
+        return F.nll_loss(lp, task.query_y), lp
+
+    def before_optimizer_step(self) -> None:
+        """Runs after backpropagation, before the weights change."""
+
+    # -- the shared loop and template ------------------------------------------------------------
+    def meta_train_step(self, tasks: list[Episode]) -> StepMetrics:
+        return self.gradient_step(tasks, self._scored_episode_loss, self.before_optimizer_step)
+
+    def _scored_episode_loss(self, task: Episode) -> tuple[torch.Tensor, float]:
+        loss, scores = self.episode_loss(task)
+        return loss, query_accuracy(scores.detach(), task.query_y)
+
+    def adapt(self, support_x: torch.Tensor, support_y: torch.Tensor) -> Classifier:
+        n_way = int(support_y.max()) + 1
+        transductive = self.transductive
+        self.train(transductive)
+        with torch.no_grad():
+            support = None if transductive else self.process_support_set(support_x, support_y, n_way)
+
+        def classify(query_x: torch.Tensor) -> torch.Tensor:
+            self.train(transductive)  # the mode may have changed since adapt() (training goes on)
+            with torch.no_grad():
+                if transductive:
+                    return self.episode_log_probs(support_x, support_y, query_x, n_way)
+                return self.query_log_probs(support, query_x)
+
+        return Classifier(classify, n_way, batch_dependent=transductive)  # transductive: support and queries share BatchNorm statistics
 
 
 ALGORITHMS: dict[str, type[MetaLearner]] = {}

@@ -207,8 +207,7 @@ class LSTMMetaLearner(MetaLearner):
         """c_0 for an n-way task: the learned vector, its head cut to the first n classes."""
         if n_way is None or n_way == self.n_way:
             return self.c0
-        if n_way > self.n_way:
-            raise ValueError(f"this model was meta-trained for {self.n_way}-way tasks; it cannot classify {n_way} classes (meta-train with ≥ {n_way} ways)")
+        self.require_ways(n_way)
         w_size, b_size = self._head_sizes()
         body = self.c0[: -(w_size + b_size)]
         features = w_size // b_size
@@ -278,15 +277,8 @@ class LSTMMetaLearner(MetaLearner):
         return F.cross_entropy(logits, task.query_y), query_accuracy(logits.detach(), task.query_y)
 
     def meta_train_step(self, tasks) -> StepMetrics:
-        self.train()
-        self.optimizer.zero_grad(set_to_none=True)
-        losses, accs = [], []
-        for t in tasks:
-            loss, acc = self.task_loss(t)
-            losses.append(loss)
-            accs.append(acc)
         clip = self.hparams.grad_clip
-        return self.optimize(losses, accs, before_step=(lambda: nn.utils.clip_grad_norm_(self.parameters(), clip)) if clip > 0 else None)
+        return self.gradient_step(tasks, self.task_loss, before_step=(lambda: nn.utils.clip_grad_norm_(self.parameters(), clip)) if clip > 0 else None)
 
     def adapt(self, support_x, support_y) -> Classifier:
         n_way = int(support_y.max()) + 1

@@ -58,8 +58,7 @@ class MAML(MetaLearner):
         """The meta-parameters θ as a dict; for fewer ways than trained, the head's first rows."""
         params = dict(self.net.named_parameters())
         if n_way is not None and n_way != self.n_way:
-            if n_way > self.n_way:
-                raise ValueError(f"this model was meta-trained for {self.n_way}-way tasks; it cannot classify {n_way} classes (meta-train with ≥ {n_way} ways)")
+            self.require_ways(n_way)
             params["head.weight"] = params["head.weight"][:n_way]
             params["head.bias"] = params["head.bias"][:n_way]
         return params

@@ -67,7 +67,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..episodes import Episode, EpisodeSampler, _mix
+from ..episodes import TEST_SEED, Episode, EpisodeSampler, mix_seed
 from .base import LR_SCHEDULES, Classifier, MetaLearner, StepMetrics, hp, register
 from .memory import MemoryState, initial_state as empty_memory, lrua_step
 
@@ -245,7 +245,7 @@ class MANN(MetaLearner):
     def meta_train_step(self, tasks) -> StepMetrics:
         self.train()
         self.optimizer.zero_grad(set_to_none=True)
-        g = torch.Generator().manual_seed(_mix(_SEQUENCE_SALT, self.step_index))
+        g = torch.Generator().manual_seed(mix_seed(_SEQUENCE_SALT, self.step_index))
         images, labels = build_sequences(tasks, self.hparams.classes, g)
         logits = self.sequence_logits(images, labels)
         loss = F.cross_entropy(logits.flatten(0, 1), labels.flatten())  # every step counts
@@ -289,16 +289,13 @@ class MANN(MetaLearner):
 
 
 def instance_accuracy(learner: MANN, source, n_classes: int = 5, instances: int = 10, episodes: int = 1000,
-                      seed: int | None = None, device: torch.device | str | None = None, batch: int = 100) -> dict[int, float]:
+                      seed: int = TEST_SEED, device: torch.device | str | None = None, batch: int = 100) -> dict[int, float]:
     """Accuracy at the 1st, 2nd, … presentation of a class within a sequence (Santoro et al.'s
     Table 1), over `episodes` fixed seeded sequences of `n_classes` × `instances` images (the test
-    stream `core.evaluation.TEST_SEED` by default). → {presentation: accuracy in [0, 1]}."""
-    if seed is None:
-        from ..evaluation import TEST_SEED  # imported here: core.evaluation imports this package
-        seed = TEST_SEED
+    stream `TEST_SEED` by default). → {presentation: accuracy in [0, 1]}."""
     device = torch.device(device) if device is not None else learner.device
     sampler = EpisodeSampler(source.to(device), n_classes, instances, 0, seed=seed, device=device)
-    g = torch.Generator().manual_seed(_mix(_SEQUENCE_SALT, seed))
+    g = torch.Generator().manual_seed(mix_seed(_SEQUENCE_SALT, seed))
     hits = torch.zeros(instances, dtype=torch.float64)
     counts = torch.zeros(instances, dtype=torch.float64)
     was_training = learner.training

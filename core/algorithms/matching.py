@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..backbones import BN_MODES, conv4
-from .base import LR_SCHEDULES, Classifier, MetaLearner, StepMetrics, hp, query_accuracy, register
+from .base import LR_SCHEDULES, SupportSetLearner, hp, register
 
 
 class FullContextEmbedding(nn.Module):
@@ -64,7 +64,7 @@ def attention_log_probs(query_emb: torch.Tensor, support_emb: torch.Tensor, supp
 
 
 @register
-class MatchingNetwork(MetaLearner):
+class MatchingNetwork(SupportSetLearner):
     name = "matching"
     title = "Matching Networks"
     family = "metric"
@@ -107,34 +107,19 @@ class MatchingNetwork(MetaLearner):
     def log_probs(self, support_emb, support_y, query_emb, n_way: int) -> torch.Tensor:
         return attention_log_probs(query_emb, support_emb, support_y, n_way, self.hparams.cosine_scale)
 
-    def meta_train_step(self, tasks) -> StepMetrics:
-        self.train()
-        self.optimizer.zero_grad(set_to_none=True)
-        losses, accs = [], []
-        for t in tasks:
-            g, f = self.embed(t.support_x, t.query_x)
-            lp = self.log_probs(g, t.support_y, f, t.n_way)
-            losses.append(F.nll_loss(lp, t.query_y))
-            accs.append(query_accuracy(lp, t.query_y))
-        return self.optimize(losses, accs)
+    def episode_log_probs(self, support_x, support_y, query_x, n_way: int) -> torch.Tensor:
+        g, f = self.embed(support_x, query_x)
+        return self.log_probs(g, support_y, f, n_way)
 
-    def adapt(self, support_x, support_y) -> Classifier:
-        n_way = int(support_y.max()) + 1
-        transductive = self.hparams.bn_mode == "transductive"
-        self.train(transductive)
-        with torch.no_grad():
-            g_prime = None if transductive else self.encoder(support_x)
-            g = self.fce_module.embed_support(g_prime) if (g_prime is not None and self.fce_module is not None) else g_prime
+    def process_support_set(self, support_x, support_y, n_way: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        g = self.encoder(support_x)
+        if self.fce_module is not None:
+            g = self.fce_module.embed_support(g)
+        return g, support_y, n_way
 
-        def classify(query_x: torch.Tensor) -> torch.Tensor:
-            self.train(transductive)  # the mode may have changed since adapt() (training goes on)
-            with torch.no_grad():
-                if transductive:
-                    gs, f = self.embed(support_x, query_x)
-                    return self.log_probs(gs, support_y, f, n_way)
-                f = self.encoder(query_x)
-                if self.fce_module is not None:
-                    f = self.fce_module.embed_query(f, g)
-                return self.log_probs(g, support_y, f, n_way)
-
-        return Classifier(classify, n_way, batch_dependent=transductive)  # transductive: support and queries share BatchNorm statistics
+    def query_log_probs(self, support, query_x) -> torch.Tensor:
+        g, support_y, n_way = support
+        f = self.encoder(query_x)
+        if self.fce_module is not None:
+            f = self.fce_module.embed_query(f, g)
+        return self.log_probs(g, support_y, f, n_way)

@@ -80,7 +80,7 @@ from torch import nn
 from torch.func import grad, vmap
 
 from ..backbones import BN_MODES, conv4
-from .base import LR_SCHEDULES, Classifier, MetaLearner, hp, query_accuracy, register
+from .base import LR_SCHEDULES, Classifier, SupportSetLearner, hp, register
 
 HEAD_NAMES = ("w1", "b1", "w2", "b2")  # the fast-augmented parameters of a head, in this order
 
@@ -187,7 +187,7 @@ class TaskMemory:
 
 
 @register
-class MetaNetwork(MetaLearner):
+class MetaNetwork(SupportSetLearner):
     name = "metanet"
     title = "Meta Networks"
     family = "model"
@@ -296,38 +296,21 @@ class MetaNetwork(MetaLearner):
         memory = self.support_phase(fb[:s], fu[:s], support_y, n_way)
         return self.query_phase(memory, fb[s:], fu[s:])
 
-    # -- MetaLearner ----------------------------------------------------------------------------
-    def meta_train_step(self, tasks):
-        self.train()
-        self.optimizer.zero_grad(set_to_none=True)
-        losses, accs = [], []
-        for t in tasks:
-            logits = self.episode_logits(t.support_x, t.support_y, t.query_x, t.n_way)
-            losses.append(F.cross_entropy(logits, t.query_y))
-            accs.append(query_accuracy(logits.detach(), t.query_y))
-        return self.optimize(losses, accs)
+    # -- SupportSetLearner ------------------------------------------------------------------------
+    def episode_loss(self, task) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self.episode_logits(task.support_x, task.support_y, task.query_x, task.n_way)
+        return F.cross_entropy(logits, task.query_y), logits
 
-    def _check_ways(self, n_way: int) -> None:
-        if n_way > self.n_way:
-            raise ValueError(f"this model was meta-trained for {self.n_way}-way tasks; its base learner cannot classify {n_way} classes (meta-train with ≥ {n_way} ways)")
+    def episode_log_probs(self, support_x, support_y, query_x, n_way: int) -> torch.Tensor:
+        return F.log_softmax(self.episode_logits(support_x, support_y, query_x, n_way), dim=-1)
+
+    def process_support_set(self, support_x, support_y, n_way: int) -> TaskMemory:
+        # under no_grad: the meta-information gradients come from torch.func.grad, which ignores it
+        return self.support_phase(self.b_trunk(support_x), self.u_trunk(support_x), support_y, n_way)
+
+    def query_log_probs(self, memory: TaskMemory, query_x) -> torch.Tensor:
+        return F.log_softmax(self.query_phase(memory, self.b_trunk(query_x), self.u_trunk(query_x)), dim=-1)
 
     def adapt(self, support_x, support_y) -> Classifier:
-        n_way = int(support_y.max()) + 1
-        self._check_ways(n_way)
-        transductive = self.hparams.bn_mode == "transductive"
-        memory = None
-        if not transductive:
-            self.eval()
-            with torch.no_grad():  # the meta-information gradients come from torch.func.grad, which ignores this
-                memory = self.support_phase(self.b_trunk(support_x), self.u_trunk(support_x), support_y, n_way)
-
-        def classify(query_x: torch.Tensor) -> torch.Tensor:
-            self.train(transductive)  # the mode may have changed since adapt() (training goes on)
-            with torch.no_grad():
-                if transductive:
-                    logits = self.episode_logits(support_x, support_y, query_x, n_way)
-                else:
-                    logits = self.query_phase(memory, self.b_trunk(query_x), self.u_trunk(query_x))
-                return F.log_softmax(logits, dim=-1)
-
-        return Classifier(classify, n_way, batch_dependent=transductive)  # transductive: support and queries share BatchNorm statistics
+        self.require_ways(int(support_y.max()) + 1)  # b's output layer has one unit per training way
+        return super().adapt(support_x, support_y)

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..backbones import BN_MODES, conv4
-from .base import LR_SCHEDULES, Classifier, MetaLearner, StepMetrics, hp, query_accuracy, register
+from .base import LR_SCHEDULES, SupportSetLearner, hp, register
 
 
 def prototypes(embeddings: torch.Tensor, labels: torch.Tensor, n_way: int) -> torch.Tensor:
@@ -31,7 +31,7 @@ def proto_log_probs(query_emb: torch.Tensor, protos: torch.Tensor) -> torch.Tens
 
 
 @register
-class PrototypicalNetwork(MetaLearner):
+class PrototypicalNetwork(SupportSetLearner):
     name = "protonet"
     title = "Prototypical Networks"
     family = "metric"
@@ -53,34 +53,14 @@ class PrototypicalNetwork(MetaLearner):
         self.encoder = conv4(self.spec.channels, h.hidden, h.bn_mode)
         self.adam_with_halving(h.lr, h.lr_halve_every, h.lr_schedule)
 
-    def _log_probs(self, support_x, support_y, query_x, n_way: int) -> torch.Tensor:
+    def episode_log_probs(self, support_x, support_y, query_x, n_way: int) -> torch.Tensor:
         # One forward pass for support and query together: BatchNorm sees the whole episode.
         emb = self.encoder(torch.cat([support_x, query_x]))
         protos = prototypes(emb[: len(support_x)], support_y, n_way)
         return proto_log_probs(emb[len(support_x):], protos)
 
-    def meta_train_step(self, tasks) -> StepMetrics:
-        self.train()
-        self.optimizer.zero_grad(set_to_none=True)
-        losses, accs = [], []
-        for t in tasks:
-            lp = self._log_probs(t.support_x, t.support_y, t.query_x, t.n_way)
-            losses.append(F.nll_loss(lp, t.query_y))
-            accs.append(query_accuracy(lp, t.query_y))
-        return self.optimize(losses, accs)
+    def process_support_set(self, support_x, support_y, n_way: int) -> torch.Tensor:
+        return prototypes(self.encoder(support_x), support_y, n_way)
 
-    def adapt(self, support_x, support_y) -> Classifier:
-        n_way = int(support_y.max()) + 1
-        transductive = self.hparams.bn_mode == "transductive"
-        self.train(transductive)
-        with torch.no_grad():
-            protos = prototypes(self.encoder(support_x), support_y, n_way) if not transductive else None
-
-        def classify(query_x: torch.Tensor) -> torch.Tensor:
-            self.train(transductive)  # the mode may have changed since adapt() (training goes on)
-            with torch.no_grad():
-                if transductive:
-                    return self._log_probs(support_x, support_y, query_x, n_way)
-                return proto_log_probs(self.encoder(query_x), protos)
-
-        return Classifier(classify, n_way, batch_dependent=transductive)  # transductive: support and queries share BatchNorm statistics
+    def query_log_probs(self, protos, query_x) -> torch.Tensor:
+        return proto_log_probs(self.encoder(query_x), protos)

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..backbones import BN_MODES, Conv4, batch_norm
-from .base import LR_SCHEDULES, Classifier, MetaLearner, StepMetrics, hp, query_accuracy, register
+from .base import LR_SCHEDULES, SupportSetLearner, hp, register
 
 
 class RelationModule(nn.Module):
@@ -64,8 +64,19 @@ class RelationModule(nn.Module):
         return self._rest(h).view(len(query_feats), len(class_feats))
 
 
+def class_features(support_feats: torch.Tensor, support_y: torch.Tensor, n_way: int) -> torch.Tensor:
+    """Each class's feature map [N, C, H, W]: the SUM of its K support feature maps (§3.3)."""
+    zeros = torch.zeros(n_way, *support_feats.shape[1:], device=support_feats.device, dtype=support_feats.dtype)
+    return zeros.index_add_(0, support_y, support_feats)
+
+
+def normalized_relations(logits: torch.Tensor) -> torch.Tensor:
+    """log(r_c / Σ r) with r = σ(logit), stable even when every r underflows."""
+    return F.log_softmax(F.logsigmoid(logits), dim=-1)
+
+
 @register
-class RelationNetwork(MetaLearner):
+class RelationNetwork(SupportSetLearner):
     name = "relation"
     title = "Relation Network"
     family = "metric"
@@ -102,46 +113,23 @@ class RelationNetwork(MetaLearner):
         """Pre-sigmoid relation scores [Q, N]; support and queries share one encoder pass."""
         feats = self.features(torch.cat([support_x, query_x]))
         s, q = feats[: len(support_x)], feats[len(support_x):]
-        class_feats = torch.zeros(n_way, *s.shape[1:], device=s.device, dtype=s.dtype).index_add_(0, support_y, s)  # sum over K
-        return self.relation.pair_logits(class_feats, q)
+        return self.relation.pair_logits(class_features(s, support_y, n_way), q)
 
     def episode_loss(self, task) -> tuple[torch.Tensor, torch.Tensor]:
         """(MSE of the relation scores against one-hot labels, the scores r [Q, N] in [0, 1])."""
         r = torch.sigmoid(self.relation_logits(task.support_x, task.support_y, task.query_x, task.n_way))
         return F.mse_loss(r, F.one_hot(task.query_y, task.n_way).to(r.dtype)), r
 
-    def meta_train_step(self, tasks) -> StepMetrics:
-        self.train()
-        self.optimizer.zero_grad(set_to_none=True)
-        losses, accs = [], []
-        for t in tasks:
-            loss, r = self.episode_loss(t)
-            losses.append(loss)
-            accs.append(query_accuracy(r.detach(), t.query_y))
-        return self.optimize(losses, accs, before_step=self._clip_gradients)
-
-    def _clip_gradients(self) -> None:
+    def before_optimizer_step(self) -> None:
         if self.hparams.grad_clip > 0:  # clipped per module, as the reference code does
             nn.utils.clip_grad_norm_(self.encoder.parameters(), self.hparams.grad_clip)
             nn.utils.clip_grad_norm_(self.relation.parameters(), self.hparams.grad_clip)
 
-    def adapt(self, support_x, support_y) -> Classifier:
-        n_way = int(support_y.max()) + 1
-        transductive = self.hparams.bn_mode == "transductive"
-        self.train(transductive)
-        with torch.no_grad():
-            if not transductive:
-                s = self.features(support_x)
-                class_feats = torch.zeros(n_way, *s.shape[1:], dtype=s.dtype, device=s.device).index_add_(0, support_y, s)
+    def episode_log_probs(self, support_x, support_y, query_x, n_way: int) -> torch.Tensor:
+        return normalized_relations(self.relation_logits(support_x, support_y, query_x, n_way))
 
-        def classify(query_x: torch.Tensor) -> torch.Tensor:
-            self.train(transductive)  # the mode may have changed since adapt() (training goes on)
-            with torch.no_grad():
-                if transductive:
-                    logits = self.relation_logits(support_x, support_y, query_x, n_way)
-                else:
-                    logits = self.relation.pair_logits(class_feats, self.features(query_x))
-                # log(r_c / Σ r) with r = σ(logit), stable even when every r underflows
-                return F.log_softmax(F.logsigmoid(logits), dim=-1)
+    def process_support_set(self, support_x, support_y, n_way: int) -> torch.Tensor:
+        return class_features(self.features(support_x), support_y, n_way)
 
-        return Classifier(classify, n_way, batch_dependent=transductive)  # transductive: support and queries share BatchNorm statistics
+    def query_log_probs(self, class_feats, query_x) -> torch.Tensor:
+        return normalized_relations(self.relation.pair_logits(class_feats, self.features(query_x)))

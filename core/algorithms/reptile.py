@@ -124,8 +124,7 @@ class Reptile(MetaLearner):
     def adapt(self, support_x, support_y) -> Classifier:
         h = self.hparams
         n_way = int(support_y.max()) + 1
-        if n_way > self.n_way:
-            raise ValueError(f"this model was meta-trained for {self.n_way}-way tasks; it cannot classify {n_way} classes (meta-train with ≥ {n_way} ways)")
+        self.require_ways(n_way)
         fast = copy.deepcopy(self.net)
         fast.train()
         opt = torch.optim.Adam(fast.parameters(), lr=h.inner_lr, betas=(h.adam_beta1, 0.999))

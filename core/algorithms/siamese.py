@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..backbones import BN_MODES, conv4
-from .base import LR_SCHEDULES, Classifier, MetaLearner, StepMetrics, hp, query_accuracy, register
+from .base import LR_SCHEDULES, StepMetrics, SupportSetLearner, hp, register
 
 BACKBONES = ("conv4", "koch")
 SCORES = ("max", "mean")
@@ -84,7 +84,7 @@ def sample_pairs(labels: torch.Tensor, generator: torch.Generator | None = None)
 
 
 @register
-class SiameseNetwork(MetaLearner):
+class SiameseNetwork(SupportSetLearner):
     name = "siamese"
     title = "Siamese Network"
     family = "metric"
@@ -114,6 +114,7 @@ class SiameseNetwork(MetaLearner):
         self.head = nn.Linear(dim, 1)  # W·|f(xi) − f(xj)| + b
         # Counts training steps; seeds the pair draw, so a resumed run draws the same pairs.
         self.register_buffer("pair_draws", torch.zeros((), dtype=torch.long))
+        self._pair_generator: torch.Generator | None = None  # set for the length of a training step
         self.adam_with_halving(h.lr, h.lr_halve_every, h.lr_schedule)
 
     @property
@@ -137,37 +138,33 @@ class SiameseNetwork(MetaLearner):
         return F.log_softmax(scores, dim=-1)
 
     def meta_train_step(self, tasks) -> StepMetrics:
-        self.train()
-        self.optimizer.zero_grad(set_to_none=True)
-        g = torch.Generator().manual_seed(int(self.pair_draws) * 7919 + 17)
-        losses, accs = [], []
-        for t in tasks:
-            x = torch.cat([t.support_x, t.query_x])
-            y = torch.cat([t.support_y, t.query_y])
-            emb = self.encoder(x)
-            i, j, target = sample_pairs(y, g)
-            losses.append(F.binary_cross_entropy_with_logits(self.pair_logits(emb[i], emb[j]), target))
-            with torch.no_grad():
-                n_s = len(t.support_x)
-                lp = self.class_log_probs(emb[n_s:], emb[:n_s], t.support_y, t.n_way)
-            accs.append(query_accuracy(lp, t.query_y))
-        metrics = self.optimize(losses, accs)
+        # This step's pair draw, seeded by the step count (a resumed run draws the same pairs).
+        self._pair_generator = torch.Generator().manual_seed(int(self.pair_draws) * 7919 + 17)
+        try:
+            metrics = super().meta_train_step(tasks)
+        finally:
+            self._pair_generator = None
         self.pair_draws += 1
         return metrics
 
-    def adapt(self, support_x, support_y) -> Classifier:
-        n_way = int(support_y.max()) + 1
-        transductive = self.transductive
-        self.train(transductive)
+    def episode_loss(self, task) -> tuple[torch.Tensor, torch.Tensor]:
+        """(binary cross-entropy over the episode's balanced same/different pairs, the queries'
+        class log-probabilities against the support set)."""
+        emb = self.encoder(torch.cat([task.support_x, task.query_x]))
+        i, j, target = sample_pairs(torch.cat([task.support_y, task.query_y]), self._pair_generator)
+        loss = F.binary_cross_entropy_with_logits(self.pair_logits(emb[i], emb[j]), target)
         with torch.no_grad():
-            support_emb = None if transductive else self.encoder(support_x)
+            n_s = len(task.support_x)
+            lp = self.class_log_probs(emb[n_s:], emb[:n_s], task.support_y, task.n_way)
+        return loss, lp
 
-        def classify(query_x: torch.Tensor) -> torch.Tensor:
-            self.train(transductive)  # the mode may have changed since adapt() (training goes on)
-            with torch.no_grad():
-                if transductive:
-                    emb = self.encoder(torch.cat([support_x, query_x]))
-                    return self.class_log_probs(emb[len(support_x):], emb[: len(support_x)], support_y, n_way)
-                return self.class_log_probs(self.encoder(query_x), support_emb, support_y, n_way)
+    def episode_log_probs(self, support_x, support_y, query_x, n_way: int) -> torch.Tensor:
+        emb = self.encoder(torch.cat([support_x, query_x]))
+        return self.class_log_probs(emb[len(support_x):], emb[: len(support_x)], support_y, n_way)
 
-        return Classifier(classify, n_way, batch_dependent=transductive)  # transductive: support and queries share BatchNorm statistics
+    def process_support_set(self, support_x, support_y, n_way: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        return self.encoder(support_x), support_y, n_way
+
+    def query_log_probs(self, support, query_x) -> torch.Tensor:
+        support_emb, support_y, n_way = support
+        return self.class_log_probs(self.encoder(query_x), support_emb, support_y, n_way)

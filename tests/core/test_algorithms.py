@@ -185,3 +185,16 @@ def test_budget_learning_rate_schedule_follows_progress_and_step_schedule_halves
         m.progress = 0.9  # ignored by the paper's step schedule
         m.meta_train_step(tasks)
     assert m.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3 / 4)
+
+
+@pytest.mark.parametrize("name,hparams", [("maml", {"hidden": 4}), ("reptile", {"hidden": 4}), ("lstm_meta", {"filters": 4, "hidden": 4}),
+                                          ("metanet", {"hidden": 4, "fc_hidden": 4, "rep_dim": 4})])
+def test_a_head_per_training_way_refuses_more_ways_with_one_message(name, hparams):
+    """The learners whose head has one output per training way share one check and one message."""
+    torch.manual_seed(0)
+    m = core.create(name, hparams, core.InputSpec(size=(28, 28)), n_way=3)
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(4, 1, 28, 28, generator=g), torch.arange(4)
+    with pytest.raises(ValueError, match=r"^this model was meta-trained for 3-way tasks; it cannot classify 4 classes \(meta-train with ≥ 4 ways\)$"):
+        m.adapt(x, y).classify_each(x)
+    assert m.adapt(x[:2], y[:2]).predict_proba(x[:2]).shape == (2, 2)  # fewer ways: the head's first rows

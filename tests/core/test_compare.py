@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 import json
-import math
 
 import pytest
 import torch
 
 import core
 from core import compare as cmp
+from core import report
 from core.algorithms import ALGORITHMS
-from core.evaluation import TEST_SEED
+from core.episodes import TEST_SEED
 from tests.conftest import builtin_train_test
 
 TINY = {"protonet": {"hidden": 8}, "maml": {"hidden": 8, "meta_batch_size": 2, "inner_steps": 1, "inner_steps_test": 1},
@@ -95,58 +95,6 @@ def test_a_different_seed_gives_different_training_episodes(sources, monkeypatch
     assert not torch.equal(spy.train["protonet"][0][0], spy.train["protonet"][1][0])
 
 
-def test_ci_and_win_rates_on_hand_made_per_episode_results():
-    a = [0.8, 0.9, 1.0, 0.7]
-    mean, ci = core.mean_ci95(a)
-    assert mean == pytest.approx(0.85)
-    assert ci == pytest.approx(1.96 * math.sqrt(0.05 / 3) / 2)  # sd = √(Σ(x−x̄)²/(M−1)) = √(0.05/3)
-    b = [0.8, 1.0, 0.9, 0.7]  # a: tie, loss, win, tie
-    assert cmp.win_rate(a, b) == pytest.approx((0.5 + 0 + 1 + 0.5) / 4)
-    assert cmp.win_rate(b, a) == pytest.approx(0.5)
-    c = [0.5, 0.5, 0.5, 0.5]
-    pw = cmp.pairwise({"a": a, "b": b, "c": c})
-    assert pw.names == ["a", "b", "c"] and pw.episodes == 4
-    assert pw.win[0][2] == 1.0 and pw.win[2][0] == 0.0 and pw.win[0][0] is None
-    for i in range(3):
-        for j in range(3):
-            if i != j:
-                assert pw.win[i][j] + pw.win[j][i] == pytest.approx(1.0)
-                assert pw.p_value[i][j] == pw.p_value[j][i]
-    # a vs c: 4 positive differences (ranks 1.5, 1.5, 3, 4 by mid-rank): exact two-sided p = 2/16
-    assert pw.p_value[0][2] == pytest.approx(2 / 16) and pw.method[0][2] == "exact"
-    with pytest.raises(ValueError, match="different numbers"):
-        cmp.pairwise({"a": a, "b": b[:3]})
-
-
-def test_wilcoxon_signed_rank_matches_known_values():
-    # Darwin's Zea mays differences (Fisher 1935), the textbook example: W− = 24, exact p = 0.041259765625
-    d = [6, 8, 14, 16, 23, 24, 28, 29, 41, -48, 49, 56, 60, -67, 75]
-    w = cmp.wilcoxon_signed_rank(d, [0] * len(d))
-    assert (w.w_plus, w.w_minus, w.n, w.method) == (96, 24, 15, "exact")
-    assert w.p_value == pytest.approx(0.041259765625, abs=1e-12)
-    assert type(w.p_value) is float  # a plain float: the matrix CSV writes repr(p), and repr(np.float64(p)) is not a number
-    assert cmp.wilcoxon_signed_rank([0] * len(d), d).p_value == pytest.approx(w.p_value)  # two-sided: symmetric
-    assert cmp.wilcoxon_signed_rank([1, 2, 3, 4, 5], [0] * 5).p_value == pytest.approx(2 / 32)
-    same = cmp.wilcoxon_signed_rank([0.5, 1.0], [0.5, 1.0])
-    assert same.p_value == 1.0 and same.n == 0
-    # Zero differences are dropped: adding ties changes nothing.
-    assert cmp.wilcoxon_signed_rank([1, 2, 3, 4, 5, 7, 7], [0, 0, 0, 0, 0, 7, 7]).p_value == pytest.approx(2 / 32)
-    # With many tied magnitudes (accuracies move in steps of 1/Q) the normal approximation agrees with the exact law.
-    g = torch.Generator().manual_seed(0)
-    a = (torch.randint(10, 16, (60,), generator=g) / 15).tolist()
-    b = (torch.randint(9, 16, (60,), generator=g) / 15).tolist()
-    exact = cmp.wilcoxon_signed_rank(a, b, exact_max=1000)
-    normal = cmp.wilcoxon_signed_rank(a, b, exact_max=0)
-    assert exact.method == "exact" and normal.method == "normal"
-    assert 0.0 < exact.p_value < 1.0 and abs(exact.p_value - normal.p_value) < 0.01
-
-
-def test_holm_adjustment():
-    assert cmp.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
-    assert cmp.holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
-    assert cmp.holm([]) == []
-
-
 def test_stop_mid_comparison_keeps_finished_results(sources):
     train, test = sources
     comp = core.Comparison(_config(["protonet", "matching", "maml"], steps_each=50), train, None, test)
@@ -227,10 +175,10 @@ def test_long_curves_are_thinned_by_averaging():
 
 
 def test_csv_exports_round_trip(finished, tmp_path):
-    rows = cmp.read_table_csv(finished.write_table_csv(tmp_path / "table.csv"))
+    rows = report.read_table_csv(finished.write_table_csv(tmp_path / "table.csv"))
     assert rows == finished.table_rows()
     assert rows[0]["accuracy"] == finished.results["protonet"].mean and rows[0]["test_episodes"] == 8
-    m = cmp.read_matrix_csv(finished.write_matrix_csv(tmp_path / "matrix.csv"))
+    m = report.read_matrix_csv(finished.write_matrix_csv(tmp_path / "matrix.csv"))
     pw = finished.pairwise()
     assert m["names"] == pw.names == ["protonet", "matching"]
     assert m["win"] == pw.win and m["p_holm"] == pw.p_holm and m["p_value"] == pw.p_value
@@ -286,3 +234,9 @@ def test_cli_compare_prints_markdown_and_writes_json(tmp_path, capsys):
     assert "ALGORITHM.NAME=VALUE" in capsys.readouterr().err
     assert main(["compare", "-a", "protonet", "--source", "folder", "--data", str(root), "--preset", "protonet=measured"]) == 2
     assert "protonet has no preset 'measured'" in capsys.readouterr().err
+
+
+def test_durations_read_as_clock_times():
+    assert [report.fmt_duration(s) for s in (None, float("nan"), 0, 59.4, 59.6, 61, 3599.6, 3661)] == \
+        ["–", "–", "0:00", "0:59", "1:00", "1:01", "1:00:00", "1:01:01"]
+    assert report.fmt_duration(12.34, tenths_under_minute=True) == "12.3 s" and report.fmt_duration(75, tenths_under_minute=True) == "1:15"
