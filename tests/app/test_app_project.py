@@ -23,7 +23,7 @@ from apphelpers import FakeDialogs, drop_paths, fill_support, glyph_png
 
 def open_and_wait(qtbot, window, path) -> bool:
     """Open a project file as the app does (read on the job thread) and wait until it has ended."""
-    with qtbot.waitSignal(window.projectOpened, timeout=30_000) as blocker:
+    with qtbot.waitSignal(window.projectOpened, timeout=60_000) as blocker:
         assert window.open_path(path)
     return blocker.args[0]
 
@@ -355,7 +355,7 @@ def test_an_oversized_model_is_refused_and_the_rest_opens(saved_project, make_wi
 def _key(qtbot, w, key, modifier=Qt.KeyboardModifier.ControlModifier) -> None:
     """A real key press on the window, made the active one first (window shortcuts need that)."""
     w.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is w, timeout=5000)
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is w, timeout=60_000)
     QTest.keyClick(w, key, modifier)
 
 
@@ -380,7 +380,7 @@ def test_the_window_keeps_running_and_cannot_be_edited_while_a_project_loads(win
     heartbeat.start(10)
     n_classes = len(window.project.classes)
     assert window.open_path(path)  # returns at once: the file is read on the job thread
-    qtbot.waitUntil(lambda: len(ticks) >= 5, timeout=20_000)  # the event loop runs meanwhile
+    qtbot.waitUntil(lambda: len(ticks) >= 5, timeout=60_000)  # the event loop runs meanwhile
     assert "released" not in seen  # (still reading)
     assert window._open_busy.isVisible() and window.statusBar().currentMessage() == "Opening p.fsproj…"
     assert not window.open_path(path) and not window.open_act.isEnabled() and not window.save_act.isEnabled()
@@ -392,7 +392,7 @@ def test_the_window_keeps_running_and_cannot_be_edited_while_a_project_loads(win
     png.write_bytes(glyph_png(0, 1))
     assert not drop_paths(window.query, [png])
     assert len(window.project.classes) == n_classes and window.project.class_names()[0] == "before the open" and not window.project.queries
-    with qtbot.waitSignal(window.projectOpened, timeout=30_000) as blocker:
+    with qtbot.waitSignal(window.projectOpened, timeout=60_000) as blocker:
         gate.set()
     heartbeat.stop()
     assert seen["released"] and blocker.args == [True]
@@ -419,7 +419,7 @@ def _quit(qtbot, w) -> None:
     bar = w.menuBar()
     file_menu = next(a.menu() for a in bar.actions() if a.text() == "&File")
     qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.actionGeometry(file_menu.menuAction()).center())
-    qtbot.waitUntil(file_menu.isVisible, timeout=5000)
+    qtbot.waitUntil(file_menu.isVisible, timeout=60_000)
     quit_action = next(a for a in file_menu.actions() if a.text() == "Quit")
     qtbot.mouseClick(file_menu, Qt.MouseButton.LeftButton, pos=file_menu.actionGeometry(quit_action).center())
     assert not w.isVisible()
@@ -441,7 +441,7 @@ def _session_with_unsaved_work(qtbot, tmp_path, argv, ask):
     w = _launch(qtbot, tmp_path, argv, ask)
     qtbot.waitUntil(lambda: w.core_ready and (not argv or w.project.path == str(argv[0])), timeout=60_000)
     w.project.rename_class(0, "unsaved work")
-    qtbot.waitUntil(lambda: w.autosave_path().is_file(), timeout=20_000)
+    qtbot.waitUntil(lambda: w.autosave_path().is_file(), timeout=60_000)
     return w
 
 
@@ -474,13 +474,13 @@ def test_no_restore_prompt_after_a_clean_quit(with_file, p1, qtbot, tmp_path, mo
     real_offer = MainWindow.offer_restore
     monkeypatch.setattr(MainWindow, "offer_restore", lambda self: (checks.append(getattr(self, "_opening", None) is None), real_offer(self))[1])
     second = _launch(qtbot, tmp_path, argv, ask)
-    qtbot.waitUntil(second.isVisible, timeout=20_000)
+    qtbot.waitUntil(second.isVisible, timeout=60_000)
     if not with_file:
         second.project.rename_class(1, "a change while the engine loads")
     qtbot.waitUntil(lambda: not second.autosave_timer.isActive(), timeout=AUTOSAVE_DEBOUNCE_MS + 20_000)
     gate.set()
     qtbot.waitUntil(lambda: second.core_ready and any(checks) and (not with_file or second.project.path == str(p1)), timeout=60_000)
-    qtbot.waitUntil(lambda: not second.autosave_timer.isActive(), timeout=20_000)
+    qtbot.waitUntil(lambda: not second.autosave_timer.isActive(), timeout=60_000)
     qtbot.wait(50)  # (a prompt would be asked from a zero-delay timer)
     assert asked == []
     _quit(qtbot, second)
@@ -501,7 +501,7 @@ def test_the_restore_prompt_after_a_crash(with_file, p1, qtbot, tmp_path):
 
     second = _launch(qtbot, tmp_path, argv, yes)
     qtbot.waitUntil(lambda: asked == ["Restore unsaved work?"], timeout=60_000)
-    qtbot.waitUntil(lambda: second.project.class_names()[0] == "unsaved work", timeout=30_000)
+    qtbot.waitUntil(lambda: second.project.class_names()[0] == "unsaved work", timeout=60_000)
     assert second.project.dirty and second.project.path == (str(p1) if with_file else None)
     assert not second.recovered_path().exists()  # offered once
     qtbot.wait(50)
@@ -523,7 +523,7 @@ def test_crash_work_survives_a_save_and_a_quit_before_the_prompt(p1, qtbot, tmp_
     gate, real_import = threading.Event(), workers.import_engine
     monkeypatch.setattr(workers, "import_engine", lambda: (gate.wait(60), real_import())[1])
     second = _launch(qtbot, tmp_path, [], yes)
-    qtbot.waitUntil(second.isVisible, timeout=20_000)
+    qtbot.waitUntil(second.isVisible, timeout=60_000)
     assert second.save_to(tmp_path / "other.fsproj")
     _quit(qtbot, second)
     gate.set()
@@ -532,7 +532,7 @@ def test_crash_work_survives_a_save_and_a_quit_before_the_prompt(p1, qtbot, tmp_
 
     third = _launch(qtbot, tmp_path, [], yes)  # the work is still there to restore
     qtbot.waitUntil(lambda: asked == ["Restore unsaved work?"], timeout=60_000)
-    qtbot.waitUntil(lambda: third.project.class_names()[0] == "unsaved work", timeout=30_000)
+    qtbot.waitUntil(lambda: third.project.class_names()[0] == "unsaved work", timeout=60_000)
     _quit(qtbot, third)
 
 

@@ -347,7 +347,7 @@ def test_new_and_open_clear_the_undo_history(make_window, qtbot, tmp_path):
     assert window.save_to(tmp_path / "p.fsproj")
     qtbot.mouseClick(window.support.add_btn, Qt.MouseButton.LeftButton)
     assert window.editor.undo_action.isEnabled()
-    with qtbot.waitSignal(window.projectOpened, timeout=30_000):  # a project opens on the job thread
+    with qtbot.waitSignal(window.projectOpened, timeout=60_000):  # a project opens on the job thread
         assert window.open_path(tmp_path / "p.fsproj")
     assert not window.editor.undo_action.isEnabled() and window.editor.undo_action.text() == "Undo"
     opened = snapshot(window.project)

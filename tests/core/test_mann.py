@@ -236,17 +236,18 @@ def test_mann_learns_to_bind_images_to_labels_in_memory(small_real_sources, monk
     later = sum(acc[k] for k in range(2, 11)) / 9
     print("accuracy by presentation:", {k: round(v, 3) for k, v in acc.items()})
     # Measured with one thread and deterministic algorithms (tests/core/conftest.py), the recipe run
-    # with seeds 0-4 (the test uses 0; other CPUs' float32 kernels drift like another seed would):
-    #   seed            0      1      2      3      4
-    #   loss, last 50   0.978  0.784  0.770  0.971  0.772    (first 10: 1.61 for all)
-    #   1st             0.305  0.316  0.315  0.301  0.319
-    #   2nd             0.448  0.542  0.531  0.468  0.537
-    #   2nd-10th        0.582  0.688  0.704  0.559  0.698
-    #   reads zeroed    0.485  0.561  0.570  0.426  0.513    (2nd-10th; later minus this: 0.097-0.185)
-    # Each threshold sits well below the worst seed.
+    # with seeds 0-4 (the test uses 0; other CPUs' float32 kernels drift like another seed would),
+    # on real Omniglot and on the built-in generator (what a clone without ../shared uses):
+    #   Omniglot, seed  0      1      2      3      4     | built-in  0      1      2      3      4
+    #   loss, last 50   0.978  0.784  0.770  0.971  0.772 |           0.839  0.798  0.938  0.861  0.926
+    #   1st             0.305  0.316  0.315  0.301  0.319 |           0.279  0.326  0.311  0.297  0.307
+    #   2nd             0.448  0.542  0.531  0.468  0.537 |           0.482  0.479  0.445  0.478  0.453
+    #   2nd-10th        0.582  0.688  0.704  0.559  0.698 |           0.650  0.676  0.581  0.649  0.592
+    #   reads zeroed    0.485  0.561  0.570  0.426  0.513 |           0.505  0.449  0.463  0.508  0.449
+    # (first-10 loss 1.61 everywhere.) Each threshold sits well below the worst of the ten runs.
     assert sum(losses[-50:]) / 50 < 1.3 < sum(losses[:10]) / 10, (losses[:10], losses[-50:])  # ln 5 = 1.609
-    assert acc[1] > 0.22, acc  # the 1st presentation: above chance (20%) only by excluding labels seen (worst 0.301)
-    assert acc[2] > acc[1] + 0.06 and later > acc[1] + 0.15, acc  # worst seed: +0.143 and +0.258
+    assert acc[1] > 0.22, acc  # the 1st presentation: above chance (20%) only by excluding labels seen (worst 0.279)
+    assert acc[2] > acc[1] + 0.06 and later > acc[1] + 0.15, acc  # worst: +0.134 and +0.258
     # The binding lives in the external memory, not only in the controller's state: with every
     # read zeroed (the same trained weights), the later presentations fall back part of the way
     # (the LSTM controller keeps some of the binding itself).
@@ -262,7 +263,7 @@ def test_mann_learns_to_bind_images_to_labels_in_memory(small_real_sources, monk
     ablated = instance_accuracy(trainer.learner, test, n_classes=5, instances=10, episodes=200)
     ablated_later = sum(ablated[k] for k in range(2, 11)) / 9
     print(f"2nd-10th: {later:.3f}, with the reads zeroed: {ablated_later:.3f}")
-    assert ablated_later < later - 0.05, (acc, ablated)  # worst seed: 0.097 below
+    assert ablated_later < later - 0.05, (acc, ablated)  # worst: 0.097 below (next: 0.118)
 
 
 @pytest.mark.slow
