@@ -1,8 +1,6 @@
 """Issue 12's smaller defects and the mouse wheel over forms: each through real Qt events."""
 from __future__ import annotations
 
-import pytest
-
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QFontMetrics, QWheelEvent
 from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QComboBox, QLabel, QScrollArea, QSpinBox, QTableWidget
