@@ -13,181 +13,38 @@ import os
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QPoint, QRect, QSettings, QSize, QStandardPaths, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QFont, QFontMetrics, QKeySequence, QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import (QAbstractItemView, QAbstractSpinBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QFrame,
-                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMainWindow, QMessageBox, QProgressBar, QPushButton, QScrollArea,
-                               QSpinBox, QSplitter, QStackedWidget, QStyledItemDelegate, QTabWidget, QToolBar, QToolTip, QTreeWidget,
-                               QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtCore import QPoint, QRect, QSettings, QStandardPaths, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QFont, QKeySequence, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (QAbstractSpinBox, QComboBox, QDialog, QFrame, QHBoxLayout, QLabel, QLineEdit, QMainWindow,
+                               QMessageBox, QProgressBar, QPushButton, QScrollArea, QSplitter, QStackedWidget, QTabWidget,
+                               QToolBar, QVBoxLayout, QWidget)
 
-from . import help_dialogs, images, projectfile, workers
-from .canvas import CanvasPanel
+from . import help_dialogs, projectfile, workers
+from .classifier import Classifier, quick_seconds
 from .common import install_wheel_guard, plural
 from .compare_view import CompareView
 from .dialogs import Dialogs
+from .draw_dialog import DrawDialog
 from .hparam_form import HParamForm, PresetButton
 from .library import ModelFileError, ModelLibrary, replaces, scores_at_least
-from .model import LIMITS as TASK_LIMITS
-from .model import AlgorithmChoice, Project, Source, TaskSettings, TrainRequest
+from .model import AlgorithmChoice, Project, Source, TrainRequest
+from .models_tab import ModelsTab
 from .query_panel import QueryPanel
 from .style import app_icon, icon
 from .support_panel import SupportPanel
-from .task_fields import BUILTIN_NOTE, ask_source_folder, device_combo, offer_cuda, source_combo, spin_box
+from .task_fields import offer_cuda
+from .task_tab import TaskTab
 from .training_panel import TrainingPanel
 from .undo import Editor
+from .window_geometry import FRAME_ALLOWANCE, first_window_rect, fit_inside, place_beside
 
 APP_NAME = "Few-Shot Studio"
-LIVE_MS = 250  # a drawn query is re-classified at most this often while drawing
 AUTOSAVE_DEBOUNCE_MS = 1500
 AUTOSAVE_PERIOD_MS = 60_000
-QUICK_SECONDS = 60  # the budget of the "quick meta-training" offered when no model exists
-MODEL_COLUMNS = ["Name", "Algorithm", "Source", "N/K", "Val. acc.", "Steps", "Date"]
-
-
-def quick_seconds(task: TaskSettings) -> int:
-    """The quick meta-training's time budget: QUICK_SECONDS, or the Task tab's time limit when that
-    is shorter (a limit the person set is a limit, whichever way training starts)."""
-    limit = task.max_seconds
-    return min(QUICK_SECONDS, limit) if limit > 0 else QUICK_SECONDS
-
-
-PREFERRED_WINDOW = QSize(1400, 860)  # the first launch's client size where the screen has room
-# Title bar and borders that a window manager adds around the client area (resize() sizes the latter).
-FRAME_ALLOWANCE = QSize(16, 40)
-
-
-def first_window_rect(available: QRect, preferred: QSize = PREFERRED_WINDOW) -> QRect:
-    """The frame rectangle of a first launch: a client area of `preferred` size plus the frame,
-    shrunk to the screen's available area (a 1366×768 laptop), centred in it."""
-    rect = QRect(QPoint(0, 0), (preferred + FRAME_ALLOWANCE).boundedTo(available.size()))
-    rect.moveCenter(available.center())
-    return rect
-
-
-def fit_inside(frame: QRect, available: QRect) -> QRect:
-    """A restored window's frame rectangle shrunk and moved so that it lies inside `available`
-    (the screen it was saved on may have been larger, or gone)."""
-    rect = QRect(frame.topLeft(), frame.size().boundedTo(available.size()))
-    rect.moveLeft(max(available.left(), min(rect.left(), available.right() - rect.width() + 1)))
-    rect.moveTop(max(available.top(), min(rect.top(), available.bottom() - rect.height() + 1)))
-    return rect
-
-
-def place_beside(size: QSize, avoid: QRect, available: QRect, gap: int = 8) -> QPoint:
-    """Where a window of `size` (frame included) goes so that it does not cover `avoid`: to its
-    right, below it, to its left or above it, the first that fits in `available`; else the
-    available area's bottom-right corner (covering as little of `avoid` as the screen allows)."""
-    def clamp(v: int, lo: int, hi: int) -> int:
-        return max(lo, min(v, hi))
-
-    w, h = size.width(), size.height()
-    x_in = lambda x: clamp(x, available.left(), available.right() + 1 - w)  # noqa: E731
-    y_in = lambda y: clamp(y, available.top(), available.bottom() + 1 - h)  # noqa: E731
-    for pos in (QPoint(avoid.right() + 1 + gap, y_in(avoid.top())), QPoint(x_in(avoid.left()), avoid.bottom() + 1 + gap),
-                QPoint(avoid.left() - gap - w, y_in(avoid.top())), QPoint(x_in(avoid.left()), avoid.top() - gap - h)):
-        rect = QRect(pos, size)
-        if available.contains(rect) and not rect.intersects(avoid):
-            return pos
-    return QPoint(available.right() + 1 - w, available.bottom() + 1 - h)
 
 
 def data_dir() -> Path:
     return Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
-
-
-class DrawDialog(QDialog):
-    """Draw samples for a class: each "Add sample" keeps the drawing and clears the canvas."""
-
-    def __init__(self, window: "MainWindow", index: int):
-        super().__init__(window)
-        self.window_, self.project = window, window.project
-        self.setWindowTitle("Draw samples")
-        window.editor.seal()  # the samples drawn in this dialog (per class) are one undo step
-        self.class_box = QComboBox()
-        self.class_box.addItems(self.project.class_names())
-        self.class_box.setCurrentIndex(index)
-        self.panel = CanvasPanel(self)
-        self.panel.setMinimumSize(300, 320)
-        self.added = QLabel("")
-        self.added.setObjectName("muted")
-        buttons = QDialogButtonBox()
-        self.add_btn = buttons.addButton("Add sample", QDialogButtonBox.ButtonRole.ActionRole)
-        self.add_btn.setIcon(icon("add"))
-        self.add_btn.setDefault(True)
-        self.add_btn.setShortcut(QKeySequence("Return"))
-        buttons.addButton(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(self.close)
-        self.add_btn.clicked.connect(self.add_sample)
-        form = QFormLayout()
-        form.addRow("Class", self.class_box)
-        lay = QVBoxLayout(self)
-        lay.addLayout(form)
-        lay.addWidget(self.panel, 1)
-        lay.addWidget(self.added)
-        lay.addWidget(buttons)
-        self.count = 0
-
-    def add_sample(self) -> None:
-        if self.panel.canvas.is_blank():
-            self.added.setText("Draw something first.")
-            return
-        i = self.class_box.currentIndex()
-        if 0 <= i < len(self.project.classes):
-            samples = [s for c in self.project.classes for s in c.samples]
-            self.window_.editor.add_samples(i, [images.NamedPng(self.panel.canvas.to_png(), images.next_drawing_name(samples))], merge_key="draw")
-            self.count += 1
-            self.added.setText(f"{self.count} sample{'s' if self.count != 1 else ''} added to “{self.project.classes[i].name}”.")
-        self.panel.canvas.reset()
-
-
-class WrappedTextDelegate(QStyledItemDelegate):
-    """Row heights for text wrapped at its column's width: QTreeView sizes rows without the
-    column width, so its word wrap never gets a second line."""
-
-    def sizeHint(self, option, index) -> QSize:
-        size = super().sizeHint(option, index)
-        view = self.parent()
-        width = max(20, view.header().sectionSize(index.column()) - 10)  # less the item's text margins
-        font = index.data(Qt.ItemDataRole.FontRole) or option.font
-        text_h = QFontMetrics(font).boundingRect(QRect(0, 0, width, 10_000), Qt.TextFlag.TextWordWrap, str(index.data() or "")).height()
-        return QSize(size.width(), max(size.height(), text_h + 4))
-
-
-class ModelTree(QTreeWidget):
-    """The Models tab's list. The pane is narrow: the name (stretched, wrapped onto a second
-    line when needed), validation accuracy, N/K and date always show in full; algorithm and
-    source (the default name holds the algorithm too) show only when there is room for every
-    column. Hovering a row shows all its columns."""
-
-    OPTIONAL_COLUMNS = (1, 2)
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setWordWrap(True)
-        self.setTextElideMode(Qt.TextElideMode.ElideNone)  # wrap a long name rather than cut it
-        self.setUniformRowHeights(False)
-        self.setItemDelegateForColumn(0, WrappedTextDelegate(self))
-        self.model().rowsInserted.connect(lambda *_: QTimer.singleShot(0, self.fit_columns))
-        # Row heights follow the name column's width (a wrapped name needs a second line).
-        self.header().sectionResized.connect(lambda col, *_: col == 0 and self.scheduleDelayedItemsLayout())
-
-    def resizeEvent(self, e) -> None:
-        super().resizeEvent(e)
-        self.fit_columns()
-
-    def fit_columns(self) -> None:
-        need = sum(max(self.sizeHintForColumn(c), self.header().sectionSizeHint(c)) for c in range(self.columnCount()))
-        for c in self.OPTIONAL_COLUMNS:
-            self.setColumnHidden(c, need > self.viewport().width())
-
-    def viewportEvent(self, e) -> bool:
-        if e.type() == QEvent.Type.ToolTip:
-            item = self.itemAt(e.pos())
-            if item is not None:
-                head = self.headerItem()
-                QToolTip.showText(e.globalPos(), "\n".join(f"{head.text(c)}: {item.text(c)}" for c in range(self.columnCount())), self.viewport())
-                return True
-        return super().viewportEvent(e)
 
 
 class MainWindow(QMainWindow):
@@ -212,9 +69,6 @@ class MainWindow(QMainWindow):
         self.session: workers.TrainSession | None = None
         self.core_ready = False
         self.device_type = "cpu"
-        self._classify_busy = False
-        self._classify_again: dict | None = None
-        self._classify_ids: list[int] = []  # the queries the running classification covers
         self._after_training: str | None = None
         self._record_shown: str | None = None  # the model whose training record the panel shows
         self._model_note: tuple[str, str] | None = None  # (model id, why it is the model in use)
@@ -224,6 +78,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_NAME)
         self.setWindowIcon(app_icon())
         self._build()
+        self.classifier = Classifier(self.project, self.library, self.query, self.dialogs, self.current_model,
+                                     lambda: self.core_ready, self)
         self._wire()
         self._restore_window()
         self._sync_from_project()
@@ -232,10 +88,6 @@ class MainWindow(QMainWindow):
         self.autosave_period = QTimer(self, interval=AUTOSAVE_PERIOD_MS)
         self.autosave_period.timeout.connect(lambda: self.project.dirty and self.autosave())
         self.autosave_period.start()
-        self.live_timer = QTimer(self, singleShot=True, interval=LIVE_MS)
-        self.live_timer.timeout.connect(self.classify_live)
-        self.auto_classify_timer = QTimer(self, singleShot=True, interval=100)
-        self.auto_classify_timer.timeout.connect(lambda: self.classify(quiet=True))
         if load_core:
             QTimer.singleShot(0, self.load_core)
 
@@ -343,9 +195,15 @@ class MainWindow(QMainWindow):
         tr_w = QWidget()
         tr_w.setLayout(tr)
         self.tabs = QTabWidget()
-        self.tabs.addTab(self._task_tab(), "Task && source")
+        self.task_tab = TaskTab(self.project, self.editor, self.dialogs, self.settings)
+        self.spins, self.source_box, self.device_box = self.task_tab.spins, self.task_tab.source_box, self.task_tab.device_box
+        self.task_tab.problem.connect(self.show_message)
+        self.task_tab.status.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
+        self.tabs.addTab(self.task_tab, "Task && source")
         self.tabs.addTab(self._hparam_tab(), "Hyperparameters")
-        self.tabs.addTab(self._models_tab(), "Models")
+        self.models_tab = ModelsTab()
+        self.models = self.models_tab.tree  # the list (tests read its rows)
+        self.tabs.addTab(self.models_tab, "Models")
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self._card(tr_w))
         right.addWidget(self.tabs)
@@ -392,30 +250,6 @@ class MainWindow(QMainWindow):
         lay.addWidget(w)
         return f
 
-    def _task_tab(self) -> QWidget:
-        w = QWidget()
-        form = QFormLayout(w)
-        self.source_box = source_combo("What the model meta-trains on (the built-in source needs no download)")
-        self.source_label = QLabel()
-        self.source_label.setObjectName("muted")
-        self.source_label.setWordWrap(True)
-        self.spins: dict[str, QSpinBox] = {}
-        specs = [("n_way", "Ways (N)", "Classes per validation episode"),
-                 ("k_shot", "Shots (K)", "Support images per class"),
-                 ("q_query", "Queries", "Query images per class in validation episodes"),
-                 ("steps", "Steps", "Meta-training steps"),
-                 ("max_seconds", "Time limit (s)", "Stop after this many seconds (0 = no limit)"),
-                 ("seed", "Seed", "The same seed gives every algorithm the same episodes")]
-        form.addRow("Meta-train on", self.source_box)
-        form.addRow("", self.source_label)
-        for key, label, tip in specs:
-            # The model's bounds: a box never offers a value the model refuses.
-            self.spins[key] = spin_box(*TASK_LIMITS[key], tip)
-            form.addRow(label, self.spins[key])
-        self.device_box = device_combo()
-        form.addRow("Device", self.device_box)
-        return w
-
     def _hparam_tab(self) -> QWidget:
         self.form = HParamForm()
         self.paper_label = QLabel()
@@ -442,39 +276,6 @@ class MainWindow(QMainWindow):
         scroll.setWidget(inner)
         return scroll
 
-    def _models_tab(self) -> QWidget:
-        self.models = ModelTree()
-        self.models.setHeaderLabels(MODEL_COLUMNS)
-        self.models.setRootIsDecorated(False)
-        # Name, accuracy, steps, N/K and date first; algorithm and source last (ModelTree hides them when narrow).
-        hdr = self.models.header()
-        hdr.setStretchLastSection(False)
-        fit, share = QHeaderView.ResizeMode.ResizeToContents, QHeaderView.ResizeMode.Stretch
-        for col in range(len(MODEL_COLUMNS)):
-            hdr.setSectionResizeMode(col, share if col == 0 else fit)
-        hdr.setMinimumSectionSize(36)
-        for visual, logical in enumerate((0, 4, 5, 3, 6, 1, 2)):
-            hdr.moveSection(hdr.visualIndex(logical), visual)
-        self.models.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed | QAbstractItemView.EditTrigger.DoubleClicked)
-        self.models.itemChanged.connect(self._model_renamed)
-        self.models.itemDoubleClicked.connect(lambda item, col: col != 0 and self.use_model(item.data(0, Qt.ItemDataRole.UserRole)))
-        use = QPushButton("Use")
-        use.setToolTip("Classify with this model")
-        use.clicked.connect(lambda: self._selected_model() and self.use_model(self._selected_model()))
-        rename = QPushButton("Rename")
-        rename.clicked.connect(lambda: self.models.currentItem() and self.models.editItem(self.models.currentItem(), 0))
-        delete = QPushButton("Delete")
-        delete.clicked.connect(lambda: self._selected_model() and self.delete_model(self._selected_model()))
-        row = QHBoxLayout()
-        for b in (use, rename, delete):
-            row.addWidget(b)
-        row.addStretch(1)
-        w = QWidget()
-        lay = QVBoxLayout(w)
-        lay.addWidget(self.models, 1)
-        lay.addLayout(row)
-        return w
-
     def _wire(self) -> None:
         p = self.project
         self.support.problem.connect(self.show_message)
@@ -482,26 +283,20 @@ class MainWindow(QMainWindow):
         self.support.drawRequested.connect(self.draw_samples)
         self.support.addFilesRequested.connect(self.add_files_to_class)
         self.query.addFilesRequested.connect(self.add_query_files)
-        self.query.classifyRequested.connect(lambda: self.classify())
-        self.query.liveChanged.connect(lambda: self.live_timer.isActive() or self.live_timer.start())
         p.changed.connect(self._changed)
         p.configChanged.connect(self._sync_settings_widgets)
-        p.queriesChanged.connect(self._maybe_auto_classify)
-        p.classesChanged.connect(self._maybe_auto_classify)
         self.algo_box.currentIndexChanged.connect(self._algorithm_picked)
         self.form.edited.connect(self._form_edited)
-        self.source_box.activated.connect(self._source_picked)
+        self.models_tab.useRequested.connect(self.use_model)
+        self.models_tab.deleteRequested.connect(self.delete_model)
+        self.models_tab.renamed.connect(self._model_renamed)
+        self.classifier.classified.connect(self.classified)
+        self.classifier.status.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
+        self.classifier.quickTrainWanted.connect(lambda: self.train(quick=True, then="classify"))
         self.compare.message.connect(self.show_message)
         self.compare.status.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.compare.runningChanged.connect(self._compare_running)
         self.compare.ended.connect(lambda: (self._closing or self._close_when_stopped) and self.close())
-        task_form = self.tabs.widget(0).layout()
-        for key, s in self.spins.items():
-            label = task_form.labelForField(s).text()
-            # Typing 2, 5, 0 is one step: the edits of one visit to the box merge.
-            s.valueChanged.connect(lambda v, k=key, label=label: self.editor.update_task(label, mergeable=True, **{k: int(v)}))
-            self.editor.watch_field(s)
-        self.device_box.currentIndexChanged.connect(lambda: self.editor.update_task("device", device=self.device_box.currentData()))
 
     # -- views ------------------------------------------------------------------------------------
     def show_view(self, which: str) -> None:
@@ -591,16 +386,7 @@ class MainWindow(QMainWindow):
         value (the one just edited) is left alone, and none emits an edit (signals blocked)."""
         p = self.project
         task = p.task
-        for key, spin in self.spins.items():
-            if spin.value() != getattr(task, key):
-                spin.blockSignals(True)
-                spin.setValue(getattr(task, key))
-                spin.blockSignals(False)
-        if self.device_box.currentData() != task.device:
-            self.device_box.blockSignals(True)
-            self.device_box.setCurrentIndex(max(0, self.device_box.findData(task.device)))
-            self.device_box.blockSignals(False)
-        self._show_source()
+        self.task_tab.show_task(task)
         if not self.core_ready:
             return
         import core
@@ -666,47 +452,8 @@ class MainWindow(QMainWindow):
         typed = isinstance(field, (QAbstractSpinBox, QLineEdit))
         self.editor.set_config(f"Change {label}", merge_key=("hparam", changed[0]) if typed else None, hparams=new)
 
-    def _show_source(self) -> None:
-        src = self.project.task.source
-        self.source_box.setCurrentIndex(max(0, self.source_box.findData(src.kind)))
-        self.source_label.setText(src.folder or BUILTIN_NOTE)
-
-    def _source_picked(self, index: int) -> None:
-        kind = self.source_box.itemData(index)
-        if kind == "builtin":
-            self.choose_source("builtin", "")
-            return
-        folder = ask_source_folder(self.dialogs, self.settings, kind)
-        if folder:
-            self.choose_source(kind, folder)
-        else:
-            self._show_source()
-
     def choose_source(self, kind: str, folder: str) -> None:
-        """Check a source on the job thread; only a valid one replaces the current setting."""
-        if kind == "builtin":
-            self.editor.update_task("source", source=Source())
-            self._show_source()
-            return
-        self.statusBar().showMessage(f"Reading {folder}…")
-        self.source_box.setEnabled(False)
-        source = Source(kind, folder)
-        n_way = self.project.task.n_way
-
-        def ok(_):
-            self.source_box.setEnabled(True)
-            self.settings.setValue(f"folders/{kind}", folder)
-            self.editor.update_task("source", source=source)
-            self._show_source()
-            self.statusBar().showMessage("Source ready", 3000)
-
-        def bad(exc):
-            self.source_box.setEnabled(True)
-            self._show_source()  # back to the previous source: nothing else changes
-            self.statusBar().clearMessage()
-            self.show_message("Cannot use this folder", str(exc))
-
-        workers.run_job(lambda: (workers.build_sources(source.to_dict(), n_way), None)[1], ok, bad, owner=self)
+        self.task_tab.choose_source(kind, folder)
 
     def _changed(self) -> None:
         self._update_title()
@@ -797,7 +544,7 @@ class MainWindow(QMainWindow):
         self.train_btn.setEnabled(not running)
         self.stop_act.setEnabled(running)
         self.algo_box.setEnabled(not running and self.core_ready)
-        self.tabs.widget(0).setEnabled(not running)
+        self.task_tab.setEnabled(not running)
         self.form.setEnabled(not running)
         self.editor.set_config_locked(running)  # the run uses the settings it started with
 
@@ -903,36 +650,13 @@ class MainWindow(QMainWindow):
         workers.run_job(read, shown, failed, owner=self)
 
     def _refresh_models(self) -> None:
-        self.models.blockSignals(True)
-        self.models.clear()
         current = self.current_model()
-        for e in self.library.entries():
-            acc = f"{e.val_accuracy:.1%}" if e.val_accuracy is not None else "–"
-            steps = f"{e.steps} · stopped" if e.stopped else str(e.steps)
-            item = QTreeWidgetItem([e.name, e.title or e.algorithm, e.source, f"{e.n_way}/{e.k_shot}", acc, steps, e.date.replace("T", " ")[:16]])
-            if e.stopped:
-                item.setToolTip(5, f"Stopped at step {e.steps} of its run; validated quickly ({workers.STOPPED_VAL_EPISODES} episodes)")
-            item.setData(0, Qt.ItemDataRole.UserRole, e.id)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
-            if current is not None and e.id == current.id:
-                f = item.font(0)
-                f.setBold(True)
-                for c in range(len(MODEL_COLUMNS)):
-                    item.setFont(c, f)
-            self.models.addTopLevelItem(item)
-        for c in range(1, len(MODEL_COLUMNS)):
-            self.models.resizeColumnToContents(c)
-        self.models.blockSignals(False)
+        self.models_tab.show_entries(self.library.entries(), current.id if current is not None else None)
         self._update_model_label()
 
-    def _selected_model(self) -> str | None:
-        item = self.models.currentItem()
-        return item.data(0, Qt.ItemDataRole.UserRole) if item else None
-
-    def _model_renamed(self, item: QTreeWidgetItem, column: int) -> None:
-        if column == 0:
-            self.library.rename(item.data(0, Qt.ItemDataRole.UserRole), item.text(0))
-            self._refresh_models()
+    def _model_renamed(self, model_id: str, name: str) -> None:
+        self.library.rename(model_id, name)
+        self._refresh_models()
 
     def use_model(self, model_id: str) -> None:
         e = self.library.get(model_id)
@@ -946,7 +670,7 @@ class MainWindow(QMainWindow):
         self.editor.set_config(f"Use model “{e.name}”", model_file=str(self.library.path(model_id)), **config)
         self.query.clear_results()
         self._refresh_models()
-        self._maybe_auto_classify()
+        self.classifier.maybe_auto_classify()
 
     def delete_model(self, model_id: str) -> None:
         e = self.library.get(model_id)
@@ -959,110 +683,13 @@ class MainWindow(QMainWindow):
             self.project.set_model_file(None)
         self._refresh_models()
 
-    # -- classification ---------------------------------------------------------------------
-    def _maybe_auto_classify(self) -> None:
-        if self.core_ready and self.current_model() is not None and self.project.validity()[0] and self.project.queries:
-            if any(s.id not in self.query.results for s in self.project.queries):
-                self.auto_classify_timer.start()
-
+    # -- classification (app/classifier.py) -----------------------------------------------------
     def classify(self, quiet: bool = False) -> None:
-        """Adapt on the support set and classify every query (and the live drawing), off the GUI thread."""
-        ok, why = self.project.validity()
-        if not ok:
-            if not quiet:
-                self.show_message("The support set is not ready", f"The support set {why}.")
-            return
-        entry = self.current_model()
-        if entry is None:
-            if quiet or not self.core_ready:
-                return
-            seconds = quick_seconds(self.project.task)
-            budget = f"{seconds} s, the Task tab's time limit" if seconds < QUICK_SECONDS else f"about {seconds} s"
-            answer = self.dialogs.ask("No meta-trained model",
-                                      f"There is no meta-trained {self.algo_box.currentText().strip()} model yet.\n\n"
-                                      f"Meta-train one quickly on the built-in characters ({budget}) and then classify?")
-            if answer == QMessageBox.StandardButton.Yes:
-                self.train(quick=True, then="classify")
-            return
-        live = None if self.query.draw.canvas.is_blank() else self.query.draw.canvas.to_png()
-        self._submit_classify(entry, [s.id for s in self.project.queries], [s.png for s in self.project.queries], live)
-
-    def classify_live(self) -> None:
-        canvas = self.query.draw.canvas
-        if canvas.is_blank():
-            self.query.set_live(None, None)
-            return
-        entry = self.current_model()
-        ok, why = self.project.validity()
-        if entry is None or not ok:
-            self.query.set_live(None, None, "Train a model first" if entry is None else f"Support set {why}")
-            return
-        self._submit_classify(entry, [], [], canvas.to_png())
-
-    def _classify_context(self, entry) -> tuple:
-        """What a classification's result depends on besides its images: the model, the class
-        names and the support samples. A result computed for another context is stale."""
-        return (str(self.library.path(entry.id)) if entry is not None else None, tuple(self.project.class_names()),
-                tuple(s.id for c in self.project.classes for s in c.samples))
-
-    def _submit_classify(self, entry, ids: list[int], queries: list[bytes], live: bytes | None) -> None:
-        request = {"entry": entry, "ids": ids, "queries": queries, "live": live}
-        if self._classify_busy:
-            # One job at a time; while one runs, remember only the newest request (throttling).
-            if self._classify_again and not live:
-                request["live"] = self._classify_again.get("live")
-            if self._classify_again and not ids:  # a live-only request must not drop queued queries
-                request.update(ids=self._classify_again["ids"], queries=self._classify_again["queries"])
-            self._classify_again = request
-            self._show_pending()
-            return
-        self._classify_busy = True
-        self._classify_ids = list(ids)
-        self._show_pending()
-        context = self._classify_context(entry)
-        names = list(context[1])
-        support = [(ci, s.png) for ci, c in enumerate(self.project.classes) for s in c.samples]
-        path, device = context[0], self.project.task.device
-        all_queries = queries + ([live] if live is not None else [])
-
-        def done(result: dict) -> None:
-            self._classify_busy, self._classify_ids = False, []
-            # A result for a model, class names or support set that changed while the job ran is
-            # stale: showing it would put the old model's predictions next to the new model's name.
-            if context == self._classify_context(self.current_model()):
-                probs = result["probs"]
-                if live is not None:
-                    self.query.set_live(names, probs[-1])
-                    probs = probs[:-1]
-                self.query.set_results(names, dict(zip(ids, probs)))
-                self.statusBar().showMessage(f"Classified {plural(len(all_queries), 'image')} on {result['device'].upper()}", 3000)
-                self.classified.emit()
-            self._next_classify()
-
-        def failed(exc: Exception) -> None:
-            self._classify_busy, self._classify_ids = False, []
-            if context == self._classify_context(self.current_model()):  # an error about a replaced model is moot
-                self.show_message("Cannot classify", str(exc))
-            self._next_classify()
-
-        workers.run_job(lambda: workers.classify(path, device, support, all_queries), done, failed, owner=self)
-
-    def _next_classify(self) -> None:
-        nxt, self._classify_again = self._classify_again, None
-        entry = self.current_model()  # the model in use now: it may have changed since the request queued
-        if nxt is not None and entry is not None:
-            self._submit_classify(entry, nxt["ids"], nxt["queries"], nxt["live"])
-        else:
-            self._show_pending()
+        self.classifier.classify(quiet)
 
     def classifying(self) -> bool:
         """Whether a classification is running or queued."""
-        return self._classify_busy or self._classify_again is not None
-
-    def _show_pending(self) -> None:
-        """Rows that a running or queued classification covers say so until their result arrives."""
-        queued = self._classify_again["ids"] if self._classify_again else []
-        self.query.set_pending(set(self._classify_ids) | set(queued))
+        return self.classifier.classifying()
 
     # -- project files --------------------------------------------------------------------------
     def _model_payload(self) -> tuple[bytes | None, dict]:
@@ -1210,7 +837,7 @@ class MainWindow(QMainWindow):
         self.query.clear_results()
         self._sync_from_project()
         self._refresh_models()
-        self._maybe_auto_classify()
+        self.classifier.maybe_auto_classify()
 
     # -- autosave and crash recovery --------------------------------------------------------------
     # A clean exit deletes the autosave, so one found at start-up was left by a session that

@@ -79,7 +79,7 @@ def test_wheel_over_the_compare_setup_scrolls_it_and_changes_nothing_until_focus
 def test_first_launch_window_fits_the_screen():
     from PySide6.QtCore import QRect
 
-    from app.main_window import FRAME_ALLOWANCE, PREFERRED_WINDOW, first_window_rect, fit_inside
+    from app.window_geometry import FRAME_ALLOWANCE, PREFERRED_WINDOW, first_window_rect, fit_inside
 
     laptop = QRect(0, 0, 1366, 768 - 28)  # a 1366×768 screen less a 28-pixel panel
     rect = first_window_rect(laptop)
@@ -349,7 +349,7 @@ def test_studio_plots_legend_is_off_the_curves_and_empty_plots_drop_the_last_run
 def test_place_beside_keeps_clear_of_the_rectangle():
     from PySide6.QtCore import QRect, QSize
 
-    from app.main_window import place_beside
+    from app.window_geometry import place_beside
 
     screen = QRect(0, 0, 1366, 740)
     support = QRect(10, 80, 850, 250)
