@@ -8,8 +8,6 @@ worker thread right after the window shows; until then the algorithm list says s
 """
 from __future__ import annotations
 
-import datetime as _dt
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,28 +17,29 @@ from PySide6.QtWidgets import (QAbstractSpinBox, QComboBox, QDialog, QFrame, QHB
                                QMessageBox, QProgressBar, QPushButton, QScrollArea, QSplitter, QStackedWidget, QTabWidget,
                                QToolBar, QVBoxLayout, QWidget)
 
-from . import help_dialogs, projectfile, workers
-from .classifier import Classifier, quick_seconds
-from .common import install_wheel_guard, plural
+from . import help_dialogs, workers
+from .autosave import Autosave
+from .classifier import Classifier
+from .common import install_wheel_guard
 from .compare_view import CompareView
 from .dialogs import Dialogs
 from .draw_dialog import DrawDialog
 from .hparam_form import HParamForm, PresetButton
-from .library import ModelFileError, ModelLibrary, replaces, scores_at_least
-from .model import AlgorithmChoice, Project, Source, TrainRequest
+from .library import ModelLibrary
+from .model import AlgorithmChoice, Project
+from .project_files import ProjectFiles
 from .models_tab import ModelsTab
 from .query_panel import QueryPanel
 from .style import app_icon, icon
 from .support_panel import SupportPanel
 from .task_fields import offer_cuda
 from .task_tab import TaskTab
+from .training_controller import TrainingController
 from .training_panel import TrainingPanel
 from .undo import Editor
 from .window_geometry import FRAME_ALLOWANCE, first_window_rect, fit_inside, place_beside
 
 APP_NAME = "Few-Shot Studio"
-AUTOSAVE_DEBOUNCE_MS = 1500
-AUTOSAVE_PERIOD_MS = 60_000
 
 
 def data_dir() -> Path:
@@ -51,11 +50,7 @@ class MainWindow(QMainWindow):
     coreReady = Signal()
     classified = Signal()  # results are on screen (tests wait on it)
     projectOpened = Signal(bool)  # an open ended: True when the project was taken over (tests wait on it)
-    # Project-file state (class defaults: set by the project-file and autosave methods below).
-    _opening: Path | None = None  # the project file being read on the job thread
-    _open_busy: QProgressBar | None = None
-    _restore_after_open = False
-    _autosave_claimed = False  # this session has set aside any autosave a previous session left
+    _open_busy: QProgressBar | None = None  # shown while a project file is read
 
     def __init__(self, settings: QSettings | None = None, data_path: Path | None = None, load_core: bool = True,
                  dialogs: Dialogs | None = None):
@@ -66,28 +61,26 @@ class MainWindow(QMainWindow):
         self.data_path.mkdir(parents=True, exist_ok=True)
         self.library = ModelLibrary(self.data_path / "models")
         self.project = Project()
-        self.session: workers.TrainSession | None = None
         self.core_ready = False
         self.device_type = "cpu"
-        self._after_training: str | None = None
-        self._record_shown: str | None = None  # the model whose training record the panel shows
-        self._model_note: tuple[str, str] | None = None  # (model id, why it is the model in use)
         self._keep_runs_on_close = False  # closing was answered "keep what the run did"
         self._close_when_stopped = False  # hidden, closing for good once the kept run has ended
         self._closing = False
         self.setWindowTitle(APP_NAME)
         self.setWindowIcon(app_icon())
+        # Every change to the project goes through the editor: Undo / Redo name the step.
+        self.editor = Editor(self.project, self)
+        self.files = ProjectFiles(self.project, self.editor, self.library, self.settings, self.dialogs, self)
+        self.autosaver = Autosave(self.project, self.files, self.data_path, self.settings, self.dialogs, self)
+        self.autosave_timer = self.autosaver.timer  # (tests stop it to leave an autosave behind)
         self._build()
+        self.runs = TrainingController(self.project, self.library, self.training, self.query, self.dialogs,
+                                       lambda: self.core_ready, lambda: self.compare.is_running(), self)
         self.classifier = Classifier(self.project, self.library, self.query, self.dialogs, self.current_model,
                                      lambda: self.core_ready, self)
         self._wire()
         self._restore_window()
         self._sync_from_project()
-        self.autosave_timer = QTimer(self, singleShot=True, interval=AUTOSAVE_DEBOUNCE_MS)
-        self.autosave_timer.timeout.connect(self.autosave)
-        self.autosave_period = QTimer(self, interval=AUTOSAVE_PERIOD_MS)
-        self.autosave_period.timeout.connect(lambda: self.project.dirty and self.autosave())
-        self.autosave_period.start()
         if load_core:
             QTimer.singleShot(0, self.load_core)
 
@@ -99,10 +92,10 @@ class MainWindow(QMainWindow):
         tb.setMovable(False)
         tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.addToolBar(tb)
-        self.new_act = QAction(icon("new"), "New", self, shortcut=QKeySequence.StandardKey.New, triggered=self.new_project)
-        self.open_act = QAction(icon("open"), "Open…", self, shortcut=QKeySequence.StandardKey.Open, triggered=self.open_dialog)
-        self.save_act = QAction(icon("save"), "Save", self, shortcut=QKeySequence.StandardKey.Save, triggered=self.save)
-        self.save_as_act = QAction("Save As…", self, shortcut=QKeySequence.StandardKey.SaveAs, triggered=self.save_as)
+        self.new_act = QAction(icon("new"), "New", self, shortcut=QKeySequence.StandardKey.New, triggered=lambda: self.files.new_project())
+        self.open_act = QAction(icon("open"), "Open…", self, shortcut=QKeySequence.StandardKey.Open, triggered=lambda: self.files.open_dialog())
+        self.save_act = QAction(icon("save"), "Save", self, shortcut=QKeySequence.StandardKey.Save, triggered=lambda: self.files.save())
+        self.save_as_act = QAction("Save As…", self, shortcut=QKeySequence.StandardKey.SaveAs, triggered=lambda: self.files.save_as())
         self.train_act = QAction(icon("train", "white"), "Train", self, triggered=lambda: self.train())
         self.train_act.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
         self.train_act.setToolTip("Meta-train the selected algorithm (Ctrl+Enter)")
@@ -147,8 +140,6 @@ class MainWindow(QMainWindow):
             fm.addAction(a)
         fm.addSeparator()
         fm.addAction("Quit", QKeySequence.StandardKey.Quit, self.close)
-        # Every change to the project goes through the editor: Undo / Redo name the step.
-        self.editor = Editor(self.project, self)
         self.editor.undo_action.setIcon(icon("undo"))
         self.editor.redo_action.setIcon(icon("redo"))
         em = menu.addMenu("&Edit")
@@ -290,6 +281,15 @@ class MainWindow(QMainWindow):
         self.models_tab.useRequested.connect(self.use_model)
         self.models_tab.deleteRequested.connect(self.delete_model)
         self.models_tab.renamed.connect(self._model_renamed)
+        self.runs.status.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
+        self.runs.runningChanged.connect(self._training_running)
+        self.runs.modelsChanged.connect(self._refresh_models)
+        self.runs.classifyWanted.connect(lambda: self._keep_runs_on_close or QTimer.singleShot(0, lambda: self.classify(quiet=True)))
+        self.files.opened.connect(self.projectOpened)
+        self.files.openingChanged.connect(self._show_opening)
+        self.files.adopted.connect(self._adopted)
+        self.files.titleChanged.connect(self._update_title)
+        self.files.status.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
         self.classifier.classified.connect(self.classified)
         self.classifier.status.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
         self.classifier.quickTrainWanted.connect(lambda: self.train(quick=True, then="classify"))
@@ -351,7 +351,7 @@ class MainWindow(QMainWindow):
         self._refresh_models()
         self.compare.set_core_ready()
         self.coreReady.emit()
-        QTimer.singleShot(0, self.offer_restore)
+        QTimer.singleShot(0, self.autosaver.offer_restore)
 
     def _algo_row(self, name: str) -> int:
         for row in range(self.algo_model.rowCount()):
@@ -457,7 +457,7 @@ class MainWindow(QMainWindow):
 
     def _changed(self) -> None:
         self._update_title()
-        self.autosave_timer.start()
+        self.autosaver.timer.start()
 
     def _update_title(self) -> None:
         name = Path(self.project.path).name if self.project.path else "Untitled"
@@ -498,46 +498,17 @@ class MainWindow(QMainWindow):
         dlg.show()
         self.draw_dialog = dlg
 
-    # -- training -----------------------------------------------------------------------------
-    def train(self, quick: bool = False, then: str | None = None, overrides: dict[str, Any] | None = None) -> bool:
-        """Meta-train the project's algorithm on its task settings. `overrides`: TaskSettings
-        fields for this run only (a `source` may be given as a dict); the Task tab keeps its own."""
-        if self.session is not None or self.compare.is_running():
-            return False
-        if not self.core_ready:
-            self.statusBar().showMessage("The engine is still loading…", 3000)
-            return False
-        import core
+    # -- training (app/training_controller.py) -------------------------------------------------
+    @property
+    def session(self) -> workers.TrainSession | None:
+        """The Studio's meta-training run, while one runs."""
+        return self.runs.session
 
-        task = self.project.task
-        if quick:
-            # Quick meta-training: built-in source, a one-minute budget (or the Task tab's shorter
-            # time limit), the chosen algorithm's settings.
-            task = task.replace(source=Source(), max_seconds=quick_seconds(task))
-        changes = dict(overrides or {})
-        if isinstance(changes.get("source"), dict):
-            changes["source"] = Source.from_dict(changes["source"])
-        task = task.replace(**changes)
-        # The hyperparameters are the engine's to validate (core.create): a bad one fails the run
-        # with the engine's message ("Cannot meta-train").
-        request = TrainRequest(self.project.choice, task, str(self.library.root), self.library.new_id(self.project.algorithm))
-        self.session = workers.TrainSession(request, self)
-        self.session.stage.connect(lambda text: self.statusBar().showMessage(text))
-        self.session.progress.connect(self.training.add)
-        self.session.finished.connect(self._training_finished)
-        self.session.failed.connect(self._training_failed)
-        self.session.ended.connect(self._training_ended)
-        self._after_training = then
-        title = core.ALGORITHMS[self.project.algorithm].title
-        self.training.start(f"Starting {title}…", task.steps)
-        self._set_training_ui(True)
-        self.session.start()
-        return True
+    def train(self, quick: bool = False, then: str | None = None, overrides: dict[str, Any] | None = None) -> bool:
+        return self.runs.train(quick, then, overrides)
 
     def stop_training(self) -> None:
-        if self.session is not None:
-            self.session.stop()
-            self.statusBar().showMessage("Stopping…")
+        self.runs.stop_training()
 
     def _set_training_ui(self, running: bool) -> None:
         self.train_act.setEnabled(not running)
@@ -548,106 +519,20 @@ class MainWindow(QMainWindow):
         self.form.setEnabled(not running)
         self.editor.set_config_locked(running)  # the run uses the settings it started with
 
-    def _training_finished(self, result: dict) -> None:
-        self.training.stop()
-        model_id = result.get("model_id")
-        if not model_id:
-            self.statusBar().showMessage("Training stopped", 5000)
-            return
-        previous = self.current_model()
-        entry = self.library.add(model_id, **result["meta"])
-        path = str(self.library.path(entry.id))
-        if replaces(entry, previous):
-            self._record_shown = path  # the panel already shows this run
-            self.project.set_model_file(path)
-            self._model_note = self._adopted_note(entry, previous)
-            workers.run_job(lambda: workers.forget_model(), lambda _: None, lambda _: None, owner=self)
-            self.query.clear_results()
-            self.statusBar().showMessage(f"Model saved: {entry.name}", 5000)
-            if (self._after_training == "classify" or self.project.queries) and not self._keep_runs_on_close:
-                QTimer.singleShot(0, lambda: self.classify(quiet=True))
-        else:
-            # A stopped run that scored lower (or has no figure): kept in the library, not used.
-            scored = f"scored {entry.val_accuracy:.0%}" if entry.val_accuracy is not None else "has no validation figure"
-            self._model_note = (previous.id, f"kept: the stopped run ({plural(entry.steps, 'step')}) {scored}")
-            self.statusBar().showMessage(f"Stopped run saved in Models: {entry.name}", 5000)
-        self._refresh_models()
-
-    @staticmethod
-    def _adopted_note(entry, previous) -> tuple[str, str] | None:
-        """Why a run that just ended is the model in use, when that is not obvious."""
-        if previous is None:
-            return (entry.id, "the stopped run; no other model yet") if entry.stopped else None
-        before = f"{previous.val_accuracy:.0%}" if previous.val_accuracy is not None else "no figure"
-        if entry.stopped:
-            return entry.id, f"the stopped run scored at least as well as the previous model ({before})"
-        if not scores_at_least(entry, previous):
-            return entry.id, f"the new run; the previous model ({before}) is still in Models"
-        return None
-
-    def _training_failed(self, title: str, message: str) -> None:
-        self.training.stop()
-        self.training.stats.setText(title)
-        self.statusBar().clearMessage()
-        self.show_message(title, message)
-
-    def _training_ended(self) -> None:
-        session, self.session = self.session, None
-        if session is not None:
-            session.thread.wait()
-            session.deleteLater()
-        self._set_training_ui(False)
-        if self._closing or self._close_when_stopped:
+    def _training_running(self, running: bool) -> None:  # slot of runs.runningChanged
+        self._set_training_ui(running)
+        if not running and (self._closing or self._close_when_stopped):
             self.close()
 
-    # -- models -------------------------------------------------------------------------------
+    # -- models ---------------------------------------------------------------------------------
     def current_model(self):
         """The library entry Classify uses: the project's model, else this algorithm's latest."""
-        entry = self.library.find_by_path(self.project.model_file)
-        if entry is None and self.project.model_file is None:
-            entry = self.library.latest_for(self.project.algorithm)
-        return entry
+        return self.runs.current_model()
 
     def _update_model_label(self) -> None:
         e = self.current_model()
-        if e is None:
-            self.model_label.setText("No model yet — Train, or Classify to train quickly")
-        else:
-            acc = f", val. {e.val_accuracy:.0%}" if e.val_accuracy is not None else ""
-            why = f" — {self._model_note[1]}" if self._model_note and self._model_note[0] == e.id else ""
-            self.model_label.setText(f"Model: {e.name}{acc}{why}")
-        self._show_training_record(e)
-
-    def _show_training_record(self, entry) -> None:
-        """The training panel shows how the model in use was meta-trained (the record its checkpoint
-        keeps), so picking another model never leaves the last run's curves under its name. A live
-        run's curves are never replaced."""
-        path = str(self.library.path(entry.id)) if entry is not None else None
-        if self.session is not None or path == self._record_shown:
-            return
-        self._record_shown = path
-        if path is None:
-            self.training.reset()
-            return
-        name = entry.name
-
-        def read() -> dict:
-            import core
-
-            return core.read_checkpoint(path).get("trainer") or {}
-
-        def shown(record: dict) -> None:
-            if self.session is None and self._record_shown == path:
-                self.training.show_record(record, name)
-
-        def failed(exc: Exception) -> None:
-            if self.session is None and self._record_shown == path:
-                # The reason without the file path and the library's own wording; all of it on hover.
-                reason = str(exc).removeprefix(f"{path}: ").split(" (")[0]
-                self.training.reset(f"{name} — training record unreadable: {reason}")
-                self.training.stats.setToolTip(str(exc))
-
-        workers.run_job(read, shown, failed, owner=self)
+        self.model_label.setText(self.runs.model_text(e))
+        self.runs.show_training_record(e)
 
     def _refresh_models(self) -> None:
         current = self.current_model()
@@ -666,7 +551,7 @@ class MainWindow(QMainWindow):
         if e.algorithm != self.project.algorithm and self._algo_row(e.algorithm) >= 0:
             self._show_form(e.algorithm, e.hparams)  # the model's algorithm, with the hyperparameters it was trained with
             config = {"algorithm": e.algorithm, "hparams": self.form.changed_from_defaults()}
-        self._model_note = None  # the person chose it: no explanation needed
+        self.runs.model_note = None  # the person chose it: no explanation needed
         self.editor.set_config(f"Use model “{e.name}”", model_file=str(self.library.path(model_id)), **config)
         self.query.clear_results()
         self._refresh_models()
@@ -691,121 +576,19 @@ class MainWindow(QMainWindow):
         """Whether a classification is running or queued."""
         return self.classifier.classifying()
 
-    # -- project files --------------------------------------------------------------------------
-    def _model_payload(self) -> tuple[bytes | None, dict]:
-        entry = self.library.find_by_path(self.project.model_file)
-        if entry is None or not self.library.path(entry.id).is_file():
-            return None, {}
-        from dataclasses import asdict
-        return self.library.path(entry.id).read_bytes(), asdict(entry)
-
+    # -- project files (app/project_files.py) and autosave (app/autosave.py) -----------------------
     def save(self) -> bool:
-        if self._opening is not None:
-            return False
-        if not self.project.path:
-            return self.save_as()
-        return self.save_to(self.project.path)
-
-    def save_as(self) -> bool:
-        if self._opening is not None:
-            return False
-        start = self.project.path or str(Path(self.settings.value("folders/projects", str(Path.home()))) / f"Untitled{projectfile.SUFFIX}")
-        path = self.dialogs.save_path("Save project", start, f"Few-Shot Studio projects (*{projectfile.SUFFIX})")
-        if not path:
-            return False
-        if not path.endswith(projectfile.SUFFIX):
-            path += projectfile.SUFFIX
-        return self.save_to(path)
+        return self.files.save()
 
     def save_to(self, path: str | Path) -> bool:
-        model, meta = self._model_payload()
-        try:
-            projectfile.save_project(self.project, path, model, meta)
-        except OSError as exc:
-            self.show_message("Cannot save", f"{path}: {exc.strerror or exc}")
-            return False
-        self.project.path = str(path)
-        self.project.dirty = False
-        self._drop_autosave()  # the saved file holds everything: nothing to restore
-        self.settings.setValue("folders/projects", str(Path(path).parent))
-        self._update_title()
-        self.statusBar().showMessage(f"Saved {path}", 3000)
-        return True
-
-    def _confirm_discard(self) -> bool:
-        if not self.project.dirty or not any(c.samples for c in self.project.classes) and not self.project.queries and not self.project.comparison:
-            return True
-        answer = self.dialogs.ask("Unsaved changes", "Save the changes to this project first?",
-                                  QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-                                  QMessageBox.StandardButton.Save)
-        if answer == QMessageBox.StandardButton.Save:
-            return self.save()
-        return answer == QMessageBox.StandardButton.Discard
-
-    def new_project(self) -> None:
-        if self._opening is None and self._confirm_discard():
-            self._adopt(Project())
-
-    def open_dialog(self) -> None:
-        if self._opening is not None or not self._confirm_discard():
-            return
-        start = self.settings.value("folders/projects", str(Path.home()))
-        path = self.dialogs.open_path("Open project", start, f"Few-Shot Studio projects (*{projectfile.SUFFIX});;All files (*)")
-        if path:
-            self.open_path(path)
+        return self.files.save_to(path)
 
     def open_path(self, path: str | Path, keep_path: bool = True, then=None) -> bool:
-        """Start opening a project file; False when another open is still in progress.
+        return self.files.open_path(path, keep_path, then)
 
-        The file is read, bounded and checked (models included) on the job thread, so a large or
-        hostile file never freezes the window; meanwhile the status bar says so and nothing can
-        edit the project it will replace. On any error the message says why and the current
-        project stays as it was. `projectOpened(ok)` tells when it ended; `then()` runs after a
-        successful open."""
-        if self._opening is not None:
-            self.statusBar().showMessage(f"Still opening {self._opening.name}…", 3000)
-            return False
-        path = Path(path)
-        self._show_opening(path)
-
-        def opened(loaded: projectfile.LoadedProject) -> None:
-            self._show_opening(None)
-            project = loaded.project
-            refused = loaded.refused_text(path)
-            if loaded.model:
-                keep = ("name", "algorithm", "title", "source", "n_way", "k_shot", "val_accuracy", "steps", "date", "hparams", "stopped", "sha256")
-                meta = {k: v for k, v in loaded.meta.items() if k in keep}
-                meta.setdefault("algorithm", project.algorithm)
-                try:
-                    entry = self.library.import_bytes(loaded.model, **meta)
-                    project.model_file = str(self.library.path(entry.id))
-                except (ModelFileError, OSError) as exc:
-                    refused = "\n".join(filter(None, [refused, f"{path.name}: its model was not added to the library: {exc}."]))
-            if not keep_path:
-                project.path = None
-            self.settings.setValue("folders/projects", str(path.parent))
-            self._adopt(project)
-            if refused:
-                self.show_message("Model not loaded", refused)
-            if then is not None:
-                then()
-            self.projectOpened.emit(True)
-            self._after_open()
-
-        def failed(exc: Exception) -> None:
-            self._show_opening(None)
-            text = str(exc) if isinstance(exc, projectfile.ProjectFileError) else f"{path}: {exc.__class__.__name__}: {exc}"
-            self.show_message("Cannot open project", text)
-            self.projectOpened.emit(False)
-            self._after_open()
-
-        workers.run_job(lambda: projectfile.load_project(path), opened, failed, owner=self)
-        return True
-
-    def _show_opening(self, path: Path | None) -> None:
+    def _show_opening(self, path: Path | None) -> None:  # slot of files.openingChanged
         """While a project file is read, the panels that edit the project it will replace are
         disabled and no second open can start; a busy bar and a message say what is loading."""
-        self._opening = path
         busy = path is not None
         if busy and self._open_busy is None:
             self._open_busy = QProgressBar()
@@ -825,88 +608,18 @@ class MainWindow(QMainWindow):
         else:
             self.statusBar().clearMessage()
 
-    def _after_open(self) -> None:
-        if self._restore_after_open:
-            self._restore_after_open = False
-            QTimer.singleShot(0, self.offer_restore)
-
-    def _adopt(self, project: Project) -> None:
-        self.editor.clear()  # undo never reaches into another project
-        self.project.replace_with(project)
+    def _adopted(self) -> None:  # slot of files.adopted: another project is in
         self.compare.load_from_project()
         self.query.clear_results()
         self._sync_from_project()
         self._refresh_models()
         self.classifier.maybe_auto_classify()
 
-    # -- autosave and crash recovery --------------------------------------------------------------
-    # A clean exit deletes the autosave, so one found at start-up was left by a session that
-    # crashed or was killed. It is set aside (renamed) before this session's first autosave and
-    # offered from there: this session's own autosaves, written a few seconds after any change
-    # (opening a project from the command line is one), are never mistaken for it.
     def autosave_path(self) -> Path:
-        return self.data_path / f"autosave{projectfile.SUFFIX}"
+        return self.autosaver.autosave_path()
 
     def recovered_path(self) -> Path:
-        return self.data_path / f"autosave-recovered{projectfile.SUFFIX}"
-
-    def _set_aside_previous_autosave(self) -> None:
-        if self._autosave_claimed:
-            return
-        self._autosave_claimed = True
-        try:
-            if self.autosave_path().is_file():
-                os.replace(self.autosave_path(), self.recovered_path())
-                self.settings.setValue("autosave/recovered_origin", self.settings.value("autosave/origin", ""))
-        except OSError:
-            pass  # then there is nothing this session can offer back
-
-    def _drop_autosave(self) -> None:
-        """Delete this session's autosave (never a previous session's, which is set aside first)."""
-        self._set_aside_previous_autosave()
-        self.autosave_path().unlink(missing_ok=True)
-
-    def autosave(self) -> None:
-        self._set_aside_previous_autosave()
-        if not self.project.dirty:
-            # Just opened or saved: the file on disk holds it all; an autosave could only go stale.
-            self._drop_autosave()
-            return
-        model, meta = self._model_payload()
-        try:
-            projectfile.save_project(self.project, self.autosave_path(), model, meta)
-            self.settings.setValue("autosave/origin", self.project.path or "")
-        except OSError:
-            pass  # a failed autosave must never interrupt work; the next change retries
-
-    def offer_restore(self) -> None:
-        """Offer the work a session that did not close normally autosaved (once the engine is up,
-        and after any project being opened, e.g. from the command line, is in)."""
-        if self._opening is not None:
-            self._restore_after_open = True  # ask once the project being opened is in
-            return
-        self._set_aside_previous_autosave()
-        path = self.recovered_path()
-        if not path.is_file():
-            return
-        when = _dt.datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
-        answer = self.dialogs.ask("Restore unsaved work?", f"Few-Shot Studio did not close normally last time.\n\nRestore the project autosaved at {when}?")
-        if answer != QMessageBox.StandardButton.Yes:
-            path.unlink(missing_ok=True)
-            return
-        origin = str(self.settings.value("autosave/recovered_origin", "") or "")
-
-        def restored() -> None:
-            self.project.path = origin or None
-            self.project.dirty = True
-            self._update_title()
-
-        def forget(_ok: bool) -> None:
-            self.projectOpened.disconnect(forget)
-            path.unlink(missing_ok=True)
-
-        if self.open_path(path, keep_path=False, then=restored):
-            self.projectOpened.connect(forget)
+        return self.autosaver.recovered_path()
 
     # -- window state and shutdown --------------------------------------------------------------
     def _restore_window(self) -> None:
@@ -968,7 +681,7 @@ class MainWindow(QMainWindow):
             if not self._stop_runs_before_closing():
                 event.ignore()
                 return
-            if not self._confirm_discard():
+            if not self.files.confirm_discard():
                 self.show()  # it may have been hidden while a kept run ended
                 event.ignore()
                 return
@@ -983,7 +696,7 @@ class MainWindow(QMainWindow):
                 self.hide()
                 event.ignore()
                 return
-            session, self.session = self.session, None
+            session, self.runs.session = self.session, None
             session.blockSignals(True)  # its queued "finished" must not touch a closing window
             session.deleteLater()
         if not self.compare.shutdown(1800):
@@ -991,7 +704,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         workers.job_pool().waitForDone(2000)
-        self.autosave_timer.stop()
-        self._drop_autosave()  # a clean exit: nothing of this session's to restore next time
+        self.autosaver.timer.stop()
+        self.autosaver.drop_autosave()  # a clean exit: nothing of this session's to restore next time
         self.settings.sync()
         event.accept()

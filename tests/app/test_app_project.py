@@ -458,7 +458,7 @@ def p1(tmp_path):
 @pytest.mark.parametrize("with_file", [True, False], ids=["fewshot-studio p1.fsproj", "fewshot-studio"])
 def test_no_restore_prompt_after_a_clean_quit(with_file, p1, qtbot, tmp_path, monkeypatch):
     from app import workers
-    from app.main_window import AUTOSAVE_DEBOUNCE_MS, MainWindow
+    from app.autosave import AUTOSAVE_DEBOUNCE_MS, Autosave
 
     asked, ask = _answering(QMessageBox.StandardButton.No)
     argv = [p1] if with_file else []
@@ -471,8 +471,8 @@ def test_no_restore_prompt_after_a_clean_quit(with_file, p1, qtbot, tmp_path, mo
     gate, real_import = threading.Event(), workers.import_engine
     monkeypatch.setattr(workers, "import_engine", lambda: (gate.wait(60), real_import())[1])
     checks = []
-    real_offer = MainWindow.offer_restore
-    monkeypatch.setattr(MainWindow, "offer_restore", lambda self: (checks.append(getattr(self, "_opening", None) is None), real_offer(self))[1])
+    real_offer = Autosave.offer_restore
+    monkeypatch.setattr(Autosave, "offer_restore", lambda self: (checks.append(self.files.opening is None), real_offer(self))[1])
     second = _launch(qtbot, tmp_path, argv, ask)
     qtbot.waitUntil(second.isVisible, timeout=20_000)
     if not with_file:
