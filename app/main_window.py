@@ -12,23 +12,23 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QPoint, QRect, QSettings, QStandardPaths, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QFont, QKeySequence, QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import (QAbstractSpinBox, QComboBox, QDialog, QFrame, QHBoxLayout, QLabel, QLineEdit, QMainWindow,
-                               QMessageBox, QProgressBar, QPushButton, QScrollArea, QSplitter, QStackedWidget, QTabWidget,
-                               QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (QDialog, QFrame, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSplitter,
+                               QStackedWidget, QTabWidget, QToolBar, QVBoxLayout, QWidget)
 
 from . import help_dialogs, workers
+from .algorithm_box import AlgorithmBox
 from .autosave import Autosave
 from .classifier import Classifier
 from .common import install_wheel_guard
 from .compare_view import CompareView
 from .dialogs import Dialogs
 from .draw_dialog import DrawDialog
-from .hparam_form import HParamForm, PresetButton
+from .hparam_tab import HParamTab
 from .library import ModelLibrary
 from .model import AlgorithmChoice, Project
-from .project_files import ProjectFiles
 from .models_tab import ModelsTab
+from .project_files import ProjectFiles
 from .query_panel import QueryPanel
 from .style import app_icon, icon
 from .support_panel import SupportPanel
@@ -72,7 +72,6 @@ class MainWindow(QMainWindow):
         self.editor = Editor(self.project, self)
         self.files = ProjectFiles(self.project, self.editor, self.library, self.settings, self.dialogs, self)
         self.autosaver = Autosave(self.project, self.files, self.data_path, self.settings, self.dialogs, self)
-        self.autosave_timer = self.autosaver.timer  # (tests stop it to leave an autosave behind)
         self._build()
         self.runs = TrainingController(self.project, self.library, self.training, self.query, self.dialogs,
                                        lambda: self.core_ready, lambda: self.compare.is_running(), self)
@@ -117,12 +116,8 @@ class MainWindow(QMainWindow):
         for a in (self.new_act, self.open_act, self.save_act):
             tb.addAction(a)
         self.studio_tool_actions = [tb.addSeparator(), tb.addWidget(QLabel(" Algorithm "))]
-        self.algo_box = QComboBox()
-        self.algo_box.setMinimumWidth(230)
-        self.algo_model = QStandardItemModel(self)
-        self.algo_box.setModel(self.algo_model)
-        self.algo_model.appendRow(QStandardItem("Loading the engine…"))
-        self.algo_box.setEnabled(False)
+        self.algo_box = AlgorithmBox()
+        self.algo_model = self.algo_box.model_
         self.studio_tool_actions += [tb.addWidget(self.algo_box), tb.addSeparator()]
         self.train_btn = QPushButton(icon("train", "white"), "Train")
         self.train_btn.setObjectName("primary")
@@ -191,7 +186,9 @@ class MainWindow(QMainWindow):
         self.task_tab.problem.connect(self.show_message)
         self.task_tab.status.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
         self.tabs.addTab(self.task_tab, "Task && source")
-        self.tabs.addTab(self._hparam_tab(), "Hyperparameters")
+        self.hparam_tab = HParamTab(self.project, self.editor, lambda: self.core_ready)
+        self.form, self.preset_btn = self.hparam_tab.form, self.hparam_tab.preset_btn
+        self.tabs.addTab(self.hparam_tab, "Hyperparameters")
         self.models_tab = ModelsTab()
         self.models = self.models_tab.tree  # the list (tests read its rows)
         self.tabs.addTab(self.models_tab, "Models")
@@ -241,32 +238,6 @@ class MainWindow(QMainWindow):
         lay.addWidget(w)
         return f
 
-    def _hparam_tab(self) -> QWidget:
-        self.form = HParamForm()
-        self.paper_label = QLabel()
-        self.paper_label.setObjectName("muted")
-        self.paper_label.setWordWrap(True)
-        restore = QPushButton(icon("restore"), "Restore paper defaults")
-        restore.clicked.connect(self.form.restore_defaults)
-        # Settings a README run measured to work better than the paper's on a CPU budget (the
-        # algorithm's `presets`); shown only for algorithms that have some.
-        self.preset_btn = PresetButton(self.form)
-        buttons = QHBoxLayout()
-        buttons.addWidget(restore)
-        buttons.addWidget(self.preset_btn)
-        buttons.addStretch(1)
-        inner = QWidget()
-        lay = QVBoxLayout(inner)
-        lay.addWidget(self.paper_label)
-        lay.addWidget(self.form)
-        lay.addLayout(buttons)
-        lay.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(inner)
-        return scroll
-
     def _wire(self) -> None:
         p = self.project
         self.support.problem.connect(self.show_message)
@@ -276,8 +247,7 @@ class MainWindow(QMainWindow):
         self.query.addFilesRequested.connect(self.add_query_files)
         p.changed.connect(self._changed)
         p.configChanged.connect(self._sync_settings_widgets)
-        self.algo_box.currentIndexChanged.connect(self._algorithm_picked)
-        self.form.edited.connect(self._form_edited)
+        self.algo_box.picked.connect(self._algorithm_picked)
         self.models_tab.useRequested.connect(self.use_model)
         self.models_tab.deleteRequested.connect(self.delete_model)
         self.models_tab.renamed.connect(self._model_renamed)
@@ -321,31 +291,11 @@ class MainWindow(QMainWindow):
         workers.run_job(workers.import_engine, self._on_core_loaded, lambda e: self.show_message("The engine failed to load", str(e)), owner=self)
 
     def _on_core_loaded(self, device_type: str) -> None:
-        import core
-
         self.device_type = device_type
         self.device_label.setText(f"● {device_type.upper()}")
         self.device_label.setToolTip("Training and classification run on this device")
         offer_cuda(self.device_box, device_type == "cuda")
-        self.algo_box.blockSignals(True)
-        self.algo_model.clear()
-        for family, label in core.FAMILIES.items():
-            members = [cls for cls in core.ALGORITHMS.values() if cls.family == family]
-            if not members:
-                continue
-            head = QStandardItem(label)
-            head.setFlags(Qt.ItemFlag.NoItemFlags)  # a group header: not selectable
-            f = QFont()
-            f.setBold(True)
-            head.setFont(f)
-            self.algo_model.appendRow(head)
-            for cls in members:
-                item = QStandardItem("    " + cls.title)
-                item.setData(cls.name, Qt.ItemDataRole.UserRole)
-                item.setToolTip(cls.paper)
-                self.algo_model.appendRow(item)
-        self.algo_box.setEnabled(True)
-        self.algo_box.blockSignals(False)
+        self.algo_box.list_algorithms()
         self.core_ready = True
         self._sync_from_project()
         self._refresh_models()
@@ -354,10 +304,7 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, self.autosaver.offer_restore)
 
     def _algo_row(self, name: str) -> int:
-        for row in range(self.algo_model.rowCount()):
-            if self.algo_model.item(row).data(Qt.ItemDataRole.UserRole) == name:
-                return row
-        return -1
+        return self.algo_box.row_of(name)
 
     # -- project <-> widgets ----------------------------------------------------------------------
     def _sync_from_project(self) -> None:
@@ -370,14 +317,11 @@ class MainWindow(QMainWindow):
             if p.algorithm not in core.ALGORITHMS:
                 self.show_message("Unknown algorithm", f"The project uses “{p.algorithm}”, which this version does not have; using Prototypical Networks.")
                 p.choice = AlgorithmChoice()
-            self.algo_box.blockSignals(True)
-            self.algo_box.setCurrentIndex(self._algo_row(p.algorithm))
-            self.algo_box.blockSignals(False)
-            self._show_form(p.algorithm, p.hparams)
+            self.algo_box.show_algorithm(p.algorithm)
+            self.hparam_tab.show_form(p.algorithm, p.hparams)
         self._update_title()
         self._update_model_label()
 
-    _form_algorithm: str | None = None  # the algorithm whose fields the form shows
     _model_shown: tuple | None = None  # (algorithm, model file) the query results and model label belong to
 
     def _sync_settings_widgets(self) -> None:
@@ -394,63 +338,25 @@ class MainWindow(QMainWindow):
         if p.algorithm not in core.ALGORITHMS:
             return  # _sync_from_project reports it and falls back
         if self.algo_box.currentData() != p.algorithm:
-            self.algo_box.blockSignals(True)
-            self.algo_box.setCurrentIndex(self._algo_row(p.algorithm))
-            self.algo_box.blockSignals(False)
-        if self._form_algorithm != p.algorithm:
-            self._show_form(p.algorithm, p.hparams)
-        else:
-            shown = {f["name"]: p.hparams.get(f["name"], f["default"]) for f in self.form.fields}
-            if self.form.values() != shown:
-                self.form.blockSignals(True)
-                self.form.set_values(shown)
-                self.form.blockSignals(False)
+            self.algo_box.show_algorithm(p.algorithm)
+        self.hparam_tab.show_choice()
         if self._model_shown != (p.algorithm, p.model_file):
             # Another model is in use: its label, and no result of the previous one stays on screen.
             self._model_shown = (p.algorithm, p.model_file)
             self.query.clear_results()
             self._update_model_label()
 
-    def _show_form(self, name: str, values: dict) -> None:
-        import core
-
-        cls = core.ALGORITHMS[name]
-        self.form.blockSignals(True)
-        self.form.set_fields(core.hparam_fields(cls.HParams), values)
-        self.form.blockSignals(False)
-        self._form_algorithm = name
-        for editor in self.form.editors.values():
-            if isinstance(editor, (QAbstractSpinBox, QLineEdit)):
-                self.editor.watch_field(editor)
-        self.paper_label.setText(f"<b>{cls.title}</b> — {core.FAMILIES.get(cls.family, cls.family)}<br>{cls.paper}")
-        self.preset_btn.set_presets(cls.presets)
-
-    def _algorithm_picked(self, row: int) -> None:
-        name = self.algo_model.item(row).data(Qt.ItemDataRole.UserRole) if row >= 0 else None
-        if not name or name == self.project.algorithm:
+    def _algorithm_picked(self, name: str) -> None:  # slot of algo_box.picked
+        if name == self.project.algorithm:
             return
         import core
 
-        self._show_form(name, {})
+        self.hparam_tab.show_form(name, {})
         # The model in use belongs to one algorithm; switch to this algorithm's latest, if any.
         # One step: undo brings back the algorithm, its hyperparameters and its model together.
         entry = self.library.latest_for(name)
         self.editor.set_config(f"Change algorithm to {core.ALGORITHMS[name].title}", algorithm=name, hparams={},
                                model_file=str(self.library.path(entry.id)) if entry else None)
-
-    def _form_edited(self) -> None:
-        if not (self.core_ready and self.form.fields):
-            return
-        new, old = self.form.changed_from_defaults(), self.project.hparams
-        changed = [f["name"] for f in self.form.fields if new.get(f["name"]) != old.get(f["name"])]
-        if len(changed) != 1:  # several at once: Restore paper defaults, a preset
-            self.editor.set_config("Change hyperparameters", hparams=new)
-            return
-        field = self.form.editors[changed[0]]
-        label = self.form.layout_.labelForField(field).text()
-        # The edits of one visit to a number or text field merge (typing 1, 2, 8 is one step).
-        typed = isinstance(field, (QAbstractSpinBox, QLineEdit))
-        self.editor.set_config(f"Change {label}", merge_key=("hparam", changed[0]) if typed else None, hparams=new)
 
     def choose_source(self, kind: str, folder: str) -> None:
         self.task_tab.choose_source(kind, folder)
@@ -549,7 +455,7 @@ class MainWindow(QMainWindow):
             return
         config = {}
         if e.algorithm != self.project.algorithm and self._algo_row(e.algorithm) >= 0:
-            self._show_form(e.algorithm, e.hparams)  # the model's algorithm, with the hyperparameters it was trained with
+            self.hparam_tab.show_form(e.algorithm, e.hparams)  # the model's algorithm, with the hyperparameters it was trained with
             config = {"algorithm": e.algorithm, "hparams": self.form.changed_from_defaults()}
         self.runs.model_note = None  # the person chose it: no explanation needed
         self.editor.set_config(f"Use model “{e.name}”", model_file=str(self.library.path(model_id)), **config)
@@ -571,10 +477,6 @@ class MainWindow(QMainWindow):
     # -- classification (app/classifier.py) -----------------------------------------------------
     def classify(self, quiet: bool = False) -> None:
         self.classifier.classify(quiet)
-
-    def classifying(self) -> bool:
-        """Whether a classification is running or queued."""
-        return self.classifier.classifying()
 
     # -- project files (app/project_files.py) and autosave (app/autosave.py) -----------------------
     def save(self) -> bool:
@@ -614,12 +516,6 @@ class MainWindow(QMainWindow):
         self._sync_from_project()
         self._refresh_models()
         self.classifier.maybe_auto_classify()
-
-    def autosave_path(self) -> Path:
-        return self.autosaver.autosave_path()
-
-    def recovered_path(self) -> Path:
-        return self.autosaver.recovered_path()
 
     # -- window state and shutdown --------------------------------------------------------------
     def _restore_window(self) -> None:
