@@ -140,7 +140,7 @@ class Classifier(QObject):
                 self.dialogs.inform("Cannot classify", str(exc))
             self._next_classify()
 
-        workers.run_job(lambda: workers.classify(path, device, support, all_queries), done, failed, owner=self)
+        workers.run_job(lambda: workers.classify(path, device, support, all_queries), done, failed, owner=self.parent())  # the window: a result after it closed is dropped
 
     def _next_classify(self) -> None:
         nxt, self._classify_again = self._classify_again, None

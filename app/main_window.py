@@ -13,13 +13,14 @@ from typing import Any
 
 from PySide6.QtCore import QPoint, QRect, QSettings, QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (QDialog, QFrame, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSplitter,
+from PySide6.QtWidgets import (QFrame, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSplitter,
                                QStackedWidget, QTabWidget, QToolBar, QVBoxLayout, QWidget)
 
 from . import help_dialogs, workers
 from .algorithm_box import AlgorithmBox
 from .autosave import Autosave
 from .classifier import Classifier
+from .closing import Closing
 from .common import install_wheel_guard
 from .compare_view import CompareView
 from .dialogs import Dialogs
@@ -37,7 +38,7 @@ from .task_tab import TaskTab
 from .training_controller import TrainingController
 from .training_panel import TrainingPanel
 from .undo import Editor
-from .window_geometry import FRAME_ALLOWANCE, first_window_rect, fit_inside, place_beside
+from .window_geometry import FRAME_ALLOWANCE, place_beside, restore_window_state
 
 APP_NAME = "Few-Shot Studio"
 
@@ -63,9 +64,6 @@ class MainWindow(QMainWindow):
         self.project = Project()
         self.core_ready = False
         self.device_type = "cpu"
-        self._keep_runs_on_close = False  # closing was answered "keep what the run did"
-        self._close_when_stopped = False  # hidden, closing for good once the kept run has ended
-        self._closing = False
         self.setWindowTitle(APP_NAME)
         self.setWindowIcon(app_icon())
         # Every change to the project goes through the editor: Undo / Redo name the step.
@@ -77,8 +75,10 @@ class MainWindow(QMainWindow):
                                        lambda: self.core_ready, lambda: self.compare.is_running(), self)
         self.classifier = Classifier(self.project, self.library, self.query, self.dialogs, self.current_model,
                                      lambda: self.core_ready, self)
+        self.closer = Closing(self, self.runs, self.training, self.compare, self.files, self.autosaver, self.settings, self.dialogs,
+                              self._splits())
         self._wire()
-        self._restore_window()
+        restore_window_state(self, self.settings, self._splits())
         self._sync_from_project()
         if load_core:
             QTimer.singleShot(0, self.load_core)
@@ -155,13 +155,13 @@ class MainWindow(QMainWindow):
             act.setCheckable(True)
             act.setChecked(key == current)
         hm = menu.addMenu("&Help")
-        self.shortcuts_act = hm.addAction("Keyboard shortcuts", lambda: self._show_help(help_dialogs.shortcuts_dialog(self)))
+        self.shortcuts_act = hm.addAction("Keyboard shortcuts", lambda: help_dialogs.shortcuts_dialog(self).show())
         self.shortcuts_act.setShortcut(QKeySequence("Ctrl+/"))
-        self.how_to_act = hm.addAction("How to…", lambda: self._show_help(help_dialogs.how_to_dialog(self)))
+        self.how_to_act = hm.addAction("How to…", lambda: help_dialogs.how_to_dialog(self).show())
         self.how_to_act.setShortcut(QKeySequence.StandardKey.HelpContents)
         hm.addSeparator()
-        self.about_act = hm.addAction("About Few-Shot Studio", lambda: self._show_help(help_dialogs.about_dialog(
-            self, self.device_type, self.device_box.currentText())))
+        self.about_act = hm.addAction("About Few-Shot Studio", lambda: help_dialogs.about_dialog(
+            self, self.device_type, self.device_box.currentText()).show())
 
         self.support = SupportPanel(self.project, self.editor)
         self.query = QueryPanel(self.project, self.editor)
@@ -225,10 +225,6 @@ class MainWindow(QMainWindow):
         sb.addPermanentWidget(self.model_label)
         sb.addPermanentWidget(self.device_label)
 
-    def _show_help(self, dlg: QDialog) -> None:
-        self.help_dialog = dlg  # the one on screen (tests and screenshots read it)
-        dlg.show()
-
     @staticmethod
     def _card(w: QWidget) -> QFrame:
         f = QFrame()
@@ -254,7 +250,7 @@ class MainWindow(QMainWindow):
         self.runs.status.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
         self.runs.runningChanged.connect(self._training_running)
         self.runs.modelsChanged.connect(self._refresh_models)
-        self.runs.classifyWanted.connect(lambda: self._keep_runs_on_close or QTimer.singleShot(0, lambda: self.classify(quiet=True)))
+        self.runs.classifyWanted.connect(lambda: self.closer.keep_runs or QTimer.singleShot(0, lambda: self.classify(quiet=True)))
         self.files.opened.connect(self.projectOpened)
         self.files.openingChanged.connect(self._show_opening)
         self.files.adopted.connect(self._adopted)
@@ -266,7 +262,7 @@ class MainWindow(QMainWindow):
         self.compare.message.connect(self.show_message)
         self.compare.status.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.compare.runningChanged.connect(self._compare_running)
-        self.compare.ended.connect(lambda: (self._closing or self._close_when_stopped) and self.close())
+        self.compare.ended.connect(self.closer.after_run)
 
     # -- views ------------------------------------------------------------------------------------
     def show_view(self, which: str) -> None:
@@ -402,7 +398,6 @@ class MainWindow(QMainWindow):
         columns = QRect(self.support.scroll.mapToGlobal(QPoint(0, 0)), self.support.scroll.size())
         dlg.move(place_beside(dlg.size() + FRAME_ALLOWANCE, columns, self.screen().availableGeometry()))
         dlg.show()
-        self.draw_dialog = dlg
 
     # -- training (app/training_controller.py) -------------------------------------------------
     @property
@@ -427,8 +422,8 @@ class MainWindow(QMainWindow):
 
     def _training_running(self, running: bool) -> None:  # slot of runs.runningChanged
         self._set_training_ui(running)
-        if not running and (self._closing or self._close_when_stopped):
-            self.close()
+        if not running:
+            self.closer.after_run()
 
     # -- models ---------------------------------------------------------------------------------
     def current_model(self):
@@ -518,89 +513,13 @@ class MainWindow(QMainWindow):
         self.classifier.maybe_auto_classify()
 
     # -- window state and shutdown --------------------------------------------------------------
-    def _restore_window(self) -> None:
-        geo = self.settings.value("window/geometry")
-        available = self.screen().availableGeometry()
-        if geo is not None and self.restoreGeometry(geo):
-            frame = self.frameGeometry()
-            fitted = fit_inside(frame, available)
-            if fitted != frame:
-                margins = frame.size() - self.geometry().size()
-                self.resize(fitted.size() - margins)
-                self.move(fitted.topLeft())
-        else:
-            rect = first_window_rect(available)
-            self.resize(rect.size() - FRAME_ALLOWANCE)
-            self.move(rect.topLeft())
-        for key, split in (("main", self.main_split), ("left", self.left_split), ("right", self.right_split)):
-            state = self.settings.value(f"window/split_{key}")
-            if state is not None:
-                split.restoreState(state)
+    def _splits(self) -> dict:
+        return {"main": self.main_split, "left": self.left_split, "right": self.right_split}
 
-    def _stop_runs_before_closing(self) -> bool:
-        """Closing while meta-training or a comparison runs: ask whether to keep what it has done
-        (Save), throw it away (Discard) or not close (Cancel). Keeping stops it as Stop does and
-        takes its result in — a partial model into the library, a comparison's finished algorithms
-        into the project — before the unsaved-changes question. True when closing may go on."""
-        running = []
-        if self.session is not None:
-            last = self.training.last
-            where = f" (step {last['step']} of {last['total_steps']})" if last and "total_steps" in last else ""
-            running.append((f"Meta-training is still running{where}.", "keep the partial model in the Models list"))
-        if self.compare.is_running():
-            running.append(("A comparison is still running.", "keep the finished algorithms' results in the project"))
-        if not running:
-            self._keep_runs_on_close = self._close_when_stopped = False
-            return True
-        if not self._keep_runs_on_close:
-            B = QMessageBox.StandardButton
-            answer = self.dialogs.ask("Stop and close?", " ".join(what for what, _ in running) + "\n\n"
-                                      f"Save: stop it and {' and '.join(keep for _, keep in running)}.\n"
-                                      "Discard: stop it and throw its work away.\nCancel: keep it running.",
-                                      B.Save | B.Discard | B.Cancel, B.Save)
-            if answer == B.Cancel:
-                return False
-            if answer != B.Save:
-                return True  # the shutdown in closeEvent cancels and discards
-            self._keep_runs_on_close = True
-        if (self.session is None or self.session.stop_and_wait(1800)) and self.compare.stop_and_wait(1800):
-            self._keep_runs_on_close = False
-            return True
-        # Still inside one uninterruptible piece of work: hide now; closing goes on when the run
-        # has ended (_training_ended, compare.ended call close() again).
-        self._close_when_stopped = True
-        self.hide()
-        return False
+    @property
+    def _closing(self) -> bool:
+        """Closing for good (workers.run_job drops a late result for a window that is)."""
+        return self.closer.closing
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self._closing:
-            if not self._stop_runs_before_closing():
-                event.ignore()
-                return
-            if not self.files.confirm_discard():
-                self.show()  # it may have been hidden while a kept run ended
-                event.ignore()
-                return
-        self._closing = True
-        self.settings.setValue("window/geometry", self.saveGeometry())
-        for key, split in (("main", self.main_split), ("left", self.left_split), ("right", self.right_split)):
-            self.settings.setValue(f"window/split_{key}", split.saveState())
-        if self.session is not None:
-            if not self.session.shutdown(1800):
-                # Still inside one uninterruptible piece of work (e.g. building a source): hide now
-                # and finish closing when the thread ends, never destroying a running QThread.
-                self.hide()
-                event.ignore()
-                return
-            session, self.runs.session = self.session, None
-            session.blockSignals(True)  # its queued "finished" must not touch a closing window
-            session.deleteLater()
-        if not self.compare.shutdown(1800):
-            self.hide()  # as above: close for good when the comparison's thread has ended
-            event.ignore()
-            return
-        workers.job_pool().waitForDone(2000)
-        self.autosaver.timer.stop()
-        self.autosaver.drop_autosave()  # a clean exit: nothing of this session's to restore next time
-        self.settings.sync()
-        event.accept()
+        self.closer.close_event(event)

@@ -134,7 +134,7 @@ class ProjectFiles(QObject):
             self.dialogs.inform("Cannot open project", text)
             self.opened.emit(False)
 
-        workers.run_job(lambda: projectfile.load_project(path), opened, failed, owner=self)
+        workers.run_job(lambda: projectfile.load_project(path), opened, failed, owner=self.parent())  # the window: a result after it closed is dropped
         return True
 
     def _show_opening(self, path: Path | None) -> None:

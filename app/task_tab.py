@@ -101,4 +101,4 @@ class TaskTab(QWidget):
             self.status.emit("", 0)
             self.problem.emit("Cannot use this folder", str(exc))
 
-        workers.run_job(lambda: (workers.build_sources(source.to_dict(), n_way), None)[1], ok, bad, owner=self)
+        workers.run_job(lambda: (workers.build_sources(source.to_dict(), n_way), None)[1], ok, bad, owner=self.window())  # a result after the window closed is dropped

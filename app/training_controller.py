@@ -91,7 +91,7 @@ class TrainingController(QObject):
             self._record_shown = path  # the panel already shows this run
             self.project.set_model_file(path)
             self.model_note = self._adopted_note(entry, previous)
-            workers.run_job(lambda: workers.forget_model(), lambda _: None, lambda _: None, owner=self)
+            workers.run_job(lambda: workers.forget_model(), lambda _: None, lambda _: None, owner=self.parent())  # the window: a result after it closed is dropped
             self.query.clear_results()
             self.status.emit(f"Model saved: {entry.name}", 5000)
             if self._after_training == "classify" or self.project.queries:
@@ -172,4 +172,4 @@ class TrainingController(QObject):
                 self.training.reset(f"{name} — training record unreadable: {reason}")
                 self.training.stats.setToolTip(str(exc))
 
-        workers.run_job(read, shown, failed, owner=self)
+        workers.run_job(read, shown, failed, owner=self.parent())  # the window: a result after it closed is dropped

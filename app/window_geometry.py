@@ -1,8 +1,10 @@
 """Where the window and its dialogs go on screen: the first launch's size, a restored window
-kept on its screen, a dialog placed beside what it must not cover."""
+kept on its screen (its geometry and splitters saved in the settings at close), a dialog placed
+beside what it must not cover."""
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QRect, QSize
+from PySide6.QtCore import QPoint, QRect, QSettings, QSize
+from PySide6.QtWidgets import QSplitter, QWidget
 
 
 
@@ -44,3 +46,31 @@ def place_beside(size: QSize, avoid: QRect, available: QRect, gap: int = 8) -> Q
         if available.contains(rect) and not rect.intersects(avoid):
             return pos
     return QPoint(available.right() + 1 - w, available.bottom() + 1 - h)
+
+
+def restore_window_state(window: QWidget, settings: QSettings, splits: dict[str, QSplitter]) -> None:
+    """Give `window` the geometry and splitter positions it was closed with, kept on the screen
+    (a first launch: `first_window_rect`)."""
+    geo = settings.value("window/geometry")
+    available = window.screen().availableGeometry()
+    if geo is not None and window.restoreGeometry(geo):
+        frame = window.frameGeometry()
+        fitted = fit_inside(frame, available)
+        if fitted != frame:
+            margins = frame.size() - window.geometry().size()
+            window.resize(fitted.size() - margins)
+            window.move(fitted.topLeft())
+    else:
+        rect = first_window_rect(available)
+        window.resize(rect.size() - FRAME_ALLOWANCE)
+        window.move(rect.topLeft())
+    for key, split in splits.items():
+        state = settings.value(f"window/split_{key}")
+        if state is not None:
+            split.restoreState(state)
+
+
+def save_window_state(window: QWidget, settings: QSettings, splits: dict[str, QSplitter]) -> None:
+    settings.setValue("window/geometry", window.saveGeometry())
+    for key, split in splits.items():
+        settings.setValue(f"window/split_{key}", split.saveState())
