@@ -11,12 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QPoint, QRect, QSettings, QStandardPaths, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (QFrame, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSplitter,
+from PySide6.QtWidgets import (QFrame, QLabel, QMainWindow, QProgressBar, QPushButton, QSplitter,
                                QStackedWidget, QTabWidget, QToolBar, QVBoxLayout, QWidget)
 
 from . import help_dialogs, workers
+from .add_images import ImageAdder
 from .algorithm_box import AlgorithmBox
 from .autosave import Autosave
 from .classifier import Classifier
@@ -24,7 +25,6 @@ from .closing import Closing
 from .common import install_wheel_guard
 from .compare_view import CompareView
 from .dialogs import Dialogs
-from .draw_dialog import DrawDialog
 from .hparam_tab import HParamTab
 from .library import ModelLibrary
 from .model import AlgorithmChoice, Project
@@ -38,7 +38,7 @@ from .task_tab import TaskTab
 from .training_controller import TrainingController
 from .training_panel import TrainingPanel
 from .undo import Editor
-from .window_geometry import FRAME_ALLOWANCE, place_beside, restore_window_state
+from .window_geometry import restore_window_state
 
 APP_NAME = "Few-Shot Studio"
 
@@ -48,6 +48,15 @@ def data_dir() -> Path:
 
 
 class MainWindow(QMainWindow):
+    """The Studio's window. It builds the panels, tabs, menus and controllers and connects them;
+    the little it does itself is glue that touches several of them: rendering the project into
+    the tabs, using a model (its algorithm and hyperparameters come along), showing an open in
+    progress. Each job with rules of its own lives in its own module (see docs/architecture.md).
+    It stays one class because it is that assembly: split further, each piece would only reach
+    back into the others' widgets. The thin methods at the end of each section (`train`,
+    `classify`, `save_to`, `open_path`, `session`, …) are the app's entry points that `app.main`,
+    the screenshot and benchmark scripts and the tests drive."""
+
     coreReady = Signal()
     classified = Signal()  # results are on screen (tests wait on it)
     projectOpened = Signal(bool)  # an open ended: True when the project was taken over (tests wait on it)
@@ -77,6 +86,7 @@ class MainWindow(QMainWindow):
                                      lambda: self.core_ready, self)
         self.closer = Closing(self, self.runs, self.training, self.compare, self.files, self.autosaver, self.settings, self.dialogs,
                               self._splits())
+        self.image_adder = ImageAdder(self, self.support, self.query, self.dialogs, self.settings)
         self._wire()
         restore_window_state(self, self.settings, self._splits())
         self._sync_from_project()
@@ -86,15 +96,20 @@ class MainWindow(QMainWindow):
     # -- construction ---------------------------------------------------------------------------
     def _build(self) -> None:
         install_wheel_guard()  # before any form exists: the wheel scrolls panels, not unfocused settings
+        self._build_toolbar()
+        self._build_menus()
+        self._build_panels()
+
+    def _build_toolbar(self) -> None:
         tb = QToolBar("Main")
         tb.setObjectName("mainToolbar")
         tb.setMovable(False)
         tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.addToolBar(tb)
-        self.new_act = QAction(icon("new"), "New", self, shortcut=QKeySequence.StandardKey.New, triggered=lambda: self.files.new_project())
-        self.open_act = QAction(icon("open"), "Open…", self, shortcut=QKeySequence.StandardKey.Open, triggered=lambda: self.files.open_dialog())
-        self.save_act = QAction(icon("save"), "Save", self, shortcut=QKeySequence.StandardKey.Save, triggered=lambda: self.files.save())
-        self.save_as_act = QAction("Save As…", self, shortcut=QKeySequence.StandardKey.SaveAs, triggered=lambda: self.files.save_as())
+        self.new_act = QAction(icon("new"), "New", self, shortcut=QKeySequence.StandardKey.New, triggered=self.files.new_project)
+        self.open_act = QAction(icon("open"), "Open…", self, shortcut=QKeySequence.StandardKey.Open, triggered=self.files.open_dialog)
+        self.save_act = QAction(icon("save"), "Save", self, shortcut=QKeySequence.StandardKey.Save, triggered=self.files.save)
+        self.save_as_act = QAction("Save As…", self, shortcut=QKeySequence.StandardKey.SaveAs, triggered=self.files.save_as)
         self.train_act = QAction(icon("train", "white"), "Train", self, triggered=lambda: self.train())
         self.train_act.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
         self.train_act.setToolTip("Meta-train the selected algorithm (Ctrl+Enter)")
@@ -129,6 +144,7 @@ class MainWindow(QMainWindow):
         self.addAction(self.train_act)  # keeps Ctrl+Enter alive though the action is not on the toolbar
         self.addAction(self.save_as_act)
 
+    def _build_menus(self) -> None:
         menu = self.menuBar()
         fm = menu.addMenu("&File")
         for a in (self.new_act, self.open_act, self.save_act, self.save_as_act):
@@ -163,6 +179,7 @@ class MainWindow(QMainWindow):
         self.about_act = hm.addAction("About Few-Shot Studio", lambda: help_dialogs.about_dialog(
             self, self.device_type, self.device_box.currentText()).show())
 
+    def _build_panels(self) -> None:
         self.support = SupportPanel(self.project, self.editor)
         self.query = QueryPanel(self.project, self.editor)
         left = QSplitter(Qt.Orientation.Vertical)
@@ -190,7 +207,7 @@ class MainWindow(QMainWindow):
         self.form, self.preset_btn = self.hparam_tab.form, self.hparam_tab.preset_btn
         self.tabs.addTab(self.hparam_tab, "Hyperparameters")
         self.models_tab = ModelsTab()
-        self.models = self.models_tab.tree  # the list (tests read its rows)
+        self.models = self.models_tab.tree
         self.tabs.addTab(self.models_tab, "Models")
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self._card(tr_w))
@@ -238,15 +255,12 @@ class MainWindow(QMainWindow):
         p = self.project
         self.support.problem.connect(self.show_message)
         self.query.problem.connect(self.show_message)
-        self.support.drawRequested.connect(self.draw_samples)
-        self.support.addFilesRequested.connect(self.add_files_to_class)
-        self.query.addFilesRequested.connect(self.add_query_files)
         p.changed.connect(self._changed)
         p.configChanged.connect(self._sync_settings_widgets)
         self.algo_box.picked.connect(self._algorithm_picked)
         self.models_tab.useRequested.connect(self.use_model)
         self.models_tab.deleteRequested.connect(self.delete_model)
-        self.models_tab.renamed.connect(self._model_renamed)
+        self.models_tab.renamed.connect(self.runs.rename_model)
         self.runs.status.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
         self.runs.runningChanged.connect(self._training_running)
         self.runs.modelsChanged.connect(self._refresh_models)
@@ -370,35 +384,6 @@ class MainWindow(QMainWindow):
         """A non-blocking message (the event loop, and training, keep running)."""
         self.dialogs.inform(title, text)
 
-    # -- adding images ------------------------------------------------------------------------
-    def _pick_files(self, title: str) -> list[Path]:
-        start = self.settings.value("folders/images", str(Path.home()))
-        files = self.dialogs.open_files(title, start, "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.ppm *.pgm);;All files (*)")
-        if files:
-            self.settings.setValue("folders/images", str(Path(files[0]).parent))
-        return [Path(f) for f in files]
-
-    def add_files_to_class(self, index: int) -> None:
-        from . import images
-        files = self._pick_files(f"Add images to “{self.project.classes[index].name}”")
-        if files:
-            self.support.add_payload(images.collect(files, folders_as_classes=False), index)
-
-    def add_query_files(self) -> None:
-        from . import images
-        files = self._pick_files("Add query images")
-        if files:
-            self.query.add_payload(images.collect(files, folders_as_classes=False))
-
-    def draw_samples(self, index: int) -> None:
-        dlg = DrawDialog(self, index)
-        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        # Beside the support columns it adds to, not over them (Qt would centre it on the window).
-        dlg.adjustSize()
-        columns = QRect(self.support.scroll.mapToGlobal(QPoint(0, 0)), self.support.scroll.size())
-        dlg.move(place_beside(dlg.size() + FRAME_ALLOWANCE, columns, self.screen().availableGeometry()))
-        dlg.show()
-
     # -- training (app/training_controller.py) -------------------------------------------------
     @property
     def session(self) -> workers.TrainSession | None:
@@ -440,9 +425,8 @@ class MainWindow(QMainWindow):
         self.models_tab.show_entries(self.library.entries(), current.id if current is not None else None)
         self._update_model_label()
 
-    def _model_renamed(self, model_id: str, name: str) -> None:
-        self.library.rename(model_id, name)
-        self._refresh_models()
+    def delete_model(self, model_id: str) -> None:
+        self.runs.delete_model(model_id)
 
     def use_model(self, model_id: str) -> None:
         e = self.library.get(model_id)
@@ -457,17 +441,6 @@ class MainWindow(QMainWindow):
         self.query.clear_results()
         self._refresh_models()
         self.classifier.maybe_auto_classify()
-
-    def delete_model(self, model_id: str) -> None:
-        e = self.library.get(model_id)
-        if e is None or self.dialogs.ask("Delete model", f"Delete “{e.name}”? This cannot be undone.") != QMessageBox.StandardButton.Yes:
-            return
-        path = str(self.library.path(model_id))
-        workers.run_job(lambda: workers.forget_model(path), lambda _: None, lambda _: None, owner=self)
-        self.library.delete(model_id)
-        if self.project.model_file == path:
-            self.project.set_model_file(None)
-        self._refresh_models()
 
     # -- classification (app/classifier.py) -----------------------------------------------------
     def classify(self, quiet: bool = False) -> None:

@@ -4,12 +4,14 @@
 the training panel shows its curves. When it ends, the checkpoint joins the model library and
 becomes the model in use if it `replaces` the previous one (a stopped run that scored lower is
 kept, not used); `model_note` says why when that is not obvious. `current_model` is the library
-entry Classify uses; the training panel shows that model's training record."""
+entry Classify uses; the training panel shows that model's training record. Renaming and
+deleting library models are here too (deleting the one in use changes which model is)."""
 from __future__ import annotations
 
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QMessageBox
 
 from . import workers
 from .classifier import quick_seconds
@@ -24,7 +26,7 @@ from .training_panel import TrainingPanel
 class TrainingController(QObject):
     status = Signal(str, int)  # a status-bar message and how long it shows (ms; 0 = until replaced)
     runningChanged = Signal(bool)  # a run started (True) or has ended and its thread is gone (False)
-    modelsChanged = Signal()  # a run added a model to the library
+    modelsChanged = Signal()  # the library changed: a run added a model, one was renamed or deleted
     classifyWanted = Signal()  # a new model is in use and there is something to classify with it
 
     def __init__(self, project: Project, library: ModelLibrary, panel: TrainingPanel, query: QueryPanel, dialogs: Dialogs,
@@ -173,3 +175,19 @@ class TrainingController(QObject):
                 self.training.stats.setToolTip(str(exc))
 
         workers.run_job(read, shown, failed, owner=self.parent())  # the window: a result after it closed is dropped
+
+    def rename_model(self, model_id: str, name: str) -> None:
+        self.library.rename(model_id, name)
+        self.modelsChanged.emit()
+
+    def delete_model(self, model_id: str) -> None:
+        """Delete a model from the library (asked first); deleting the one in use leaves none chosen."""
+        e = self.library.get(model_id)
+        if e is None or self.dialogs.ask("Delete model", f"Delete “{e.name}”? This cannot be undone.") != QMessageBox.StandardButton.Yes:
+            return
+        path = str(self.library.path(model_id))
+        workers.run_job(lambda: workers.forget_model(path), lambda _: None, lambda _: None, owner=self.parent())  # the window: a result after it closed is dropped
+        self.library.delete(model_id)
+        if self.project.model_file == path:
+            self.project.set_model_file(None)
+        self.modelsChanged.emit()
