@@ -8,197 +8,59 @@ worker thread right after the window shows; until then the algorithm list says s
 """
 from __future__ import annotations
 
-import datetime as _dt
-import os
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QPoint, QRect, QSettings, QSize, QStandardPaths, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QFont, QFontMetrics, QKeySequence, QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import (QAbstractItemView, QAbstractSpinBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QFrame,
-                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMainWindow, QMessageBox, QProgressBar, QPushButton, QScrollArea,
-                               QSpinBox, QSplitter, QStackedWidget, QStyledItemDelegate, QTabWidget, QToolBar, QToolTip, QTreeWidget,
-                               QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (QFrame, QLabel, QMainWindow, QProgressBar, QPushButton, QSplitter,
+                               QStackedWidget, QTabWidget, QToolBar, QVBoxLayout, QWidget)
 
-from . import help_dialogs, images, projectfile, workers
-from .canvas import CanvasPanel
-from .common import install_wheel_guard, plural
+from . import help_dialogs, workers
+from .add_images import ImageAdder
+from .algorithm_box import AlgorithmBox
+from .autosave import Autosave
+from .classifier import Classifier
+from .closing import Closing
+from .common import install_wheel_guard
 from .compare_view import CompareView
 from .dialogs import Dialogs
-from .hparam_form import HParamForm, PresetButton
-from .library import ModelFileError, ModelLibrary, replaces, scores_at_least
-from .model import LIMITS as TASK_LIMITS
-from .model import AlgorithmChoice, Project, Source, TaskSettings, TrainRequest
+from .hparam_tab import HParamTab
+from .library import ModelLibrary
+from .model import AlgorithmChoice, Project
+from .models_tab import ModelsTab
+from .project_files import ProjectFiles
 from .query_panel import QueryPanel
 from .style import app_icon, icon
 from .support_panel import SupportPanel
-from .task_fields import BUILTIN_NOTE, ask_source_folder, device_combo, offer_cuda, source_combo, spin_box
+from .task_fields import offer_cuda
+from .task_tab import TaskTab
+from .training_controller import TrainingController
 from .training_panel import TrainingPanel
 from .undo import Editor
+from .window_geometry import restore_window_state
 
 APP_NAME = "Few-Shot Studio"
-LIVE_MS = 250  # a drawn query is re-classified at most this often while drawing
-AUTOSAVE_DEBOUNCE_MS = 1500
-AUTOSAVE_PERIOD_MS = 60_000
-QUICK_SECONDS = 60  # the budget of the "quick meta-training" offered when no model exists
-MODEL_COLUMNS = ["Name", "Algorithm", "Source", "N/K", "Val. acc.", "Steps", "Date"]
-
-
-def quick_seconds(task: TaskSettings) -> int:
-    """The quick meta-training's time budget: QUICK_SECONDS, or the Task tab's time limit when that
-    is shorter (a limit the person set is a limit, whichever way training starts)."""
-    limit = task.max_seconds
-    return min(QUICK_SECONDS, limit) if limit > 0 else QUICK_SECONDS
-
-
-PREFERRED_WINDOW = QSize(1400, 860)  # the first launch's client size where the screen has room
-# Title bar and borders that a window manager adds around the client area (resize() sizes the latter).
-FRAME_ALLOWANCE = QSize(16, 40)
-
-
-def first_window_rect(available: QRect, preferred: QSize = PREFERRED_WINDOW) -> QRect:
-    """The frame rectangle of a first launch: a client area of `preferred` size plus the frame,
-    shrunk to the screen's available area (a 1366×768 laptop), centred in it."""
-    rect = QRect(QPoint(0, 0), (preferred + FRAME_ALLOWANCE).boundedTo(available.size()))
-    rect.moveCenter(available.center())
-    return rect
-
-
-def fit_inside(frame: QRect, available: QRect) -> QRect:
-    """A restored window's frame rectangle shrunk and moved so that it lies inside `available`
-    (the screen it was saved on may have been larger, or gone)."""
-    rect = QRect(frame.topLeft(), frame.size().boundedTo(available.size()))
-    rect.moveLeft(max(available.left(), min(rect.left(), available.right() - rect.width() + 1)))
-    rect.moveTop(max(available.top(), min(rect.top(), available.bottom() - rect.height() + 1)))
-    return rect
-
-
-def place_beside(size: QSize, avoid: QRect, available: QRect, gap: int = 8) -> QPoint:
-    """Where a window of `size` (frame included) goes so that it does not cover `avoid`: to its
-    right, below it, to its left or above it, the first that fits in `available`; else the
-    available area's bottom-right corner (covering as little of `avoid` as the screen allows)."""
-    def clamp(v: int, lo: int, hi: int) -> int:
-        return max(lo, min(v, hi))
-
-    w, h = size.width(), size.height()
-    x_in = lambda x: clamp(x, available.left(), available.right() + 1 - w)  # noqa: E731
-    y_in = lambda y: clamp(y, available.top(), available.bottom() + 1 - h)  # noqa: E731
-    for pos in (QPoint(avoid.right() + 1 + gap, y_in(avoid.top())), QPoint(x_in(avoid.left()), avoid.bottom() + 1 + gap),
-                QPoint(avoid.left() - gap - w, y_in(avoid.top())), QPoint(x_in(avoid.left()), avoid.top() - gap - h)):
-        rect = QRect(pos, size)
-        if available.contains(rect) and not rect.intersects(avoid):
-            return pos
-    return QPoint(available.right() + 1 - w, available.bottom() + 1 - h)
 
 
 def data_dir() -> Path:
     return Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
 
 
-class DrawDialog(QDialog):
-    """Draw samples for a class: each "Add sample" keeps the drawing and clears the canvas."""
-
-    def __init__(self, window: "MainWindow", index: int):
-        super().__init__(window)
-        self.window_, self.project = window, window.project
-        self.setWindowTitle("Draw samples")
-        window.editor.seal()  # the samples drawn in this dialog (per class) are one undo step
-        self.class_box = QComboBox()
-        self.class_box.addItems(self.project.class_names())
-        self.class_box.setCurrentIndex(index)
-        self.panel = CanvasPanel(self)
-        self.panel.setMinimumSize(300, 320)
-        self.added = QLabel("")
-        self.added.setObjectName("muted")
-        buttons = QDialogButtonBox()
-        self.add_btn = buttons.addButton("Add sample", QDialogButtonBox.ButtonRole.ActionRole)
-        self.add_btn.setIcon(icon("add"))
-        self.add_btn.setDefault(True)
-        self.add_btn.setShortcut(QKeySequence("Return"))
-        buttons.addButton(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(self.close)
-        self.add_btn.clicked.connect(self.add_sample)
-        form = QFormLayout()
-        form.addRow("Class", self.class_box)
-        lay = QVBoxLayout(self)
-        lay.addLayout(form)
-        lay.addWidget(self.panel, 1)
-        lay.addWidget(self.added)
-        lay.addWidget(buttons)
-        self.count = 0
-
-    def add_sample(self) -> None:
-        if self.panel.canvas.is_blank():
-            self.added.setText("Draw something first.")
-            return
-        i = self.class_box.currentIndex()
-        if 0 <= i < len(self.project.classes):
-            samples = [s for c in self.project.classes for s in c.samples]
-            self.window_.editor.add_samples(i, [images.NamedPng(self.panel.canvas.to_png(), images.next_drawing_name(samples))], merge_key="draw")
-            self.count += 1
-            self.added.setText(f"{self.count} sample{'s' if self.count != 1 else ''} added to “{self.project.classes[i].name}”.")
-        self.panel.canvas.reset()
-
-
-class WrappedTextDelegate(QStyledItemDelegate):
-    """Row heights for text wrapped at its column's width: QTreeView sizes rows without the
-    column width, so its word wrap never gets a second line."""
-
-    def sizeHint(self, option, index) -> QSize:
-        size = super().sizeHint(option, index)
-        view = self.parent()
-        width = max(20, view.header().sectionSize(index.column()) - 10)  # less the item's text margins
-        font = index.data(Qt.ItemDataRole.FontRole) or option.font
-        text_h = QFontMetrics(font).boundingRect(QRect(0, 0, width, 10_000), Qt.TextFlag.TextWordWrap, str(index.data() or "")).height()
-        return QSize(size.width(), max(size.height(), text_h + 4))
-
-
-class ModelTree(QTreeWidget):
-    """The Models tab's list. The pane is narrow: the name (stretched, wrapped onto a second
-    line when needed), validation accuracy, N/K and date always show in full; algorithm and
-    source (the default name holds the algorithm too) show only when there is room for every
-    column. Hovering a row shows all its columns."""
-
-    OPTIONAL_COLUMNS = (1, 2)
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setWordWrap(True)
-        self.setTextElideMode(Qt.TextElideMode.ElideNone)  # wrap a long name rather than cut it
-        self.setUniformRowHeights(False)
-        self.setItemDelegateForColumn(0, WrappedTextDelegate(self))
-        self.model().rowsInserted.connect(lambda *_: QTimer.singleShot(0, self.fit_columns))
-        # Row heights follow the name column's width (a wrapped name needs a second line).
-        self.header().sectionResized.connect(lambda col, *_: col == 0 and self.scheduleDelayedItemsLayout())
-
-    def resizeEvent(self, e) -> None:
-        super().resizeEvent(e)
-        self.fit_columns()
-
-    def fit_columns(self) -> None:
-        need = sum(max(self.sizeHintForColumn(c), self.header().sectionSizeHint(c)) for c in range(self.columnCount()))
-        for c in self.OPTIONAL_COLUMNS:
-            self.setColumnHidden(c, need > self.viewport().width())
-
-    def viewportEvent(self, e) -> bool:
-        if e.type() == QEvent.Type.ToolTip:
-            item = self.itemAt(e.pos())
-            if item is not None:
-                head = self.headerItem()
-                QToolTip.showText(e.globalPos(), "\n".join(f"{head.text(c)}: {item.text(c)}" for c in range(self.columnCount())), self.viewport())
-                return True
-        return super().viewportEvent(e)
-
-
 class MainWindow(QMainWindow):
+    """The Studio's window. It builds the panels, tabs, menus and controllers and connects them;
+    the little it does itself is glue that touches several of them: rendering the project into
+    the tabs, using a model (its algorithm and hyperparameters come along), showing an open in
+    progress. Each job with rules of its own lives in its own module (see docs/architecture.md).
+    It stays one class because it is that assembly: split further, each piece would only reach
+    back into the others' widgets. The thin methods at the end of each section (`train`,
+    `classify`, `save_to`, `open_path`, `session`, …) are the app's entry points that `app.main`,
+    the screenshot and benchmark scripts and the tests drive."""
+
     coreReady = Signal()
     classified = Signal()  # results are on screen (tests wait on it)
     projectOpened = Signal(bool)  # an open ended: True when the project was taken over (tests wait on it)
-    # Project-file state (class defaults: set by the project-file and autosave methods below).
-    _opening: Path | None = None  # the project file being read on the job thread
-    _open_busy: QProgressBar | None = None
-    _restore_after_open = False
-    _autosave_claimed = False  # this session has set aside any autosave a previous session left
+    _open_busy: QProgressBar | None = None  # shown while a project file is read
 
     def __init__(self, settings: QSettings | None = None, data_path: Path | None = None, load_core: bool = True,
                  dialogs: Dialogs | None = None):
@@ -209,48 +71,45 @@ class MainWindow(QMainWindow):
         self.data_path.mkdir(parents=True, exist_ok=True)
         self.library = ModelLibrary(self.data_path / "models")
         self.project = Project()
-        self.session: workers.TrainSession | None = None
         self.core_ready = False
         self.device_type = "cpu"
-        self._classify_busy = False
-        self._classify_again: dict | None = None
-        self._classify_ids: list[int] = []  # the queries the running classification covers
-        self._after_training: str | None = None
-        self._record_shown: str | None = None  # the model whose training record the panel shows
-        self._model_note: tuple[str, str] | None = None  # (model id, why it is the model in use)
-        self._keep_runs_on_close = False  # closing was answered "keep what the run did"
-        self._close_when_stopped = False  # hidden, closing for good once the kept run has ended
-        self._closing = False
         self.setWindowTitle(APP_NAME)
         self.setWindowIcon(app_icon())
+        # Every change to the project goes through the editor: Undo / Redo name the step.
+        self.editor = Editor(self.project, self)
+        self.files = ProjectFiles(self.project, self.editor, self.library, self.settings, self.dialogs, self)
+        self.autosaver = Autosave(self.project, self.files, self.data_path, self.settings, self.dialogs, self)
         self._build()
+        self.runs = TrainingController(self.project, self.library, self.training, self.query, self.dialogs,
+                                       lambda: self.core_ready, lambda: self.compare.is_running(), self)
+        self.classifier = Classifier(self.project, self.library, self.query, self.dialogs, self.current_model,
+                                     lambda: self.core_ready, self)
+        self.closer = Closing(self, self.runs, self.training, self.compare, self.files, self.autosaver, self.settings, self.dialogs,
+                              self._splits())
+        self.image_adder = ImageAdder(self, self.support, self.query, self.dialogs, self.settings)
         self._wire()
-        self._restore_window()
+        restore_window_state(self, self.settings, self._splits())
         self._sync_from_project()
-        self.autosave_timer = QTimer(self, singleShot=True, interval=AUTOSAVE_DEBOUNCE_MS)
-        self.autosave_timer.timeout.connect(self.autosave)
-        self.autosave_period = QTimer(self, interval=AUTOSAVE_PERIOD_MS)
-        self.autosave_period.timeout.connect(lambda: self.project.dirty and self.autosave())
-        self.autosave_period.start()
-        self.live_timer = QTimer(self, singleShot=True, interval=LIVE_MS)
-        self.live_timer.timeout.connect(self.classify_live)
-        self.auto_classify_timer = QTimer(self, singleShot=True, interval=100)
-        self.auto_classify_timer.timeout.connect(lambda: self.classify(quiet=True))
         if load_core:
             QTimer.singleShot(0, self.load_core)
 
     # -- construction ---------------------------------------------------------------------------
     def _build(self) -> None:
         install_wheel_guard()  # before any form exists: the wheel scrolls panels, not unfocused settings
+        self._build_toolbar()
+        self._build_menus()
+        self._build_panels()
+
+    def _build_toolbar(self) -> None:
         tb = QToolBar("Main")
         tb.setObjectName("mainToolbar")
         tb.setMovable(False)
         tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.addToolBar(tb)
-        self.new_act = QAction(icon("new"), "New", self, shortcut=QKeySequence.StandardKey.New, triggered=self.new_project)
-        self.open_act = QAction(icon("open"), "Open…", self, shortcut=QKeySequence.StandardKey.Open, triggered=self.open_dialog)
-        self.save_act = QAction(icon("save"), "Save", self, shortcut=QKeySequence.StandardKey.Save, triggered=self.save)
-        self.save_as_act = QAction("Save As…", self, shortcut=QKeySequence.StandardKey.SaveAs, triggered=self.save_as)
+        self.new_act = QAction(icon("new"), "New", self, shortcut=QKeySequence.StandardKey.New, triggered=self.files.new_project)
+        self.open_act = QAction(icon("open"), "Open…", self, shortcut=QKeySequence.StandardKey.Open, triggered=self.files.open_dialog)
+        self.save_act = QAction(icon("save"), "Save", self, shortcut=QKeySequence.StandardKey.Save, triggered=self.files.save)
+        self.save_as_act = QAction("Save As…", self, shortcut=QKeySequence.StandardKey.SaveAs, triggered=self.files.save_as)
         self.train_act = QAction(icon("train", "white"), "Train", self, triggered=lambda: self.train())
         self.train_act.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
         self.train_act.setToolTip("Meta-train the selected algorithm (Ctrl+Enter)")
@@ -272,12 +131,8 @@ class MainWindow(QMainWindow):
         for a in (self.new_act, self.open_act, self.save_act):
             tb.addAction(a)
         self.studio_tool_actions = [tb.addSeparator(), tb.addWidget(QLabel(" Algorithm "))]
-        self.algo_box = QComboBox()
-        self.algo_box.setMinimumWidth(230)
-        self.algo_model = QStandardItemModel(self)
-        self.algo_box.setModel(self.algo_model)
-        self.algo_model.appendRow(QStandardItem("Loading the engine…"))
-        self.algo_box.setEnabled(False)
+        self.algo_box = AlgorithmBox()
+        self.algo_model = self.algo_box.model_
         self.studio_tool_actions += [tb.addWidget(self.algo_box), tb.addSeparator()]
         self.train_btn = QPushButton(icon("train", "white"), "Train")
         self.train_btn.setObjectName("primary")
@@ -289,14 +144,13 @@ class MainWindow(QMainWindow):
         self.addAction(self.train_act)  # keeps Ctrl+Enter alive though the action is not on the toolbar
         self.addAction(self.save_as_act)
 
+    def _build_menus(self) -> None:
         menu = self.menuBar()
         fm = menu.addMenu("&File")
         for a in (self.new_act, self.open_act, self.save_act, self.save_as_act):
             fm.addAction(a)
         fm.addSeparator()
         fm.addAction("Quit", QKeySequence.StandardKey.Quit, self.close)
-        # Every change to the project goes through the editor: Undo / Redo name the step.
-        self.editor = Editor(self.project, self)
         self.editor.undo_action.setIcon(icon("undo"))
         self.editor.redo_action.setIcon(icon("redo"))
         em = menu.addMenu("&Edit")
@@ -317,14 +171,15 @@ class MainWindow(QMainWindow):
             act.setCheckable(True)
             act.setChecked(key == current)
         hm = menu.addMenu("&Help")
-        self.shortcuts_act = hm.addAction("Keyboard shortcuts", lambda: self._show_help(help_dialogs.shortcuts_dialog(self)))
+        self.shortcuts_act = hm.addAction("Keyboard shortcuts", lambda: help_dialogs.shortcuts_dialog(self).show())
         self.shortcuts_act.setShortcut(QKeySequence("Ctrl+/"))
-        self.how_to_act = hm.addAction("How to…", lambda: self._show_help(help_dialogs.how_to_dialog(self)))
+        self.how_to_act = hm.addAction("How to…", lambda: help_dialogs.how_to_dialog(self).show())
         self.how_to_act.setShortcut(QKeySequence.StandardKey.HelpContents)
         hm.addSeparator()
-        self.about_act = hm.addAction("About Few-Shot Studio", lambda: self._show_help(help_dialogs.about_dialog(
-            self, self.device_type, self.device_box.currentText())))
+        self.about_act = hm.addAction("About Few-Shot Studio", lambda: help_dialogs.about_dialog(
+            self, self.device_type, self.device_box.currentText()).show())
 
+    def _build_panels(self) -> None:
         self.support = SupportPanel(self.project, self.editor)
         self.query = QueryPanel(self.project, self.editor)
         left = QSplitter(Qt.Orientation.Vertical)
@@ -343,9 +198,17 @@ class MainWindow(QMainWindow):
         tr_w = QWidget()
         tr_w.setLayout(tr)
         self.tabs = QTabWidget()
-        self.tabs.addTab(self._task_tab(), "Task && source")
-        self.tabs.addTab(self._hparam_tab(), "Hyperparameters")
-        self.tabs.addTab(self._models_tab(), "Models")
+        self.task_tab = TaskTab(self.project, self.editor, self.dialogs, self.settings)
+        self.spins, self.source_box, self.device_box = self.task_tab.spins, self.task_tab.source_box, self.task_tab.device_box
+        self.task_tab.problem.connect(self.show_message)
+        self.task_tab.status.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
+        self.tabs.addTab(self.task_tab, "Task && source")
+        self.hparam_tab = HParamTab(self.project, self.editor, lambda: self.core_ready)
+        self.form, self.preset_btn = self.hparam_tab.form, self.hparam_tab.preset_btn
+        self.tabs.addTab(self.hparam_tab, "Hyperparameters")
+        self.models_tab = ModelsTab()
+        self.models = self.models_tab.tree
+        self.tabs.addTab(self.models_tab, "Models")
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self._card(tr_w))
         right.addWidget(self.tabs)
@@ -379,10 +242,6 @@ class MainWindow(QMainWindow):
         sb.addPermanentWidget(self.model_label)
         sb.addPermanentWidget(self.device_label)
 
-    def _show_help(self, dlg: QDialog) -> None:
-        self.help_dialog = dlg  # the one on screen (tests and screenshots read it)
-        dlg.show()
-
     @staticmethod
     def _card(w: QWidget) -> QFrame:
         f = QFrame()
@@ -392,116 +251,32 @@ class MainWindow(QMainWindow):
         lay.addWidget(w)
         return f
 
-    def _task_tab(self) -> QWidget:
-        w = QWidget()
-        form = QFormLayout(w)
-        self.source_box = source_combo("What the model meta-trains on (the built-in source needs no download)")
-        self.source_label = QLabel()
-        self.source_label.setObjectName("muted")
-        self.source_label.setWordWrap(True)
-        self.spins: dict[str, QSpinBox] = {}
-        specs = [("n_way", "Ways (N)", "Classes per validation episode"),
-                 ("k_shot", "Shots (K)", "Support images per class"),
-                 ("q_query", "Queries", "Query images per class in validation episodes"),
-                 ("steps", "Steps", "Meta-training steps"),
-                 ("max_seconds", "Time limit (s)", "Stop after this many seconds (0 = no limit)"),
-                 ("seed", "Seed", "The same seed gives every algorithm the same episodes")]
-        form.addRow("Meta-train on", self.source_box)
-        form.addRow("", self.source_label)
-        for key, label, tip in specs:
-            # The model's bounds: a box never offers a value the model refuses.
-            self.spins[key] = spin_box(*TASK_LIMITS[key], tip)
-            form.addRow(label, self.spins[key])
-        self.device_box = device_combo()
-        form.addRow("Device", self.device_box)
-        return w
-
-    def _hparam_tab(self) -> QWidget:
-        self.form = HParamForm()
-        self.paper_label = QLabel()
-        self.paper_label.setObjectName("muted")
-        self.paper_label.setWordWrap(True)
-        restore = QPushButton(icon("restore"), "Restore paper defaults")
-        restore.clicked.connect(self.form.restore_defaults)
-        # Settings a README run measured to work better than the paper's on a CPU budget (the
-        # algorithm's `presets`); shown only for algorithms that have some.
-        self.preset_btn = PresetButton(self.form)
-        buttons = QHBoxLayout()
-        buttons.addWidget(restore)
-        buttons.addWidget(self.preset_btn)
-        buttons.addStretch(1)
-        inner = QWidget()
-        lay = QVBoxLayout(inner)
-        lay.addWidget(self.paper_label)
-        lay.addWidget(self.form)
-        lay.addLayout(buttons)
-        lay.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(inner)
-        return scroll
-
-    def _models_tab(self) -> QWidget:
-        self.models = ModelTree()
-        self.models.setHeaderLabels(MODEL_COLUMNS)
-        self.models.setRootIsDecorated(False)
-        # Name, accuracy, steps, N/K and date first; algorithm and source last (ModelTree hides them when narrow).
-        hdr = self.models.header()
-        hdr.setStretchLastSection(False)
-        fit, share = QHeaderView.ResizeMode.ResizeToContents, QHeaderView.ResizeMode.Stretch
-        for col in range(len(MODEL_COLUMNS)):
-            hdr.setSectionResizeMode(col, share if col == 0 else fit)
-        hdr.setMinimumSectionSize(36)
-        for visual, logical in enumerate((0, 4, 5, 3, 6, 1, 2)):
-            hdr.moveSection(hdr.visualIndex(logical), visual)
-        self.models.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed | QAbstractItemView.EditTrigger.DoubleClicked)
-        self.models.itemChanged.connect(self._model_renamed)
-        self.models.itemDoubleClicked.connect(lambda item, col: col != 0 and self.use_model(item.data(0, Qt.ItemDataRole.UserRole)))
-        use = QPushButton("Use")
-        use.setToolTip("Classify with this model")
-        use.clicked.connect(lambda: self._selected_model() and self.use_model(self._selected_model()))
-        rename = QPushButton("Rename")
-        rename.clicked.connect(lambda: self.models.currentItem() and self.models.editItem(self.models.currentItem(), 0))
-        delete = QPushButton("Delete")
-        delete.clicked.connect(lambda: self._selected_model() and self.delete_model(self._selected_model()))
-        row = QHBoxLayout()
-        for b in (use, rename, delete):
-            row.addWidget(b)
-        row.addStretch(1)
-        w = QWidget()
-        lay = QVBoxLayout(w)
-        lay.addWidget(self.models, 1)
-        lay.addLayout(row)
-        return w
-
     def _wire(self) -> None:
         p = self.project
         self.support.problem.connect(self.show_message)
         self.query.problem.connect(self.show_message)
-        self.support.drawRequested.connect(self.draw_samples)
-        self.support.addFilesRequested.connect(self.add_files_to_class)
-        self.query.addFilesRequested.connect(self.add_query_files)
-        self.query.classifyRequested.connect(lambda: self.classify())
-        self.query.liveChanged.connect(lambda: self.live_timer.isActive() or self.live_timer.start())
         p.changed.connect(self._changed)
         p.configChanged.connect(self._sync_settings_widgets)
-        p.queriesChanged.connect(self._maybe_auto_classify)
-        p.classesChanged.connect(self._maybe_auto_classify)
-        self.algo_box.currentIndexChanged.connect(self._algorithm_picked)
-        self.form.edited.connect(self._form_edited)
-        self.source_box.activated.connect(self._source_picked)
+        self.algo_box.picked.connect(self._algorithm_picked)
+        self.models_tab.useRequested.connect(self.use_model)
+        self.models_tab.deleteRequested.connect(self.delete_model)
+        self.models_tab.renamed.connect(self.runs.rename_model)
+        self.runs.status.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
+        self.runs.runningChanged.connect(self._training_running)
+        self.runs.modelsChanged.connect(self._refresh_models)
+        self.runs.classifyWanted.connect(lambda: self.closer.keep_runs or QTimer.singleShot(0, lambda: self.classify(quiet=True)))
+        self.files.opened.connect(self.projectOpened)
+        self.files.openingChanged.connect(self._show_opening)
+        self.files.adopted.connect(self._adopted)
+        self.files.titleChanged.connect(self._update_title)
+        self.files.status.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
+        self.classifier.classified.connect(self.classified)
+        self.classifier.status.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
+        self.classifier.quickTrainWanted.connect(lambda: self.train(quick=True, then="classify"))
         self.compare.message.connect(self.show_message)
         self.compare.status.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.compare.runningChanged.connect(self._compare_running)
-        self.compare.ended.connect(lambda: (self._closing or self._close_when_stopped) and self.close())
-        task_form = self.tabs.widget(0).layout()
-        for key, s in self.spins.items():
-            label = task_form.labelForField(s).text()
-            # Typing 2, 5, 0 is one step: the edits of one visit to the box merge.
-            s.valueChanged.connect(lambda v, k=key, label=label: self.editor.update_task(label, mergeable=True, **{k: int(v)}))
-            self.editor.watch_field(s)
-        self.device_box.currentIndexChanged.connect(lambda: self.editor.update_task("device", device=self.device_box.currentData()))
+        self.compare.ended.connect(self.closer.after_run)
 
     # -- views ------------------------------------------------------------------------------------
     def show_view(self, which: str) -> None:
@@ -526,43 +301,20 @@ class MainWindow(QMainWindow):
         workers.run_job(workers.import_engine, self._on_core_loaded, lambda e: self.show_message("The engine failed to load", str(e)), owner=self)
 
     def _on_core_loaded(self, device_type: str) -> None:
-        import core
-
         self.device_type = device_type
         self.device_label.setText(f"● {device_type.upper()}")
         self.device_label.setToolTip("Training and classification run on this device")
         offer_cuda(self.device_box, device_type == "cuda")
-        self.algo_box.blockSignals(True)
-        self.algo_model.clear()
-        for family, label in core.FAMILIES.items():
-            members = [cls for cls in core.ALGORITHMS.values() if cls.family == family]
-            if not members:
-                continue
-            head = QStandardItem(label)
-            head.setFlags(Qt.ItemFlag.NoItemFlags)  # a group header: not selectable
-            f = QFont()
-            f.setBold(True)
-            head.setFont(f)
-            self.algo_model.appendRow(head)
-            for cls in members:
-                item = QStandardItem("    " + cls.title)
-                item.setData(cls.name, Qt.ItemDataRole.UserRole)
-                item.setToolTip(cls.paper)
-                self.algo_model.appendRow(item)
-        self.algo_box.setEnabled(True)
-        self.algo_box.blockSignals(False)
+        self.algo_box.list_algorithms()
         self.core_ready = True
         self._sync_from_project()
         self._refresh_models()
         self.compare.set_core_ready()
         self.coreReady.emit()
-        QTimer.singleShot(0, self.offer_restore)
+        QTimer.singleShot(0, self.autosaver.offer_restore)
 
     def _algo_row(self, name: str) -> int:
-        for row in range(self.algo_model.rowCount()):
-            if self.algo_model.item(row).data(Qt.ItemDataRole.UserRole) == name:
-                return row
-        return -1
+        return self.algo_box.row_of(name)
 
     # -- project <-> widgets ----------------------------------------------------------------------
     def _sync_from_project(self) -> None:
@@ -575,14 +327,11 @@ class MainWindow(QMainWindow):
             if p.algorithm not in core.ALGORITHMS:
                 self.show_message("Unknown algorithm", f"The project uses “{p.algorithm}”, which this version does not have; using Prototypical Networks.")
                 p.choice = AlgorithmChoice()
-            self.algo_box.blockSignals(True)
-            self.algo_box.setCurrentIndex(self._algo_row(p.algorithm))
-            self.algo_box.blockSignals(False)
-            self._show_form(p.algorithm, p.hparams)
+            self.algo_box.show_algorithm(p.algorithm)
+            self.hparam_tab.show_form(p.algorithm, p.hparams)
         self._update_title()
         self._update_model_label()
 
-    _form_algorithm: str | None = None  # the algorithm whose fields the form shows
     _model_shown: tuple | None = None  # (algorithm, model file) the query results and model label belong to
 
     def _sync_settings_widgets(self) -> None:
@@ -591,16 +340,7 @@ class MainWindow(QMainWindow):
         value (the one just edited) is left alone, and none emits an edit (signals blocked)."""
         p = self.project
         task = p.task
-        for key, spin in self.spins.items():
-            if spin.value() != getattr(task, key):
-                spin.blockSignals(True)
-                spin.setValue(getattr(task, key))
-                spin.blockSignals(False)
-        if self.device_box.currentData() != task.device:
-            self.device_box.blockSignals(True)
-            self.device_box.setCurrentIndex(max(0, self.device_box.findData(task.device)))
-            self.device_box.blockSignals(False)
-        self._show_source()
+        self.task_tab.show_task(task)
         if not self.core_ready:
             return
         import core
@@ -608,109 +348,32 @@ class MainWindow(QMainWindow):
         if p.algorithm not in core.ALGORITHMS:
             return  # _sync_from_project reports it and falls back
         if self.algo_box.currentData() != p.algorithm:
-            self.algo_box.blockSignals(True)
-            self.algo_box.setCurrentIndex(self._algo_row(p.algorithm))
-            self.algo_box.blockSignals(False)
-        if self._form_algorithm != p.algorithm:
-            self._show_form(p.algorithm, p.hparams)
-        else:
-            shown = {f["name"]: p.hparams.get(f["name"], f["default"]) for f in self.form.fields}
-            if self.form.values() != shown:
-                self.form.blockSignals(True)
-                self.form.set_values(shown)
-                self.form.blockSignals(False)
+            self.algo_box.show_algorithm(p.algorithm)
+        self.hparam_tab.show_choice()
         if self._model_shown != (p.algorithm, p.model_file):
             # Another model is in use: its label, and no result of the previous one stays on screen.
             self._model_shown = (p.algorithm, p.model_file)
             self.query.clear_results()
             self._update_model_label()
 
-    def _show_form(self, name: str, values: dict) -> None:
-        import core
-
-        cls = core.ALGORITHMS[name]
-        self.form.blockSignals(True)
-        self.form.set_fields(core.hparam_fields(cls.HParams), values)
-        self.form.blockSignals(False)
-        self._form_algorithm = name
-        for editor in self.form.editors.values():
-            if isinstance(editor, (QAbstractSpinBox, QLineEdit)):
-                self.editor.watch_field(editor)
-        self.paper_label.setText(f"<b>{cls.title}</b> — {core.FAMILIES.get(cls.family, cls.family)}<br>{cls.paper}")
-        self.preset_btn.set_presets(cls.presets)
-
-    def _algorithm_picked(self, row: int) -> None:
-        name = self.algo_model.item(row).data(Qt.ItemDataRole.UserRole) if row >= 0 else None
-        if not name or name == self.project.algorithm:
+    def _algorithm_picked(self, name: str) -> None:  # slot of algo_box.picked
+        if name == self.project.algorithm:
             return
         import core
 
-        self._show_form(name, {})
+        self.hparam_tab.show_form(name, {})
         # The model in use belongs to one algorithm; switch to this algorithm's latest, if any.
         # One step: undo brings back the algorithm, its hyperparameters and its model together.
         entry = self.library.latest_for(name)
         self.editor.set_config(f"Change algorithm to {core.ALGORITHMS[name].title}", algorithm=name, hparams={},
                                model_file=str(self.library.path(entry.id)) if entry else None)
 
-    def _form_edited(self) -> None:
-        if not (self.core_ready and self.form.fields):
-            return
-        new, old = self.form.changed_from_defaults(), self.project.hparams
-        changed = [f["name"] for f in self.form.fields if new.get(f["name"]) != old.get(f["name"])]
-        if len(changed) != 1:  # several at once: Restore paper defaults, a preset
-            self.editor.set_config("Change hyperparameters", hparams=new)
-            return
-        field = self.form.editors[changed[0]]
-        label = self.form.layout_.labelForField(field).text()
-        # The edits of one visit to a number or text field merge (typing 1, 2, 8 is one step).
-        typed = isinstance(field, (QAbstractSpinBox, QLineEdit))
-        self.editor.set_config(f"Change {label}", merge_key=("hparam", changed[0]) if typed else None, hparams=new)
-
-    def _show_source(self) -> None:
-        src = self.project.task.source
-        self.source_box.setCurrentIndex(max(0, self.source_box.findData(src.kind)))
-        self.source_label.setText(src.folder or BUILTIN_NOTE)
-
-    def _source_picked(self, index: int) -> None:
-        kind = self.source_box.itemData(index)
-        if kind == "builtin":
-            self.choose_source("builtin", "")
-            return
-        folder = ask_source_folder(self.dialogs, self.settings, kind)
-        if folder:
-            self.choose_source(kind, folder)
-        else:
-            self._show_source()
-
     def choose_source(self, kind: str, folder: str) -> None:
-        """Check a source on the job thread; only a valid one replaces the current setting."""
-        if kind == "builtin":
-            self.editor.update_task("source", source=Source())
-            self._show_source()
-            return
-        self.statusBar().showMessage(f"Reading {folder}…")
-        self.source_box.setEnabled(False)
-        source = Source(kind, folder)
-        n_way = self.project.task.n_way
-
-        def ok(_):
-            self.source_box.setEnabled(True)
-            self.settings.setValue(f"folders/{kind}", folder)
-            self.editor.update_task("source", source=source)
-            self._show_source()
-            self.statusBar().showMessage("Source ready", 3000)
-
-        def bad(exc):
-            self.source_box.setEnabled(True)
-            self._show_source()  # back to the previous source: nothing else changes
-            self.statusBar().clearMessage()
-            self.show_message("Cannot use this folder", str(exc))
-
-        workers.run_job(lambda: (workers.build_sources(source.to_dict(), n_way), None)[1], ok, bad, owner=self)
+        self.task_tab.choose_source(kind, folder)
 
     def _changed(self) -> None:
         self._update_title()
-        self.autosave_timer.start()
+        self.autosaver.timer.start()
 
     def _update_title(self) -> None:
         name = Path(self.project.path).name if self.project.path else "Untitled"
@@ -721,218 +384,49 @@ class MainWindow(QMainWindow):
         """A non-blocking message (the event loop, and training, keep running)."""
         self.dialogs.inform(title, text)
 
-    # -- adding images ------------------------------------------------------------------------
-    def _pick_files(self, title: str) -> list[Path]:
-        start = self.settings.value("folders/images", str(Path.home()))
-        files = self.dialogs.open_files(title, start, "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.ppm *.pgm);;All files (*)")
-        if files:
-            self.settings.setValue("folders/images", str(Path(files[0]).parent))
-        return [Path(f) for f in files]
+    # -- training (app/training_controller.py) -------------------------------------------------
+    @property
+    def session(self) -> workers.TrainSession | None:
+        """The Studio's meta-training run, while one runs."""
+        return self.runs.session
 
-    def add_files_to_class(self, index: int) -> None:
-        from . import images
-        files = self._pick_files(f"Add images to “{self.project.classes[index].name}”")
-        if files:
-            self.support.add_payload(images.collect(files, folders_as_classes=False), index)
-
-    def add_query_files(self) -> None:
-        from . import images
-        files = self._pick_files("Add query images")
-        if files:
-            self.query.add_payload(images.collect(files, folders_as_classes=False))
-
-    def draw_samples(self, index: int) -> None:
-        dlg = DrawDialog(self, index)
-        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        # Beside the support columns it adds to, not over them (Qt would centre it on the window).
-        dlg.adjustSize()
-        columns = QRect(self.support.scroll.mapToGlobal(QPoint(0, 0)), self.support.scroll.size())
-        dlg.move(place_beside(dlg.size() + FRAME_ALLOWANCE, columns, self.screen().availableGeometry()))
-        dlg.show()
-        self.draw_dialog = dlg
-
-    # -- training -----------------------------------------------------------------------------
     def train(self, quick: bool = False, then: str | None = None, overrides: dict[str, Any] | None = None) -> bool:
-        """Meta-train the project's algorithm on its task settings. `overrides`: TaskSettings
-        fields for this run only (a `source` may be given as a dict); the Task tab keeps its own."""
-        if self.session is not None or self.compare.is_running():
-            return False
-        if not self.core_ready:
-            self.statusBar().showMessage("The engine is still loading…", 3000)
-            return False
-        import core
-
-        task = self.project.task
-        if quick:
-            # Quick meta-training: built-in source, a one-minute budget (or the Task tab's shorter
-            # time limit), the chosen algorithm's settings.
-            task = task.replace(source=Source(), max_seconds=quick_seconds(task))
-        changes = dict(overrides or {})
-        if isinstance(changes.get("source"), dict):
-            changes["source"] = Source.from_dict(changes["source"])
-        task = task.replace(**changes)
-        # The hyperparameters are the engine's to validate (core.create): a bad one fails the run
-        # with the engine's message ("Cannot meta-train").
-        request = TrainRequest(self.project.choice, task, str(self.library.root), self.library.new_id(self.project.algorithm))
-        self.session = workers.TrainSession(request, self)
-        self.session.stage.connect(lambda text: self.statusBar().showMessage(text))
-        self.session.progress.connect(self.training.add)
-        self.session.finished.connect(self._training_finished)
-        self.session.failed.connect(self._training_failed)
-        self.session.ended.connect(self._training_ended)
-        self._after_training = then
-        title = core.ALGORITHMS[self.project.algorithm].title
-        self.training.start(f"Starting {title}…", task.steps)
-        self._set_training_ui(True)
-        self.session.start()
-        return True
+        return self.runs.train(quick, then, overrides)
 
     def stop_training(self) -> None:
-        if self.session is not None:
-            self.session.stop()
-            self.statusBar().showMessage("Stopping…")
+        self.runs.stop_training()
 
     def _set_training_ui(self, running: bool) -> None:
         self.train_act.setEnabled(not running)
         self.train_btn.setEnabled(not running)
         self.stop_act.setEnabled(running)
         self.algo_box.setEnabled(not running and self.core_ready)
-        self.tabs.widget(0).setEnabled(not running)
+        self.task_tab.setEnabled(not running)
         self.form.setEnabled(not running)
         self.editor.set_config_locked(running)  # the run uses the settings it started with
 
-    def _training_finished(self, result: dict) -> None:
-        self.training.stop()
-        model_id = result.get("model_id")
-        if not model_id:
-            self.statusBar().showMessage("Training stopped", 5000)
-            return
-        previous = self.current_model()
-        entry = self.library.add(model_id, **result["meta"])
-        path = str(self.library.path(entry.id))
-        if replaces(entry, previous):
-            self._record_shown = path  # the panel already shows this run
-            self.project.set_model_file(path)
-            self._model_note = self._adopted_note(entry, previous)
-            workers.run_job(lambda: workers.forget_model(), lambda _: None, lambda _: None, owner=self)
-            self.query.clear_results()
-            self.statusBar().showMessage(f"Model saved: {entry.name}", 5000)
-            if (self._after_training == "classify" or self.project.queries) and not self._keep_runs_on_close:
-                QTimer.singleShot(0, lambda: self.classify(quiet=True))
-        else:
-            # A stopped run that scored lower (or has no figure): kept in the library, not used.
-            scored = f"scored {entry.val_accuracy:.0%}" if entry.val_accuracy is not None else "has no validation figure"
-            self._model_note = (previous.id, f"kept: the stopped run ({plural(entry.steps, 'step')}) {scored}")
-            self.statusBar().showMessage(f"Stopped run saved in Models: {entry.name}", 5000)
-        self._refresh_models()
+    def _training_running(self, running: bool) -> None:  # slot of runs.runningChanged
+        self._set_training_ui(running)
+        if not running:
+            self.closer.after_run()
 
-    @staticmethod
-    def _adopted_note(entry, previous) -> tuple[str, str] | None:
-        """Why a run that just ended is the model in use, when that is not obvious."""
-        if previous is None:
-            return (entry.id, "the stopped run; no other model yet") if entry.stopped else None
-        before = f"{previous.val_accuracy:.0%}" if previous.val_accuracy is not None else "no figure"
-        if entry.stopped:
-            return entry.id, f"the stopped run scored at least as well as the previous model ({before})"
-        if not scores_at_least(entry, previous):
-            return entry.id, f"the new run; the previous model ({before}) is still in Models"
-        return None
-
-    def _training_failed(self, title: str, message: str) -> None:
-        self.training.stop()
-        self.training.stats.setText(title)
-        self.statusBar().clearMessage()
-        self.show_message(title, message)
-
-    def _training_ended(self) -> None:
-        session, self.session = self.session, None
-        if session is not None:
-            session.thread.wait()
-            session.deleteLater()
-        self._set_training_ui(False)
-        if self._closing or self._close_when_stopped:
-            self.close()
-
-    # -- models -------------------------------------------------------------------------------
+    # -- models ---------------------------------------------------------------------------------
     def current_model(self):
         """The library entry Classify uses: the project's model, else this algorithm's latest."""
-        entry = self.library.find_by_path(self.project.model_file)
-        if entry is None and self.project.model_file is None:
-            entry = self.library.latest_for(self.project.algorithm)
-        return entry
+        return self.runs.current_model()
 
     def _update_model_label(self) -> None:
         e = self.current_model()
-        if e is None:
-            self.model_label.setText("No model yet — Train, or Classify to train quickly")
-        else:
-            acc = f", val. {e.val_accuracy:.0%}" if e.val_accuracy is not None else ""
-            why = f" — {self._model_note[1]}" if self._model_note and self._model_note[0] == e.id else ""
-            self.model_label.setText(f"Model: {e.name}{acc}{why}")
-        self._show_training_record(e)
-
-    def _show_training_record(self, entry) -> None:
-        """The training panel shows how the model in use was meta-trained (the record its checkpoint
-        keeps), so picking another model never leaves the last run's curves under its name. A live
-        run's curves are never replaced."""
-        path = str(self.library.path(entry.id)) if entry is not None else None
-        if self.session is not None or path == self._record_shown:
-            return
-        self._record_shown = path
-        if path is None:
-            self.training.reset()
-            return
-        name = entry.name
-
-        def read() -> dict:
-            import core
-
-            return core.read_checkpoint(path).get("trainer") or {}
-
-        def shown(record: dict) -> None:
-            if self.session is None and self._record_shown == path:
-                self.training.show_record(record, name)
-
-        def failed(exc: Exception) -> None:
-            if self.session is None and self._record_shown == path:
-                # The reason without the file path and the library's own wording; all of it on hover.
-                reason = str(exc).removeprefix(f"{path}: ").split(" (")[0]
-                self.training.reset(f"{name} — training record unreadable: {reason}")
-                self.training.stats.setToolTip(str(exc))
-
-        workers.run_job(read, shown, failed, owner=self)
+        self.model_label.setText(self.runs.model_text(e))
+        self.runs.show_training_record(e)
 
     def _refresh_models(self) -> None:
-        self.models.blockSignals(True)
-        self.models.clear()
         current = self.current_model()
-        for e in self.library.entries():
-            acc = f"{e.val_accuracy:.1%}" if e.val_accuracy is not None else "–"
-            steps = f"{e.steps} · stopped" if e.stopped else str(e.steps)
-            item = QTreeWidgetItem([e.name, e.title or e.algorithm, e.source, f"{e.n_way}/{e.k_shot}", acc, steps, e.date.replace("T", " ")[:16]])
-            if e.stopped:
-                item.setToolTip(5, f"Stopped at step {e.steps} of its run; validated quickly ({workers.STOPPED_VAL_EPISODES} episodes)")
-            item.setData(0, Qt.ItemDataRole.UserRole, e.id)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
-            if current is not None and e.id == current.id:
-                f = item.font(0)
-                f.setBold(True)
-                for c in range(len(MODEL_COLUMNS)):
-                    item.setFont(c, f)
-            self.models.addTopLevelItem(item)
-        for c in range(1, len(MODEL_COLUMNS)):
-            self.models.resizeColumnToContents(c)
-        self.models.blockSignals(False)
+        self.models_tab.show_entries(self.library.entries(), current.id if current is not None else None)
         self._update_model_label()
 
-    def _selected_model(self) -> str | None:
-        item = self.models.currentItem()
-        return item.data(0, Qt.ItemDataRole.UserRole) if item else None
-
-    def _model_renamed(self, item: QTreeWidgetItem, column: int) -> None:
-        if column == 0:
-            self.library.rename(item.data(0, Qt.ItemDataRole.UserRole), item.text(0))
-            self._refresh_models()
+    def delete_model(self, model_id: str) -> None:
+        self.runs.delete_model(model_id)
 
     def use_model(self, model_id: str) -> None:
         e = self.library.get(model_id)
@@ -940,245 +434,31 @@ class MainWindow(QMainWindow):
             return
         config = {}
         if e.algorithm != self.project.algorithm and self._algo_row(e.algorithm) >= 0:
-            self._show_form(e.algorithm, e.hparams)  # the model's algorithm, with the hyperparameters it was trained with
+            self.hparam_tab.show_form(e.algorithm, e.hparams)  # the model's algorithm, with the hyperparameters it was trained with
             config = {"algorithm": e.algorithm, "hparams": self.form.changed_from_defaults()}
-        self._model_note = None  # the person chose it: no explanation needed
+        self.runs.model_note = None  # the person chose it: no explanation needed
         self.editor.set_config(f"Use model “{e.name}”", model_file=str(self.library.path(model_id)), **config)
         self.query.clear_results()
         self._refresh_models()
-        self._maybe_auto_classify()
+        self.classifier.maybe_auto_classify()
 
-    def delete_model(self, model_id: str) -> None:
-        e = self.library.get(model_id)
-        if e is None or self.dialogs.ask("Delete model", f"Delete “{e.name}”? This cannot be undone.") != QMessageBox.StandardButton.Yes:
-            return
-        path = str(self.library.path(model_id))
-        workers.run_job(lambda: workers.forget_model(path), lambda _: None, lambda _: None, owner=self)
-        self.library.delete(model_id)
-        if self.project.model_file == path:
-            self.project.set_model_file(None)
-        self._refresh_models()
-
-    # -- classification ---------------------------------------------------------------------
-    def _maybe_auto_classify(self) -> None:
-        if self.core_ready and self.current_model() is not None and self.project.validity()[0] and self.project.queries:
-            if any(s.id not in self.query.results for s in self.project.queries):
-                self.auto_classify_timer.start()
-
+    # -- classification (app/classifier.py) -----------------------------------------------------
     def classify(self, quiet: bool = False) -> None:
-        """Adapt on the support set and classify every query (and the live drawing), off the GUI thread."""
-        ok, why = self.project.validity()
-        if not ok:
-            if not quiet:
-                self.show_message("The support set is not ready", f"The support set {why}.")
-            return
-        entry = self.current_model()
-        if entry is None:
-            if quiet or not self.core_ready:
-                return
-            seconds = quick_seconds(self.project.task)
-            budget = f"{seconds} s, the Task tab's time limit" if seconds < QUICK_SECONDS else f"about {seconds} s"
-            answer = self.dialogs.ask("No meta-trained model",
-                                      f"There is no meta-trained {self.algo_box.currentText().strip()} model yet.\n\n"
-                                      f"Meta-train one quickly on the built-in characters ({budget}) and then classify?")
-            if answer == QMessageBox.StandardButton.Yes:
-                self.train(quick=True, then="classify")
-            return
-        live = None if self.query.draw.canvas.is_blank() else self.query.draw.canvas.to_png()
-        self._submit_classify(entry, [s.id for s in self.project.queries], [s.png for s in self.project.queries], live)
+        self.classifier.classify(quiet)
 
-    def classify_live(self) -> None:
-        canvas = self.query.draw.canvas
-        if canvas.is_blank():
-            self.query.set_live(None, None)
-            return
-        entry = self.current_model()
-        ok, why = self.project.validity()
-        if entry is None or not ok:
-            self.query.set_live(None, None, "Train a model first" if entry is None else f"Support set {why}")
-            return
-        self._submit_classify(entry, [], [], canvas.to_png())
-
-    def _classify_context(self, entry) -> tuple:
-        """What a classification's result depends on besides its images: the model, the class
-        names and the support samples. A result computed for another context is stale."""
-        return (str(self.library.path(entry.id)) if entry is not None else None, tuple(self.project.class_names()),
-                tuple(s.id for c in self.project.classes for s in c.samples))
-
-    def _submit_classify(self, entry, ids: list[int], queries: list[bytes], live: bytes | None) -> None:
-        request = {"entry": entry, "ids": ids, "queries": queries, "live": live}
-        if self._classify_busy:
-            # One job at a time; while one runs, remember only the newest request (throttling).
-            if self._classify_again and not live:
-                request["live"] = self._classify_again.get("live")
-            if self._classify_again and not ids:  # a live-only request must not drop queued queries
-                request.update(ids=self._classify_again["ids"], queries=self._classify_again["queries"])
-            self._classify_again = request
-            self._show_pending()
-            return
-        self._classify_busy = True
-        self._classify_ids = list(ids)
-        self._show_pending()
-        context = self._classify_context(entry)
-        names = list(context[1])
-        support = [(ci, s.png) for ci, c in enumerate(self.project.classes) for s in c.samples]
-        path, device = context[0], self.project.task.device
-        all_queries = queries + ([live] if live is not None else [])
-
-        def done(result: dict) -> None:
-            self._classify_busy, self._classify_ids = False, []
-            # A result for a model, class names or support set that changed while the job ran is
-            # stale: showing it would put the old model's predictions next to the new model's name.
-            if context == self._classify_context(self.current_model()):
-                probs = result["probs"]
-                if live is not None:
-                    self.query.set_live(names, probs[-1])
-                    probs = probs[:-1]
-                self.query.set_results(names, dict(zip(ids, probs)))
-                self.statusBar().showMessage(f"Classified {plural(len(all_queries), 'image')} on {result['device'].upper()}", 3000)
-                self.classified.emit()
-            self._next_classify()
-
-        def failed(exc: Exception) -> None:
-            self._classify_busy, self._classify_ids = False, []
-            if context == self._classify_context(self.current_model()):  # an error about a replaced model is moot
-                self.show_message("Cannot classify", str(exc))
-            self._next_classify()
-
-        workers.run_job(lambda: workers.classify(path, device, support, all_queries), done, failed, owner=self)
-
-    def _next_classify(self) -> None:
-        nxt, self._classify_again = self._classify_again, None
-        entry = self.current_model()  # the model in use now: it may have changed since the request queued
-        if nxt is not None and entry is not None:
-            self._submit_classify(entry, nxt["ids"], nxt["queries"], nxt["live"])
-        else:
-            self._show_pending()
-
-    def classifying(self) -> bool:
-        """Whether a classification is running or queued."""
-        return self._classify_busy or self._classify_again is not None
-
-    def _show_pending(self) -> None:
-        """Rows that a running or queued classification covers say so until their result arrives."""
-        queued = self._classify_again["ids"] if self._classify_again else []
-        self.query.set_pending(set(self._classify_ids) | set(queued))
-
-    # -- project files --------------------------------------------------------------------------
-    def _model_payload(self) -> tuple[bytes | None, dict]:
-        entry = self.library.find_by_path(self.project.model_file)
-        if entry is None or not self.library.path(entry.id).is_file():
-            return None, {}
-        from dataclasses import asdict
-        return self.library.path(entry.id).read_bytes(), asdict(entry)
-
+    # -- project files (app/project_files.py) and autosave (app/autosave.py) -----------------------
     def save(self) -> bool:
-        if self._opening is not None:
-            return False
-        if not self.project.path:
-            return self.save_as()
-        return self.save_to(self.project.path)
-
-    def save_as(self) -> bool:
-        if self._opening is not None:
-            return False
-        start = self.project.path or str(Path(self.settings.value("folders/projects", str(Path.home()))) / f"Untitled{projectfile.SUFFIX}")
-        path = self.dialogs.save_path("Save project", start, f"Few-Shot Studio projects (*{projectfile.SUFFIX})")
-        if not path:
-            return False
-        if not path.endswith(projectfile.SUFFIX):
-            path += projectfile.SUFFIX
-        return self.save_to(path)
+        return self.files.save()
 
     def save_to(self, path: str | Path) -> bool:
-        model, meta = self._model_payload()
-        try:
-            projectfile.save_project(self.project, path, model, meta)
-        except OSError as exc:
-            self.show_message("Cannot save", f"{path}: {exc.strerror or exc}")
-            return False
-        self.project.path = str(path)
-        self.project.dirty = False
-        self._drop_autosave()  # the saved file holds everything: nothing to restore
-        self.settings.setValue("folders/projects", str(Path(path).parent))
-        self._update_title()
-        self.statusBar().showMessage(f"Saved {path}", 3000)
-        return True
-
-    def _confirm_discard(self) -> bool:
-        if not self.project.dirty or not any(c.samples for c in self.project.classes) and not self.project.queries and not self.project.comparison:
-            return True
-        answer = self.dialogs.ask("Unsaved changes", "Save the changes to this project first?",
-                                  QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-                                  QMessageBox.StandardButton.Save)
-        if answer == QMessageBox.StandardButton.Save:
-            return self.save()
-        return answer == QMessageBox.StandardButton.Discard
-
-    def new_project(self) -> None:
-        if self._opening is None and self._confirm_discard():
-            self._adopt(Project())
-
-    def open_dialog(self) -> None:
-        if self._opening is not None or not self._confirm_discard():
-            return
-        start = self.settings.value("folders/projects", str(Path.home()))
-        path = self.dialogs.open_path("Open project", start, f"Few-Shot Studio projects (*{projectfile.SUFFIX});;All files (*)")
-        if path:
-            self.open_path(path)
+        return self.files.save_to(path)
 
     def open_path(self, path: str | Path, keep_path: bool = True, then=None) -> bool:
-        """Start opening a project file; False when another open is still in progress.
+        return self.files.open_path(path, keep_path, then)
 
-        The file is read, bounded and checked (models included) on the job thread, so a large or
-        hostile file never freezes the window; meanwhile the status bar says so and nothing can
-        edit the project it will replace. On any error the message says why and the current
-        project stays as it was. `projectOpened(ok)` tells when it ended; `then()` runs after a
-        successful open."""
-        if self._opening is not None:
-            self.statusBar().showMessage(f"Still opening {self._opening.name}…", 3000)
-            return False
-        path = Path(path)
-        self._show_opening(path)
-
-        def opened(loaded: projectfile.LoadedProject) -> None:
-            self._show_opening(None)
-            project = loaded.project
-            refused = loaded.refused_text(path)
-            if loaded.model:
-                keep = ("name", "algorithm", "title", "source", "n_way", "k_shot", "val_accuracy", "steps", "date", "hparams", "stopped", "sha256")
-                meta = {k: v for k, v in loaded.meta.items() if k in keep}
-                meta.setdefault("algorithm", project.algorithm)
-                try:
-                    entry = self.library.import_bytes(loaded.model, **meta)
-                    project.model_file = str(self.library.path(entry.id))
-                except (ModelFileError, OSError) as exc:
-                    refused = "\n".join(filter(None, [refused, f"{path.name}: its model was not added to the library: {exc}."]))
-            if not keep_path:
-                project.path = None
-            self.settings.setValue("folders/projects", str(path.parent))
-            self._adopt(project)
-            if refused:
-                self.show_message("Model not loaded", refused)
-            if then is not None:
-                then()
-            self.projectOpened.emit(True)
-            self._after_open()
-
-        def failed(exc: Exception) -> None:
-            self._show_opening(None)
-            text = str(exc) if isinstance(exc, projectfile.ProjectFileError) else f"{path}: {exc.__class__.__name__}: {exc}"
-            self.show_message("Cannot open project", text)
-            self.projectOpened.emit(False)
-            self._after_open()
-
-        workers.run_job(lambda: projectfile.load_project(path), opened, failed, owner=self)
-        return True
-
-    def _show_opening(self, path: Path | None) -> None:
+    def _show_opening(self, path: Path | None) -> None:  # slot of files.openingChanged
         """While a project file is read, the panels that edit the project it will replace are
         disabled and no second open can start; a busy bar and a message say what is loading."""
-        self._opening = path
         busy = path is not None
         if busy and self._open_busy is None:
             self._open_busy = QProgressBar()
@@ -1198,173 +478,21 @@ class MainWindow(QMainWindow):
         else:
             self.statusBar().clearMessage()
 
-    def _after_open(self) -> None:
-        if self._restore_after_open:
-            self._restore_after_open = False
-            QTimer.singleShot(0, self.offer_restore)
-
-    def _adopt(self, project: Project) -> None:
-        self.editor.clear()  # undo never reaches into another project
-        self.project.replace_with(project)
+    def _adopted(self) -> None:  # slot of files.adopted: another project is in
         self.compare.load_from_project()
         self.query.clear_results()
         self._sync_from_project()
         self._refresh_models()
-        self._maybe_auto_classify()
-
-    # -- autosave and crash recovery --------------------------------------------------------------
-    # A clean exit deletes the autosave, so one found at start-up was left by a session that
-    # crashed or was killed. It is set aside (renamed) before this session's first autosave and
-    # offered from there: this session's own autosaves, written a few seconds after any change
-    # (opening a project from the command line is one), are never mistaken for it.
-    def autosave_path(self) -> Path:
-        return self.data_path / f"autosave{projectfile.SUFFIX}"
-
-    def recovered_path(self) -> Path:
-        return self.data_path / f"autosave-recovered{projectfile.SUFFIX}"
-
-    def _set_aside_previous_autosave(self) -> None:
-        if self._autosave_claimed:
-            return
-        self._autosave_claimed = True
-        try:
-            if self.autosave_path().is_file():
-                os.replace(self.autosave_path(), self.recovered_path())
-                self.settings.setValue("autosave/recovered_origin", self.settings.value("autosave/origin", ""))
-        except OSError:
-            pass  # then there is nothing this session can offer back
-
-    def _drop_autosave(self) -> None:
-        """Delete this session's autosave (never a previous session's, which is set aside first)."""
-        self._set_aside_previous_autosave()
-        self.autosave_path().unlink(missing_ok=True)
-
-    def autosave(self) -> None:
-        self._set_aside_previous_autosave()
-        if not self.project.dirty:
-            # Just opened or saved: the file on disk holds it all; an autosave could only go stale.
-            self._drop_autosave()
-            return
-        model, meta = self._model_payload()
-        try:
-            projectfile.save_project(self.project, self.autosave_path(), model, meta)
-            self.settings.setValue("autosave/origin", self.project.path or "")
-        except OSError:
-            pass  # a failed autosave must never interrupt work; the next change retries
-
-    def offer_restore(self) -> None:
-        """Offer the work a session that did not close normally autosaved (once the engine is up,
-        and after any project being opened, e.g. from the command line, is in)."""
-        if self._opening is not None:
-            self._restore_after_open = True  # ask once the project being opened is in
-            return
-        self._set_aside_previous_autosave()
-        path = self.recovered_path()
-        if not path.is_file():
-            return
-        when = _dt.datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
-        answer = self.dialogs.ask("Restore unsaved work?", f"Few-Shot Studio did not close normally last time.\n\nRestore the project autosaved at {when}?")
-        if answer != QMessageBox.StandardButton.Yes:
-            path.unlink(missing_ok=True)
-            return
-        origin = str(self.settings.value("autosave/recovered_origin", "") or "")
-
-        def restored() -> None:
-            self.project.path = origin or None
-            self.project.dirty = True
-            self._update_title()
-
-        def forget(_ok: bool) -> None:
-            self.projectOpened.disconnect(forget)
-            path.unlink(missing_ok=True)
-
-        if self.open_path(path, keep_path=False, then=restored):
-            self.projectOpened.connect(forget)
+        self.classifier.maybe_auto_classify()
 
     # -- window state and shutdown --------------------------------------------------------------
-    def _restore_window(self) -> None:
-        geo = self.settings.value("window/geometry")
-        available = self.screen().availableGeometry()
-        if geo is not None and self.restoreGeometry(geo):
-            frame = self.frameGeometry()
-            fitted = fit_inside(frame, available)
-            if fitted != frame:
-                margins = frame.size() - self.geometry().size()
-                self.resize(fitted.size() - margins)
-                self.move(fitted.topLeft())
-        else:
-            rect = first_window_rect(available)
-            self.resize(rect.size() - FRAME_ALLOWANCE)
-            self.move(rect.topLeft())
-        for key, split in (("main", self.main_split), ("left", self.left_split), ("right", self.right_split)):
-            state = self.settings.value(f"window/split_{key}")
-            if state is not None:
-                split.restoreState(state)
+    def _splits(self) -> dict:
+        return {"main": self.main_split, "left": self.left_split, "right": self.right_split}
 
-    def _stop_runs_before_closing(self) -> bool:
-        """Closing while meta-training or a comparison runs: ask whether to keep what it has done
-        (Save), throw it away (Discard) or not close (Cancel). Keeping stops it as Stop does and
-        takes its result in — a partial model into the library, a comparison's finished algorithms
-        into the project — before the unsaved-changes question. True when closing may go on."""
-        running = []
-        if self.session is not None:
-            last = self.training.last
-            where = f" (step {last['step']} of {last['total_steps']})" if last and "total_steps" in last else ""
-            running.append((f"Meta-training is still running{where}.", "keep the partial model in the Models list"))
-        if self.compare.is_running():
-            running.append(("A comparison is still running.", "keep the finished algorithms' results in the project"))
-        if not running:
-            self._keep_runs_on_close = self._close_when_stopped = False
-            return True
-        if not self._keep_runs_on_close:
-            B = QMessageBox.StandardButton
-            answer = self.dialogs.ask("Stop and close?", " ".join(what for what, _ in running) + "\n\n"
-                                      f"Save: stop it and {' and '.join(keep for _, keep in running)}.\n"
-                                      "Discard: stop it and throw its work away.\nCancel: keep it running.",
-                                      B.Save | B.Discard | B.Cancel, B.Save)
-            if answer == B.Cancel:
-                return False
-            if answer != B.Save:
-                return True  # the shutdown in closeEvent cancels and discards
-            self._keep_runs_on_close = True
-        if (self.session is None or self.session.stop_and_wait(1800)) and self.compare.stop_and_wait(1800):
-            self._keep_runs_on_close = False
-            return True
-        # Still inside one uninterruptible piece of work: hide now; closing goes on when the run
-        # has ended (_training_ended, compare.ended call close() again).
-        self._close_when_stopped = True
-        self.hide()
-        return False
+    @property
+    def _closing(self) -> bool:
+        """Closing for good (workers.run_job drops a late result for a window that is)."""
+        return self.closer.closing
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self._closing:
-            if not self._stop_runs_before_closing():
-                event.ignore()
-                return
-            if not self._confirm_discard():
-                self.show()  # it may have been hidden while a kept run ended
-                event.ignore()
-                return
-        self._closing = True
-        self.settings.setValue("window/geometry", self.saveGeometry())
-        for key, split in (("main", self.main_split), ("left", self.left_split), ("right", self.right_split)):
-            self.settings.setValue(f"window/split_{key}", split.saveState())
-        if self.session is not None:
-            if not self.session.shutdown(1800):
-                # Still inside one uninterruptible piece of work (e.g. building a source): hide now
-                # and finish closing when the thread ends, never destroying a running QThread.
-                self.hide()
-                event.ignore()
-                return
-            session, self.session = self.session, None
-            session.blockSignals(True)  # its queued "finished" must not touch a closing window
-            session.deleteLater()
-        if not self.compare.shutdown(1800):
-            self.hide()  # as above: close for good when the comparison's thread has ended
-            event.ignore()
-            return
-        workers.job_pool().waitForDone(2000)
-        self.autosave_timer.stop()
-        self._drop_autosave()  # a clean exit: nothing of this session's to restore next time
-        self.settings.sync()
-        event.accept()
+        self.closer.close_event(event)

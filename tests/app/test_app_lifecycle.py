@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QToolBar
 
-from apphelpers import TINY_HPARAMS, TINY_SOURCE, fill_support
+from apphelpers import TINY_HPARAMS, TINY_SOURCE, fill_support, glyph_png
 
 B = QMessageBox.StandardButton
 
@@ -225,3 +225,35 @@ def test_closing_during_a_comparison_and_keeping_saves_its_finished_results_in_t
     results = {r["algorithm"]: r for r in project.comparison["results"]}
     assert results[first]["status"] == "done" and len(results[first]["per_episode"]) == 10
     assert results[second]["status"] == "stopped"
+
+
+def test_a_classification_that_ends_after_the_window_closed_is_dropped(window, tiny_checkpoint, qtbot, monkeypatch):
+    """A job's result reaches nothing once its window has closed for good (workers.run_job's
+    owner is the window, also for the jobs its controllers start): here a classification still
+    running when the window closes."""
+    import threading
+
+    from app import workers
+
+    _import_model(window, tiny_checkpoint, val_accuracy=0.9)
+    fill_support(window.project, n_classes=3, shots=1)
+    real, gate, started = workers.classify, threading.Event(), []
+
+    def gated(*args):
+        started.append(True)
+        assert gate.wait(60), "the test never opened the gate"
+        return real(*args)
+
+    monkeypatch.setattr(workers, "classify", gated)
+    window.project.add_queries([glyph_png(k, 7) for k in range(3)])
+    qtbot.mouseClick(window.query.classify_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(started), timeout=60_000)
+    shown = []
+    monkeypatch.setattr(window.query, "set_results", lambda *args: shown.append(args))
+    window.project.dirty = False  # nothing to ask about: the window closes at once
+    window.close()
+    assert window._closing and not window.isVisible()
+    gate.set()
+    assert workers.job_pool().waitForDone(60_000)
+    qtbot.wait(100)  # the job's queued result is delivered (and dropped)
+    assert shown == []

@@ -77,7 +77,7 @@ def test_wheel_over_the_compare_setup_scrolls_it_and_changes_nothing_until_focus
 def test_first_launch_window_fits_the_screen():
     from PySide6.QtCore import QRect
 
-    from app.main_window import FRAME_ALLOWANCE, PREFERRED_WINDOW, first_window_rect, fit_inside
+    from app.window_geometry import FRAME_ALLOWANCE, PREFERRED_WINDOW, first_window_rect, fit_inside
 
     laptop = QRect(0, 0, 1366, 768 - 28)  # a 1366×768 screen less a 28-pixel panel
     rect = first_window_rect(laptop)
@@ -225,6 +225,14 @@ def test_query_rows_name_their_file_drawing_or_paste_and_the_project_file_keeps_
     assert len(legacy.queries) == 5 and all(q.name == "" for q in legacy.queries)
 
 
+def _shown_dialog(window, kind=None):
+    """The dialog the window has on screen, found as a person sees it: a visible top-level window."""
+    from PySide6.QtWidgets import QDialog
+
+    return next(w for w in QApplication.topLevelWidgets()
+                if isinstance(w, kind or QDialog) and w.isVisible() and w.parentWidget() is window)
+
+
 def test_help_menu_lists_every_shortcut_from_the_actions_and_about_names_versions_and_device(window, qtbot):
     from PySide6.QtGui import QAction, QKeySequence
 
@@ -235,26 +243,26 @@ def test_help_menu_lists_every_shortcut_from_the_actions_and_about_names_version
     # The list is read from the actions: a new action with a shortcut appears without editing the list.
     QAction("Frobnicate", window, shortcut=QKeySequence("Ctrl+Alt+F"))
     window.shortcuts_act.trigger()
-    table = window.help_dialog.findChild(QTableWidget, "shortcuts")
+    table = _shown_dialog(window).findChild(QTableWidget, "shortcuts")
     rows = {(table.item(r, 0).text(), table.item(r, 1).text()) for r in range(table.rowCount())}
     for act in window.findChildren(QAction):
         for key in act.shortcuts():
             assert any(key.toString(QKeySequence.SequenceFormat.NativeText) in k and w == act.text().replace("&", "").rstrip("…")
                        for k, w in rows), act.text()
     assert ("Ctrl+Alt+F", "Frobnicate") in rows and any(w == "Train" for _, w in rows)
-    window.help_dialog.close()
+    _shown_dialog(window).close()
     window.how_to_act.trigger()
-    assert "Support set" in window.help_dialog.findChild(QLabel).text()
-    window.help_dialog.close()
+    assert "Support set" in _shown_dialog(window).findChild(QLabel).text()
+    _shown_dialog(window).close()
     window.about_act.trigger()
-    text = window.help_dialog.findChild(QLabel).text()
+    text = _shown_dialog(window).findChild(QLabel).text()
     import platform
 
     import torch
     from PySide6.QtCore import qVersion
     for needle in (platform.python_version(), torch.__version__, qVersion(), "Device in use", "CPU"):
         assert needle in text, needle
-    window.help_dialog.close()
+    _shown_dialog(window).close()
 
 
 def test_hyperparameter_labels_are_readable_and_the_meaning_stays_in_the_tooltip(qtbot):
@@ -347,7 +355,7 @@ def test_studio_plots_legend_is_off_the_curves_and_empty_plots_drop_the_last_run
 def test_place_beside_keeps_clear_of_the_rectangle():
     from PySide6.QtCore import QRect, QSize
 
-    from app.main_window import place_beside
+    from app.window_geometry import place_beside
 
     screen = QRect(0, 0, 1366, 740)
     support = QRect(10, 80, 850, 250)
@@ -365,7 +373,10 @@ def test_draw_dialog_opens_beside_the_support_columns_not_over_them(window, qtbo
     window.resize(1100, 760)
     qtbot.waitUntil(lambda: window.support.scroll.width() > 300, timeout=60_000)
     qtbot.mouseClick(window.support.columns[3].draw_btn, Qt.MouseButton.LeftButton)
-    dlg = window.draw_dialog
+    from app.draw_dialog import DrawDialog
+
+    qtbot.waitUntil(lambda: any(isinstance(w, DrawDialog) and w.isVisible() for w in QApplication.topLevelWidgets()), timeout=60_000)
+    dlg = _shown_dialog(window, DrawDialog)
     qtbot.waitUntil(dlg.isVisible, timeout=60_000)
     columns = QRect(window.support.scroll.mapToGlobal(QPoint(0, 0)), window.support.scroll.size())
     assert not dlg.frameGeometry().intersects(columns), (dlg.frameGeometry(), columns)

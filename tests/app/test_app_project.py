@@ -441,7 +441,7 @@ def _session_with_unsaved_work(qtbot, tmp_path, argv, ask):
     w = _launch(qtbot, tmp_path, argv, ask)
     qtbot.waitUntil(lambda: w.core_ready and (not argv or w.project.path == str(argv[0])), timeout=60_000)
     w.project.rename_class(0, "unsaved work")
-    qtbot.waitUntil(lambda: w.autosave_path().is_file(), timeout=60_000)
+    qtbot.waitUntil(lambda: w.autosaver.autosave_path().is_file(), timeout=60_000)
     return w
 
 
@@ -458,29 +458,29 @@ def p1(tmp_path):
 @pytest.mark.parametrize("with_file", [True, False], ids=["fewshot-studio p1.fsproj", "fewshot-studio"])
 def test_no_restore_prompt_after_a_clean_quit(with_file, p1, qtbot, tmp_path, monkeypatch):
     from app import workers
-    from app.main_window import AUTOSAVE_DEBOUNCE_MS, MainWindow
+    from app.autosave import AUTOSAVE_DEBOUNCE_MS, Autosave
 
     asked, ask = _answering(QMessageBox.StandardButton.No)
     argv = [p1] if with_file else []
     first = _session_with_unsaved_work(qtbot, tmp_path, argv, ask)
     _quit(qtbot, first)
-    assert not first.autosave_path().exists()  # a clean exit leaves nothing to restore
+    assert not first.autosaver.autosave_path().exists()  # a clean exit leaves nothing to restore
 
     # The next launch, as on a fresh start: the engine (torch) takes longer to import than the
     # autosave delay (AUTOSAVE_DEBOUNCE_MS), so this session autosaves before the restore check.
     gate, real_import = threading.Event(), workers.import_engine
     monkeypatch.setattr(workers, "import_engine", lambda: (gate.wait(60), real_import())[1])
     checks = []
-    real_offer = MainWindow.offer_restore
-    monkeypatch.setattr(MainWindow, "offer_restore", lambda self: (checks.append(getattr(self, "_opening", None) is None), real_offer(self))[1])
+    real_offer = Autosave.offer_restore
+    monkeypatch.setattr(Autosave, "offer_restore", lambda self: (checks.append(self.files.opening is None), real_offer(self))[1])
     second = _launch(qtbot, tmp_path, argv, ask)
     qtbot.waitUntil(second.isVisible, timeout=60_000)
     if not with_file:
         second.project.rename_class(1, "a change while the engine loads")
-    qtbot.waitUntil(lambda: not second.autosave_timer.isActive(), timeout=AUTOSAVE_DEBOUNCE_MS + 20_000)
+    qtbot.waitUntil(lambda: not second.autosaver.timer.isActive(), timeout=AUTOSAVE_DEBOUNCE_MS + 20_000)
     gate.set()
     qtbot.waitUntil(lambda: second.core_ready and any(checks) and (not with_file or second.project.path == str(p1)), timeout=60_000)
-    qtbot.waitUntil(lambda: not second.autosave_timer.isActive(), timeout=60_000)
+    qtbot.waitUntil(lambda: not second.autosaver.timer.isActive(), timeout=60_000)
     qtbot.wait(50)  # (a prompt would be asked from a zero-delay timer)
     assert asked == []
     _quit(qtbot, second)
@@ -493,17 +493,17 @@ def test_the_restore_prompt_after_a_crash(with_file, p1, qtbot, tmp_path):
     first = _session_with_unsaved_work(qtbot, tmp_path, argv, yes)
     # A crash (the manual check does a real kill -9): the autosave stays behind. Here the window
     # closes and its clean-exit step's deletion is undone.
-    first.autosave_timer.stop()
-    left_behind = first.autosave_path().read_bytes()
+    first.autosaver.timer.stop()
+    left_behind = first.autosaver.autosave_path().read_bytes()
     _quit(qtbot, first)
-    first.autosave_path().write_bytes(left_behind)
+    first.autosaver.autosave_path().write_bytes(left_behind)
     assert asked == []
 
     second = _launch(qtbot, tmp_path, argv, yes)
     qtbot.waitUntil(lambda: asked == ["Restore unsaved work?"], timeout=60_000)
     qtbot.waitUntil(lambda: second.project.class_names()[0] == "unsaved work", timeout=60_000)
     assert second.project.dirty and second.project.path == (str(p1) if with_file else None)
-    assert not second.recovered_path().exists()  # offered once
+    assert not second.autosaver.recovered_path().exists()  # offered once
     qtbot.wait(50)
     assert asked == ["Restore unsaved work?"]
     _quit(qtbot, second)
@@ -514,10 +514,10 @@ def test_crash_work_survives_a_save_and_a_quit_before_the_prompt(p1, qtbot, tmp_
 
     asked, yes = _answering(QMessageBox.StandardButton.Yes)
     first = _session_with_unsaved_work(qtbot, tmp_path, [], yes)
-    first.autosave_timer.stop()
-    left_behind = first.autosave_path().read_bytes()
+    first.autosaver.timer.stop()
+    left_behind = first.autosaver.autosave_path().read_bytes()
     _quit(qtbot, first)
-    first.autosave_path().write_bytes(left_behind)  # (a crash)
+    first.autosaver.autosave_path().write_bytes(left_behind)  # (a crash)
 
     # The next session saves and quits while the engine is still loading: no prompt was shown yet.
     gate, real_import = threading.Event(), workers.import_engine

@@ -15,7 +15,7 @@ def _ink(png: bytes) -> int:
 
 
 def test_mouse_drawing_makes_a_sample_and_ctrl_z_undoes(window, qtbot):
-    from app.main_window import DrawDialog
+    from app.draw_dialog import DrawDialog
 
     dlg = DrawDialog(window, 1)
     qtbot.addWidget(dlg)

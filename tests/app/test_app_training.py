@@ -173,7 +173,7 @@ def test_a_result_computed_by_a_model_replaced_meanwhile_is_never_shown(window_w
     assert [r.prediction.text() for r in window.query.rows()] == ["classifying…"] * 3
     _use_model_from_models_tab(window, maml.id)  # the person switches to the MAML model meanwhile
     assert window.project.model_file == str(window.library.path(maml.id))
-    qtbot.waitUntil(lambda: window._classify_again is not None, timeout=60_000)  # the re-classification queues
+    qtbot.waitUntil(lambda: window.classifier._classify_again is not None, timeout=60_000)  # the re-classification queues
     shown = []
     window.classified.connect(lambda: shown.append([list(r.bars.probs) for r in window.query.rows()]))
     gate.set()

@@ -285,7 +285,7 @@ def test_change_algorithm(window, qtbot):
 
 
 def test_samples_drawn_in_one_draw_dialog_are_one_step(window, qtbot):
-    from app.main_window import DrawDialog
+    from app.draw_dialog import DrawDialog
 
     before = snapshot(window.project)
     dlg = DrawDialog(window, 1)

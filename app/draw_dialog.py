@@ -1,0 +1,60 @@
+"""The "Draw samples" dialog: draw support samples for a class, one "Add sample" at a time."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QVBoxLayout
+
+from . import images
+from .canvas import CanvasPanel
+from .style import icon
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
+
+
+class DrawDialog(QDialog):
+    """Draw samples for a class: each "Add sample" keeps the drawing and clears the canvas."""
+
+    def __init__(self, window: "MainWindow", index: int):
+        super().__init__(window)
+        self.window_, self.project = window, window.project
+        self.setWindowTitle("Draw samples")
+        window.editor.seal()  # the samples drawn in this dialog (per class) are one undo step
+        self.class_box = QComboBox()
+        self.class_box.addItems(self.project.class_names())
+        self.class_box.setCurrentIndex(index)
+        self.panel = CanvasPanel(self)
+        self.panel.setMinimumSize(300, 320)
+        self.added = QLabel("")
+        self.added.setObjectName("muted")
+        buttons = QDialogButtonBox()
+        self.add_btn = buttons.addButton("Add sample", QDialogButtonBox.ButtonRole.ActionRole)
+        self.add_btn.setIcon(icon("add"))
+        self.add_btn.setDefault(True)
+        self.add_btn.setShortcut(QKeySequence("Return"))
+        buttons.addButton(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.close)
+        self.add_btn.clicked.connect(self.add_sample)
+        form = QFormLayout()
+        form.addRow("Class", self.class_box)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(self.panel, 1)
+        lay.addWidget(self.added)
+        lay.addWidget(buttons)
+        self.count = 0
+
+    def add_sample(self) -> None:
+        if self.panel.canvas.is_blank():
+            self.added.setText("Draw something first.")
+            return
+        i = self.class_box.currentIndex()
+        if 0 <= i < len(self.project.classes):
+            samples = [s for c in self.project.classes for s in c.samples]
+            self.window_.editor.add_samples(i, [images.NamedPng(self.panel.canvas.to_png(), images.next_drawing_name(samples))], merge_key="draw")
+            self.count += 1
+            self.added.setText(f"{self.count} sample{'s' if self.count != 1 else ''} added to “{self.project.classes[i].name}”.")
+        self.panel.canvas.reset()
+

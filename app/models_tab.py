@@ -1,0 +1,133 @@
+"""The Models tab: the model library's list (name, algorithm, source, N/K, validation accuracy,
+steps, date) with Use / Rename / Delete. It shows the entries it is given and forwards what the
+person asks for (`useRequested`, `renamed`, `deleteRequested`); the window decides what follows."""
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QFontMetrics
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QPushButton, QStyledItemDelegate, QToolTip, QTreeWidget,
+                               QTreeWidgetItem, QVBoxLayout, QWidget)
+
+from . import workers
+
+MODEL_COLUMNS = ["Name", "Algorithm", "Source", "N/K", "Val. acc.", "Steps", "Date"]
+
+
+class WrappedTextDelegate(QStyledItemDelegate):
+    """Row heights for text wrapped at its column's width: QTreeView sizes rows without the
+    column width, so its word wrap never gets a second line."""
+
+    def sizeHint(self, option, index) -> QSize:
+        size = super().sizeHint(option, index)
+        view = self.parent()
+        width = max(20, view.header().sectionSize(index.column()) - 10)  # less the item's text margins
+        font = index.data(Qt.ItemDataRole.FontRole) or option.font
+        text_h = QFontMetrics(font).boundingRect(QRect(0, 0, width, 10_000), Qt.TextFlag.TextWordWrap, str(index.data() or "")).height()
+        return QSize(size.width(), max(size.height(), text_h + 4))
+
+
+class ModelTree(QTreeWidget):
+    """The Models tab's list. The pane is narrow: the name (stretched, wrapped onto a second
+    line when needed), validation accuracy, N/K and date always show in full; algorithm and
+    source (the default name holds the algorithm too) show only when there is room for every
+    column. Hovering a row shows all its columns."""
+
+    OPTIONAL_COLUMNS = (1, 2)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWordWrap(True)
+        self.setTextElideMode(Qt.TextElideMode.ElideNone)  # wrap a long name rather than cut it
+        self.setUniformRowHeights(False)
+        self.setItemDelegateForColumn(0, WrappedTextDelegate(self))
+        self.model().rowsInserted.connect(lambda *_: QTimer.singleShot(0, self.fit_columns))
+        # Row heights follow the name column's width (a wrapped name needs a second line).
+        self.header().sectionResized.connect(lambda col, *_: col == 0 and self.scheduleDelayedItemsLayout())
+
+    def resizeEvent(self, e) -> None:
+        super().resizeEvent(e)
+        self.fit_columns()
+
+    def fit_columns(self) -> None:
+        need = sum(max(self.sizeHintForColumn(c), self.header().sectionSizeHint(c)) for c in range(self.columnCount()))
+        for c in self.OPTIONAL_COLUMNS:
+            self.setColumnHidden(c, need > self.viewport().width())
+
+    def viewportEvent(self, e) -> bool:
+        if e.type() == QEvent.Type.ToolTip:
+            item = self.itemAt(e.pos())
+            if item is not None:
+                head = self.headerItem()
+                QToolTip.showText(e.globalPos(), "\n".join(f"{head.text(c)}: {item.text(c)}" for c in range(self.columnCount())), self.viewport())
+                return True
+        return super().viewportEvent(e)
+
+
+class ModelsTab(QWidget):
+    """The Models tab's page: the list (`tree`) and its Use / Rename / Delete buttons."""
+
+    useRequested = Signal(str)  # a model id: Use, or a double click outside the name
+    deleteRequested = Signal(str)  # a model id
+    renamed = Signal(str, str)  # a model id and the name typed into its row
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.tree = ModelTree()
+        self.tree.setHeaderLabels(MODEL_COLUMNS)
+        self.tree.setRootIsDecorated(False)
+        # Name, accuracy, steps, N/K and date first; algorithm and source last (ModelTree hides them when narrow).
+        hdr = self.tree.header()
+        hdr.setStretchLastSection(False)
+        fit, share = QHeaderView.ResizeMode.ResizeToContents, QHeaderView.ResizeMode.Stretch
+        for col in range(len(MODEL_COLUMNS)):
+            hdr.setSectionResizeMode(col, share if col == 0 else fit)
+        hdr.setMinimumSectionSize(36)
+        for visual, logical in enumerate((0, 4, 5, 3, 6, 1, 2)):
+            hdr.moveSection(hdr.visualIndex(logical), visual)
+        self.tree.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed | QAbstractItemView.EditTrigger.DoubleClicked)
+        self.tree.itemChanged.connect(self._model_renamed)
+        self.tree.itemDoubleClicked.connect(lambda item, col: col != 0 and self.useRequested.emit(item.data(0, Qt.ItemDataRole.UserRole)))
+        use = QPushButton("Use")
+        use.setToolTip("Classify with this model")
+        use.clicked.connect(lambda: self._selected_model() and self.useRequested.emit(self._selected_model()))
+        rename = QPushButton("Rename")
+        rename.clicked.connect(lambda: self.tree.currentItem() and self.tree.editItem(self.tree.currentItem(), 0))
+        delete = QPushButton("Delete")
+        delete.clicked.connect(lambda: self._selected_model() and self.deleteRequested.emit(self._selected_model()))
+        row = QHBoxLayout()
+        for b in (use, rename, delete):
+            row.addWidget(b)
+        row.addStretch(1)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.tree, 1)
+        lay.addLayout(row)
+
+    def show_entries(self, entries, current_id: str | None) -> None:
+        """List the library's entries; the one in use (`current_id`) in bold."""
+        self.tree.blockSignals(True)
+        self.tree.clear()
+        for e in entries:
+            acc = f"{e.val_accuracy:.1%}" if e.val_accuracy is not None else "–"
+            steps = f"{e.steps} · stopped" if e.stopped else str(e.steps)
+            item = QTreeWidgetItem([e.name, e.title or e.algorithm, e.source, f"{e.n_way}/{e.k_shot}", acc, steps, e.date.replace("T", " ")[:16]])
+            if e.stopped:
+                item.setToolTip(5, f"Stopped at step {e.steps} of its run; validated quickly ({workers.STOPPED_VAL_EPISODES} episodes)")
+            item.setData(0, Qt.ItemDataRole.UserRole, e.id)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
+            if e.id == current_id:
+                f = item.font(0)
+                f.setBold(True)
+                for c in range(len(MODEL_COLUMNS)):
+                    item.setFont(c, f)
+            self.tree.addTopLevelItem(item)
+        for c in range(1, len(MODEL_COLUMNS)):
+            self.tree.resizeColumnToContents(c)
+        self.tree.blockSignals(False)
+
+    def _selected_model(self) -> str | None:
+        item = self.tree.currentItem()
+        return item.data(0, Qt.ItemDataRole.UserRole) if item else None
+
+    def _model_renamed(self, item: QTreeWidgetItem, column: int) -> None:
+        if column == 0:
+            self.renamed.emit(item.data(0, Qt.ItemDataRole.UserRole), item.text(0))

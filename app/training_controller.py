@@ -1,0 +1,193 @@
+"""Meta-training from the Studio, and which model is in use and why.
+
+`train` starts a run (`workers.TrainSession`) of the project's algorithm on its task settings;
+the training panel shows its curves. When it ends, the checkpoint joins the model library and
+becomes the model in use if it `replaces` the previous one (a stopped run that scored lower is
+kept, not used); `model_note` says why when that is not obvious. `current_model` is the library
+entry Classify uses; the training panel shows that model's training record. Renaming and
+deleting library models are here too (deleting the one in use changes which model is)."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QMessageBox
+
+from . import workers
+from .classifier import quick_seconds
+from .common import plural
+from .dialogs import Dialogs
+from .library import ModelLibrary, replaces, scores_at_least
+from .model import Project, Source, TrainRequest
+from .query_panel import QueryPanel
+from .training_panel import TrainingPanel
+
+
+class TrainingController(QObject):
+    status = Signal(str, int)  # a status-bar message and how long it shows (ms; 0 = until replaced)
+    runningChanged = Signal(bool)  # a run started (True) or has ended and its thread is gone (False)
+    modelsChanged = Signal()  # the library changed: a run added a model, one was renamed or deleted
+    classifyWanted = Signal()  # a new model is in use and there is something to classify with it
+
+    def __init__(self, project: Project, library: ModelLibrary, panel: TrainingPanel, query: QueryPanel, dialogs: Dialogs,
+                 core_ready: Callable[[], bool], other_run_busy: Callable[[], bool], parent: QObject | None = None):
+        super().__init__(parent)
+        self.project, self.library, self.training, self.query, self.dialogs = project, library, panel, query, dialogs
+        self.core_ready = core_ready  # whether the engine is loaded (the window knows)
+        self.other_run_busy = other_run_busy  # a comparison is running: no Studio training meanwhile
+        self.session: workers.TrainSession | None = None
+        self._after_training: str | None = None
+        self._record_shown: str | None = None  # the model whose training record the panel shows
+        self.model_note: tuple[str, str] | None = None  # (model id, why it is the model in use)
+
+    def train(self, quick: bool = False, then: str | None = None, overrides: dict[str, Any] | None = None) -> bool:
+        """Meta-train the project's algorithm on its task settings. `overrides`: TaskSettings
+        fields for this run only (a `source` may be given as a dict); the Task tab keeps its own."""
+        if self.session is not None or self.other_run_busy():
+            return False
+        if not self.core_ready():
+            self.status.emit("The engine is still loading…", 3000)
+            return False
+        import core
+
+        task = self.project.task
+        if quick:
+            # Quick meta-training: built-in source, a one-minute budget (or the Task tab's shorter
+            # time limit), the chosen algorithm's settings.
+            task = task.replace(source=Source(), max_seconds=quick_seconds(task))
+        changes = dict(overrides or {})
+        if isinstance(changes.get("source"), dict):
+            changes["source"] = Source.from_dict(changes["source"])
+        task = task.replace(**changes)
+        # The hyperparameters are the engine's to validate (core.create): a bad one fails the run
+        # with the engine's message ("Cannot meta-train").
+        request = TrainRequest(self.project.choice, task, str(self.library.root), self.library.new_id(self.project.algorithm))
+        self.session = workers.TrainSession(request, self)
+        self.session.stage.connect(lambda text: self.status.emit(text, 0))
+        self.session.progress.connect(self.training.add)
+        self.session.finished.connect(self._training_finished)
+        self.session.failed.connect(self._training_failed)
+        self.session.ended.connect(self._training_ended)
+        self._after_training = then
+        title = core.ALGORITHMS[self.project.algorithm].title
+        self.training.start(f"Starting {title}…", task.steps)
+        self.runningChanged.emit(True)
+        self.session.start()
+        return True
+
+    def stop_training(self) -> None:
+        if self.session is not None:
+            self.session.stop()
+            self.status.emit("Stopping…", 0)
+
+    def _training_finished(self, result: dict) -> None:
+        self.training.stop()
+        model_id = result.get("model_id")
+        if not model_id:
+            self.status.emit("Training stopped", 5000)
+            return
+        previous = self.current_model()
+        entry = self.library.add(model_id, **result["meta"])
+        path = str(self.library.path(entry.id))
+        if replaces(entry, previous):
+            self._record_shown = path  # the panel already shows this run
+            self.project.set_model_file(path)
+            self.model_note = self._adopted_note(entry, previous)
+            workers.run_job(lambda: workers.forget_model(), lambda _: None, lambda _: None, owner=self.parent())  # the window: a result after it closed is dropped
+            self.query.clear_results()
+            self.status.emit(f"Model saved: {entry.name}", 5000)
+            if self._after_training == "classify" or self.project.queries:
+                self.classifyWanted.emit()
+        else:
+            # A stopped run that scored lower (or has no figure): kept in the library, not used.
+            scored = f"scored {entry.val_accuracy:.0%}" if entry.val_accuracy is not None else "has no validation figure"
+            self.model_note = (previous.id, f"kept: the stopped run ({plural(entry.steps, 'step')}) {scored}")
+            self.status.emit(f"Stopped run saved in Models: {entry.name}", 5000)
+        self.modelsChanged.emit()
+
+    @staticmethod
+    def _adopted_note(entry, previous) -> tuple[str, str] | None:
+        """Why a run that just ended is the model in use, when that is not obvious."""
+        if previous is None:
+            return (entry.id, "the stopped run; no other model yet") if entry.stopped else None
+        before = f"{previous.val_accuracy:.0%}" if previous.val_accuracy is not None else "no figure"
+        if entry.stopped:
+            return entry.id, f"the stopped run scored at least as well as the previous model ({before})"
+        if not scores_at_least(entry, previous):
+            return entry.id, f"the new run; the previous model ({before}) is still in Models"
+        return None
+
+    def _training_failed(self, title: str, message: str) -> None:
+        self.training.stop()
+        self.training.stats.setText(title)
+        self.status.emit("", 0)
+        self.dialogs.inform(title, message)
+
+    def _training_ended(self) -> None:
+        session, self.session = self.session, None
+        if session is not None:
+            session.thread.wait()
+            session.deleteLater()
+        self.runningChanged.emit(False)
+
+    def current_model(self):
+        """The library entry Classify uses: the project's model, else this algorithm's latest."""
+        entry = self.library.find_by_path(self.project.model_file)
+        if entry is None and self.project.model_file is None:
+            entry = self.library.latest_for(self.project.algorithm)
+        return entry
+
+    def model_text(self, e) -> str:
+        """The status bar's words for the model in use `e` (and why it is, when not obvious)."""
+        if e is None:
+            return "No model yet — Train, or Classify to train quickly"
+        acc = f", val. {e.val_accuracy:.0%}" if e.val_accuracy is not None else ""
+        why = f" — {self.model_note[1]}" if self.model_note and self.model_note[0] == e.id else ""
+        return f"Model: {e.name}{acc}{why}"
+
+    def show_training_record(self, entry) -> None:
+        """The training panel shows how the model in use was meta-trained (the record its checkpoint
+        keeps), so picking another model never leaves the last run's curves under its name. A live
+        run's curves are never replaced."""
+        path = str(self.library.path(entry.id)) if entry is not None else None
+        if self.session is not None or path == self._record_shown:
+            return
+        self._record_shown = path
+        if path is None:
+            self.training.reset()
+            return
+        name = entry.name
+
+        def read() -> dict:
+            import core
+
+            return core.read_checkpoint(path).get("trainer") or {}
+
+        def shown(record: dict) -> None:
+            if self.session is None and self._record_shown == path:
+                self.training.show_record(record, name)
+
+        def failed(exc: Exception) -> None:
+            if self.session is None and self._record_shown == path:
+                # The reason without the file path and the library's own wording; all of it on hover.
+                reason = str(exc).removeprefix(f"{path}: ").split(" (")[0]
+                self.training.reset(f"{name} — training record unreadable: {reason}")
+                self.training.stats.setToolTip(str(exc))
+
+        workers.run_job(read, shown, failed, owner=self.parent())  # the window: a result after it closed is dropped
+
+    def rename_model(self, model_id: str, name: str) -> None:
+        self.library.rename(model_id, name)
+        self.modelsChanged.emit()
+
+    def delete_model(self, model_id: str) -> None:
+        """Delete a model from the library (asked first); deleting the one in use leaves none chosen."""
+        e = self.library.get(model_id)
+        if e is None or self.dialogs.ask("Delete model", f"Delete “{e.name}”? This cannot be undone.") != QMessageBox.StandardButton.Yes:
+            return
+        path = str(self.library.path(model_id))
+        workers.run_job(lambda: workers.forget_model(path), lambda _: None, lambda _: None, owner=self.parent())  # the window: a result after it closed is dropped
+        self.library.delete(model_id)
+        if self.project.model_file == path:
+            self.project.set_model_file(None)
+        self.modelsChanged.emit()
