@@ -75,10 +75,7 @@ def verify_checkpoint(source: bytes | str | Path) -> dict[str, Any]:
     Returns {"algorithm", "n_way", "format_version"}; raises CheckpointError with a short reason
     (prefixed by the path for a path; the underlying error is the exception's __cause__)."""
     if isinstance(source, (bytes, bytearray, memoryview)):
-        data, prefix = bytes(source), ""
-        if not data:
-            raise CheckpointError("empty (0 bytes), not a checkpoint")
-        ckpt = _load_checked(io.BytesIO(data), data[:4], prefix, details=False)
+        ckpt = _load_bytes(bytes(source), "")
     else:
         path = Path(source)
         _check_file(path)
@@ -86,6 +83,12 @@ def verify_checkpoint(source: bytes | str | Path) -> dict[str, Any]:
             head = fh.read(4)
         ckpt = _load_checked(path, head, f"{path}: ", details=False)
     return {"algorithm": ckpt["algorithm"], "n_way": int(ckpt["n_way"]), "format_version": int(ckpt.get("format_version", 0))}
+
+
+def _load_bytes(data: bytes, prefix: str) -> dict:
+    if not data:
+        raise CheckpointError(f"{prefix}empty (0 bytes), not a checkpoint")
+    return _load_checked(io.BytesIO(data), data[:4], prefix, details=False)
 
 
 def _check_file(path: Path) -> None:
@@ -149,6 +152,21 @@ def learner_from_checkpoint(data: dict, device: torch.device | str = "cpu", with
     if with_optimizer and data.get("optim"):
         learner.load_optim_state(data["optim"])
     return learner
+
+
+# -- models as bytes (a project file keeps its compared models this way) --------------------------
+
+def learner_to_bytes(learner: MetaLearner, extra: dict | None = None) -> bytes:
+    """A checkpoint of `learner` (the same format as `save_checkpoint`) as bytes."""
+    buf = io.BytesIO()
+    torch.save(checkpoint_dict(learner, extra=extra), buf)
+    return buf.getvalue()
+
+
+def learner_from_bytes(data: bytes, device: torch.device | str = "cpu", prefix: str = "") -> MetaLearner:
+    """The learner in checkpoint bytes, after the same checks as `verify_checkpoint` (no optimizer
+    state: it is for predicting). Raises CheckpointError, its reason after `prefix`."""
+    return learner_from_checkpoint(_load_bytes(bytes(data), prefix), device, with_optimizer=False)
 
 
 def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> tuple[MetaLearner, dict]:

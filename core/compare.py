@@ -31,7 +31,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import hashlib
-import io
 import json
 import os
 import tempfile
@@ -44,11 +43,10 @@ import torch
 
 from .algorithms import get_algorithm, hparams_from_dict
 from .algorithms.base import MetaLearner
-from .checkpoint import FORMAT as CHECKPOINT_FORMAT
-from .checkpoint import checkpoint_dict, learner_from_checkpoint
+from .checkpoint import learner_from_bytes, learner_to_bytes
 from . import report
 from .episodes import TEST_SEED, EpisodeSampler
-from .errors import CheckpointError, CompareError, FewShotError
+from .errors import CompareError, FewShotError
 from .inference import probabilities
 from .peakmem import peak_mb, reset_peak
 from .sources.base import ClassSource
@@ -190,29 +188,6 @@ def thin_curves(curves: dict[str, list], points: int) -> dict[str, list]:
         else:
             out[key] = [sum(v[s:e]) / (e - s) for s, e in zip(edges[:-1], edges[1:])]
     return out
-
-
-# -- models as bytes (for a project file) --------------------------------------------------------
-
-def learner_to_bytes(learner: MetaLearner, extra: dict | None = None) -> bytes:
-    """A checkpoint of `learner` (the same format as `save_checkpoint`) as bytes."""
-    buf = io.BytesIO()
-    torch.save(checkpoint_dict(learner, extra=extra), buf)
-    return buf.getvalue()
-
-
-def learner_from_bytes(data: bytes, device: torch.device | str = "cpu") -> MetaLearner:
-    try:
-        ckpt = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling complaint means a damaged model
-        raise CheckpointError(f"a compared model is damaged ({exc.__class__.__name__})") from exc
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError("a compared model is not a Few-Shot Studio checkpoint")
-    try:
-        get_algorithm(ckpt["algorithm"])
-    except (KeyError, ValueError) as exc:
-        raise CheckpointError(str(exc)) from exc
-    return learner_from_checkpoint(ckpt, device, with_optimizer=False)
 
 
 def _probabilities(learner: MetaLearner, support_x: torch.Tensor, support_y: torch.Tensor, query_x: torch.Tensor) -> list | str:
@@ -359,7 +334,7 @@ class Comparison:
     def load_models(self, models: dict[str, bytes], device: torch.device | str = "cpu") -> None:
         for name, data in models.items():
             if name in self.results and self.results[name].finished:
-                self.learners[name] = learner_from_bytes(data, device)
+                self.learners[name] = learner_from_bytes(data, device, prefix=f"compared model {name}: ")
 
     def classify(self, support_x: torch.Tensor, support_y: torch.Tensor, query_x: torch.Tensor) -> dict[str, Any]:
         """Every trained model's class probabilities for `query_x` ([Q, N] lists), adapted on the
