@@ -17,8 +17,8 @@ import torch
 from .algorithms import create, get_algorithm
 from .algorithms.base import MetaLearner
 from .errors import CheckpointError
+from .files import atomic_write
 from .inputspec import InputSpec
-from .sources.base import atomic_torch_save
 
 FORMAT = "fewshot-studio-checkpoint"
 FORMAT_VERSION = 1
@@ -51,9 +51,8 @@ def _to_cpu(obj: Any) -> Any:
 
 
 def save_checkpoint(path: str | Path, learner: MetaLearner, trainer_state: dict | None = None, extra: dict | None = None) -> Path:
-    path = Path(path)
-    atomic_torch_save(checkpoint_dict(learner, trainer_state, extra), path)
-    return path
+    ckpt = checkpoint_dict(learner, trainer_state, extra)
+    return atomic_write(path, lambda fh: torch.save(ckpt, fh))
 
 
 def read_checkpoint(path: str | Path) -> dict:

@@ -32,8 +32,6 @@ import dataclasses
 import datetime as _dt
 import hashlib
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +45,7 @@ from .checkpoint import learner_from_bytes, learner_to_bytes
 from . import report
 from .episodes import TEST_SEED, EpisodeSampler
 from .errors import CompareError, FewShotError
+from .files import atomic_write
 from .inference import probabilities
 from .peakmem import peak_mb, reset_peak
 from .sources.base import ClassSource
@@ -391,18 +390,8 @@ class Comparison:
 
     def save_json(self, path: str | Path) -> Path:
         """Write the comparison as JSON, atomically (temp file + rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps(self.to_dict(), indent=1, ensure_ascii=False, allow_nan=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return atomic_write(path, text.encode("utf-8"))
 
     @classmethod
     def load_json(cls, path: str | Path) -> "Comparison":
