@@ -9,12 +9,12 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
-import os
-import tempfile
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .files import atomic_write
 
 
 class ModelFileError(ValueError):
@@ -78,20 +78,6 @@ def replaces(new: ModelEntry, in_use: ModelEntry | None) -> bool:
     return in_use is None or not new.stopped or scores_at_least(new, in_use)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class ModelLibrary:
     def __init__(self, root: str | Path):
         self.root = Path(root)
@@ -119,7 +105,7 @@ class ModelLibrary:
 
     def _save(self) -> None:
         data = {k: asdict(v) for k, v in self._entries.items()}
-        _atomic_write(self._index_path(), json.dumps(data, indent=2).encode())
+        atomic_write(self._index_path(), json.dumps(data, indent=2).encode())
 
     def path(self, model_id: str) -> Path:
         return self.root / f"{model_id}.pt"
@@ -174,7 +160,7 @@ class ModelLibrary:
             if e.sha256 == digest:
                 return e
         model_id = self.new_id(meta.get("algorithm", "model"))
-        _atomic_write(self.path(model_id), data)
+        atomic_write(self.path(model_id), data)
         meta.pop("id", None)
         return self.add(model_id, **meta)
 

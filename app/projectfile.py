@@ -21,8 +21,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +28,7 @@ from typing import Any, Callable
 
 from PIL import Image
 
+from .files import atomic_write
 from .library import ModelFileError, verify_model_bytes
 from .model import AlgorithmChoice, ImageClass, Project, Sample, TaskSettings
 
@@ -150,25 +149,18 @@ def save_project(project: Project, path: str | Path, model_bytes: bytes | None =
         "model_meta": {**(model_meta or {}), "sha256": hashlib.sha256(model_bytes).hexdigest()} if model_bytes else {},
         "comparison": comparison,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            # PNGs and checkpoints are already compressed: store them, deflate only the manifest.
-            with zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED) as zf:
-                zf.writestr("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False), zipfile.ZIP_DEFLATED)
-                for name, data in files.items():
-                    # JSON compresses well; PNGs and checkpoints are stored as they are.
-                    zf.writestr(name, data, zipfile.ZIP_DEFLATED if name.endswith(".json") else zipfile.ZIP_STORED)
-                if model_bytes:
-                    zf.writestr(MODEL_NAME, model_bytes)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+
+    def write_zip(fh) -> None:
+        # PNGs and checkpoints are already compressed: store them, deflate only the manifest.
+        with zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED) as zf:
+            zf.writestr("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False), zipfile.ZIP_DEFLATED)
+            for name, data in files.items():
+                # JSON compresses well; PNGs and checkpoints are stored as they are.
+                zf.writestr(name, data, zipfile.ZIP_DEFLATED if name.endswith(".json") else zipfile.ZIP_STORED)
+            if model_bytes:
+                zf.writestr(MODEL_NAME, model_bytes)
+
+    return atomic_write(path, write_zip)
 
 
 def _safe_name(name: str) -> str:

@@ -4,8 +4,8 @@ Headless by contract (import-linter): nothing here imports Qt, pyqtgraph or `app
 This module is the public API the app and scripts use.
 """
 from .algorithms import ALGORITHMS, FAMILIES, Classifier, MetaLearner, StepMetrics, create, get_algorithm, hparam_fields, hparams_from_dict, register
-from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint, verify_checkpoint
-from .compare import AlgoResult, CompareConfig, Comparison, learner_from_bytes, learner_to_bytes
+from .checkpoint import learner_from_bytes, learner_to_bytes, load_checkpoint, read_checkpoint, save_checkpoint, verify_checkpoint
+from .compare import AlgoResult, CompareConfig, Comparison
 from .episodes import Episode, EpisodeSampler
 from .errors import CheckpointError, CompareError, ConfigError, FewShotError, ImageError, SourceError, TrainingDiverged
 from .evaluation import EvalResult, evaluate

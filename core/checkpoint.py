@@ -17,8 +17,8 @@ import torch
 from .algorithms import create, get_algorithm
 from .algorithms.base import MetaLearner
 from .errors import CheckpointError
+from .files import atomic_write
 from .inputspec import InputSpec
-from .sources.base import atomic_torch_save
 
 FORMAT = "fewshot-studio-checkpoint"
 FORMAT_VERSION = 1
@@ -51,9 +51,8 @@ def _to_cpu(obj: Any) -> Any:
 
 
 def save_checkpoint(path: str | Path, learner: MetaLearner, trainer_state: dict | None = None, extra: dict | None = None) -> Path:
-    path = Path(path)
-    atomic_torch_save(checkpoint_dict(learner, trainer_state, extra), path)
-    return path
+    ckpt = checkpoint_dict(learner, trainer_state, extra)
+    return atomic_write(path, lambda fh: torch.save(ckpt, fh))
 
 
 def read_checkpoint(path: str | Path) -> dict:
@@ -75,10 +74,7 @@ def verify_checkpoint(source: bytes | str | Path) -> dict[str, Any]:
     Returns {"algorithm", "n_way", "format_version"}; raises CheckpointError with a short reason
     (prefixed by the path for a path; the underlying error is the exception's __cause__)."""
     if isinstance(source, (bytes, bytearray, memoryview)):
-        data, prefix = bytes(source), ""
-        if not data:
-            raise CheckpointError("empty (0 bytes), not a checkpoint")
-        ckpt = _load_checked(io.BytesIO(data), data[:4], prefix, details=False)
+        ckpt = _load_bytes(bytes(source), "")
     else:
         path = Path(source)
         _check_file(path)
@@ -86,6 +82,12 @@ def verify_checkpoint(source: bytes | str | Path) -> dict[str, Any]:
             head = fh.read(4)
         ckpt = _load_checked(path, head, f"{path}: ", details=False)
     return {"algorithm": ckpt["algorithm"], "n_way": int(ckpt["n_way"]), "format_version": int(ckpt.get("format_version", 0))}
+
+
+def _load_bytes(data: bytes, prefix: str) -> dict:
+    if not data:
+        raise CheckpointError(f"{prefix}empty (0 bytes), not a checkpoint")
+    return _load_checked(io.BytesIO(data), data[:4], prefix, details=False)
 
 
 def _check_file(path: Path) -> None:
@@ -149,6 +151,21 @@ def learner_from_checkpoint(data: dict, device: torch.device | str = "cpu", with
     if with_optimizer and data.get("optim"):
         learner.load_optim_state(data["optim"])
     return learner
+
+
+# -- models as bytes (a project file keeps its compared models this way) --------------------------
+
+def learner_to_bytes(learner: MetaLearner, extra: dict | None = None) -> bytes:
+    """A checkpoint of `learner` (the same format as `save_checkpoint`) as bytes."""
+    buf = io.BytesIO()
+    torch.save(checkpoint_dict(learner, extra=extra), buf)
+    return buf.getvalue()
+
+
+def learner_from_bytes(data: bytes, device: torch.device | str = "cpu", prefix: str = "") -> MetaLearner:
+    """The learner in checkpoint bytes, after the same checks as `verify_checkpoint` (no optimizer
+    state: it is for predicting). Raises CheckpointError, its reason after `prefix`."""
+    return learner_from_checkpoint(_load_bytes(bytes(data), prefix), device, with_optimizer=False)
 
 
 def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> tuple[MetaLearner, dict]:

@@ -31,10 +31,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import hashlib
-import io
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,11 +41,11 @@ import torch
 
 from .algorithms import get_algorithm, hparams_from_dict
 from .algorithms.base import MetaLearner
-from .checkpoint import FORMAT as CHECKPOINT_FORMAT
-from .checkpoint import checkpoint_dict, learner_from_checkpoint
+from .checkpoint import learner_from_bytes, learner_to_bytes
 from . import report
 from .episodes import TEST_SEED, EpisodeSampler
-from .errors import CheckpointError, CompareError, FewShotError
+from .errors import CompareError, FewShotError
+from .files import atomic_write
 from .inference import probabilities
 from .peakmem import peak_mb, reset_peak
 from .sources.base import ClassSource
@@ -190,29 +187,6 @@ def thin_curves(curves: dict[str, list], points: int) -> dict[str, list]:
         else:
             out[key] = [sum(v[s:e]) / (e - s) for s, e in zip(edges[:-1], edges[1:])]
     return out
-
-
-# -- models as bytes (for a project file) --------------------------------------------------------
-
-def learner_to_bytes(learner: MetaLearner, extra: dict | None = None) -> bytes:
-    """A checkpoint of `learner` (the same format as `save_checkpoint`) as bytes."""
-    buf = io.BytesIO()
-    torch.save(checkpoint_dict(learner, extra=extra), buf)
-    return buf.getvalue()
-
-
-def learner_from_bytes(data: bytes, device: torch.device | str = "cpu") -> MetaLearner:
-    try:
-        ckpt = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling complaint means a damaged model
-        raise CheckpointError(f"a compared model is damaged ({exc.__class__.__name__})") from exc
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError("a compared model is not a Few-Shot Studio checkpoint")
-    try:
-        get_algorithm(ckpt["algorithm"])
-    except (KeyError, ValueError) as exc:
-        raise CheckpointError(str(exc)) from exc
-    return learner_from_checkpoint(ckpt, device, with_optimizer=False)
 
 
 def _probabilities(learner: MetaLearner, support_x: torch.Tensor, support_y: torch.Tensor, query_x: torch.Tensor) -> list | str:
@@ -359,7 +333,7 @@ class Comparison:
     def load_models(self, models: dict[str, bytes], device: torch.device | str = "cpu") -> None:
         for name, data in models.items():
             if name in self.results and self.results[name].finished:
-                self.learners[name] = learner_from_bytes(data, device)
+                self.learners[name] = learner_from_bytes(data, device, prefix=f"compared model {name}: ")
 
     def classify(self, support_x: torch.Tensor, support_y: torch.Tensor, query_x: torch.Tensor) -> dict[str, Any]:
         """Every trained model's class probabilities for `query_x` ([Q, N] lists), adapted on the
@@ -416,18 +390,8 @@ class Comparison:
 
     def save_json(self, path: str | Path) -> Path:
         """Write the comparison as JSON, atomically (temp file + rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps(self.to_dict(), indent=1, ensure_ascii=False, allow_nan=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return atomic_write(path, text.encode("utf-8"))
 
     @classmethod
     def load_json(cls, path: str | Path) -> "Comparison":

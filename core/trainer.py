@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 import torch
 
-from .algorithms import create
+from .algorithms import create, get_algorithm, parse_hparams
 from .algorithms.base import MetaLearner
 from .checkpoint import learner_from_checkpoint, read_checkpoint, save_checkpoint
 from .episodes import VAL_SEED, EpisodeSampler
@@ -118,16 +118,18 @@ class Trainer:
             self.learner = learner.to(self.device)
         else:
             torch.manual_seed(config.seed)  # the initial weights depend on the seed alone
-            self.learner = create(config.algorithm, config.hparams, train_source.spec, self.episode_shape()["train_way"]).to(self.device)
+            # Parsed once: the episode shape and the new learner read the same HParams.
+            hparams = parse_hparams(config.algorithm, config.hparams)
+            train_way = self._episode_shape(config.algorithm, hparams)["train_way"]
+            self.learner = create(config.algorithm, hparams, train_source.spec, train_way).to(self.device)
         self._last_good = self._snapshot()
 
     def episode_shape(self) -> dict[str, int]:
         """Training-episode shape: explicit config > the algorithm's paper defaults > the test protocol."""
-        from .algorithms import get_algorithm, hparams_from_dict
+        return self._episode_shape(self.learner.name, self.learner.hparams)
 
-        cls = get_algorithm(self.config.algorithm if not hasattr(self, "learner") else self.learner.name)
-        hparams = self.learner.hparams if hasattr(self, "learner") else hparams_from_dict(cls.HParams, self.config.hparams)
-        d = cls.episode_defaults(hparams)
+    def _episode_shape(self, algorithm: str, hparams: Any) -> dict[str, int]:
+        d = get_algorithm(algorithm).episode_defaults(hparams)
         c = self.config
         pick = lambda explicit, key, fallback: explicit if explicit is not None else d.get(key, fallback)  # noqa: E731
         shape = {

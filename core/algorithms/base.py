@@ -315,11 +315,24 @@ def get_algorithm(name: str) -> type[MetaLearner]:
         raise ValueError(f"unknown algorithm {name!r}; registered: {', '.join(ALGORITHMS)}") from None
 
 
-def create(name: str, hparams: Any = None, spec: InputSpec = InputSpec(), n_way: int = 5) -> MetaLearner:
+def parse_hparams(name: str, hparams: Any = None) -> Any:
+    """Algorithm `name`'s HParams from a (possibly partial, possibly string-valued) dict, None for
+    the paper's defaults, or `hparams` itself when it is already parsed. A bad value is a
+    ConfigError that names the algorithm (a bad setting, not a bug: the CLI and the app show it)."""
     cls = get_algorithm(name)
+    if hparams is not None and not isinstance(hparams, dict):
+        return hparams
     try:
-        if hparams is None or isinstance(hparams, dict):
-            hparams = hparams_from_dict(cls.HParams, hparams)
+        return hparams_from_dict(cls.HParams, hparams)
+    except ValueError as exc:
+        raise ConfigError(f"{cls.title}: {exc}") from exc
+
+
+def create(name: str, hparams: Any = None, spec: InputSpec = InputSpec(), n_way: int = 5) -> MetaLearner:
+    """A new learner; `hparams` as `parse_hparams` takes it (a dict, None, or an HParams already parsed)."""
+    cls = get_algorithm(name)
+    hparams = parse_hparams(name, hparams)
+    try:
         return cls(hparams, spec, n_way)
     except ValueError as exc:
         if isinstance(exc, FewShotError):

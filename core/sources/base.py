@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -19,6 +18,7 @@ from typing import Iterable, Sequence
 import torch
 
 from ..errors import ImageError, SourceError
+from ..files import atomic_write
 from ..inputspec import InputSpec, prepare_image
 
 CACHE_VERSION = 1
@@ -147,23 +147,6 @@ def content_key(kind: str, files: Iterable[Path], root: Path, spec: InputSpec, e
     return h.hexdigest()[:32]
 
 
-def atomic_torch_save(obj: object, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def load_cached(key: str) -> dict | None:
     path = cache_dir() / f"{key}.pt"
     if not path.is_file():
@@ -179,7 +162,7 @@ def load_cached(key: str) -> dict | None:
 
 def store_cached(key: str, data: dict) -> None:
     try:
-        atomic_torch_save({**data, "version": CACHE_VERSION}, cache_dir() / f"{key}.pt")
+        atomic_write(cache_dir() / f"{key}.pt", lambda fh: torch.save({**data, "version": CACHE_VERSION}, fh))
     except OSError as exc:  # a read-only home must not stop training
         warnings.warn(f"could not write the source cache in {cache_dir()}: {exc}")
 

@@ -44,10 +44,8 @@ def _with(good: bytes, **changes) -> bytes:
     return _saved(data)
 
 
-def test_damaged_foreign_and_unusable_checkpoints_are_refused_with_a_short_reason(good_bytes, tmp_path, monkeypatch):
-    pwned = tmp_path / "pwned"
-    monkeypatch.setenv("FSS_PWNED_DIR", str(pwned))
-    cases = {
+def _bad_cases(good_bytes: bytes) -> dict[str, tuple[bytes, str]]:
+    return {
         "random bytes": (os.urandom(4096), "not a Few-Shot Studio checkpoint"),
         "random bytes after a zip signature": (b"PK\x03\x04" + os.urandom(4096), "truncated or damaged checkpoint"),
         "truncated": (good_bytes[: len(good_bytes) // 2], "truncated or damaged checkpoint"),
@@ -61,7 +59,12 @@ def test_damaged_foreign_and_unusable_checkpoints_are_refused_with_a_short_reaso
         "no input spec": (_with(good_bytes, input_spec=None), "no hyperparameters or input spec"),
         "bad N": (_with(good_bytes, n_way="many"), "N = "),
     }
-    for what, (data, words) in cases.items():
+
+
+def test_damaged_foreign_and_unusable_checkpoints_are_refused_with_a_short_reason(good_bytes, tmp_path, monkeypatch):
+    pwned = tmp_path / "pwned"
+    monkeypatch.setenv("FSS_PWNED_DIR", str(pwned))
+    for what, (data, words) in _bad_cases(good_bytes).items():
         with pytest.raises(core.CheckpointError) as e:
             core.verify_checkpoint(data)
         message = str(e.value)
@@ -69,6 +72,21 @@ def test_damaged_foreign_and_unusable_checkpoints_are_refused_with_a_short_reaso
         # One short line: never the unpickler's raw multi-line text ("Weights only load failed...").
         assert "\n" not in message and len(message) < 120 and "Weights only" not in message, (what, message)
     assert not pwned.exists()  # the code inside the pickle never ran
+
+
+def test_a_model_read_from_bytes_passes_the_same_checks_and_names_itself(good_bytes, tmp_path, monkeypatch):
+    # learner_from_bytes (a project's compared models) uses verify_checkpoint's own checks: one format check.
+    monkeypatch.setenv("FSS_PWNED_DIR", str(tmp_path / "pwned"))
+    learner = core.learner_from_bytes(good_bytes)
+    assert learner.name == "protonet" and learner.n_way == 3
+    assert core.verify_checkpoint(core.learner_to_bytes(learner))["n_way"] == 3
+    for what, (data, words) in _bad_cases(good_bytes).items():
+        with pytest.raises(core.CheckpointError) as e:
+            core.learner_from_bytes(data, prefix="compared model matching: ")
+        message = str(e.value)
+        assert message.startswith("compared model matching: ") and words in message, (what, message)
+        assert "\n" not in message and "Weights only" not in message, (what, message)
+    assert not (tmp_path / "pwned").exists()
 
 
 def test_a_path_names_itself_in_the_reason(good_bytes, tmp_path):

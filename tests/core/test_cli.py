@@ -44,6 +44,10 @@ def test_clear_errors_exit_2(tmp_path, capsys):
     (tmp_path / "x.pt").write_text("no")
     assert main(["eval", str(tmp_path / "x.pt")]) == 2
     assert "not a Few-Shot Studio checkpoint" in capsys.readouterr().err
+    # A bad hyperparameter for training is one clear line naming the algorithm, not a traceback.
+    assert main(["train", "--source", "builtin", "--steps", "1", "--hp", "hidden=-3", "--val-episodes", "0", "--device", "cpu",
+                 "--out", str(tmp_path / "m.pt")]) == 2
+    assert "Prototypical Networks: hidden=-3 is out of range" in capsys.readouterr().err
 
 
 def test_list_shows_every_registered_algorithm(capsys):

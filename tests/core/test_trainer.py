@@ -158,3 +158,19 @@ def test_reptile_anneals_its_meta_step_over_steps_and_over_a_time_budget(small_r
 def test_a_learner_made_without_a_spec_uses_the_default():
     learner = core.get_algorithm("protonet")()
     assert learner.spec == core.InputSpec() and learner.input_shape == (1, 28, 28)
+
+
+def test_the_trainer_parses_the_hyperparameters_once_and_names_the_algorithm_in_a_bad_one(monkeypatch):
+    import core.algorithms.base as base
+
+    train = core.builtin_split("train", n_classes=12, n_instances=4)
+    parsed = []
+    real = base.hparams_from_dict
+    monkeypatch.setattr(base, "hparams_from_dict", lambda cls, values: parsed.append(values) or real(cls, values))
+    trainer = core.Trainer(_cfg(hparams={"hidden": "8", "train_way": 4}, val_episodes=0), train)
+    assert parsed == [{"hidden": "8", "train_way": 4}]  # one parse feeds both the episode shape and the learner
+    assert trainer.learner.hparams.hidden == 8 and trainer.episode_shape()["train_way"] == 4 and trainer.learner.n_way == 4
+    with pytest.raises(core.ConfigError, match=r"^Prototypical Networks: hidden=-3 is out of range"):
+        core.Trainer(_cfg(hparams={"hidden": -3}), train)
+    with pytest.raises(core.ConfigError, match=r"^MAML: unknown hyperparameter\(s\) nope"):
+        core.Trainer(_cfg(algorithm="maml", hparams={"nope": 1}), train)
