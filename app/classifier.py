@@ -44,6 +44,7 @@ class Classifier(QObject):
         self._classify_busy = False
         self._classify_again: dict | None = None
         self._classify_ids: list[int] = []  # the queries the running classification covers
+        self._running_key: tuple | None = None  # (context, query ids) of the running classification
         self.live_timer = QTimer(self, singleShot=True, interval=LIVE_MS)
         self.live_timer.timeout.connect(self.classify_live)
         self.auto_classify_timer = QTimer(self, singleShot=True, interval=100)
@@ -102,6 +103,9 @@ class Classifier(QObject):
 
     def _submit_classify(self, entry, ids: list[int], queries: list[bytes], live: bytes | None) -> None:
         request = {"entry": entry, "ids": ids, "queries": queries, "live": live}
+        if self._classify_busy and live is None and not self._classify_again \
+                and self._running_key == (self._classify_context(entry), tuple(ids)):
+            return  # the running job already computes exactly this (e.g. the auto-classify timer firing meanwhile)
         if self._classify_busy:
             # One job at a time; while one runs, remember only the newest request (throttling).
             if self._classify_again and not live:
@@ -115,6 +119,7 @@ class Classifier(QObject):
         self._classify_ids = list(ids)
         self._show_pending()
         context = self._classify_context(entry)
+        self._running_key = (context, tuple(ids))
         names = list(context[1])
         support = [(ci, s.png) for ci, c in enumerate(self.project.classes) for s in c.samples]
         path, device = context[0], self.project.task.device

@@ -186,6 +186,35 @@ def test_a_result_computed_by_a_model_replaced_meanwhile_is_never_shown(window_w
         assert on_screen == row.bars.probs == pytest.approx(want, abs=1e-5)
 
 
+def test_a_request_the_running_classification_already_covers_is_not_run_twice(window_with_model, qtbot, monkeypatch):
+    """The auto-classify timer (or a second click) firing while the same queries are being
+    classified with the same model and support set queues nothing: one job, one result."""
+    import threading
+
+    from app import workers
+
+    window = window_with_model
+    fill_support(window.project, n_classes=3, shots=1)
+    real, gate, started = workers.classify, threading.Event(), []
+
+    def gated(path, *args):
+        started.append(path)
+        assert gate.wait(60), "the test never opened the gate"
+        return real(path, *args)
+
+    monkeypatch.setattr(workers, "classify", gated)
+    window.project.add_queries([glyph_png(k, 7) for k in range(3)])
+    qtbot.mouseClick(window.query.classify_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(started) == 1, timeout=60_000)
+    window.classifier.classify(quiet=True)  # what the auto-classify timer does when it fires now
+    qtbot.mouseClick(window.query.classify_btn, Qt.MouseButton.LeftButton)
+    assert window.classifier._classify_again is None
+    gate.set()
+    wait_for_results(window, qtbot)
+    qtbot.waitUntil(lambda: not window.classifier.classifying(), timeout=60_000)
+    assert len(started) == 1
+
+
 def test_the_model_in_use_shows_how_it_was_meta_trained(window_with_model, qtbot):
     """Picking a model (here the fixture's: 15 ProtoNet steps) puts its recorded curves in the
     training panel; an algorithm with no model clears them; coming back shows them again."""
