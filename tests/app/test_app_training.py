@@ -147,18 +147,13 @@ def _use_model_from_models_tab(window, entry_id: str) -> None:
     QTest.mouseClick(use, Qt.MouseButton.LeftButton)
 
 
-def test_a_result_computed_by_a_model_replaced_meanwhile_is_never_shown(window_with_model, qtbot, tmp_path, monkeypatch):
-    """Switching models while a classification runs: the rows say they are waiting, the old
-    model's predictions never appear next to the new model's name, and the new model's do."""
+def _gate_classification(monkeypatch):
+    """Hold every classification job at its start until the returned Event is set; the list
+    records the model path of each job as it starts."""
     import threading
 
     from app import workers
 
-    window = window_with_model
-    old_path = window.project.model_file
-    maml = _maml_model(window, tmp_path)
-    window._refresh_models()  # as after opening a project that brought this model along
-    fill_support(window.project, n_classes=3, shots=1)
     real, gate, started = workers.classify, threading.Event(), []
 
     def gated(path, *args):
@@ -167,6 +162,22 @@ def test_a_result_computed_by_a_model_replaced_meanwhile_is_never_shown(window_w
         return real(path, *args)
 
     monkeypatch.setattr(workers, "classify", gated)
+    return gate, started
+
+
+def test_a_result_computed_by_a_model_replaced_meanwhile_is_never_shown(window_with_model, qtbot, tmp_path, monkeypatch):
+    """Switching models while a classification runs: the rows say they are waiting, the old
+    model's predictions never appear next to the new model's name, and the new model's do."""
+
+    from app import workers
+
+    window = window_with_model
+    old_path = window.project.model_file
+    maml = _maml_model(window, tmp_path)
+    window._refresh_models()  # as after opening a project that brought this model along
+    fill_support(window.project, n_classes=3, shots=1)
+    real = workers.classify
+    gate, started = _gate_classification(monkeypatch)
     window.project.add_queries([glyph_png(k, 7) for k in range(3)])
     qtbot.mouseClick(window.query.classify_btn, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: started == [old_path], timeout=60_000)  # the job for the old model is running
@@ -189,20 +200,9 @@ def test_a_result_computed_by_a_model_replaced_meanwhile_is_never_shown(window_w
 def test_a_request_the_running_classification_already_covers_is_not_run_twice(window_with_model, qtbot, monkeypatch):
     """The auto-classify timer (or a second click) firing while the same queries are being
     classified with the same model and support set queues nothing: one job, one result."""
-    import threading
-
-    from app import workers
-
     window = window_with_model
     fill_support(window.project, n_classes=3, shots=1)
-    real, gate, started = workers.classify, threading.Event(), []
-
-    def gated(path, *args):
-        started.append(path)
-        assert gate.wait(60), "the test never opened the gate"
-        return real(path, *args)
-
-    monkeypatch.setattr(workers, "classify", gated)
+    gate, started = _gate_classification(monkeypatch)
     window.project.add_queries([glyph_png(k, 7) for k in range(3)])
     qtbot.mouseClick(window.query.classify_btn, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: len(started) == 1, timeout=60_000)
