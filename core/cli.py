@@ -1,4 +1,4 @@
-"""Headless command line: `fewshot train | eval | predict | compare | bench | demo | list`. Never imports Qt.
+"""Headless command line: `fewshot train | eval | predict | explain | compare | bench | demo | list`. Never imports Qt.
 
 Examples
   fewshot demo                                           # meta-train ProtoNet on the built-in source, evaluate
@@ -183,6 +183,21 @@ def cmd_predict(args) -> int:
                 print(f"written: {write(path)}")
             except OSError as exc:
                 raise FewShotError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    return 0
+
+
+def cmd_explain(args) -> int:
+    """How the model reached each query's prediction: every part's numbers printed, JSON on request."""
+    from .explain import explain_files
+    from .explanation import write_json
+
+    explanations = explain_files(args.checkpoint, args.support, args.query, device=args.device)
+    print("\n".join(e.text() for e in explanations), end="")
+    if args.json:
+        try:
+            print(f"written: {write_json(explanations, args.json)}")
+        except OSError as exc:
+            raise FewShotError(f"{args.json}: cannot write ({exc.strerror or exc})") from None
     return 0
 
 
@@ -438,6 +453,14 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--batch", action="store_true", help="classify the queries as one batch (the papers' protocol) instead of each on its own as the app does; differs only for transductive BatchNorm")
     pr.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda, ...")
     pr.set_defaults(func=cmd_predict)
+
+    ex = sub.add_parser("explain", help="show how a checkpoint's algorithm reaches its prediction for your own query images")
+    ex.add_argument("checkpoint")
+    ex.add_argument("--support", required=True, metavar="DIR", help="one sub-folder of images per class (its name is the class)")
+    ex.add_argument("--query", required=True, nargs="+", metavar="FILE|DIR", help="query images, or folders of them")
+    ex.add_argument("--json", metavar="PATH", help="also write the explanations as JSON here (the parts the app draws)")
+    ex.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda, ...")
+    ex.set_defaults(func=cmd_explain)
 
     c = source_args(sub.add_parser("compare", help="meta-train several algorithms on identical episodes and compare them on the same test episodes"), "train")
     c.add_argument("-a", "--algorithms", default="all", help="comma-separated names, or all (default)")

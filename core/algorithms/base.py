@@ -126,6 +126,8 @@ class MetaLearner(nn.Module):
     # {label: {field: value}}, applied on top of the paper defaults. The app offers them beside
     # "Restore paper defaults", `fewshot list` prints them and `fewshot train --preset LABEL` applies one.
     presets: ClassVar[dict[str, dict[str, Any]]] = {}
+    # One or two plain sentences on how this algorithm decides (the explanation's summary).
+    how_it_decides: ClassVar[str] = ""
 
     def __init__(self, hparams: Any = None, spec: InputSpec | None = None, n_way: int = 5):
         super().__init__()
@@ -146,6 +148,14 @@ class MetaLearner(nn.Module):
         raise NotImplementedError
 
     # -- optional hooks ----------------------------------------------------------------------
+    def explain_parts(self, support_x: torch.Tensor, support_y: torch.Tensor, query_x: torch.Tensor) -> list:
+        """The parts (`core.explanation`: Points, Matrix, Curves, Bars, Images, SupportWeights,
+        Text) that show how this learner classifies the one query in `query_x` [1, C, H, W] from
+        the support set (labels 0..N-1), computed as `adapt(...).classify_each` computes its
+        prediction, so every number can be checked against the probabilities it explains.
+        `core.explain` calls it and adds the prediction itself. Default: no parts."""
+        return []
+
     @classmethod
     def episode_defaults(cls, hparams: Any) -> dict[str, int]:
         """Training-episode shape the paper uses, as overrides of the test protocol

@@ -214,3 +214,26 @@ def test_predict_bad_input_is_one_clear_line_and_exit_2(tmp_path, capsys):
     shutil.rmtree(support / "delta")
     assert "needs at least two" in error(ckpt, "--support", support / "alpha", "--query", queries)
     assert "cannot write" in error(ckpt, "--support", support, "--query", queries, "--csv", tmp_path / "no" / "dir" / "p.csv")
+
+
+def test_explain_prints_the_prediction_and_parts_and_writes_json(tmp_path, capsys):
+    from core.explanation import read_json
+
+    ckpt, support, queries = _predict_setup(tmp_path)
+    files = sorted(queries.iterdir())
+    expected = core.predict_files(ckpt, support, files, device="cpu")
+    rc = main(["explain", str(ckpt), "--support", str(support), "--query", str(queries), "--device", "cpu", "--json", str(tmp_path / "e.json")])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    for f, predicted in zip(files, expected.predicted):
+        assert f"classified this query — {f}\npredicted {predicted} (" in out
+    saved = read_json(tmp_path / "e.json")
+    assert [e.query for e in saved] == [str(f) for f in files]
+    for e, probs in zip(saved, expected.probabilities):
+        assert e.classes == ["alpha", "beta", "gamma"] and e.probabilities == probs  # the same numbers as `predict`
+        assert e.parts, "every algorithm shows at least one picture"
+        for part in e.parts:
+            assert f"## {part.title}" in out
+    # bad input: one clear line, exit 2
+    assert main(["explain", str(ckpt), "--support", str(tmp_path / "none"), "--query", str(queries), "--device", "cpu"]) == 2
+    assert "no such folder" in capsys.readouterr().err

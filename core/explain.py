@@ -1,0 +1,87 @@
+"""Explaining a classification: a trained learner + a labelled support set + a query -> an
+`Explanation` (the prediction, and the parts that show how the learner reached it).
+
+The prediction is the one `inference.probabilities` gives (each query classified on its own, as
+in the app); the parts come from the algorithm's own `explain_parts`, computed with the same
+adapted model, so a picture can be checked against the probabilities it explains (the tests do).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from .algorithms.base import MetaLearner
+from .errors import ConfigError, FewShotError
+from .explanation import Explanation
+from .inference import probabilities, query_files, support_folder
+from .sources.memory import prepare_images
+
+
+def pca_2d(points: torch.Tensor) -> tuple[torch.Tensor, list[float]]:
+    """Project [n, d] points onto their first two principal components: (coordinates [n, 2],
+    the share of the variance each component explains). Fewer than two directions of variance
+    (e.g. two points) leave the missing coordinate at 0."""
+    x = points.detach().double().cpu().flatten(1)
+    x = x - x.mean(0, keepdim=True)
+    coords = torch.zeros(len(x), 2, dtype=torch.float64)
+    if len(x) < 2:
+        return coords, [0.0, 0.0]
+    _, s, v = torch.linalg.svd(x, full_matrices=False)
+    k = min(2, v.shape[0])
+    coords[:, :k] = x @ v[:k].T
+    # A component's sign is arbitrary; fix it so the same data always gives the same picture.
+    for c in range(k):
+        if coords[:, c].abs().max() > 0 and coords[coords[:, c].abs().argmax(), c] < 0:
+            coords[:, c] = -coords[:, c]
+    var = s.pow(2)
+    share = (var / var.sum()).tolist() if var.sum() > 0 else [0.0] * len(var)
+    return coords, (share + [0.0, 0.0])[:2]
+
+
+def explain(learner: MetaLearner, support_x: torch.Tensor, support_y: torch.Tensor, query_x: torch.Tensor,
+            classes: Sequence[str] | None = None, query_names: Sequence[str] | None = None) -> list[Explanation]:
+    """One Explanation per query of prepared (model-input) tensors; support labelled 0..N-1."""
+    dev = learner.device
+    support_x, support_y, query_x = support_x.to(dev), support_y.to(dev), query_x.to(dev)
+    probs = probabilities(learner, support_x, support_y, query_x, each_query=True)
+    n_way = probs.shape[1] if len(query_x) else int(support_y.max()) + 1
+    classes = list(classes) if classes is not None else [f"class {c}" for c in range(n_way)]
+    if len(classes) != n_way:
+        raise ValueError(f"{len(classes)} class names for {n_way} support classes")
+    out = []
+    was_training = learner.training
+    try:
+        for i in range(len(query_x)):
+            parts = learner.explain_parts(support_x, support_y, query_x[i:i + 1])
+            out.append(Explanation(learner.name, f"How {learner.title} classified this query", learner.how_it_decides,
+                                   classes, probs[i].tolist(), support_y.tolist(),
+                                   query_names[i] if query_names is not None else f"query {i}", parts))
+    finally:
+        learner.train(was_training)
+    return out
+
+
+def explain_files(model: MetaLearner | str | Path, support_root: str | Path, queries: Sequence[str | Path],
+                  device: str = "auto") -> list[Explanation]:
+    """Explain query files with a support folder (`root/<class>/<images>`), as `fewshot explain` does."""
+    if isinstance(model, MetaLearner):
+        learner = model
+    else:
+        from .checkpoint import load_checkpoint
+        from .trainer import auto_device
+
+        learner = load_checkpoint(model, auto_device(device))[0]
+    classes, files = support_folder(support_root)
+    query_paths = query_files(queries)
+    spec, dev = learner.spec, learner.device
+    support_x = spec.to_model(prepare_images([f for fs in files for f in fs], spec), dev)
+    support_y = torch.tensor([c for c, fs in enumerate(files) for _ in fs], dtype=torch.long, device=dev)
+    query_x = spec.to_model(prepare_images(query_paths, spec), dev)
+    try:
+        return explain(learner, support_x, support_y, query_x, classes, [str(q) for q in query_paths])
+    except FewShotError:
+        raise
+    except ValueError as exc:  # e.g. more ways than the model was meta-trained for
+        raise ConfigError(str(exc)) from exc
