@@ -54,7 +54,7 @@ def explain(learner: MetaLearner, support_x: torch.Tensor, support_y: torch.Tens
     was_training = learner.training
     try:
         for i in range(len(query_x)):
-            parts = learner.explain_parts(support_x, support_y, query_x[i:i + 1])
+            parts = learner.explain_parts(support_x, support_y, query_x[i:i + 1], classes)
             out.append(Explanation(learner.name, f"How {learner.title} classified this query", learner.how_it_decides,
                                    classes, probs[i].tolist(), support_y.tolist(),
                                    query_names[i] if query_names is not None else f"query {i}", parts))

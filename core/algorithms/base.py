@@ -148,10 +148,10 @@ class MetaLearner(nn.Module):
         raise NotImplementedError
 
     # -- optional hooks ----------------------------------------------------------------------
-    def explain_parts(self, support_x: torch.Tensor, support_y: torch.Tensor, query_x: torch.Tensor) -> list:
+    def explain_parts(self, support_x: torch.Tensor, support_y: torch.Tensor, query_x: torch.Tensor, classes: list[str]) -> list:
         """The parts (`core.explanation`: Points, Matrix, Curves, Bars, Images, SupportWeights,
         Text) that show how this learner classifies the one query in `query_x` [1, C, H, W] from
-        the support set (labels 0..N-1), computed as `adapt(...).classify_each` computes its
+        the support set (labels 0..N-1, named `classes[label]` in the parts), computed as `adapt(...).classify_each` computes its
         prediction, so every number can be checked against the probabilities it explains.
         `core.explain` calls it and adds the prediction itself. Default: no parts."""
         return []
