@@ -9,7 +9,7 @@ from typing import Callable
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox
 
-from . import workers
+from . import jobs
 from .common import plural
 from .dialogs import Dialogs
 from .library import ModelLibrary
@@ -145,7 +145,7 @@ class Classifier(QObject):
                 self.dialogs.inform("Cannot classify", str(exc))
             self._next_classify()
 
-        workers.run_job(lambda: workers.classify(path, device, support, all_queries), done, failed, owner=self.parent())  # the window: a result after it closed is dropped
+        jobs.run_job(lambda: jobs.classify(path, device, support, all_queries), done, failed, owner=self.parent())  # the window: a result after it closed is dropped
 
     def _next_classify(self) -> None:
         nxt, self._classify_again = self._classify_again, None

@@ -7,7 +7,7 @@ from PySide6.QtCore import QObject, QSettings
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QSplitter
 
-from . import workers
+from . import jobs
 from .autosave import Autosave
 from .compare_view import CompareView
 from .dialogs import Dialogs
@@ -92,7 +92,7 @@ class Closing(QObject):
             self.window.hide()  # as above: close for good when the comparison's thread has ended
             event.ignore()
             return
-        workers.job_pool().waitForDone(2000)
+        jobs.job_pool().waitForDone(2000)
         self.autosaver.timer.stop()
         self.autosaver.drop_autosave()  # a clean exit: nothing of this session's to restore next time
         self.settings.sync()

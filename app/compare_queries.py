@@ -1,6 +1,6 @@
 """The Compare view's "My queries" tab: classify the Studio view's queries with every model the
 comparison trained (query × algorithm: predicted class and confidence; rows where the algorithms
-disagree are highlighted). The work runs on the job thread (`workers.classify_grid`)."""
+disagree are highlighted). The work runs on the job thread (`jobs.classify_grid`)."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,7 +8,7 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from . import workers
+from . import jobs
 from .compare_results import QueryGrid
 from .style import icon
 
@@ -85,7 +85,7 @@ class QueriesPage(QWidget):
             self.message.emit("Cannot classify", str(exc))
 
         self.note.setText("Classifying…")
-        workers.run_job(lambda: workers.classify_grid(holder, support, labels, [q.png for q in queries], device), done, failed, owner=self.window())
+        jobs.run_job(lambda: jobs.classify_grid(holder, support, labels, [q.png for q in queries], device), done, failed, owner=self.window())
 
     def fill(self, class_names: list[str], queries: list, result: dict[str, Any]) -> None:
         """Rows: queries; columns: the query, each algorithm's prediction, agreement."""

@@ -16,7 +16,7 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (QFrame, QLabel, QMainWindow, QProgressBar, QPushButton, QSplitter,
                                QStackedWidget, QTabWidget, QToolBar, QVBoxLayout, QWidget)
 
-from . import help_dialogs, workers
+from . import help_dialogs, jobs, workers
 from .add_images import ImageAdder
 from .algorithm_box import AlgorithmBox
 from .autosave import Autosave
@@ -298,7 +298,7 @@ class MainWindow(QMainWindow):
     # -- the engine ---------------------------------------------------------------------------
     def load_core(self) -> None:
         # The slow import (torch) happens on the job thread; the window is already on screen.
-        workers.run_job(workers.import_engine, self._on_core_loaded, lambda e: self.show_message("The engine failed to load", str(e)), owner=self)
+        jobs.run_job(workers.import_engine, self._on_core_loaded, lambda e: self.show_message("The engine failed to load", str(e)), owner=self)
 
     def _on_core_loaded(self, device_type: str) -> None:
         self.device_type = device_type
@@ -491,7 +491,7 @@ class MainWindow(QMainWindow):
 
     @property
     def _closing(self) -> bool:
-        """Closing for good (workers.run_job drops a late result for a window that is)."""
+        """Closing for good (jobs.run_job drops a late result for a window that is)."""
         return self.closer.closing
 
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtWidgets import QMessageBox
 
-from . import projectfile, workers
+from . import jobs, projectfile
 from .dialogs import Dialogs
 from .library import ModelFileError, ModelLibrary
 from .model import Project
@@ -134,7 +134,7 @@ class ProjectFiles(QObject):
             self.dialogs.inform("Cannot open project", text)
             self.opened.emit(False)
 
-        workers.run_job(lambda: projectfile.load_project(path), opened, failed, owner=self.parent())  # the window: a result after it closed is dropped
+        jobs.run_job(lambda: projectfile.load_project(path), opened, failed, owner=self.parent())  # the window: a result after it closed is dropped
         return True
 
     def _show_opening(self, path: Path | None) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Callable
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox
 
-from . import workers
+from . import jobs, workers
 from .classifier import quick_seconds
 from .common import plural
 from .dialogs import Dialogs
@@ -93,7 +93,7 @@ class TrainingController(QObject):
             self._record_shown = path  # the panel already shows this run
             self.project.set_model_file(path)
             self.model_note = self._adopted_note(entry, previous)
-            workers.run_job(lambda: workers.forget_model(), lambda _: None, lambda _: None, owner=self.parent())  # the window: a result after it closed is dropped
+            jobs.run_job(lambda: jobs.forget_model(), lambda _: None, lambda _: None, owner=self.parent())  # the window: a result after it closed is dropped
             self.query.clear_results()
             self.status.emit(f"Model saved: {entry.name}", 5000)
             if self._after_training == "classify" or self.project.queries:
@@ -174,7 +174,7 @@ class TrainingController(QObject):
                 self.training.reset(f"{name} — training record unreadable: {reason}")
                 self.training.stats.setToolTip(str(exc))
 
-        workers.run_job(read, shown, failed, owner=self.parent())  # the window: a result after it closed is dropped
+        jobs.run_job(read, shown, failed, owner=self.parent())  # the window: a result after it closed is dropped
 
     def rename_model(self, model_id: str, name: str) -> None:
         self.library.rename(model_id, name)
@@ -186,7 +186,7 @@ class TrainingController(QObject):
         if e is None or self.dialogs.ask("Delete model", f"Delete “{e.name}”? This cannot be undone.") != QMessageBox.StandardButton.Yes:
             return
         path = str(self.library.path(model_id))
-        workers.run_job(lambda: workers.forget_model(path), lambda _: None, lambda _: None, owner=self.parent())  # the window: a result after it closed is dropped
+        jobs.run_job(lambda: jobs.forget_model(path), lambda _: None, lambda _: None, owner=self.parent())  # the window: a result after it closed is dropped
         self.library.delete(model_id)
         if self.project.model_file == path:
             self.project.set_model_file(None)

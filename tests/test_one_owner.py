@@ -38,14 +38,14 @@ def test_cli_app_and_test_fixtures_use_the_catalogues_builtin_splits(blank_gener
 
 def test_the_app_and_compare_classify_through_core_predict(transductive_maml, glyphs, tmp_path):
     """The app's worker (from a checkpoint file) and a Comparison's "My queries" give core.predict's numbers."""
-    from app import workers
+    from app import jobs
 
     support, labels = images(glyphs, [0, 4, 8, 12], 1)
     queries, _ = images(glyphs, [0, 4, 8, 12], 2)
     expected = core.predict(transductive_maml, support, labels, queries).tolist()
     path = core.save_checkpoint(tmp_path / "maml.pt", transductive_maml)
-    got = workers.classify(str(path), "cpu", [(y, png(x)) for x, y in zip(support, labels)], [png(q) for q in queries])
-    workers.forget_model()
+    got = jobs.classify(str(path), "cpu", [(y, png(x)) for x, y in zip(support, labels)], [png(q) for q in queries])
+    jobs.forget_model()
     assert np.allclose(got["probs"], expected, atol=1e-6)
     comp = core.Comparison(core.CompareConfig(algorithms=["maml"], n_way=4, k_shot=1, q_query=1, device="cpu"))
     comp.learners["maml"] = transductive_maml

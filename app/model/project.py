@@ -218,7 +218,7 @@ class Project:
         k, most = min(shots), max(shots)
         if k == most:
             return True, f"Ready: {n}-way {k}-shot task"
-        # Classification adapts on every support image (workers.classify), so an uneven set is
+        # Classification adapts on every support image (jobs.classify), so an uneven set is
         # not cut down to k per class: say so rather than call it a k-shot task.
         return True, f"Ready: {n}-way task, {k}–{most} examples per class (all are used)"
 

@@ -142,15 +142,15 @@ def drop_paths(widget: QWidget, paths) -> bool:
 def delay_classification(monkeypatch, seconds: float = 0.3) -> None:
     """Make every classification job take at least `seconds` (longer than the window's 100 ms
     auto-classify debounce), as on a slow machine: requests then queue behind a running job."""
-    from app import workers
+    from app import jobs
 
-    real = workers.classify
+    real = jobs.classify
 
     def slow(*args, **kwargs):
         time.sleep(seconds)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(workers, "classify", slow)
+    monkeypatch.setattr(jobs, "classify", slow)
 
 
 def wait_for_results(window, qtbot, timeout: int = 120_000) -> list:

@@ -228,23 +228,23 @@ def test_closing_during_a_comparison_and_keeping_saves_its_finished_results_in_t
 
 
 def test_a_classification_that_ends_after_the_window_closed_is_dropped(window, tiny_checkpoint, qtbot, monkeypatch):
-    """A job's result reaches nothing once its window has closed for good (workers.run_job's
+    """A job's result reaches nothing once its window has closed for good (jobs.run_job's
     owner is the window, also for the jobs its controllers start): here a classification still
     running when the window closes."""
     import threading
 
-    from app import workers
+    from app import jobs
 
     _import_model(window, tiny_checkpoint, val_accuracy=0.9)
     fill_support(window.project, n_classes=3, shots=1)
-    real, gate, started = workers.classify, threading.Event(), []
+    real, gate, started = jobs.classify, threading.Event(), []
 
     def gated(*args):
         started.append(True)
         assert gate.wait(60), "the test never opened the gate"
         return real(*args)
 
-    monkeypatch.setattr(workers, "classify", gated)
+    monkeypatch.setattr(jobs, "classify", gated)
     window.project.add_queries([glyph_png(k, 7) for k in range(3)])
     qtbot.mouseClick(window.query.classify_btn, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bool(started), timeout=60_000)
@@ -254,6 +254,6 @@ def test_a_classification_that_ends_after_the_window_closed_is_dropped(window, t
     window.close()
     assert window._closing and not window.isVisible()
     gate.set()
-    assert workers.job_pool().waitForDone(60_000)
+    assert jobs.job_pool().waitForDone(60_000)
     qtbot.wait(100)  # the job's queued result is delivered (and dropped)
     assert shown == []

@@ -152,16 +152,16 @@ def _gate_classification(monkeypatch):
     records the model path of each job as it starts."""
     import threading
 
-    from app import workers
+    from app import jobs
 
-    real, gate, started = workers.classify, threading.Event(), []
+    real, gate, started = jobs.classify, threading.Event(), []
 
     def gated(path, *args):
         started.append(path)
         assert gate.wait(60), "the test never opened the gate"
         return real(path, *args)
 
-    monkeypatch.setattr(workers, "classify", gated)
+    monkeypatch.setattr(jobs, "classify", gated)
     return gate, started
 
 
@@ -169,14 +169,14 @@ def test_a_result_computed_by_a_model_replaced_meanwhile_is_never_shown(window_w
     """Switching models while a classification runs: the rows say they are waiting, the old
     model's predictions never appear next to the new model's name, and the new model's do."""
 
-    from app import workers
+    from app import jobs
 
     window = window_with_model
     old_path = window.project.model_file
     maml = _maml_model(window, tmp_path)
     window._refresh_models()  # as after opening a project that brought this model along
     fill_support(window.project, n_classes=3, shots=1)
-    real = workers.classify
+    real = jobs.classify
     gate, started = _gate_classification(monkeypatch)
     window.project.add_queries([glyph_png(k, 7) for k in range(3)])
     qtbot.mouseClick(window.query.classify_btn, Qt.MouseButton.LeftButton)
