@@ -130,6 +130,39 @@ def test_maml_support_losses_and_layer_moves_are_the_inner_loops(episode):
     assert_layers_moved(moves, theta, adapted, {"conv 1": "backbone.blocks.0.0.", "norm 4": "backbone.blocks.3.1.", "head": "head."})
 
 
+# -- Reptile ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("bn_mode", ["transductive", "running"])
+def test_reptile_probabilities_after_every_adam_step_are_adapts(bn_mode, episode):
+    spec, ep = episode
+    # 3 support images in batches of 2: the minibatch order reshuffles, as adapt()'s does
+    model = learner("reptile", spec, hidden=8, inner_steps_test=5, inner_batch_test=2, inner_lr=0.01, bn_mode=bn_mode)
+    query, parts = explain_one(model, ep)
+    table = prob_table(parts)
+    assert table.shape == (6, 3)
+    for steps in range(1, 6):
+        assert torch.allclose(table[steps], model_probs(with_hparams(model, inner_steps_test=steps), ep, query), atol=ATOL), steps
+    # Reptile trains on all the head's outputs (5), and classifies with the first 3
+    before, support_loss = unadapted(model, ep, query, bn_mode == "transductive", loss_classes=5)
+    assert torch.allclose(table[0], before, atol=ATOL)
+    assert_before_after_bars(parts, table)
+    losses = parts["Support loss during adaptation"].series["support loss"]
+    assert losses[0] == pytest.approx(float(support_loss), rel=1e-6)
+    assert losses[-1] < losses[0]
+
+
+def test_reptile_layer_moves_are_adapts_adam_steps(episode):
+    spec, ep = episode
+    model = learner("reptile", spec, hidden=8, inner_steps_test=5, inner_batch_test=2, inner_lr=0.01)
+    _, parts = explain_one(model, ep)
+    fast = copy.deepcopy(model.net)  # adapt()'s training, done here by hand
+    fast.train()
+    opt = torch.optim.Adam(fast.parameters(), lr=0.01, betas=(0.0, 0.999))
+    model._train_on(fast, opt, ep.support_x, ep.support_y, 5, 2, torch.Generator().manual_seed(0))
+    assert_layers_moved(movement(parts), dict(model.net.named_parameters()), dict(fast.named_parameters()),
+                        {"conv 2": "backbone.blocks.1.0.", "norm 1": "backbone.blocks.0.1.", "head": "head."})
+
+
 # -- all four -----------------------------------------------------------------------------------------
 
 def assert_same(a, b, where=""):
@@ -148,7 +181,7 @@ def assert_same(a, b, where=""):
         assert a == b, where
 
 
-@pytest.mark.parametrize("name", ["maml", "fomaml"])
+@pytest.mark.parametrize("name", ["maml", "fomaml", "reptile"])
 @pytest.mark.parametrize("training", [True, False])
 def test_explaining_leaves_weights_gradients_optimizer_and_mode_alone(name, training, small_real_sources):
     train, _ = small_real_sources
@@ -168,7 +201,7 @@ def test_explaining_leaves_weights_gradients_optimizer_and_mode_alone(name, trai
     assert_same(optim, model.optim_state(), "optimizer")
 
 
-@pytest.mark.parametrize("name", ["maml", "fomaml"])
+@pytest.mark.parametrize("name", ["maml", "fomaml", "reptile"])
 def test_one_explanation_of_a_default_size_model(name, small_real_sources, capsys):
     """Default-size Conv-4 models, 5-way 1-shot: the time is printed for a person to read, never asserted."""
     train, _ = small_real_sources
