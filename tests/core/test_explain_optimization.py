@@ -163,6 +163,65 @@ def test_reptile_layer_moves_are_adapts_adam_steps(episode):
                         {"conv 2": "backbone.blocks.1.0.", "norm 1": "backbone.blocks.0.1.", "head": "head."})
 
 
+# -- LSTM meta-learner --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("bn_mode", ["transductive", "support"])
+def test_lstm_meta_probabilities_after_every_learned_update_are_adapts(bn_mode, episode):
+    spec, ep = episode
+    model = learner("lstm_meta", spec, filters=8, update_steps=4, bn_mode=bn_mode)
+    query, parts = explain_one(model, ep)
+    table = prob_table(parts)
+    assert table.shape == (5, 3)
+    for steps in range(1, 5):
+        assert torch.allclose(table[steps], model_probs(with_hparams(model, update_steps=steps), ep, query), atol=ATOL), steps
+    assert_before_after_bars(parts, table)
+
+
+def test_lstm_meta_gates_and_losses_are_the_learned_updates(episode):
+    spec, ep = episode
+    model = learner("lstm_meta", spec, filters=8, update_steps=4)
+    _, parts = explain_one(model, ep)
+    trace = []
+    with torch.no_grad():
+        c0 = model.initial_cell(3)
+        c_T = model.unroll(c0, ep.support_x, ep.support_y, 4, trace)
+        final_loss = F.cross_entropy(model.learner_logits(c_T, ep.support_x), ep.support_y)
+    for title, column, name in [("Learned learning rate (input gate)", 3, "i"), ("Learned weight decay (forget gate)", 4, "f")]:
+        curve = parts[title]
+        assert curve.x == [1, 2, 3, 4]
+        gates = torch.stack([t[column] for t in trace]).double()
+        assert 0 < gates.min() and gates.max() < 1  # a sigmoid: a step size and a share kept
+        values = {k: torch.tensor(v, dtype=torch.float64) for k, v in curve.series.items()}
+        assert torch.allclose(values[f"{name} mean"], gates.mean(1), rtol=1e-6)
+        assert torch.all((0 < values[f"{name} 10th pct"]) & (values[f"{name} 10th pct"] <= values[f"{name} mean"] + 1e-12))
+        assert torch.all((values[f"{name} mean"] <= values[f"{name} 90th pct"] + 1e-12) & (values[f"{name} 90th pct"] < 1))
+    losses = parts["Support loss: learned update vs plain SGD"]
+    learned = losses.series["learned update"]
+    assert learned == pytest.approx([float(t[2]) for t in trace] + [float(final_loss)], rel=1e-6)
+    # plain SGD at the mean first input gate, from the same c_0: the baseline adapt() would run with that rate
+    sgd_lr = float(torch.stack([t[3] for t in trace])[0].double().mean())
+    assert f"learning rate {sgd_lr:.3g}" in losses.caption
+    baseline = with_hparams(model, sgd_lr=sgd_lr, sgd_steps=4)
+    with torch.no_grad():
+        c_sgd = baseline.sgd_unroll(c0, ep.support_x, ep.support_y)
+        sgd_final = F.cross_entropy(model.learner_logits(c_sgd, ep.support_x), ep.support_y)
+    assert losses.series["plain SGD"][0] == pytest.approx(learned[0], rel=1e-6)
+    assert losses.series["plain SGD"][-1] == pytest.approx(float(sgd_final), rel=1e-5)
+    assert_layers_moved(movement(parts), model.unflatten(c0), model.unflatten(c_T),
+                        {"conv 3": "convs.2.", "norm 2": "norms.1.", "head": "head."})
+
+
+def test_lstm_meta_set_to_adapt_with_sgd_explains_the_sgd_path(episode):
+    spec, ep = episode
+    model = learner("lstm_meta", spec, filters=8, update_steps=3, test_update="sgd", sgd_steps=6, sgd_lr=0.05)
+    query, parts = explain_one(model, ep)
+    table = prob_table(parts)
+    assert table.shape == (7, 3)  # the SGD path adapt() takes, not the learned update's
+    assert torch.allclose(table[-1], model_probs(model, ep, query), atol=ATOL)
+    assert "learning rate 0.05" in parts["Support loss: learned update vs plain SGD"].caption
+    assert len(parts["Support loss during adaptation"].series["support loss"]) == 7
+
+
 # -- all four -----------------------------------------------------------------------------------------
 
 def assert_same(a, b, where=""):
@@ -181,7 +240,7 @@ def assert_same(a, b, where=""):
         assert a == b, where
 
 
-@pytest.mark.parametrize("name", ["maml", "fomaml", "reptile"])
+@pytest.mark.parametrize("name", ["maml", "fomaml", "reptile", "lstm_meta"])
 @pytest.mark.parametrize("training", [True, False])
 def test_explaining_leaves_weights_gradients_optimizer_and_mode_alone(name, training, small_real_sources):
     train, _ = small_real_sources
@@ -201,7 +260,7 @@ def test_explaining_leaves_weights_gradients_optimizer_and_mode_alone(name, trai
     assert_same(optim, model.optim_state(), "optimizer")
 
 
-@pytest.mark.parametrize("name", ["maml", "fomaml", "reptile"])
+@pytest.mark.parametrize("name", ["maml", "fomaml", "reptile", "lstm_meta"])
 def test_one_explanation_of_a_default_size_model(name, small_real_sources, capsys):
     """Default-size Conv-4 models, 5-way 1-shot: the time is printed for a person to read, never asserted."""
     train, _ = small_real_sources
