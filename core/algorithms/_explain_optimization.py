@@ -39,10 +39,12 @@ def layer_movement(module: nn.Module, start: dict[str, torch.Tensor], end: dict[
     names = layer_names(module)
     moved: dict[str, list[float]] = {}
     for key, theta0 in start.items():
+        # float64 on the CPU: exact enough for small changes, and MPS has no float64
+        theta0, theta_k = theta0.detach().cpu().double(), end[key].detach().cpu().double()
         layer = names[key.rsplit(".", 1)[0] if "." in key else ""]
         acc = moved.setdefault(layer, [0.0, 0.0])
-        acc[0] += float((end[key].detach() - theta0.detach()).double().pow(2).sum())
-        acc[1] += float(theta0.detach().double().pow(2).sum())
+        acc[0] += float((theta_k - theta0).pow(2).sum())
+        acc[1] += float(theta0.pow(2).sum())
     return {layer: (d ** 0.5, s ** 0.5) for layer, (d, s) in moved.items()}
 
 
@@ -72,7 +74,7 @@ def step_curves(probs: Sequence[torch.Tensor], losses: Sequence[float], classes:
     `loss_caption` is None: the caller shows it elsewhere)."""
     steps = list(range(len(probs)))
     k = steps[-1]
-    table = torch.stack([p.detach().double().cpu() for p in probs])  # [k + 1, N]
+    table = torch.stack([p.detach().cpu().double() for p in probs])  # [k + 1, N]
     parts = [
         Curves("The query's class probabilities, step by step",
                f"Each line is one class's probability for the query after each {step_name}. Step 0 is the "

@@ -332,8 +332,8 @@ class LSTMMetaLearner(MetaLearner):
             self.unroll(c0, support_x, support_y, h.update_steps, trace)
             learned_cells = [c0] + [t[5] for t in trace]
             learned_losses = [float(t[2]) for t in trace] + [self._support_loss(learned_cells[-1], support_x, support_y)]
-            input_gates = torch.stack([t[3] for t in trace]).double()  # [T, P]: i_t, the learned learning rate per weight
-            forget_gates = torch.stack([t[4] for t in trace]).double()  # [T, P]: f_t, 1 − the learned weight decay
+            input_gates = torch.stack([t[3] for t in trace]).cpu().double()  # [T, P] on the CPU (MPS has no float64): i_t, the learned learning rate per weight
+            forget_gates = torch.stack([t[4] for t in trace]).cpu().double()  # [T, P]: f_t, 1 − the learned weight decay
             # Plain SGD at the mean input gate of the first update: the step size the learned rule
             # itself starts with, so the two loss curves differ only by what the LSTM learned beyond
             # one fixed learning rate (per-weight, per-step rates and the forget gate). A model set to
