@@ -373,7 +373,7 @@ class LSTMMetaLearner(MetaLearner):
                    f"from the same starting weights with learning rate {sgd_lr:.3g}"
                    + (" (the mean step size the LSTM chose at its first update)." if h.test_update == "lstm"
                       else " (this model's SGD learning rate)."),
-                   [0] + steps, {"learned update": learned_losses, "plain SGD": sgd_losses}, "update", "support loss"),
+                   [0] + steps, {"LSTM update": learned_losses, "plain SGD": sgd_losses}, "update", "support loss"),
         ]
         # With the learned update the path's loss is already the comparison's "learned update" line.
         loss_caption = None if h.test_update == "lstm" else f"The loss on the support images after each step of {own}, the path to the prediction."

@@ -196,7 +196,7 @@ def test_lstm_meta_gates_and_losses_are_the_learned_updates(episode):
         assert torch.all((0 < values[f"{name} 10th pct"]) & (values[f"{name} 10th pct"] <= values[f"{name} mean"] + 1e-12))
         assert torch.all((values[f"{name} mean"] <= values[f"{name} 90th pct"] + 1e-12) & (values[f"{name} 90th pct"] < 1))
     losses = parts["Support loss: learned update vs plain SGD"]
-    learned = losses.series["learned update"]
+    learned = losses.series["LSTM update"]
     assert learned == pytest.approx([float(t[2]) for t in trace] + [float(final_loss)], rel=1e-6)
     # plain SGD at the mean first input gate, from the same c_0: the baseline adapt() would run with that rate
     sgd_lr = float(torch.stack([t[3] for t in trace])[0].double().mean())
