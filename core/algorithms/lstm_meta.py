@@ -69,6 +69,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
+from ..explanation import Curves
+from ._explain_optimization import movement_parts, step_curves
 from .base import LR_SCHEDULES, Classifier, MetaLearner, StepMetrics, hp, query_accuracy, register
 
 BN_CHOICES = ("transductive", "support")
@@ -163,6 +165,9 @@ class LSTMMetaLearner(MetaLearner):
     title = "LSTM Meta-Learner"
     family = "optimization"
     paper = "Ravi & Larochelle, ICLR 2017"
+    how_it_decides = ("An LSTM trained to be the optimiser updates the classifier's weights a few times on the support images, "
+                      "choosing for every weight its own step size (input gate) and how much of it to keep (forget gate); "
+                      "the query is classified with the final weights.")
 
     @dataclass(frozen=True)
     class HParams:
@@ -300,3 +305,78 @@ class LSTMMetaLearner(MetaLearner):
         clf = Classifier(classify, n_way, query_context=None if support_stats else support_x)
         clf.cell_state = c_T  # the adapted learner's parameters: the meta-learner's final cell state
         return clf
+
+    # -- explanation ----------------------------------------------------------------------------
+    def sgd_path(self, c0: torch.Tensor, support_x: torch.Tensor, support_y: torch.Tensor, lr: float,
+                 steps: int) -> tuple[list[torch.Tensor], list[float]]:
+        """`sgd_unroll`'s steps with every c_t kept: ([c_0, …, c_steps], the support loss at each)."""
+        cells, losses = [c0.detach()], []
+        for _ in range(steps):
+            grad, loss = self.support_gradient(cells[-1], support_x, support_y)
+            cells.append(cells[-1] - lr * grad)
+            losses.append(float(loss))
+        return cells, losses + [self._support_loss(cells[-1], support_x, support_y)]
+
+    def _support_loss(self, c: torch.Tensor, support_x: torch.Tensor, support_y: torch.Tensor) -> float:
+        return float(F.cross_entropy(self.learner_logits(c, support_x), support_y))
+
+    def explain_parts(self, support_x, support_y, query_x, classes):
+        """adapt()'s unrolled updates (Algorithm 1) with the gates i_t, f_t of eq. 2 recorded, the
+        query classified after every update as `adapt(...).classify_each` classifies it, and plain
+        SGD from the same c_0 for comparison."""
+        h = self.hparams
+        n_way = len(classes)
+        with torch.no_grad():
+            c0 = self.initial_cell(n_way).detach()
+            trace: list = []
+            self.unroll(c0, support_x, support_y, h.update_steps, trace)
+            learned_cells = [c0] + [t[5] for t in trace]
+            learned_losses = [float(t[2]) for t in trace] + [self._support_loss(learned_cells[-1], support_x, support_y)]
+            input_gates = torch.stack([t[3] for t in trace]).cpu().double()  # [T, P] on the CPU (MPS has no float64): i_t, the learned learning rate per weight
+            forget_gates = torch.stack([t[4] for t in trace]).cpu().double()  # [T, P]: f_t, 1 − the learned weight decay
+            # Plain SGD at the mean input gate of the first update: the step size the learned rule
+            # itself starts with, so the two loss curves differ only by what the LSTM learned beyond
+            # one fixed learning rate (per-weight, per-step rates and the forget gate). A model set to
+            # adapt with SGD (test_update="sgd") is compared at its own SGD learning rate instead.
+            sgd_lr = h.sgd_lr if h.test_update == "sgd" else float(input_gates[0].mean())
+            _, sgd_losses = self.sgd_path(c0, support_x, support_y, sgd_lr, h.update_steps)
+            if h.test_update == "sgd":
+                cells, path_losses = self.sgd_path(c0, support_x, support_y, h.sgd_lr, h.sgd_steps)
+            else:
+                cells, path_losses = learned_cells, learned_losses
+            # the query as classify_each sees it: with the support set (transductive) or normalised by it
+            if h.bn_mode == "support":
+                probs = [F.log_softmax(self.learner_logits(c, query_x, support_x)[-1], dim=-1).exp() for c in cells]
+            else:
+                probs = [F.log_softmax(self.learner_logits(c, torch.cat([support_x, query_x]))[-1], dim=-1).exp() for c in cells]
+
+        steps = list(range(1, h.update_steps + 1))
+
+        def gate_series(gates: torch.Tensor, name: str) -> dict[str, torch.Tensor]:
+            spread = torch.quantile(gates, torch.tensor([0.1, 0.9], dtype=gates.dtype), dim=1)
+            return {f"{name} mean": gates.mean(1), f"{name} 10th pct": spread[0], f"{name} 90th pct": spread[1]}
+
+        own = "the learned update" if h.test_update == "lstm" else f"plain SGD (this model is set to adapt with SGD, {h.sgd_steps} steps)"
+        update = "learned update" if h.test_update == "lstm" else "SGD step"
+        parts = [
+            Curves("Learned learning rate (input gate)",
+                   "The input gate i_t is the step size the LSTM picks for each weight at each update (eq. 2: "
+                   "new weight = f·old − i·gradient). The line is its average over all weights; the other two lines "
+                   "show the spread (10% of weights are below the lower one, 10% above the upper one).",
+                   steps, gate_series(input_gates, "i"), "learned update", "input gate i_t"),
+            Curves("Learned weight decay (forget gate)",
+                   "The forget gate f_t is the share of each weight the LSTM keeps before stepping: 1 keeps it all, "
+                   "lower values shrink the weight (a learned weight decay). Average and spread over all weights.",
+                   steps, gate_series(forget_gates, "f"), "learned update", "forget gate f_t"),
+            Curves("Support loss: learned update vs plain SGD",
+                   f"The loss on the support images after each update, for the learned LSTM update and for plain SGD "
+                   f"from the same starting weights with learning rate {sgd_lr:.3g}"
+                   + (" (the mean step size the LSTM chose at its first update)." if h.test_update == "lstm"
+                      else " (this model's SGD learning rate)."),
+                   [0] + steps, {"LSTM update": learned_losses, "plain SGD": sgd_losses}, "update", "support loss"),
+        ]
+        # With the learned update the path's loss is already the comparison's "learned update" line.
+        loss_caption = None if h.test_update == "lstm" else f"The loss on the support images after each step of {own}, the path to the prediction."
+        start, end = self.unflatten(cells[0]), self.unflatten(cells[-1])
+        return (parts + step_curves(probs, path_losses, classes, update, loss_caption)
+                + movement_parts(self.learner, start, end, len(cells) - 1, f"{update}s"))

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from ..backbones import BN_MODES, ConvClassifier, conv4_strided
+from ._explain_optimization import movement_parts, step_curves
 from .base import Classifier, MetaLearner, StepMetrics, hp, query_accuracy, register
 
 
@@ -31,6 +32,8 @@ class MAML(MetaLearner):
     family = "optimization"
     paper = "Finn, Abbeel & Levine, ICML 2017"
     first_order_default = False
+    how_it_decides = ("MAML starts from weights meta-learned so that a few gradient steps on a new task go far: it takes "
+                      "those steps on the support images (the inner loop) and classifies the query with the adapted network.")
 
     @dataclass(frozen=True)
     class HParams:
@@ -118,6 +121,35 @@ class MAML(MetaLearner):
         # transductive: a lone query goes through with the support set (Classifier.classify_each)
         return Classifier(classify, n_way, query_context=support_x if self.hparams.bn_mode == "transductive" else None)
 
+    # -- explanation ----------------------------------------------------------------------------
+    def explain_parts(self, support_x, support_y, query_x, classes):
+        """adapt()'s inner loop replayed step by step (eq. 1, θ_k = θ_{k−1} − α ∇L_support(θ_{k−1})),
+        with the query classified after every step as `adapt(...).classify_each` classifies it."""
+        h = self.hparams
+        n_way = len(classes)
+        transductive = h.bn_mode == "transductive"
+        was_training = self.training
+        try:
+            self.train(transductive)  # adapt()'s BatchNorm treatment, for the inner loop and the query alike
+            with torch.enable_grad():
+                path = [{k: v.detach().requires_grad_() for k, v in self.params(n_way).items()}]
+                for _ in range(h.inner_steps_test):
+                    # one step at a time from the previous step's output: the very steps adapt() takes
+                    path.append(self.inner_loop(path[-1], support_x, support_y, 1, create_graph=False))
+            path = [{k: v.detach() for k, v in p.items()} for p in path]
+            # a lone query goes through with the support set in transductive mode (Classifier.classify_each)
+            batch = torch.cat([support_x, query_x]) if transductive else query_x
+            with torch.no_grad():
+                probs = [F.log_softmax(functional_call(self.net, p, (batch,))[-1], dim=-1).exp() for p in path]
+                losses = [float(F.cross_entropy(functional_call(self.net, p, (support_x,)), support_y)) for p in path]
+        finally:
+            self.train(was_training)
+        k = h.inner_steps_test
+        loss_caption = (f"The cross-entropy of the network on the support images after each inner step (α = {h.inner_lr:g}). "
+                        "The inner loop lowers it; a falling line means the network is fitting the support set.")
+        return (step_curves(probs, losses, classes, "inner step", loss_caption)
+                + movement_parts(self.net, path[0], path[-1], k, "inner steps"))
+
 
 @register
 class FOMAML(MAML):
@@ -126,6 +158,8 @@ class FOMAML(MAML):
     name = "fomaml"
     title = "First-Order MAML"
     paper = "Finn, Abbeel & Levine, ICML 2017 (§5.2); Nichol et al. 2018"
+    how_it_decides = ("Like MAML, it takes a few gradient steps on the support images from meta-learned starting weights "
+                      "and classifies the query with the adapted network; only its meta-training was simplified (first order).")
 
     @dataclass(frozen=True)
     class HParams(MAML.HParams):

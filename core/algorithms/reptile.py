@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ..backbones import BN_MODES, ConvClassifier, conv4_strided
+from ._explain_optimization import movement_parts, step_curves
 from .base import Classifier, MetaLearner, StepMetrics, hp, query_accuracy, register
 
 
@@ -26,6 +27,8 @@ class Reptile(MetaLearner):
     title = "Reptile"
     family = "optimization"
     paper = "Nichol, Achiam & Schulman, arXiv 2018"
+    how_it_decides = ("Reptile starts from weights meta-learned so that ordinary training on a new task goes far: it trains a "
+                      "copy of the network on the support images for a number of Adam steps and classifies the query with that copy.")
 
     @dataclass(frozen=True)
     class HParams:
@@ -76,8 +79,9 @@ class Reptile(MetaLearner):
         return h.meta_step + frac * (h.meta_step_final - h.meta_step)
 
     def _train_on(self, fast: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-                  steps: int, batch: int, generator: torch.Generator) -> tuple[float, float]:
-        """`steps` Adam steps on minibatches cycling through a shuffled copy of (x, y)."""
+                  steps: int, batch: int, generator: torch.Generator, after_step=None) -> tuple[float, float]:
+        """`steps` Adam steps on minibatches cycling through a shuffled copy of (x, y);
+        `after_step()`, when given, runs after each (the explanation watches the steps adapt() takes)."""
         order = torch.randperm(len(x), generator=generator).to(x.device)
         pos, loss_v, acc_v = 0, 0.0, 0.0
         for _ in range(steps):
@@ -90,6 +94,8 @@ class Reptile(MetaLearner):
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if after_step is not None:
+                after_step()
             loss_v, acc_v = float(loss.detach()), query_accuracy(logits.detach(), y[idx])
         return loss_v, acc_v
 
@@ -138,6 +144,41 @@ class Reptile(MetaLearner):
 
         # transductive: a lone query goes through with the support set (Classifier.classify_each)
         return Classifier(classify, n_way, query_context=support_x if h.bn_mode == "transductive" else None)
+
+    # -- explanation ----------------------------------------------------------------------------
+    def explain_parts(self, support_x, support_y, query_x, classes):
+        """adapt()'s test-time training replayed (same copy of θ, same Adam, same minibatch order),
+        with the query classified after every step as `adapt(...).classify_each` classifies it."""
+        h = self.hparams
+        n_way = len(classes)
+        self.require_ways(n_way)
+        transductive = h.bn_mode == "transductive"
+        fast = copy.deepcopy(self.net)
+        start = {k: v.detach().clone() for k, v in fast.named_parameters()}
+        # a lone query goes through with the support set in transductive mode (Classifier.classify_each)
+        batch = torch.cat([support_x, query_x]) if transductive else query_x
+        probs, losses = [], []
+
+        def look() -> None:
+            # In the mode classify() uses (eval with running statistics: no buffer is updated), then
+            # back to training mode for the next step, as adapt() trains.
+            fast.train(transductive)
+            with torch.no_grad():
+                probs.append(F.log_softmax(fast(batch)[-1, :n_way], dim=-1).exp())
+                losses.append(float(F.cross_entropy(fast(support_x), support_y)))
+            fast.train()
+
+        look()
+        opt = torch.optim.Adam(fast.parameters(), lr=h.inner_lr, betas=(h.adam_beta1, 0.999))
+        with torch.enable_grad():
+            self._train_on(fast, opt, support_x, support_y, h.inner_steps_test, h.inner_batch_test,
+                           torch.Generator().manual_seed(0), after_step=look)
+        end = {k: v.detach() for k, v in fast.named_parameters()}
+        loss_caption = (f"The cross-entropy of the network on all the support images after each Adam step "
+                        f"(learning rate {h.inner_lr:g}; each step trains on {min(h.inner_batch_test, len(support_x))} of them). "
+                        "A falling line means the network is fitting the support set.")
+        return (step_curves(probs, losses, classes, "Adam step", loss_caption)
+                + movement_parts(fast, start, end, h.inner_steps_test, "Adam steps"))
 
     def optim_state(self) -> dict:
         inner = self._inner[1].state_dict() if self._inner is not None else self._pending_inner_state
