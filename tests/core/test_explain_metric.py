@@ -1,0 +1,118 @@
+"""The metric learners' explanations show the numbers the model itself computes for the query.
+
+Every check compares a picture with what the model computed while classifying: forward hooks
+record the embeddings / the relation module's and the Siamese head's outputs during
+`core.probabilities` (the same `adapt(...).classify_each` the app uses), and the explanation's
+numbers must match them and give the predicted probabilities. Tiny models (hidden=8) on a real
+Omniglot episode; the learner is left in training mode, as in the middle of training, so an
+explanation computed in the wrong BatchNorm mode disagrees and fails.
+"""
+import time
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import core
+from core.explanation import Bars, Images, Points, SupportWeights
+
+CLASSES = ["alpha", "beta", "gamma"]
+
+
+@pytest.fixture(scope="module")
+def episode(small_real_sources):
+    """3-way 2-shot with 2 queries per class, real characters."""
+    train, _ = small_real_sources
+    return core.EpisodeSampler(train, 3, 2, 2, seed=0).episode(0)
+
+
+def _learner(name, hparams, ep, spec=core.InputSpec()):
+    """A tiny learner whose BatchNorm running statistics are not the initial ones (so running and
+    batch statistics really differ), left in training mode."""
+    learner = core.create(name, {"hidden": 8, **hparams} if hparams.get("backbone") != "koch" else hparams, spec, n_way=5)
+    learner.train()
+    with torch.no_grad():
+        for _ in range(3):
+            learner.episode_log_probs(ep.support_x, ep.support_y, ep.query_x, 3)
+    return learner
+
+
+def _recorded(module, hook_input=False):
+    """Run-and-record: a list that fills with `module`'s outputs (or first inputs) on every call."""
+    seen = []
+    if hook_input:
+        handle = module.register_forward_pre_hook(lambda m, args: seen.append(args[0].detach().clone()))
+    else:
+        handle = module.register_forward_hook(lambda m, args, out: seen.append(out.detach().clone()))
+    return seen, handle
+
+
+def _explain_and_record(learner, ep, module, *more_modules, hook_input=False):
+    """(explanations of every query, probabilities, what `module` (then each of `more_modules`) saw
+    while the model classified them)."""
+    recorded = [_recorded(m, hook_input) for m in (module, *more_modules)]
+    try:
+        probs = core.probabilities(learner, ep.support_x, ep.support_y, ep.query_x)
+    finally:
+        for _, handle in recorded:
+            handle.remove()
+    learner.train()
+    explanations = core.explain(learner, ep.support_x, ep.support_y, ep.query_x, CLASSES)
+    assert learner.training, "explaining left the model in another mode"
+    for e, p in zip(explanations, probs):
+        assert torch.allclose(torch.tensor(e.probabilities, dtype=torch.float64), p, atol=1e-6)
+    return (explanations, probs, *[seen for seen, _ in recorded])
+
+
+def _per_query(learner, seen, n_support):
+    """[(support rows, query row)] per query from recorded embeddings: with transductive BatchNorm
+    every query went through the network with the support set (one record each), else the support
+    set went once and the queries once together."""
+    if learner.transductive:
+        return [(rec[:n_support], rec[n_support:]) for rec in seen]
+    support, queries = seen
+    return [(support, q.unsqueeze(0)) for q in queries]
+
+
+def _part(e, cls, title_word):
+    found = [p for p in e.parts if isinstance(p, cls) and title_word in p.title.lower()]
+    assert len(found) == 1, f"one {cls.__name__} about {title_word!r} in {[p.title for p in e.parts]}"
+    return found[0]
+
+
+def _t(values):
+    return torch.tensor(values, dtype=torch.float64)
+
+
+# -- Prototypical Networks ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("bn_mode", ["running", "transductive"])
+def test_protonet_shows_the_prototypes_and_squared_distances_it_classifies_with(episode, bn_mode):
+    ep = episode
+    learner = _learner("protonet", {"bn_mode": bn_mode}, ep)
+    explanations, probs, seen = _explain_and_record(learner, ep, learner.encoder)
+    n_s = len(ep.support_x)
+    for e, (support_emb, query_emb) in zip(explanations, _per_query(learner, seen, n_s)):
+        protos = torch.stack([support_emb[ep.support_y == c].mean(0) for c in range(3)])
+        d2 = ((query_emb - protos) ** 2).sum(-1).double()
+        bars = _part(e, Bars, "distance")
+        assert bars.categories == CLASSES
+        distances = _t(bars.series["distance²"])
+        assert torch.allclose(distances, d2, rtol=1e-4, atol=1e-4), "the distances are the model's ‖f(x) − c_k‖²"
+        assert torch.allclose(F.softmax(-distances, -1), _t(e.probabilities), atol=1e-4), "softmax(−d²) is the prediction"
+        assert int(distances.argmin()) == e.predicted, "the nearest prototype is the predicted class"
+
+        space = _part(e, Points, "embedding")
+        assert space.kind_of == ["support"] * n_s + ["prototype"] * 3 + ["query"]
+        assert space.group == ep.support_y.tolist() + [0, 1, 2] + [-1]
+        xy = _t([space.x, space.y]).T
+        # The map is the PCA of exactly the model's embeddings: support, class means, query.
+        assert torch.allclose(xy, core.pca_2d(torch.cat([support_emb, protos, query_emb]))[0], atol=1e-4)
+        # A projection is affine, so each prototype's point is the mean of its class's support points.
+        for c in range(3):
+            assert torch.allclose(xy[n_s + c], xy[:n_s][ep.support_y == c].mean(0), atol=1e-6)
+        query = n_s + 3
+        assert [(i, j) for i, j, _ in space.links] == [(query, n_s + c) for c in range(3)]
+        assert torch.allclose(_t([v for _, _, v in space.links]), distances), "the lines carry the same distances"
+
+
