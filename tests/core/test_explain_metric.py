@@ -116,3 +116,45 @@ def test_protonet_shows_the_prototypes_and_squared_distances_it_classifies_with(
         assert torch.allclose(_t([v for _, _, v in space.links]), distances), "the lines carry the same distances"
 
 
+# -- Matching Networks ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("hparams", [{}, {"cosine_scale": 10.0, "bn_mode": "transductive"}, {"fce": True},
+                                     {"fce": True, "bn_mode": "transductive"}])
+def test_matching_attention_sums_to_one_and_its_class_sums_are_the_probabilities(episode, hparams):
+    ep = episode
+    learner = _learner("matching", hparams, ep)
+    explanations, probs, seen = _explain_and_record(learner, ep, learner.encoder)
+    n_s = len(ep.support_x)
+    for e, (g_plain, f_plain) in zip(explanations, _per_query(learner, seen, n_s)):
+        g, f = g_plain, f_plain
+        if learner.fce_module is not None:
+            with torch.no_grad():
+                g = learner.fce_module.embed_support(g_plain)
+                f = learner.fce_module.embed_query(f_plain, g)
+        cos = F.cosine_similarity(f, g, dim=-1).double()
+        attention = _part(e, SupportWeights, "attention")
+        a = _t(attention.values)
+        assert len(a) == n_s and (a >= 0).all()
+        assert a.sum().item() == pytest.approx(1.0, abs=1e-6), "the attention over the support images sums to 1"
+        assert torch.allclose(a, F.softmax(learner.hparams.cosine_scale * cos, -1), atol=1e-5), "a(x̂, xᵢ) of eq. 2"
+        assert torch.allclose(_t(_part(e, SupportWeights, "cosine").values), cos, atol=1e-5)
+        sums = _part(e, Bars, "per class")
+        assert sums.categories == CLASSES
+        class_sums = _t(sums.series["attention on the class"])
+        assert torch.allclose(class_sums, _t([a[ep.support_y == c].sum() for c in range(3)]), atol=1e-6)
+        assert torch.allclose(class_sums, _t(e.probabilities), atol=1e-5), "the class sums are the prediction (eq. 1)"
+
+        moved = [p for p in e.parts if isinstance(p, Points)]
+        if learner.fce_module is None:
+            assert not moved, "without FCE nothing moves"
+            continue
+        (moved,) = moved
+        n = n_s + 1
+        before, after = torch.cat([g_plain, f_plain]), torch.cat([g, f])
+        # The points after are the FCE outputs the attention used, in one PCA with the plain embeddings.
+        assert torch.allclose(_t([moved.x, moved.y]).T, core.pca_2d(torch.cat([before, after]))[0], atol=1e-4)
+        assert moved.kind_of[n:] == ["support"] * n_s + ["query"]
+        assert [(i, j) for i, j, _ in moved.links] == [(i, n + i) for i in range(n)]
+        assert torch.allclose(_t([v for _, _, v in moved.links]), (after - before).norm(dim=-1).double(), atol=1e-4)
+
+
