@@ -158,3 +158,25 @@ def test_matching_attention_sums_to_one_and_its_class_sums_are_the_probabilities
         assert torch.allclose(_t([v for _, _, v in moved.links]), (after - before).norm(dim=-1).double(), atol=1e-4)
 
 
+# -- Relation Network -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("bn_mode", ["running", "transductive"])
+def test_relation_scores_are_the_ones_the_model_turns_into_probabilities(episode, bn_mode):
+    ep = episode
+    learner = _learner("relation", {"bn_mode": bn_mode}, ep)
+    explanations, probs, logits_seen, feats_seen = _explain_and_record(learner, ep, learner.relation.fc2, learner.encoder.blocks)
+    # fc2 gives a logit per (query, class) pair: all queries at once, or one query (with the support set) at a time.
+    logits = torch.cat(logits_seen).view(len(ep.query_x), 3)
+    n_s = len(ep.support_x)
+    for e, row, (support_feats, query_feats) in zip(explanations, logits, _per_query(learner, feats_seen, n_s)):
+        bars = _part(e, Bars, "relation")
+        assert bars.categories == CLASSES
+        r = _t(bars.series["relation"])
+        assert torch.allclose(r, torch.sigmoid(row).double(), atol=1e-5), "the scores are the model's σ(relation logits)"
+        assert torch.allclose(r / r.sum(), _t(e.probabilities), atol=1e-5), "p_c = r_c / Σ r"
+        assert int(r.argmax()) == e.predicted
+        class_feats = torch.stack([support_feats[ep.support_y == c].sum(0) for c in range(3)])
+        cosine = F.cosine_similarity(class_feats.flatten(1), query_feats.flatten(1), dim=-1).double()
+        assert torch.allclose(_t(bars.series["cosine"]), cosine, atol=1e-5), "a plain cosine of the same features"
+
+
