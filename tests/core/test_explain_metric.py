@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 import core
+from core.algorithms.siamese import near_square_grid
 from core.explanation import Bars, Images, Points, SupportWeights
 
 CLASSES = ["alpha", "beta", "gamma"]
@@ -178,5 +179,56 @@ def test_relation_scores_are_the_ones_the_model_turns_into_probabilities(episode
         class_feats = torch.stack([support_feats[ep.support_y == c].sum(0) for c in range(3)])
         cosine = F.cosine_similarity(class_feats.flatten(1), query_feats.flatten(1), dim=-1).double()
         assert torch.allclose(_t(bars.series["cosine"]), cosine, atol=1e-5), "a plain cosine of the same features"
+
+
+# -- Siamese network --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("hparams", [{}, {"score": "mean"}, {"bn_mode": "transductive"}])
+def test_siamese_pair_probabilities_and_difference_maps_are_what_its_head_receives(episode, hparams):
+    ep = episode
+    learner = _learner("siamese", hparams, ep)
+    _check_siamese(learner, ep)
+
+
+def test_siamese_koch_backbone_explains_its_4096_features(episode):
+    spec = core.InputSpec(size=(105, 105))
+    g = torch.Generator().manual_seed(0)
+    ep = core.Episode(torch.rand(6, 1, 105, 105, generator=g), episode.support_y, torch.rand(2, 1, 105, 105, generator=g),
+                      torch.tensor([0, 2]), tuple(CLASSES))
+    learner = core.create("siamese", {"backbone": "koch"}, spec, n_way=5)
+    images = _check_siamese(learner, ep)
+    assert all(len(im) == 64 and len(im[0]) == 64 for im in images.images)
+
+
+def _check_siamese(learner, ep):
+    explanations, probs, head_inputs = _explain_and_record(learner, ep, learner.head, hook_input=True)
+    # The head's input is |f(x̂) − f(xᵢ)| [Q, S, D]: all queries at once, or one query at a time.
+    differences = torch.cat(head_inputs)
+    with torch.no_grad():
+        p_same = torch.sigmoid(learner.head(differences).squeeze(-1)).double()
+    n_s, dim = len(ep.support_x), differences.shape[-1]
+    for e, diff, p in zip(explanations, differences, p_same):
+        pairs = _t(_part(e, SupportWeights, "same").values)
+        assert torch.allclose(pairs, p, atol=1e-5), "p(same) per support image is the head's σ(W·|Δ| + b)"
+        member = [ep.support_y == c for c in range(3)]
+        expected = _t([pairs[m].max() if learner.hparams.score == "max" else pairs[m].mean() for m in member])
+        bars = _part(e, Bars, "class score")
+        scores = _t(next(iter(bars.series.values())))
+        assert torch.allclose(scores, expected, atol=1e-6)
+        assert torch.allclose(scores / scores.sum(), _t(e.probabilities), atol=1e-5), "aggregated as siamese.py does"
+        images = _part(e, Images, "difference")
+        assert len(images.images) == n_s
+        for im, d in zip(images.images, diff):
+            flat = _t(im).flatten()
+            assert torch.allclose(flat[:dim], d.double(), atol=1e-6), "each map is the difference the head receives"
+            assert (flat[dim:] == 0).all(), "the grid's padding is zeros"
+    return images
+
+
+def test_near_square_grid_keeps_every_value_in_order_and_pads_with_zeros():
+    assert near_square_grid(torch.arange(1.0, 65.0)).shape == (8, 8)
+    grid = near_square_grid(torch.arange(1.0, 11.0))
+    assert grid.shape == (3, 4)
+    assert grid.flatten().tolist() == list(range(1, 11)) + [0, 0]
 
 
