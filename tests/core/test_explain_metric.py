@@ -232,3 +232,40 @@ def test_near_square_grid_keeps_every_value_in_order_and_pads_with_zeros():
     assert grid.flatten().tolist() == list(range(1, 11)) + [0, 0]
 
 
+# -- all four ----------------------------------------------------------------------------------------
+
+METRIC = [("protonet", {}), ("matching", {"fce": True}), ("relation", {}), ("siamese", {})]
+
+
+@pytest.mark.parametrize("name,hparams", METRIC)
+def test_explaining_leaves_gradients_optimizer_and_every_module_mode_as_they_were(episode, name, hparams):
+    ep = episode
+    learner = _learner(name, hparams, ep)
+    learner.meta_train_step([ep])  # an optimizer with state
+    loss, _ = learner.episode_loss(ep)
+    loss.backward()  # gradients waiting for the next step
+    grads = {n: p.grad.clone() for n, p in learner.named_parameters() if p.grad is not None}
+    optim = repr(learner.optimizer.state_dict())
+    learner.train()
+    next(learner.children()).eval()  # a mixed mode: every module's own flag must come back
+    modes = {n: m.training for n, m in learner.named_modules()}
+    learner.explain_parts(ep.support_x, ep.support_y, ep.query_x[:1], CLASSES)
+    assert {n: m.training for n, m in learner.named_modules()} == modes
+    assert {n: p.grad for n, p in learner.named_parameters() if p.grad is not None}.keys() == grads.keys()
+    assert all(torch.equal(p.grad, grads[n]) for n, p in learner.named_parameters() if p.grad is not None)
+    assert repr(learner.optimizer.state_dict()) == optim
+
+
+@pytest.mark.parametrize("name,hparams", METRIC)
+def test_default_size_explanation_prints_readable_numbers(small_real_sources, name, hparams):
+    """A default-size Conv-4 model, 5-way 5-shot: print the text and how long one query took (no bound)."""
+    train, _ = small_real_sources
+    ep = core.EpisodeSampler(train, 5, 5, 1, seed=1).episode(0)
+    learner = core.create(name, hparams, train.spec, n_way=5)
+    learner.eval()
+    classes = [f"class {c}" for c in range(5)]
+    core.explain(learner, ep.support_x, ep.support_y, ep.query_x[:1], classes)  # warm up
+    start = time.perf_counter()
+    (e,) = core.explain(learner, ep.support_x, ep.support_y, ep.query_x[:1], classes)
+    print(f"\n{name}: one query explained in {time.perf_counter() - start:.3f} s\n{e.text()}")
+    assert e.classes[e.predicted] in e.text()
