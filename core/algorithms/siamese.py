@@ -100,7 +100,7 @@ class SiameseNetwork(SupportSetLearner):
     family = "metric"
     paper = "Koch, Zemel & Salakhutdinov, ICML Deep Learning Workshop 2015"
     how_it_decides = ("The network compares the query with each support image in turn and gives the probability that the "
-                      "two show the same character; each class is scored by its best match (or the average), "
+                      "two show the same class; each class is scored by its best match (or the average), "
                       "and the scores are shared out as probabilities.")
 
     @dataclass(frozen=True)
@@ -196,10 +196,11 @@ class SiameseNetwork(SupportSetLearner):
             class_scores = (p_same.unsqueeze(0) * member).sum(-1) / member.sum(-1).clamp_min(1)
         best = classes[int(class_scores.argmax())]
         rows, columns = near_square_grid(difference[0]).shape
+        padding = rows * columns - difference.shape[1]
         how = "best" if self.hparams.score == "max" else "average"
         return [
-            SupportWeights("Probability of the same character, per support image",
-                           "The network's probability that the query and each support image show the same character.",
+            SupportWeights("Probability of the same class, per support image",
+                           "The network's probability that the query and each support image show the same class.",
                            values=p_same, value_label="p(same)"),
             Bars(f"Class score: its {how} match",
                  f"Each class is scored by its {how} p(same); the probabilities are these scores divided by their sum, "
@@ -207,7 +208,8 @@ class SiameseNetwork(SupportSetLearner):
                  categories=list(classes), series={f"{self.hparams.score} p(same)": class_scores}, value_label="p(same)"),
             Images("Feature differences the comparison weighs",
                    f"For each support image, how much each of the {difference.shape[1]} features differs from the query's "
-                   f"(dark = alike, bright = different), laid out on a {rows}×{columns} grid padded with zeros; "
+                   f"(dark = alike, bright = different), laid out row by row in a grid of {rows}×{columns}"
+                   + (f" (the last {padding} cells are padding, always 0)" if padding else "") + "; "
                    "the network weighs these differences into p(same).",
                    images=[near_square_grid(d) for d in difference], labels=support_names(support_y, classes),
                    vmin=0.0, vmax=float(difference.max()) or None),  # one scale for all: brighter is more different
