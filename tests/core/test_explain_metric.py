@@ -27,10 +27,10 @@ def episode(small_real_sources):
     return core.EpisodeSampler(train, 3, 2, 2, seed=0).episode(0)
 
 
-def _learner(name, hparams, ep, spec=core.InputSpec()):
+def _learner(name, hparams, ep):
     """A tiny learner whose BatchNorm running statistics are not the initial ones (so running and
     batch statistics really differ), left in training mode."""
-    learner = core.create(name, {"hidden": 8, **hparams} if hparams.get("backbone") != "koch" else hparams, spec, n_way=5)
+    learner = core.create(name, {"hidden": 8, **hparams}, core.InputSpec(), n_way=5)
     learner.train()
     with torch.no_grad():
         for _ in range(3):
