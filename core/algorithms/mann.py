@@ -344,14 +344,14 @@ class MANN(MetaLearner):
 
         lands = added_up(read[-1:])[0]
         top = max(range(len(shown)), key=lambda c: float(lands[c]) / len(shown[c]))  # row for row: a big group adds up many small weights
-        rest = f"; the other {len(hidden)} rows are added up in the last column" if hidden else ""
-        copies = ("Rows written together hold the same content and are shown as one column" if any(len(g) > 1 for g in shown) else "")
+        rest = f" The other {len(hidden)} rows are added up in the last column." if hidden else ""
+        copies = " Rows written together are copies, shown as one column." if any(len(g) > 1 for g in shown) else ""
         return [
-            Matrix("Write weights over memory rows", "How much was written into the memory's rows at each step, all heads together: "
-                   f"a new image goes to the least-used rows, or to rows just read. {copies}{rest}.",
+            Matrix("Write weights over memory rows", "How much was written into the memory's rows at each step (all heads together): "
+                   f"a new image goes to the least-used rows or to rows just read.{copies}{rest}",
                    added_up(written), steps, columns, "write weight", vmin=0.0),
             Matrix("Read weights over memory rows", "Where the network read at each step (mean of its heads; each step's weights "
-                   f"add up to 1): it reads the rows whose content best matches what it sees{rest}.",
+                   f"add up to 1): it reads the rows whose content best matches what it sees.{rest}",
                    added_up(read), steps, columns, "read weight", vmin=0.0, vmax=1.0),
             Matrix("Memory usage", f"How much each row (one row of a column) has been used: reading or writing raises it, and it fades "
                    f"by {self.hparams.gamma:g} a step; the least-used rows are cleared and written next.",

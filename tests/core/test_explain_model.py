@@ -143,9 +143,9 @@ def _rows(name):
     return rows
 
 
-@pytest.mark.parametrize("columns", [16, 3])  # 3: most rows are hidden, added up in the last column
-def test_mann_explains_its_memory_reads_and_writes_as_the_model_computes_them(columns):
-    m = _mann()
+@pytest.mark.parametrize("columns, heads", [(16, 2), (3, 2), (16, 1)])  # 3 columns: most rows are hidden, added up in the last one
+def test_mann_explains_its_memory_reads_and_writes_as_the_model_computes_them(columns, heads):
+    m = _mann(read_heads=heads)
     m.explained_columns = columns
     support_x, support_y, query_x = _episode(k=2)
     grads = _with_gradients(m, support_x)
@@ -154,7 +154,7 @@ def test_mann_explains_its_memory_reads_and_writes_as_the_model_computes_them(co
     optim_state = str(m.optimizer.state_dict())
     explanations = core.explain(m, support_x, support_y, query_x, CLASSES)
     _assert_untouched(m, grads, state, optim_state, True)
-    heads, gamma, slots = m.hparams.read_heads, m.hparams.gamma, m.hparams.memory_slots
+    gamma, slots = m.hparams.gamma, m.hparams.memory_slots
     for e, query in zip(explanations, query_x.split(1)):
         m.eval()
         order, steps = _mann_replay(m, support_x, support_y, query)
