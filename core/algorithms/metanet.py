@@ -276,11 +276,17 @@ class MetaNetwork(SupportSetLearner):
         shapes = {k: v.shape for k, v in self.b_head.slow(n_way).items()}
         return TaskMemory(q_star, keys, values, shapes, n_way)
 
+    def representation(self, memory: TaskMemory, u_features: torch.Tensor) -> torch.Tensor:
+        """r_j = u(Q, Q*; x_j) [Q, rep_dim]: the queries as the memory's keys R were made."""
+        return head_forward(self.u_head.slow(), u_features, memory.task_fast)
+
+    def similarities(self, memory: TaskMemory, u_features: torch.Tensor) -> torch.Tensor:
+        """cos(R, r_j) [Q, S]: each query's cosine similarity with each support example's key."""
+        return F.normalize(self.representation(memory, u_features), dim=-1) @ F.normalize(memory.keys, dim=-1).T
+
     def attention(self, memory: TaskMemory, u_features: torch.Tensor) -> torch.Tensor:
-        """a_j = softmax(cos(R, r_j)) [Q, S], r_j = u(Q, Q*; x_j): how much each query reads of each support example."""
-        r = head_forward(self.u_head.slow(), u_features, memory.task_fast)
-        cos = F.normalize(r, dim=-1) @ F.normalize(memory.keys, dim=-1).T  # [Q, S]
-        return F.softmax(self.hparams.attention_scale * cos, dim=-1)
+        """a_j = softmax(cos(R, r_j)) [Q, S]: how much each query reads of each support example."""
+        return F.softmax(self.hparams.attention_scale * self.similarities(memory, u_features), dim=-1)
 
     def read(self, memory: TaskMemory, u_features: torch.Tensor) -> dict[str, torch.Tensor]:
         """Each query's example-level fast weights W*_j = a_jᵀ M."""
@@ -339,6 +345,9 @@ class MetaNetwork(SupportSetLearner):
                     memory = self.process_support_set(support_x, support_y, n_way)
                     fb, fu = self.b_trunk(query_x), self.u_trunk(query_x)
                 attention = self.attention(memory, fu)[0]  # a_j over the support memory
+                cosines = self.similarities(memory, fu)[0]
+                # the map shows directions (what the cosine compares): keys and query on the unit sphere
+                space = F.normalize(torch.cat([memory.keys, self.representation(memory, fu)]), dim=-1)
                 slow = self.b_head.slow(n_way)
                 # The prediction: b with slow W and the query's fast W*_j = a_jᵀ M (layer augmentation, §3.3).
                 with_fast = F.softmax(head_forward(slow, fb, self.read(memory, fu)), dim=-1)[0]
@@ -346,7 +355,11 @@ class MetaNetwork(SupportSetLearner):
                 slow_only = F.softmax(head_forward(slow, fb), dim=-1)[0]
         finally:
             self.train(was_training)
-        from ..explanation import Bars, SupportWeights
+        from ..explain import pca_2d
+        from ..explanation import Bars, Points, SupportWeights
+
+        coords, share = pca_2d(space)
+        s = len(support_y)
 
         by_class = torch.zeros(n_way, dtype=attention.dtype, device=attention.device).index_add_(0, support_y, attention)
         picked, slow_pick, main = (classes[int(v.argmax())] for v in (with_fast, slow_only, by_class))
@@ -360,6 +373,12 @@ class MetaNetwork(SupportSetLearner):
             Bars("With and without the fast weights", "The class probabilities with the fast weights built from this support "
                  f"set (the prediction) and with only the weights learned in training: {change}.",
                  list(classes), {"with fast": with_fast, "slow only": slow_only}, "probability"),
+            Points("What the query resembles", "The support images and the query where the network compares them (its "
+                   "representation u, flattened to 2-D); each line's number is a cosine similarity, which the attention turns into weights.",
+                   coords[:, 0], coords[:, 1],
+                   [f"support {i} ({classes[y]})" for i, y in enumerate(support_y.tolist())] + ["query"],
+                   ["support"] * s + ["query"], support_y.tolist() + [-1], [(s, i, c) for i, c in enumerate(cosines.tolist())],
+                   "cosine", tuple(f"PC {k + 1} ({v:.0%} of variance)" for k, v in enumerate(share))),
             SupportWeights("Attention over the support memory", "How much of each support image's fast weights the query "
                            "borrows; the more alike the two look to the network, the more it borrows (the weights sum to 1).",
                            attention, "attention"),

@@ -12,7 +12,7 @@ import core
 from core.algorithms.mann import _ADAPT_ORDER_SEED, _rows_name, previous_labels
 from core.algorithms.memory import write_weights
 from core.algorithms.metanet import head_forward, unflatten_params
-from core.explanation import Bars, Matrix, SupportWeights
+from core.explanation import Bars, Matrix, Points, SupportWeights
 
 CLASSES = ["alpha", "beta", "gamma"]
 
@@ -103,6 +103,18 @@ def test_metanet_explains_its_prediction_with_and_without_fast_weights_and_its_a
             fast = unflatten_params(a.unsqueeze(0) @ memory.values, memory.shapes)
             assert all(torch.allclose(fast[k], v, rtol=0, atol=1e-9) for k, v in m.read(memory, fu).items())
             assert torch.allclose(F.softmax(head_forward(slow, fb, fast), -1)[0], probs, rtol=0, atol=1e-9)
+            # the map: u's representations of the support images (the keys R) and of the query, with the
+            # cosines the attention is the softmax of (times attention_scale)
+            r = head_forward(m.u_head.slow(), fu, memory.task_fast)
+            cos = F.cosine_similarity(r, memory.keys, dim=-1)
+        (space,) = _parts(e, Points)
+        assert [(i, j) for i, j, _ in space.links] == [(len(support_y), j) for j in range(len(support_y))]
+        links = torch.tensor([v for _, _, v in space.links], dtype=torch.float64)
+        assert torch.allclose(links, cos, rtol=0, atol=1e-9)
+        assert torch.allclose(F.softmax(m.hparams.attention_scale * links, -1), a, rtol=0, atol=1e-9)
+        coords, _ = core.pca_2d(F.normalize(torch.cat([memory.keys, r]), dim=-1))
+        assert torch.allclose(torch.tensor([space.x, space.y], dtype=torch.float64).T, coords, rtol=0, atol=1e-9)
+        assert space.group == support_y.tolist() + [-1] and space.kind_of[-1] == "query"
         # by class: the attention on each class's support images, added up
         assert torch.allclose(torch.tensor(by_class.series["attention"], dtype=torch.float64),
                               torch.zeros(3, dtype=torch.float64).index_add_(0, support_y, a), rtol=0, atol=1e-12)
