@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 import core
+from core.episodes import Episode
 from core.algorithms.mann import _ADAPT_ORDER_SEED, _rows_name, previous_labels
 from core.algorithms.memory import write_weights
 from core.algorithms.metanet import head_forward, unflatten_params
@@ -27,18 +28,26 @@ def _parts(explanation, kind, title_start=""):
     return [p for p in explanation.parts if isinstance(p, kind) and p.title.startswith(title_start)]
 
 
-def _with_gradients(learner, support_x):
-    """Fill every parameter's .grad (as in the middle of a training step), to see explaining leaves them alone."""
-    learner.zero_grad()
-    sum(p.sum() for p in learner.parameters()).backward()
-    return {n: p.grad.clone() for n, p in learner.named_parameters()}
+def _mid_training(learner, episode, training):
+    """One real training step first (it leaves gradients and optimizer moments behind, as in the
+    middle of a run), then what explaining must leave alone: (gradients, weights, optimizer state)."""
+    learner.meta_train_step([episode])
+    learner.train(training)
+    optim = learner.optimizer.state_dict()
+    return ({n: p.grad.clone() for n, p in learner.named_parameters() if p.grad is not None},
+            {k: v.clone() for k, v in learner.state_dict().items()},
+            ({i: {k: v.clone() if torch.is_tensor(v) else v for k, v in st.items()} for i, st in optim["state"].items()}, str(optim["param_groups"])))
 
 
-def _assert_untouched(learner, grads, state, optim_state, training):
+def _assert_untouched(learner, before, training):
+    grads, state, (moments, groups) = before
     assert learner.training == training
-    assert all(torch.equal(grads[n], p.grad) for n, p in learner.named_parameters()), "explaining changed a gradient"
+    assert grads and all(torch.equal(grads[n], p.grad) for n, p in learner.named_parameters() if n in grads), "explaining changed a gradient"
+    assert all((p.grad is None) == (n not in grads) for n, p in learner.named_parameters()), "explaining left a gradient"
     assert all(torch.equal(state[k], v) for k, v in learner.state_dict().items()), "explaining changed the model"
-    assert str(learner.optimizer.state_dict()) == optim_state, "explaining touched the optimizer"
+    optim = learner.optimizer.state_dict()
+    assert moments and str(optim["param_groups"]) == groups and optim["state"].keys() == moments.keys()
+    assert all(torch.equal(torch.as_tensor(v), torch.as_tensor(moments[i][k])) for i, st in optim["state"].items() for k, v in st.items()), "explaining touched the optimizer"
 
 
 # -- Meta Networks -------------------------------------------------------------------------------
@@ -72,12 +81,9 @@ def _metanet_phases(m, support_x, support_y, query, n_way):
 def test_metanet_explains_its_prediction_with_and_without_fast_weights_and_its_attention(bn_mode, training):
     m = _metanet(bn_mode)  # trained 5-way, explaining a 3-way task: b's output layer is sliced
     support_x, support_y, query_x = _episode()
-    grads = _with_gradients(m, support_x)
-    m.train(training)
-    state = {k: v.clone() for k, v in m.state_dict().items()}
-    optim_state = str(m.optimizer.state_dict())
+    before = _mid_training(m, Episode(support_x, support_y, query_x, torch.arange(3).repeat_interleave(2), tuple(CLASSES)), training)
     explanations = core.explain(m, support_x, support_y, query_x, CLASSES)
-    _assert_untouched(m, grads, state, optim_state, training)
+    _assert_untouched(m, before, training)
     expected = core.probabilities(m, support_x, support_y, query_x)
     for e, query, probs in zip(explanations, query_x.split(1), expected):
         (bars,) = _parts(e, Bars, "With and without")
@@ -160,12 +166,9 @@ def test_mann_explains_its_memory_reads_and_writes_as_the_model_computes_them(co
     m = _mann(read_heads=heads)
     m.explained_columns = columns
     support_x, support_y, query_x = _episode(k=2)
-    grads = _with_gradients(m, support_x)
-    m.train()
-    state = {k: v.clone() for k, v in m.state_dict().items()}
-    optim_state = str(m.optimizer.state_dict())
+    before = _mid_training(m, Episode(support_x, support_y, support_x[:0], support_y[:0], tuple(CLASSES)), True)  # a sequence: no queries
     explanations = core.explain(m, support_x, support_y, query_x, CLASSES)
-    _assert_untouched(m, grads, state, optim_state, True)
+    _assert_untouched(m, before, True)
     gamma, slots = m.hparams.gamma, m.hparams.memory_slots
     for e, query in zip(explanations, query_x.split(1)):
         m.eval()
