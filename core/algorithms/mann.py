@@ -369,13 +369,14 @@ class MANN(MetaLearner):
         in the order they were first written (a diagonal in the pictures)."""
         history = torch.cat([written, read, usage]).T  # [slots, 3T]: what a picture shows of a row
         groups: list[list[int]] = []
+        firsts: list[int] = []  # each group's first row, to compare a row with every group at once
         for i in range(len(history)):
-            for g in groups:
-                if torch.allclose(history[i], history[g[0]], rtol=1e-6, atol=1e-9):
-                    g.append(i)
-                    break
+            match = ((history[firsts] - history[i]).abs() <= 1e-9 + 1e-6 * history[firsts].abs()).all(1).nonzero()
+            if len(match):
+                groups[int(match[0])].append(i)
             else:
                 groups.append([i])
+                firsts.append(i)
         query_read = read[-1]
         must = {tuple(g) for g in sorted(groups, key=lambda g: -float(query_read[g].sum()))[:3]}
         by_writes = sorted(groups, key=lambda g: -float(written[:, g].sum()))

@@ -207,6 +207,11 @@ def test_mann_explains_its_memory_reads_and_writes_as_the_model_computes_them(co
             for c, g in enumerate(groups):  # and LRUA's update, from the explanation's own numbers
                 before = usage.values[t - 1][c] if t else 0.0
                 assert abs(usage.values[t][c] - (gamma * before + (heads * read.values[t][c] + write.values[t][c]) / len(g))) < 1e-9
+        # a column's rows are copies: the same writes, reads and usage at every step
+        history = torch.stack([torch.stack([ww.sum(0), after.memory.read_weights[0].mean(0), after.memory.usage[0]]) for ww, _, after in steps])
+        assert heads == 1 or any(len(g) > 1 for g in groups), "the heads write their least-used rows together"
+        for g in groups:  # [T, 3, rows]
+            assert torch.allclose(history[..., g], history[..., g[:1]].expand(-1, -1, len(g)), rtol=1e-6, atol=1e-9)
         # the query's read: the last step's read weights, each column named by whoever wrote it most
         assert lands.series["read weight"] == read.values[-1]
         written = torch.stack([ww.sum(0) for ww, _, _ in steps])
