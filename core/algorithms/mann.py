@@ -57,6 +57,12 @@ each query is then one more step from the state left after the support set — e
 that same state, independently — and its input label is the last support example's label (what
 a step after the support set would see in training). Probabilities are over the first n_way
 label slots, renormalised.
+
+Explanation (`explain_parts`): the same support sequence and query step, traced (`run(trace=...)`):
+the write weights (all heads together), read weights (the heads' mean, a distribution) and usage
+over the memory rows at every step, and the query's read weights. The heads write every least-used
+row alike, so those rows are copies; the pictures show each set of copies as one column, and the
+rows they leave out added up in a last column, so every step's read weights still add up to 1.
 """
 from __future__ import annotations
 

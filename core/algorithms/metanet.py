@@ -68,6 +68,11 @@ Choices the paper leaves open (or where this file departs from it), and why:
   faster per second (5-way: 0.09 s of CPU per step; 20-way: 0.33 s).
 Omniglot protocol of the paper: 1-shot, trained on the test task's shape (5-way or 20-way). A
 model trained 20-way also classifies 5-way tasks (through the sliced output layer).
+
+Explanation (`explain_parts`), in adapt()'s BatchNorm mode: the query's class probabilities with
+the fast weights (the prediction) and with the slow weights alone (W* = 0), the attention a_j over
+the support memory (per support image and per class), and u's representations of the support
+images and the query in 2-D with the cosines the attention is the softmax of.
 """
 from __future__ import annotations
 
