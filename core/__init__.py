@@ -21,7 +21,8 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     "evaluation": ("EvalResult", "evaluate"),
     "files": ("IMAGE_SUFFIXES", "atomic_write"),
     "report": ("fmt_duration",),
-    "explaining": ("explain", "explain_files", "pca_2d"),
+    "explaining": ("explain", "explain_files"),
+    "pca": ("pca_2d",),
     "explanation": ("PART_KINDS", "Bars", "Curves", "Explanation", "Images", "Matrix", "Part", "Points", "SupportWeights", "Text"),
     "inference": ("Predictions", "predict", "predict_files", "probabilities"),
     "inputspec": ("InputSpec", "prepare_image"),
@@ -55,7 +56,8 @@ if TYPE_CHECKING:  # static analysis and editors see every name
     from .evaluation import EvalResult, evaluate
     from .files import IMAGE_SUFFIXES, atomic_write
     from .report import fmt_duration
-    from .explaining import explain, explain_files, pca_2d
+    from .explaining import explain, explain_files
+    from .pca import pca_2d
     from .explanation import PART_KINDS, Bars, Curves, Explanation, Images, Matrix, Part, Points, SupportWeights, Text
     from .inference import Predictions, predict, predict_files, probabilities
     from .inputspec import InputSpec, prepare_image
