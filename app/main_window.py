@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QPalette
 from PySide6.QtWidgets import (QFrame, QLabel, QMainWindow, QProgressBar, QPushButton, QSplitter,
                                QStackedWidget, QTabWidget, QToolBar, QVBoxLayout, QWidget)
 
@@ -25,6 +25,8 @@ from .closing import Closing
 from .common import install_wheel_guard
 from .compare_view import CompareView
 from .dialogs import Dialogs
+from .episode_grid import set_palette as set_episode_palette
+from .episodes_view import EpisodesView
 from .hparam_tab import HParamTab
 from .library import ModelLibrary
 from .model import AlgorithmChoice, Project
@@ -209,6 +211,9 @@ class MainWindow(QMainWindow):
         self.models_tab = ModelsTab()
         self.models = self.models_tab.tree
         self.tabs.addTab(self.models_tab, "Models")
+        set_episode_palette(self.palette().color(QPalette.ColorRole.Base), self.palette().color(QPalette.ColorRole.Text))
+        self.episodes = EpisodesView(self.project, self._model_in_use, lambda: self.core_ready)
+        self.tabs.addTab(self.episodes, "Episodes")
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self._card(tr_w))
         right.addWidget(self.tabs)
@@ -264,6 +269,8 @@ class MainWindow(QMainWindow):
         self.runs.status.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
         self.runs.runningChanged.connect(self._training_running)
         self.runs.modelsChanged.connect(self._refresh_models)
+        self.runs.liveEpisode.connect(self.episodes.show_live)
+        self.runs.runningChanged.connect(lambda running: running and self.episodes.run_started())
         self.runs.classifyWanted.connect(lambda: self.closer.keep_runs or QTimer.singleShot(0, lambda: self.classify(quiet=True)))
         self.files.opened.connect(self.projectOpened)
         self.files.openingChanged.connect(self._show_opening)
@@ -414,6 +421,11 @@ class MainWindow(QMainWindow):
     def current_model(self):
         """The library entry Classify uses: the project's model, else this algorithm's latest."""
         return self.runs.current_model()
+
+    def _model_in_use(self) -> tuple[str, str] | None:
+        """(checkpoint path, name) of the model in use, for the Episodes tab's predictions."""
+        e = self.current_model()
+        return (str(self.library.path(e.id)), e.name) if e is not None else None
 
     def _update_model_label(self) -> None:
         e = self.current_model()

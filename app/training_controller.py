@@ -28,6 +28,7 @@ class TrainingController(QObject):
     runningChanged = Signal(bool)  # a run started (True) or has ended and its thread is gone (False)
     modelsChanged = Signal()  # the library changed: a run added a model, one was renamed or deleted
     classifyWanted = Signal()  # a new model is in use and there is something to classify with it
+    liveEpisode = Signal(object)  # the run's latest training episode, drawn (the Episodes tab shows it)
 
     def __init__(self, project: Project, library: ModelLibrary, panel: TrainingPanel, query: QueryPanel, dialogs: Dialogs,
                  core_ready: Callable[[], bool], other_run_busy: Callable[[], bool], parent: QObject | None = None):
@@ -65,6 +66,7 @@ class TrainingController(QObject):
         self.session = workers.TrainSession(request, self)
         self.session.stage.connect(lambda text: self.status.emit(text, 0))
         self.session.progress.connect(self.training.add)
+        self.session.episode.connect(self.liveEpisode)
         self.session.finished.connect(self._training_finished)
         self.session.failed.connect(self._training_failed)
         self.session.ended.connect(self._training_ended)

@@ -22,6 +22,7 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, Signal, Slot
 
+from .episode_jobs import LIVE_EVERY_S, LiveEpisodes
 from .jobs import lower_thread_priority, quietly_collected
 from .library import verify_model_bytes
 from .model import TrainRequest, train_config
@@ -168,8 +169,10 @@ STOPPED_VAL_EPISODES = 10
 class TrainWorker(CancellableWorker):
     stage = Signal(str)  # a human-readable phase ("Preparing the source…")
     progress = Signal(dict)  # core.Progress.to_dict()
+    episode = Signal(object)  # now and then, the training episode just used (episode_jobs.LiveEpisodes)
     finished = Signal(dict)  # {"status", "model_id"?, "meta"?}
     verb, noun, memory_hint = "meta-train", "Training", "\nTry fewer ways, queries or a smaller meta-batch."
+    live_every_s: float | None = LIVE_EVERY_S  # the live episode's refresh; None: no live episodes
 
     def __init__(self, request: TrainRequest):
         super().__init__(request)
@@ -208,9 +211,13 @@ class TrainWorker(CancellableWorker):
         trainer = core.Trainer(cfg, train, val, cancel=self.token)
         self.stage.emit(f"Meta-training on {trainer.device.type.upper()}")
         last: dict = {}
+        live = LiveEpisodes(trainer, self.live_every_s) if self.live_every_s is not None else None
         for p in trainer.run():
             last = p.to_dict()
             self.progress.emit(last)
+            shown = live.after_step(p) if live is not None else None
+            if shown is not None:
+                self.episode.emit({**shown, "source": source})  # the run's source: stepping through its stream later
         status = last.get("status", "cancelled")
         if trainer.step == 0 or self.discard:
             self.finished.emit({"status": status})
@@ -308,10 +315,11 @@ class TrainSession(ThreadSession):
     """One meta-training run on its own QThread. Emits the worker's signals on the GUI thread."""
     stage = Signal(str)
     progress = Signal(dict)
+    episode = Signal(object)
     finished = Signal(dict)
     failed = Signal(str, str)
     ended = Signal()  # the thread has stopped (after finished/failed)
-    relayed = ("stage", "progress", "finished", "failed")
+    relayed = ("stage", "progress", "episode", "finished", "failed")
 
     def __init__(self, request: TrainRequest, parent: QObject | None = None):
         super().__init__(TrainWorker(request), "fewshot-train", parent)

@@ -1,0 +1,135 @@
+"""The engine side of the Episodes view (no widgets; runs on the training thread or the job thread).
+
+- `LiveEpisodes` (training thread): after a training step, at most once every `every_s` seconds,
+  the step's last training episode as plain data with the live model's predictions on its queries.
+- `episode_job` (job thread): episode i of a stream — the training stream of the project's
+  settings, the fixed validation episodes or the fixed test episodes — with the predictions of
+  the model in use, drawn into a QImage.
+
+`core` (and so torch) is imported inside the functions: the window shows before torch has loaded.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .episode_grid import draw_episode, episode_data, predict_episode
+
+STREAMS = {"train": "Training stream", "val": "Validation episodes", "test": "Test episodes"}
+LIVE_EVERY_S = 1.0  # the live episode's refresh: the GUI redraws it at this rate at most
+
+
+class LiveEpisodes:
+    """(training thread) The episode a training step just used, now and then, with the live
+    model's predictions. Episode i of the stream is `EpisodeSampler(source, shape, seed).episode(i)`,
+    the Trainer's own sampler (a pure function of seed and i), so it is drawn again here rather
+    than taken from inside the step; the step's meta-batch used episodes
+    `episodes - meta_batch … episodes - 1`, and the last of them is shown."""
+
+    def __init__(self, trainer: Any, every_s: float = LIVE_EVERY_S):
+        import core
+
+        shape = trainer.episode_shape()
+        self.trainer, self.every_s = trainer, every_s
+        self.meta_batch = shape["meta_batch"]
+        self.sampler = core.EpisodeSampler(trainer.train_source, shape["train_way"], shape["train_shot"], shape["train_query"],
+                                           seed=trainer.config.seed, device="cpu")
+        self.last = -float("inf")  # when the last episode was shown (time.monotonic)
+        self.shown = -1  # and its index
+
+    def after_step(self, progress: Any) -> dict[str, Any] | None:
+        """The payload for the view, or None when the last one is younger than `every_s`. The
+        run's final report brings its last step's episode, unless that one is on screen."""
+        now = time.monotonic()
+        index = progress.episodes - 1
+        if progress.status == "running":
+            if now - self.last < self.every_s:
+                return None
+        elif index < 0 or index == self.shown:
+            return None
+        self.last, self.shown = now, index
+        data = episode_data(self.sampler, index)
+        data.update(stream="train", step=progress.step, meta_batch=self.meta_batch,
+                    predictions={"live": predict_episode(self.trainer.learner, self.sampler, index)},
+                    model=f"the live model after step {progress.step}")
+        data["image"] = draw_episode(data, data["predictions"])
+        return data
+
+
+# -- stepping through a stream (job thread) ------------------------------------------------------
+_sources: dict[str, Any] = {}  # repr(source setting) -> (train, val, test); the job thread's only
+_learner: dict[str, Any] = {}  # {"key": (path, mtime, device), "learner": ...}: the model last used
+
+
+def _stream_sources(source: dict, n_way: int):
+    from .workers import compare_sources
+
+    key = repr(sorted(source.items()))
+    if key not in _sources:
+        _sources.clear()  # one source setting at a time: they can be large
+        _sources[key] = compare_sources(source, n_way)
+    return _sources[key]
+
+
+def training_shape(algorithm: str, hparams: dict, task: dict, num_classes: int) -> dict[str, int]:
+    """The training episodes' shape the Trainer would use for these settings: the algorithm's
+    paper defaults over the test protocol, the ways capped by the source's classes."""
+    import core
+
+    cls = core.get_algorithm(algorithm)
+    d = cls.episode_defaults(core.hparams_from_dict(cls.HParams, hparams))
+    return {"train_way": min(d.get("train_way", task["n_way"]), num_classes), "train_shot": d.get("train_shot", task["k_shot"]),
+            "train_query": d.get("train_query", task["q_query"]), "meta_batch": d.get("meta_batch", 1)}
+
+
+def _model(path: str, device: str):
+    import os
+
+    import core
+
+    key = (path, os.stat(path).st_mtime_ns, device)
+    if _learner.get("key") != key:
+        _learner.clear()
+        _learner.update(key=key, learner=core.load_checkpoint(path, core.auto_device(device))[0])
+    return _learner["learner"]
+
+
+def stream_sampler(request: dict[str, Any]):
+    """The sampler of the requested stream: `request` holds "stream", "source" (a Source dict),
+    "task" (TaskSettings.to_dict()), "algorithm" and "hparams"; for the training stream, the last
+    run's stream ("live": its seed, shape, meta_batch and source, from a live episode) wins."""
+    import core
+
+    task, stream, live = request["task"], request["stream"], request.get("live")
+    if stream == "train" and live:
+        train = _stream_sources(live["source"], int(task["n_way"]))[0]
+        return core.EpisodeSampler(train, live["n_way"], live["k_shot"], live["q_query"], seed=live["seed"], device="cpu"), live["meta_batch"]
+    train, val, test = _stream_sources(request["source"], int(task["n_way"]))
+    if stream == "train":
+        shape = training_shape(request["algorithm"], request.get("hparams") or {}, task, train.num_classes)
+        sampler = core.EpisodeSampler(train, shape["train_way"], shape["train_shot"], shape["train_query"], seed=int(task["seed"]), device="cpu")
+        return sampler, shape["meta_batch"]
+    if stream == "val" and val is None:
+        raise core.SourceError("this source has no validation classes")
+    seed = core.episodes.VAL_SEED if stream == "val" else core.episodes.TEST_SEED
+    return core.EpisodeSampler(val if stream == "val" else test, int(task["n_way"]), int(task["k_shot"]), int(task["q_query"]),
+                               seed=seed, device="cpu"), 1
+
+
+def episode_job(request: dict[str, Any]) -> dict[str, Any]:
+    """(job thread) Episode request["index"] of the requested stream, with the predictions of the
+    model at request["model_path"] (none when it is None, or its message when it cannot classify
+    these ways), drawn."""
+    sampler, meta_batch = stream_sampler(request)
+    index = int(request["index"])
+    data = episode_data(sampler, index)
+    data.update(stream=request["stream"], meta_batch=meta_batch, step=index // meta_batch + 1, predictions={}, model="")
+    path = request.get("model_path")
+    if path:
+        data["model"] = request.get("model_name") or "the model in use"
+        try:
+            data["predictions"] = {"model": predict_episode(_model(path, request["task"].get("device", "auto")), sampler, index)}
+        except (ValueError, RuntimeError) as exc:  # e.g. more ways than the model's head has
+            data["predictions"] = {"model": str(exc)}
+    data["image"] = draw_episode(data, data["predictions"])
+    return data

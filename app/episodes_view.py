@@ -1,0 +1,163 @@
+"""The Studio's "Episodes" tab: the episodes a model meta-trains and is measured on, as pictures.
+
+While a run meta-trains, the tab follows it: about once a second (`episode_jobs.LIVE_EVERY_S`)
+the training thread draws the episode its last step used, with the live model's prediction on
+each query (green frame: right; red: wrong, with the class it was taken for). ◀ / ▶ and the index
+box step through the stream by index (the sampler is deterministic: episode i of a seed is always
+the same task), and the stream box switches to the fixed validation or test episodes; those are
+drawn on the job thread, with the predictions of the model in use. Stepping stops following.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinBox, QToolButton, QVBoxLayout, QWidget
+
+from . import jobs
+from .episode_grid import EpisodeGrid
+from .episode_jobs import STREAMS, episode_job
+from .model import Project
+
+MAX_INDEX = 2**31 - 1
+
+
+class EpisodesView(QWidget):
+    shown = Signal()  # an episode is on screen (tests wait on it)
+
+    def __init__(self, project: Project, model_in_use: Callable[[], tuple[str, str] | None], core_ready: Callable[[], bool],
+                 parent: QWidget | None = None):
+        """`model_in_use()`: (checkpoint path, name) of the Studio's model in use, or None."""
+        super().__init__(parent)
+        self.project, self.model_in_use, self.core_ready = project, model_in_use, core_ready
+        self.live_stream: dict[str, Any] | None = None  # the running (or last) run's training stream
+        self.data: dict[str, Any] | None = None  # the episode on screen (episode_grid.episode_data + predictions)
+        self.busy = False
+        self.wanted: dict[str, Any] | None = None  # a request made while another was drawn: the latest only
+        self.stream_box = QComboBox()
+        for key, label in STREAMS.items():
+            self.stream_box.addItem(label, key)
+        self.stream_box.setToolTip("Which episodes: the meta-training stream of the Task tab's settings, or the fixed validation or test episodes")
+        self.index_box = QSpinBox()
+        self.index_box.setRange(0, MAX_INDEX)
+        self.index_box.setPrefix("episode ")
+        self.index_box.setKeyboardTracking(False)  # typing 1234 asks for one episode, not four
+        self.prev_btn, self.next_btn = QToolButton(), QToolButton()
+        self.prev_btn.setText("◀")
+        self.next_btn.setText("▶")
+        self.prev_btn.setToolTip("The previous episode of the stream")
+        self.next_btn.setToolTip("The next episode of the stream")
+        self.follow_box = QCheckBox("Follow training")
+        self.follow_box.setChecked(True)
+        self.follow_box.setToolTip("While meta-training, show the episode of the latest step (about once a second)")
+        self.info = QLabel("Meta-train, or pick an episode.")
+        self.info.setObjectName("muted")
+        self.info.setWordWrap(True)
+        self.grid = EpisodeGrid()
+        self.prev_btn.clicked.connect(lambda: self.step_by(-1))
+        self.next_btn.clicked.connect(lambda: self.step_by(1))
+        self.index_box.valueChanged.connect(lambda _: self._picked())
+        self.stream_box.currentIndexChanged.connect(lambda _: self._picked())
+        self.follow_box.toggled.connect(self._follow_toggled)
+        row = QHBoxLayout()
+        for w in (self.stream_box, self.prev_btn, self.index_box, self.next_btn, self.follow_box):
+            row.addWidget(w)
+        row.addStretch(1)
+        lay = QVBoxLayout(self)
+        lay.addLayout(row)
+        lay.addWidget(self.info)
+        lay.addWidget(self.grid, 1)
+
+    # -- the live run ------------------------------------------------------------------------------
+    def run_started(self) -> None:
+        self.live_stream = None
+        self.follow_box.setChecked(True)
+
+    def show_live(self, data: dict[str, Any]) -> None:
+        """(slot of the training run's `episode`) The episode of the latest step, when following."""
+        self.live_stream = {k: data[k] for k in ("seed", "n_way", "k_shot", "q_query", "meta_batch", "source")}
+        if not self.follow_box.isChecked():
+            return
+        self._set_selection("train", data["index"])
+        self._show(data)
+
+    def _follow_toggled(self, on: bool) -> None:
+        if on and self.stream_box.currentData() != "train":
+            self._set_selection("train", self.index_box.value())
+
+    # -- stepping ------------------------------------------------------------------------------------
+    def step_by(self, delta: int) -> None:
+        self.index_box.setValue(max(0, self.index_box.value() + delta))
+
+    def show_episode(self, stream: str, index: int) -> None:
+        """Show episode `index` of `stream` ("train", "val" or "test"), as the boxes would."""
+        self.follow_box.setChecked(False)
+        self._set_selection(stream, index)
+        self._picked()
+
+    def _set_selection(self, stream: str, index: int) -> None:
+        for w in (self.stream_box, self.index_box):
+            w.blockSignals(True)
+        self.stream_box.setCurrentIndex(self.stream_box.findData(stream))
+        self.index_box.setValue(index)
+        for w in (self.stream_box, self.index_box):
+            w.blockSignals(False)
+
+    def _picked(self) -> None:
+        """The person chose an episode: stop following and draw it on the job thread."""
+        self.follow_box.blockSignals(True)
+        self.follow_box.setChecked(False)
+        self.follow_box.blockSignals(False)
+        if not self.core_ready():
+            self.info.setText("The engine is still loading…")
+            return
+        p = self.project
+        model = self.model_in_use()
+        request = {"stream": self.stream_box.currentData(), "index": self.index_box.value(), "source": p.task.source.to_dict(),
+                   "task": p.task.to_dict(), "algorithm": p.algorithm, "hparams": dict(p.hparams), "live": self.live_stream,
+                   "model_path": model[0] if model else None, "model_name": model[1] if model else None}
+        self.wanted = request
+        if not self.busy:
+            self._next_request()
+
+    def _next_request(self) -> None:
+        request, self.wanted = self.wanted, None
+        if request is None:
+            return
+        self.busy = True
+        self.info.setText(f"Drawing {STREAMS[request['stream']].lower()}, episode {request['index']}…")
+
+        def done(data: dict) -> None:
+            self.busy = False
+            if self.wanted is None:  # a newer choice is drawn next; this one would only flash by
+                self._show(data)
+            self._next_request()
+
+        def failed(exc: Exception) -> None:
+            self.busy = False
+            self.grid.show_image(None, "")
+            self.info.setText(f"Cannot show this episode: {exc}")
+            self._next_request()
+
+        jobs.run_job(lambda: episode_job(request), done, failed, owner=self.window())
+
+    # -- showing -----------------------------------------------------------------------------------------
+    def _show(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.grid.show_image(data["image"])
+        self.info.setText(describe(data))
+        self.shown.emit()
+
+
+def describe(data: dict[str, Any]) -> str:
+    """The line above an episode: which one it is, its shape, and how the model did on it."""
+    stream = data["stream"]
+    where = {"train": f"training episode {data['index']} (step {data['step']}" + (f", {data['meta_batch']} episodes a step" if data["meta_batch"] > 1 else "") + ")",
+             "val": f"validation episode {data['index']}", "test": f"test episode {data['index']}"}[stream]
+    text = f"{where[0].upper()}{where[1:]} of seed {data['seed']} · {data['n_way']}-way {data['k_shot']}-shot, {data['q_query']} queries a class"
+    for guesses in data["predictions"].values():
+        if isinstance(guesses, str):
+            return f"{text} · {data['model']} cannot classify it: {guesses}"
+        right = sum(g == t for g, t in zip(guesses, data["query_y"]))
+        return f"{text} · {data['model']}: {right} of {len(guesses)} queries right (green frame: right; red: wrong → the class taken)"
+    return f"{text} · no model in use: train one to see its predictions"
