@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidge
 
 from . import workers
 from .compare_curves import REDRAW_MS, CurvesPanel
+from .compare_episodes import TestEpisodesPage
 from .compare_export import CompareFiles
 from .compare_queries import QueriesPage
 from .compare_results import ResultsTables
@@ -74,6 +75,9 @@ class CompareView(QWidget):
         self.right_tabs.setDocumentMode(True)
         self.right_tabs.addTab(results_page, "Results")
         self.right_tabs.addTab(self.queries, "My queries")
+        self.test_episodes = TestEpisodesPage(self)
+        self.test_episodes.message.connect(self.message)
+        self.right_tabs.addTab(self.test_episodes, "Test episodes")
         split = _split(Qt.Orientation.Horizontal, (self.setup, 0), (self.right_tabs, 1))
         split.setSizes([340, 1100])
         lay = QVBoxLayout(self)
@@ -165,6 +169,7 @@ class CompareView(QWidget):
         self.curve_panel.start({name: r.title or name for name, r in comp.results.items()})
         self.results.fill(comp)
         self.queries.clear()
+        self.test_episodes.fill(comp)
 
     def _event(self, ev: dict) -> None:
         """A core.Comparison event (called for every training step: keep it cheap)."""

@@ -78,7 +78,7 @@ def draw_episode(data: dict[str, Any], predictions: dict[str, Sequence[int] | st
     images = n * (k + q)
     cell = 44 if images > BIG_EPISODE else 64
     pad = 4
-    marks = 8 if len(preds) > 1 else 0
+    marks = max(5, min(12, (cell - 2 * (len(preds) - 1)) // len(preds))) if len(preds) > 1 else 0  # one per model, side by side
     row_h = cell + 2 * pad + (marks + 3 if marks else 0)
     head = 22
     width = NAME_WIDTH + k * (cell + pad) + GAP + q * (cell + pad) + pad

@@ -133,3 +133,29 @@ def episode_job(request: dict[str, Any]) -> dict[str, Any]:
             data["predictions"] = {"model": str(exc)}
     data["image"] = draw_episode(data, data["predictions"])
     return data
+
+
+def compare_episode_job(holder: dict[str, Any], source: dict, index: int, colors: dict[str, Any]) -> dict[str, Any]:
+    """(job thread) Test episode `index` of the comparison in `holder` ({"comparison", "models"}),
+    on its test source (`source`: the Compare view's source setting), with every compared model's
+    predictions, scored as the comparison scored its test episodes (so each model's share of right
+    queries equals its recorded accuracy on that episode). A model that cannot classify the
+    episode gets its message instead."""
+    import core
+
+    comp = holder["comparison"]
+    if not comp.learners and holder.get("models"):
+        comp.load_models(holder["models"], core.auto_device(comp.config.device))
+    c = comp.config
+    test = _stream_sources(source, int(c.n_way))[2]
+    sampler = core.EpisodeSampler(test, c.n_way, c.k_shot, c.q_query, seed=c.test_seed, device="cpu")
+    data = episode_data(sampler, index)
+    predictions: dict[str, Any] = {}
+    for name, learner in comp.learners.items():
+        try:
+            predictions[name] = predict_episode(learner, sampler, index)
+        except (ValueError, RuntimeError) as exc:
+            predictions[name] = str(exc)
+    data.update(stream="test", meta_batch=1, step=0, predictions=predictions, model="")
+    data["image"] = draw_episode(data, predictions, colors)
+    return data

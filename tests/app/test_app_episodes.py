@@ -117,3 +117,60 @@ def test_drawing_live_episodes_never_changes_what_is_trained(algorithm, hparams)
     assert len(indices) == 6  # every step's episode was drawn and predicted
     for key in plain:
         assert torch.equal(plain[key], watched[key]), key
+
+
+# -- the Compare view's test episodes ------------------------------------------------------------------
+TINY_COMPARE_SOURCE = {"kind": "builtin", "folder": "", "classes": 30, "test_classes": 12}
+
+
+def run_tiny_comparison(window, qtbot, monkeypatch, names=("protonet", "matching"), eval_episodes=10):
+    """Meta-train `names` for a few steps in the Compare view, clicking as a person does."""
+    from PySide6.QtCore import QPoint
+
+    from app import compare_setup
+
+    monkeypatch.setitem(compare_setup.DEFAULT_SETUP, "val_episodes", 3)
+    window.compare_view_act.trigger()
+    view = window.compare
+    view.setup.set_source(TINY_COMPARE_SOURCE)
+    for key, value in {"n_way": 3, "k_shot": 1, "q_query": 2, "steps_each": 6, "seconds_each": 0, "eval_episodes": eval_episodes}.items():
+        view.setup.spins[key].setValue(value)
+    for name in names:
+        box = view.setup.checks[name]
+        qtbot.mouseClick(box, Qt.MouseButton.LeftButton, pos=QPoint(7, box.height() // 2))
+        qtbot.mouseClick(view.setup.edit_buttons[name], Qt.MouseButton.LeftButton)
+        view.setup.form.editors["hidden"].setValue(8)
+    with qtbot.waitSignal(view.comparisonReady, timeout=120_000):
+        qtbot.mouseClick(view.setup.run_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.session is None, timeout=60_000)
+    return view
+
+
+def click_row(qtbot, table, row):
+    rect = table.visualItemRect(table.item(row, 0))
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+
+
+def test_compare_lists_test_episodes_most_disputed_first_and_shows_every_models_predictions(window, qtbot, monkeypatch):
+    import core
+
+    view = run_tiny_comparison(window, qtbot, monkeypatch)
+    page = view.test_episodes
+    view.right_tabs.setCurrentWidget(page)
+    comp = view.comparison
+    t = page.table
+    assert t.rowCount() == 10
+    spreads = [t.item(r, 1).key for r in range(10)]
+    expected = sorted((max(a) - min(a) for a in zip(comp.results["protonet"].per_episode, comp.results["matching"].per_episode)), reverse=True)
+    assert spreads == expected  # most disputed first
+    index = t.item(0, 0).key
+    with qtbot.waitSignal(page.shown, timeout=120_000):
+        click_row(qtbot, t, 0)
+    data = page.data
+    assert data["index"] == index and set(data["predictions"]) == {"protonet", "matching"}
+    test = core.open_source("builtin", "test", n_classes=12)
+    _assert_shows(data, core.EpisodeSampler(test, 3, 1, 2, seed=comp.config.test_seed), index)
+    for name, guesses in data["predictions"].items():
+        right = sum(g == t for g, t in zip(guesses, data["query_y"]))
+        assert right / len(guesses) == pytest.approx(comp.results[name].per_episode[index])  # as the comparison scored it
+    assert f"Test episode {index}" in page.legend.text()
