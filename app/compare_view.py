@@ -28,6 +28,7 @@ from .compare_export import CompareFiles
 from .compare_queries import QueriesPage
 from .compare_results import ResultsTables
 from .compare_setup import SetupPanel
+from .sweep_view import SweepPage
 from .dialogs import Dialogs
 from .project import Project
 
@@ -78,6 +79,9 @@ class CompareView(QWidget):
         self.test_episodes = TestEpisodesPage(self)
         self.test_episodes.message.connect(self.message)
         self.right_tabs.addTab(self.test_episodes, "Test episodes")
+        self.sweep = SweepPage(self)
+        self.sweep.message.connect(self.message)
+        self.right_tabs.addTab(self.sweep, "Sweep")
         split = _split(Qt.Orientation.Horizontal, (self.setup, 0), (self.right_tabs, 1))
         split.setSizes([340, 1100])
         lay = QVBoxLayout(self)
@@ -95,7 +99,7 @@ class CompareView(QWidget):
         return self.session is not None
 
     def run(self) -> bool:
-        if self.session is not None:
+        if self.session is not None or self.sweep.is_running():
             return False
         if not self.core_ready:
             self.status.emit("The engine is still loading…")
@@ -142,19 +146,18 @@ class CompareView(QWidget):
         """Closing: cancel a run and wait for its thread; False if it is still inside one step."""
         self.closing = True
         self.timer.stop()
-        if self.session is None:
-            return True
-        if not self.session.shutdown(timeout_ms):
+        if not self.sweep.shutdown(timeout_ms):
             return False
-        session, self.session = self.session, None
-        session.blockSignals(True)
-        session.deleteLater()
+        if self.session is not None and not self.session.close_for_good(timeout_ms):
+            return False
+        self.session = None
         return True
 
     def _set_running(self, running: bool) -> None:
         self.setup.set_running(running)
         self.files.open_btn.setEnabled(not running)
         self.queries.set_enabled(not running)
+        self.sweep.run_btn.setEnabled(not running and not self.sweep.is_running())
         if running:
             self.timer.start()
         else:
@@ -261,6 +264,7 @@ class CompareView(QWidget):
         data = self.project.comparison
         if self.session is not None or not self.core_ready:
             return  # (set_core_ready calls this again once the engine is loaded)
+        self.sweep.load_from_project()
         import core
 
         if not data:

@@ -232,6 +232,7 @@ class MainWindow(QMainWindow):
         lay.setContentsMargins(8, 8, 8, 8)
         lay.addWidget(main)
         self.compare = CompareView(self.project, self.settings, dialogs=self.dialogs)
+        self.compare.sweep.studio_model = self._model_in_use  # the Sweep tab can sweep the Studio's model too
         compare_page = QWidget()
         cl = QVBoxLayout(compare_page)
         cl.setContentsMargins(8, 8, 8, 8)

@@ -38,6 +38,8 @@ VERSION = 1
 SUFFIX = ".fsproj"
 MODEL_NAME = "model.pt"
 COMPARISON_NAME = "comparison.json"
+SWEEP_NAME = "sweep.json"  # the Compare view's shot/way sweep (core.SweepResult.to_dict())
+SWEEP_KIND = "fewshot-sweep"  # its marker (core.sweeping; not imported: the engine loads on the job thread)
 COMPARISON_FORMAT = "fewshot-studio-comparison"  # core.compare.FORMAT (not imported: only the model check needs the engine)
 
 
@@ -141,6 +143,8 @@ def save_project(project: Project, path: str | Path, model_bytes: bytes | None =
             files[models[name]] = data
             digests[name] = hashlib.sha256(data).hexdigest()
         comparison = {"file": COMPARISON_NAME, "models": models, "sha256": digests}
+    if project.sweep:
+        files[SWEEP_NAME] = json.dumps(project.sweep, ensure_ascii=False).encode("utf-8")
     manifest = {
         "format": FORMAT, "version": VERSION,
         "classes": classes, "queries": queries, "query_sources": [s.name for s in project.queries],
@@ -149,6 +153,7 @@ def save_project(project: Project, path: str | Path, model_bytes: bytes | None =
         # The digest of the bytes written (opening checks it), whatever the library recorded.
         "model_meta": {**(model_meta or {}), "sha256": hashlib.sha256(model_bytes).hexdigest()} if model_bytes else {},
         "comparison": comparison,
+        "sweep": SWEEP_NAME if project.sweep else None,
     }
 
     def write_zip(fh) -> None:
@@ -257,6 +262,11 @@ def load_project(path: str | Path, check_model: Callable[[bytes, str, str | None
                     got = _model(reader, str(member), digests.get(name), check_model, refused)
                     if got is not None:
                         project.comparison_models[str(name)] = got
+            if manifest.get("sweep"):
+                data = json.loads(reader.read(str(manifest["sweep"]), MAX_JSON_BYTES, "sweep").decode("utf-8"))
+                if not isinstance(data, dict) or data.get("kind") != SWEEP_KIND:
+                    raise ProjectFileError(f"{path}: the saved sweep inside the project is damaged (no sweep marker)")
+                project.sweep = data
     except MemberTooLarge as exc:
         raise ProjectFileError(f"{path}: {exc}") from exc
     except ProjectFileError:

@@ -296,6 +296,16 @@ class ThreadSession(QObject):
     def is_running(self) -> bool:
         return self.thread.isRunning()
 
+    def close_for_good(self, timeout_ms: int = 1800) -> bool:
+        """Closing: the subclass's `shutdown` (cancel, wait for the thread); once the thread has
+        ended, no queued signal of this session reaches the closing window, and it is deleted.
+        False while the thread is still inside one uninterruptible piece of work."""
+        if not self.shutdown(timeout_ms):
+            return False
+        self.blockSignals(True)
+        self.deleteLater()
+        return True
+
     def stop_and_wait(self, timeout_ms: int = 1800) -> bool:
         """Stop as the Stop button does (the run's result is kept), wait for the thread, and deliver
         the worker's queued signals (finished or failed, then ended) now rather than at the next

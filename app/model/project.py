@@ -55,6 +55,7 @@ class Project:
         self.model_file: str | None = None  # the checkpoint this project classifies with
         self.comparison: dict[str, Any] | None = None  # the Compare view's last comparison (core.Comparison.to_dict())
         self.comparison_models: dict[str, bytes] = {}  # its trained models, as checkpoint bytes
+        self.sweep: dict[str, Any] | None = None  # the Compare view's last shot/way sweep (core.SweepResult.to_dict())
         self.path: str | None = None  # where it was last saved/opened
         self.dirty = False
         for sig in (self.classesChanged, self.queriesChanged, self.configChanged):
@@ -204,6 +205,10 @@ class Project:
         self.comparison, self.comparison_models = data, dict(models or {})
         self.configChanged.emit()
 
+    def set_sweep(self, data: dict[str, Any] | None) -> None:
+        self.sweep = data
+        self.configChanged.emit()
+
     # -- task validity ----------------------------------------------------------------------
     def validity(self) -> tuple[bool, str]:
         """(is a valid N-way K-shot task, a short human explanation)."""
@@ -228,6 +233,7 @@ class Project:
         self.choice, self.task = other.choice, other.task
         self.model_file, self.path = other.model_file, other.path
         self.comparison, self.comparison_models = other.comparison, other.comparison_models
+        self.sweep = other.sweep
         self.classesChanged.emit()
         self.queriesChanged.emit()
         self.configChanged.emit()
