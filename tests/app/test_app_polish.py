@@ -137,7 +137,7 @@ def test_progress_bar_claims_no_step_count_before_a_run(qtbot):
 def test_the_badge_says_plainly_what_the_support_set_is(qtbot):
     from apphelpers import glyph_png
 
-    from app.project import Project
+    from app.model import Project
     from app.support_panel import SupportPanel
 
     p = Project(n_classes=3)

@@ -304,7 +304,7 @@ def test_a_member_larger_than_a_project_image_can_be_is_refused_unread(tmp_path,
 
 def test_an_image_declaring_a_huge_canvas_is_refused_before_it_is_decoded(tmp_path):
     from app import projectfile
-    from app.project import Project
+    from app.model import Project
 
     wide = io.BytesIO()
     Image.new("L", (40_000, 1), 255).save(wide, "PNG")  # a few hundred bytes that decode to a 40000-pixel row
@@ -448,7 +448,7 @@ def _session_with_unsaved_work(qtbot, tmp_path, argv, ask):
 @pytest.fixture
 def p1(tmp_path):
     from app import projectfile
-    from app.project import Project
+    from app.model import Project
 
     project = Project(n_classes=2)
     fill_support(project, n_classes=2, shots=1)
@@ -552,7 +552,7 @@ def _with_settings(path, out, settings):
 def test_an_older_projects_settings_dict_opens_as_typed_task_settings(tmp_path):
     from app import projectfile
     from app.model import Source, TaskSettings
-    from app.project import Project
+    from app.model import Project
 
     project = Project(n_classes=2)
     project.add_samples(0, [glyph_png(0)])
