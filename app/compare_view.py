@@ -30,7 +30,7 @@ from .compare_results import ResultsTables
 from .compare_setup import SetupPanel
 from .sweep_view import SweepPage
 from .dialogs import Dialogs
-from .project import Project
+from .model import Project
 
 
 class CompareView(QWidget):

@@ -396,6 +396,15 @@ def cmd_bench(args) -> int:
     return run_bench(args)
 
 
+def own_images_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """A checkpoint, a support folder and query images: what `predict` and `explain` read."""
+    p.add_argument("checkpoint")
+    p.add_argument("--support", required=True, metavar="DIR", help="one sub-folder of images per class (its name is the class)")
+    p.add_argument("--query", required=True, nargs="+", metavar="FILE|DIR", help="query images, or folders of them")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda, ...")
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="fewshot", description="Few-Shot Studio engine (headless)")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -444,22 +453,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--per-instance", action="store_true", help="MANN: accuracy by presentation number within sequences (Santoro et al.'s protocol); --episodes sequences")
     e.set_defaults(func=cmd_eval)
 
-    pr = sub.add_parser("predict", help="classify your own images with a checkpoint and a support folder")
-    pr.add_argument("checkpoint")
-    pr.add_argument("--support", required=True, metavar="DIR", help="one sub-folder of images per class (its name is the class)")
-    pr.add_argument("--query", required=True, nargs="+", metavar="FILE|DIR", help="query images, or folders of them")
+    pr = own_images_args(sub.add_parser("predict", help="classify your own images with a checkpoint and a support folder"))
     pr.add_argument("--csv", metavar="PATH", help="also write the predictions as CSV here")
     pr.add_argument("--json", metavar="PATH", help="also write the predictions as JSON here")
     pr.add_argument("--batch", action="store_true", help="classify the queries as one batch (the papers' protocol) instead of each on its own as the app does; differs only for transductive BatchNorm")
-    pr.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda, ...")
     pr.set_defaults(func=cmd_predict)
 
-    ex = sub.add_parser("explain", help="show how a checkpoint's algorithm reaches its prediction for your own query images")
-    ex.add_argument("checkpoint")
-    ex.add_argument("--support", required=True, metavar="DIR", help="one sub-folder of images per class (its name is the class)")
-    ex.add_argument("--query", required=True, nargs="+", metavar="FILE|DIR", help="query images, or folders of them")
+    ex = own_images_args(sub.add_parser("explain", help="show how a checkpoint's algorithm reaches its prediction for your own query images"))
     ex.add_argument("--json", metavar="PATH", help="also write the explanations as JSON here (the parts the app draws)")
-    ex.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda, ...")
     ex.set_defaults(func=cmd_explain)
 
     c = source_args(sub.add_parser("compare", help="meta-train several algorithms on identical episodes and compare them on the same test episodes"), "train")

@@ -39,7 +39,7 @@ from typing import Any, Iterator
 
 import torch
 
-from .algorithms import get_algorithm, hparams_from_dict
+from .algorithms import get_algorithm, parse_hparams
 from .algorithms.base import MetaLearner
 from .checkpoint import learner_from_bytes, learner_to_bytes
 from . import report
@@ -94,11 +94,10 @@ class CompareConfig:
             if name not in self.algorithms:
                 raise CompareError(f"hyperparameters given for {name!r}, which is not among the compared algorithms ({', '.join(self.algorithms)})")
         for name in self.algorithms:
-            try:
-                cls = get_algorithm(name)
-                hparams_from_dict(cls.HParams, self.hparams.get(name))
-            except ValueError as exc:
-                raise CompareError(f"{name}: {exc}") from None
+            try:  # the one parser of hyperparameters (also what training will use)
+                parse_hparams(name, self.hparams.get(name))
+            except ValueError as exc:  # an unknown algorithm or a bad value (ConfigError is a ValueError)
+                raise CompareError(f"{name}: {exc.__cause__ or exc}") from None  # the cause's message does not repeat the title
 
     def train_config(self, name: str) -> TrainConfig:
         same = self.protocol == "same"
