@@ -26,7 +26,7 @@ def _assert_shows(data, sampler, index):
 def _tiny_task(window, n_way=3):
     from app.model import Source
 
-    window.form.set_values(TINY_HPARAMS)
+    window.hparam_tab.form.set_values(TINY_HPARAMS)
     window.project.update_task(steps=30, max_seconds=0, n_way=n_way, source=Source.from_dict(TINY_SOURCE))
 
 
