@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QLabel, QScrollArea, QWidget
 
 RIGHT = QColor("#2e9d4f")
 WRONG = QColor("#d64545")
-NAME_WIDTH = 170  # the class-name column
+NAME_WIDTH = 130  # the class-name column
 GAP = 14  # between the support and the query images
 BIG_EPISODE = 240  # images: beyond this the thumbnails shrink, so a 60-way training episode stays a few MB
 PALETTE: list[QColor] = [QColor("white"), QColor("black")]  # (background, text): the window's, set by `set_palette`
