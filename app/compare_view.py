@@ -81,6 +81,7 @@ class CompareView(QWidget):
         self.right_tabs.addTab(self.test_episodes, "Test episodes")
         self.sweep = SweepPage(self)
         self.sweep.message.connect(self.message)
+        self.sweep.runningChanged.connect(self.runningChanged)  # a sweep writes into the project too: no New / Open meanwhile
         self.right_tabs.addTab(self.sweep, "Sweep")
         split = _split(Qt.Orientation.Horizontal, (self.setup, 0), (self.right_tabs, 1))
         split.setSizes([340, 1100])

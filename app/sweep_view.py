@@ -234,6 +234,7 @@ class SweepPage(QWidget):
         self.stop_btn.setEnabled(running)
         for w in (self.shots_edit, self.ways_edit, self.episodes_box, self.queries_box, self.studio_box):
             w.setEnabled(not running)
+        self.view.setup.run_btn.setEnabled(not running)  # one run at a time: the models are the comparison's
         self.runningChanged.emit(running)
 
     def _progress(self, p: dict) -> None:

@@ -30,7 +30,10 @@ def test_sweep_the_compared_models_and_see_the_curves_saved_with_the_project(win
     with qtbot.waitSignal(page.sweepReady, timeout=120_000):
         _click(qtbot, page.run_btn)
         assert page.stop_btn.isEnabled() and not page.run_btn.isEnabled()
+        # One run at a time, and no New / Open while the sweep will write into the project.
+        assert not view.setup.run_btn.isEnabled() and not window.open_act.isEnabled() and not window.new_act.isEnabled()
     qtbot.waitUntil(lambda: page.session is None, timeout=60_000)
+    assert view.setup.run_btn.isEnabled() and window.open_act.isEnabled()
     r = page.result
     assert r.status == "done" and r.models == ["protonet", "matching"]
     assert {(p.model, p.n_way, p.k_shot) for p in r.points} == {(m, n, k) for m in r.models for n in (2, 3) for k in (1, 2)}
