@@ -157,31 +157,52 @@ def _tile(image: np.ndarray, spec: InputSpec, scale: int, paper: bool):
     return img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
 
 
+def _font(size: int = 12):
+    """DejaVu Sans where the system has it (it draws ×, ↻ and most scripts' class names); else
+    Pillow's own font, which draws Latin text only."""
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.truetype("DejaVuSans.ttf", size)
+    except OSError:
+        return ImageFont.load_default(size=size)
+
+
 def write_episode_grid(episodes: Sequence[EpisodeImages], path: str | Path, scale: int = 2, columns: int = 1,
                        paper: bool = True, title: str = "") -> Path:
     """A PNG of `episodes`: each one a heading and one row per class — its name, source id and
     rotation, then its K support images, a gap, its Q query images — tiled `columns` across.
     `paper`: ink drawn dark on white (undoing the spec's inversion); False: the model's view."""
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
 
     if not episodes:
         raise ConfigError("no episodes to draw")
     if scale < 1 or columns < 1:
         raise ConfigError(f"scale and columns must be ≥ 1, got {scale} and {columns}")
-    font = ImageFont.load_default(size=12)
-    pad, line = 6, 16
+    font = _font()
+    pad, line = 6, 17
     h, w = (s * scale for s in episodes[0].spec.size)
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     label_w = max(int(probe.textlength(e.class_label(n), font=font)) for e in episodes for n in range(e.n_way)) + 2 * pad
-    gap = w // 2  # between the support and the query images
+    heading_w = int(max(probe.textlength(t, font=font) for t in ("support", "queries"))) + pad
+
+    def heading(e: EpisodeImages) -> str:
+        return f"episode {e.index} (seed {e.seed}): {e.n_way}-way {e.k_shot}-shot, {e.q_query} queries per class"
+
+    def columns_of(e: EpisodeImages) -> tuple[int, int]:
+        """(x of the first support image, x of the first query image) inside an episode's block:
+        each group at least as wide as its heading, and a gap between them."""
+        return label_w, label_w + max(e.k_shot * (w + 2), heading_w) + w // 2
 
     def block_size(e: EpisodeImages) -> tuple[int, int]:
-        return (label_w + e.k_shot * (w + 2) + gap + e.q_query * (w + 2) + pad, 2 * line + e.n_way * (h + 4) + pad)
+        xs, xq = columns_of(e)
+        right = xq + max(e.q_query * (w + 2), heading_w) if e.q_query else xs + max(e.k_shot * (w + 2), heading_w)
+        return max(right, int(probe.textlength(heading(e), font=font)) + pad) + pad, 2 * line + e.n_way * (h + 4) + pad
 
     sizes = [block_size(e) for e in episodes]
     rows = [sizes[i:i + columns] for i in range(0, len(sizes), columns)]
     head = line + pad if title else 0
-    width = max(sum(s[0] for s in r) for r in rows) + pad
+    width = max(max(sum(s[0] for s in r) for r in rows), int(probe.textlength(title, font=font)) + pad) + pad
     height = head + sum(max(s[1] for s in r) for r in rows) + pad
     sheet = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(sheet)
@@ -191,21 +212,20 @@ def write_episode_grid(episodes: Sequence[EpisodeImages], path: str | Path, scal
     for r in range(len(rows)):
         x0 = 0
         for e, (bw, _) in zip(episodes[r * columns:(r + 1) * columns], rows[r]):
-            draw.text((x0 + pad, y0 + pad), f"episode {e.index} (seed {e.seed}): {e.n_way}-way {e.k_shot}-shot, {e.q_query} queries per class",
-                      fill="black", font=font)
-            draw.text((x0 + label_w, y0 + line + 2), "support", fill="gray", font=font)
-            draw.text((x0 + label_w + e.k_shot * (w + 2) + gap, y0 + line + 2), "queries", fill="gray", font=font)
+            xs, xq = (x0 + c for c in columns_of(e))
+            draw.text((x0 + pad, y0 + pad), heading(e), fill="black", font=font)
+            draw.text((xs, y0 + line + 2), "support", fill="gray", font=font)
+            if e.q_query:
+                draw.text((xq, y0 + line + 2), "queries", fill="gray", font=font)
             for n in range(e.n_way):
                 y = y0 + 2 * line + n * (h + 4) + 2
-                draw.text((x0 + pad, y + (h - 12) // 2), e.class_label(n), fill="black", font=font)
-                x = x0 + label_w
-                for img in e.support[n * e.k_shot:(n + 1) * e.k_shot]:
-                    sheet.paste(_tile(img, e.spec, scale, paper), (x, y))
-                    x += w + 2
-                x += gap
-                for img in e.query[n * e.q_query:(n + 1) * e.q_query]:
-                    sheet.paste(_tile(img, e.spec, scale, paper), (x, y))
-                    x += w + 2
+                draw.text((x0 + pad, y + (h - line) // 2), e.class_label(n), fill="black", font=font)
+                for start, images in ((xs, e.support[n * e.k_shot:(n + 1) * e.k_shot]), (xq, e.query[n * e.q_query:(n + 1) * e.q_query])):
+                    for i, img in enumerate(images):
+                        x = start + i * (w + 2)
+                        # a faint frame: white paper tiles would otherwise run into each other
+                        draw.rectangle([x - 1, y - 1, x + w, y + h], outline=(205, 205, 205))
+                        sheet.paste(_tile(img, e.spec, scale, paper), (x, y))
             x0 += bw
         y0 += max(s[1] for s in rows[r])
     return atomic_write(path, lambda fh: sheet.save(fh, format="PNG"))
