@@ -48,7 +48,7 @@ POINT_STATUSES = ("pending", "done", "stopped", "unsupported")
 
 @dataclass
 class SweepConfig:
-    shots: list[int] = field(default_factory=lambda: list(DEFAULT_SHOTS))
+    shots: list[int] | None = None  # None: DEFAULT_SHOTS, up to what the source's classes hold (K + 1 images)
     ways: list[int] | None = None  # None: DEFAULT_WAYS, up to what the source and the models support
     q_query: int = 15  # queries per class (fewer where the source's classes are too small for K + Q)
     episodes: int = 600  # test episodes per point
@@ -57,7 +57,7 @@ class SweepConfig:
     source: str = ""  # the test source's description, for the report
 
     def validate(self) -> None:
-        if not self.shots or min(self.shots) < 1:
+        if self.shots is not None and (not self.shots or min(self.shots) < 1):
             raise ConfigError(f"shots must be ≥ 1, got {self.shots}")
         if self.ways is not None and (not self.ways or min(self.ways) < 2):
             raise ConfigError(f"ways must be ≥ 2, got {self.ways}")
@@ -71,8 +71,8 @@ class SweepConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "SweepConfig":
-        ways = d.get("ways")
-        return cls([int(k) for k in d.get("shots", DEFAULT_SHOTS)], None if ways is None else [int(n) for n in ways],
+        shots, ways = d.get("shots"), d.get("ways")
+        return cls(None if shots is None else [int(k) for k in shots], None if ways is None else [int(n) for n in ways],
                    int(d.get("q_query", 15)), int(d.get("episodes", 600)), int(d.get("seed", TEST_SEED)),
                    bool(d.get("each_query", False)), str(d.get("source", "")))
 
@@ -259,10 +259,11 @@ class Sweep:
     """Evaluate one or more trained learners over shots × ways on the same fixed test episodes.
 
     `Sweep(models, source, config).run()` yields progress; `self.result` holds the points (filled
-    as they finish) at any moment. `models`: a learner, a list of them, or {label: learner}.
-    A request the source cannot serve (more ways than classes, a class with fewer than K + 1
-    images) is a ConfigError here, before any work; points a model cannot classify are marked
-    `unsupported` with the model's reason, and ways no model supports are dropped from a default grid."""
+    as they finish) at any moment, and `self.config` the grid as settled (shots and ways filled in).
+    `models`: a learner, a list of them, or {label: learner}. Shots or ways asked for that the
+    source cannot serve (more ways than classes, a class with fewer than K + 1 images) are a
+    ConfigError here, before any work; default ones are dropped. Points a model cannot classify are
+    marked `unsupported` with the model's reason; ways no model supports are dropped from a default grid."""
 
     def __init__(self, models: Mapping[str, MetaLearner] | Sequence[MetaLearner] | MetaLearner, source: ClassSource,
                  config: SweepConfig | None = None, cancel: CancelToken | None = None):
@@ -271,10 +272,12 @@ class Sweep:
         self.config = config = dataclasses.replace(config) if config is not None else SweepConfig()
         config.validate()
         self.cancel = cancel or CancelToken()
-        config.shots = sorted(set(config.shots))
         if not config.source:
             config.source = source.description
         smallest = int(source.counts.min()) if len(source.counts) else 0
+        if config.shots is None:
+            config.shots = [k for k in DEFAULT_SHOTS if k + 1 <= smallest] or [1]
+        config.shots = sorted(set(config.shots))
         explicit_ways = config.ways is not None
         ways = sorted(set(config.ways)) if explicit_ways else [n for n in DEFAULT_WAYS if n <= source.num_classes]
         too_many = [n for n in ways if n > source.num_classes]

@@ -111,6 +111,18 @@ def test_the_training_stream_is_what_the_trainer_used_at_each_step_also_after_a_
         stream.step_indices(0)
 
 
+def assert_drawn(sheet, pics, paper: bool = True):
+    """Every support and query image of `pics` is on the PNG `sheet` at scale 1 (`paper`: ink dark
+    on white, the spec's inversion undone)."""
+    sheet = np.asarray(sheet.convert("L"))
+    h, w = pics.spec.size
+    for img in list(pics.support) + list(pics.query):
+        tile = 255 - img[0] if paper else img[0]
+        hits = [(y, x) for y, x in zip(*np.nonzero(sheet[:-h + 1, :-w + 1] == tile[0, 0]))
+                if np.array_equal(sheet[y:y + h, x:x + w], tile)]
+        assert hits, "an episode image is missing from the grid"
+
+
 def test_the_png_grid_draws_every_image_beside_its_class(glyph_source, tmp_path):
     sampler = core.EpisodeStream.test(3, 2, 2).sampler(glyph_source)
     pics = [core.episode_images(sampler, i) for i in range(3)]
@@ -119,12 +131,6 @@ def test_the_png_grid_draws_every_image_beside_its_class(glyph_source, tmp_path)
     stacked = Image.open(core.write_episode_grid(pics, tmp_path / "stacked.png", scale=2))
     assert one.format == "PNG" and tiled.width > one.width and tiled.height > one.height
     assert stacked.height > 3 * one.height and stacked.width > one.width  # twice the scale, three rows
-    # every support and query image is on the sheet (ink dark on white: the spec's inversion undone)
-    sheet = np.asarray(one.convert("L"))
-    for img in list(pics[0].support) + list(pics[0].query):
-        tile = 255 - img[0]
-        hits = [(y, x) for y, x in zip(*np.nonzero(sheet[:-27, :-27] == tile[0, 0]))
-                if np.array_equal(sheet[y:y + 28, x:x + 28], tile)]
-        assert hits, "an episode image is missing from the grid"
+    assert_drawn(one, pics[0])
     with pytest.raises(core.ConfigError, match="no episodes"):
         core.write_episode_grid([], tmp_path / "none.png")

@@ -133,6 +133,8 @@ def test_a_source_too_small_is_a_clear_error_and_queries_shrink_to_fit(glyph_sou
     for bad in (dict(shots=[0]), dict(ways=[1]), dict(q_query=0), dict(episodes=0)):
         with pytest.raises(core.ConfigError):
             core.Sweep(proto, glyph_source, core.SweepConfig(**bad))
+    # default shots: those the 8 drawings a class can hold with a query (not 10)
+    assert core.Sweep(proto, glyph_source, core.SweepConfig(ways=[5], episodes=1)).result.shots == [1, 2, 3, 5]
     # 8 drawings a class: 15 queries asked, 7 at 1-shot and 3 at 5-shot (K + Q fits the class)
     r = core.sweep(proto, glyph_source, core.SweepConfig(shots=[1, 5], ways=[2], q_query=15, episodes=2))
     assert [p.q_query for p in r.points] == [7, 3]
