@@ -188,8 +188,9 @@ class SweepResult:
         """A README table: one row per model and ways, one column per shots, cells mean ± 95% CI (%)."""
         c = self.config
         shots = self.shots
+        fewer = sorted({(p.k_shot, p.q_query) for p in self.points if p.q_query < c.q_query})
         out = [f"Shot/way sweep: {c.episodes} test episodes per point (seed {c.seed}), {c.q_query} queries per class"
-               f"{' (fewer where a class has too few images)' if any(p.q_query < c.q_query for p in self.points) else ''}"
+               f"{' (' + ', '.join(f'{q} at {k}-shot' for k, q in fewer) + ': the classes hold too few images for more)' if fewer else ''}"
                f"{', each query on its own' if c.each_query else ''}; source: {c.source or '?'}. Accuracy (%): mean ± 95% CI.", "",
                "| model | ways | " + " | ".join(f"{k}-shot" for k in shots) + " |", "|---|---|" + "---|" * len(shots)]
         for m in self.models:

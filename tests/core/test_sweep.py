@@ -138,7 +138,7 @@ def test_a_source_too_small_is_a_clear_error_and_queries_shrink_to_fit(glyph_sou
     # 8 drawings a class: 15 queries asked, 7 at 1-shot and 3 at 5-shot (K + Q fits the class)
     r = core.sweep(proto, glyph_source, core.SweepConfig(shots=[1, 5], ways=[2], q_query=15, episodes=2))
     assert [p.q_query for p in r.points] == [7, 3]
-    assert "fewer where a class has too few images" in r.markdown()
+    assert "15 queries per class (7 at 1-shot, 3 at 5-shot: the classes hold too few images for more)" in r.markdown()
 
 
 def test_result_round_trips_json_and_csv_and_reads_as_a_markdown_table(glyph_source, tmp_path):
