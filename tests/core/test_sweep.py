@@ -23,7 +23,7 @@ def tiny(name: str, n_way: int = 5, seed: int = 0, **hp):
     return core.create(name, {"hidden": 8, **hp}, BUILTIN_SPEC, n_way)
 
 
-class Restless(type(tiny("protonet"))):
+class Restless(core.ALGORITHMS["protonet"]):
     """A ProtoNet whose adapt() moves a buffer and draws from the global random stream."""
 
     def __init__(self):
