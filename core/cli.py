@@ -1,4 +1,4 @@
-"""Headless command line: `fewshot train | eval | predict | explain | compare | bench | demo | list`. Never imports Qt.
+"""Headless command line: `fewshot train | eval | predict | explain | compare | sweep | episodes | bench | demo | list`. Never imports Qt.
 
 Examples
   fewshot demo                                           # meta-train ProtoNet on the built-in source, evaluate
@@ -8,6 +8,9 @@ Examples
   fewshot predict runs/protonet.pt --support my_support/ --query new.png more_queries/ --csv predictions.csv
   fewshot compare -a protonet,maml --source omniglot --data ../shared/data/omniglot --minutes-each 5 \
                   --eval-episodes 600 --json runs/compare.json
+  fewshot sweep runs/protonet.pt runs/maml.pt --source omniglot --data ../shared/data/omniglot --shots 1,2,5,10 \
+                --ways 5,20 --episodes 600 --csv runs/sweep.csv --json runs/sweep.json
+  fewshot episodes --source omniglot --data ../shared/data/omniglot --split test --index 0 --count 3 --out episodes.png
   fewshot bench
 """
 from __future__ import annotations
@@ -18,8 +21,11 @@ import sys
 import time
 
 from .algorithms import ALGORITHMS, FAMILIES, hparam_fields, hparams_from_dict
+from .episodes import TEST_SEED, VAL_SEED
 from .errors import FewShotError
 from .report import fmt_duration
+
+MAX_GRID_EPISODES = 100  # a bigger sheet is no longer a picture
 
 
 # -- sources -------------------------------------------------------------------------------------
@@ -62,11 +68,22 @@ def _ints(text: str) -> list[int]:
     return [int(t) for t in text.split(",") if t.strip()]
 
 
+def _int_list(text: str) -> list[int]:
+    """--shots 1,2,5 → [1, 2, 5] (an argparse type: a bad list is argparse's one-line error)."""
+    try:
+        values = _ints(text)
+    except ValueError:
+        values = []
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers such as 1,2,5, got {text!r}")
+    return values
+
+
 class ProgressBar:
     """A one-line progress bar on stderr, redrawn at most 4 times a second."""
 
-    def __init__(self, stream=sys.stderr):
-        self.stream, self.last = stream, 0.0
+    def __init__(self, stream=None):
+        self.stream, self.last = stream or sys.stderr, 0.0  # sys.stderr now, not at import: it may have been replaced
 
     def update(self, frac: float, text: str, force: bool = False) -> None:
         now = time.perf_counter()
@@ -177,13 +194,18 @@ def cmd_predict(args) -> int:
 
     preds = predict_files(args.checkpoint, args.support, args.query, device=args.device, each_query=not args.batch)
     print(preds.table(), end="")
-    for path, write in ((args.csv, preds.write_csv), (args.json, preds.write_json)):
+    _write_files((args.csv, preds.write_csv), (args.json, preds.write_json))
+    return 0
+
+
+def _write_files(*writers) -> None:
+    """Each (path, write) given a path: write it and say where; an unwritable path is one clear error."""
+    for path, write in writers:
         if path:
             try:
                 print(f"written: {write(path)}")
             except OSError as exc:
                 raise FewShotError(f"{path}: cannot write ({exc.strerror or exc})") from None
-    return 0
 
 
 def cmd_explain(args) -> int:
@@ -193,11 +215,7 @@ def cmd_explain(args) -> int:
 
     explanations = explain_files(args.checkpoint, args.support, args.query, device=args.device)
     print("\n".join(e.text() for e in explanations), end="")
-    if args.json:
-        try:
-            print(f"written: {write_json(explanations, args.json)}")
-        except OSError as exc:
-            raise FewShotError(f"{args.json}: cannot write ({exc.strerror or exc})") from None
+    _write_files((args.json, lambda path: write_json(explanations, path)))
     return 0
 
 
@@ -348,6 +366,82 @@ def cmd_compare(args) -> int:
     return rc
 
 
+def cmd_sweep(args) -> int:
+    """Checkpoints over a grid of shots × ways on the same fixed test episodes: a Markdown table."""
+    from pathlib import Path
+
+    from .checkpoint import load_checkpoint
+    from .sweeping import Sweep, SweepConfig
+    from .trainer import auto_device
+
+    device = auto_device(args.device)
+    models = {}
+    for path in args.checkpoints:
+        learner, _ = load_checkpoint(path, device)
+        label = Path(path).stem if Path(path).stem not in models else str(path)
+        models[label] = learner
+    specs = {learner.spec for learner in models.values()}
+    if len(specs) > 1:
+        sizes = ", ".join(f"{label}: {'×'.join(map(str, m.spec.size))}" for label, m in models.items())
+        raise FewShotError(f"these checkpoints prepare their images differently ({sizes}); sweep them separately")
+    src = make_source(args.source, args.data, args.split, spec=specs.pop())  # prepared as the models were trained
+    config = SweepConfig(shots=args.shots, ways=args.ways, q_query=args.query, episodes=args.episodes,
+                         seed=args.seed, each_query=args.each, source=f"{src.description} (split {args.split})")
+    s = Sweep(models, src, config)
+    r = s.result
+    runnable = [p for p in r.points if p.status == "pending"]
+    print(f"sweeping {', '.join(f'{m.title} ({label})' for label, m in models.items())} on {config.source}: "
+          f"shots {', '.join(map(str, r.shots))} × ways {', '.join(map(str, r.ways))}, {args.episodes} test episodes per point, "
+          f"{len(runnable)} points on {device}", flush=True)
+    bar = ProgressBar()
+    t0 = time.perf_counter()
+    rc = 0
+    try:
+        for p in s.run():
+            if p.status == "running":
+                bar.update(p.fraction, f"{p.model} {p.n_way}-way {p.k_shot}-shot: episode {p.episode}/{p.episodes}, "
+                                       f"{100 * p.accuracy:.2f}% so far", force=p.episode == p.episodes)
+        bar.close()
+    except KeyboardInterrupt:
+        bar.close()
+        # Keep what finished: the point that was running is dropped (a part of a point is not paired).
+        s.cancel.cancel()
+        r.status = "cancelled"
+        print("interrupted: reporting the points that finished", file=sys.stderr)
+        rc = 130
+    print(f"{sum(p.finished for p in r.points)} points in {fmt_duration(time.perf_counter() - t0)}")
+    _write_files((args.json, r.save_json), (args.csv, r.write_csv))
+    print()
+    print(r.markdown(), end="")
+    return rc
+
+
+def cmd_episodes(args) -> int:
+    """A PNG of episodes I … I+C−1 of a stream: each class's support and query images in a row."""
+    from .episode_grid import episode_images, write_episode_grid
+    from .episodes import EpisodeSampler
+
+    if args.way < 2 or args.shot < 1 or args.query < 0:
+        raise FewShotError(f"need --way ≥ 2, --shot ≥ 1 and --query ≥ 0; got {args.way}, {args.shot}, {args.query}")
+    if not 1 <= args.count <= MAX_GRID_EPISODES:
+        raise FewShotError(f"--count must be 1 to {MAX_GRID_EPISODES}, got {args.count}")
+    if args.index < 0:
+        raise FewShotError(f"--index counts from 0, got {args.index}")
+    # The stream's seed: the fixed validation or test episodes for those splits, the training seed 0 otherwise.
+    seed = args.seed if args.seed is not None else {"test": TEST_SEED, "val": VAL_SEED}.get(args.split, 0)
+    src = make_source(args.source, args.data, args.split, size=args.size)
+    sampler = EpisodeSampler(src, args.way, args.shot, args.query, seed=seed)
+    pictures = [episode_images(sampler, i) for i in range(args.index, args.index + args.count)]
+    title = f"{src.description} (split {args.split}), episode stream seed {seed}"
+    try:
+        out = write_episode_grid(pictures, args.out, scale=args.scale, columns=args.columns, paper=not args.model_view, title=title)
+    except OSError as exc:
+        raise FewShotError(f"{args.out}: cannot write ({exc.strerror or exc})") from None
+    print(f"episodes {args.index}–{args.index + args.count - 1} of seed {seed} ({args.way}-way {args.shot}-shot, {args.query} queries "
+          f"per class) from {src.description}: {out}")
+    return 0
+
+
 def _eval_per_instance(learner, src, args, device, t0: float) -> int:
     """Santoro et al.'s Table 1 protocol: accuracy at the 1st, 2nd, … presentation of a class."""
     from .algorithms.mann import MANN, instance_accuracy
@@ -409,10 +503,15 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="fewshot", description="Few-Shot Studio engine (headless)")
     sub = ap.add_subparsers(dest="command", required=True)
 
-    def source_args(p, split_default: str):
+    def where_from(p, device: bool = True):
         p.add_argument("--source", default="builtin", choices=["builtin", "omniglot", "folder"], help="class source (default: built-in generator)")
         p.add_argument("--data", help="folder for --source omniglot / folder")
-        p.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda, cuda:1 ...")
+        if device:
+            p.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda, cuda:1 ...")
+        return p
+
+    def source_args(p, split_default: str):
+        where_from(p)
         p.add_argument("--way", type=int, default=5, help="N classes per test episode")
         p.add_argument("--shot", type=int, default=1, help="K support examples per class")
         p.add_argument("--query", type=int, default=15, help="Q queries per class")
@@ -482,6 +581,33 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--table-csv", help="write the results table as CSV here")
     c.add_argument("--matrix-csv", help="write the pairwise matrix as CSV here")
     c.set_defaults(func=cmd_compare)
+
+    sw = sub.add_parser("sweep", help="accuracy of checkpoints over a grid of shots × ways, on the same fixed test episodes")
+    sw.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT", help="one or more checkpoints (each a row group of the table)")
+    where_from(sw)
+    sw.add_argument("--split", default="test")
+    sw.add_argument("--shots", type=_int_list, metavar="K,K,...", help="shots per class (default 1,2,3,5,10 up to what the source's classes hold)")
+    sw.add_argument("--ways", type=_int_list, metavar="N,N,...", help="ways (default 2,5,10,20,50 up to what the source and the models support)")
+    sw.add_argument("--query", type=int, default=15, help="queries per class (fewer at a point where a class has too few images)")
+    sw.add_argument("--episodes", type=int, default=600, help="test episodes per point")
+    sw.add_argument("--seed", type=int, default=TEST_SEED, help="test episode stream (default: the one eval and compare use)")
+    sw.add_argument("--each", action="store_true", help="classify every query on its own, as the app does")
+    sw.add_argument("--csv", metavar="PATH", help="also write one row per point as CSV here")
+    sw.add_argument("--json", metavar="PATH", help="also write the whole sweep (per-episode accuracies too) as JSON here")
+    sw.set_defaults(func=cmd_sweep)
+
+    ep = where_from(sub.add_parser("episodes", help="draw episodes of a stream as a PNG grid (support and query images per class)"), device=False)
+    ep.add_argument("--split", default="test", help="train, val or test (default test)")
+    ep.add_argument("--seed", type=int, help="episode stream: a run's --seed for its training episodes (default: the fixed test or validation episodes for those splits, 0 for train)")
+    ep.add_argument("--index", type=int, default=0, help="the first episode (0-based); training step s with meta-batch B used episodes (s−1)·B … s·B−1")
+    ep.add_argument("--count", type=int, default=1, help="how many consecutive episodes")
+    ep.add_argument("--way", type=int, default=5), ep.add_argument("--shot", type=int, default=1), ep.add_argument("--query", type=int, default=15)
+    ep.add_argument("--size", type=_size, metavar="H[xW]", help="image size the model sees (as in train)")
+    ep.add_argument("--columns", type=int, default=1, help="episodes side by side")
+    ep.add_argument("--scale", type=int, default=2, help="pixels per image pixel")
+    ep.add_argument("--model-view", action="store_true", help="draw the images as the model sees them (ink bright on dark) instead of as drawn")
+    ep.add_argument("--out", required=True, help="PNG to write")
+    ep.set_defaults(func=cmd_episodes)
 
     b = sub.add_parser("bench", help="episodes/s and peak memory of each algorithm vs a bare PyTorch loop")
     b.add_argument("--algorithms", default="all", help="comma-separated names (default: all registered)")
