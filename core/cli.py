@@ -21,83 +21,12 @@ import sys
 import time
 
 from .algorithms import ALGORITHMS, FAMILIES, hparam_fields, hparams_from_dict
-from .episodes import TEST_SEED, VAL_SEED
+from .cli_study import cmd_compare, cmd_episodes, cmd_sweep
+from .cli_support import ProgressBar, image_size, int_list, ints, make_source, parse_hp_pairs, write_files
+from .episodes import TEST_SEED
 from .errors import FewShotError
 from .report import fmt_duration
 
-MAX_GRID_EPISODES = 100  # a bigger sheet is no longer a picture
-
-
-# -- sources -------------------------------------------------------------------------------------
-
-def make_source(kind: str, data: str | None, split: str, spec=None, size: tuple[int, int] | None = None):
-    """A ClassSource from the source catalogue (`core.sources.catalogue`: the same splits as the app
-    and the tests), with the command line's own words for a missing --data."""
-    from .sources import open_source
-
-    if kind in ("omniglot", "folder") and not data:
-        what = "a folder in torchvision's Omniglot layout" if kind == "omniglot" else "one sub-folder of images per class"
-        raise FewShotError(f"--source {kind} needs --data PATH ({what})")
-    return open_source(kind, split, data, spec=spec, size=size)
-
-
-def _size(text: str) -> tuple[int, int]:
-    """--size 105 or 84x84 → (height, width)."""
-    try:
-        parts = [int(v) for v in text.lower().replace("×", "x").split("x")]
-    except ValueError:
-        parts = []
-    if len(parts) == 1:
-        parts *= 2
-    if len(parts) != 2 or min(parts) < 8 or max(parts) > 1024:
-        raise argparse.ArgumentTypeError(f"expected a size such as 28, 105 or 84x84 (8 to 1024 pixels), got {text!r}")
-    return parts[0], parts[1]
-
-
-def _parse_hparams(pairs: list[str]) -> dict[str, str]:
-    out = {}
-    for p in pairs or []:
-        if "=" not in p:
-            raise FewShotError(f"--hp {p!r}: expected NAME=VALUE")
-        k, v = p.split("=", 1)
-        out[k.strip()] = v.strip()
-    return out
-
-
-def _ints(text: str) -> list[int]:
-    return [int(t) for t in text.split(",") if t.strip()]
-
-
-def _int_list(text: str) -> list[int]:
-    """--shots 1,2,5 → [1, 2, 5] (an argparse type: a bad list is argparse's one-line error)."""
-    try:
-        values = _ints(text)
-    except ValueError:
-        values = []
-    if not values:
-        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers such as 1,2,5, got {text!r}")
-    return values
-
-
-class ProgressBar:
-    """A one-line progress bar on stderr, redrawn at most 4 times a second."""
-
-    def __init__(self, stream=None):
-        self.stream, self.last = stream or sys.stderr, 0.0  # sys.stderr now, not at import: it may have been replaced
-
-    def update(self, frac: float, text: str, force: bool = False) -> None:
-        now = time.perf_counter()
-        if not force and now - self.last < 0.25:
-            return
-        self.last = now
-        width = 28
-        filled = int(width * max(0.0, min(1.0, frac)))
-        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {100 * frac:5.1f}% {text}\033[K")
-        self.stream.flush()
-
-    def close(self) -> None:
-        self.stream.write("\n")
-        self.stream.flush()
 
 
 # -- train / eval ------------------------------------------------------------------------------
@@ -106,12 +35,12 @@ def _preset_and_hparams(args) -> dict:
     """--preset (a named set of measured settings, `fewshot list`) under the --hp overrides."""
     preset = getattr(args, "preset", None)
     if not preset:
-        return _parse_hparams(args.hp)
+        return parse_hp_pairs(args.hp)
     presets = ALGORITHMS[args.algorithm].presets
     if preset not in presets:
         known = ", ".join(presets) or "none"
         raise FewShotError(f"--preset: {args.algorithm} has no preset {preset!r} (its presets: {known})")
-    return {**presets[preset], **_parse_hparams(args.hp)}
+    return {**presets[preset], **parse_hp_pairs(args.hp)}
 
 
 def cmd_train(args) -> int:
@@ -149,8 +78,8 @@ def cmd_train(args) -> int:
         print(f"checkpoint: {args.out}")
     if args.eval_episodes > 0:
         test_src = make_source(args.eval_source or args.source, args.eval_data or args.data, args.eval_split, size=args.size)
-        for n_way in _ints(args.eval_ways):
-            for k_shot in _ints(args.eval_shots):
+        for n_way in ints(args.eval_ways):
+            for k_shot in ints(args.eval_shots):
                 res = evaluate(trainer.learner, test_src, n_way, k_shot, args.query, args.eval_episodes, device=trainer.device)
                 print(f"test {test_src.description}: {res}", flush=True)
     return 0
@@ -162,7 +91,7 @@ def cmd_eval(args) -> int:
 
     device = auto_device(args.device)
     learner, data = load_checkpoint(args.checkpoint, device)
-    overrides = _parse_hparams(args.hp)
+    overrides = parse_hp_pairs(args.hp)
     if overrides:
         # Test-time settings only (e.g. inner_steps_test): the network is already built from the
         # checkpoint, so an architectural hyperparameter changed here would not change the model.
@@ -171,7 +100,7 @@ def cmd_eval(args) -> int:
         except ValueError as exc:
             raise FewShotError(f"--hp: {exc}") from None
         print(f"test-time hyperparameters overridden: {', '.join(f'{k}={v}' for k, v in overrides.items())}")
-    versus = _parse_hparams(args.vs)
+    versus = parse_hp_pairs(args.vs)
     try:  # checked before the first evaluation, not after it
         versus_hparams = hparams_from_dict(type(learner.hparams), {**dataclasses.asdict(learner.hparams), **versus}) if versus else None
     except ValueError as exc:
@@ -194,18 +123,8 @@ def cmd_predict(args) -> int:
 
     preds = predict_files(args.checkpoint, args.support, args.query, device=args.device, each_query=not args.batch)
     print(preds.table(), end="")
-    _write_files((args.csv, preds.write_csv), (args.json, preds.write_json))
+    write_files((args.csv, preds.write_csv), (args.json, preds.write_json))
     return 0
-
-
-def _write_files(*writers) -> None:
-    """Each (path, write) given a path: write it and say where; an unwritable path is one clear error."""
-    for path, write in writers:
-        if path:
-            try:
-                print(f"written: {write(path)}")
-            except OSError as exc:
-                raise FewShotError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
 
 def cmd_explain(args) -> int:
@@ -215,7 +134,7 @@ def cmd_explain(args) -> int:
 
     explanations = explain_files(args.checkpoint, args.support, args.query, device=args.device)
     print("\n".join(e.text() for e in explanations), end="")
-    _write_files((args.json, lambda path: write_json(explanations, path)))
+    write_files((args.json, lambda path: write_json(explanations, path)))
     return 0
 
 
@@ -250,196 +169,6 @@ def _eval_versus(learner, src, args, device, res, versus_hparams, label: str) ->
     print(f"paired over the same {len(res.per_episode)} episodes: difference {100 * (res.mean - other.mean):+.2f} points; "
           f"ahead on {100 * win_rate(res.per_episode, other.per_episode):.1f}% of episodes (ties ½); two-sided Wilcoxon "
           f"signed-rank p = {test.p_value:.3g} ({test.method}, {test.n} non-zero differences) — {verdict} at α = 0.05")
-
-
-def _parse_algo_hparams(pairs: list[str], names: list[str]) -> dict[str, dict[str, str]]:
-    """--hp ALGO.NAME=VALUE for `compare` ("*.NAME=VALUE": every compared algorithm that has NAME)."""
-    out: dict[str, dict[str, str]] = {}
-    for key, value in _parse_hparams(pairs).items():
-        algo, dot, field_name = key.partition(".")
-        if not dot or not field_name:
-            raise FewShotError(f"--hp {key}={value}: expected ALGORITHM.NAME=VALUE (or *.NAME=VALUE), e.g. maml.inner_lr=0.4")
-        if algo == "*":
-            targets = [n for n in names if field_name in {f["name"] for f in hparam_fields(ALGORITHMS[n].HParams)}]
-            if not targets:
-                raise FewShotError(f"--hp {key}: no compared algorithm has a hyperparameter {field_name!r}")
-        elif algo not in names:
-            raise FewShotError(f"--hp {key}: {algo!r} is not among the compared algorithms ({', '.join(names)})")
-        else:
-            targets = [algo]
-        for t in targets:
-            out.setdefault(t, {})[field_name] = value
-    return out
-
-
-def _algo_presets(pairs: list[str] | None, names: list[str]) -> dict[str, dict]:
-    """--preset ALGO=LABEL for `compare` ("*=LABEL": every compared algorithm that has that preset)."""
-    out: dict[str, dict] = {}
-    for pair in pairs or []:
-        algo, eq, label = pair.partition("=")
-        if not eq or not label:
-            raise FewShotError(f"--preset {pair!r}: expected ALGORITHM=LABEL (or *=LABEL), e.g. mann=measured")
-        if algo == "*":
-            targets = [n for n in names if label in ALGORITHMS[n].presets]
-            if not targets:
-                raise FewShotError(f"--preset {pair}: no compared algorithm has a preset {label!r}")
-        elif algo not in names:
-            raise FewShotError(f"--preset {pair}: {algo!r} is not among the compared algorithms ({', '.join(names)})")
-        elif label not in ALGORITHMS[algo].presets:
-            raise FewShotError(f"--preset {pair}: {algo} has no preset {label!r} (its presets: {', '.join(ALGORITHMS[algo].presets) or 'none'})")
-        else:
-            targets = [algo]
-        for t in targets:
-            out.setdefault(t, {}).update(ALGORITHMS[t].presets[label])
-    return out
-
-
-def cmd_compare(args) -> int:
-    from .compare import Comparison, CompareConfig
-
-    names = sorted(ALGORITHMS) if args.algorithms.strip() == "all" else [n.strip() for n in args.algorithms.split(",") if n.strip()]
-    unknown = [n for n in names if n not in ALGORITHMS]
-    if unknown:
-        raise FewShotError(f"unknown algorithm(s) {', '.join(unknown)}; registered: {', '.join(sorted(ALGORITHMS))}")
-    hparams = _algo_presets(args.preset, names)  # bad settings fail before any source is built
-    for algo, values in _parse_algo_hparams(args.hp, names).items():
-        hparams.setdefault(algo, {}).update(values)  # --hp over a preset
-    train_src = make_source(args.source, args.data, args.train_split, size=args.size)
-    val_src = make_source(args.source, args.data, args.val_split, spec=train_src.spec) if args.val_episodes > 0 else None
-    test_src = make_source(args.source, args.data, args.test_split, spec=train_src.spec)
-    steps = args.steps_each if args.steps_each else (10**9 if args.minutes_each else 1000)
-    config = CompareConfig(
-        algorithms=names, hparams=hparams, n_way=args.way, k_shot=args.shot, q_query=args.query,
-        protocol=args.protocol, steps_each=steps, seconds_each=args.minutes_each * 60 if args.minutes_each else None, seed=args.seed,
-        eval_episodes=args.eval_episodes, val_every=args.val_every, val_episodes=args.val_episodes, device=args.device,
-        source=(f"{train_src.description}: trained and tested on the same classes (an image folder has no splits)" if args.source == "folder"
-                else f"{train_src.description} (split {args.train_split}) → test on {test_src.description} (split {args.test_split})"),
-    )
-    comp = Comparison(config, train_src, val_src, test_src)
-    print(f"comparing {', '.join(names)} on {config.source}; {args.way}-way {args.shot}-shot {args.query}-query, "
-          f"protocol {args.protocol}, {args.eval_episodes} shared test episodes", flush=True)
-    bar = ProgressBar()
-    try:
-        for ev in comp.run():
-            kind = ev["kind"]
-            if kind == "start":
-                sh = ev["shape"]
-                print(f"[{ev['index'] + 1}/{ev['total']}] {ev['title']}: {ev['parameters']:,} parameters on {ev['device']}; training "
-                      f"{sh['train_way']}-way {sh['train_shot']}-shot {sh['train_query']}-query, meta-batch {sh['meta_batch']}", flush=True)
-            elif kind == "progress":
-                frac = ev["step"] / ev["total_steps"]
-                if config.seconds_each:
-                    frac = max(frac, min(1.0, ev["elapsed_s"] / config.seconds_each))
-                val = f" val {100 * ev['val_accuracy']:.2f}%" if ev["val_accuracy"] is not None else ""
-                bar.update(frac, f"step {ev['step']} loss {ev['loss']:.3f} acc {100 * ev['accuracy']:.1f}%{val} {ev['episodes_per_s']:.1f} ep/s")
-            elif kind == "testing":
-                bar.update(ev["done"] / ev["total"], f"testing: episode {ev['done']}/{ev['total']}, {100 * ev['accuracy']:.2f}% so far", force=ev["done"] == ev["total"])
-            elif kind == "result":
-                bar.close()
-                r = comp.results[ev["algorithm"]]
-                print(f"    {r.title}: {100 * r.mean:.2f} ± {100 * r.ci95:.2f}% after {r.steps:,} steps ({r.episodes:,} episodes) "
-                      f"in {r.train_seconds:.0f} s; test {r.test_seconds:.0f} s", flush=True)
-            elif kind in ("stopped", "failed"):
-                bar.close()
-                print(f"    {ev['algorithm']} {kind}: {ev['message']}", flush=True)
-        rc = 0 if comp.finished() else 1
-    except KeyboardInterrupt:
-        bar.close()
-        # Keep what finished: the interrupted algorithm is marked stopped, the rest skipped.
-        comp.cancel.cancel()
-        for r in comp.results.values():
-            if r.status in ("training", "testing"):
-                r.status, r.message = "stopped", "interrupted"
-            elif r.status == "pending":
-                r.status, r.message = "skipped", "not run: interrupted"
-        comp.status = "cancelled"
-        print("interrupted: reporting the algorithms that finished", file=sys.stderr)
-        rc = 130
-    if args.json:
-        print(f"comparison JSON: {comp.save_json(args.json)}")
-    if args.table_csv:
-        print(f"table CSV: {comp.write_table_csv(args.table_csv)}")
-    if args.matrix_csv:
-        print(f"matrix CSV: {comp.write_matrix_csv(args.matrix_csv)}")
-    print()
-    print(comp.markdown(), end="")
-    return rc
-
-
-def cmd_sweep(args) -> int:
-    """Checkpoints over a grid of shots × ways on the same fixed test episodes: a Markdown table."""
-    from pathlib import Path
-
-    from .checkpoint import load_checkpoint
-    from .sweeping import Sweep, SweepConfig
-    from .trainer import auto_device
-
-    device = auto_device(args.device)
-    models = {}
-    for path in args.checkpoints:
-        learner, _ = load_checkpoint(path, device)
-        label = Path(path).stem if Path(path).stem not in models else str(path)
-        models[label] = learner
-    specs = {learner.spec for learner in models.values()}
-    if len(specs) > 1:
-        sizes = ", ".join(f"{label}: {'×'.join(map(str, m.spec.size))}" for label, m in models.items())
-        raise FewShotError(f"these checkpoints prepare their images differently ({sizes}); sweep them separately")
-    src = make_source(args.source, args.data, args.split, spec=specs.pop())  # prepared as the models were trained
-    config = SweepConfig(shots=args.shots, ways=args.ways, q_query=args.query, episodes=args.episodes,
-                         seed=args.seed, each_query=args.each, source=f"{src.description} (split {args.split})")
-    s = Sweep(models, src, config)
-    r = s.result
-    runnable = [p for p in r.points if p.status == "pending"]
-    print(f"sweeping {', '.join(f'{m.title} ({label})' for label, m in models.items())} on {config.source}: "
-          f"shots {', '.join(map(str, r.shots))} × ways {', '.join(map(str, r.ways))}, {args.episodes} test episodes per point, "
-          f"{len(runnable)} points on {device}", flush=True)
-    bar = ProgressBar()
-    t0 = time.perf_counter()
-    rc = 0
-    try:
-        for p in s.run():
-            if p.status == "running":
-                bar.update(p.fraction, f"{p.model} {p.n_way}-way {p.k_shot}-shot: episode {p.episode}/{p.episodes}, "
-                                       f"{100 * p.accuracy:.2f}% so far", force=p.episode == p.episodes)
-        bar.close()
-    except KeyboardInterrupt:
-        bar.close()
-        # Keep what finished: the point that was running is dropped (a part of a point is not paired).
-        s.cancel.cancel()
-        r.status = "cancelled"
-        print("interrupted: reporting the points that finished", file=sys.stderr)
-        rc = 130
-    print(f"{sum(p.finished for p in r.points)} points in {fmt_duration(time.perf_counter() - t0)}")
-    _write_files((args.json, r.save_json), (args.csv, r.write_csv))
-    print()
-    print(r.markdown(), end="")
-    return rc
-
-
-def cmd_episodes(args) -> int:
-    """A PNG of episodes I … I+C−1 of a stream: each class's support and query images in a row."""
-    from .episode_grid import episode_images, write_episode_grid
-    from .episodes import EpisodeSampler
-
-    if args.way < 2 or args.shot < 1 or args.query < 0:
-        raise FewShotError(f"need --way ≥ 2, --shot ≥ 1 and --query ≥ 0; got {args.way}, {args.shot}, {args.query}")
-    if not 1 <= args.count <= MAX_GRID_EPISODES:
-        raise FewShotError(f"--count must be 1 to {MAX_GRID_EPISODES}, got {args.count}")
-    if args.index < 0:
-        raise FewShotError(f"--index counts from 0, got {args.index}")
-    # The stream's seed: the fixed validation or test episodes for those splits, the training seed 0 otherwise.
-    seed = args.seed if args.seed is not None else {"test": TEST_SEED, "val": VAL_SEED}.get(args.split, 0)
-    src = make_source(args.source, args.data, args.split, size=args.size)
-    sampler = EpisodeSampler(src, args.way, args.shot, args.query, seed=seed)
-    pictures = [episode_images(sampler, i) for i in range(args.index, args.index + args.count)]
-    title = f"{src.description} (split {args.split}), episode stream seed {seed}"
-    try:
-        out = write_episode_grid(pictures, args.out, scale=args.scale, columns=args.columns, paper=not args.model_view, title=title)
-    except OSError as exc:
-        raise FewShotError(f"{args.out}: cannot write ({exc.strerror or exc})") from None
-    print(f"episodes {args.index}–{args.index + args.count - 1} of seed {seed} ({args.way}-way {args.shot}-shot, {args.query} queries "
-          f"per class) from {src.description}: {out}")
-    return 0
 
 
 def _eval_per_instance(learner, src, args, device, t0: float) -> int:
@@ -516,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--shot", type=int, default=1, help="K support examples per class")
         p.add_argument("--query", type=int, default=15, help="Q queries per class")
         if split_default != "test":  # eval prepares images as the checkpoint's own input spec says
-            p.add_argument("--size", type=_size, metavar="H[xW]", help="image size the model sees (default 28; e.g. 105 for Koch's Siamese protocol)")
+            p.add_argument("--size", type=image_size, metavar="H[xW]", help="image size the model sees (default 28; e.g. 105 for Koch's Siamese protocol)")
         return p
 
     t = source_args(sub.add_parser("train", help="meta-train an algorithm and write a checkpoint"), "train")
@@ -586,8 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT", help="one or more checkpoints (each a row group of the table)")
     where_from(sw)
     sw.add_argument("--split", default="test")
-    sw.add_argument("--shots", type=_int_list, metavar="K,K,...", help="shots per class (default 1,2,3,5,10 up to what the source's classes hold)")
-    sw.add_argument("--ways", type=_int_list, metavar="N,N,...", help="ways (default 2,5,10,20,50 up to what the source and the models support)")
+    sw.add_argument("--shots", type=int_list, metavar="K,K,...", help="shots per class (default 1,2,3,5,10 up to what the source's classes hold)")
+    sw.add_argument("--ways", type=int_list, metavar="N,N,...", help="ways (default 2,5,10,20,50 up to what the source and the models support)")
     sw.add_argument("--query", type=int, default=15, help="queries per class (fewer at a point where a class has too few images)")
     sw.add_argument("--episodes", type=int, default=600, help="test episodes per point")
     sw.add_argument("--seed", type=int, default=TEST_SEED, help="test episode stream (default: the one eval and compare use)")
@@ -602,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     ep.add_argument("--index", type=int, default=0, help="the first episode (0-based); training step s with meta-batch B used episodes (s−1)·B … s·B−1")
     ep.add_argument("--count", type=int, default=1, help="how many consecutive episodes")
     ep.add_argument("--way", type=int, default=5), ep.add_argument("--shot", type=int, default=1), ep.add_argument("--query", type=int, default=15)
-    ep.add_argument("--size", type=_size, metavar="H[xW]", help="image size the model sees (as in train)")
+    ep.add_argument("--size", type=image_size, metavar="H[xW]", help="image size the model sees (as in train)")
     ep.add_argument("--columns", type=int, default=1, help="episodes side by side")
     ep.add_argument("--scale", type=int, default=2, help="pixels per image pixel")
     ep.add_argument("--model-view", action="store_true", help="draw the images as the model sees them (ink bright on dark) instead of as drawn")
