@@ -49,7 +49,7 @@ from .files import atomic_write
 from .inference import probabilities
 from .peakmem import peak_mb, reset_peak
 from .sources.base import ClassSource
-from .stats import Pairwise, mean_ci95, pairwise
+from .stats import EpisodeAccuracies, Pairwise, pairwise
 from .trainer import CancelToken, TrainConfig, Trainer
 
 FORMAT = "fewshot-studio-comparison"
@@ -122,7 +122,7 @@ def _new_curves() -> dict[str, list]:
 
 
 @dataclass
-class AlgoResult:
+class AlgoResult(EpisodeAccuracies):
     algorithm: str
     title: str = ""
     family: str = ""
@@ -142,18 +142,6 @@ class AlgoResult:
     test_seconds: float = 0.0
     test_digest: str = ""  # of the test episodes' tensors: equal digests = the same test episodes
     curves: dict[str, list] = field(default_factory=_new_curves)
-
-    @property
-    def mean(self) -> float:
-        return mean_ci95(self.per_episode)[0]
-
-    @property
-    def ci95(self) -> float:
-        return mean_ci95(self.per_episode)[1]
-
-    @property
-    def finished(self) -> bool:
-        return self.status == "done"
 
     def to_dict(self, curve_points: int | None = CURVE_POINTS) -> dict[str, Any]:
         d = dataclasses.asdict(self)
