@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QLabel, QScrollArea, QWidget
 
 RIGHT = QColor("#2e9d4f")
 WRONG = QColor("#d64545")
-NAME_WIDTH = 130  # the class-name column
+NAME_WIDTH = 150  # the class-name column: "3: glyph 73 (id 295, rotated 270°)" in two lines
 GAP = 14  # between the support and the query images
 BIG_EPISODE = 240  # images: beyond this the thumbnails shrink, so a 60-way training episode stays a few MB
 PALETTE: list[QColor] = [QColor("white"), QColor("black")]  # (background, text): the window's, set by `set_palette`
@@ -30,21 +30,15 @@ def set_palette(background: QColor, text: QColor) -> None:
 
 def episode_data(sampler: Any, index: int) -> dict[str, Any]:
     """(worker / job thread) Episode `index` of `sampler` (a core.EpisodeSampler) as plain data:
-    the very tensors the sampler gives, turned back into the uint8 images the source holds (the
-    model input is uint8 / 255, normalised by the spec), labels and class names (a rotated
-    Omniglot class is named with its rotation, e.g. "Greek/character03 ↻90°")."""
-    import torch
+    `core.episode_images` (the uint8 images the episode's tensors are made of, exactly as the
+    model sees them), labels, class names (a rotated class's with its rotation, as the episode
+    names it) and how the grid labels each class: name, source id and rotation."""
+    import core
 
-    ep = sampler.episode(index)
-    spec = sampler.source.spec
-
-    def to_uint8(x) -> np.ndarray:
-        x = x.detach().float().cpu() * spec.std + spec.mean
-        return (x * 255.0).round().clamp(0, 255).to(torch.uint8).numpy()
-
+    e = core.episode_images(sampler, index)
     return {"index": int(index), "seed": sampler.seed, "n_way": sampler.n_way, "k_shot": sampler.k_shot, "q_query": sampler.q_query,
-            "support": to_uint8(ep.support_x), "support_y": ep.support_y.tolist(),
-            "query": to_uint8(ep.query_x), "query_y": ep.query_y.tolist(), "class_names": list(ep.class_names)}
+            "support": e.support, "support_y": e.support_labels.tolist(), "query": e.query, "query_y": e.query_labels.tolist(),
+            "class_names": list(e.class_names), "class_labels": [e.class_label(n) for n in range(e.n_way)]}
 
 
 def predict_episode(learner: Any, sampler: Any, index: int) -> list[int]:
@@ -93,11 +87,11 @@ def draw_episode(data: dict[str, Any], predictions: dict[str, Sequence[int] | st
     x_query = NAME_WIDTH + k * (cell + pad) + GAP
     p.drawText(QRect(NAME_WIDTH, 0, k * (cell + pad), head), Qt.AlignmentFlag.AlignVCenter, f"support ({k})")
     p.drawText(QRect(x_query, 0, max(q, 1) * (cell + pad), head), Qt.AlignmentFlag.AlignVCenter, f"queries ({q})")
-    names = data["class_names"]
+    names = data["class_labels"]
     for c in range(n):
         y = head + c * row_h + pad
         p.setPen(fg)
-        p.drawText(QRect(4, y, NAME_WIDTH - 8, cell), Qt.AlignmentFlag.AlignVCenter | Qt.TextFlag.TextWordWrap, f"{c}: {names[c]}")
+        p.drawText(QRect(4, y, NAME_WIDTH - 8, cell), Qt.AlignmentFlag.AlignVCenter | Qt.TextFlag.TextWordWrap, names[c])
         for j in range(k):
             p.drawImage(QRect(NAME_WIDTH + j * (cell + pad), y, cell, cell), _thumb(data["support"][c * k + j]))
         for j in range(q):

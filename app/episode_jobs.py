@@ -118,7 +118,7 @@ def stream_sampler(request: dict[str, Any]):
         return sampler, shape["meta_batch"]
     if stream == "val" and val is None:
         raise core.SourceError("this source has no validation classes")
-    seed = core.episodes.VAL_SEED if stream == "val" else core.episodes.TEST_SEED
+    seed = core.VAL_SEED if stream == "val" else core.TEST_SEED
     return core.EpisodeSampler(val if stream == "val" else test, int(task["n_way"]), int(task["k_shot"]), int(task["q_query"]),
                                seed=seed, device="cpu"), 1
 

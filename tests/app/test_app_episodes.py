@@ -52,9 +52,11 @@ def test_stepping_through_the_test_episodes_shows_exactly_the_samplers_episode_i
     # Deterministic: episode 2 drawn again is the same episode, with the same predictions.
     assert np.array_equal(back["query"], forward[1]["query"]) and back["predictions"] == forward[1]["predictions"]
     test = core.open_source("builtin", "test", n_classes=100)  # the app's test split of the built-in source
-    sampler = core.EpisodeSampler(test, 3, 1, window.project.task.q_query, seed=core.episodes.TEST_SEED)
+    sampler = core.EpisodeSampler(test, 3, 1, window.project.task.q_query, seed=core.TEST_SEED)
     for d in forward:
         _assert_shows(d, sampler, d["index"])
+        ids = sampler.draw(d["index"])[0].tolist()  # the source's class ids, rotation included (base × 4 + quarter turns)
+        assert d["class_labels"] == [f"{n}: {name.split(' ↻')[0]} (id {c}, rotated {c % 4 * 90}°)" for n, (name, c) in enumerate(zip(d["class_names"], ids))]
     # The model in use predicted each query, as core.evaluate scores it.
     learner = core.load_checkpoint(window._model_in_use()[0], "cpu")[0]
     for d in (forward[2], back):
