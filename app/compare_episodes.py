@@ -13,9 +13,8 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QSplitter, QTableWidget, QVBoxLayout, QWidget
 
-from . import jobs
 from .compare_results import SortItem, algo_color, swatch
-from .episode_grid import EpisodeGrid
+from .episode_grid import EpisodeGrid, LatestJob
 from .episode_jobs import compare_episode_job
 
 SPREAD_COLUMN = 1
@@ -31,8 +30,7 @@ class TestEpisodesPage(QWidget):
         self.view = view
         self.names: list[str] = []
         self.data: dict[str, Any] | None = None  # the episode on screen
-        self.busy = False
-        self.wanted: int | None = None
+        self.drawer = LatestJob(self, self._show, lambda exc: self.legend.setText(f"Cannot show this test episode: {exc}"))
         self.table = QTableWidget(0, 0)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -113,33 +111,13 @@ class TestEpisodesPage(QWidget):
         if not self.view.trained_names():
             self.message.emit("No trained models", "This comparison holds no trained models (a JSON export keeps none): run it again to see its predictions.")
             return
-        self.wanted = self.table.item(rows[0].row(), 0).key
-        if not self.busy:
-            self._next()
-
-    def _next(self) -> None:
-        index, self.wanted = self.wanted, None
-        if index is None:
-            return
-        self.busy = True
+        index = self.table.item(rows[0].row(), 0).key
         view = self.view
         holder = {"comparison": view.comparison, "models": view.models}
         source = dict(view.setup.source)
         colors = {n: algo_color(n) for n in self.names}
         self.legend.setText(f"Drawing test episode {index}…")
-
-        def done(data: dict) -> None:
-            self.busy = False
-            if self.wanted is None:
-                self._show(data)
-            self._next()
-
-        def failed(exc: Exception) -> None:
-            self.busy = False
-            self.legend.setText(f"Cannot show test episode {index}: {exc}")
-            self._next()
-
-        jobs.run_job(lambda: compare_episode_job(holder, source, index, colors), done, failed, owner=self.window())
+        self.drawer.ask(lambda: compare_episode_job(holder, source, index, colors))
 
     def _show(self, data: dict[str, Any]) -> None:
         self.data = data

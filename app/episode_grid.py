@@ -8,7 +8,7 @@ off the GUI thread, so the GUI thread only shows a finished picture.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from PySide6.QtCore import QRect, Qt
@@ -140,3 +140,40 @@ class EpisodeGrid(QScrollArea):
             self.picture.setText(text)
         else:
             self.picture.setPixmap(QPixmap.fromImage(image))
+
+
+class LatestJob:
+    """Runs drawing jobs on the job thread one at a time; a job asked for while another runs
+    replaces any job still waiting, and a result is shown only when no newer job waits: stepping
+    quickly through episodes draws the last one asked for, not each on the way."""
+
+    def __init__(self, owner: QWidget, on_done: Callable[[Any], None], on_failed: Callable[[Exception], None]):
+        self.owner, self.on_done, self.on_failed = owner, on_done, on_failed
+        self.busy = False
+        self.wanted: Callable[[], Any] | None = None
+
+    def ask(self, fn: Callable[[], Any]) -> None:
+        self.wanted = fn
+        if not self.busy:
+            self._next()
+
+    def _next(self) -> None:
+        from . import jobs
+
+        fn, self.wanted = self.wanted, None
+        if fn is None:
+            return
+        self.busy = True
+
+        def done(value: Any) -> None:
+            self.busy = False
+            if self.wanted is None:  # a newer one is drawn next: this one would only flash by
+                self.on_done(value)
+            self._next()
+
+        def failed(exc: Exception) -> None:
+            self.busy = False
+            self.on_failed(exc)
+            self._next()
+
+        jobs.run_job(fn, done, failed, owner=self.owner.window())  # a result after the window closed is dropped

@@ -14,8 +14,7 @@ from typing import Any, Callable
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinBox, QToolButton, QVBoxLayout, QWidget
 
-from . import jobs
-from .episode_grid import EpisodeGrid
+from .episode_grid import EpisodeGrid, LatestJob
 from .episode_jobs import STREAMS, episode_job
 from .model import Project
 
@@ -32,8 +31,7 @@ class EpisodesView(QWidget):
         self.project, self.model_in_use, self.core_ready = project, model_in_use, core_ready
         self.live_stream: dict[str, Any] | None = None  # the running (or last) run's training stream
         self.data: dict[str, Any] | None = None  # the episode on screen (episode_grid.episode_data + predictions)
-        self.busy = False
-        self.wanted: dict[str, Any] | None = None  # a request made while another was drawn: the latest only
+        self.drawer = LatestJob(self, self._show, self._failed)  # draws on the job thread: the latest choice only
         self.stream_box = QComboBox()
         for key, label in STREAMS.items():
             self.stream_box.addItem(label, key)
@@ -116,30 +114,12 @@ class EpisodesView(QWidget):
         request = {"stream": self.stream_box.currentData(), "index": self.index_box.value(), "source": p.task.source.to_dict(),
                    "task": p.task.to_dict(), "algorithm": p.algorithm, "hparams": dict(p.hparams), "live": self.live_stream,
                    "model_path": model[0] if model else None, "model_name": model[1] if model else None}
-        self.wanted = request
-        if not self.busy:
-            self._next_request()
-
-    def _next_request(self) -> None:
-        request, self.wanted = self.wanted, None
-        if request is None:
-            return
-        self.busy = True
         self.info.setText(f"Drawing {STREAMS[request['stream']].lower()}, episode {request['index']}…")
+        self.drawer.ask(lambda: episode_job(request))
 
-        def done(data: dict) -> None:
-            self.busy = False
-            if self.wanted is None:  # a newer choice is drawn next; this one would only flash by
-                self._show(data)
-            self._next_request()
-
-        def failed(exc: Exception) -> None:
-            self.busy = False
-            self.grid.show_image(None, "")
-            self.info.setText(f"Cannot show this episode: {exc}")
-            self._next_request()
-
-        jobs.run_job(lambda: episode_job(request), done, failed, owner=self.window())
+    def _failed(self, exc: Exception) -> None:
+        self.grid.show_image(None, "")
+        self.info.setText(f"Cannot show this episode: {exc}")
 
     # -- showing -----------------------------------------------------------------------------------------
     def _show(self, data: dict[str, Any]) -> None:

@@ -44,7 +44,7 @@ def test_stepping_through_the_test_episodes_shows_exactly_the_samplers_episode_i
     view = window.episodes
     window.tabs.setCurrentWidget(view)
     view.stream_box.setCurrentIndex(view.stream_box.findData("test"))  # (draws test episode 0)
-    qtbot.waitUntil(lambda: view.data is not None and view.data["stream"] == "test" and not view.busy, timeout=120_000)
+    qtbot.waitUntil(lambda: view.data is not None and view.data["stream"] == "test" and not view.drawer.busy, timeout=120_000)
     forward = [_click_and_wait(qtbot, view, view.next_btn) for _ in range(3)]
     assert [d["index"] for d in forward] == [1, 2, 3]
     back = _click_and_wait(qtbot, view, view.prev_btn)

@@ -3,7 +3,6 @@ compared models (and the Studio's model), Stop keeps the finished points, the sw
 saving and opening the project."""
 from __future__ import annotations
 
-import pytest
 from PySide6.QtCore import QPoint, Qt
 
 from test_app_episodes import TINY_COMPARE_SOURCE, run_tiny_comparison
