@@ -101,3 +101,15 @@ def test_the_studio_model_in_use_can_be_swept_and_bad_input_says_why(window_with
     assert page.result.models == [label] and label.startswith("Studio: ")
     assert all(p.status == "done" for p in page.result.points)
     assert page.color(label)[1]  # dashed: not one of the compared models
+
+
+def test_closing_the_window_mid_sweep_stops_its_thread(window, qtbot, monkeypatch):
+    view = run_tiny_comparison(window, qtbot, monkeypatch, names=("protonet",))
+    page = view.sweep
+    _set(page, "1, 2, 3, 5", "2, 3", 3000)
+    _click(qtbot, page.run_btn)
+    qtbot.waitUntil(lambda: page.session is not None and "episode" in page.status.text(), timeout=120_000)
+    thread = page.session.thread
+    window.project.dirty = False
+    window.close()  # may hide first when the thread needs more than 1.8 s to end
+    qtbot.waitUntil(lambda: not window.isVisible() and page.session is None and not thread.isRunning(), timeout=60_000)
