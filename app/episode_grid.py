@@ -47,6 +47,8 @@ def predict_episode(learner: Any, sampler: Any, index: int) -> list[int]:
     import torch
 
     ep = sampler.episode(index).to(learner.device)
+    if len(ep.query_x) == 0:  # MANN meta-trains on labelled sequences: its training episodes hold no queries
+        return []
     classifier = learner.adapt(ep.support_x, ep.support_y)
     with torch.no_grad():
         return classifier(ep.query_x).argmax(-1).tolist()

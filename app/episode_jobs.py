@@ -54,8 +54,11 @@ class LiveEpisodes:
             return None
         self.shown = index
         data = episode_data(self.sampler, index)
-        data.update(stream="train", step=progress.step, meta_batch=self.meta_batch,
-                    predictions={"live": predict_episode(self.trainer.learner, self.sampler, index)},
+        try:
+            guesses: list[int] | str = predict_episode(self.trainer.learner, self.sampler, index)
+        except (ValueError, RuntimeError) as exc:  # a picture must never end the run
+            guesses = str(exc)
+        data.update(stream="train", step=progress.step, meta_batch=self.meta_batch, predictions={"live": guesses},
                     model=f"the live model after step {progress.step}")
         data["image"] = draw_episode(data, data["predictions"])
         cost = time.monotonic() - start

@@ -135,6 +135,8 @@ def describe(data: dict[str, Any]) -> str:
     where = {"train": f"training episode {data['index']} (step {data['step']}" + (f", {data['meta_batch']} episodes a step" if data["meta_batch"] > 1 else "") + ")",
              "val": f"validation episode {data['index']}", "test": f"test episode {data['index']}"}[stream]
     text = f"{where[0].upper()}{where[1:]} of seed {data['seed']} · {data['n_way']}-way {data['k_shot']}-shot, {data['q_query']} queries a class"
+    if data["q_query"] == 0:
+        return f"{text} · no queries: this algorithm meta-trains on labelled sequences"
     for guesses in data["predictions"].values():
         if isinstance(guesses, str):
             return f"{text} · {data['model']} cannot classify it: {guesses}"

@@ -91,8 +91,9 @@ def test_a_run_shows_its_live_training_episodes_and_they_are_the_trainers(window
     assert "model" in back["predictions"]  # now the model in use (the run's, saved) predicts
 
 
-@pytest.mark.parametrize("algorithm,hparams", [("protonet", TINY_HPARAMS), ("maml", {"hidden": 8, "meta_batch_size": 2})])
-def test_drawing_live_episodes_never_changes_what_is_trained(algorithm, hparams):
+@pytest.mark.parametrize("algorithm,hparams", [("protonet", TINY_HPARAMS), ("maml", {"hidden": 8, "meta_batch_size": 2}),
+                                               ("mann", {"classes": 3, "meta_batch_size": 2})])  # MANN: episodes without queries
+def test_drawing_live_episodes_never_changes_what_is_trained(algorithm, hparams, qapp):  # qapp: painting text needs one
     """A live episode's prediction adapts the training learner between steps: the weights after
     the run must be the very same as without it (every step drawn here, not once a second)."""
     import torch
