@@ -9,7 +9,7 @@ from .compare import AlgoResult, CompareConfig, Comparison
 from .episodes import Episode, EpisodeSampler
 from .errors import CheckpointError, CompareError, ConfigError, FewShotError, ImageError, SourceError, TrainingDiverged
 from .evaluation import EvalResult, evaluate
-from .explain import explain, explain_files, pca_2d
+from .explain import explain, explain_files, explain_images, pca_2d
 from .explanation import PART_KINDS, Bars, Curves, Explanation, Images, Matrix, Part, Points, SupportWeights, Text
 from .inference import Predictions, predict, predict_files, probabilities
 from .inputspec import InputSpec, prepare_image
@@ -26,6 +26,6 @@ __all__ = [
     "AlgoResult", "CompareConfig", "CompareError", "Comparison", "Pairwise", "learner_from_bytes", "learner_to_bytes", "pairwise",
     "BUILTIN_SPLITS", "SOURCE_KINDS", "builtin_split", "hold_out_validation", "open_source",
     "Predictions", "predict", "predict_files", "probabilities",
-    "explain", "explain_files", "pca_2d", "PART_KINDS", "Bars", "Curves", "Explanation", "Images", "Matrix", "Part", "Points",
+    "explain", "explain_files", "explain_images", "pca_2d", "PART_KINDS", "Bars", "Curves", "Explanation", "Images", "Matrix", "Part", "Points",
     "SupportWeights", "Text",
 ]
