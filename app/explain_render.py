@@ -1,0 +1,419 @@
+"""Draws any `core.Explanation` without knowing which algorithm made it.
+
+On top: the prediction (one bar per class) and what the algorithm does; below, one card per part:
+its title, its picture, and its caption in plain words under it. Each part kind has one drawing
+function (`RENDERERS`); a kind this version cannot draw — or a part whose data cannot be drawn —
+shows its title and says so instead of failing the whole view.
+
+Only the data types are used from `core.explanation` (pure Python): this module never needs torch.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPixmap
+from PySide6.QtWidgets import (QFrame, QGridLayout, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget)
+
+from .query_panel import ConfidenceBars
+
+PLOT_H = 230  # a plot's height: room for axis labels and a legend, small enough to see a few at once
+THUMB = 52  # support thumbnails in a support-weights part
+SMALL_IMAGE = 64  # an Images part's pictures are scaled to this height
+# Colours for the support set's classes (class index → colour); distinct in light and dark themes.
+CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+# Marker per kind of point; kinds the table does not know get the next unused marker.
+MARKERS = {"support": "o", "prototype": "star", "query": "d", "memory": "s", "class": "t", "point": "o"}
+SPARE_MARKERS = ["s", "t", "p", "h", "+", "x", "t1", "t2"]
+MAX_CELL_LABELS = 100  # a heat map with more cells than this shows colours only (the numbers would not fit)
+
+
+def class_color(group: int) -> QColor:
+    """The colour of class `group` (-1: no class: grey)."""
+    return QColor(CLASS_COLORS[group % len(CLASS_COLORS)]) if group >= 0 else QColor("#888888")
+
+
+class StillPlot(pg.PlotWidget):
+    """A plot that does not zoom or pan: in a scrolling column the wheel scrolls the column, and a
+    picture that explains should not be moved away by accident."""
+
+    def __init__(self, height: int = PLOT_H):
+        super().__init__(background=None)
+        self.setFixedHeight(height)
+        self.setMouseEnabled(False, False)
+        self.setMenuEnabled(False)
+        self.hideButtons()
+        text = self.palette().color(QPalette.ColorRole.Text)
+        for name in ("left", "bottom"):
+            self.getAxis(name).setTextPen(text)
+            self.getAxis(name).setPen(text)
+            self.getAxis(name).enableAutoSIPrefix(False)  # "score (x0.001)" with 800 reads worse than 0.8
+
+    def wheelEvent(self, ev) -> None:
+        ev.ignore()  # to the scroll area around
+
+
+def _legend(plot: pg.PlotWidget) -> pg.LegendItem:
+    legend = plot.addLegend(offset=(-4, 4), labelTextColor=plot.palette().color(QPalette.ColorRole.Text))
+    legend.setBrush(pg.mkBrush(plot.palette().color(QPalette.ColorRole.Base)))
+    return legend
+
+
+def _label_ticks(axis: pg.AxisItem, names: Sequence[str], limit: int = 14) -> None:
+    """Name the integer positions of an axis (a category axis); with many names, every n-th."""
+    step = max(1, (len(names) + limit - 1) // limit)
+    axis.setTicks([[(i, str(n)) for i, n in enumerate(names) if i % step == 0], []])
+
+
+# -- one function per part kind: (part, context) -> widget ---------------------------------------
+
+def draw_points(part, ctx: "RenderContext") -> QWidget:
+    plot = StillPlot(PLOT_H + 40)
+    text = plot.palette().color(QPalette.ColorRole.Text)
+    plot.setLabel("bottom", part.axes[0] or "")
+    plot.setLabel("left", part.axes[1] or "")
+    x, y = np.asarray(part.x, float), np.asarray(part.y, float)
+    # Links under the points: lines, each labelled with its value at its middle.
+    if part.links:
+        xs, ys = [], []
+        for i, j, _ in part.links:
+            xs += [x[i], x[j]]
+            ys += [y[i], y[j]]
+        plot.addItem(pg.PlotCurveItem(np.array(xs), np.array(ys), connect="pairs", pen=pg.mkPen(text, width=1, style=Qt.PenStyle.DashLine)))
+        for i, j, v in part.links:
+            t = pg.TextItem(f"{v:.3g}", color=text, anchor=(0.5, 0.5))
+            t.setPos((x[i] + x[j]) / 2, (y[i] + y[j]) / 2)
+            plot.addItem(t)
+    legend = _legend(plot)
+    spare = iter(SPARE_MARKERS)
+    markers = dict(MARKERS)
+    for kind in dict.fromkeys(part.kind_of):  # the kinds in order of first appearance
+        if kind not in markers:
+            markers[kind] = next(spare, "o")
+        idx = [k for k, kk in enumerate(part.kind_of) if kk == kind]
+        big = kind in ("prototype", "query")
+        brushes = [pg.mkBrush(class_color(part.group[k])) for k in idx]
+        query = kind == "query"
+        item = pg.ScatterPlotItem(x[idx], y[idx], symbol=markers[kind], size=18 if big else 10,
+                                  brush=brushes if not query else pg.mkBrush(text), pen=pg.mkPen(text if not query else "w", width=1.5 if big else 0.5))
+        plot.addItem(item)
+        # The legend shows the marker in a neutral colour: the colour means the class, not the kind.
+        legend.addItem(pg.ScatterPlotItem(symbol=markers[kind], size=10, brush=pg.mkBrush("#888888"), pen=pg.mkPen(text)), kind)
+    for k, label in enumerate(part.labels):
+        if label and part.kind_of[k] != "support":  # support points are many; their colour says their class
+            t = pg.TextItem(label, color=class_color(part.group[k]) if part.group[k] >= 0 else text, anchor=(0, 1))
+            t.setPos(x[k], y[k])
+            plot.addItem(t)
+    if ctx.classes and any(g >= 0 for g in part.group):
+        for g in sorted({g for g in part.group if g >= 0}):
+            if g < len(ctx.classes):
+                legend.addItem(pg.ScatterPlotItem(symbol="s", size=10, brush=pg.mkBrush(class_color(g)), pen=None), ctx.classes[g])
+    plot.getViewBox().setDefaultPadding(0.12)
+    return plot
+
+
+def draw_matrix(part, ctx: "RenderContext") -> QWidget:
+    values = np.asarray(part.values, float)
+    rows, cols = len(part.rows), len(part.columns)
+    plot = StillPlot(min(420, max(140, 40 + 26 * rows)))
+    text = plot.palette().color(QPalette.ColorRole.Text)
+    finite = values[np.isfinite(values)] if values.size else np.array([0.0])
+    lo = part.vmin if part.vmin is not None else float(finite.min()) if finite.size else 0.0
+    hi = part.vmax if part.vmax is not None else float(finite.max()) if finite.size else 1.0
+    if hi <= lo:
+        hi = lo + 1e-9
+    img = pg.ImageItem(values.T if values.size else np.zeros((1, 1)))  # ImageItem's first axis is x: columns
+    img.setRect(QRectF(-0.5, -0.5, max(cols, 1), max(rows, 1)))
+    cmap = pg.colormap.get("viridis")
+    img.setColorMap(cmap)
+    img.setLevels((lo, hi))
+    plot.addItem(img)
+    plot.invertY(True)  # the first row on top, as in a table
+    _label_ticks(plot.getAxis("bottom"), part.columns)
+    _label_ticks(plot.getAxis("left"), part.rows, limit=12)
+    bar = pg.ColorBarItem(values=(lo, hi), colorMap=cmap, interactive=False, label=part.value_label or None, width=12)
+    bar.setImageItem(img, insert_in=plot.getPlotItem())
+    bar.getAxis("right").setTextPen(text)
+    if rows * cols <= MAX_CELL_LABELS:
+        for r in range(rows):
+            for c in range(cols):
+                v = values[r, c]
+                frac = (v - lo) / (hi - lo) if np.isfinite(v) else 0.0
+                t = pg.TextItem(f"{v:.2g}", color="k" if frac > 0.6 else "w", anchor=(0.5, 0.5))
+                t.setPos(c, r)
+                plot.addItem(t)
+    return plot
+
+
+def draw_curves(part, ctx: "RenderContext") -> QWidget:
+    plot = StillPlot()
+    plot.setLabel("bottom", part.x_label or "")
+    plot.setLabel("left", part.y_label or "")
+    _legend(plot)
+    x = np.asarray(part.x, float)
+    for k, (name, ys) in enumerate(part.series.items()):
+        color = QColor(CLASS_COLORS[k % len(CLASS_COLORS)])
+        plot.plot(x, np.asarray(ys, float), pen=pg.mkPen(color, width=2), symbol="o", symbolSize=5,
+                  symbolBrush=color, symbolPen=None, name=name)
+    plot.showGrid(x=True, y=True, alpha=0.2)
+    return plot
+
+
+def draw_bars(part, ctx: "RenderContext") -> QWidget:
+    plot = StillPlot()
+    plot.setLabel("left", part.value_label or "")
+    legend = _legend(plot)
+    n = max(1, len(part.series))
+    width = 0.8 / n
+    for k, (name, vals) in enumerate(part.series.items()):
+        color = QColor(CLASS_COLORS[k % len(CLASS_COLORS)])
+        xs = np.arange(len(part.categories)) - 0.4 + width * (k + 0.5)
+        bars = pg.BarGraphItem(x=xs, height=np.asarray(vals, float), width=width * 0.9, brush=pg.mkBrush(color), pen=None)
+        plot.addItem(bars)
+        legend.addItem(bars, name)
+    _label_ticks(plot.getAxis("bottom"), part.categories)
+    plot.showGrid(y=True, alpha=0.2)
+    return plot
+
+
+def grey_pixmap(image: Sequence[Sequence[float]], vmin: float | None, vmax: float | None, height: int = SMALL_IMAGE) -> QPixmap:
+    """A grey-level 2-D array as a pixmap `height` pixels high (dark = low), scaled without smoothing
+    so each value stays a visible cell."""
+    a = np.asarray(image, float)
+    finite = a[np.isfinite(a)]
+    lo = vmin if vmin is not None else float(finite.min()) if finite.size else 0.0
+    hi = vmax if vmax is not None else float(finite.max()) if finite.size else 1.0
+    g = np.clip((np.nan_to_num(a, nan=lo) - lo) / (hi - lo if hi > lo else 1.0), 0, 1)
+    g = np.ascontiguousarray((g * 255).astype(np.uint8))
+    qimg = QImage(g.data, g.shape[1], g.shape[0], g.strides[0], QImage.Format.Format_Grayscale8).copy()
+    width = max(1, round(height * g.shape[1] / g.shape[0]))
+    return QPixmap.fromImage(qimg.scaled(width, height, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.FastTransformation))
+
+
+def _tile_grid(tiles: list[QWidget], per_row: int) -> QWidget:
+    w = QWidget()
+    grid = QGridLayout(w)
+    grid.setContentsMargins(0, 0, 0, 0)
+    grid.setHorizontalSpacing(8)
+    grid.setVerticalSpacing(6)
+    for k, tile in enumerate(tiles):
+        grid.addWidget(tile, k // per_row, k % per_row, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+    grid.setColumnStretch(per_row, 1)
+    return w
+
+
+def _tile(pixmap: QPixmap, caption: str, extra: QWidget | None = None) -> QWidget:
+    w = QWidget()
+    lay = QVBoxLayout(w)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.setSpacing(2)
+    pic = QLabel()
+    pic.setPixmap(pixmap)
+    pic.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    lay.addWidget(pic)
+    if extra is not None:
+        lay.addWidget(extra)
+    label = QLabel(caption)
+    label.setObjectName("muted")
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.setToolTip(caption)
+    lay.addWidget(label)
+    return w
+
+
+def draw_images(part, ctx: "RenderContext") -> QWidget:
+    tiles = [_tile(grey_pixmap(im, part.vmin, part.vmax), label) for im, label in zip(part.images, part.labels)]
+    return _tile_grid(tiles, per_row=6)
+
+
+class WeightBar(QWidget):
+    """A value as a filled bar under a support thumbnail (its share of vmin..vmax) in the class's colour."""
+
+    def __init__(self, value: float, lo: float, hi: float, color: QColor, width: int):
+        super().__init__()
+        self.value, self.lo, self.hi, self.color = value, lo, hi, color
+        self.setFixedSize(width, 8)
+
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        p.fillRect(self.rect(), self.palette().color(QPalette.ColorRole.AlternateBase))
+        frac = (self.value - self.lo) / (self.hi - self.lo) if self.hi > self.lo else 0.0
+        p.fillRect(QRectF(0, 0, self.width() * max(0.0, min(1.0, frac)), self.height()), self.color)
+
+
+def draw_support_weights(part, ctx: "RenderContext") -> QWidget:
+    values = list(part.values)
+    finite = [v for v in values if np.isfinite(v)] or [0.0]
+    lo = part.vmin if part.vmin is not None else min(finite)
+    hi = part.vmax if part.vmax is not None else max(finite)
+    best = max(range(len(values)), key=lambda k: values[k] if np.isfinite(values[k]) else -np.inf) if values else -1
+    tiles = []
+    for k, v in enumerate(values):
+        group = ctx.support_labels[k] if k < len(ctx.support_labels) else -1
+        pm = ctx.support_thumb(k)
+        who = ctx.classes[group] if 0 <= group < len(ctx.classes) else f"support {k + 1}"
+        tile = _tile(pm, f"{who}: {v:.3g}", WeightBar(v, lo, hi, class_color(group), pm.width() or THUMB))
+        if k == best:  # the support image that weighs most: the reader's eye goes there first
+            tile.setStyleSheet("QLabel { font-weight: 600; }")
+        tiles.append(tile)
+    return _tile_grid(tiles, per_row=8)
+
+
+def draw_text(part, ctx: "RenderContext") -> QWidget:
+    label = QLabel(part.body)
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
+RENDERERS: dict[str, Callable[[Any, "RenderContext"], QWidget]] = {
+    "points": draw_points, "matrix": draw_matrix, "curves": draw_curves, "bars": draw_bars,
+    "images": draw_images, "support_weights": draw_support_weights, "text": draw_text,
+}
+
+
+class RenderContext:
+    """What a part refers to but does not hold: the class names, each support example's class and
+    the user's support images (PNG bytes, in the support set's order) for their thumbnails."""
+
+    def __init__(self, classes: Sequence[str], support_labels: Sequence[int], support_pngs: Sequence[bytes] = ()):
+        self.classes, self.support_labels, self.support_pngs = list(classes), list(support_labels), list(support_pngs)
+
+    def support_thumb(self, k: int) -> QPixmap:
+        pm = QPixmap(THUMB, THUMB)
+        pm.fill(Qt.GlobalColor.white)
+        if k < len(self.support_pngs):
+            img = QImage.fromData(self.support_pngs[k])
+            if not img.isNull():
+                p = QPainter(pm)
+                scaled = img.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+                p.drawImage((THUMB - scaled.width()) // 2, (THUMB - scaled.height()) // 2, scaled)
+                p.end()
+        return pm
+
+
+def part_card(part, ctx: RenderContext) -> QFrame:
+    """A part's title, its picture (or why there is none) and its caption under it."""
+    card = QFrame()
+    card.setObjectName("card")
+    lay = QVBoxLayout(card)
+    lay.setContentsMargins(10, 8, 10, 8)
+    lay.setSpacing(4)
+    title = QLabel(getattr(part, "title", "") or "(untitled part)")
+    title.setObjectName("heading")
+    title.setWordWrap(True)
+    lay.addWidget(title)
+    kind = getattr(part, "kind", "")
+    draw = RENDERERS.get(kind)
+    try:
+        if draw is None:
+            raise LookupError(f"this version has no picture for “{kind}” parts")
+        body = draw(part, ctx)
+        card.drawn = True
+    except Exception as exc:  # noqa: BLE001 - one bad part must not hide the others
+        body = QLabel(f"Cannot draw this part ({exc}).")
+        body.setObjectName("muted")
+        body.setWordWrap(True)
+        card.drawn = False
+    card.kind, card.body = kind, body
+    lay.addWidget(body)
+    caption = getattr(part, "caption", "")
+    if caption:
+        cap = QLabel(caption)
+        cap.setWordWrap(True)
+        cap.setObjectName("muted")
+        cap.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lay.addWidget(cap)
+    return card
+
+
+class ExplanationView(QWidget):
+    """One explanation: the prediction and summary on top, then each part's card in a column.
+    `scrollable=False` leaves scrolling to a container (the Compare view's side-by-side columns)."""
+
+    def __init__(self, parent: QWidget | None = None, scrollable: bool = True):
+        super().__init__(parent)
+        self.explanation = None
+        self.cards: list[QFrame] = []
+        self.content = QWidget()
+        self.column = QVBoxLayout(self.content)
+        self.column.setContentsMargins(4, 4, 4, 4)
+        self.column.setSpacing(8)
+        self.heading = QLabel()
+        self.heading.setObjectName("heading")
+        self.heading.setWordWrap(True)
+        self.prediction = QLabel()
+        self.prediction.setObjectName("prediction")
+        self.bars = ConfidenceBars(max_rows=6)
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setObjectName("muted")
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        for w in (self.message, self.heading, self.prediction, self.bars, self.summary):
+            self.column.addWidget(w)
+        self.column.addStretch(1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        if scrollable:
+            self.scroll = QScrollArea()
+            self.scroll.setWidgetResizable(True)
+            self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+            self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            self.scroll.setWidget(self.content)
+            lay.addWidget(self.scroll)
+        else:
+            self.scroll = None
+            lay.addWidget(self.content)
+        self.content.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        self.show_message("")
+
+    @property
+    def probabilities(self) -> list[float]:
+        """The probabilities on screen (those of the explanation shown; [] when none is)."""
+        return list(self.bars.probs)
+
+    def _clear_cards(self) -> None:
+        for card in self.cards:
+            self.column.removeWidget(card)
+            card.deleteLater()
+        self.cards = []
+
+    def show_message(self, text: str) -> None:
+        """No explanation: a plain-words line instead (what is missing, or what went wrong)."""
+        self.explanation = None
+        self._clear_cards()
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+        for w in (self.heading, self.prediction, self.bars, self.summary):
+            w.setVisible(False)
+        self.bars.set_values([], [])
+
+    def show_explanation(self, explanation, support_pngs: Sequence[bytes] = (), heading: str | None = None) -> None:
+        self.explanation = explanation
+        self._clear_cards()
+        self.message.setVisible(False)
+        e = explanation
+        self.heading.setText(heading if heading is not None else f"{e.title}{f' — {e.query}' if e.query else ''}")
+        best = e.predicted
+        self.prediction.setText(f"→ {e.classes[best]}  {e.probabilities[best]:.0%}")
+        self.bars.set_values(e.classes, e.probabilities)
+        self.summary.setText(e.summary)
+        for w in (self.heading, self.prediction, self.bars):
+            w.setVisible(True)
+        self.summary.setVisible(bool(e.summary))
+        ctx = RenderContext(e.classes, e.support_labels, support_pngs)
+        for part in e.parts:
+            card = part_card(part, ctx)
+            self.column.insertWidget(self.column.count() - 1, card)  # before the stretch
+            self.cards.append(card)
+
+    def picture(self) -> QPixmap:
+        """The whole column as one picture (not only the part scrolled into view)."""
+        return self.content.grab()
+
+    def sizeHint(self) -> QSize:
+        return QSize(420, 600)
