@@ -26,6 +26,7 @@ from .common import install_wheel_guard
 from .compare_view import CompareView
 from .dialogs import Dialogs
 from .hparam_tab import HParamTab
+from .inside_view import InsideView
 from .library import ModelLibrary
 from .model import AlgorithmChoice, Project
 from .models_tab import ModelsTab
@@ -190,13 +191,12 @@ class MainWindow(QMainWindow):
         self.left_split = left
 
         self.training = TrainingPanel()
-        heading = QLabel("Meta-training")
-        heading.setObjectName("heading")
-        tr = QVBoxLayout()
-        tr.addWidget(heading)
-        tr.addWidget(self.training, 1)
-        tr_w = QWidget()
-        tr_w.setLayout(tr)
+        # Inside (app/inside_view.py): how the model in use classified the query picked in the query set.
+        self.inside = InsideView(self.project, self.library, self.query, self.dialogs, self.current_model,
+                                 lambda: self.core_ready, self.settings)
+        self.top_tabs = QTabWidget()
+        self.top_tabs.addTab(self.training, "Meta-training")
+        self.top_tabs.addTab(self.inside, "Inside")
         self.tabs = QTabWidget()
         self.task_tab = TaskTab(self.project, self.editor, self.dialogs, self.settings)
         self.spins, self.source_box, self.device_box = self.task_tab.spins, self.task_tab.source_box, self.task_tab.device_box
@@ -210,7 +210,7 @@ class MainWindow(QMainWindow):
         self.models = self.models_tab.tree
         self.tabs.addTab(self.models_tab, "Models")
         right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(self._card(tr_w))
+        right.addWidget(self._card(self.top_tabs))
         right.addWidget(self.tabs)
         right.setStretchFactor(0, 3)
         right.setStretchFactor(1, 2)
@@ -273,6 +273,9 @@ class MainWindow(QMainWindow):
         self.classifier.classified.connect(self.classified)
         self.classifier.status.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
         self.classifier.quickTrainWanted.connect(lambda: self.train(quick=True, then="classify"))
+        self.inside.status.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
+        self.runs.modelsChanged.connect(self.inside.schedule)  # a new model can become the one in use
+        self.query.list.itemDoubleClicked.connect(lambda _item: self.top_tabs.setCurrentWidget(self.inside))
         self.compare.message.connect(self.show_message)
         self.compare.status.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.compare.runningChanged.connect(self._compare_running)
