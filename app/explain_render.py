@@ -9,13 +9,14 @@ Only the data types are used from `core.explanation` (pure Python): this module 
 """
 from __future__ import annotations
 
+import html
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPixmap
-from PySide6.QtWidgets import (QFrame, QGridLayout, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QFrame, QGridLayout, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget)
 
 from .query_panel import ConfidenceBars
 
@@ -25,6 +26,9 @@ SMALL_IMAGE = 64  # an Images part's pictures are scaled to this height
 # Colours for the support set's classes (class index → colour); distinct in light and dark themes.
 CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 # Marker per kind of point; kinds the table does not know get the next unused marker.
+# Series that are not classes (support loss, cosine, …): colours apart from the first class colours.
+# None: the theme's text colour (black on light, white on dark).
+SERIES_COLORS = [None, "#e6550d", "#3182bd", "#31a354", "#756bb1", "#969696"]
 MARKERS = {"support": "o", "prototype": "star", "query": "d", "memory": "s", "class": "t", "point": "o"}
 SPARE_MARKERS = ["s", "t", "p", "h", "+", "x", "t1", "t2"]
 MAX_CELL_LABELS = 100  # a heat map with more cells than this shows colours only (the numbers would not fit)
@@ -55,10 +59,28 @@ class StillPlot(pg.PlotWidget):
         ev.ignore()  # to the scroll area around
 
 
-def _legend(plot: pg.PlotWidget) -> pg.LegendItem:
-    legend = plot.addLegend(offset=(-4, 4), labelTextColor=plot.palette().color(QPalette.ColorRole.Text))
-    legend.setBrush(pg.mkBrush(plot.palette().color(QPalette.ColorRole.Base)))
-    return legend
+# The legend is a line of text above the plot, not a box inside it: inside, it hid the curves.
+SYMBOL_CHARS = {"o": "●", "star": "★", "d": "◆", "s": "■", "t": "▼", "p": "⬟", "h": "⬢", "+": "+", "x": "✕", "t1": "▲", "t2": "▶"}
+
+
+def with_legend(plot: "StillPlot", entries: list[tuple[QColor | None, str, str]]) -> QWidget:
+    """`plot` under a wrapped line of legend entries (colour or None for the text colour, symbol
+    character, name); the returned widget keeps the plot as `.plot`."""
+    box = QWidget()
+    lay = QVBoxLayout(box)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.setSpacing(2)
+    if entries:
+        text = plot.palette().color(QPalette.ColorRole.Text).name()
+        keys = [f'<span style="color:{(c.name() if c is not None else text)}">{html.escape(sym)}</span>&nbsp;{html.escape(name)}'
+                for c, sym, name in entries]
+        legend = QLabel("&nbsp;&nbsp;&nbsp; ".join(keys))
+        legend.setTextFormat(Qt.TextFormat.RichText)
+        legend.setWordWrap(True)
+        lay.addWidget(legend)
+    lay.addWidget(plot)
+    box.plot = plot
+    return box
 
 
 def _label_ticks(axis: pg.AxisItem, names: Sequence[str], limit: int = 14) -> None:
@@ -86,7 +108,7 @@ def draw_points(part, ctx: "RenderContext") -> QWidget:
             t = pg.TextItem(f"{v:.3g}", color=text, anchor=(0.5, 0.5))
             t.setPos((x[i] + x[j]) / 2, (y[i] + y[j]) / 2)
             plot.addItem(t)
-    legend = _legend(plot)
+    legend: list[tuple[QColor | None, str, str]] = []
     spare = iter(SPARE_MARKERS)
     markers = dict(MARKERS)
     for kind in dict.fromkeys(part.kind_of):  # the kinds in order of first appearance
@@ -99,8 +121,8 @@ def draw_points(part, ctx: "RenderContext") -> QWidget:
         item = pg.ScatterPlotItem(x[idx], y[idx], symbol=markers[kind], size=18 if big else 10,
                                   brush=brushes if not query else pg.mkBrush(text), pen=pg.mkPen(text if not query else "w", width=1.5 if big else 0.5))
         plot.addItem(item)
-        # The legend shows the marker in a neutral colour: the colour means the class, not the kind.
-        legend.addItem(pg.ScatterPlotItem(symbol=markers[kind], size=10, brush=pg.mkBrush("#888888"), pen=pg.mkPen(text)), kind)
+        # The legend shows the marker in the text colour: the colour means the class, not the kind.
+        legend.append((None, SYMBOL_CHARS.get(markers[kind], "●"), kind))
     for k, label in enumerate(part.labels):
         if label and part.kind_of[k] != "support":  # support points are many; their colour says their class
             t = pg.TextItem(label, color=class_color(part.group[k]) if part.group[k] >= 0 else text, anchor=(0, 1))
@@ -109,9 +131,9 @@ def draw_points(part, ctx: "RenderContext") -> QWidget:
     if ctx.classes and any(g >= 0 for g in part.group):
         for g in sorted({g for g in part.group if g >= 0}):
             if g < len(ctx.classes):
-                legend.addItem(pg.ScatterPlotItem(symbol="s", size=10, brush=pg.mkBrush(class_color(g)), pen=None), ctx.classes[g])
+                legend.append((class_color(g), "■", ctx.classes[g]))
     plot.getViewBox().setDefaultPadding(0.12)
-    return plot
+    return with_legend(plot, legend)
 
 
 def draw_matrix(part, ctx: "RenderContext") -> QWidget:
@@ -151,31 +173,43 @@ def draw_curves(part, ctx: "RenderContext") -> QWidget:
     plot = StillPlot()
     plot.setLabel("bottom", part.x_label or "")
     plot.setLabel("left", part.y_label or "")
-    _legend(plot)
     x = np.asarray(part.x, float)
+    legend = []
     for k, (name, ys) in enumerate(part.series.items()):
-        color = QColor(CLASS_COLORS[k % len(CLASS_COLORS)])
+        color = series_color(name, k, ctx)
         plot.plot(x, np.asarray(ys, float), pen=pg.mkPen(color, width=2), symbol="o", symbolSize=5,
-                  symbolBrush=color, symbolPen=None, name=name)
+                  symbolBrush=color, symbolPen=None)
+        legend.append((color, "━", name))
+    if len(x) and len(x) <= 20 and np.all(x == np.round(x)):  # steps: whole numbers only on the axis
+        plot.getAxis("bottom").setTicks([[(v, f"{v:g}") for v in x], []])
     plot.showGrid(x=True, y=True, alpha=0.2)
-    return plot
+    return with_legend(plot, legend)
+
+
+def series_color(name: str, k: int, ctx: "RenderContext") -> QColor:
+    """A series named after a class (the query's probability of "cross") gets that class's colour,
+    so one class has one colour across the view; other series take the palette in order."""
+    if name in ctx.classes:
+        return class_color(ctx.classes.index(name))
+    color = SERIES_COLORS[k % len(SERIES_COLORS)]
+    return QColor(color) if color else QApplication.palette().color(QPalette.ColorRole.Text)
 
 
 def draw_bars(part, ctx: "RenderContext") -> QWidget:
     plot = StillPlot()
     plot.setLabel("left", part.value_label or "")
-    legend = _legend(plot)
+    legend = []
     n = max(1, len(part.series))
     width = 0.8 / n
     for k, (name, vals) in enumerate(part.series.items()):
-        color = QColor(CLASS_COLORS[k % len(CLASS_COLORS)])
+        color = series_color(name, k, ctx)
         xs = np.arange(len(part.categories)) - 0.4 + width * (k + 0.5)
         bars = pg.BarGraphItem(x=xs, height=np.asarray(vals, float), width=width * 0.9, brush=pg.mkBrush(color), pen=None)
         plot.addItem(bars)
-        legend.addItem(bars, name)
+        legend.append((color, "■", name))
     _label_ticks(plot.getAxis("bottom"), part.categories)
     plot.showGrid(y=True, alpha=0.2)
-    return plot
+    return with_legend(plot, legend if len(part.series) > 1 else [])
 
 
 def grey_pixmap(image: Sequence[Sequence[float]], vmin: float | None, vmax: float | None, height: int = SMALL_IMAGE) -> QPixmap:

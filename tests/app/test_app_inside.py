@@ -51,7 +51,7 @@ def test_the_renderer_draws_every_part_kind_and_says_when_it_cannot(qtbot):
     view.show_explanation(e, [glyph_png(k % 3, k) for k in range(6)])
     assert [c.kind for c in view.cards] == [p.kind for p in e.parts] and all(c.drawn for c in view.cards)
     assert view.probabilities == e.probabilities and view.prediction.text() == "→ cross  70%"
-    points = view.cards[0].body
+    points = view.cards[0].body.plot
     assert len([i for i in points.getPlotItem().items if type(i).__name__ == "ScatterPlotItem"]) == 3  # support, prototype, query
     weights = view.cards[5].body
     assert "cross: 0.4" in [lab.text() for lab in weights.findChildren(type(view.message))]  # each thumbnail says its value
