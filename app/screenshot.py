@@ -133,7 +133,9 @@ def main() -> int:
 
     def inside_classified() -> None:
         state["phase"] = 5
-        win.right_split.setSizes([780, 120])  # the explanation gets the room; the settings tabs stay reachable
+        win.resize(1440, 1240)  # taller: the explanation's parts are the picture
+        win.main_split.setSizes([600, 840])
+        win.right_split.setSizes([1240, 0])  # the explanation gets the room (the settings tabs fold away)
         win.top_tabs.setCurrentWidget(win.inside)
         win.query.list.setCurrentRow(0)
         win.inside.explained.connect(inside_explained)
