@@ -1,7 +1,6 @@
 """Small helpers shared by the panels: thumbnails, clipboard and drag-and-drop payloads, number formats."""
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from PySide6.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QMimeData, QObject, Qt, Signal
@@ -12,14 +11,6 @@ from . import images
 from .style import icon
 
 _thumbs: dict[tuple[int, int], QIcon] = {}
-
-
-def fmt_duration(seconds: float | None) -> str:
-    """Seconds → "m:ss", or "h:mm:ss" from an hour; "–" when unknown."""
-    if seconds is None or not math.isfinite(seconds):
-        return "–"
-    s = int(round(seconds))
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
 def fmt_count(n: float) -> str:

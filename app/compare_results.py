@@ -12,7 +12,9 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QPalette, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
-from .common import fmt_count, fmt_duration, sample_source, thumb_icon
+import core
+
+from .common import fmt_count, sample_source, thumb_icon
 
 # Tableau-10: one colour per algorithm, fixed by its place in the registry (stable across runs).
 PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948", "#ff9da7", "#9c755f", "#7f7f7f"]
@@ -128,7 +130,7 @@ class ResultsTables(QSplitter):
             else:
                 acc = SortItem("–", -1.0)
             cells = [name_item, acc,
-                     SortItem(fmt_duration(r.train_seconds) if r.steps else "–", r.train_seconds),
+                     SortItem(core.fmt_duration(r.train_seconds) if r.steps else "–", r.train_seconds),
                      SortItem(fmt_count(r.steps), r.steps),
                      SortItem(f"{r.episodes_per_s:.1f}" if r.steps else "–", r.episodes_per_s),
                      SortItem(fmt_count(r.parameters) if r.parameters else "–", r.parameters),

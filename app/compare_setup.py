@@ -14,7 +14,9 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton,
                                QScrollArea, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
-from .common import fmt_count, fmt_duration
+import core
+
+from .common import fmt_count
 from .compare_results import algo_color, swatch
 from .dialogs import Dialogs
 from .hparam_form import HParamForm, PresetButton, field_label
@@ -269,7 +271,7 @@ class SetupPanel(QFrame):
             self.progress.setValue(int(100 * index + 85 * frac))
             val = f" · validation {ev['val_accuracy']:.1%}" if ev.get("val_accuracy") is not None else ""
             self.progress_label.setText(f"{index + 1}/{n} {title}: meta-training, step {fmt_count(ev['step'])} · "
-                                        f"{ev['episodes_per_s']:.1f} episodes/s · {fmt_duration(ev['elapsed_s'])}{val}")
+                                        f"{ev['episodes_per_s']:.1f} episodes/s · {core.fmt_duration(ev['elapsed_s'])}{val}")
         elif ev is not None and ev["kind"] == "testing":
             self.progress.setValue(int(100 * index + 85 + 15 * ev["done"] / ev["total"]))
             self.progress_label.setText(f"{index + 1}/{n} {title}: testing, episode {ev['done']}/{ev['total']} · {ev['accuracy']:.1%} so far")

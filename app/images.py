@@ -18,7 +18,6 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 Image.MAX_IMAGE_PIXELS = 40_000 * 40_000
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 MAX_SIDE = 512  # stored samples are downscaled to this; the model sees 28×28 anyway
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"}
 
 
 class NamedPng(bytes):

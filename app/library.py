@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .files import atomic_write
+import core
 
 
 class ModelFileError(ValueError):
@@ -105,7 +105,7 @@ class ModelLibrary:
 
     def _save(self) -> None:
         data = {k: asdict(v) for k, v in self._entries.items()}
-        atomic_write(self._index_path(), json.dumps(data, indent=2).encode())
+        core.atomic_write(self._index_path(), json.dumps(data, indent=2).encode())
 
     def path(self, model_id: str) -> Path:
         return self.root / f"{model_id}.pt"
@@ -160,7 +160,7 @@ class ModelLibrary:
             if e.sha256 == digest:
                 return e
         model_id = self.new_id(meta.get("algorithm", "model"))
-        atomic_write(self.path(model_id), data)
+        core.atomic_write(self.path(model_id), data)
         meta.pop("id", None)
         return self.add(model_id, **meta)
 

@@ -28,7 +28,8 @@ from typing import Any, Callable
 
 from PIL import Image
 
-from .files import atomic_write
+import core
+
 from .library import ModelFileError, verify_model_bytes
 from .model import AlgorithmChoice, ImageClass, Project, Sample, TaskSettings
 
@@ -160,7 +161,7 @@ def save_project(project: Project, path: str | Path, model_bytes: bytes | None =
             if model_bytes:
                 zf.writestr(MODEL_NAME, model_bytes)
 
-    return atomic_write(path, write_zip)
+    return core.atomic_write(path, write_zip)
 
 
 def _safe_name(name: str) -> str:

@@ -13,7 +13,9 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
-from .common import fmt_count, fmt_duration
+import core
+
+from .common import fmt_count
 from .style import is_dark
 
 REDRAW_MS = 40  # 25 Hz
@@ -149,7 +151,7 @@ class TrainingPanel(QWidget):
         source = f" on {record['source']}" if record.get("source") else ""
         episodes = int(record.get("episodes_seen") or 0)
         self.stats.setText(f"{name} — {fmt_count(done)} steps, {fmt_count(episodes)} episodes in "
-                           f"{fmt_duration(record.get('elapsed_s'))}{source}{val}")
+                           f"{core.fmt_duration(record.get('elapsed_s'))}{source}{val}")
 
     def start(self, title: str, total_steps: int) -> None:
         self.reset(title)
@@ -193,7 +195,7 @@ class TrainingPanel(QWidget):
         self.progress_bar.setValue(p["step"])
         val = f" · validation {self.val[-1]:.1%}" if self.val else ""
         if p["status"] == "running":
-            self.stats.setText(f"{p['episodes_per_s']:.1f} episodes/s · ETA {fmt_duration(p['eta_s'])} · "
+            self.stats.setText(f"{p['episodes_per_s']:.1f} episodes/s · ETA {core.fmt_duration(p['eta_s'])} · "
                                f"{fmt_count(p['episodes'])} episodes{val}")
         else:
-            self.stats.setText(f"{p['message'].capitalize()} after {fmt_count(p['step'])} steps, {fmt_duration(p['elapsed_s'])}{val}")
+            self.stats.setText(f"{p['message'].capitalize()} after {fmt_count(p['step'])} steps, {core.fmt_duration(p['elapsed_s'])}{val}")

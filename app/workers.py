@@ -37,6 +37,8 @@ def import_engine() -> str:
 
         import core
 
+        for name in core.__all__:  # core is lazy: load every module now, on this thread, not on the GUI thread later
+            getattr(core, name)
         # Leave one core to the GUI thread: with every core busy in torch's OpenMP pool the event
         # loop waits for the scheduler and stutters (training loses little: small convolutions
         # scale poorly across threads anyway).

@@ -1,31 +1,64 @@
 """Few-Shot Studio's engine: episodes, class sources, ten meta-learning algorithms, one trainer.
 
 Headless by contract (import-linter): nothing here imports Qt, pyqtgraph or `app`.
-This module is the public API the app and scripts use.
+This module is the public API the app and scripts use. It is lazy (PEP 562): a name is imported
+from its module on first use, so the torch-free corners (`core.files`, `core.report`,
+`core.explanation`, `core.errors`) can be used without loading torch — the app's GUI thread
+does, while the engine itself loads on a worker thread.
 """
-from .algorithms import ALGORITHMS, FAMILIES, Classifier, MetaLearner, StepMetrics, create, get_algorithm, hparam_fields, hparams_from_dict, register
-from .checkpoint import learner_from_bytes, learner_to_bytes, load_checkpoint, read_checkpoint, save_checkpoint, verify_checkpoint
-from .compare import AlgoResult, CompareConfig, Comparison
-from .episodes import Episode, EpisodeSampler
-from .errors import CheckpointError, CompareError, ConfigError, FewShotError, ImageError, SourceError, TrainingDiverged
-from .evaluation import EvalResult, evaluate
-from .explain import explain, explain_files, explain_images, pca_2d
-from .explanation import PART_KINDS, Bars, Curves, Explanation, Images, Matrix, Part, Points, SupportWeights, Text
-from .inference import Predictions, predict, predict_files, probabilities
-from .inputspec import InputSpec, prepare_image
-from .sources import BUILTIN_SPLITS, SOURCE_KINDS, ClassSource, builtin, builtin_split, hold_out_validation, image_folder, in_memory, omniglot, open_source, prepare_images
-from .stats import Pairwise, mean_ci95, pairwise
-from .trainer import CancelToken, Progress, TrainConfig, Trainer, auto_device
+from __future__ import annotations
 
-__all__ = [
-    "ALGORITHMS", "FAMILIES", "Classifier", "MetaLearner", "StepMetrics", "create", "get_algorithm", "hparam_fields",
-    "hparams_from_dict", "register", "load_checkpoint", "read_checkpoint", "save_checkpoint", "verify_checkpoint", "Episode", "EpisodeSampler",
-    "CheckpointError", "ConfigError", "FewShotError", "ImageError", "SourceError", "TrainingDiverged", "EvalResult", "evaluate", "mean_ci95",
-    "InputSpec", "prepare_image", "ClassSource", "builtin", "image_folder", "in_memory", "omniglot", "prepare_images",
-    "CancelToken", "Progress", "TrainConfig", "Trainer", "auto_device",
-    "AlgoResult", "CompareConfig", "CompareError", "Comparison", "Pairwise", "learner_from_bytes", "learner_to_bytes", "pairwise",
-    "BUILTIN_SPLITS", "SOURCE_KINDS", "builtin_split", "hold_out_validation", "open_source",
-    "Predictions", "predict", "predict_files", "probabilities",
-    "explain", "explain_files", "explain_images", "pca_2d", "PART_KINDS", "Bars", "Curves", "Explanation", "Images", "Matrix", "Part", "Points",
-    "SupportWeights", "Text",
-]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# public name -> the module (relative to core) that owns it
+_PUBLIC: dict[str, tuple[str, ...]] = {
+    "algorithms": ("ALGORITHMS", "FAMILIES", "Classifier", "MetaLearner", "StepMetrics", "create", "get_algorithm", "hparam_fields", "hparams_from_dict", "register"),
+    "checkpoint": ("learner_from_bytes", "learner_to_bytes", "load_checkpoint", "read_checkpoint", "save_checkpoint", "verify_checkpoint"),
+    "compare": ("AlgoResult", "CompareConfig", "Comparison"),
+    "episodes": ("Episode", "EpisodeSampler"),
+    "errors": ("CheckpointError", "CompareError", "ConfigError", "FewShotError", "ImageError", "SourceError", "TrainingDiverged"),
+    "evaluation": ("EvalResult", "evaluate"),
+    "files": ("IMAGE_SUFFIXES", "atomic_write"),
+    "report": ("fmt_duration",),
+    "explaining": ("explain", "explain_files", "explain_images", "pca_2d"),
+    "explanation": ("PART_KINDS", "Bars", "Curves", "Explanation", "Images", "Matrix", "Part", "Points", "SupportWeights", "Text"),
+    "inference": ("Predictions", "predict", "predict_files", "probabilities"),
+    "inputspec": ("InputSpec", "prepare_image"),
+    "sources": ("BUILTIN_SPLITS", "SOURCE_KINDS", "ClassSource", "builtin", "builtin_split", "hold_out_validation", "image_folder", "in_memory", "omniglot", "open_source", "prepare_images"),
+    "stats": ("Pairwise", "mean_ci95", "pairwise"),
+    "trainer": ("CancelToken", "Progress", "TrainConfig", "Trainer", "auto_device"),
+}
+_OWNER = {name: module for module, names in _PUBLIC.items() for name in names}
+__all__ = list(_OWNER)
+
+
+def __getattr__(name: str) -> Any:
+    module = _OWNER.get(name)
+    if module is None:
+        raise AttributeError(f"module 'core' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # the next lookup is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # static analysis and editors see every name
+    from .algorithms import ALGORITHMS, FAMILIES, Classifier, MetaLearner, StepMetrics, create, get_algorithm, hparam_fields, hparams_from_dict, register
+    from .checkpoint import learner_from_bytes, learner_to_bytes, load_checkpoint, read_checkpoint, save_checkpoint, verify_checkpoint
+    from .compare import AlgoResult, CompareConfig, Comparison
+    from .episodes import Episode, EpisodeSampler
+    from .errors import CheckpointError, CompareError, ConfigError, FewShotError, ImageError, SourceError, TrainingDiverged
+    from .evaluation import EvalResult, evaluate
+    from .files import IMAGE_SUFFIXES, atomic_write
+    from .report import fmt_duration
+    from .explaining import explain, explain_files, explain_images, pca_2d
+    from .explanation import PART_KINDS, Bars, Curves, Explanation, Images, Matrix, Part, Points, SupportWeights, Text
+    from .inference import Predictions, predict, predict_files, probabilities
+    from .inputspec import InputSpec, prepare_image
+    from .sources import BUILTIN_SPLITS, SOURCE_KINDS, ClassSource, builtin, builtin_split, hold_out_validation, image_folder, in_memory, omniglot, open_source, prepare_images
+    from .stats import Pairwise, mean_ci95, pairwise
+    from .trainer import CancelToken, Progress, TrainConfig, Trainer, auto_device

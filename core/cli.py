@@ -188,7 +188,7 @@ def cmd_predict(args) -> int:
 
 def cmd_explain(args) -> int:
     """How the model reached each query's prediction: every part's numbers printed, JSON on request."""
-    from .explain import explain_files
+    from .explaining import explain_files
     from .explanation import write_json
 
     explanations = explain_files(args.checkpoint, args.support, args.query, device=args.device)

@@ -361,7 +361,7 @@ class Comparison:
                        query_names: list[str] | None = None) -> dict[str, Any]:
         """Every trained model's explanations of raw query images (`core.explain`: one per query),
         adapted on the given support set; a model that cannot classify it gets its message (a str)."""
-        from .explain import explain_images
+        from .explaining import explain_images
 
         out: dict[str, Any] = {}
         for name, learner in self.learners.items():

@@ -1,10 +1,15 @@
-"""One way core writes a file that must never be seen half-written (checkpoints, caches, comparisons)."""
+"""Files: one way to write a file that must never be seen half-written (checkpoints, caches, comparisons,
+the app's projects and model library), and which suffixes are images. No torch here: the app's GUI
+thread uses it."""
 from __future__ import annotations
 
 import os
 import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable
+
+# The image files a source folder, a support folder or a drop is read from (by suffix).
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"}
 
 
 def atomic_write(path: str | Path, content: bytes | Callable[[BinaryIO], object]) -> Path:

@@ -1,4 +1,5 @@
 """The project's shape: core stays headless (import-linter contract), the wheel holds only our packages."""
+import os
 import shutil
 import subprocess
 import sys
@@ -42,9 +43,32 @@ def test_importing_the_app_model_loads_no_qt():
 
 
 def test_importing_core_loads_no_qt():
-    code = "import core, core.cli, sys; bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'app')]; print(bad); sys.exit(bool(bad))"
+    code = "import core, core.cli, sys; [getattr(core, n) for n in core.__all__]; bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'app')]; print(bad); sys.exit(bool(bad))"
     res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_the_window_and_the_torch_free_corner_of_core_load_no_torch():
+    """The window opens before the engine has loaded (torch loads on the job thread): importing the
+    app's modules, and using what they take from core on the GUI thread (atomic writes, durations,
+    image suffixes, explanations), imports no torch. `core` is lazy: each name loads its module
+    on first use."""
+    code = ("import sys, app.main_window, app.compare_view, core; core.atomic_write, core.fmt_duration, core.IMAGE_SUFFIXES, core.Explanation; "
+            "bad = [m for m in sys.modules if m.split('.')[0] == 'torch']; print(bad[:5]); sys.exit(bool(bad))")
+    res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert res.returncode == 0, res.stdout + res.stderr
+    res = subprocess.run([sys.executable, "-c", "import core, sys; core.create; sys.exit('torch' not in sys.modules)"], cwd=REPO, capture_output=True, text=True)
+    assert res.returncode == 0, "a name from the engine proper loads torch"
+
+
+def test_public_names_resolve_to_their_owners():
+    import core
+
+    for name in core.__all__:
+        assert getattr(core, name) is not None, name
+    assert callable(core.explain) and core.explain.__module__ == "core.explaining"
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        core.nothing_here
 
 
 def test_wheel_holds_only_app_core_resources(tmp_path):

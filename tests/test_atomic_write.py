@@ -1,13 +1,11 @@
-"""The two atomic-write helpers (core's, and the app's torch-free twin): the target is whole or
+"""The one atomic-write helper (core's, also the app's: it is torch-free): the target is whole or
 untouched when a write fails midway, and no temp file is left behind."""
 from __future__ import annotations
 
 import pytest
 
-from app.files import atomic_write as app_atomic_write
-from core.files import atomic_write as core_atomic_write
+from core.files import atomic_write
 
-HELPERS = pytest.mark.parametrize("atomic_write", [core_atomic_write, app_atomic_write], ids=["core", "app"])
 
 
 class _DiskFull(OSError):
@@ -19,8 +17,7 @@ def _fails_midway(fh) -> None:
     raise _DiskFull("no space left")
 
 
-@HELPERS
-def test_bytes_and_a_write_function_both_land_whole(atomic_write, tmp_path):
+def test_bytes_and_a_write_function_both_land_whole(tmp_path):
     target = tmp_path / "deeper" / "m.bin"  # the folder is made
     assert atomic_write(target, b"first") == target and target.read_bytes() == b"first"
     atomic_write(str(target), lambda fh: fh.write(b"second"))
@@ -28,8 +25,7 @@ def test_bytes_and_a_write_function_both_land_whole(atomic_write, tmp_path):
     assert sorted(p.name for p in target.parent.iterdir()) == ["m.bin"]
 
 
-@HELPERS
-def test_a_write_that_fails_midway_leaves_the_old_file_whole_and_no_temp_file(atomic_write, tmp_path):
+def test_a_write_that_fails_midway_leaves_the_old_file_whole_and_no_temp_file(tmp_path):
     target = tmp_path / "m.bin"
     target.write_bytes(b"the old, good content")
     with pytest.raises(_DiskFull):
@@ -38,15 +34,13 @@ def test_a_write_that_fails_midway_leaves_the_old_file_whole_and_no_temp_file(at
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.bin"]
 
 
-@HELPERS
-def test_a_write_that_fails_midway_leaves_no_file_where_there_was_none(atomic_write, tmp_path):
+def test_a_write_that_fails_midway_leaves_no_file_where_there_was_none(tmp_path):
     with pytest.raises(_DiskFull):
         atomic_write(tmp_path / "new.bin", _fails_midway)
     assert list(tmp_path.iterdir()) == []
 
 
-@HELPERS
-def test_a_failed_rename_removes_the_temp_file(atomic_write, tmp_path):
+def test_a_failed_rename_removes_the_temp_file(tmp_path):
     target = tmp_path / "taken"
     target.mkdir()
     (target / "x").write_bytes(b"")  # a non-empty folder: os.replace onto it fails

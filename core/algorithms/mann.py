@@ -57,11 +57,17 @@ each query is then one more step from the state left after the support set — e
 that same state, independently — and its input label is the last support example's label (what
 a step after the support set would see in training). Probabilities are over the first n_way
 label slots, renormalised.
+
+Explanation (`explain_parts`): the same support sequence and query step, traced (`run(trace=...)`):
+the write weights (all heads together), read weights (the heads' mean, a distribution) and usage
+over the memory rows at every step, and the query's read weights. The heads write every least-used
+row alike, so those rows are copies; the pictures show each set of copies as one column, and the
+rows they leave out added up in a last column, so every step's read weights still add up to 1.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -207,10 +213,11 @@ class MANN(MetaLearner):
         return ControllerState(zeros, zeros, torch.zeros(batch, h.read_heads * h.memory_width, device=dev, dtype=dt),
                                empty_memory(batch, h.memory_slots, h.memory_width, h.read_heads, dev, dt))
 
-    def run(self, images: torch.Tensor, prev_labels: torch.Tensor, state: ControllerState | None = None
-            ) -> tuple[torch.Tensor, ControllerState]:
+    def run(self, images: torch.Tensor, prev_labels: torch.Tensor, state: ControllerState | None = None,
+            trace: list | None = None) -> tuple[torch.Tensor, ControllerState]:
         """Logits [B, T, classes] of a batch of sequences (images [B, T, C, H, W], one-hot previous
-        labels [B, T, classes]), and the state after the last step."""
+        labels [B, T, classes]), and the state after the last step. `trace`, when a list, gets one
+        (write weights w^w_t [B, heads, slots], memory state after the step) per step."""
         hp_ = self.hparams
         B, T = prev_labels.shape[:2]
         heads, width = hp_.read_heads, hp_.memory_width
@@ -231,7 +238,9 @@ class MANN(MetaLearner):
             head = self.heads(h)
             keys = torch.tanh(head[:, : heads * width]).view(B, heads, width)
             values = torch.tanh(head[:, heads * width: 2 * heads * width]).view(B, heads, width) if add else None
-            r, mem, _ = lrua_step(mem, keys, head[:, -heads:], hp_.gamma, hp_.cosine_scale, values)
+            r, mem, ww = lrua_step(mem, keys, head[:, -heads:], hp_.gamma, hp_.cosine_scale, values)
+            if trace is not None:
+                trace.append((ww, mem))
             reads = r.reshape(B, heads * width)
             outs.append(torch.cat([h, reads], dim=-1))
         logits = self.output(torch.stack(outs, dim=1))
@@ -273,19 +282,114 @@ class MANN(MetaLearner):
         if n_way > self.hparams.classes:
             raise ValueError(f"this model has {self.hparams.classes} label slots; it cannot classify {n_way} classes (meta-train with classes ≥ {n_way})")
         self.eval()
-        order = torch.randperm(len(support_y), generator=torch.Generator().manual_seed(_ADAPT_ORDER_SEED)).to(support_y.device)
-        xs, ys = support_x[order].unsqueeze(0), support_y[order].unsqueeze(0)
         with torch.no_grad():
-            _, state = self.run(xs, previous_labels(ys, self.hparams.classes))
-        last_label = F.one_hot(ys[:, -1], self.hparams.classes).float()  # [1, classes]
+            _, state, last_label = self.read_support(support_x, support_y)
 
         def classify(query_x: torch.Tensor) -> torch.Tensor:
-            q = len(query_x)
             with torch.no_grad():
-                logits, _ = self.run(query_x.unsqueeze(1), last_label.expand(q, -1).unsqueeze(1), state.expand(q))
-            return F.log_softmax(logits[:, 0, :n_way], dim=-1)
+                return self.query_step(query_x, state, last_label, n_way)
 
         return Classifier(classify, n_way)
+
+    def read_support(self, support_x, support_y, trace: list | None = None) -> tuple[torch.Tensor, ControllerState, torch.Tensor]:
+        """Feed the support set as one sequence in adapt()'s fixed order: (that order, the state
+        after it, the label input of the step after it = the last support example's one-hot label [1, classes])."""
+        order = torch.randperm(len(support_y), generator=torch.Generator().manual_seed(_ADAPT_ORDER_SEED)).to(support_y.device)
+        xs, ys = support_x[order].unsqueeze(0), support_y[order].unsqueeze(0)
+        _, state = self.run(xs, previous_labels(ys, self.hparams.classes), trace=trace)
+        return order, state, F.one_hot(ys[:, -1], self.hparams.classes).float()
+
+    def query_step(self, query_x, state: ControllerState, last_label: torch.Tensor, n_way: int, trace: list | None = None) -> torch.Tensor:
+        """Log-probabilities [Q, n_way]: each query one more step from the same state (independently)."""
+        q = len(query_x)
+        logits, _ = self.run(query_x.unsqueeze(1), last_label.expand(q, -1).unsqueeze(1), state.expand(q), trace)
+        return F.log_softmax(logits[:, 0, :n_way], dim=-1)
+
+
+    # -- explanation -------------------------------------------------------------------------
+    how_it_decides = ("MANN reads the support images one after another, each with the previous image's label, and "
+                      "writes what it sees into rows of an external memory. For the query it reads back the rows "
+                      "that match it best and answers from what it read.")
+    explained_columns: ClassVar[int] = 16  # groups of memory rows a picture shows (the paper's memory has 128 rows)
+
+    def explain_parts(self, support_x, support_y, query_x, classes):
+        n_way = int(support_y.max()) + 1
+        was_training = self.training
+        self.eval()  # as adapt()
+        trace: list = []  # one (w^w_t, memory state after step t) per step: the support steps, then the query's
+        try:
+            with torch.no_grad():
+                order, state, last_label = self.read_support(support_x, support_y, trace)
+                self.query_step(query_x, state, last_label, n_way, trace)
+        finally:
+            self.train(was_training)
+        # Summed over the heads, the write weights are what each row gains: M_t(i) += Σ_h w^w_t,h(i) k_t,h.
+        written = torch.stack([ww[0].sum(0) for ww, _ in trace]).double().cpu()  # [T, slots]
+        # Each head's read weights w^r_t sum to 1 (eqs. 2–3); so does their mean over the heads.
+        read = torch.stack([mem.read_weights[0].mean(0) for _, mem in trace]).double().cpu()
+        usage = torch.stack([mem.usage[0] for _, mem in trace]).double().cpu()  # w^u_t = γ w^u_{t−1} + Σ_h w^r_t + Σ_h w^w_t
+        step_labels = [int(support_y[i]) for i in order.tolist()]
+        steps = [f"{t + 1}. support {i} ({classes[y]})" for t, (i, y) in enumerate(zip(order.tolist(), step_labels))]
+        steps.append(f"{len(steps) + 1}. query")
+
+        shown = self._row_groups(written, read, usage)
+        hidden = [i for i in range(written.shape[1]) if not any(i in g for g in shown)]
+        columns = [_rows_name(g) for g in shown] + ([f"other {len(hidden)} rows"] if hidden else [])
+
+        def added_up(values: torch.Tensor) -> torch.Tensor:  # [T, slots] -> one column per group, then the hidden rows
+            return torch.stack([values[:, g].sum(1) for g in shown + ([hidden] if hidden else [])], dim=1)
+
+        def writer(rows: list[int]) -> str:  # who wrote a group most: the step of its largest write
+            col = written[:, rows[0]]
+            if float(col.max()) < 0.05:
+                return "hardly written"
+            t = int(col.argmax())
+            return "the query" if t == len(step_labels) else classes[step_labels[t]]
+
+        from ..explanation import Bars, Matrix
+
+        lands = added_up(read[-1:])[0]
+        top = max(range(len(shown)), key=lambda c: float(lands[c]) / len(shown[c]))  # row for row: a big group adds up many small weights
+        rest = f" The other {len(hidden)} rows are added up in the last column." if hidden else ""
+        copies = " Rows written together are copies, shown as one column." if any(len(g) > 1 for g in shown) else ""
+        return [
+            Matrix("Write weights over memory rows", "How much was written into the memory's rows at each step (all heads together): "
+                   f"a new image goes to the least-used rows or to rows just read.{copies}{rest}",
+                   added_up(written), steps, columns, "write weight", vmin=0.0),
+            Matrix("Read weights over memory rows", "Where the network read at each step (mean of its heads; each step's weights "
+                   f"add up to 1): it reads the rows whose content best matches what it sees.{rest}",
+                   added_up(read), steps, columns, "read weight", vmin=0.0, vmax=1.0),
+            Matrix("Memory usage", f"How much each row (one row of a column) has been used: reading or writing raises it, and it fades "
+                   f"by {self.hparams.gamma:g} a step; the least-used rows are cleared and written next.",
+                   torch.stack([usage[:, g].mean(1) for g in shown], dim=1), steps, columns[: len(shown)], "usage", vmin=0.0),
+            Bars("Where the query's read lands", "The query's read weights over the memory's rows, each named by the image that "
+                 f"wrote it most (the query's own step writes too). Row for row, it read most from {columns[top]} ({writer(shown[top])}); "
+                 "its answer comes from what it read and what its controller holds.",
+                 [f"{c} ({writer(g)})" for c, g in zip(columns, shown)] + columns[len(shown):], {"read weight": lands}, "read weight"),
+        ]
+
+    def _row_groups(self, written: torch.Tensor, read: torch.Tensor, usage: torch.Tensor) -> list[list[int]]:
+        """The memory rows to show, in groups of copies: the heads write the same amounts into all
+        the least-used rows at once, so those rows hold the same content from then on. Up to
+        `explained_columns` groups: those holding the query's most-read rows and the most written,
+        in the order they were first written (a diagonal in the pictures)."""
+        history = torch.cat([written, read, usage]).T  # [slots, 3T]: what a picture shows of a row
+        groups: list[list[int]] = []
+        firsts: list[int] = []  # each group's first row, to compare a row with every group at once
+        for i in range(len(history)):
+            match = ((history[firsts] - history[i]).abs() <= 1e-9 + 1e-6 * history[firsts].abs()).all(1).nonzero()
+            if len(match):
+                groups[int(match[0])].append(i)
+            else:
+                groups.append([i])
+                firsts.append(i)
+        query_read = read[-1]
+        must = {tuple(g) for g in sorted(groups, key=lambda g: -float(query_read[g].sum()))[:3]}
+        by_writes = sorted(groups, key=lambda g: -float(written[:, g].sum()))
+        picked = [g for g in by_writes if tuple(g) in must]
+        picked += [g for g in by_writes if tuple(g) not in must][: self.explained_columns - len(picked)]
+        first = lambda g: next((t for t, w in enumerate(written[:, g[0]].tolist()) if w >= 0.05), len(written))  # noqa: E731
+        return sorted(picked, key=lambda g: (first(g), g[0]))
 
 
 def instance_accuracy(learner: MANN, source, n_classes: int = 5, instances: int = 10, episodes: int = 1000,
@@ -310,3 +414,15 @@ def instance_accuracy(learner: MANN, source, n_classes: int = 5, instances: int 
             counts.index_add_(0, idx, torch.ones_like(correct))
     learner.train(was_training)
     return {k + 1: float(hits[k] / counts[k]) for k in range(instances)}
+
+
+def _rows_name(rows: list[int]) -> str:
+    """Memory rows as a column name: "row 7", "rows 4–7", "rows 0–3, 9"."""
+    runs: list[list[int]] = []
+    for i in sorted(rows):
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    text = ", ".join(f"{r[0]}–{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
+    return f"row {text}" if len(rows) == 1 else f"rows {text}"

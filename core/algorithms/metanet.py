@@ -68,6 +68,11 @@ Choices the paper leaves open (or where this file departs from it), and why:
   faster per second (5-way: 0.09 s of CPU per step; 20-way: 0.33 s).
 Omniglot protocol of the paper: 1-shot, trained on the test task's shape (5-way or 20-way). A
 model trained 20-way also classifies 5-way tasks (through the sliced output layer).
+
+Explanation (`explain_parts`), in adapt()'s BatchNorm mode: the query's class probabilities with
+the fast weights (the prediction) and with the slow weights alone (W* = 0), the attention a_j over
+the support memory (per support image and per class), and u's representations of the support
+images and the query in 2-D with the cosines the attention is the softmax of.
 """
 from __future__ import annotations
 
@@ -276,25 +281,37 @@ class MetaNetwork(SupportSetLearner):
         shapes = {k: v.shape for k, v in self.b_head.slow(n_way).items()}
         return TaskMemory(q_star, keys, values, shapes, n_way)
 
+    def representation(self, memory: TaskMemory, u_features: torch.Tensor) -> torch.Tensor:
+        """r_j = u(Q, Q*; x_j) [Q, rep_dim]: the queries as the memory's keys R were made."""
+        return head_forward(self.u_head.slow(), u_features, memory.task_fast)
+
+    def similarities(self, memory: TaskMemory, u_features: torch.Tensor) -> torch.Tensor:
+        """cos(R, r_j) [Q, S]: each query's cosine similarity with each support example's key."""
+        return F.normalize(self.representation(memory, u_features), dim=-1) @ F.normalize(memory.keys, dim=-1).T
+
+    def attention(self, memory: TaskMemory, u_features: torch.Tensor) -> torch.Tensor:
+        """a_j = softmax(cos(R, r_j)) [Q, S]: how much each query reads of each support example."""
+        return F.softmax(self.hparams.attention_scale * self.similarities(memory, u_features), dim=-1)
+
     def read(self, memory: TaskMemory, u_features: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Each query's example-level fast weights W*_j = a_jᵀ M, a_j = softmax(cos(R, r_j))."""
-        r = head_forward(self.u_head.slow(), u_features, memory.task_fast)
-        cos = F.normalize(r, dim=-1) @ F.normalize(memory.keys, dim=-1).T  # [Q, S]
-        attention = F.softmax(self.hparams.attention_scale * cos, dim=-1)
-        return unflatten_params(attention @ memory.values, memory.shapes)  # name -> [Q, *shape]
+        """Each query's example-level fast weights W*_j = a_jᵀ M."""
+        return unflatten_params(self.attention(memory, u_features) @ memory.values, memory.shapes)  # name -> [Q, *shape]
 
     def query_phase(self, memory: TaskMemory, b_features: torch.Tensor, u_features: torch.Tensor) -> torch.Tensor:
         """Logits [Q, n_way] of b with slow W plus each query's fast W*_j (layer augmentation)."""
         return head_forward(self.b_head.slow(memory.n_way), b_features, self.read(memory, u_features))
 
-    def episode_logits(self, support_x, support_y, query_x, n_way: int) -> torch.Tensor:
+    def episode_phases(self, support_x, support_y, query_x, n_way: int) -> tuple[TaskMemory, torch.Tensor, torch.Tensor]:
+        """The support phase's memory and the queries' features of b and u, from one pass over the episode."""
         # Support and queries go through each trunk in one batch (BatchNorm sees the episode);
         # the trunks have no fast weights, so their features serve both phases.
         s = len(support_x)
         x = torch.cat([support_x, query_x])
         fb, fu = self.b_trunk(x), self.u_trunk(x)
-        memory = self.support_phase(fb[:s], fu[:s], support_y, n_way)
-        return self.query_phase(memory, fb[s:], fu[s:])
+        return self.support_phase(fb[:s], fu[:s], support_y, n_way), fb[s:], fu[s:]
+
+    def episode_logits(self, support_x, support_y, query_x, n_way: int) -> torch.Tensor:
+        return self.query_phase(*self.episode_phases(support_x, support_y, query_x, n_way))
 
     # -- SupportSetLearner ------------------------------------------------------------------------
     def episode_loss(self, task) -> tuple[torch.Tensor, torch.Tensor]:
@@ -314,3 +331,62 @@ class MetaNetwork(SupportSetLearner):
     def adapt(self, support_x, support_y) -> Classifier:
         self.require_ways(int(support_y.max()) + 1)  # b's output layer has one unit per training way
         return super().adapt(support_x, support_y)
+
+    # -- explanation -------------------------------------------------------------------------------
+    how_it_decides = ("Meta Networks turns its mistakes on the support images into extra, fast weights. For the query it "
+                      "borrows the fast weights of the support images it resembles most and adds them to the weights it learned in training.")
+
+    def explain_parts(self, support_x, support_y, query_x, classes):
+        n_way = int(support_y.max()) + 1
+        self.require_ways(n_way)
+        was_training = self.training
+        transductive = self.transductive
+        self.train(transductive)  # as adapt(): the episode's own BatchNorm statistics only when transductive
+        try:
+            with torch.no_grad():
+                if transductive:  # the query goes through the trunks with the support set, as classify_each sends it
+                    memory, fb, fu = self.episode_phases(support_x, support_y, query_x, n_way)
+                else:
+                    memory = self.process_support_set(support_x, support_y, n_way)
+                    fb, fu = self.b_trunk(query_x), self.u_trunk(query_x)
+                attention = self.attention(memory, fu)[0]  # a_j over the support memory
+                cosines = self.similarities(memory, fu)[0]
+                # the map shows directions (what the cosine compares): keys and query on the unit sphere
+                space = F.normalize(torch.cat([memory.keys, self.representation(memory, fu)]), dim=-1)
+                slow = self.b_head.slow(n_way)
+                # The prediction: b with slow W and the query's fast W*_j = a_jᵀ M (layer augmentation, §3.3).
+                with_fast = F.softmax(head_forward(slow, fb, self.read(memory, fu)), dim=-1)[0]
+                # Without fast weights, an augmented layer is its slow part alone (W* = 0 adds σ(0) = 0).
+                slow_only = F.softmax(head_forward(slow, fb), dim=-1)[0]
+        finally:
+            self.train(was_training)
+        from ..explain import pca_2d
+        from ..explanation import Bars, Points, SupportWeights
+
+        coords, share = pca_2d(space)
+        s = len(support_y)
+
+        by_class = torch.zeros(n_way, dtype=attention.dtype, device=attention.device).index_add_(0, support_y, attention)
+        picked, slow_pick, main = (classes[int(v.argmax())] for v in (with_fast, slow_only, by_class))
+        if float(slow_only.max() - slow_only.min()) < 1e-3:  # a class index means nothing across tasks: slow b often has no preference
+            change = f"without them it has no preference, with them it picks {picked}"
+        elif slow_pick != picked:
+            change = f"without them it would pick {slow_pick}, with them it picks {picked}"
+        else:
+            change = f"both pick {picked}; the fast weights change how sure it is"
+        return [
+            Bars("With and without the fast weights", "The class probabilities with the fast weights built from this support "
+                 f"set (the prediction) and with only the weights learned in training: {change}.",
+                 list(classes), {"with fast": with_fast, "slow only": slow_only}, "probability"),
+            Points("What the query resembles", "The support images and the query where the network compares them (its "
+                   "representation u, flattened to 2-D); each line's number is a cosine similarity, which the attention turns into weights.",
+                   coords[:, 0], coords[:, 1],
+                   [f"support {i} ({classes[y]})" for i, y in enumerate(support_y.tolist())] + ["query"],
+                   ["support"] * s + ["query"], support_y.tolist() + [-1], [(s, i, c) for i, c in enumerate(cosines.tolist())],
+                   "cosine", tuple(f"PC {k + 1} ({v:.0%} of variance)" for k, v in enumerate(share))),
+            SupportWeights("Attention over the support memory", "How much of each support image's fast weights the query "
+                           "borrows; the more alike the two look to the network, the more it borrows (the weights sum to 1).",
+                           attention, "attention"),
+            Bars("Attention by class", f"The attention added up over each class's support images: the query's fast weights "
+                 f"come mostly from {main}.", list(classes), {"attention": by_class}, "attention"),
+        ]

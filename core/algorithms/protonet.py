@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from ..backbones import BN_MODES, conv4
+from ..explanation import Bars
+from ._explain_metric import classifying_mode, embed_support_and_query, embedding_map, support_names
 from .base import LR_SCHEDULES, SupportSetLearner, hp, register
 
 
@@ -36,6 +38,8 @@ class PrototypicalNetwork(SupportSetLearner):
     title = "Prototypical Networks"
     family = "metric"
     paper = "Snell, Swersky & Zemel, NeurIPS 2017"
+    how_it_decides = ("Each class is summed up by its prototype: the average of its support images' embeddings. "
+                      "The query goes to the class whose prototype is nearest; the nearer, the more probable.")
 
     @dataclass(frozen=True)
     class HParams:
@@ -64,3 +68,28 @@ class PrototypicalNetwork(SupportSetLearner):
 
     def query_log_probs(self, protos, query_x) -> torch.Tensor:
         return proto_log_probs(self.encoder(query_x), protos)
+
+    # -- explanation -------------------------------------------------------------------------------
+    def explain_parts(self, support_x, support_y, query_x, classes) -> list:
+        n_way = len(classes)
+        with classifying_mode(self):
+            support_emb, query_emb = embed_support_and_query(self, self.encoder, support_x, query_x)
+            protos = prototypes(support_emb, support_y, n_way)  # c_k, eq. 1
+            sq_dist = torch.cdist(query_emb, protos).pow(2)[0]  # ‖f(x) − c_k‖², whose softmax(−·) is eq. 2
+        nearest = classes[int(sq_dist.argmin())]
+        n_s = len(support_x)
+        query_index = n_s + n_way
+        space = embedding_map(
+            "Embedding space", "Each support image, each class's prototype and the query is a point; the lines give the "
+            f"query's squared distance to each prototype. It is nearest to {nearest}'s prototype. "
+            "The map flattens many dimensions into two, so trust the numbers on the lines over the drawn lengths.",
+            torch.cat([support_emb, protos, query_emb]),
+            labels=support_names(support_y, classes) + [f"prototype {c}" for c in classes] + ["query"],
+            kind_of=["support"] * n_s + ["prototype"] * n_way + ["query"],
+            group=support_y.tolist() + list(range(n_way)) + [-1],
+            links=[(query_index, n_s + k, float(d)) for k, d in enumerate(sq_dist)], link_label="squared distance")
+        distances = Bars("Squared distance to each prototype",
+                         f"The probabilities are a softmax of minus these distances: the nearest prototype ({nearest}) "
+                         "gets the highest probability, and a class one unit farther is e ≈ 2.7 times less likely.",
+                         categories=list(classes), series={"distance²": sq_dist}, value_label="squared distance")
+        return [space, distances]

@@ -27,6 +27,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..backbones import BN_MODES, Conv4, batch_norm
+from ..explanation import Bars
+from ._explain_metric import classifying_mode, embed_support_and_query
 from .base import LR_SCHEDULES, SupportSetLearner, hp, register
 
 
@@ -81,6 +83,8 @@ class RelationNetwork(SupportSetLearner):
     title = "Relation Network"
     family = "metric"
     paper = "Sung et al., CVPR 2018"
+    how_it_decides = ("A small network, trained for it, looks at the query's features next to each class's features "
+                      "and scores how related they are (0 to 1); the probabilities are the scores divided by their sum.")
 
     @dataclass(frozen=True)
     class HParams:
@@ -133,3 +137,20 @@ class RelationNetwork(SupportSetLearner):
 
     def query_log_probs(self, class_feats, query_x) -> torch.Tensor:
         return normalized_relations(self.relation.pair_logits(class_feats, self.features(query_x)))
+
+    # -- explanation -------------------------------------------------------------------------------
+    def explain_parts(self, support_x, support_y, query_x, classes) -> list:
+        n_way = len(classes)
+        with classifying_mode(self):
+            support_feats, query_feats = embed_support_and_query(self, self.features, support_x, query_x)
+            class_feats = class_features(support_feats, support_y, n_way)  # §3.3: the sum of a class's K feature maps
+            relation = torch.sigmoid(self.relation.pair_logits(class_feats, query_feats))[0]  # r_c, eq. 1
+            # The fixed metric a learned one replaces: the cosine of the very feature maps the module compares.
+            cosine = F.cosine_similarity(class_feats.flatten(1), query_feats.flatten(1), dim=-1)
+        learned, fixed = classes[int(relation.argmax())], classes[int(cosine.argmax())]
+        verdict = (f"Both rank {learned} first." if learned == fixed else
+                   f"The learned score picks {learned}; the plain cosine would pick {fixed}.")
+        return [Bars("Learned relation score vs plain cosine",
+                     "The relation score the network learned for each class (the probabilities are these scores divided by "
+                     f"their sum), beside a plain cosine similarity of the same features; 1 = most related. {verdict}",
+                     categories=list(classes), series={"relation": relation, "cosine": cosine}, value_label="score")]

@@ -20,6 +20,7 @@ neither is reproducible from the paper, so this uses Adam (the other algorithms'
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -27,6 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..backbones import BN_MODES, conv4
+from ..explanation import Bars, Images, SupportWeights
+from ._explain_metric import classifying_mode, embed_support_and_query, support_names
 from .base import LR_SCHEDULES, StepMetrics, SupportSetLearner, hp, register
 
 BACKBONES = ("conv4", "koch")
@@ -64,6 +67,13 @@ class KochNet(nn.Module):
         return torch.sigmoid(self.fc(self.features(x).flatten(1)))
 
 
+def near_square_grid(vector: torch.Tensor) -> torch.Tensor:
+    """A 1-D vector laid out row by row on a near-square 2-D grid, padded with zeros at the end."""
+    columns = math.ceil(math.sqrt(len(vector)))
+    rows = math.ceil(len(vector) / columns)
+    return F.pad(vector, (0, rows * columns - len(vector))).view(rows, columns)
+
+
 def sample_pairs(labels: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Balanced same/different pairs over a batch of labelled images: indices (i, j) with i < j
     (so never an image with itself, and each unordered pair at most once) and targets 1/0.
@@ -89,6 +99,9 @@ class SiameseNetwork(SupportSetLearner):
     title = "Siamese Network"
     family = "metric"
     paper = "Koch, Zemel & Salakhutdinov, ICML Deep Learning Workshop 2015"
+    how_it_decides = ("The network compares the query with each support image in turn and gives the probability that the "
+                      "two show the same class; each class is scored by its best match (or the average), "
+                      "and the scores are shared out as probabilities.")
 
     @dataclass(frozen=True)
     class HParams:
@@ -168,3 +181,36 @@ class SiameseNetwork(SupportSetLearner):
     def query_log_probs(self, support, query_x) -> torch.Tensor:
         support_emb, support_y, n_way = support
         return self.class_log_probs(self.encoder(query_x), support_emb, support_y, n_way)
+
+    # -- explanation -------------------------------------------------------------------------------
+    def explain_parts(self, support_x, support_y, query_x, classes) -> list:
+        n_way = len(classes)
+        with classifying_mode(self):
+            support_emb, query_emb = embed_support_and_query(self, self.encoder, support_x, query_x)
+            difference = (query_emb - support_emb).abs()  # |f(x1) − f(x2)| [S, D]: eq. 1's input to the weighted L1 layer
+            p_same = torch.sigmoid(self.head(difference).squeeze(-1))  # p(x1, x2), eq. 1
+        member = F.one_hot(support_y, n_way).T.bool()  # [N, S]
+        if self.hparams.score == "max":
+            class_scores = p_same.unsqueeze(0).masked_fill(~member, 0.0).amax(-1)
+        else:
+            class_scores = (p_same.unsqueeze(0) * member).sum(-1) / member.sum(-1).clamp_min(1)
+        best = classes[int(class_scores.argmax())]
+        rows, columns = near_square_grid(difference[0]).shape
+        padding = rows * columns - difference.shape[1]
+        how = "best" if self.hparams.score == "max" else "average"
+        return [
+            SupportWeights("Probability of the same class, per support image",
+                           "The network's probability that the query and each support image show the same class.",
+                           values=p_same, value_label="p(same)"),
+            Bars(f"Class score: its {how} match",
+                 f"Each class is scored by its {how} p(same); the probabilities are these scores divided by their sum, "
+                 f"so {best} comes first.",
+                 categories=list(classes), series={f"{self.hparams.score} p(same)": class_scores}, value_label="p(same)"),
+            Images("Feature differences the comparison weighs",
+                   f"For each support image, how much each of the {difference.shape[1]} features differs from the query's "
+                   f"(dark = alike, bright = different), laid out row by row in a grid of {rows}×{columns}"
+                   + (f" (the last {padding} cells are padding, always 0)" if padding else "") + "; "
+                   "the network weighs these differences into p(same).",
+                   images=[near_square_grid(d) for d in difference], labels=support_names(support_y, classes),
+                   vmin=0.0, vmax=float(difference.max()) or None),  # one scale for all: brighter is more different
+        ]

@@ -18,11 +18,10 @@ from typing import Iterable, Sequence
 import torch
 
 from ..errors import ImageError, SourceError
-from ..files import atomic_write
+from ..files import IMAGE_SUFFIXES, atomic_write
 from ..inputspec import InputSpec, prepare_image
 
 CACHE_VERSION = 1
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"}
 
 
 class ClassSource:

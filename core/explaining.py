@@ -45,14 +45,14 @@ def explain(learner: MetaLearner, support_x: torch.Tensor, support_y: torch.Tens
     """One Explanation per query of prepared (model-input) tensors; support labelled 0..N-1."""
     dev = learner.device
     support_x, support_y, query_x = support_x.to(dev), support_y.to(dev), query_x.to(dev)
-    probs = probabilities(learner, support_x, support_y, query_x, each_query=True)
-    n_way = probs.shape[1] if len(query_x) else int(support_y.max()) + 1
-    classes = list(classes) if classes is not None else [f"class {c}" for c in range(n_way)]
-    if len(classes) != n_way:
-        raise ValueError(f"{len(classes)} class names for {n_way} support classes")
-    out = []
-    was_training = learner.training
+    was_training = learner.training  # before probabilities(): adapt() switches the mode it classifies in
     try:
+        probs = probabilities(learner, support_x, support_y, query_x, each_query=True)
+        n_way = probs.shape[1] if len(query_x) else int(support_y.max()) + 1
+        classes = list(classes) if classes is not None else [f"class {c}" for c in range(n_way)]
+        if len(classes) != n_way:
+            raise ValueError(f"{len(classes)} class names for {n_way} support classes")
+        out = []
         for i in range(len(query_x)):
             parts = learner.explain_parts(support_x, support_y, query_x[i:i + 1], classes)
             out.append(Explanation(learner.name, f"How {learner.title} classified this query", learner.how_it_decides,
