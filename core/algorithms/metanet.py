@@ -360,7 +360,7 @@ class MetaNetwork(SupportSetLearner):
                 slow_only = F.softmax(head_forward(slow, fb), dim=-1)[0]
         finally:
             self.train(was_training)
-        from ..explain import pca_2d
+        from ..explaining import pca_2d
         from ..explanation import Bars, Points, SupportWeights
 
         coords, share = pca_2d(space)
