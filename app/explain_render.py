@@ -105,8 +105,10 @@ def draw_points(part, ctx: "RenderContext") -> QWidget:
             ys += [y[i], y[j]]
         plot.addItem(pg.PlotCurveItem(np.array(xs), np.array(ys), connect="pairs", pen=pg.mkPen(text, width=1, style=Qt.PenStyle.DashLine)))
         for i, j, v in part.links:
-            t = pg.TextItem(f"{v:.3g}", color=text, anchor=(0.5, 0.5))
-            t.setPos((x[i] + x[j]) / 2, (y[i] + y[j]) / 2)
+            # Nearer the far end than the middle: links fanning out of one point (the query's to
+            # every prototype) would otherwise stack their numbers where they are close together.
+            t = pg.TextItem(f"{v:.3g}", color=text, anchor=(0.5, 0.5), fill=pg.mkBrush(plot.palette().color(QPalette.ColorRole.Base)))
+            t.setPos(x[i] + 0.62 * (x[j] - x[i]), y[i] + 0.62 * (y[j] - y[i]))
             plot.addItem(t)
     legend: list[tuple[QColor | None, str, str]] = []
     spare = iter(SPARE_MARKERS)
@@ -123,9 +125,12 @@ def draw_points(part, ctx: "RenderContext") -> QWidget:
         plot.addItem(item)
         # The legend shows the marker in the text colour: the colour means the class, not the kind.
         legend.append((None, SYMBOL_CHARS.get(markers[kind], "●"), kind))
+    mid_x = (x.min() + x.max()) / 2 if len(x) else 0.0
     for k, label in enumerate(part.labels):
         if label and part.kind_of[k] != "support":  # support points are many; their colour says their class
-            t = pg.TextItem(label, color=class_color(part.group[k]) if part.group[k] >= 0 else text, anchor=(0, 1))
+            # Towards the middle of the plot, so a label never runs off its edge; the query's below its marker.
+            anchor = (0 if x[k] <= mid_x else 1, 0 if part.kind_of[k] == "query" else 1)
+            t = pg.TextItem(label, color=class_color(part.group[k]) if part.group[k] >= 0 else text, anchor=anchor)
             t.setPos(x[k], y[k])
             plot.addItem(t)
     if ctx.classes and any(g >= 0 for g in part.group):
@@ -204,7 +209,12 @@ def draw_bars(part, ctx: "RenderContext") -> QWidget:
     for k, (name, vals) in enumerate(part.series.items()):
         color = series_color(name, k, ctx)
         xs = np.arange(len(part.categories)) - 0.4 + width * (k + 0.5)
-        bars = pg.BarGraphItem(x=xs, height=np.asarray(vals, float), width=width * 0.9, brush=pg.mkBrush(color), pen=None)
+        if n == 1 and all(c in ctx.classes for c in part.categories):  # one bar per class: in the class's colour
+            brush = [pg.mkBrush(class_color(ctx.classes.index(c))) for c in part.categories]
+        else:
+            brush = pg.mkBrush(color)
+        bars = pg.BarGraphItem(x=xs, height=np.asarray(vals, float), width=width * 0.9, brushes=brush if isinstance(brush, list) else None,
+                               brush=None if isinstance(brush, list) else brush, pen=None)
         plot.addItem(bars)
         legend.append((color, "■", name))
     _label_ticks(plot.getAxis("bottom"), part.categories)
