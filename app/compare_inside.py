@@ -72,6 +72,7 @@ class SideBySide(QWidget):
             head.addWidget(title, 1)
             box.addLayout(head)
             col = ExplanationView(scrollable=False)
+            col.plot_width = COLUMN_W - 30
             if isinstance(e, str):  # this model cannot classify the support set: its reason
                 col.show_message(f"Cannot explain: {e}")
             else:

@@ -10,12 +10,13 @@ Only the data types are used from `core.explanation` (pure Python): this module 
 from __future__ import annotations
 
 import html
+import math
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPixmap
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFontMetrics, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import (QApplication, QFrame, QGridLayout, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget)
 
 from .query_panel import ConfidenceBars
@@ -39,12 +40,52 @@ def class_color(group: int) -> QColor:
     return QColor(CLASS_COLORS[group % len(CLASS_COLORS)]) if group >= 0 else QColor("#888888")
 
 
+class CategoryAxis(pg.AxisItem):
+    """A bottom axis naming integer positions (columns of a heat map, groups of bars). Names that
+    fit side by side are drawn as usual; when they would overlap, every name stands upright under
+    its position (read bottom to top), elided to MAX_AXIS_LABEL_PX."""
+
+    def __init__(self):
+        super().__init__("bottom")
+        self.names: list[str] = []
+        self.upright = False
+
+    def set_names(self, names: Sequence[str], slot_px: float) -> None:
+        fm = QFontMetrics(QApplication.font())
+        self.names = [fm.elidedText(str(n), Qt.TextElideMode.ElideRight, MAX_AXIS_LABEL_PX) for n in names]
+        widest = max((fm.horizontalAdvance(n) for n in self.names), default=0)
+        self.upright = widest + 10 > slot_px
+        self.setTicks([[(i, "" if self.upright else n) for i, n in enumerate(self.names)], []])
+        self.needed_height = widest + 12 + (fm.height() + 4 if self.label.isVisible() else 0) if self.upright else 30
+        if self.upright:
+            self.setHeight(self.needed_height)
+
+    def drawPicture(self, p, axisSpec, tickSpecs, textSpecs) -> None:
+        super().drawPicture(p, axisSpec, tickSpecs, textSpecs)
+        if not self.upright or self.linkedView() is None:
+            return
+        fm = QFontMetrics(QApplication.font())
+        p.setFont(QApplication.font())
+        p.setPen(self.textPen())
+        view = self.linkedView()
+        for i, name in enumerate(self.names):
+            x = self.mapFromScene(view.mapViewToScene(QPointF(i, 0))).x()
+            p.save()
+            p.translate(x, axisSpec[1].y() + 6)  # just under the axis line
+            p.rotate(-90)  # the text's x axis now points up: it ends at the tick
+            w = fm.horizontalAdvance(name)
+            p.drawText(QRectF(-w - 2, -fm.height() / 2, w, fm.height()), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, name)
+            p.restore()
+
+
 class StillPlot(pg.PlotWidget):
     """A plot that does not zoom or pan: in a scrolling column the wheel scrolls the column, and a
-    picture that explains should not be moved away by accident."""
+    picture that explains should not be moved away by accident. `categories`: its bottom axis
+    names integer positions (a CategoryAxis, as `.categories`)."""
 
-    def __init__(self, height: int = PLOT_H):
-        super().__init__(background=None)
+    def __init__(self, height: int = PLOT_H, categories: bool = False):
+        self.categories = CategoryAxis() if categories else None
+        super().__init__(background=None, axisItems={"bottom": self.categories} if categories else None)
         self.setFixedHeight(height)
         self.setMouseEnabled(False, False)
         self.setMenuEnabled(False)
@@ -83,10 +124,20 @@ def with_legend(plot: "StillPlot", entries: list[tuple[QColor | None, str, str]]
     return box
 
 
-def _label_ticks(axis: pg.AxisItem, names: Sequence[str], limit: int = 14) -> None:
-    """Name the integer positions of an axis (a category axis); with many names, every n-th."""
-    step = max(1, (len(names) + limit - 1) // limit)
-    axis.setTicks([[(i, str(n)) for i, n in enumerate(names) if i % step == 0], []])
+MAX_AXIS_LABEL_PX = 190  # a category axis's labels are elided beyond this: the plot keeps most of the width
+
+
+def _label_rows(plot: "StillPlot", names: Sequence[str]) -> int:
+    """Name the integer positions of the left axis, one per row, with room for the names (the
+    widest elided to MAX_AXIS_LABEL_PX); returns the axis's width (pixels)."""
+    fm = QFontMetrics(plot.font())
+    shown = [fm.elidedText(str(n), Qt.TextElideMode.ElideRight, MAX_AXIS_LABEL_PX) for n in names]
+    axis = plot.getAxis("left")
+    width = min(MAX_AXIS_LABEL_PX, max((fm.horizontalAdvance(n) for n in shown), default=0)) + 14 \
+        + (fm.height() + 4 if axis.label.isVisible() else 0)
+    axis.setWidth(width)
+    axis.setTicks([[(i, n) for i, n in enumerate(shown)], []])
+    return width
 
 
 # -- one function per part kind: (part, context) -> widget ---------------------------------------
@@ -144,7 +195,7 @@ def draw_points(part, ctx: "RenderContext") -> QWidget:
 def draw_matrix(part, ctx: "RenderContext") -> QWidget:
     values = np.asarray(part.values, float)
     rows, cols = len(part.rows), len(part.columns)
-    plot = StillPlot(min(420, max(140, 40 + 26 * rows)))
+    plot = StillPlot(PLOT_H, categories=True)
     text = plot.palette().color(QPalette.ColorRole.Text)
     finite = values[np.isfinite(values)] if values.size else np.array([0.0])
     lo = part.vmin if part.vmin is not None else float(finite.min()) if finite.size else 0.0
@@ -158,17 +209,22 @@ def draw_matrix(part, ctx: "RenderContext") -> QWidget:
     img.setLevels((lo, hi))
     plot.addItem(img)
     plot.invertY(True)  # the first row on top, as in a table
-    _label_ticks(plot.getAxis("bottom"), part.columns)
-    _label_ticks(plot.getAxis("left"), part.rows, limit=12)
+    left = _label_rows(plot, part.rows)
+    cell_px = (ctx.width - left - 140) / max(cols, 1)  # 140: the colour bar, its labels and the margins (measured)
+    plot.categories.set_names(part.columns, cell_px)
+    plot.setFixedHeight(min(640, 24 + 24 * max(rows, 1) + plot.categories.needed_height))  # upright names take room from the cells otherwise
     bar = pg.ColorBarItem(values=(lo, hi), colorMap=cmap, interactive=False, label=part.value_label or None, width=12)
     bar.setImageItem(img, insert_in=plot.getPlotItem())
     bar.getAxis("right").setTextPen(text)
-    if rows * cols <= MAX_CELL_LABELS:
+    fm = QFontMetrics(QApplication.font())
+    numbers = [[f"{v:.2g}" for v in row] for row in values.tolist()]
+    widest = max((fm.horizontalAdvance(t) for row in numbers for t in row), default=0)
+    if rows * cols <= MAX_CELL_LABELS and widest + 6 <= cell_px:  # numbers only where they fit in their cells
         for r in range(rows):
             for c in range(cols):
                 v = values[r, c]
                 frac = (v - lo) / (hi - lo) if np.isfinite(v) else 0.0
-                t = pg.TextItem(f"{v:.2g}", color="k" if frac > 0.6 else "w", anchor=(0.5, 0.5))
+                t = pg.TextItem(numbers[r][c], color="k" if frac > 0.6 else "w", anchor=(0.5, 0.5))
                 t.setPos(c, r)
                 plot.addItem(t)
     return plot
@@ -201,24 +257,37 @@ def series_color(name: str, k: int, ctx: "RenderContext") -> QColor:
 
 
 def draw_bars(part, ctx: "RenderContext") -> QWidget:
-    plot = StillPlot()
-    plot.setLabel("left", part.value_label or "")
+    """Grouped bars, upright; when the category names would not fit side by side under upright
+    bars, lying bars with the names on the left, where they have room."""
+    cats = list(part.categories)
+    fm = QFontMetrics(QApplication.font())
+    lying = bool(cats) and max(fm.horizontalAdvance(c) for c in cats) + 10 > (ctx.width - 70) / len(cats)
+    plot = StillPlot(max(PLOT_H, 50 + 24 * len(cats) * max(1, len(part.series))) if lying else PLOT_H, categories=not lying)
+    plot.setLabel("bottom" if lying else "left", part.value_label or "")
     legend = []
     n = max(1, len(part.series))
     width = 0.8 / n
     for k, (name, vals) in enumerate(part.series.items()):
         color = series_color(name, k, ctx)
-        xs = np.arange(len(part.categories)) - 0.4 + width * (k + 0.5)
-        if n == 1 and all(c in ctx.classes for c in part.categories):  # one bar per class: in the class's colour
-            brush = [pg.mkBrush(class_color(ctx.classes.index(c))) for c in part.categories]
+        pos = np.arange(len(cats)) - 0.4 + width * (k + 0.5)
+        if n == 1 and all(c in ctx.classes for c in cats):  # one bar per class: in the class's colour
+            brushes = {"brushes": [pg.mkBrush(class_color(ctx.classes.index(c))) for c in cats]}
         else:
-            brush = pg.mkBrush(color)
-        bars = pg.BarGraphItem(x=xs, height=np.asarray(vals, float), width=width * 0.9, brushes=brush if isinstance(brush, list) else None,
-                               brush=None if isinstance(brush, list) else brush, pen=None)
+            brushes = {"brush": pg.mkBrush(color)}
+        size = np.asarray(vals, float)
+        if lying:
+            bars = pg.BarGraphItem(x0=0, y=pos, width=size, height=width * 0.9, pen=None, **brushes)
+        else:
+            bars = pg.BarGraphItem(x=pos, height=size, width=width * 0.9, pen=None, **brushes)
         plot.addItem(bars)
         legend.append((color, "■", name))
-    _label_ticks(plot.getAxis("bottom"), part.categories)
-    plot.showGrid(y=True, alpha=0.2)
+    if lying:
+        plot.invertY(True)  # the first category on top, as it reads
+        _label_rows(plot, cats)
+        plot.showGrid(x=True, alpha=0.2)
+    else:
+        plot.categories.set_names(cats, (ctx.width - 70) / max(len(cats), 1))
+        plot.showGrid(y=True, alpha=0.2)
     return with_legend(plot, legend if len(part.series) > 1 else [])
 
 
@@ -322,8 +391,9 @@ class RenderContext:
     """What a part refers to but does not hold: the class names, each support example's class and
     the user's support images (PNG bytes, in the support set's order) for their thumbnails."""
 
-    def __init__(self, classes: Sequence[str], support_labels: Sequence[int], support_pngs: Sequence[bytes] = ()):
+    def __init__(self, classes: Sequence[str], support_labels: Sequence[int], support_pngs: Sequence[bytes] = (), width: int = 420):
         self.classes, self.support_labels, self.support_pngs = list(classes), list(support_labels), list(support_pngs)
+        self.width = width  # about how wide a plot will be (pixels): decides how many axis labels fit
 
     def support_thumb(self, k: int) -> QPixmap:
         pm = QPixmap(THUMB, THUMB)
@@ -381,6 +451,7 @@ class ExplanationView(QWidget):
         super().__init__(parent)
         self.explanation = None
         self.cards: list[QFrame] = []
+        self.plot_width: int | None = None  # how wide the plots will be, when the view cannot tell yet (not laid out)
         self.content = QWidget()
         self.column = QVBoxLayout(self.content)
         self.column.setContentsMargins(4, 4, 4, 4)
@@ -449,7 +520,8 @@ class ExplanationView(QWidget):
         for w in (self.heading, self.prediction, self.bars):
             w.setVisible(True)
         self.summary.setVisible(bool(e.summary))
-        ctx = RenderContext(e.classes, e.support_labels, support_pngs)
+        width = self.plot_width or (self.scroll.viewport().width() if self.scroll is not None else self.width()) - 30  # less the card's margins
+        ctx = RenderContext(e.classes, e.support_labels, support_pngs, max(300, width))
         for part in e.parts:
             card = part_card(part, ctx)
             self.column.insertWidget(self.column.count() - 1, card)  # before the stretch
