@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QFontMetrics, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import (QApplication, QFrame, QGridLayout, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget)
 
@@ -180,7 +180,8 @@ def draw_points(part, ctx: "RenderContext") -> QWidget:
     for k, label in enumerate(part.labels):
         if label and part.kind_of[k] != "support":  # support points are many; their colour says their class
             # Towards the middle of the plot, so a label never runs off its edge; the query's below its marker.
-            anchor = (0 if x[k] <= mid_x else 1, 0 if part.kind_of[k] == "query" else 1)
+            # (a little beyond 0 or 1: clear of the marker itself)
+            anchor = (-0.06 if x[k] <= mid_x else 1.06, -0.1 if part.kind_of[k] == "query" else 1.1)
             t = pg.TextItem(label, color=class_color(part.group[k]) if part.group[k] >= 0 else text, anchor=anchor)
             t.setPos(x[k], y[k])
             plot.addItem(t)
@@ -305,6 +306,12 @@ def grey_pixmap(image: Sequence[Sequence[float]], vmin: float | None, vmax: floa
     return QPixmap.fromImage(qimg.scaled(width, height, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.FastTransformation))
 
 
+def _per_row(tiles: list[QWidget], width: int) -> int:
+    """How many tiles fit side by side in `width` pixels (the column never grows wider than the view)."""
+    widest = max((t.sizeHint().width() for t in tiles), default=1) + 8
+    return max(1, int(width // widest))
+
+
 def _tile_grid(tiles: list[QWidget], per_row: int) -> QWidget:
     w = QWidget()
     grid = QGridLayout(w)
@@ -338,7 +345,7 @@ def _tile(pixmap: QPixmap, caption: str, extra: QWidget | None = None) -> QWidge
 
 def draw_images(part, ctx: "RenderContext") -> QWidget:
     tiles = [_tile(grey_pixmap(im, part.vmin, part.vmax), label) for im, label in zip(part.images, part.labels)]
-    return _tile_grid(tiles, per_row=6)
+    return _tile_grid(tiles, _per_row(tiles, ctx.width))
 
 
 class WeightBar(QWidget):
@@ -371,7 +378,7 @@ def draw_support_weights(part, ctx: "RenderContext") -> QWidget:
         if k == best:  # the support image that weighs most: the reader's eye goes there first
             tile.setStyleSheet("QLabel { font-weight: 600; }")
         tiles.append(tile)
-    return _tile_grid(tiles, per_row=8)
+    return _tile_grid(tiles, _per_row(tiles, ctx.width))
 
 
 def draw_text(part, ctx: "RenderContext") -> QWidget:
@@ -452,6 +459,10 @@ class ExplanationView(QWidget):
         self.explanation = None
         self.cards: list[QFrame] = []
         self.plot_width: int | None = None  # how wide the plots will be, when the view cannot tell yet (not laid out)
+        self._drawn_width = 0
+        self._shown_args: tuple = ((), None)
+        self._redraw = QTimer(self, singleShot=True, interval=200)
+        self._redraw.timeout.connect(self._draw_again)
         self.content = QWidget()
         self.column = QVBoxLayout(self.content)
         self.column.setContentsMargins(4, 4, 4, 4)
@@ -520,12 +531,29 @@ class ExplanationView(QWidget):
         for w in (self.heading, self.prediction, self.bars):
             w.setVisible(True)
         self.summary.setVisible(bool(e.summary))
-        width = self.plot_width or (self.scroll.viewport().width() if self.scroll is not None else self.width()) - 30  # less the card's margins
-        ctx = RenderContext(e.classes, e.support_labels, support_pngs, max(300, width))
+        self._shown_args = (support_pngs, heading)
+        self._drawn_width = self._width()
+        ctx = RenderContext(e.classes, e.support_labels, support_pngs, self._drawn_width)
         for part in e.parts:
             card = part_card(part, ctx)
             self.column.insertWidget(self.column.count() - 1, card)  # before the stretch
             self.cards.append(card)
+
+    def _width(self) -> int:
+        """About how wide a part's picture can be: the view's width less the card's margins."""
+        width = self.plot_width or (self.scroll.viewport().width() if self.scroll is not None else self.width()) - 30
+        return max(300, width)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        # The parts are laid out for a width (how many thumbnails a row holds, which axis names fit):
+        # after the person widens or narrows the panel, draw them again for the new one.
+        if self.explanation is not None and abs(self._width() - self._drawn_width) > 40:
+            self._redraw.start()
+
+    def _draw_again(self) -> None:
+        if self.explanation is not None:
+            self.show_explanation(self.explanation, *self._shown_args)
 
     def picture(self) -> QPixmap:
         """The whole column as one picture (not only the part scrolled into view)."""

@@ -72,6 +72,27 @@ def test_the_renderer_draws_every_part_kind_and_says_when_it_cannot(qtbot):
     assert view.cards[5].drawn  # without the support images, weights draw on blank thumbnails
 
 
+def test_many_support_images_wrap_to_the_views_width(qtbot):
+    """Fifteen weighted thumbnails in a narrow view wrap onto several rows: the column never gets
+    wider than the view (its right side, captions included, would be cut off)."""
+    import core
+    from app.explain_render import ExplanationView
+
+    view = ExplanationView()
+    qtbot.addWidget(view)
+    view.resize(400, 700)
+    view.show()
+    qtbot.waitExposed(view)
+    labels = [k // 3 for k in range(15)]
+    e = core.Explanation("matching", "How it classified", "", list("abcde"), [0.2] * 5, labels, "q",
+                         [core.SupportWeights("Attention", "A caption long enough to need wrapping at this width, as real ones do.",
+                                              values=[1 / 15] * 15, value_label="attention")])
+    view.show_explanation(e, [glyph_png(k % 3, k) for k in range(15)])
+    qtbot.wait(50)
+    print(f"column {view.content.minimumSizeHint().width()} px in a {view.scroll.viewport().width()} px view")
+    assert view.content.minimumSizeHint().width() <= view.scroll.viewport().width()
+
+
 # -- the Studio's Inside view ---------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
