@@ -198,7 +198,10 @@ def main() -> int:
         QTimer.singleShot(300, lambda: (save(win.grab(), out), win.compare.right_tabs.setCurrentIndex(1), win.compare.queries.classify()))
 
     def grid_ready() -> None:
-        QTimer.singleShot(200, lambda: (save(win.grab(), out.with_name(out.stem + "-queries.png")), finish()))
+        # The first query's row selected: every compared model's explanation of it, side by side.
+        page = win.compare.queries
+        page.inside.explained.connect(lambda: QTimer.singleShot(300, lambda: (save(win.grab(), out.with_name(out.stem + "-queries.png")), finish())))
+        page.grid.setCurrentCell(0, 1)
 
     def save(pm, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
