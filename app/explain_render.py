@@ -143,7 +143,7 @@ def _label_rows(plot: "StillPlot", names: Sequence[str]) -> int:
 # -- one function per part kind: (part, context) -> widget ---------------------------------------
 
 def draw_points(part, ctx: "RenderContext") -> QWidget:
-    plot = StillPlot(PLOT_H + 40)
+    plot = StillPlot(PLOT_H + 110)  # a map: room between the labelled points
     text = plot.palette().color(QPalette.ColorRole.Text)
     plot.setLabel("bottom", part.axes[0] or "")
     plot.setLabel("left", part.axes[1] or "")
@@ -155,11 +155,17 @@ def draw_points(part, ctx: "RenderContext") -> QWidget:
             xs += [x[i], x[j]]
             ys += [y[i], y[j]]
         plot.addItem(pg.PlotCurveItem(np.array(xs), np.array(ys), connect="pairs", pen=pg.mkPen(text, width=1, style=Qt.PenStyle.DashLine)))
+        x_span, y_span = float(np.ptp(x)) or 1.0, float(np.ptp(y)) or 1.0
+        placed: list[tuple[float, float]] = []
         for i, j, v in part.links:
             # Nearer the far end than the middle: links fanning out of one point (the query's to
             # every prototype) would otherwise stack their numbers where they are close together.
+            px, py = x[i] + 0.62 * (x[j] - x[i]), y[i] + 0.62 * (y[j] - y[i])
+            if any(abs(px - qx) < 0.1 * x_span and abs(py - qy) < 0.08 * y_span for qx, qy in placed):
+                continue  # it would cover a number already written: that cluster's lines are already labelled
+            placed.append((px, py))
             t = pg.TextItem(f"{v:.3g}", color=text, anchor=(0.5, 0.5), fill=pg.mkBrush(plot.palette().color(QPalette.ColorRole.Base)))
-            t.setPos(x[i] + 0.62 * (x[j] - x[i]), y[i] + 0.62 * (y[j] - y[i]))
+            t.setPos(px, py)
             plot.addItem(t)
     legend: list[tuple[QColor | None, str, str]] = []
     spare = iter(SPARE_MARKERS)
