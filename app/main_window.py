@@ -1,7 +1,7 @@
 """The main window: wires the project model, the panels, the workers, the library and the files.
 
-Layout: support set (top left), query set (bottom left), meta-training curves (top right) and a
-tab widget (task & source, hyperparameters, models) below them. The engine is imported on a
+Layout: support set (top left), query set (bottom left), meta-training curves and the Inside view
+(tabs, top right) and a tab widget (task & source, hyperparameters, models) below them. The engine is imported on a
 worker thread right after the window shows; until then the algorithm list says so.
 [Studio] [Compare] at the left of the toolbar switch between that view and the Compare view
 (`compare_view.CompareView`: several algorithms on identical episodes, side by side).
