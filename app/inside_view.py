@@ -120,7 +120,12 @@ class InsideView(QWidget):
                 break
 
     def _row_clicked(self, item, _previous) -> None:
-        if item is not None and not self._syncing:
+        # While the query set rebuilds its rows (a query added or removed: it hears of it first), Qt
+        # moves the current row: that is not the person's choice and must not replace the picked
+        # query. The picker still lists the old queries then; it is brought up to date next.
+        listed = [self.picker.itemData(i) for i in range(self.picker.count())]
+        rebuilding = listed != [s.id for s in self.project.queries]
+        if item is not None and not self._syncing and not rebuilding:
             self.select(item.data(Qt.ItemDataRole.UserRole))
 
     # -- computing --------------------------------------------------------------------------------

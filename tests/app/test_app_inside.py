@@ -244,3 +244,17 @@ def test_a_query_row_in_my_queries_shows_every_compared_model_side_by_side(windo
     for name, col in page.inside.columns.items():
         assert col.explanation.algorithm == name
         assert col.probabilities == pytest.approx(page.results[name][1], abs=1e-5)  # the grid's numbers for that row
+
+
+def test_the_picked_query_stays_picked_when_queries_are_added_or_others_removed(window, qtbot):
+    window.project.add_queries([glyph_png(k, 7) for k in range(3)])
+    _open_inside(window)
+    _click_query_row(window, 2)
+    picked = window.project.queries[2]
+    assert window.inside.selected() is picked and window.inside.picker.currentIndex() == 2
+    window.project.add_queries([glyph_png(0, 20)])  # the query set's rows are rebuilt
+    assert window.inside.selected() is picked and window.query.list.currentRow() == 2
+    window.editor.remove_samples([window.project.queries[0].id])
+    assert window.inside.selected() is picked and window.query.list.currentRow() == 1
+    window.editor.remove_samples([picked.id])  # the picked one goes: another is picked, not none
+    assert window.inside.selected() is window.project.queries[0]
