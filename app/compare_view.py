@@ -28,7 +28,7 @@ from .compare_queries import QueriesPage
 from .compare_results import ResultsTables
 from .compare_setup import SetupPanel
 from .dialogs import Dialogs
-from .project import Project
+from .model import Project
 
 
 class CompareView(QWidget):

@@ -133,7 +133,6 @@ class MainWindow(QMainWindow):
             tb.addAction(a)
         self.studio_tool_actions = [tb.addSeparator(), tb.addWidget(QLabel(" Algorithm "))]
         self.algo_box = AlgorithmBox()
-        self.algo_model = self.algo_box.model_
         self.studio_tool_actions += [tb.addWidget(self.algo_box), tb.addSeparator()]
         self.train_btn = QPushButton(icon("train", "white"), "Train")
         self.train_btn.setObjectName("primary")
@@ -178,7 +177,7 @@ class MainWindow(QMainWindow):
         self.how_to_act.setShortcut(QKeySequence.StandardKey.HelpContents)
         hm.addSeparator()
         self.about_act = hm.addAction("About Few-Shot Studio", lambda: help_dialogs.about_dialog(
-            self, self.device_type, self.device_box.currentText()).show())
+            self, self.device_type, self.task_tab.device_box.currentText()).show())
 
     def _build_panels(self) -> None:
         self.support = SupportPanel(self.project, self.editor)
@@ -199,15 +198,12 @@ class MainWindow(QMainWindow):
         self.top_tabs.addTab(self.inside, "Inside")
         self.tabs = QTabWidget()
         self.task_tab = TaskTab(self.project, self.editor, self.dialogs, self.settings)
-        self.spins, self.source_box, self.device_box = self.task_tab.spins, self.task_tab.source_box, self.task_tab.device_box
         self.task_tab.problem.connect(self.show_message)
         self.task_tab.status.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
         self.tabs.addTab(self.task_tab, "Task && source")
         self.hparam_tab = HParamTab(self.project, self.editor, lambda: self.core_ready)
-        self.form, self.preset_btn = self.hparam_tab.form, self.hparam_tab.preset_btn
         self.tabs.addTab(self.hparam_tab, "Hyperparameters")
         self.models_tab = ModelsTab()
-        self.models = self.models_tab.tree
         self.tabs.addTab(self.models_tab, "Models")
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self._card(self.top_tabs))
@@ -307,7 +303,7 @@ class MainWindow(QMainWindow):
         self.device_type = device_type
         self.device_label.setText(f"● {device_type.upper()}")
         self.device_label.setToolTip("Training and classification run on this device")
-        offer_cuda(self.device_box, device_type == "cuda")
+        offer_cuda(self.task_tab.device_box, device_type == "cuda")
         self.algo_box.list_algorithms()
         self.core_ready = True
         self._sync_from_project()
@@ -405,7 +401,7 @@ class MainWindow(QMainWindow):
         self.stop_act.setEnabled(running)
         self.algo_box.setEnabled(not running and self.core_ready)
         self.task_tab.setEnabled(not running)
-        self.form.setEnabled(not running)
+        self.hparam_tab.form.setEnabled(not running)
         self.editor.set_config_locked(running)  # the run uses the settings it started with
 
     def _training_running(self, running: bool) -> None:  # slot of runs.runningChanged
@@ -438,7 +434,7 @@ class MainWindow(QMainWindow):
         config = {}
         if e.algorithm != self.project.algorithm and self._algo_row(e.algorithm) >= 0:
             self.hparam_tab.show_form(e.algorithm, e.hparams)  # the model's algorithm, with the hyperparameters it was trained with
-            config = {"algorithm": e.algorithm, "hparams": self.form.changed_from_defaults()}
+            config = {"algorithm": e.algorithm, "hparams": self.hparam_tab.form.changed_from_defaults()}
         self.runs.model_note = None  # the person chose it: no explanation needed
         self.editor.set_config(f"Use model “{e.name}”", model_file=str(self.library.path(model_id)), **config)
         self.query.clear_results()

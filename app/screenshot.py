@@ -119,7 +119,7 @@ def main() -> int:
 
     def fill() -> None:
         fill_sets()
-        win.form.set_values({"hidden": 32, "train_way": 20})
+        win.hparam_tab.form.set_values({"hidden": 32, "train_way": 20})
         win.project.update_task(steps=args.steps)
         win.project.update_task(seed=1)
         win.train(overrides={"source": {"kind": "builtin", "classes": 200}})

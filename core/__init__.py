@@ -16,17 +16,20 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     "algorithms": ("ALGORITHMS", "FAMILIES", "Classifier", "MetaLearner", "StepMetrics", "create", "get_algorithm", "hparam_fields", "hparams_from_dict", "register"),
     "checkpoint": ("learner_from_bytes", "learner_to_bytes", "load_checkpoint", "read_checkpoint", "save_checkpoint", "verify_checkpoint"),
     "compare": ("AlgoResult", "CompareConfig", "Comparison"),
-    "episodes": ("Episode", "EpisodeSampler"),
+    "episodes": ("TEST_SEED", "VAL_SEED", "Episode", "EpisodeSampler"),
+    "episode_grid": ("EpisodeImages", "EpisodeStream", "episode_images", "write_episode_grid"),
     "errors": ("CheckpointError", "CompareError", "ConfigError", "FewShotError", "ImageError", "SourceError", "TrainingDiverged"),
-    "evaluation": ("EvalResult", "evaluate"),
+    "evaluation": ("EvalResult", "episode_accuracy", "evaluate"),
     "files": ("IMAGE_SUFFIXES", "atomic_write"),
-    "report": ("fmt_duration",),
-    "explaining": ("explain", "explain_files", "explain_images", "pca_2d"),
+    "report": ("fmt_accuracy", "fmt_duration"),
+    "explaining": ("explain", "explain_files", "explain_images"),
+    "pca": ("pca_2d",),
     "explanation": ("PART_KINDS", "Bars", "Curves", "Explanation", "Images", "Matrix", "Part", "Points", "SupportWeights", "Text"),
     "inference": ("Predictions", "predict", "predict_files", "probabilities"),
     "inputspec": ("InputSpec", "prepare_image"),
     "sources": ("BUILTIN_SPLITS", "SOURCE_KINDS", "ClassSource", "builtin", "builtin_split", "hold_out_validation", "image_folder", "in_memory", "omniglot", "open_source", "prepare_images"),
     "stats": ("Pairwise", "mean_ci95", "pairwise"),
+    "sweeping": ("Sweep", "SweepConfig", "SweepPoint", "SweepProgress", "SweepResult", "sweep", "way_limit"),
     "trainer": ("CancelToken", "Progress", "TrainConfig", "Trainer", "auto_device"),
 }
 _OWNER = {name: module for module, names in _PUBLIC.items() for name in names}
@@ -50,15 +53,18 @@ if TYPE_CHECKING:  # static analysis and editors see every name
     from .algorithms import ALGORITHMS, FAMILIES, Classifier, MetaLearner, StepMetrics, create, get_algorithm, hparam_fields, hparams_from_dict, register
     from .checkpoint import learner_from_bytes, learner_to_bytes, load_checkpoint, read_checkpoint, save_checkpoint, verify_checkpoint
     from .compare import AlgoResult, CompareConfig, Comparison
-    from .episodes import Episode, EpisodeSampler
+    from .episodes import TEST_SEED, VAL_SEED, Episode, EpisodeSampler
+    from .episode_grid import EpisodeImages, EpisodeStream, episode_images, write_episode_grid
     from .errors import CheckpointError, CompareError, ConfigError, FewShotError, ImageError, SourceError, TrainingDiverged
-    from .evaluation import EvalResult, evaluate
+    from .evaluation import EvalResult, episode_accuracy, evaluate
     from .files import IMAGE_SUFFIXES, atomic_write
-    from .report import fmt_duration
-    from .explaining import explain, explain_files, explain_images, pca_2d
+    from .report import fmt_accuracy, fmt_duration
+    from .explaining import explain, explain_files, explain_images
+    from .pca import pca_2d
     from .explanation import PART_KINDS, Bars, Curves, Explanation, Images, Matrix, Part, Points, SupportWeights, Text
     from .inference import Predictions, predict, predict_files, probabilities
     from .inputspec import InputSpec, prepare_image
     from .sources import BUILTIN_SPLITS, SOURCE_KINDS, ClassSource, builtin, builtin_split, hold_out_validation, image_folder, in_memory, omniglot, open_source, prepare_images
     from .stats import Pairwise, mean_ci95, pairwise
+    from .sweeping import Sweep, SweepConfig, SweepPoint, SweepProgress, SweepResult, sweep, way_limit
     from .trainer import CancelToken, Progress, TrainConfig, Trainer, auto_device

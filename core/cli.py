@@ -1,4 +1,4 @@
-"""Headless command line: `fewshot train | eval | predict | explain | compare | bench | demo | list`. Never imports Qt.
+"""Headless command line: `fewshot train | eval | predict | explain | compare | sweep | episodes | bench | demo | list`. Never imports Qt.
 
 Examples
   fewshot demo                                           # meta-train ProtoNet on the built-in source, evaluate
@@ -8,6 +8,9 @@ Examples
   fewshot predict runs/protonet.pt --support my_support/ --query new.png more_queries/ --csv predictions.csv
   fewshot compare -a protonet,maml --source omniglot --data ../shared/data/omniglot --minutes-each 5 \
                   --eval-episodes 600 --json runs/compare.json
+  fewshot sweep runs/protonet.pt runs/maml.pt --source omniglot --data ../shared/data/omniglot --shots 1,2,5,10 \
+                --ways 5,20 --episodes 600 --csv runs/sweep.csv --json runs/sweep.json
+  fewshot episodes --source omniglot --data ../shared/data/omniglot --split test --index 0 --count 3 --out episodes.png
   fewshot bench
 """
 from __future__ import annotations
@@ -18,69 +21,12 @@ import sys
 import time
 
 from .algorithms import ALGORITHMS, FAMILIES, hparam_fields, hparams_from_dict
+from .cli_study import cmd_compare, cmd_episodes, cmd_sweep
+from .cli_support import ProgressBar, image_size, int_list, ints, make_source, parse_hp_pairs, write_files
+from .episodes import TEST_SEED
 from .errors import FewShotError
 from .report import fmt_duration
 
-
-# -- sources -------------------------------------------------------------------------------------
-
-def make_source(kind: str, data: str | None, split: str, spec=None, size: tuple[int, int] | None = None):
-    """A ClassSource from the source catalogue (`core.sources.catalogue`: the same splits as the app
-    and the tests), with the command line's own words for a missing --data."""
-    from .sources import open_source
-
-    if kind in ("omniglot", "folder") and not data:
-        what = "a folder in torchvision's Omniglot layout" if kind == "omniglot" else "one sub-folder of images per class"
-        raise FewShotError(f"--source {kind} needs --data PATH ({what})")
-    return open_source(kind, split, data, spec=spec, size=size)
-
-
-def _size(text: str) -> tuple[int, int]:
-    """--size 105 or 84x84 → (height, width)."""
-    try:
-        parts = [int(v) for v in text.lower().replace("×", "x").split("x")]
-    except ValueError:
-        parts = []
-    if len(parts) == 1:
-        parts *= 2
-    if len(parts) != 2 or min(parts) < 8 or max(parts) > 1024:
-        raise argparse.ArgumentTypeError(f"expected a size such as 28, 105 or 84x84 (8 to 1024 pixels), got {text!r}")
-    return parts[0], parts[1]
-
-
-def _parse_hparams(pairs: list[str]) -> dict[str, str]:
-    out = {}
-    for p in pairs or []:
-        if "=" not in p:
-            raise FewShotError(f"--hp {p!r}: expected NAME=VALUE")
-        k, v = p.split("=", 1)
-        out[k.strip()] = v.strip()
-    return out
-
-
-def _ints(text: str) -> list[int]:
-    return [int(t) for t in text.split(",") if t.strip()]
-
-
-class ProgressBar:
-    """A one-line progress bar on stderr, redrawn at most 4 times a second."""
-
-    def __init__(self, stream=sys.stderr):
-        self.stream, self.last = stream, 0.0
-
-    def update(self, frac: float, text: str, force: bool = False) -> None:
-        now = time.perf_counter()
-        if not force and now - self.last < 0.25:
-            return
-        self.last = now
-        width = 28
-        filled = int(width * max(0.0, min(1.0, frac)))
-        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {100 * frac:5.1f}% {text}\033[K")
-        self.stream.flush()
-
-    def close(self) -> None:
-        self.stream.write("\n")
-        self.stream.flush()
 
 
 # -- train / eval ------------------------------------------------------------------------------
@@ -89,12 +35,12 @@ def _preset_and_hparams(args) -> dict:
     """--preset (a named set of measured settings, `fewshot list`) under the --hp overrides."""
     preset = getattr(args, "preset", None)
     if not preset:
-        return _parse_hparams(args.hp)
+        return parse_hp_pairs(args.hp)
     presets = ALGORITHMS[args.algorithm].presets
     if preset not in presets:
         known = ", ".join(presets) or "none"
         raise FewShotError(f"--preset: {args.algorithm} has no preset {preset!r} (its presets: {known})")
-    return {**presets[preset], **_parse_hparams(args.hp)}
+    return {**presets[preset], **parse_hp_pairs(args.hp)}
 
 
 def cmd_train(args) -> int:
@@ -132,8 +78,8 @@ def cmd_train(args) -> int:
         print(f"checkpoint: {args.out}")
     if args.eval_episodes > 0:
         test_src = make_source(args.eval_source or args.source, args.eval_data or args.data, args.eval_split, size=args.size)
-        for n_way in _ints(args.eval_ways):
-            for k_shot in _ints(args.eval_shots):
+        for n_way in ints(args.eval_ways):
+            for k_shot in ints(args.eval_shots):
                 res = evaluate(trainer.learner, test_src, n_way, k_shot, args.query, args.eval_episodes, device=trainer.device)
                 print(f"test {test_src.description}: {res}", flush=True)
     return 0
@@ -145,7 +91,7 @@ def cmd_eval(args) -> int:
 
     device = auto_device(args.device)
     learner, data = load_checkpoint(args.checkpoint, device)
-    overrides = _parse_hparams(args.hp)
+    overrides = parse_hp_pairs(args.hp)
     if overrides:
         # Test-time settings only (e.g. inner_steps_test): the network is already built from the
         # checkpoint, so an architectural hyperparameter changed here would not change the model.
@@ -154,7 +100,7 @@ def cmd_eval(args) -> int:
         except ValueError as exc:
             raise FewShotError(f"--hp: {exc}") from None
         print(f"test-time hyperparameters overridden: {', '.join(f'{k}={v}' for k, v in overrides.items())}")
-    versus = _parse_hparams(args.vs)
+    versus = parse_hp_pairs(args.vs)
     try:  # checked before the first evaluation, not after it
         versus_hparams = hparams_from_dict(type(learner.hparams), {**dataclasses.asdict(learner.hparams), **versus}) if versus else None
     except ValueError as exc:
@@ -177,12 +123,7 @@ def cmd_predict(args) -> int:
 
     preds = predict_files(args.checkpoint, args.support, args.query, device=args.device, each_query=not args.batch)
     print(preds.table(), end="")
-    for path, write in ((args.csv, preds.write_csv), (args.json, preds.write_json)):
-        if path:
-            try:
-                print(f"written: {write(path)}")
-            except OSError as exc:
-                raise FewShotError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    write_files((args.csv, preds.write_csv), (args.json, preds.write_json))
     return 0
 
 
@@ -193,11 +134,7 @@ def cmd_explain(args) -> int:
 
     explanations = explain_files(args.checkpoint, args.support, args.query, device=args.device)
     print("\n".join(e.text() for e in explanations), end="")
-    if args.json:
-        try:
-            print(f"written: {write_json(explanations, args.json)}")
-        except OSError as exc:
-            raise FewShotError(f"{args.json}: cannot write ({exc.strerror or exc})") from None
+    write_files((args.json, lambda path: write_json(explanations, path)))
     return 0
 
 
@@ -232,120 +169,6 @@ def _eval_versus(learner, src, args, device, res, versus_hparams, label: str) ->
     print(f"paired over the same {len(res.per_episode)} episodes: difference {100 * (res.mean - other.mean):+.2f} points; "
           f"ahead on {100 * win_rate(res.per_episode, other.per_episode):.1f}% of episodes (ties ½); two-sided Wilcoxon "
           f"signed-rank p = {test.p_value:.3g} ({test.method}, {test.n} non-zero differences) — {verdict} at α = 0.05")
-
-
-def _parse_algo_hparams(pairs: list[str], names: list[str]) -> dict[str, dict[str, str]]:
-    """--hp ALGO.NAME=VALUE for `compare` ("*.NAME=VALUE": every compared algorithm that has NAME)."""
-    out: dict[str, dict[str, str]] = {}
-    for key, value in _parse_hparams(pairs).items():
-        algo, dot, field_name = key.partition(".")
-        if not dot or not field_name:
-            raise FewShotError(f"--hp {key}={value}: expected ALGORITHM.NAME=VALUE (or *.NAME=VALUE), e.g. maml.inner_lr=0.4")
-        if algo == "*":
-            targets = [n for n in names if field_name in {f["name"] for f in hparam_fields(ALGORITHMS[n].HParams)}]
-            if not targets:
-                raise FewShotError(f"--hp {key}: no compared algorithm has a hyperparameter {field_name!r}")
-        elif algo not in names:
-            raise FewShotError(f"--hp {key}: {algo!r} is not among the compared algorithms ({', '.join(names)})")
-        else:
-            targets = [algo]
-        for t in targets:
-            out.setdefault(t, {})[field_name] = value
-    return out
-
-
-def _algo_presets(pairs: list[str] | None, names: list[str]) -> dict[str, dict]:
-    """--preset ALGO=LABEL for `compare` ("*=LABEL": every compared algorithm that has that preset)."""
-    out: dict[str, dict] = {}
-    for pair in pairs or []:
-        algo, eq, label = pair.partition("=")
-        if not eq or not label:
-            raise FewShotError(f"--preset {pair!r}: expected ALGORITHM=LABEL (or *=LABEL), e.g. mann=measured")
-        if algo == "*":
-            targets = [n for n in names if label in ALGORITHMS[n].presets]
-            if not targets:
-                raise FewShotError(f"--preset {pair}: no compared algorithm has a preset {label!r}")
-        elif algo not in names:
-            raise FewShotError(f"--preset {pair}: {algo!r} is not among the compared algorithms ({', '.join(names)})")
-        elif label not in ALGORITHMS[algo].presets:
-            raise FewShotError(f"--preset {pair}: {algo} has no preset {label!r} (its presets: {', '.join(ALGORITHMS[algo].presets) or 'none'})")
-        else:
-            targets = [algo]
-        for t in targets:
-            out.setdefault(t, {}).update(ALGORITHMS[t].presets[label])
-    return out
-
-
-def cmd_compare(args) -> int:
-    from .compare import Comparison, CompareConfig
-
-    names = sorted(ALGORITHMS) if args.algorithms.strip() == "all" else [n.strip() for n in args.algorithms.split(",") if n.strip()]
-    unknown = [n for n in names if n not in ALGORITHMS]
-    if unknown:
-        raise FewShotError(f"unknown algorithm(s) {', '.join(unknown)}; registered: {', '.join(sorted(ALGORITHMS))}")
-    hparams = _algo_presets(args.preset, names)  # bad settings fail before any source is built
-    for algo, values in _parse_algo_hparams(args.hp, names).items():
-        hparams.setdefault(algo, {}).update(values)  # --hp over a preset
-    train_src = make_source(args.source, args.data, args.train_split, size=args.size)
-    val_src = make_source(args.source, args.data, args.val_split, spec=train_src.spec) if args.val_episodes > 0 else None
-    test_src = make_source(args.source, args.data, args.test_split, spec=train_src.spec)
-    steps = args.steps_each if args.steps_each else (10**9 if args.minutes_each else 1000)
-    config = CompareConfig(
-        algorithms=names, hparams=hparams, n_way=args.way, k_shot=args.shot, q_query=args.query,
-        protocol=args.protocol, steps_each=steps, seconds_each=args.minutes_each * 60 if args.minutes_each else None, seed=args.seed,
-        eval_episodes=args.eval_episodes, val_every=args.val_every, val_episodes=args.val_episodes, device=args.device,
-        source=(f"{train_src.description}: trained and tested on the same classes (an image folder has no splits)" if args.source == "folder"
-                else f"{train_src.description} (split {args.train_split}) → test on {test_src.description} (split {args.test_split})"),
-    )
-    comp = Comparison(config, train_src, val_src, test_src)
-    print(f"comparing {', '.join(names)} on {config.source}; {args.way}-way {args.shot}-shot {args.query}-query, "
-          f"protocol {args.protocol}, {args.eval_episodes} shared test episodes", flush=True)
-    bar = ProgressBar()
-    try:
-        for ev in comp.run():
-            kind = ev["kind"]
-            if kind == "start":
-                sh = ev["shape"]
-                print(f"[{ev['index'] + 1}/{ev['total']}] {ev['title']}: {ev['parameters']:,} parameters on {ev['device']}; training "
-                      f"{sh['train_way']}-way {sh['train_shot']}-shot {sh['train_query']}-query, meta-batch {sh['meta_batch']}", flush=True)
-            elif kind == "progress":
-                frac = ev["step"] / ev["total_steps"]
-                if config.seconds_each:
-                    frac = max(frac, min(1.0, ev["elapsed_s"] / config.seconds_each))
-                val = f" val {100 * ev['val_accuracy']:.2f}%" if ev["val_accuracy"] is not None else ""
-                bar.update(frac, f"step {ev['step']} loss {ev['loss']:.3f} acc {100 * ev['accuracy']:.1f}%{val} {ev['episodes_per_s']:.1f} ep/s")
-            elif kind == "testing":
-                bar.update(ev["done"] / ev["total"], f"testing: episode {ev['done']}/{ev['total']}, {100 * ev['accuracy']:.2f}% so far", force=ev["done"] == ev["total"])
-            elif kind == "result":
-                bar.close()
-                r = comp.results[ev["algorithm"]]
-                print(f"    {r.title}: {100 * r.mean:.2f} ± {100 * r.ci95:.2f}% after {r.steps:,} steps ({r.episodes:,} episodes) "
-                      f"in {r.train_seconds:.0f} s; test {r.test_seconds:.0f} s", flush=True)
-            elif kind in ("stopped", "failed"):
-                bar.close()
-                print(f"    {ev['algorithm']} {kind}: {ev['message']}", flush=True)
-        rc = 0 if comp.finished() else 1
-    except KeyboardInterrupt:
-        bar.close()
-        # Keep what finished: the interrupted algorithm is marked stopped, the rest skipped.
-        comp.cancel.cancel()
-        for r in comp.results.values():
-            if r.status in ("training", "testing"):
-                r.status, r.message = "stopped", "interrupted"
-            elif r.status == "pending":
-                r.status, r.message = "skipped", "not run: interrupted"
-        comp.status = "cancelled"
-        print("interrupted: reporting the algorithms that finished", file=sys.stderr)
-        rc = 130
-    if args.json:
-        print(f"comparison JSON: {comp.save_json(args.json)}")
-    if args.table_csv:
-        print(f"table CSV: {comp.write_table_csv(args.table_csv)}")
-    if args.matrix_csv:
-        print(f"matrix CSV: {comp.write_matrix_csv(args.matrix_csv)}")
-    print()
-    print(comp.markdown(), end="")
-    return rc
 
 
 def _eval_per_instance(learner, src, args, device, t0: float) -> int:
@@ -396,19 +219,33 @@ def cmd_bench(args) -> int:
     return run_bench(args)
 
 
+def own_images_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """A checkpoint, a support folder and query images: what `predict` and `explain` read."""
+    p.add_argument("checkpoint")
+    p.add_argument("--support", required=True, metavar="DIR", help="one sub-folder of images per class (its name is the class)")
+    p.add_argument("--query", required=True, nargs="+", metavar="FILE|DIR", help="query images, or folders of them")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda, ...")
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="fewshot", description="Few-Shot Studio engine (headless)")
     sub = ap.add_subparsers(dest="command", required=True)
 
-    def source_args(p, split_default: str):
+    def where_from(p, device: bool = True):
         p.add_argument("--source", default="builtin", choices=["builtin", "omniglot", "folder"], help="class source (default: built-in generator)")
         p.add_argument("--data", help="folder for --source omniglot / folder")
-        p.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda, cuda:1 ...")
+        if device:
+            p.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda, cuda:1 ...")
+        return p
+
+    def source_args(p, split_default: str):
+        where_from(p)
         p.add_argument("--way", type=int, default=5, help="N classes per test episode")
         p.add_argument("--shot", type=int, default=1, help="K support examples per class")
         p.add_argument("--query", type=int, default=15, help="Q queries per class")
         if split_default != "test":  # eval prepares images as the checkpoint's own input spec says
-            p.add_argument("--size", type=_size, metavar="H[xW]", help="image size the model sees (default 28; e.g. 105 for Koch's Siamese protocol)")
+            p.add_argument("--size", type=image_size, metavar="H[xW]", help="image size the model sees (default 28; e.g. 105 for Koch's Siamese protocol)")
         return p
 
     t = source_args(sub.add_parser("train", help="meta-train an algorithm and write a checkpoint"), "train")
@@ -444,22 +281,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--per-instance", action="store_true", help="MANN: accuracy by presentation number within sequences (Santoro et al.'s protocol); --episodes sequences")
     e.set_defaults(func=cmd_eval)
 
-    pr = sub.add_parser("predict", help="classify your own images with a checkpoint and a support folder")
-    pr.add_argument("checkpoint")
-    pr.add_argument("--support", required=True, metavar="DIR", help="one sub-folder of images per class (its name is the class)")
-    pr.add_argument("--query", required=True, nargs="+", metavar="FILE|DIR", help="query images, or folders of them")
+    pr = own_images_args(sub.add_parser("predict", help="classify your own images with a checkpoint and a support folder"))
     pr.add_argument("--csv", metavar="PATH", help="also write the predictions as CSV here")
     pr.add_argument("--json", metavar="PATH", help="also write the predictions as JSON here")
     pr.add_argument("--batch", action="store_true", help="classify the queries as one batch (the papers' protocol) instead of each on its own as the app does; differs only for transductive BatchNorm")
-    pr.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda, ...")
     pr.set_defaults(func=cmd_predict)
 
-    ex = sub.add_parser("explain", help="show how a checkpoint's algorithm reaches its prediction for your own query images")
-    ex.add_argument("checkpoint")
-    ex.add_argument("--support", required=True, metavar="DIR", help="one sub-folder of images per class (its name is the class)")
-    ex.add_argument("--query", required=True, nargs="+", metavar="FILE|DIR", help="query images, or folders of them")
+    ex = own_images_args(sub.add_parser("explain", help="show how a checkpoint's algorithm reaches its prediction for your own query images"))
     ex.add_argument("--json", metavar="PATH", help="also write the explanations as JSON here (the parts the app draws)")
-    ex.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda, ...")
     ex.set_defaults(func=cmd_explain)
 
     c = source_args(sub.add_parser("compare", help="meta-train several algorithms on identical episodes and compare them on the same test episodes"), "train")
@@ -481,6 +310,33 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--table-csv", help="write the results table as CSV here")
     c.add_argument("--matrix-csv", help="write the pairwise matrix as CSV here")
     c.set_defaults(func=cmd_compare)
+
+    sw = sub.add_parser("sweep", help="accuracy of checkpoints over a grid of shots × ways, on the same fixed test episodes")
+    sw.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT", help="one or more checkpoints (each a row group of the table)")
+    where_from(sw)
+    sw.add_argument("--split", default="test")
+    sw.add_argument("--shots", type=int_list, metavar="K,K,...", help="shots per class (default 1,2,3,5,10 up to what the source's classes hold)")
+    sw.add_argument("--ways", type=int_list, metavar="N,N,...", help="ways (default 2,5,10,20,50 up to what the source and the models support)")
+    sw.add_argument("--query", type=int, default=15, help="queries per class (fewer at a point where a class has too few images)")
+    sw.add_argument("--episodes", type=int, default=600, help="test episodes per point")
+    sw.add_argument("--seed", type=int, default=TEST_SEED, help="test episode stream (default: the one eval and compare use)")
+    sw.add_argument("--each", action="store_true", help="classify every query on its own, as the app does")
+    sw.add_argument("--csv", metavar="PATH", help="also write one row per point as CSV here")
+    sw.add_argument("--json", metavar="PATH", help="also write the whole sweep (per-episode accuracies too) as JSON here")
+    sw.set_defaults(func=cmd_sweep)
+
+    ep = where_from(sub.add_parser("episodes", help="draw episodes of a stream as a PNG grid (support and query images per class)"), device=False)
+    ep.add_argument("--split", default="test", help="train, val or test (default test)")
+    ep.add_argument("--seed", type=int, help="episode stream: a run's --seed for its training episodes (default: the fixed test or validation episodes for those splits, 0 for train)")
+    ep.add_argument("--index", type=int, default=0, help="the first episode (0-based); training step s with meta-batch B used episodes (s−1)·B … s·B−1")
+    ep.add_argument("--count", type=int, default=1, help="how many consecutive episodes")
+    ep.add_argument("--way", type=int, default=5), ep.add_argument("--shot", type=int, default=1), ep.add_argument("--query", type=int, default=15)
+    ep.add_argument("--size", type=image_size, metavar="H[xW]", help="image size the model sees (as in train)")
+    ep.add_argument("--columns", type=int, default=1, help="episodes side by side")
+    ep.add_argument("--scale", type=int, default=2, help="pixels per image pixel")
+    ep.add_argument("--model-view", action="store_true", help="draw the images as the model sees them (ink bright on dark) instead of as drawn")
+    ep.add_argument("--out", required=True, help="PNG to write")
+    ep.set_defaults(func=cmd_episodes)
 
     b = sub.add_parser("bench", help="episodes/s and peak memory of each algorithm vs a bare PyTorch loop")
     b.add_argument("--algorithms", default="all", help="comma-separated names (default: all registered)")

@@ -39,7 +39,7 @@ from typing import Any, Iterator
 
 import torch
 
-from .algorithms import get_algorithm, hparams_from_dict
+from .algorithms import get_algorithm, parse_hparams
 from .algorithms.base import MetaLearner
 from .checkpoint import learner_from_bytes, learner_to_bytes
 from . import report
@@ -49,7 +49,7 @@ from .files import atomic_write
 from .inference import probabilities
 from .peakmem import peak_mb, reset_peak
 from .sources.base import ClassSource
-from .stats import Pairwise, mean_ci95, pairwise
+from .stats import EpisodeAccuracies, Pairwise, pairwise
 from .trainer import CancelToken, TrainConfig, Trainer
 
 FORMAT = "fewshot-studio-comparison"
@@ -94,11 +94,10 @@ class CompareConfig:
             if name not in self.algorithms:
                 raise CompareError(f"hyperparameters given for {name!r}, which is not among the compared algorithms ({', '.join(self.algorithms)})")
         for name in self.algorithms:
-            try:
-                cls = get_algorithm(name)
-                hparams_from_dict(cls.HParams, self.hparams.get(name))
-            except ValueError as exc:
-                raise CompareError(f"{name}: {exc}") from None
+            try:  # the one parser of hyperparameters (also what training will use)
+                parse_hparams(name, self.hparams.get(name))
+            except ValueError as exc:  # an unknown algorithm or a bad value (ConfigError is a ValueError)
+                raise CompareError(f"{name}: {exc.__cause__ or exc}") from None  # the cause's message does not repeat the title
 
     def train_config(self, name: str) -> TrainConfig:
         same = self.protocol == "same"
@@ -123,7 +122,7 @@ def _new_curves() -> dict[str, list]:
 
 
 @dataclass
-class AlgoResult:
+class AlgoResult(EpisodeAccuracies):
     algorithm: str
     title: str = ""
     family: str = ""
@@ -143,18 +142,6 @@ class AlgoResult:
     test_seconds: float = 0.0
     test_digest: str = ""  # of the test episodes' tensors: equal digests = the same test episodes
     curves: dict[str, list] = field(default_factory=_new_curves)
-
-    @property
-    def mean(self) -> float:
-        return mean_ci95(self.per_episode)[0]
-
-    @property
-    def ci95(self) -> float:
-        return mean_ci95(self.per_episode)[1]
-
-    @property
-    def finished(self) -> bool:
-        return self.status == "done"
 
     def to_dict(self, curve_points: int | None = CURVE_POINTS) -> dict[str, Any]:
         d = dataclasses.asdict(self)

@@ -60,7 +60,10 @@ class EpisodeSampler:
         self.device = torch.device(device) if device is not None else source.device
         self.position = 0
 
-    def episode(self, index: int) -> Episode:
+    def draw(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """What episode `index` is made of: the source's class ids [N] (row n is label n) and, per
+        class, which of its images [N, K+Q] (0-based within the class; the first K are the support).
+        `source.gather(*draw(i))` is the episode's uint8 images, before `InputSpec.to_model`."""
         g = torch.Generator().manual_seed(mix_seed(self.seed, index))
         src = self.source
         classes = torch.randperm(src.num_classes, generator=g)[: self.n_way]
@@ -71,7 +74,11 @@ class EpisodeSampler:
         width = int(counts.max())
         keys = torch.rand(self.n_way, width, generator=g)
         keys[torch.arange(width).unsqueeze(0) >= counts.unsqueeze(1)] = 2.0
-        picks = keys.argsort(dim=1)[:, :per_class]
+        return classes, keys.argsort(dim=1)[:, :per_class]
+
+    def episode(self, index: int) -> Episode:
+        src = self.source
+        classes, picks = self.draw(index)
         imgs = src.gather(classes, picks)  # uint8 [N, K+Q, C, H, W]
         x = src.spec.to_model(imgs, self.device)
         labels = torch.arange(self.n_way, device=self.device)

@@ -7,7 +7,7 @@ from typing import Callable
 import torch
 
 from .algorithms.base import MetaLearner
-from .episodes import TEST_SEED, EpisodeSampler
+from .episodes import TEST_SEED, Episode, EpisodeSampler
 from .sources.base import ClassSource
 from .stats import mean_ci95
 
@@ -36,12 +36,17 @@ def evaluate(learner: MetaLearner, source: ClassSource, n_way: int = 5, k_shot: 
     sampler = EpisodeSampler(source.to(device), n_way, k_shot, q_query, seed=seed, device=device)
     accs: list[float] = []
     for i in range(episodes):
-        ep = sampler.episode(i)
-        classifier = learner.adapt(ep.support_x, ep.support_y)
-        with torch.no_grad():
-            pred = (classifier.classify_each(ep.query_x) if each_query else classifier(ep.query_x)).argmax(-1)
-        accs.append(float((pred == ep.query_y).float().mean()))
+        accs.append(episode_accuracy(learner, sampler.episode(i), each_query))
         if on_episode is not None and on_episode(i, accs[-1]):
             break
     mean, ci = mean_ci95(accs)
     return EvalResult(mean, ci, accs, n_way, k_shot, q_query)
+
+
+def episode_accuracy(learner: MetaLearner, ep: Episode, each_query: bool = False) -> float:
+    """The share of `ep`'s queries the learner gets right after adapting on its support set: how
+    `evaluate` scores one episode (and the shot/way sweep, so its points equal `evaluate`'s)."""
+    classifier = learner.adapt(ep.support_x, ep.support_y)
+    with torch.no_grad():
+        pred = (classifier.classify_each(ep.query_x) if each_query else classifier(ep.query_x)).argmax(-1)
+    return float((pred == ep.query_y).float().mean())

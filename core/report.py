@@ -35,6 +35,11 @@ def fmt_duration(seconds: float | None, tenths_under_minute: bool = False) -> st
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
+def fmt_accuracy(mean: float, ci95: float) -> str:
+    """An accuracy in [0, 1] and its 95% CI half-width as "84.27 ± 0.61" (percent)."""
+    return f"{100 * mean:.2f} ± {100 * ci95:.2f}"
+
+
 # -- CSV -----------------------------------------------------------------------------------------
 
 def table_rows(results: Iterable[AlgoResult]) -> list[dict[str, Any]]:
@@ -51,9 +56,15 @@ def table_rows(results: Iterable[AlgoResult]) -> list[dict[str, Any]]:
 
 def write_table_csv(rows: list[dict[str, Any]], path: str | Path) -> Path:
     """`table_rows` as CSV; floats written with repr, so they read back exactly."""
+    return write_rows_csv(rows, TABLE_COLUMNS, path)
+
+
+def write_rows_csv(rows: Iterable[dict[str, Any]], columns: Iterable[str], path: str | Path) -> Path:
+    """Rows of plain values as CSV with these columns: None as an empty cell, floats with repr
+    (they read back exactly). The comparison's table and the shot/way sweep write with it."""
     path = Path(path)
     with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(TABLE_COLUMNS))
+        w = csv.DictWriter(fh, fieldnames=list(columns))
         w.writeheader()
         for row in rows:
             w.writerow({k: ("" if v is None else repr(v) if isinstance(v, float) else v) for k, v in row.items()})
@@ -133,7 +144,7 @@ def markdown(c: CompareConfig, results: Iterable[AlgoResult], pw: Pairwise, prot
            "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if r.finished:
-            acc = f"{100 * r.mean:.2f} ± {100 * r.ci95:.2f}"
+            acc = fmt_accuracy(r.mean, r.ci95)
             if best is not None and r.mean == best:
                 acc = f"**{acc}**"
         else:

@@ -35,6 +35,26 @@ def mean_ci95(values: list[float]) -> tuple[float, float]:
     return mean, 1.96 * sd / math.sqrt(m)
 
 
+class EpisodeAccuracies:
+    """What a result with per-episode accuracies (`per_episode`) and a `status` reads of them: a
+    comparison's algorithm, a sweep's point."""
+
+    per_episode: list[float]
+    status: str
+
+    @property
+    def mean(self) -> float:
+        return mean_ci95(self.per_episode)[0]
+
+    @property
+    def ci95(self) -> float:
+        return mean_ci95(self.per_episode)[1]
+
+    @property
+    def finished(self) -> bool:
+        return self.status == "done"
+
+
 def win_rate(a: list[float], b: list[float]) -> float:
     """Share of paired episodes on which a beats b, ties counting one half."""
     if len(a) != len(b):

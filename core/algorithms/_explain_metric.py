@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from ..explanation import Points
+from ..pca import pca_2d
 
 
 @contextlib.contextmanager
@@ -55,7 +56,6 @@ def embedding_map(title: str, caption: str, vectors: torch.Tensor, labels: list[
                   group: list[int], links: list[tuple[int, int, float]] = (), link_label: str = "") -> Points:
     """A 2-D map of embedding vectors [n, D]: their first two principal components, computed on all
     of them together (so every point is placed by the same projection)."""
-    from ..explaining import pca_2d  # core.explain imports the algorithms: import it when first used
 
     coords, share = pca_2d(vectors)
     return Points(title, caption, x=coords[:, 0], y=coords[:, 1], labels=labels, kind_of=kind_of, group=group,

@@ -85,6 +85,7 @@ from torch import nn
 from torch.func import grad, vmap
 
 from ..backbones import BN_MODES, conv4
+from ..pca import pca_2d
 from .base import LR_SCHEDULES, Classifier, SupportSetLearner, hp, register
 
 HEAD_NAMES = ("w1", "b1", "w2", "b2")  # the fast-augmented parameters of a head, in this order
@@ -360,7 +361,6 @@ class MetaNetwork(SupportSetLearner):
                 slow_only = F.softmax(head_forward(slow, fb), dim=-1)[0]
         finally:
             self.train(was_training)
-        from ..explaining import pca_2d
         from ..explanation import Bars, Points, SupportWeights
 
         coords, share = pca_2d(space)

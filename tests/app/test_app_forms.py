@@ -47,7 +47,7 @@ def test_generated_form_round_trips(qtbot, name):
 def test_algorithm_picker_lists_every_registered_algorithm_by_family(window):
     from PySide6.QtCore import Qt
 
-    model = window.algo_model
+    model = window.algo_box.model_
     listed = [model.item(r).data(Qt.ItemDataRole.UserRole) for r in range(model.rowCount())]
     assert sorted(n for n in listed if n) == sorted(core.ALGORITHMS)
     headers = [model.item(r).text() for r in range(model.rowCount()) if not model.item(r).data(Qt.ItemDataRole.UserRole)]
@@ -55,24 +55,24 @@ def test_algorithm_picker_lists_every_registered_algorithm_by_family(window):
     assert all(not (model.item(r).flags() & Qt.ItemFlag.ItemIsSelectable) for r in range(model.rowCount())
                if not model.item(r).data(Qt.ItemDataRole.UserRole))
     # Default: ProtoNet; picking MAML shows MAML's form and records it in the project.
-    assert window.project.algorithm == "protonet" and "hidden" in window.form.editors
+    assert window.project.algorithm == "protonet" and "hidden" in window.hparam_tab.form.editors
     window.algo_box.setCurrentIndex(window._algo_row("maml"))
-    assert window.project.algorithm == "maml" and "inner_lr" in window.form.editors
-    window.form.editors["inner_steps"].setValue(4)
+    assert window.project.algorithm == "maml" and "inner_lr" in window.hparam_tab.form.editors
+    window.hparam_tab.form.editors["inner_steps"].setValue(4)
     assert window.project.hparams == {"inner_steps": 4}
 
 
 def test_measured_settings_preset_fills_the_form_and_the_project(window):
     window.algo_box.setCurrentIndex(window._algo_row("mann"))
-    btn = window.preset_btn
+    btn = window.hparam_tab.preset_btn
     assert not btn.isHidden() and btn.menu().actions()
-    window.form.editors["controller"].setValue(64)  # an edit that the preset (paper defaults + preset) undoes
+    window.hparam_tab.form.editors["controller"].setValue(64)  # an edit that the preset (paper defaults + preset) undoes
     btn.menu().actions()[0].trigger()
     preset = core.ALGORITHMS["mann"].presets["measured"]
     assert window.project.hparams == preset
-    assert window.form.values()["cosine_scale"] == 10.0 and window.form.values()["controller"] == 200
+    assert window.hparam_tab.form.values()["cosine_scale"] == 10.0 and window.hparam_tab.form.values()["controller"] == 200
     # Restore paper defaults undoes it; an algorithm without presets hides the button.
-    window.form.restore_defaults()
+    window.hparam_tab.form.restore_defaults()
     assert window.project.hparams == {}
     window.algo_box.setCurrentIndex(window._algo_row("maml"))
     assert btn.isHidden()
@@ -85,17 +85,15 @@ def test_invalid_source_folder_shows_the_core_error_and_changes_nothing(window, 
     title, text = window.dialogs.messages[-1]
     assert "missing" in text and "no such folder" in text
     assert window.project.task.source == before
-    assert window.source_box.currentData() == "builtin"
+    assert window.task_tab.source_box.currentData() == "builtin"
 
 
-def test_number_and_duration_formats():
-    from app.common import fmt_count, fmt_duration, plural
+def test_number_formats():
+    from app.common import fmt_count, plural
 
     assert plural(1, "image") == "1 image" and plural(0, "image") == "0 images" and plural(3, "item") == "3 items"
 
     assert fmt_count(1234567) == "1\u202f234\u202f567" and fmt_count(999) == "999" and fmt_count(4836.0) == "4\u202f836"
-    assert fmt_duration(59.6) == "1:00" and fmt_duration(3725) == "1:02:05"
-    assert fmt_duration(None) == "–" and fmt_duration(float("nan")) == "–"
 
 
 def test_the_task_tab_is_a_view_of_the_projects_task_with_no_round_trip(window, qtbot):
@@ -106,8 +104,8 @@ def test_the_task_tab_is_a_view_of_the_projects_task_with_no_round_trip(window, 
     from app.model import LIMITS
 
     window.tabs.setCurrentIndex(0)
-    spin = window.spins["n_way"]
-    assert all((window.spins[k].minimum(), window.spins[k].maximum()) == LIMITS[k] for k in window.spins)
+    spin = window.task_tab.spins["n_way"]
+    assert all((window.task_tab.spins[k].minimum(), window.task_tab.spins[k].maximum()) == LIMITS[k] for k in window.task_tab.spins)
     set_again = []
     original = spin.setValue
     spin.setValue = lambda v: (set_again.append(v), original(v))  # what the window calls; typing goes through Qt's own path

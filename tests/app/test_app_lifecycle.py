@@ -16,7 +16,7 @@ B = QMessageBox.StandardButton
 
 def _start_tiny(window, steps: int = 100_000) -> None:
     """A tiny ProtoNet run; the run's settings are overrides, the Task tab keeps its own."""
-    window.form.set_values(TINY_HPARAMS)
+    window.hparam_tab.form.set_values(TINY_HPARAMS)
     assert window.train(overrides={"source": TINY_SOURCE, "steps": steps, "max_seconds": 0, "n_way": 3})
 
 
@@ -73,7 +73,7 @@ def test_a_stopped_run_is_kept_and_validated_but_does_not_replace_a_better_model
     assert label.startswith(f"Model: {good.name}, val. 99%")
     assert f"kept: the stopped run ({steps} steps) scored {stopped.val_accuracy:.0%}" in label
     # The Models tab shows both; the model in use is the bold row; Steps marks the stopped one.
-    rows = {window.models.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole): window.models.topLevelItem(i) for i in range(2)}
+    rows = {window.models_tab.tree.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole): window.models_tab.tree.topLevelItem(i) for i in range(2)}
     assert rows[stopped.id].text(5) == f"{steps} · stopped" and rows[good.id].text(5) == "55"
     assert rows[good.id].font(0).bold() and not rows[stopped.id].font(0).bold()
     # Switching algorithm and back picks the better model again, not the newer stopped one.
@@ -122,11 +122,11 @@ def test_a_second_stop_cuts_the_quick_validation_of_a_stopped_run_short(qtbot):
 # -- bug 5: the quick training -----------------------------------------------------------------
 def test_the_quick_training_honours_the_task_tabs_time_limit(window, qtbot):
     fill_support(window.project, n_classes=3, shots=1)
-    window.form.set_values(TINY_HPARAMS)
+    window.hparam_tab.form.set_values(TINY_HPARAMS)
     asked = []
     window.dialogs.answer = lambda title, text, *a, **k: asked.append(text) or B.Yes
     for limit, expected, words in ((45, 45, "45 s, the Task tab's time limit"), (0, 60, "about 60 s"), (600, 60, "about 60 s")):
-        window.spins["max_seconds"].setValue(limit)
+        window.task_tab.spins["max_seconds"].setValue(limit)
         window.classify()
         assert window.session is not None, "the quick training did not start"
         task = window.session.worker.request.task

@@ -55,12 +55,12 @@ def test_wheel_over_the_hyperparameter_form_scrolls_it_and_changes_nothing_until
     window.tabs.setCurrentIndex(1)
     row = window._algo_row("lstm_meta")  # a long form, with spin boxes and combo boxes
     window.algo_box.setCurrentIndex(row)
-    qtbot.waitUntil(lambda: "test_update" in window.form.editors, timeout=60_000)
-    area = scroll_area_of(window.form)
+    qtbot.waitUntil(lambda: "test_update" in window.hparam_tab.form.editors, timeout=60_000)
+    area = scroll_area_of(window.hparam_tab.form)
     qtbot.waitUntil(lambda: area.verticalScrollBar().maximum() > 0, timeout=60_000)
-    check_wheel_scrolls_until_focused(qtbot, _first_editor(window.form, QSpinBox), area)
+    check_wheel_scrolls_until_focused(qtbot, _first_editor(window.hparam_tab.form, QSpinBox), area)
     window.setFocus()
-    check_wheel_scrolls_until_focused(qtbot, _first_editor(window.form, QComboBox), area)
+    check_wheel_scrolls_until_focused(qtbot, _first_editor(window.hparam_tab.form, QComboBox), area)
 
 
 def test_wheel_over_the_compare_setup_scrolls_it_and_changes_nothing_until_focused(window, qtbot):
@@ -137,7 +137,7 @@ def test_progress_bar_claims_no_step_count_before_a_run(qtbot):
 def test_the_badge_says_plainly_what_the_support_set_is(qtbot):
     from apphelpers import glyph_png
 
-    from app.project import Project
+    from app.model import Project
     from app.support_panel import SupportPanel
 
     p = Project(n_classes=3)
@@ -298,7 +298,7 @@ def test_models_tab_shows_names_and_dates_in_full_on_a_laptop_screen(window, qtb
     window.project.set_model_file(str(window.library.path(ids[0])))  # the model in use: its row is bold, the widest
     window._refresh_models()
     window.tabs.setCurrentIndex(2)
-    tree = window.models
+    tree = window.models_tab.tree
     qtbot.waitUntil(lambda: tree.viewport().width() > 100, timeout=60_000)
     hdr = tree.header()
     for r in range(tree.topLevelItemCount()):
@@ -386,7 +386,7 @@ def test_draw_dialog_opens_beside_the_support_columns_not_over_them(window, qtbo
 
 def test_wheel_over_the_task_form_changes_nothing_until_focused(window, qtbot):
     window.tabs.setCurrentIndex(0)
-    for editor in (window.spins["steps"], window.device_box, window.source_box):
+    for editor in (window.task_tab.spins["steps"], window.task_tab.device_box, window.task_tab.source_box):
         before = value_of(editor)
         wheel(editor, -1)
         wheel(editor, 1)

@@ -42,7 +42,7 @@ def test_save_open_round_trip_restores_everything(window_with_model, make_window
     w.project.add_samples(0, [rgba.getvalue()])
     w.project.add_queries([glyph_png(1, 9), glyph_png(2, 9)])
     w.project.update_task(k_shot=2)
-    w.form.editors["hidden"].setValue(16)
+    w.hparam_tab.form.editors["hidden"].setValue(16)
     model_bytes = (w.library.root / f"{w.current_model().id}.pt").read_bytes()
     path = tmp_path / "shapes.fsproj"
     w.dialogs.paths = [str(tmp_path / "shapes")]  # Save on an untitled project asks for a name; the suffix is added
@@ -57,7 +57,7 @@ def test_save_open_round_trip_restores_everything(window_with_model, make_window
     assert after[0] == before[0]  # names and PNG bytes, byte for byte
     assert after[1] == before[1]
     assert after[2:5] == before[2:5] and other.project.hparams == {"hidden": 16}
-    assert other.form.values()["hidden"] == 16 and other.spins["k_shot"].value() == 2
+    assert other.hparam_tab.form.values()["hidden"] == 16 and other.task_tab.spins["k_shot"].value() == 2
     assert other.project.path == str(path)
     [entry] = other.library.entries()
     assert (other.library.root / f"{entry.id}.pt").read_bytes() == model_bytes
@@ -100,8 +100,8 @@ def test_model_library_lists_renames_deletes_and_persists(window_with_model, tmp
 
     w = window_with_model
     [entry] = w.library.entries()
-    assert w.models.topLevelItemCount() == 1
-    item = w.models.topLevelItem(0)
+    assert w.models_tab.tree.topLevelItemCount() == 1
+    item = w.models_tab.tree.topLevelItem(0)
     assert item.text(1) == "Prototypical Networks" and item.text(3) == "3/1" and item.text(4) == "50.0%"
     item.setText(0, "my shapes model")  # an inline rename
     assert w.library.get(entry.id).name == "my shapes model"
@@ -109,7 +109,7 @@ def test_model_library_lists_renames_deletes_and_persists(window_with_model, tmp
     assert [e.name for e in again.entries()] == ["my shapes model"]
     w.dialogs.answer = lambda *a, **k: QMessageBox.StandardButton.Yes
     w.delete_model(entry.id)
-    assert w.library.entries() == [] and w.models.topLevelItemCount() == 0
+    assert w.library.entries() == [] and w.models_tab.tree.topLevelItemCount() == 0
     assert not w.library.path(entry.id).exists() and w.project.model_file is None
 
 
@@ -304,7 +304,7 @@ def test_a_member_larger_than_a_project_image_can_be_is_refused_unread(tmp_path,
 
 def test_an_image_declaring_a_huge_canvas_is_refused_before_it_is_decoded(tmp_path):
     from app import projectfile
-    from app.project import Project
+    from app.model import Project
 
     wide = io.BytesIO()
     Image.new("L", (40_000, 1), 255).save(wide, "PNG")  # a few hundred bytes that decode to a 40000-pixel row
@@ -448,7 +448,7 @@ def _session_with_unsaved_work(qtbot, tmp_path, argv, ask):
 @pytest.fixture
 def p1(tmp_path):
     from app import projectfile
-    from app.project import Project
+    from app.model import Project
 
     project = Project(n_classes=2)
     fill_support(project, n_classes=2, shots=1)
@@ -552,7 +552,7 @@ def _with_settings(path, out, settings):
 def test_an_older_projects_settings_dict_opens_as_typed_task_settings(tmp_path):
     from app import projectfile
     from app.model import Source, TaskSettings
-    from app.project import Project
+    from app.model import Project
 
     project = Project(n_classes=2)
     project.add_samples(0, [glyph_png(0)])

@@ -11,7 +11,7 @@ from apphelpers import (TINY_HPARAMS, TINY_SOURCE, Heartbeat, TorchCallsOnThisTh
 
 
 def _start_tiny(window, steps: int = 400) -> None:
-    window.form.set_values(TINY_HPARAMS)
+    window.hparam_tab.form.set_values(TINY_HPARAMS)
     window.project.update_task(steps=steps)
     window.project.update_task(max_seconds=0)
     window.project.update_task(n_way=3)
@@ -134,7 +134,7 @@ def _use_model_from_models_tab(window, entry_id: str) -> None:
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QPushButton
 
-    tree = window.models
+    tree = window.models_tab.tree
     window.tabs.setCurrentIndex(window.tabs.indexOf(tree.parentWidget()))
     QTest.qWait(50)  # let the tab lay out before aiming at a cell
     [item] = [tree.topLevelItem(i) for i in range(tree.topLevelItemCount())
@@ -260,7 +260,7 @@ def test_classify_without_a_model_offers_quick_training(window, qtbot, monkeypat
 def test_training_error_is_shown_and_sets_are_untouched(window, qtbot):
     fill_support(window.project, n_classes=3, shots=1)
     before = [(c.name, [s.png for s in c.samples]) for c in window.project.classes]
-    window.form.set_values(TINY_HPARAMS)
+    window.hparam_tab.form.set_values(TINY_HPARAMS)
     window.project.update_task(steps=5)
     window.train(overrides={"source": {"kind": "folder", "folder": "/nonexistent/few-shot"}})
     qtbot.waitUntil(lambda: window.session is None, timeout=60_000)

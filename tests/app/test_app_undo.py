@@ -205,7 +205,7 @@ def test_add_queries_remove_one_and_clear_them(window, qtbot, tmp_path):
 def test_typing_a_setting_in_the_task_tab_is_one_step(window, qtbot):
     window.tabs.setCurrentIndex(0)
     before = snapshot(window.project)
-    spin = window.spins["steps"]
+    spin = window.task_tab.spins["steps"]
     qtbot.mouseClick(spin, Qt.MouseButton.LeftButton)
     qtbot.keyClick(spin, Qt.Key.Key_A, CTRL)
     qtbot.keyClicks(spin, "250")
@@ -221,12 +221,12 @@ def test_typing_a_setting_in_the_task_tab_is_one_step(window, qtbot):
     _undo_redo(qtbot, window, before, after, check)
     # The device box: a discrete choice.
     before = after
-    qtbot.keyClick(window.device_box, Qt.Key.Key_Down)
+    qtbot.keyClick(window.task_tab.device_box, Qt.Key.Key_Down)
     after = snapshot(window.project)
     assert window.project.task.device == "cpu"
 
     def check_device(state):
-        assert window.device_box.currentData() == ("auto" if state == "before" else "cpu")
+        assert window.task_tab.device_box.currentData() == ("auto" if state == "before" else "cpu")
 
     _undo_redo(qtbot, window, before, after, check_device)
 
@@ -234,14 +234,14 @@ def test_typing_a_setting_in_the_task_tab_is_one_step(window, qtbot):
 def test_a_hyperparameter_typed_in_the_form(window, qtbot):
     window.tabs.setCurrentIndex(1)
     before = snapshot(window.project)
-    box = window.form.editors["hidden"]
+    box = window.hparam_tab.form.editors["hidden"]
     qtbot.mouseClick(box, Qt.MouseButton.LeftButton)
     qtbot.keyClick(box, Qt.Key.Key_A, CTRL)
     qtbot.keyClicks(box, "128")
     qtbot.keyClick(box, Qt.Key.Key_Tab)  # on to the next field
     after = snapshot(window.project)
     assert window.project.hparams == {"hidden": 128} and window.editor.stack.count() == 1
-    assert window.editor.undo_action.text() == f"Undo Change {window.form.layout_.labelForField(box).text()}"
+    assert window.editor.undo_action.text() == f"Undo Change {window.hparam_tab.form.layout_.labelForField(box).text()}"
 
     def check(state):
         assert box.value() == (64 if state == "before" else 128)
@@ -250,20 +250,20 @@ def test_a_hyperparameter_typed_in_the_form(window, qtbot):
 
 
 def test_restore_paper_defaults_is_one_step(window, qtbot):
-    window.form.set_values(TINY_HPARAMS)  # three fields at once
+    window.hparam_tab.form.set_values(TINY_HPARAMS)  # three fields at once
     window.editor.clear()
     before = snapshot(window.project)
     restore = next(b for b in window.tabs.widget(1).findChildren(type(window.train_btn)) if b.text() == "Restore paper defaults")
     qtbot.mouseClick(restore, Qt.MouseButton.LeftButton)
     after = snapshot(window.project)
     assert window.project.hparams == {} and window.editor.undo_action.text() == "Undo Change hyperparameters"
-    _undo_redo(qtbot, window, before, after, lambda state: window.form.values()["hidden"] == (16 if state == "before" else 64))
+    _undo_redo(qtbot, window, before, after, lambda state: window.hparam_tab.form.values()["hidden"] == (16 if state == "before" else 64))
 
 
 def test_change_algorithm(window, qtbot):
     import core
 
-    window.form.editors["hidden"].setValue(32)
+    window.hparam_tab.form.editors["hidden"].setValue(32)
     before = snapshot(window.project)
     box = window.algo_box
     box.setFocus()
@@ -277,9 +277,9 @@ def test_change_algorithm(window, qtbot):
         name = "protonet" if state == "before" else new
         assert box.currentData() == name
         fields = {f["name"] for f in core.hparam_fields(core.ALGORITHMS[name].HParams)}
-        assert set(window.form.values()) == fields
+        assert set(window.hparam_tab.form.values()) == fields
         if state == "before":
-            assert window.form.values()["hidden"] == 32
+            assert window.hparam_tab.form.values()["hidden"] == 32
 
     _undo_redo(qtbot, window, before, after, check)
 
@@ -362,9 +362,9 @@ def test_new_and_open_clear_the_undo_history(make_window, qtbot, tmp_path):
 
 def test_while_training_runs_settings_steps_wait_and_set_edits_do_not(window, qtbot):
     fill_support(window.project, n_classes=2, shots=1)
-    window.form.set_values(TINY_HPARAMS)
+    window.hparam_tab.form.set_values(TINY_HPARAMS)
     for key, value in (("steps", 100_000), ("max_seconds", 0), ("n_way", 3)):
-        window.spins[key].setValue(value)
+        window.task_tab.spins[key].setValue(value)
     settings = snapshot(window.project)
     qtbot.mouseClick(window.support.add_btn, Qt.MouseButton.LeftButton)
     assert window.train(overrides={"source": TINY_SOURCE})
@@ -382,4 +382,4 @@ def test_while_training_runs_settings_steps_wait_and_set_edits_do_not(window, qt
         qtbot.waitUntil(lambda: window.session is None, timeout=60_000)
     assert window.editor.undo_action.text() == "Undo Change Ways (N)" and window.editor.undo_action.isEnabled()
     undo(qtbot, window)
-    assert window.project.task.n_way == 5 and window.spins["n_way"].value() == 5
+    assert window.project.task.n_way == 5 and window.task_tab.spins["n_way"].value() == 5

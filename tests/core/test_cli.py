@@ -237,3 +237,95 @@ def test_explain_prints_the_prediction_and_parts_and_writes_json(tmp_path, capsy
     # bad input: one clear line, exit 2
     assert main(["explain", str(ckpt), "--support", str(tmp_path / "none"), "--query", str(queries), "--device", "cpu"]) == 2
     assert "no such folder" in capsys.readouterr().err
+
+
+def _sweep_setup(tmp_path):
+    """A 6-class image folder and two untrained checkpoints: a ProtoNet, and a MAML with a 3-way head."""
+    import torch
+
+    from tests.core.test_sources import make_folder
+
+    root = make_folder(tmp_path / "data", classes=6, per_class=5)
+    torch.manual_seed(0)
+    proto = core.save_checkpoint(tmp_path / "proto.pt", core.create("protonet", {"hidden": 8}))
+    maml = core.save_checkpoint(tmp_path / "maml.pt", core.create("maml", {"hidden": 8, "inner_steps_test": 1}, n_way=3))
+    return root, proto, maml
+
+
+def test_sweep_prints_a_markdown_table_and_writes_csv_and_json(tmp_path, capsys):
+    import csv
+
+    root, proto, maml = _sweep_setup(tmp_path)
+    rc = main(["sweep", str(proto), str(maml), "--source", "folder", "--data", str(root), "--shots", "1,2", "--ways", "2,4",
+               "--query", "2", "--episodes", "3", "--device", "cpu", "--csv", str(tmp_path / "s.csv"), "--json", str(tmp_path / "s.json")])
+    captured = capsys.readouterr()
+    out = captured.out
+    assert rc == 0, out + captured.err
+    assert "episode 3/3" in captured.err  # the progress bar
+    assert "| model | ways | 1-shot | 2-shot |" in out
+    result = core.SweepResult.load_json(tmp_path / "s.json")
+    assert result.models == ["proto", "maml"] and result.status == "done"
+    # each cell is evaluate()'s number for that checkpoint, on the same test episodes
+    learner, _ = core.load_checkpoint(proto)
+    src = core.open_source("folder", "test", str(root), spec=learner.spec)
+    ev = core.evaluate(learner, src, 4, 2, 2, 3)
+    assert result.point("proto", 4, 2).per_episode == ev.per_episode
+    assert f"| Prototypical Networks (`proto`) | 4 | {core.fmt_accuracy(result.point('proto', 4, 1).mean, result.point('proto', 4, 1).ci95)} | " \
+           f"{core.fmt_accuracy(ev.mean, ev.ci95)} |" in out
+    # the 3-way MAML cannot do 4-way points: marked, with its reason
+    assert "| MAML (`maml`) | 4 | — (unsupported) | — (unsupported) |" in out
+    assert "meta-trained for 3-way tasks" in out
+    with open(tmp_path / "s.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 8 and {r["status"] for r in rows} == {"done", "unsupported"}
+
+
+def test_sweep_and_episodes_bad_input_is_one_clear_line_exit_2(tmp_path, capsys):
+    import pytest
+
+    root, proto, maml = _sweep_setup(tmp_path)
+    folder = ["--source", "folder", "--data", str(root)]
+
+    def error(*argv) -> str:
+        assert main([str(a) for a in argv]) == 2
+        return capsys.readouterr().err
+
+    assert "none.pt: no such checkpoint file" in error("sweep", tmp_path / "none.pt", *folder, "--device", "cpu")
+    assert "7-way episodes need 7 classes, the source has 6" in error("sweep", proto, *folder, "--ways", "2,7", "--device", "cpu")
+    assert "5-shot episodes need 6 images per class" in error("sweep", proto, *folder, "--shots", "5", "--device", "cpu")
+    assert "meta-trained for 3-way tasks" in error("sweep", maml, *folder, "--ways", "4", "--device", "cpu")
+    assert "episodes per point must be ≥ 1" in error("sweep", proto, *folder, "--episodes", "0", "--device", "cpu")
+    assert "cannot write" in error("sweep", proto, *folder, "--ways", "2", "--shots", "1", "--episodes", "1", "--device", "cpu",
+                                   "--csv", tmp_path / "proto.pt" / "s.csv")
+    with pytest.raises(SystemExit) as exc:  # argparse's own one-line error
+        main(["sweep", str(proto), "--shots", "1,two"])
+    assert exc.value.code == 2 and "expected comma-separated whole numbers" in capsys.readouterr().err
+    png = tmp_path / "g.png"
+    assert "need --way ≥ 2" in error("episodes", *folder, "--way", "1", "--out", png)
+    assert "--count must be 1 to 100" in error("episodes", *folder, "--count", "0", "--out", png)
+    assert "--index counts from 0" in error("episodes", *folder, "--index", "-1", "--out", png)
+    assert "need 9 classes" in error("episodes", *folder, "--way", "9", "--out", png)
+    assert "cannot write" in error("episodes", *folder, "--way", "2", "--query", "1", "--out", tmp_path / "proto.pt" / "g.png")
+    assert not png.exists()
+
+
+def test_episodes_draws_the_streams_episodes_to_a_png(tmp_path, capsys):
+    from PIL import Image
+
+    from core.episodes import TEST_SEED, VAL_SEED
+    from tests.core.test_episode_grid import assert_drawn
+    from tests.core.test_sources import make_folder
+
+    root = make_folder(tmp_path / "data", classes=5, per_class=4)
+    png = tmp_path / "g.png"
+    rc = main(["episodes", "--source", "folder", "--data", str(root), "--seed", "3", "--index", "2", "--count", "2", "--way", "3",
+               "--shot", "1", "--query", "2", "--scale", "1", "--columns", "2", "--out", str(png)])
+    assert rc == 0 and f"episodes 2–3 of seed 3 (3-way 1-shot, 2 queries per class)" in capsys.readouterr().out
+    src = core.open_source("folder", "test", str(root))
+    sampler = core.EpisodeSampler(src, 3, 1, 2, seed=3)
+    for i in (2, 3):
+        assert_drawn(Image.open(png), core.episode_images(sampler, i))
+    # without --seed: the fixed test or validation episodes for those splits, the training seed 0 for train
+    for split, seed in (("test", TEST_SEED), ("val", VAL_SEED), ("train", 0)):
+        assert main(["episodes", "--source", "folder", "--data", str(root), "--split", split, "--way", "2", "--query", "1", "--out", str(png)]) == 0
+        assert f"of seed {seed} " in capsys.readouterr().out
