@@ -10,7 +10,6 @@ Only the data types are used from `core.explanation` (pure Python): this module 
 from __future__ import annotations
 
 import html
-import math
 from typing import Any, Callable, Sequence
 
 import numpy as np
