@@ -1,14 +1,17 @@
 """The Compare view's "My queries" tab: classify the Studio view's queries with every model the
 comparison trained (query × algorithm: predicted class and confidence; rows where the algorithms
-disagree are highlighted). The work runs on the job thread (`jobs.classify_grid`)."""
+disagree are highlighted). Selecting a row shows that query explained by every compared model, side
+by side (`compare_inside.SideBySide`). The work runs on the job thread (`jobs.classify_grid`,
+`jobs.explain_grid`)."""
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget
 
 from . import jobs
+from .compare_inside import SideBySide
 from .compare_results import QueryGrid
 from .style import icon
 
@@ -32,14 +35,25 @@ class QueriesPage(QWidget):
         self.note.setObjectName("muted")
         self.note.setWordWrap(True)
         self.grid = QueryGrid()
+        self.queries: list = []  # the query samples of the grid's rows
+        self.inside = SideBySide(view)
+        self.grid.currentCellChanged.connect(lambda row, *_: self.inside.explain(self.queries[row]) if 0 <= row < len(self.queries) else None)
         head = QHBoxLayout()
         head.addWidget(self.classify_btn)
         head.addWidget(self.note, 1)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.grid)
+        split.addWidget(self.inside)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 2)
+        split.setChildrenCollapsible(False)
         lay = QVBoxLayout(self)
         lay.addLayout(head)
-        lay.addWidget(self.grid, 1)
+        lay.addWidget(split, 1)
 
     def clear(self) -> None:
+        self.queries = []
+        self.inside.clear()
         self.grid.clear()
         self.grid.setRowCount(0)
         self.grid.setColumnCount(0)
@@ -89,5 +103,6 @@ class QueriesPage(QWidget):
 
     def fill(self, class_names: list[str], queries: list, result: dict[str, Any]) -> None:
         """Rows: queries; columns: the query, each algorithm's prediction, agreement."""
-        self.results = result
+        self.results, self.queries = result, list(queries)
+        self.inside.clear()
         self.note.setText(self.grid.fill(class_names, queries, result))

@@ -51,9 +51,9 @@ def quietly_collected(fn: Callable[[], Any]) -> Any:
         gc.enable()
 
 
-def classify_grid(holder: dict, support: list[bytes], labels: list[int], queries: list[bytes], device: str) -> dict[str, Any]:
-    """(job thread) Every compared model's probabilities for the person's queries. Models of a
-    reopened project are loaded from their checkpoint bytes on first use."""
+def _compared(holder: dict, device: str):
+    """(job thread) The comparison of `holder`, its models loaded: those of a reopened project are
+    loaded from their checkpoint bytes on first use."""
     import core
 
     comp = holder["comparison"]
@@ -61,7 +61,20 @@ def classify_grid(holder: dict, support: list[bytes], labels: list[int], queries
         comp.load_models(holder["models"], core.auto_device(device))
     if not comp.learners:
         raise core.CompareError("this comparison holds no trained models (a JSON export keeps none): run it again to classify")
-    return comp.classify_images(support, labels, queries)
+    return comp
+
+
+def classify_grid(holder: dict, support: list[bytes], labels: list[int], queries: list[bytes], device: str) -> dict[str, Any]:
+    """(job thread) Every compared model's probabilities for the person's queries."""
+    return _compared(holder, device).classify_images(support, labels, queries)
+
+
+def explain_grid(holder: dict, support: list[bytes], labels: list[int], query: bytes, classes: list[str], query_name: str,
+                 device: str) -> dict[str, Any]:
+    """(job thread) Every compared model's explanation of one query: {algorithm: Explanation, or
+    the message (a str) of a model that cannot classify this support set}."""
+    out = _compared(holder, device).explain_images(support, labels, [query], classes, [query_name])
+    return {name: e if isinstance(e, str) else e[0] for name, e in out.items()}
 
 
 class _JobSignals(QObject):
@@ -126,6 +139,17 @@ def forget_model(path: str | None = None) -> None:
         _models.pop(key, None)
 
 
+def _learner(model_path: str, device: str):
+    """The checkpoint's learner on `device`, loaded once and kept (classify and explain share it)."""
+    import core
+
+    dev = core.auto_device(device)
+    key = (str(model_path), str(dev))
+    if key not in _models:
+        _models[key] = core.load_checkpoint(model_path, dev)[0]
+    return _models[key]
+
+
 def classify(model_path: str, device: str, support: list[tuple[int, bytes]], queries: list[bytes]) -> dict[str, Any]:
     """Adapt the checkpoint's learner on the support set and predict every query, each on its own.
 
@@ -133,9 +157,22 @@ def classify(model_path: str, device: str, support: list[tuple[int, bytes]], que
     """
     import core
 
-    dev = core.auto_device(device)
-    key = (str(model_path), str(dev))
-    if key not in _models:
-        _models[key] = core.load_checkpoint(model_path, dev)[0]
-    probs = core.predict(_models[key], [png for _, png in support], [label for label, _ in support], queries)
-    return {"probs": probs.tolist(), "device": dev.type}
+    learner = _learner(model_path, device)
+    probs = core.predict(learner, [png for _, png in support], [label for label, _ in support], queries)
+    return {"probs": probs.tolist(), "device": learner.device.type}
+
+
+def explain(model_path: str, device: str, support: list[tuple[int, bytes]], query: bytes, classes: list[str],
+            query_name: str) -> dict[str, Any]:
+    """How the checkpoint's learner, adapted on the support set, classifies one query:
+    {"explanation": core.Explanation (plain data), "device": "cpu"}. Its probabilities are those
+    `classify` gives for the same query (both classify each query on its own)."""
+    import core
+
+    learner = _learner(model_path, device)
+    try:
+        [explanation] = core.explain_images(learner, [png for _, png in support], [label for label, _ in support], [query],
+                                            classes, [query_name])
+    except ValueError as exc:  # e.g. more ways than the model was meta-trained for: the engine's words
+        raise core.ConfigError(str(exc)) from exc
+    return {"explanation": explanation, "device": learner.device.type}

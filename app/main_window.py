@@ -1,7 +1,7 @@
 """The main window: wires the project model, the panels, the workers, the library and the files.
 
-Layout: support set (top left), query set (bottom left), meta-training curves (top right) and a
-tab widget (task & source, hyperparameters, models) below them. The engine is imported on a
+Layout: support set (top left), query set (bottom left), meta-training curves and the Inside view
+(tabs, top right) and a tab widget (task & source, hyperparameters, models) below them. The engine is imported on a
 worker thread right after the window shows; until then the algorithm list says so.
 [Studio] [Compare] at the left of the toolbar switch between that view and the Compare view
 (`compare_view.CompareView`: several algorithms on identical episodes, side by side).
@@ -28,6 +28,7 @@ from .dialogs import Dialogs
 from .episode_grid import set_palette as set_episode_palette
 from .episodes_view import EpisodesView
 from .hparam_tab import HParamTab
+from .inside_view import InsideView
 from .library import ModelLibrary
 from .model import AlgorithmChoice, Project
 from .models_tab import ModelsTab
@@ -191,13 +192,12 @@ class MainWindow(QMainWindow):
         self.left_split = left
 
         self.training = TrainingPanel()
-        heading = QLabel("Meta-training")
-        heading.setObjectName("heading")
-        tr = QVBoxLayout()
-        tr.addWidget(heading)
-        tr.addWidget(self.training, 1)
-        tr_w = QWidget()
-        tr_w.setLayout(tr)
+        # Inside (app/inside_view.py): how the model in use classified the query picked in the query set.
+        self.inside = InsideView(self.project, self.library, self.query, self.dialogs, self.current_model,
+                                 lambda: self.core_ready, self.settings)
+        self.top_tabs = QTabWidget()
+        self.top_tabs.addTab(self.training, "Meta-training")
+        self.top_tabs.addTab(self.inside, "Inside")
         self.tabs = QTabWidget()
         self.task_tab = TaskTab(self.project, self.editor, self.dialogs, self.settings)
         self.task_tab.problem.connect(self.show_message)
@@ -211,7 +211,7 @@ class MainWindow(QMainWindow):
         self.episodes = EpisodesView(self.project, self._model_in_use, lambda: self.core_ready)
         self.tabs.addTab(self.episodes, "Episodes")
         right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(self._card(tr_w))
+        right.addWidget(self._card(self.top_tabs))
         right.addWidget(self.tabs)
         right.setStretchFactor(0, 3)
         right.setStretchFactor(1, 2)
@@ -277,6 +277,9 @@ class MainWindow(QMainWindow):
         self.classifier.classified.connect(self.classified)
         self.classifier.status.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
         self.classifier.quickTrainWanted.connect(lambda: self.train(quick=True, then="classify"))
+        self.inside.status.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
+        self.runs.modelsChanged.connect(self.inside.schedule)  # a new model can become the one in use
+        self.query.list.itemDoubleClicked.connect(lambda _item: self.top_tabs.setCurrentWidget(self.inside))
         self.compare.message.connect(self.show_message)
         self.compare.status.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.compare.runningChanged.connect(self._compare_running)

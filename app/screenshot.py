@@ -10,6 +10,11 @@ With --compare it runs a real short comparison in the Compare view instead (buil
 5-way 1-shot, each algorithm for --seconds-each seconds, 200 shared test episodes), grabs the
 view, then classifies the drawn queries with every compared model and grabs the "My queries"
 tab too (as <out>-queries.png).
+With --inside ALGO it meta-trains a short ALGO model (--seconds, built-in source), classifies the
+drawn queries, opens the Inside view on the first query and grabs the window once its explanation
+is on screen (default out: resources/screenshot-inside-ALGO.png).
+
+    QT_QPA_PLATFORM=offscreen OMP_NUM_THREADS=1 python -m app.screenshot --inside maml [--seconds 60]
 """
 from __future__ import annotations
 
@@ -70,6 +75,8 @@ def main() -> int:
     ap.add_argument("--algorithms", default="protonet,matching,relation,maml", help="what --compare compares")
     ap.add_argument("--seconds-each", type=int, default=12, help="--compare: meta-training budget per algorithm")
     ap.add_argument("--eval-episodes", type=int, default=200, help="--compare: shared test episodes")
+    ap.add_argument("--inside", default=None, metavar="ALGO", help="capture the Inside view of a short ALGO model instead")
+    ap.add_argument("--seconds", type=int, default=60, help="--inside: meta-training budget")
     ap.add_argument("--open-json", default=None, help="--compare: instead of running, re-open a comparison saved as JSON (e.g. by `fewshot compare --json`) and capture it")
     args = ap.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -84,7 +91,8 @@ def main() -> int:
     from .main_window import MainWindow
     from .style import apply_theme
 
-    out = Path(args.out) if args.out else resource_path("screenshot-compare.png" if args.compare else "screenshot.png")
+    default_name = f"screenshot-inside-{args.inside}.png" if args.inside else "screenshot-compare.png" if args.compare else "screenshot.png"
+    out = Path(args.out) if args.out else resource_path(default_name)
     apply_theme(app, args.theme)
     settings = QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat)
     win = MainWindow(settings, data_path=tmp / "data", dialogs=Unattended())  # messages to stderr, never a blocking question
@@ -116,12 +124,38 @@ def main() -> int:
         win.project.update_task(seed=1)
         win.train(overrides={"source": {"kind": "builtin", "classes": 200}})
 
+    def inside() -> None:
+        fill_sets()
+        win.algo_box.setCurrentIndex(win.algo_box.row_of(args.inside))  # as a person picks it: the toolbar's box
+        win.project.update_task(steps=1_000_000, max_seconds=args.seconds, seed=1)
+        state["phase"] = 4
+        win.train(overrides={"source": {"kind": "builtin", "classes": 200}})
+
+    def inside_classified() -> None:
+        state["phase"] = 5
+        win.resize(1440, 1240)  # taller: the explanation's parts are the picture
+        win.main_split.setSizes([600, 840])
+        win.right_split.setSizes([1240, 0])  # the explanation gets the room (the settings tabs fold away)
+        win.top_tabs.setCurrentWidget(win.inside)
+        win.query.list.setCurrentRow(0)
+        win.inside.explained.connect(inside_explained)
+        win.inside.schedule()
+
+    def inside_explained() -> None:
+        if win.inside.render.explanation is not None and state["phase"] == 5:
+            state["phase"] = 6
+            QTimer.singleShot(300, lambda: (save(win.grab(), out), finish()))
+        elif win.inside.render.explanation is None and not win.inside.computing():
+            print(f"screenshot: no explanation: {win.inside.render.message.text()}", file=sys.stderr)
+
     def progress(p: dict) -> None:
         if state["phase"] == 2 and p["step"] >= int(args.steps * 0.6):
             state["phase"] = 3
             QTimer.singleShot(300, grab)  # let the 25 Hz redraw catch up first
 
     def classified() -> None:
+        if state["phase"] == 4:
+            return QTimer.singleShot(200, inside_classified)
         if state["phase"] == 1:
             state["phase"] = 2
             win.project.update_task(seed=2)
@@ -164,7 +198,10 @@ def main() -> int:
         QTimer.singleShot(300, lambda: (save(win.grab(), out), win.compare.right_tabs.setCurrentIndex(1), win.compare.queries.classify()))
 
     def grid_ready() -> None:
-        QTimer.singleShot(200, lambda: (save(win.grab(), out.with_name(out.stem + "-queries.png")), finish()))
+        # The first query's row selected: every compared model's explanation of it, side by side.
+        page = win.compare.queries
+        page.inside.explained.connect(lambda: QTimer.singleShot(300, lambda: (save(win.grab(), out.with_name(out.stem + "-queries.png")), finish())))
+        page.grid.setCurrentCell(0, 1)
 
     def save(pm, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -176,7 +213,7 @@ def main() -> int:
         win.close()
         app.quit()
 
-    win.coreReady.connect(lambda: QTimer.singleShot(100, compare if args.compare else fill))
+    win.coreReady.connect(lambda: QTimer.singleShot(100, inside if args.inside else compare if args.compare else fill))
     win.classified.connect(classified)
     win.training.timer.timeout.connect(lambda: win.training.last and progress(win.training.last))
     def give_up() -> None:  # never hang: stop any run (closing the window does) and quit
@@ -185,7 +222,7 @@ def main() -> int:
         win.close()
         app.quit()
 
-    QTimer.singleShot(240_000 if not args.compare else 240_000 + 60_000 * len(args.algorithms.split(",")), give_up)
+    QTimer.singleShot(240_000 + 1000 * args.seconds if args.inside else 240_000 if not args.compare else 240_000 + 60_000 * len(args.algorithms.split(",")), give_up)
     return app.exec()
 
 

@@ -22,7 +22,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     "evaluation": ("EvalResult", "episode_accuracy", "evaluate"),
     "files": ("IMAGE_SUFFIXES", "atomic_write"),
     "report": ("fmt_accuracy", "fmt_duration"),
-    "explaining": ("explain", "explain_files"),
+    "explaining": ("explain", "explain_files", "explain_images"),
     "pca": ("pca_2d",),
     "explanation": ("PART_KINDS", "Bars", "Curves", "Explanation", "Images", "Matrix", "Part", "Points", "SupportWeights", "Text"),
     "inference": ("Predictions", "predict", "predict_files", "probabilities"),
@@ -59,7 +59,7 @@ if TYPE_CHECKING:  # static analysis and editors see every name
     from .evaluation import EvalResult, episode_accuracy, evaluate
     from .files import IMAGE_SUFFIXES, atomic_write
     from .report import fmt_accuracy, fmt_duration
-    from .explaining import explain, explain_files
+    from .explaining import explain, explain_files, explain_images
     from .pca import pca_2d
     from .explanation import PART_KINDS, Bars, Curves, Explanation, Images, Matrix, Part, Points, SupportWeights, Text
     from .inference import Predictions, predict, predict_files, probabilities

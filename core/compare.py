@@ -344,6 +344,20 @@ class Comparison:
             out[name] = _probabilities(learner, *prepared[key])
         return out
 
+    def explain_images(self, support: list[Any], labels: list[int], queries: list[Any], classes: list[str] | None = None,
+                       query_names: list[str] | None = None) -> dict[str, Any]:
+        """Every trained model's explanations of raw query images (`core.explain`: one per query),
+        adapted on the given support set; a model that cannot classify it gets its message (a str)."""
+        from .explaining import explain_images
+
+        out: dict[str, Any] = {}
+        for name, learner in self.learners.items():
+            try:
+                out[name] = explain_images(learner, support, labels, queries, classes, query_names)
+            except (ValueError, RuntimeError) as exc:
+                out[name] = str(exc)
+        return out
+
     # -- records -----------------------------------------------------------------------------------
     def to_dict(self, curve_points: int | None = CURVE_POINTS) -> dict[str, Any]:
         pw = self.pairwise()

@@ -42,6 +42,16 @@ def explain(learner: MetaLearner, support_x: torch.Tensor, support_y: torch.Tens
     return out
 
 
+def explain_images(learner: MetaLearner, support: Sequence, labels: Sequence[int], queries: Sequence,
+                   classes: Sequence[str] | None = None, query_names: Sequence[str] | None = None) -> list[Explanation]:
+    """`explain` on raw images (paths, PNG bytes, PIL images, arrays: anything `prepare_images`
+    reads), seen through the learner's own InputSpec — as `predict` classifies them."""
+    spec, dev = learner.spec, learner.device
+    support_x = spec.to_model(prepare_images(list(support), spec), dev)
+    support_y = torch.tensor(list(labels), dtype=torch.long, device=dev)
+    return explain(learner, support_x, support_y, spec.to_model(prepare_images(list(queries), spec), dev), classes, query_names)
+
+
 def explain_files(model: MetaLearner | str | Path, support_root: str | Path, queries: Sequence[str | Path],
                   device: str = "auto") -> list[Explanation]:
     """Explain query files with a support folder (`root/<class>/<images>`), as `fewshot explain` does."""

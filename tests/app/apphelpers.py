@@ -56,6 +56,36 @@ class FakeDialogs(Dialogs):
         return self._next(title)
 
 
+def meta_trained_bytes(folder, algorithm: str, hparams: dict, steps: int) -> bytes:
+    """Checkpoint bytes of `algorithm` meta-trained for `steps` 3-way 1-shot steps on the built-in
+    characters (seeded, on the CPU: a second or two)."""
+    import core
+
+    cfg = core.TrainConfig(algorithm=algorithm, hparams=hparams, n_way=3, k_shot=1, q_query=3, steps=steps,
+                           val_every=1000, val_episodes=0, device="cpu", seed=0)
+    trainer = core.Trainer(cfg, core.builtin(n_classes=30, first_class=0))
+    for _ in trainer.run():
+        pass
+    path = folder / f"{algorithm}.pt"
+    core.save_checkpoint(path, trainer.learner, trainer.trainer_state(0.0), extra={})
+    return path.read_bytes()
+
+
+def start_tiny_comparison(window, monkeypatch, algorithms, **spins) -> None:
+    """In the Compare view: the tiny built-in source, 3-way 1-shot, `spins` over a few steps and
+    test episodes, `algorithms` ticked; not run yet."""
+    from app import compare_setup
+
+    monkeypatch.setitem(compare_setup.DEFAULT_SETUP, "val_episodes", 3)  # validation: a few episodes, for speed
+    window.compare_view_act.trigger()
+    view = window.compare
+    view.setup.set_source({"kind": "builtin", "folder": "", "classes": 30, "test_classes": 12})
+    for key, value in {"n_way": 3, "k_shot": 1, "q_query": 2, "steps_each": 3, "seconds_each": 0, "eval_episodes": 4, **spins}.items():
+        view.setup.spins[key].setValue(value)
+    for name in algorithms:
+        view.setup.checks[name].setChecked(True)
+
+
 def glyph_png(kind: int, seed: int = 0, size: int = 96) -> bytes:
     """A dark glyph on white paper, varying a little with `seed` (what a person would draw)."""
     rng = random.Random(seed * 31 + kind)

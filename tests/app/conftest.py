@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QSettings, QStandardPaths
 
-from apphelpers import TINY_HPARAMS, FakeDialogs
+from apphelpers import TINY_HPARAMS, FakeDialogs, meta_trained_bytes
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -46,16 +46,7 @@ def window(make_window):
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> bytes:
     """Bytes of a ProtoNet checkpoint meta-trained for a few steps (about a second)."""
-    import core
-
-    cfg = core.TrainConfig(algorithm="protonet", hparams=TINY_HPARAMS, n_way=3, k_shot=1, q_query=3, steps=15,
-                           val_every=1000, val_episodes=0, device="cpu", seed=0)
-    trainer = core.Trainer(cfg, core.builtin(n_classes=30, first_class=0))
-    for _ in trainer.run():
-        pass
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
-    core.save_checkpoint(path, trainer.learner, trainer.trainer_state(0.0), extra={})
-    return path.read_bytes()
+    return meta_trained_bytes(tmp_path_factory.mktemp("ckpt"), "protonet", TINY_HPARAMS, 15)
 
 
 @pytest.fixture

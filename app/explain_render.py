@@ -1,0 +1,568 @@
+"""Draws any `core.Explanation` without knowing which algorithm made it.
+
+On top: the prediction (one bar per class) and what the algorithm does; below, one card per part:
+its title, its picture, and its caption in plain words under it. Each part kind has one drawing
+function (`RENDERERS`); a kind this version cannot draw — or a part whose data cannot be drawn —
+shows its title and says so instead of failing the whole view.
+
+Only the data types are used from `core.explanation` (pure Python): this module never needs torch.
+"""
+from __future__ import annotations
+
+import html
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer
+from PySide6.QtGui import QColor, QFontMetrics, QImage, QPainter, QPalette, QPixmap
+from PySide6.QtWidgets import (QApplication, QFrame, QGridLayout, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget)
+
+from .query_panel import ConfidenceBars
+
+PLOT_H = 230  # a plot's height: room for axis labels and a legend, small enough to see a few at once
+THUMB = 52  # support thumbnails in a support-weights part
+SMALL_IMAGE = 64  # an Images part's pictures are scaled to this height
+# Colours for the support set's classes (class index → colour); distinct in light and dark themes.
+CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+# Marker per kind of point; kinds the table does not know get the next unused marker.
+# Series that are not classes (support loss, cosine, …): colours apart from the first class colours.
+# None: the theme's text colour (black on light, white on dark).
+SERIES_COLORS = [None, "#e6550d", "#3182bd", "#31a354", "#756bb1", "#969696"]
+MARKERS = {"support": "o", "prototype": "star", "query": "d", "memory": "s", "class": "t", "point": "o"}
+SPARE_MARKERS = ["s", "t", "p", "h", "+", "x", "t1", "t2"]
+MAX_CELL_LABELS = 100  # a heat map with more cells than this shows colours only (the numbers would not fit)
+
+
+def class_color(group: int) -> QColor:
+    """The colour of class `group` (-1: no class: grey)."""
+    return QColor(CLASS_COLORS[group % len(CLASS_COLORS)]) if group >= 0 else QColor("#888888")
+
+
+class CategoryAxis(pg.AxisItem):
+    """A bottom axis naming integer positions (columns of a heat map, groups of bars). Names that
+    fit side by side are drawn as usual; when they would overlap, every name stands upright under
+    its position (read bottom to top), elided to MAX_AXIS_LABEL_PX."""
+
+    def __init__(self):
+        super().__init__("bottom")
+        self.names: list[str] = []
+        self.upright = False
+
+    def set_names(self, names: Sequence[str], slot_px: float) -> None:
+        fm = QFontMetrics(QApplication.font())
+        self.names = [fm.elidedText(str(n), Qt.TextElideMode.ElideRight, MAX_AXIS_LABEL_PX) for n in names]
+        widest = max((fm.horizontalAdvance(n) for n in self.names), default=0)
+        self.upright = widest + 10 > slot_px
+        self.setTicks([[(i, "" if self.upright else n) for i, n in enumerate(self.names)], []])
+        self.needed_height = widest + 12 + (fm.height() + 4 if self.label.isVisible() else 0) if self.upright else 30
+        if self.upright:
+            self.setHeight(self.needed_height)
+
+    def drawPicture(self, p, axisSpec, tickSpecs, textSpecs) -> None:
+        super().drawPicture(p, axisSpec, tickSpecs, textSpecs)
+        if not self.upright or self.linkedView() is None:
+            return
+        fm = QFontMetrics(QApplication.font())
+        p.setFont(QApplication.font())
+        p.setPen(self.textPen())
+        view = self.linkedView()
+        for i, name in enumerate(self.names):
+            x = self.mapFromScene(view.mapViewToScene(QPointF(i, 0))).x()
+            p.save()
+            p.translate(x, axisSpec[1].y() + 6)  # just under the axis line
+            p.rotate(-90)  # the text's x axis now points up: it ends at the tick
+            w = fm.horizontalAdvance(name)
+            p.drawText(QRectF(-w - 2, -fm.height() / 2, w, fm.height()), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, name)
+            p.restore()
+
+
+class StillPlot(pg.PlotWidget):
+    """A plot that does not zoom or pan: in a scrolling column the wheel scrolls the column, and a
+    picture that explains should not be moved away by accident. `categories`: its bottom axis
+    names integer positions (a CategoryAxis, as `.categories`)."""
+
+    def __init__(self, height: int = PLOT_H, categories: bool = False):
+        self.categories = CategoryAxis() if categories else None
+        super().__init__(background=None, axisItems={"bottom": self.categories} if categories else None)
+        self.setFixedHeight(height)
+        self.setMouseEnabled(False, False)
+        self.setMenuEnabled(False)
+        self.hideButtons()
+        text = self.palette().color(QPalette.ColorRole.Text)
+        for name in ("left", "bottom"):
+            self.getAxis(name).setTextPen(text)
+            self.getAxis(name).setPen(text)
+            self.getAxis(name).enableAutoSIPrefix(False)  # "score (x0.001)" with 800 reads worse than 0.8
+
+    def wheelEvent(self, ev) -> None:
+        ev.ignore()  # to the scroll area around
+
+
+# The legend is a line of text above the plot, not a box inside it: inside, it hid the curves.
+SYMBOL_CHARS = {"o": "●", "star": "★", "d": "◆", "s": "■", "t": "▼", "p": "⬟", "h": "⬢", "+": "+", "x": "✕", "t1": "▲", "t2": "▶"}
+
+
+def with_legend(plot: "StillPlot", entries: list[tuple[QColor | None, str, str]]) -> QWidget:
+    """`plot` under a wrapped line of legend entries (colour or None for the text colour, symbol
+    character, name); the returned widget keeps the plot as `.plot`."""
+    box = QWidget()
+    lay = QVBoxLayout(box)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.setSpacing(2)
+    if entries:
+        text = plot.palette().color(QPalette.ColorRole.Text).name()
+        keys = [f'<span style="color:{(c.name() if c is not None else text)}">{html.escape(sym)}</span>&nbsp;{html.escape(name)}'
+                for c, sym, name in entries]
+        legend = QLabel("&nbsp;&nbsp;&nbsp; ".join(keys))
+        legend.setTextFormat(Qt.TextFormat.RichText)
+        legend.setWordWrap(True)
+        lay.addWidget(legend)
+    lay.addWidget(plot)
+    box.plot = plot
+    return box
+
+
+MAX_AXIS_LABEL_PX = 190  # a category axis's labels are elided beyond this: the plot keeps most of the width
+
+
+def _label_rows(plot: "StillPlot", names: Sequence[str]) -> int:
+    """Name the integer positions of the left axis, one per row, with room for the names (the
+    widest elided to MAX_AXIS_LABEL_PX); returns the axis's width (pixels)."""
+    fm = QFontMetrics(plot.font())
+    shown = [fm.elidedText(str(n), Qt.TextElideMode.ElideRight, MAX_AXIS_LABEL_PX) for n in names]
+    axis = plot.getAxis("left")
+    width = min(MAX_AXIS_LABEL_PX, max((fm.horizontalAdvance(n) for n in shown), default=0)) + 14 \
+        + (fm.height() + 4 if axis.label.isVisible() else 0)
+    axis.setWidth(width)
+    axis.setTicks([[(i, n) for i, n in enumerate(shown)], []])
+    return width
+
+
+# -- one function per part kind: (part, context) -> widget ---------------------------------------
+
+def draw_points(part, ctx: "RenderContext") -> QWidget:
+    plot = StillPlot(PLOT_H + 110)  # a map: room between the labelled points
+    text = plot.palette().color(QPalette.ColorRole.Text)
+    plot.setLabel("bottom", part.axes[0] or "")
+    plot.setLabel("left", part.axes[1] or "")
+    x, y = np.asarray(part.x, float), np.asarray(part.y, float)
+    # Links under the points: lines, each labelled with its value at its middle.
+    if part.links:
+        xs, ys = [], []
+        for i, j, _ in part.links:
+            xs += [x[i], x[j]]
+            ys += [y[i], y[j]]
+        plot.addItem(pg.PlotCurveItem(np.array(xs), np.array(ys), connect="pairs", pen=pg.mkPen(text, width=1, style=Qt.PenStyle.DashLine)))
+        x_span, y_span = float(np.ptp(x)) or 1.0, float(np.ptp(y)) or 1.0
+        placed: list[tuple[float, float]] = []
+        for i, j, v in part.links:
+            # Nearer the far end than the middle: links fanning out of one point (the query's to
+            # every prototype) would otherwise stack their numbers where they are close together.
+            px, py = x[i] + 0.62 * (x[j] - x[i]), y[i] + 0.62 * (y[j] - y[i])
+            if any(abs(px - qx) < 0.1 * x_span and abs(py - qy) < 0.08 * y_span for qx, qy in placed):
+                continue  # it would cover a number already written: that cluster's lines are already labelled
+            placed.append((px, py))
+            t = pg.TextItem(f"{v:.3g}", color=text, anchor=(0.5, 0.5), fill=pg.mkBrush(plot.palette().color(QPalette.ColorRole.Base)))
+            t.setPos(px, py)
+            plot.addItem(t)
+    legend: list[tuple[QColor | None, str, str]] = []
+    spare = iter(SPARE_MARKERS)
+    markers = dict(MARKERS)
+    for kind in dict.fromkeys(part.kind_of):  # the kinds in order of first appearance
+        if kind not in markers:
+            markers[kind] = next(spare, "o")
+        idx = [k for k, kk in enumerate(part.kind_of) if kk == kind]
+        big = kind in ("prototype", "query")
+        brushes = [pg.mkBrush(class_color(part.group[k])) for k in idx]
+        query = kind == "query"
+        item = pg.ScatterPlotItem(x[idx], y[idx], symbol=markers[kind], size=18 if big else 10,
+                                  brush=brushes if not query else pg.mkBrush(text), pen=pg.mkPen(text if not query else "w", width=1.5 if big else 0.5))
+        plot.addItem(item)
+        # The legend shows the marker in the text colour: the colour means the class, not the kind.
+        legend.append((None, SYMBOL_CHARS.get(markers[kind], "●"), kind))
+    mid_x = (x.min() + x.max()) / 2 if len(x) else 0.0
+    for k, label in enumerate(part.labels):
+        if label and part.kind_of[k] != "support":  # support points are many; their colour says their class
+            # Towards the middle of the plot, so a label never runs off its edge; the query's below its marker.
+            # (a little beyond 0 or 1: clear of the marker itself)
+            anchor = (-0.06 if x[k] <= mid_x else 1.06, -0.1 if part.kind_of[k] == "query" else 1.1)
+            t = pg.TextItem(label, color=class_color(part.group[k]) if part.group[k] >= 0 else text, anchor=anchor)
+            t.setPos(x[k], y[k])
+            plot.addItem(t)
+    if ctx.classes and any(g >= 0 for g in part.group):
+        for g in sorted({g for g in part.group if g >= 0}):
+            if g < len(ctx.classes):
+                legend.append((class_color(g), "■", ctx.classes[g]))
+    plot.getViewBox().setDefaultPadding(0.12)
+    return with_legend(plot, legend)
+
+
+def draw_matrix(part, ctx: "RenderContext") -> QWidget:
+    values = np.asarray(part.values, float)
+    rows, cols = len(part.rows), len(part.columns)
+    plot = StillPlot(PLOT_H, categories=True)
+    text = plot.palette().color(QPalette.ColorRole.Text)
+    finite = values[np.isfinite(values)] if values.size else np.array([0.0])
+    lo = part.vmin if part.vmin is not None else float(finite.min()) if finite.size else 0.0
+    hi = part.vmax if part.vmax is not None else float(finite.max()) if finite.size else 1.0
+    if hi <= lo:
+        hi = lo + 1e-9
+    img = pg.ImageItem(values.T if values.size else np.zeros((1, 1)))  # ImageItem's first axis is x: columns
+    img.setRect(QRectF(-0.5, -0.5, max(cols, 1), max(rows, 1)))
+    cmap = pg.colormap.get("viridis")
+    img.setColorMap(cmap)
+    img.setLevels((lo, hi))
+    plot.addItem(img)
+    plot.invertY(True)  # the first row on top, as in a table
+    left = _label_rows(plot, part.rows)
+    cell_px = (ctx.width - left - 140) / max(cols, 1)  # 140: the colour bar, its labels and the margins (measured)
+    plot.categories.set_names(part.columns, cell_px)
+    plot.setFixedHeight(min(640, 24 + 24 * max(rows, 1) + plot.categories.needed_height))  # upright names take room from the cells otherwise
+    bar = pg.ColorBarItem(values=(lo, hi), colorMap=cmap, interactive=False, label=part.value_label or None, width=12)
+    bar.setImageItem(img, insert_in=plot.getPlotItem())
+    bar.getAxis("right").setTextPen(text)
+    fm = QFontMetrics(QApplication.font())
+    numbers = [[f"{v:.2g}" for v in row] for row in values.tolist()]
+    widest = max((fm.horizontalAdvance(t) for row in numbers for t in row), default=0)
+    if rows * cols <= MAX_CELL_LABELS and widest + 6 <= cell_px:  # numbers only where they fit in their cells
+        for r in range(rows):
+            for c in range(cols):
+                v = values[r, c]
+                frac = (v - lo) / (hi - lo) if np.isfinite(v) else 0.0
+                t = pg.TextItem(numbers[r][c], color="k" if frac > 0.6 else "w", anchor=(0.5, 0.5))
+                t.setPos(c, r)
+                plot.addItem(t)
+    return plot
+
+
+def draw_curves(part, ctx: "RenderContext") -> QWidget:
+    plot = StillPlot()
+    plot.setLabel("bottom", part.x_label or "")
+    plot.setLabel("left", part.y_label or "")
+    x = np.asarray(part.x, float)
+    legend = []
+    for k, (name, ys) in enumerate(part.series.items()):
+        color = series_color(name, k, ctx)
+        plot.plot(x, np.asarray(ys, float), pen=pg.mkPen(color, width=2), symbol="o", symbolSize=5,
+                  symbolBrush=color, symbolPen=None)
+        legend.append((color, "━", name))
+    if len(x) and len(x) <= 20 and np.all(x == np.round(x)):  # steps: whole numbers only on the axis
+        plot.getAxis("bottom").setTicks([[(v, f"{v:g}") for v in x], []])
+    plot.showGrid(x=True, y=True, alpha=0.2)
+    return with_legend(plot, legend)
+
+
+def series_color(name: str, k: int, ctx: "RenderContext") -> QColor:
+    """A series named after a class (the query's probability of "cross") gets that class's colour,
+    so one class has one colour across the view; other series take the palette in order."""
+    if name in ctx.classes:
+        return class_color(ctx.classes.index(name))
+    color = SERIES_COLORS[k % len(SERIES_COLORS)]
+    return QColor(color) if color else QApplication.palette().color(QPalette.ColorRole.Text)
+
+
+def draw_bars(part, ctx: "RenderContext") -> QWidget:
+    """Grouped bars, upright; when the category names would not fit side by side under upright
+    bars, lying bars with the names on the left, where they have room."""
+    cats = list(part.categories)
+    fm = QFontMetrics(QApplication.font())
+    lying = bool(cats) and max(fm.horizontalAdvance(c) for c in cats) + 10 > (ctx.width - 70) / len(cats)
+    plot = StillPlot(max(PLOT_H, 50 + 24 * len(cats) * max(1, len(part.series))) if lying else PLOT_H, categories=not lying)
+    plot.setLabel("bottom" if lying else "left", part.value_label or "")
+    legend = []
+    n = max(1, len(part.series))
+    width = 0.8 / n
+    for k, (name, vals) in enumerate(part.series.items()):
+        color = series_color(name, k, ctx)
+        pos = np.arange(len(cats)) - 0.4 + width * (k + 0.5)
+        if n == 1 and all(c in ctx.classes for c in cats):  # one bar per class: in the class's colour
+            brushes = {"brushes": [pg.mkBrush(class_color(ctx.classes.index(c))) for c in cats]}
+        else:
+            brushes = {"brush": pg.mkBrush(color)}
+        size = np.asarray(vals, float)
+        if lying:
+            bars = pg.BarGraphItem(x0=0, y=pos, width=size, height=width * 0.9, pen=None, **brushes)
+        else:
+            bars = pg.BarGraphItem(x=pos, height=size, width=width * 0.9, pen=None, **brushes)
+        plot.addItem(bars)
+        legend.append((color, "■", name))
+    if lying:
+        plot.invertY(True)  # the first category on top, as it reads
+        _label_rows(plot, cats)
+        plot.showGrid(x=True, alpha=0.2)
+    else:
+        plot.categories.set_names(cats, (ctx.width - 70) / max(len(cats), 1))
+        plot.showGrid(y=True, alpha=0.2)
+    return with_legend(plot, legend if len(part.series) > 1 else [])
+
+
+def grey_pixmap(image: Sequence[Sequence[float]], vmin: float | None, vmax: float | None, height: int = SMALL_IMAGE) -> QPixmap:
+    """A grey-level 2-D array as a pixmap `height` pixels high (dark = low), scaled without smoothing
+    so each value stays a visible cell."""
+    a = np.asarray(image, float)
+    finite = a[np.isfinite(a)]
+    lo = vmin if vmin is not None else float(finite.min()) if finite.size else 0.0
+    hi = vmax if vmax is not None else float(finite.max()) if finite.size else 1.0
+    g = np.clip((np.nan_to_num(a, nan=lo) - lo) / (hi - lo if hi > lo else 1.0), 0, 1)
+    g = np.ascontiguousarray((g * 255).astype(np.uint8))
+    qimg = QImage(g.data, g.shape[1], g.shape[0], g.strides[0], QImage.Format.Format_Grayscale8).copy()
+    width = max(1, round(height * g.shape[1] / g.shape[0]))
+    return QPixmap.fromImage(qimg.scaled(width, height, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.FastTransformation))
+
+
+def _per_row(tiles: list[QWidget], width: int) -> int:
+    """How many tiles fit side by side in `width` pixels (the column never grows wider than the view)."""
+    widest = max((t.sizeHint().width() for t in tiles), default=1) + 8
+    return max(1, int(width // widest))
+
+
+def _tile_grid(tiles: list[QWidget], per_row: int) -> QWidget:
+    w = QWidget()
+    grid = QGridLayout(w)
+    grid.setContentsMargins(0, 0, 0, 0)
+    grid.setHorizontalSpacing(8)
+    grid.setVerticalSpacing(6)
+    for k, tile in enumerate(tiles):
+        grid.addWidget(tile, k // per_row, k % per_row, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+    grid.setColumnStretch(per_row, 1)
+    return w
+
+
+def _tile(pixmap: QPixmap, caption: str, extra: QWidget | None = None) -> QWidget:
+    w = QWidget()
+    lay = QVBoxLayout(w)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.setSpacing(2)
+    pic = QLabel()
+    pic.setPixmap(pixmap)
+    pic.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    lay.addWidget(pic)
+    if extra is not None:
+        lay.addWidget(extra)
+    label = QLabel(caption)
+    label.setObjectName("muted")
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.setToolTip(caption)
+    lay.addWidget(label)
+    return w
+
+
+def draw_images(part, ctx: "RenderContext") -> QWidget:
+    tiles = [_tile(grey_pixmap(im, part.vmin, part.vmax), label) for im, label in zip(part.images, part.labels)]
+    return _tile_grid(tiles, _per_row(tiles, ctx.width))
+
+
+class WeightBar(QWidget):
+    """A value as a filled bar under a support thumbnail (its share of vmin..vmax) in the class's colour."""
+
+    def __init__(self, value: float, lo: float, hi: float, color: QColor, width: int):
+        super().__init__()
+        self.value, self.lo, self.hi, self.color = value, lo, hi, color
+        self.setFixedSize(width, 8)
+
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        p.fillRect(self.rect(), self.palette().color(QPalette.ColorRole.AlternateBase))
+        frac = (self.value - self.lo) / (self.hi - self.lo) if self.hi > self.lo else 0.0
+        p.fillRect(QRectF(0, 0, self.width() * max(0.0, min(1.0, frac)), self.height()), self.color)
+
+
+def draw_support_weights(part, ctx: "RenderContext") -> QWidget:
+    values = list(part.values)
+    finite = [v for v in values if np.isfinite(v)] or [0.0]
+    lo = part.vmin if part.vmin is not None else min(finite)
+    hi = part.vmax if part.vmax is not None else max(finite)
+    best = max(range(len(values)), key=lambda k: values[k] if np.isfinite(values[k]) else -np.inf) if values else -1
+    tiles = []
+    for k, v in enumerate(values):
+        group = ctx.support_labels[k] if k < len(ctx.support_labels) else -1
+        pm = ctx.support_thumb(k)
+        who = ctx.classes[group] if 0 <= group < len(ctx.classes) else f"support {k + 1}"
+        tile = _tile(pm, f"{who}: {v:.3g}", WeightBar(v, lo, hi, class_color(group), pm.width() or THUMB))
+        if k == best:  # the support image that weighs most: the reader's eye goes there first
+            tile.setStyleSheet("QLabel { font-weight: 600; }")
+        tiles.append(tile)
+    return _tile_grid(tiles, _per_row(tiles, ctx.width))
+
+
+def draw_text(part, ctx: "RenderContext") -> QWidget:
+    label = QLabel(part.body)
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
+RENDERERS: dict[str, Callable[[Any, "RenderContext"], QWidget]] = {
+    "points": draw_points, "matrix": draw_matrix, "curves": draw_curves, "bars": draw_bars,
+    "images": draw_images, "support_weights": draw_support_weights, "text": draw_text,
+}
+
+
+class RenderContext:
+    """What a part refers to but does not hold: the class names, each support example's class and
+    the user's support images (PNG bytes, in the support set's order) for their thumbnails."""
+
+    def __init__(self, classes: Sequence[str], support_labels: Sequence[int], support_pngs: Sequence[bytes] = (), width: int = 420):
+        self.classes, self.support_labels, self.support_pngs = list(classes), list(support_labels), list(support_pngs)
+        self.width = width  # about how wide a plot will be (pixels): decides how many axis labels fit
+
+    def support_thumb(self, k: int) -> QPixmap:
+        pm = QPixmap(THUMB, THUMB)
+        pm.fill(Qt.GlobalColor.white)
+        if k < len(self.support_pngs):
+            img = QImage.fromData(self.support_pngs[k])
+            if not img.isNull():
+                p = QPainter(pm)
+                scaled = img.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+                p.drawImage((THUMB - scaled.width()) // 2, (THUMB - scaled.height()) // 2, scaled)
+                p.end()
+        return pm
+
+
+def part_card(part, ctx: RenderContext) -> QFrame:
+    """A part's title, its picture (or why there is none) and its caption under it."""
+    card = QFrame()
+    card.setObjectName("card")
+    lay = QVBoxLayout(card)
+    lay.setContentsMargins(10, 8, 10, 8)
+    lay.setSpacing(4)
+    title = QLabel(getattr(part, "title", "") or "(untitled part)")
+    title.setObjectName("heading")
+    title.setWordWrap(True)
+    lay.addWidget(title)
+    kind = getattr(part, "kind", "")
+    draw = RENDERERS.get(kind)
+    try:
+        if draw is None:
+            raise LookupError(f"this version has no picture for “{kind}” parts")
+        body = draw(part, ctx)
+        card.drawn = True
+    except Exception as exc:  # noqa: BLE001 - one bad part must not hide the others
+        body = QLabel(f"Cannot draw this part ({exc}).")
+        body.setObjectName("muted")
+        body.setWordWrap(True)
+        card.drawn = False
+    card.kind, card.body = kind, body
+    lay.addWidget(body)
+    caption = getattr(part, "caption", "")
+    if caption:
+        cap = QLabel(caption)
+        cap.setWordWrap(True)
+        cap.setObjectName("muted")
+        cap.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lay.addWidget(cap)
+    return card
+
+
+class ExplanationView(QWidget):
+    """One explanation: the prediction and summary on top, then each part's card in a column.
+    `scrollable=False` leaves scrolling to a container (the Compare view's side-by-side columns)."""
+
+    def __init__(self, parent: QWidget | None = None, scrollable: bool = True):
+        super().__init__(parent)
+        self.explanation = None
+        self.cards: list[QFrame] = []
+        self.plot_width: int | None = None  # how wide the plots will be, when the view cannot tell yet (not laid out)
+        self._drawn_width = 0
+        self._shown_args: tuple = ((), None)
+        self._redraw = QTimer(self, singleShot=True, interval=200)
+        self._redraw.timeout.connect(self._draw_again)
+        self.content = QWidget()
+        self.column = QVBoxLayout(self.content)
+        self.column.setContentsMargins(4, 4, 4, 4)
+        self.column.setSpacing(8)
+        self.heading = QLabel()
+        self.heading.setObjectName("heading")
+        self.heading.setWordWrap(True)
+        self.prediction = QLabel()
+        self.prediction.setObjectName("prediction")
+        self.bars = ConfidenceBars(max_rows=6)
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setObjectName("muted")
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        for w in (self.message, self.heading, self.prediction, self.bars, self.summary):
+            self.column.addWidget(w)
+        self.column.addStretch(1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        if scrollable:
+            self.scroll = QScrollArea()
+            self.scroll.setWidgetResizable(True)
+            self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+            self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            self.scroll.setWidget(self.content)
+            lay.addWidget(self.scroll)
+        else:
+            self.scroll = None
+            lay.addWidget(self.content)
+        self.content.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        self.show_message("")
+
+    @property
+    def probabilities(self) -> list[float]:
+        """The probabilities on screen (those of the explanation shown; [] when none is)."""
+        return list(self.bars.probs)
+
+    def _clear_cards(self) -> None:
+        for card in self.cards:
+            self.column.removeWidget(card)
+            card.deleteLater()
+        self.cards = []
+
+    def show_message(self, text: str) -> None:
+        """No explanation: a plain-words line instead (what is missing, or what went wrong)."""
+        self.explanation = None
+        self._clear_cards()
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+        for w in (self.heading, self.prediction, self.bars, self.summary):
+            w.setVisible(False)
+        self.bars.set_values([], [])
+
+    def show_explanation(self, explanation, support_pngs: Sequence[bytes] = (), heading: str | None = None) -> None:
+        self.explanation = explanation
+        self._clear_cards()
+        self.message.setVisible(False)
+        e = explanation
+        self.heading.setText(heading if heading is not None else f"{e.title}{f' — {e.query}' if e.query else ''}")
+        best = e.predicted
+        self.prediction.setText(f"→ {e.classes[best]}  {e.probabilities[best]:.0%}")
+        self.bars.set_values(e.classes, e.probabilities)
+        self.summary.setText(e.summary)
+        for w in (self.heading, self.prediction, self.bars):
+            w.setVisible(True)
+        self.summary.setVisible(bool(e.summary))
+        self._shown_args = (support_pngs, heading)
+        self._drawn_width = self._width()
+        ctx = RenderContext(e.classes, e.support_labels, support_pngs, self._drawn_width)
+        for part in e.parts:
+            card = part_card(part, ctx)
+            self.column.insertWidget(self.column.count() - 1, card)  # before the stretch
+            self.cards.append(card)
+
+    def _width(self) -> int:
+        """About how wide a part's picture can be: the view's width less the card's margins."""
+        width = self.plot_width or (self.scroll.viewport().width() if self.scroll is not None else self.width()) - 30
+        return max(300, width)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        # The parts are laid out for a width (how many thumbnails a row holds, which axis names fit):
+        # after the person widens or narrows the panel, draw them again for the new one.
+        if self.explanation is not None and abs(self._width() - self._drawn_width) > 40:
+            self._redraw.start()
+
+    def _draw_again(self) -> None:
+        if self.explanation is not None:
+            self.show_explanation(self.explanation, *self._shown_args)
+
+    def picture(self) -> QPixmap:
+        """The whole column as one picture (not only the part scrolled into view)."""
+        return self.content.grab()
+
+    def sizeHint(self) -> QSize:
+        return QSize(420, 600)
