@@ -1,14 +1,15 @@
 """The Help menu: keyboard shortcuts (read from the window's actions, so the list cannot go
-stale), a short "how to", and About (versions and the device in use)."""
+stale), a short "how to", and About (versions and the device in use); and View › Theme."""
 from __future__ import annotations
 
 import platform
 import sys
+from typing import Callable
 
-from PySide6.QtCore import Qt, qVersion
+from PySide6.QtCore import QSettings, Qt, qVersion
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QHeaderView, QLabel, QMainWindow, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QHeaderView, QLabel, QMainWindow, QMenu, QMenuBar,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 # Keys that widgets handle themselves (no QAction carries them).
 WIDGET_KEYS = [("Delete / Backspace", "Remove the selected samples or queries (support or query list)"),
@@ -130,3 +131,26 @@ def about_dialog(window: QMainWindow, device_type: str, device_setting: str) -> 
     text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     dlg = _dialog(window, "About Few-Shot Studio", text)
     return dlg
+
+
+def add_theme_menu(view_menu: QMenu, settings: QSettings) -> None:
+    """View › Theme: the choice is stored in the settings and applies at the next start."""
+    theme_menu = view_menu.addMenu("Theme (applies at next start)")
+    current = settings.value("theme", "system")
+    for key, label in (("system", "System"), ("light", "Light"), ("dark", "Dark")):
+        act = theme_menu.addAction(label, lambda k=key: settings.setValue("theme", k))
+        act.setCheckable(True)
+        act.setChecked(key == current)
+
+
+def add_help_menu(menu_bar: QMenuBar, window: QMainWindow, devices: Callable[[], tuple[str, str]]) -> tuple[QAction, QAction, QAction]:
+    """The Help menu: (keyboard shortcuts, how to…, about) actions; `devices()` gives the About
+    box's (device found, device chosen) when it opens."""
+    hm = menu_bar.addMenu("&Help")
+    shortcuts = hm.addAction("Keyboard shortcuts", lambda: shortcuts_dialog(window).show())
+    shortcuts.setShortcut(QKeySequence("Ctrl+/"))
+    how_to = hm.addAction("How to…", lambda: how_to_dialog(window).show())
+    how_to.setShortcut(QKeySequence.StandardKey.HelpContents)
+    hm.addSeparator()
+    about = hm.addAction("About Few-Shot Studio", lambda: about_dialog(window, *devices()).show())
+    return shortcuts, how_to, about

@@ -166,20 +166,9 @@ class MainWindow(QMainWindow):
         vm.addAction(self.studio_view_act)
         vm.addAction(self.compare_view_act)
         vm.addSeparator()
-        theme_menu = vm.addMenu("Theme (applies at next start)")
-        current = self.settings.value("theme", "system")
-        for key, label in (("system", "System"), ("light", "Light"), ("dark", "Dark")):
-            act = theme_menu.addAction(label, lambda k=key: self.settings.setValue("theme", k))
-            act.setCheckable(True)
-            act.setChecked(key == current)
-        hm = menu.addMenu("&Help")
-        self.shortcuts_act = hm.addAction("Keyboard shortcuts", lambda: help_dialogs.shortcuts_dialog(self).show())
-        self.shortcuts_act.setShortcut(QKeySequence("Ctrl+/"))
-        self.how_to_act = hm.addAction("How to…", lambda: help_dialogs.how_to_dialog(self).show())
-        self.how_to_act.setShortcut(QKeySequence.StandardKey.HelpContents)
-        hm.addSeparator()
-        self.about_act = hm.addAction("About Few-Shot Studio", lambda: help_dialogs.about_dialog(
-            self, self.device_type, self.task_tab.device_box.currentText()).show())
+        help_dialogs.add_theme_menu(vm, self.settings)
+        self.shortcuts_act, self.how_to_act, self.about_act = help_dialogs.add_help_menu(
+            menu, self, lambda: (self.device_type, self.task_tab.device_box.currentText()))
 
     def _build_panels(self) -> None:
         self.support = SupportPanel(self.project, self.editor)
