@@ -64,6 +64,7 @@ def test_a_training_step_is_the_same_on_both_paths():
     tasks = _tasks(3, 5)
     batched, loop = _learner("maml", 5, 1), _learner("maml", 5, 1)
     loop.batch_tasks = False
+    assert batched.step_path(tasks) == "batched" and loop.step_path(tasks) == "loop (batching turned off)"
     mb, ml = batched.meta_train_step(tasks), loop.meta_train_step(tasks)
     assert mb.loss == pytest.approx(ml.loss, rel=1e-10) and mb.accuracy == ml.accuracy and mb.episodes == ml.episodes == 3
     for (key, pb), pl in zip(batched.net.state_dict().items(), loop.net.state_dict().values()):
@@ -87,3 +88,15 @@ def test_tasks_of_different_sizes_fall_back_to_the_loop():
     assert m.step_path(tasks[:1]) == "batched"
     metrics = m.meta_train_step(tasks)
     assert metrics.episodes == 2
+
+
+def test_bench_times_batched_against_the_loop_and_names_both_paths(capsys):
+    from argparse import Namespace
+
+    from core.bench import maml_batched_vs_loop
+
+    speedup = maml_batched_vs_loop("fomaml", queries=1, threads=1, args=Namespace(rounds=1, seconds=0.01), device=torch.device("cpu"))
+    out = capsys.readouterr().out
+    assert speedup > 0
+    assert "15 queries" not in out and " 1 queries/class, 1 thread" in out
+    assert "[paths: batched | loop (batching turned off)]" in out
