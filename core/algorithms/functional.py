@@ -4,7 +4,9 @@
 buffers are written in place, which a vmapped function may not do. MAML's "transductive"
 BatchNorm never uses those buffers — it normalises with the batch's own mean and variance — so
 here it is written out as arithmetic on the batch: nothing is stored, and `vmap` over tasks gives
-each task its own statistics, exactly as a per-task loop does.
+each task its own statistics, exactly as a per-task loop does. (Measured: `F.batch_norm` without
+running buffers in its place still gives second-order meta-gradients ~1e-3 off the loop's in
+float64 — first order agrees — which tests/core/test_batched_maml.py catches.)
 
 The parameter dict is the one `ConvClassifier.named_parameters()` gives (`backbone.blocks.{i}.0`
 conv, `.1` BatchNorm affine, `head`), so the same weights, checkpoints and adapted dicts serve the

@@ -1,7 +1,7 @@
 """MAML / First-Order MAML: the batched meta-batch (vmap over tasks) against the per-task loop.
 
 Compared in float64, so that a difference measures the two computations, not float32 rounding
-(BatchNorm over five images amplifies rounding to ~1e-3 relative in float32 on random inputs)."""
+(float32 alone moves a Conv-4 meta-gradient by ~1e-6 relative on either path)."""
 import pytest
 import torch
 
