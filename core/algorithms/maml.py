@@ -27,7 +27,7 @@ from torch.func import functional_call
 from ..backbones import BN_MODES, ConvClassifier, conv4_strided
 from ._explain_optimization import movement_parts, step_curves
 from .functional import FunctionalConv4, batched_maml_losses
-from .base import Classifier, MetaLearner, StepMetrics, hp, query_accuracy, register
+from .base import Classifier, MetaLearner, StepMetrics, hp, register
 
 
 @register
