@@ -136,7 +136,7 @@ def maml_batched_vs_loop(name: str, queries: int, threads: int, args, device) ->
     tasks = [_episode(device, q_query=queries, g=g) for _ in range(MAML_META_BATCH)]
     hparams = {"meta_batch_size": MAML_META_BATCH, "inner_steps": 1, "train_query": queries}
     batched, loop = (create(name, hparams, InputSpec(), N_WAY).to(device) for _ in range(2))
-    loop.batch_tasks = False
+    batched.batch_tasks, loop.batch_tasks = True, False  # forced: the automatic choice would pick one path for both
 
     def step(learner):
         def run() -> int:

@@ -81,6 +81,17 @@ def test_running_statistics_fall_back_to_the_loop_and_say_so():
     assert not torch.equal(before, m.net.backbone.blocks[0][1].running_mean)  # the loop updated them
 
 
+def test_the_automatic_choice_batches_small_tasks_on_a_cpu_and_loops_over_big_ones():
+    m = _learner("maml", 5, 1)
+    assert m.batch_tasks is None  # automatic by default
+    small, big = _tasks(2, 5, q=1), _tasks(2, 5, q=15)  # 10 and 80 images a task
+    assert m.step_path(small) == "batched"
+    assert m.step_path(big).startswith("loop (on a CPU, tasks of 80 images run faster one by one")
+    m.batch_tasks = True
+    assert m.step_path(big) == "batched"
+    assert m.meta_train_step(big).episodes == 2
+
+
 def test_tasks_of_different_sizes_fall_back_to_the_loop():
     m = _learner("maml", 5, 1)
     tasks = _tasks(1, 5, q=1) + _tasks(1, 5, q=2)
