@@ -6,8 +6,10 @@ compare nothing. Instead each measurement alternates, inside one process, the al
 per-round ratios. Setting: 5-way 1-shot, 15 queries per class, Conv-4, random 28×28 inputs
 (timing does not depend on pixel values).
 - B for every algorithm: a bare ProtoNet step (nn.Sequential Conv-4, cdist, NLL, Adam).
-- Also for MAML / FOMAML: a plain per-task `torch.func` loop (functional_call + autograd.grad,
-  meta-batch 32, 1 inner step), the floor the issue asks MAML to match.
+- Also for MAML / FOMAML: their batched step (all tasks of the meta-batch in one vmapped
+  computation) against their own per-task loop (`batch_tasks` off), same learner, same tasks:
+  meta-batch 32, 1 inner step, 1 and 15 queries per class, 1 and 2 threads. Each line names the
+  path that ran (`step_path`), so a fallback to the loop cannot pass for a batched figure.
 Peak memory: CUDA peak allocation on a GPU; on CPU the process's peak RSS (VmHWM, reset between
 measurements through /proc/self/clear_refs where the kernel allows it).
 """
@@ -20,7 +22,6 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call
 
 from .algorithms import ALGORITHMS, create
 from .episodes import Episode
@@ -29,6 +30,7 @@ from .peakmem import peak_mb, reset_peak
 from .trainer import auto_device
 
 N_WAY, K_SHOT, Q_QUERY = 5, 1, 15
+MAML_QUERIES, MAML_THREADS, MAML_META_BATCH = (1, 15), (1, 2), 32
 
 
 def _episode(device, n_way=N_WAY, k_shot=K_SHOT, q_query=Q_QUERY, g=None) -> Episode:
@@ -60,28 +62,6 @@ def bare_protonet_step(device) -> Callable[[Episode], None]:
         loss = F.cross_entropy(-torch.cdist(q, protos).pow(2), ep.query_y)
         opt.zero_grad()
         loss.backward()
-        opt.step()
-
-    return step
-
-
-def bare_maml_step(device, meta_batch: int = 32, inner_lr: float = 0.4, first_order: bool = False) -> Callable[[list[Episode]], None]:
-    """The floor for MAML: a plain per-task torch.func loop, second order, 1 inner step."""
-    net = nn.Sequential(*list(_conv4_bare(strided=True).children())[:-1], nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, N_WAY)).to(device)
-    for m in net.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.track_running_stats = False
-            m.running_mean = m.running_var = None
-    opt = torch.optim.Adam(net.parameters(), 1e-3)
-
-    def step(tasks: list[Episode]) -> None:
-        params = dict(net.named_parameters())
-        opt.zero_grad()
-        for ep in tasks:
-            loss = F.cross_entropy(functional_call(net, params, (ep.support_x,)), ep.support_y)
-            grads = torch.autograd.grad(loss, list(params.values()), create_graph=not first_order)
-            fast = {k: p - inner_lr * g for (k, p), g in zip(params.items(), grads)}
-            (F.cross_entropy(functional_call(net, fast, (ep.query_x,)), ep.query_y) / len(tasks)).backward()
         opt.step()
 
     return step
@@ -139,22 +119,38 @@ def run_bench(args) -> int:
         peak = peak_mb(device) or float("nan")
         a, b, ratio = ab(run_algo, run_bare, args.rounds, args.seconds, device)
         rows.append((name, meta_batch, a, ratio, peak))
+        path = f", path: {learner.step_path(tasks)}" if hasattr(learner, "step_path") else ""
         print(f"  {name:10s} meta-batch {meta_batch:3d}: {a:8.1f} episodes/s, {ratio:5.2f}× the bare ProtoNet step's cost "
-              f"(bare {b:.1f} ep/s), peak memory {peak:.0f} MB", flush=True)
+              f"(bare {b:.1f} ep/s), peak memory {peak:.0f} MB{path}", flush=True)
         if name in ("maml", "fomaml"):
-            floor = bare_maml_step(device, meta_batch=32, first_order=learner.hparams.first_order)
-            tasks32 = (pool * 2)[:32]
-            learner32 = create(name, {"meta_batch_size": 32, "inner_steps": 1}, InputSpec(), N_WAY).to(device)
-
-            def run_ours() -> int:
-                learner32.meta_train_step(tasks32)
-                return 32
-
-            def run_floor() -> int:
-                floor(tasks32)
-                return 32
-
-            a2, b2, ratio2 = ab(run_ours, run_floor, args.rounds, args.seconds, device)
-            print(f"  {'':10s} vs a plain per-task torch.func loop (meta-batch 32, 1 inner step, 15 queries): "
-                  f"{a2:.1f} vs {b2:.1f} tasks/s, cost ratio {ratio2:.2f}×", flush=True)
+            for queries in MAML_QUERIES:
+                for threads in MAML_THREADS:
+                    maml_batched_vs_loop(name, queries, threads, args, device)
     return 0
+
+
+def maml_batched_vs_loop(name: str, queries: int, threads: int, args, device) -> float:
+    """Tasks/s of MAML's batched step against its per-task loop, A B A B in one process; prints and
+    returns the median per-round speed-up (loop's time per task ÷ batched's)."""
+    g = torch.Generator().manual_seed(1)
+    tasks = [_episode(device, q_query=queries, g=g) for _ in range(MAML_META_BATCH)]
+    hparams = {"meta_batch_size": MAML_META_BATCH, "inner_steps": 1, "train_query": queries}
+    batched, loop = (create(name, hparams, InputSpec(), N_WAY).to(device) for _ in range(2))
+    batched.batch_tasks, loop.batch_tasks = True, False  # forced: the automatic choice would pick one path for both
+
+    def step(learner):
+        def run() -> int:
+            learner.meta_train_step(tasks)
+            return len(tasks)
+        return run
+
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        a, b, cost = ab(step(batched), step(loop), args.rounds, args.seconds, device)
+    finally:
+        torch.set_num_threads(threads_before)
+    print(f"  {'':10s} batched vs per-task loop ({MAML_META_BATCH} tasks, 1 inner step, {queries:2d} queries/class, "
+          f"{threads} thread{'s' if threads > 1 else ' '}): {a:6.1f} vs {b:6.1f} tasks/s, speed-up {1 / cost:.2f}× "
+          f"[paths: {batched.step_path(tasks)} | {loop.step_path(tasks)}]", flush=True)
+    return 1 / cost
