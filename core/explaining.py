@@ -15,7 +15,7 @@ import torch
 from .algorithms.base import MetaLearner
 from .errors import ConfigError, FewShotError
 from .explanation import Explanation
-from .inference import probabilities, query_files, support_folder
+from .inference import as_learner, probabilities, query_files, support_folder
 from .sources.memory import prepare_images
 
 
@@ -55,21 +55,12 @@ def explain_images(learner: MetaLearner, support: Sequence, labels: Sequence[int
 def explain_files(model: MetaLearner | str | Path, support_root: str | Path, queries: Sequence[str | Path],
                   device: str = "auto") -> list[Explanation]:
     """Explain query files with a support folder (`root/<class>/<images>`), as `fewshot explain` does."""
-    if isinstance(model, MetaLearner):
-        learner = model
-    else:
-        from .checkpoint import load_checkpoint
-        from .trainer import auto_device
-
-        learner = load_checkpoint(model, auto_device(device))[0]
+    learner = as_learner(model, device)
     classes, files = support_folder(support_root)
     query_paths = query_files(queries)
-    spec, dev = learner.spec, learner.device
-    support_x = spec.to_model(prepare_images([f for fs in files for f in fs], spec), dev)
-    support_y = torch.tensor([c for c, fs in enumerate(files) for _ in fs], dtype=torch.long, device=dev)
-    query_x = spec.to_model(prepare_images(query_paths, spec), dev)
     try:
-        return explain(learner, support_x, support_y, query_x, classes, [str(q) for q in query_paths])
+        return explain_images(learner, [f for fs in files for f in fs], [c for c, fs in enumerate(files) for _ in fs], query_paths,
+                              classes, [str(q) for q in query_paths])
     except FewShotError:
         raise
     except ValueError as exc:  # e.g. more ways than the model was meta-trained for

@@ -37,18 +37,22 @@ def probabilities(learner: MetaLearner, support_x: torch.Tensor, support_y: torc
     return (probs / probs.sum(-1, keepdim=True)).cpu()  # float32 log-probabilities can be off by ~1e-7 from summing to 1
 
 
+def as_learner(model: MetaLearner | str | Path, device: str = "auto") -> MetaLearner:
+    """`model` itself when it is a learner, else the checkpoint at that path loaded onto `device`."""
+    if isinstance(model, MetaLearner):
+        return model
+    from .checkpoint import load_checkpoint
+    from .trainer import auto_device
+
+    return load_checkpoint(model, auto_device(device))[0]
+
+
 def predict(model: MetaLearner | str | Path, support: Sequence[Any], labels: Sequence[int], queries: Sequence[Any],
             device: str = "auto", each_query: bool = True) -> torch.Tensor:
     """Class probabilities [Q, N] (float64, CPU) of raw query images (paths, PNG bytes, PIL images,
     arrays: anything `prepare_images` reads), adapted on the labelled support images. `model` is a
     learner, or a checkpoint path loaded onto `device`."""
-    if isinstance(model, MetaLearner):
-        learner = model
-    else:
-        from .checkpoint import load_checkpoint
-        from .trainer import auto_device
-
-        learner = load_checkpoint(model, auto_device(device))[0]
+    learner = as_learner(model, device)
     spec, dev = learner.spec, learner.device
     support_x = spec.to_model(prepare_images(list(support), spec), dev)
     support_y = torch.tensor(list(labels), dtype=torch.long, device=dev)
