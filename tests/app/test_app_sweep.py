@@ -60,21 +60,44 @@ def test_sweep_the_compared_models_and_see_the_curves_saved_with_the_project(win
     assert page.result.to_dict() == r.to_dict()
 
 
+def _gate_second_point(monkeypatch, episodes: int):
+    """Hold the sweep's job thread inside the first episode of its second point until released, so
+    Stop lands at a known place whatever the machine's load: one point finished, one begun."""
+    import threading
+
+    from core import sweeping
+
+    reached, release = threading.Event(), threading.Event()
+    real, calls = sweeping.episode_accuracy, [0]
+
+    def gated(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == episodes + 1:
+            reached.set()
+            release.wait(60)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sweeping, "episode_accuracy", gated)
+    return reached, release
+
+
 def test_stop_mid_sweep_keeps_the_finished_points(window, qtbot, monkeypatch):
     view = run_tiny_comparison(window, qtbot, monkeypatch, names=("protonet",))
     page = view.sweep
     view.right_tabs.setCurrentWidget(page)
-    _set(page, "1, 2, 3, 5", "2, 3", 3000)  # 8 points of 3000 episodes: long enough to be stopped mid-way
+    episodes = 6
+    reached, release = _gate_second_point(monkeypatch, episodes)
+    _set(page, "1, 2, 3, 5", "2, 3", episodes)  # 8 points
     _click(qtbot, page.run_btn)
-    qtbot.waitUntil(lambda: page.result is not None and any(p.status == "done" for p in page.result.points), timeout=120_000)
+    qtbot.waitUntil(reached.is_set, timeout=120_000)
     with qtbot.waitSignal(page.sweepReady, timeout=120_000):
         _click(qtbot, page.stop_btn)
+        assert "Stopping" in page.status.text()
+        release.set()
     qtbot.waitUntil(lambda: page.session is None, timeout=60_000)
     r = page.result
-    done = [p for p in r.points if p.status == "done"]
-    assert r.status == "cancelled" and 1 <= len(done) < len(r.points)
-    assert all(len(p.per_episode) == 3000 for p in done)
-    assert all(p.status in ("pending", "stopped") for p in r.points if p not in done)
+    assert r.status == "cancelled" and [p.status for p in r.points] == ["done", "stopped"] + ["pending"] * 6
+    assert len(r.points[0].per_episode) == episodes and r.points[1].per_episode == []
     assert window.project.sweep == r.to_dict()  # kept in the project
     assert "Stopped" in page.status.text() and page.run_btn.isEnabled()
 
