@@ -267,7 +267,7 @@ class SetupPanel(QFrame):
         if ev is not None and ev["kind"] == "progress":
             frac = ev["step"] / max(1, ev["total_steps"])
             if seconds_each:
-                frac = max(frac, min(1.0, ev["elapsed_s"] / seconds_each))
+                frac = max(frac, min(1.0, ev["train_s"] / seconds_each))
             self.progress.setValue(int(100 * index + 85 * frac))
             val = f" · validation {ev['val_accuracy']:.1%}" if ev.get("val_accuracy") is not None else ""
             self.progress_label.setText(f"{index + 1}/{n} {title}: meta-training, step {fmt_count(ev['step'])} · "

@@ -183,9 +183,9 @@ class CompareView(QWidget):
             c = self.curve_panel.curves.get(name)
             if c is not None:
                 if ev["status"] == "running":
-                    c.add(ev["episodes"], ev["elapsed_s"], ev["loss"], ev["accuracy"])
+                    c.add(ev["episodes"], ev["train_s"], ev["loss"], ev["accuracy"])
                 if ev.get("val_accuracy") is not None:
-                    c.add_val(ev["episodes"], ev["elapsed_s"], ev["val_accuracy"])
+                    c.add_val(ev["episodes"], ev["train_s"], ev["val_accuracy"])
             self.last = ev
             self.curve_panel.mark_dirty()
             return

@@ -66,13 +66,14 @@ def cmd_train(args) -> int:
     last = None
     for p in trainer.run():
         last = p
-        frac = p.step / p.total_steps if not config.max_seconds else max(p.step / p.total_steps, min(1.0, p.elapsed_s / config.max_seconds))
+        frac = p.step / p.total_steps if not config.max_seconds else max(p.step / p.total_steps, min(1.0, p.train_s / config.max_seconds))
         val = f" val {100 * p.val_accuracy:.2f}%" if p.val_accuracy is not None else ""
         bar.update(frac, f"step {p.step} loss {p.loss:.3f} acc {100 * p.accuracy:.1f}%{val} {p.episodes_per_s:.1f} ep/s ETA {fmt_duration(p.eta_s)}", force=p.val_accuracy is not None)
         if p.val_accuracy is not None:
             bar.close()
     bar.close()
-    print(f"{last.message}: {last.step} steps, {last.episodes} episodes in {fmt_duration(last.elapsed_s)} ({last.elapsed_s:.0f} s)"
+    print(f"{last.message}: {last.step} steps, {last.episodes} episodes in {fmt_duration(last.elapsed_s)} ({last.elapsed_s:.0f} s"
+          + (f"; {last.train_s:.0f} s of it training, the rest validating)" if last.elapsed_s - last.train_s >= 1 else ")")
           + (f"; final validation {100 * last.val_accuracy:.2f} ± {100 * last.val_ci95:.2f}%" if last.val_accuracy is not None else ""))
     if args.out:
         print(f"checkpoint: {args.out}")

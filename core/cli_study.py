@@ -92,7 +92,7 @@ def cmd_compare(args) -> int:
             elif kind == "progress":
                 frac = ev["step"] / ev["total_steps"]
                 if config.seconds_each:
-                    frac = max(frac, min(1.0, ev["elapsed_s"] / config.seconds_each))
+                    frac = max(frac, min(1.0, ev["train_s"] / config.seconds_each))
                 val = f" val {100 * ev['val_accuracy']:.2f}%" if ev["val_accuracy"] is not None else ""
                 bar.update(frac, f"step {ev['step']} loss {ev['loss']:.3f} acc {100 * ev['accuracy']:.1f}%{val} {ev['episodes_per_s']:.1f} ep/s")
             elif kind == "testing":

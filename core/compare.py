@@ -251,15 +251,15 @@ class Comparison:
             cv = r.curves
             if p.status == "running":
                 cv["episodes"].append(p.episodes)
-                cv["seconds"].append(p.elapsed_s)
+                cv["seconds"].append(p.train_s)
                 cv["loss"].append(p.loss)
                 cv["accuracy"].append(p.accuracy)
             if p.val_accuracy is not None:
                 cv["val_episodes"].append(p.episodes)
-                cv["val_seconds"].append(p.elapsed_s)
+                cv["val_seconds"].append(p.train_s)
                 cv["val_accuracy"].append(p.val_accuracy)
             yield {"kind": "progress", "algorithm": name, **p.to_dict()}
-        r.steps, r.episodes, r.train_seconds = trainer.step, trainer.episodes_seen, last.elapsed_s
+        r.steps, r.episodes, r.train_seconds = trainer.step, trainer.episodes_seen, last.train_s
         r.episodes_per_s = r.episodes / r.train_seconds if r.train_seconds > 0 else 0.0
         if last.status == "cancelled":
             r.status, r.message = "stopped", f"stopped after {r.steps} training steps; not tested"

@@ -64,7 +64,7 @@ class TrainConfig:
     train_query: int | None = None
     meta_batch: int | None = None
     steps: int = 1000  # meta-training steps (each sees `meta_batch` episodes)
-    max_seconds: float | None = None  # wall-clock budget; the run stops (and validates) when spent
+    max_seconds: float | None = None  # training-time budget (validations pause its clock); the run stops (and validates) when spent
     seed: int = 0
     val_every: int = 200
     val_episodes: int = 100
@@ -85,7 +85,8 @@ class Progress:
     val_accuracy: float | None = None  # set on steps that validated
     val_ci95: float | None = None
     episodes_per_s: float = 0.0
-    elapsed_s: float = 0.0
+    elapsed_s: float = 0.0  # wall time, validations included
+    train_s: float = 0.0  # training time: wall time less the validations (what a time budget counts)
     eta_s: float | None = None
     status: str = "running"  # running | done | cancelled | time_limit
     message: str = ""
@@ -105,7 +106,11 @@ class Trainer:
         self.step = 0
         self.episodes_seen = 0
         self.elapsed_before = 0.0  # wall time of earlier (resumed) sessions
-        self.history: dict[str, list] = {"step": [], "loss": [], "accuracy": [], "val_step": [], "val_accuracy": [], "val_ci95": []}
+        self.train_before = 0.0  # their training time (validations excluded)
+        self._session_start: float | None = None  # when this session's run() began
+        self._val_seconds = 0.0  # this session's time spent validating
+        self.history: dict[str, list] = {"step": [], "loss": [], "accuracy": [], "val_step": [], "val_accuracy": [], "val_ci95": [],
+                                         "val_train_s": []}  # training seconds at each validation: time-to-accuracy curves
         if resume_from is not None:
             data = read_checkpoint(resume_from)
             self.learner = learner_from_checkpoint(data, self.device)
@@ -113,7 +118,11 @@ class Trainer:
             self.step = int(state.get("step", 0))
             self.episodes_seen = int(state.get("episodes_seen", 0))
             self.elapsed_before = float(state.get("elapsed_s", 0.0))
-            self.history = state.get("history", self.history)
+            self.train_before = float(state.get("train_s", self.elapsed_before))
+            self.history = {**self.history, **state.get("history", {})}
+            # a checkpoint from before training times were kept: its validations' times are unknown
+            missing = len(self.history["val_step"]) - len(self.history["val_train_s"])
+            self.history["val_train_s"] = [float("nan")] * max(0, missing) + list(self.history["val_train_s"])
         elif learner is not None:
             self.learner = learner.to(self.device)
         else:
@@ -147,7 +156,7 @@ class Trainer:
 
     def trainer_state(self, elapsed: float) -> dict:
         return {"config": self.config.to_dict(), "step": self.step, "episodes_seen": self.episodes_seen,
-                "elapsed_s": elapsed, "history": copy.deepcopy(self.history), "episode_shape": self.episode_shape(),
+                "elapsed_s": elapsed, "train_s": self.train_seconds(), "history": copy.deepcopy(self.history), "episode_shape": self.episode_shape(),
                 "source": self.train_source.description}
 
     def save(self, path: str | Path, elapsed: float, extra: dict | None = None) -> Path:
@@ -169,7 +178,8 @@ class Trainer:
                                  shape["train_query"], seed=c.seed, device=self.device)
         sampler.position = self.episodes_seen  # resume: the episode stream continues where it stopped
         self.learner.begin_training(c.steps, self.step)
-        start = time.perf_counter()
+        start = self._session_start = time.perf_counter()
+        self._val_seconds = 0.0
         start_episodes, start_step = self.episodes_seen, self.step
         loss = acc = float("nan")
         status = "done"
@@ -181,10 +191,10 @@ class Trainer:
             if self.cancel.cancelled:
                 status = "cancelled"
                 break
-            if c.max_seconds is not None and time.perf_counter() - start >= c.max_seconds:
+            run_s = self.session_train_seconds()
+            if c.max_seconds is not None and run_s >= c.max_seconds:
                 status = "time_limit"
                 break
-            run_s = time.perf_counter() - start
             self.learner.progress = max(self.step / c.steps, run_s / c.max_seconds if c.max_seconds else 0.0)
             tasks = sampler.take(shape["meta_batch"])
             try:
@@ -200,31 +210,45 @@ class Trainer:
             loss, acc = m.loss, m.accuracy
             for k, v in (("step", self.step), ("loss", loss), ("accuracy", acc)):
                 self.history[k].append(v)
-            run_s = time.perf_counter() - start
+            run_s = self.session_train_seconds()
             rate = (self.episodes_seen - start_episodes) / run_s if run_s > 0 else 0.0
             steps_left = c.steps - self.step
             eta = steps_left * run_s / max(1, self.step - start_step)
             if c.max_seconds is not None:
                 eta = min(eta, max(0.0, c.max_seconds - run_s))
-            p = Progress(self.step, c.steps, self.episodes_seen, loss, acc, episodes_per_s=rate, elapsed_s=elapsed(), eta_s=eta)
+            p = Progress(self.step, c.steps, self.episodes_seen, loss, acc, episodes_per_s=rate, elapsed_s=elapsed(),
+                         train_s=self.train_seconds(), eta_s=eta)
             if self.step % c.val_every == 0 and self.step < c.steps:
                 self._validate_into(p)
                 self._checkpoint(elapsed())
             yield p
-        p = Progress(self.step, c.steps, self.episodes_seen, loss, acc, elapsed_s=elapsed(), eta_s=0.0, status=status,
+        p = Progress(self.step, c.steps, self.episodes_seen, loss, acc, elapsed_s=elapsed(), train_s=self.train_seconds(), eta_s=0.0, status=status,
                      message={"done": "finished", "cancelled": "stopped by the user", "time_limit": "time budget spent"}[status])
         if status != "cancelled":
             self._validate_into(p)
         self._checkpoint(elapsed())
         yield p
 
+    def session_train_seconds(self) -> float:
+        """This session's training time: wall time since `run()` began, less its validations."""
+        if self._session_start is None:
+            return 0.0
+        return time.perf_counter() - self._session_start - self._val_seconds
+
+    def train_seconds(self) -> float:
+        """Training time of the whole run (earlier sessions of a resumed run included)."""
+        return self.train_before + self.session_train_seconds()
+
     def _validate_into(self, p: Progress) -> None:
+        t0 = time.perf_counter()
         v = self.validate()
+        self._val_seconds += time.perf_counter() - t0  # the clock of a time budget stops while validating
         if v is not None:
             p.val_accuracy, p.val_ci95 = v
             self.history["val_step"].append(self.step)
             self.history["val_accuracy"].append(v[0])
             self.history["val_ci95"].append(v[1])
+            self.history["val_train_s"].append(p.train_s)
         self._last_good = self._snapshot()
 
     def _checkpoint(self, elapsed: float) -> None:

@@ -174,3 +174,35 @@ def test_the_trainer_parses_the_hyperparameters_once_and_names_the_algorithm_in_
         core.Trainer(_cfg(hparams={"hidden": -3}), train)
     with pytest.raises(core.ConfigError, match=r"^MAML: unknown hyperparameter\(s\) nope"):
         core.Trainer(_cfg(algorithm="maml", hparams={"nope": 1}), train)
+
+
+def test_validations_pause_the_time_budget_and_their_training_times_are_kept(small_real_sources, monkeypatch, tmp_path):
+    """A budget counts training time: a validation (here 100 s on a fake clock) does not eat it, and
+    each validation records the training seconds it was taken at (time-to-accuracy curves)."""
+    from types import SimpleNamespace
+
+    import core.trainer
+
+    train, test = small_real_sources
+    now = [0.0]
+    monkeypatch.setattr(core.trainer, "time", SimpleNamespace(perf_counter=lambda: now[0]))
+    trainer = core.Trainer(_cfg(steps=10**6, max_seconds=5.0, val_every=2, checkpoint_path=str(tmp_path / "c.pt")), train, test)
+    real_step, real_validate = trainer.learner.meta_train_step, trainer.validate
+
+    def step(tasks):
+        now[0] += 1.0  # one training step: 1 s
+        return real_step(tasks)
+
+    def validate():
+        now[0] += 100.0  # one validation: 100 s
+        return real_validate()
+
+    monkeypatch.setattr(trainer.learner, "meta_train_step", step)
+    monkeypatch.setattr(trainer, "validate", validate)
+    last = _run(trainer)[-1]
+    assert last.status == "time_limit" and last.step == 5  # 5 training seconds, not 5 seconds of anything
+    assert trainer.history["val_step"] == [2, 4, 5] and trainer.history["val_train_s"] == [2.0, 4.0, 5.0]
+    assert last.train_s == 5.0 and last.elapsed_s == 205.0  # (read before its own closing validation)
+    # kept in the checkpoint: a resumed run's curve continues from the same training time
+    resumed = core.Trainer(_cfg(steps=7, val_every=2), train, test, resume_from=tmp_path / "c.pt")
+    assert resumed.train_before == 5.0 and resumed.history["val_train_s"] == [2.0, 4.0, 5.0]
