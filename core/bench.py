@@ -10,6 +10,9 @@ per-round ratios. Setting: 5-way 1-shot, 15 queries per class, Conv-4, random 28
   computation) against their own per-task loop (`batch_tasks` off), same learner, same tasks:
   meta-batch 32, 1 inner step, 1 and 15 queries per class, 1 and 2 threads. Each line names the
   path that ran (`step_path`), so a fallback to the loop cannot pass for a batched figure.
+- Also for every algorithm: one step at its own *training* episode shape (ProtoNet 60-way
+  5-query, Relation 19 queries, Reptile 10 shots and meta-batch 5, …), since that is what a
+  budgeted run spends its time on — in steps/s, images/s and bare 5-way steps per step.
 Peak memory: CUDA peak allocation on a GPU; on CPU the process's peak RSS (VmHWM, reset between
 measurements through /proc/self/clear_refs where the kernel allows it).
 """
@@ -119,14 +122,44 @@ def run_bench(args) -> int:
         peak = peak_mb(device) or float("nan")
         a, b, ratio = ab(run_algo, run_bare, args.rounds, args.seconds, device)
         rows.append((name, meta_batch, a, ratio, peak))
-        path = f", path: {learner.step_path(tasks)}" if hasattr(learner, "step_path") else ""
+        path = f", path: {learner.step_path(tasks)}"
         print(f"  {name:10s} meta-batch {meta_batch:3d}: {a:8.1f} episodes/s, {ratio:5.2f}× the bare ProtoNet step's cost "
               f"(bare {b:.1f} ep/s), peak memory {peak:.0f} MB{path}", flush=True)
+        at_training_shape(learner, run_bare, args, device)
         if name in ("maml", "fomaml"):
             for queries in MAML_QUERIES:
                 for threads in MAML_THREADS:
                     maml_batched_vs_loop(name, queries, threads, args, device)
     return 0
+
+
+def training_shape(learner) -> dict[str, int]:
+    """The episode shape a meta-training run of `learner` uses by default (its paper's: ProtoNet
+    60-way 5-query, Relation 19 queries, …), the bench's 5-way 1-shot 15-query where it sets none."""
+    d = type(learner).episode_defaults(learner.hparams)
+    return {"train_way": d.get("train_way", N_WAY), "train_shot": d.get("train_shot", K_SHOT),
+            "train_query": d.get("train_query", Q_QUERY), "meta_batch": d.get("meta_batch", 1)}
+
+
+def at_training_shape(learner, run_bare: Callable[[], int], args, device) -> float:
+    """Time one meta-training step at the learner's own training shape — what a budgeted run spends
+    its time on — alternating with the bare 5-way 15-query ProtoNet step as the common yardstick.
+    Prints steps/s, images/s and the cost of one step in bare steps; returns that cost."""
+    shape = training_shape(learner)
+    g = torch.Generator().manual_seed(2)
+    episode = _episode(device, shape["train_way"], shape["train_shot"], shape["train_query"], g=g)
+    tasks = [episode] * shape["meta_batch"]
+    images = shape["meta_batch"] * shape["train_way"] * (shape["train_shot"] + shape["train_query"])
+
+    def run_step() -> int:
+        learner.meta_train_step(tasks)
+        return 1
+
+    steps, _, cost = ab(run_step, run_bare, args.rounds, args.seconds, device)
+    print(f"  {'':10s} at its training shape ({shape['train_way']}-way {shape['train_shot']}-shot {shape['train_query']}-query, "
+          f"meta-batch {shape['meta_batch']}): {steps:6.2f} steps/s, {steps * images:7.0f} images/s, "
+          f"one step = {cost:5.2f} bare 5-way steps", flush=True)
+    return cost
 
 
 def maml_batched_vs_loop(name: str, queries: int, threads: int, args, device) -> float:

@@ -183,6 +183,12 @@ class MetaLearner(nn.Module):
         for group in self.optimizer.param_groups:
             group["lr"] = lr
 
+    def step_path(self, tasks: list[Episode]) -> str:
+        """Which computation a meta-training step on `tasks` runs, in words (`fewshot bench` prints
+        it, so a fallback cannot pass for a batched figure). A learner that batches its meta-batch,
+        or cannot, says so by overriding this."""
+        return "one episode" if len(tasks) == 1 else f"loop over the {len(tasks)} tasks"
+
     def begin_training(self, total_steps: int, start_step: int = 0) -> None:
         """Called once before the loop (schedules such as Reptile's annealing need the length)."""
 

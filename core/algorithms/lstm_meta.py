@@ -281,6 +281,11 @@ class LSTMMetaLearner(MetaLearner):
         logits = self.query_logits(c_T, task.support_x, task.query_x)
         return F.cross_entropy(logits, task.query_y), query_accuracy(logits.detach(), task.query_y)
 
+    def step_path(self, tasks) -> str:
+        # Its cost is the T updates of one episode, each waiting for the previous one's learner:
+        # a chain, with no per-example gradients to batch (∇_t is the whole support set's).
+        return super().step_path(tasks) + f"; its {self.hparams.update_steps} learner updates run in sequence"
+
     def meta_train_step(self, tasks) -> StepMetrics:
         clip = self.hparams.grad_clip
         return self.gradient_step(tasks, self.task_loss, before_step=(lambda: nn.utils.clip_grad_norm_(self.parameters(), clip)) if clip > 0 else None)

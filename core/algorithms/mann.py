@@ -251,6 +251,9 @@ class MANN(MetaLearner):
         return self.run(images, previous_labels(labels, self.hparams.classes))[0]
 
     # -- meta-training -----------------------------------------------------------------------
+    def step_path(self, tasks) -> str:
+        return f"batched: the {len(tasks)} episodes' sequences run as one batch through the controller and memory"
+
     def meta_train_step(self, tasks) -> StepMetrics:
         self.train()
         self.optimizer.zero_grad(set_to_none=True)

@@ -315,6 +315,9 @@ class MetaNetwork(SupportSetLearner):
         return self.query_phase(*self.episode_phases(support_x, support_y, query_x, n_way))
 
     # -- SupportSetLearner ------------------------------------------------------------------------
+    def step_path(self, tasks) -> str:
+        return super().step_path(tasks) + "; each support example's gradient from one vmapped pass"
+
     def episode_loss(self, task) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self.episode_logits(task.support_x, task.support_y, task.query_x, task.n_way)
         return F.cross_entropy(logits, task.query_y), logits

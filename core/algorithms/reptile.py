@@ -99,6 +99,12 @@ class Reptile(MetaLearner):
             loss_v, acc_v = float(loss.detach()), query_accuracy(logits.detach(), y[idx])
         return loss_v, acc_v
 
+    def step_path(self, tasks) -> str:
+        # Not batched over tasks, and it would not be exact: each task's inner Adam starts from the
+        # moment estimates the previous task left (as in the reference code), so the tasks are a chain.
+        return (f"loop over the {len(tasks)} tasks (sequential: each task's inner Adam continues from the state "
+                "the previous task left, as in the reference code)")
+
     def meta_train_step(self, tasks) -> StepMetrics:
         h = self.hparams
         self.train()

@@ -78,7 +78,8 @@ def test_bench_runs_and_reports_ratios():
     res = subprocess.run([sys.executable, "-m", "core", "bench", "--algorithms", "protonet", "--rounds", "1", "--seconds", "0.2", "--device", "cpu"],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
-    assert "protonet" in res.stdout and "× the bare ProtoNet step" in res.stdout
+    assert "protonet" in res.stdout and "× the bare ProtoNet step" in res.stdout and "path: one episode" in res.stdout
+    assert "at its training shape (60-way 1-shot 5-query, meta-batch 1)" in res.stdout  # ProtoNet's paper shape
 
 
 def test_eval_per_instance_reports_mann_accuracy_by_presentation(tmp_path, capsys):
