@@ -27,9 +27,19 @@ def prototypes(embeddings: torch.Tensor, labels: torch.Tensor, n_way: int) -> to
     return sums / counts.unsqueeze(1)
 
 
-def proto_log_probs(query_emb: torch.Tensor, protos: torch.Tensor) -> torch.Tensor:
-    """log softmax(−‖f(x) − c_k‖²) over classes (eq. 2)."""
-    return F.log_softmax(-torch.cdist(query_emb, protos).pow(2), dim=-1)
+DISTANCES = ("squared", "euclidean")
+
+
+def proto_distances(query_emb: torch.Tensor, protos: torch.Tensor, distance: str = "squared") -> torch.Tensor:
+    """[Q, N] distances of the queries to the prototypes: ‖f(x) − c_k‖² (the paper's, eq. 2) or
+    ‖f(x) − c_k‖ ("euclidean", as easyfsl's PrototypicalNetworks scores)."""
+    d = torch.cdist(query_emb, protos)
+    return d.pow(2) if distance == "squared" else d
+
+
+def proto_log_probs(query_emb: torch.Tensor, protos: torch.Tensor, distance: str = "squared") -> torch.Tensor:
+    """log softmax(−d(f(x), c_k)) over classes (eq. 2)."""
+    return F.log_softmax(-proto_distances(query_emb, protos, distance), dim=-1)
 
 
 @register
@@ -50,6 +60,7 @@ class PrototypicalNetwork(SupportSetLearner):
         bn_mode: str = hp("running", "BatchNorm statistics at test time: running averages or the batch's own", choices=BN_MODES)
         train_way: int = hp(60, "Ways per training episode (the paper trains with more ways than it tests); 0 = as tested", min=0, max=1000)
         train_query: int = hp(5, "Queries per class in training episodes; 0 = as tested", min=0, max=100)
+        distance: str = hp("squared", "Distance to the prototypes: squared Euclidean (the paper, eq. 2) or Euclidean (easyfsl's)", choices=DISTANCES)
 
     def __init__(self, hparams=None, spec=None, n_way: int = 5):
         super().__init__(hparams, spec, n_way)
@@ -61,13 +72,13 @@ class PrototypicalNetwork(SupportSetLearner):
         # One forward pass for support and query together: BatchNorm sees the whole episode.
         emb = self.encoder(torch.cat([support_x, query_x]))
         protos = prototypes(emb[: len(support_x)], support_y, n_way)
-        return proto_log_probs(emb[len(support_x):], protos)
+        return proto_log_probs(emb[len(support_x):], protos, self.hparams.distance)
 
     def process_support_set(self, support_x, support_y, n_way: int) -> torch.Tensor:
         return prototypes(self.encoder(support_x), support_y, n_way)
 
     def query_log_probs(self, protos, query_x) -> torch.Tensor:
-        return proto_log_probs(self.encoder(query_x), protos)
+        return proto_log_probs(self.encoder(query_x), protos, self.hparams.distance)
 
     # -- explanation -------------------------------------------------------------------------------
     def explain_parts(self, support_x, support_y, query_x, classes) -> list:
@@ -75,21 +86,23 @@ class PrototypicalNetwork(SupportSetLearner):
         with classifying_mode(self):
             support_emb, query_emb = embed_support_and_query(self, self.encoder, support_x, query_x)
             protos = prototypes(support_emb, support_y, n_way)  # c_k, eq. 1
-            sq_dist = torch.cdist(query_emb, protos).pow(2)[0]  # ‖f(x) − c_k‖², whose softmax(−·) is eq. 2
-        nearest = classes[int(sq_dist.argmin())]
+            dist = proto_distances(query_emb, protos, self.hparams.distance)[0]  # whose softmax(−·) is eq. 2
+        kind = "squared distance" if self.hparams.distance == "squared" else "distance"
+        nearest = classes[int(dist.argmin())]
         n_s = len(support_x)
         query_index = n_s + n_way
         space = embedding_map(
             "Embedding space", "Each support image, each class's prototype and the query is a point; the lines give the "
-            f"query's squared distance to each prototype. It is nearest to {nearest}'s prototype. "
+            f"query's {kind} to each prototype. It is nearest to {nearest}'s prototype. "
             "The map flattens many dimensions into two, so trust the numbers on the lines over the drawn lengths.",
             torch.cat([support_emb, protos, query_emb]),
             labels=support_names(support_y, classes) + [f"prototype {c}" for c in classes] + ["query"],
             kind_of=["support"] * n_s + ["prototype"] * n_way + ["query"],
             group=support_y.tolist() + list(range(n_way)) + [-1],
-            links=[(query_index, n_s + k, float(d)) for k, d in enumerate(sq_dist)], link_label="squared distance")
-        distances = Bars("Squared distance to each prototype",
+            links=[(query_index, n_s + k, float(d)) for k, d in enumerate(dist)], link_label=kind)
+        distances = Bars(f"{kind.capitalize()} to each prototype",
                          f"The probabilities are a softmax of minus these distances: the nearest prototype ({nearest}) "
                          "gets the highest probability, and a class one unit farther is e ≈ 2.7 times less likely.",
-                         categories=list(classes), series={"distance²": sq_dist}, value_label="squared distance")
+                         categories=list(classes), series={"distance²" if self.hparams.distance == "squared" else "distance": dist},
+                         value_label=kind)
         return [space, distances]

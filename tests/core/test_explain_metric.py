@@ -87,18 +87,20 @@ def _t(values):
 
 # -- Prototypical Networks ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("bn_mode", ["running", "transductive"])
-def test_protonet_shows_the_prototypes_and_squared_distances_it_classifies_with(episode, bn_mode):
+@pytest.mark.parametrize("bn_mode,distance", [("running", "squared"), ("transductive", "squared"), ("running", "euclidean")])
+def test_protonet_shows_the_prototypes_and_squared_distances_it_classifies_with(episode, bn_mode, distance):
     ep = episode
-    learner = _learner("protonet", {"bn_mode": bn_mode}, ep)
+    learner = _learner("protonet", {"bn_mode": bn_mode, "distance": distance}, ep)
     explanations, probs, seen = _explain_and_record(learner, ep, learner.encoder)
     n_s = len(ep.support_x)
     for e, (support_emb, query_emb) in zip(explanations, _per_query(learner, seen, n_s)):
         protos = torch.stack([support_emb[ep.support_y == c].mean(0) for c in range(3)])
         d2 = ((query_emb - protos) ** 2).sum(-1).double()
+        if distance == "euclidean":
+            d2 = d2.sqrt()  # easyfsl's scores: ‖f(x) − c_k‖
         bars = _part(e, Bars, "distance")
         assert bars.categories == CLASSES
-        distances = _t(bars.series["distance²"])
+        distances = _t(bars.series["distance²" if distance == "squared" else "distance"])
         assert torch.allclose(distances, d2, rtol=1e-4, atol=1e-4), "the distances are the model's ‖f(x) − c_k‖²"
         assert torch.allclose(F.softmax(-distances, -1), _t(e.probabilities), atol=1e-4), "softmax(−d²) is the prediction"
         assert int(distances.argmin()) == e.predicted, "the nearest prototype is the predicted class"

@@ -247,3 +247,18 @@ def test_checkpoint_round_trip_gives_the_same_predictions(tmp_path, name, hparam
     a = m.adapt(ep.support_x, ep.support_y)(ep.query_x)
     b = loaded.adapt(ep.support_x, ep.support_y)(ep.query_x)
     assert torch.allclose(a, b, atol=1e-6)
+
+
+@pytest.mark.parametrize("distance,power", [("squared", 2), ("euclidean", 1)])
+def test_protonet_trains_on_the_distance_it_is_set_to(distance, power):
+    """The training scores are −‖f(x) − c_k‖^p: p = 2 in the paper (eq. 2), p = 1 as easyfsl scores."""
+    torch.manual_seed(0)
+    learner = core.create("protonet", {"hidden": 8, "distance": distance}, n_way=3)
+    sx, qx = torch.rand(3, 1, 28, 28), torch.rand(6, 1, 28, 28)
+    sy, qy = torch.arange(3), torch.arange(3).repeat(2)
+    learner.train()
+    got = learner.episode_log_probs(sx, sy, qx, 3)
+    learner.train()
+    emb = learner.encoder(torch.cat([sx, qx]))
+    expected = torch.log_softmax(-torch.cdist(emb[3:], emb[:3]).pow(power), -1)
+    assert torch.allclose(got, expected, atol=1e-5)
