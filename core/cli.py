@@ -1,4 +1,4 @@
-"""Headless command line: `fewshot train | eval | predict | explain | compare | sweep | episodes | bench | demo | list`. Never imports Qt.
+"""Headless command line: `fewshot train | eval | predict | explain | compare | sweep | curves | episodes | bench | demo | list`. Never imports Qt.
 
 Examples
   fewshot demo                                           # meta-train ProtoNet on the built-in source, evaluate
@@ -10,6 +10,7 @@ Examples
                   --eval-episodes 600 --json runs/compare.json
   fewshot sweep runs/protonet.pt runs/maml.pt --source omniglot --data ../shared/data/omniglot --shots 1,2,5,10 \
                 --ways 5,20 --episodes 600 --csv runs/sweep.csv --json runs/sweep.json
+  fewshot curves runs/protonet.pt runs/matching.pt --reach 95,96.5 --csv runs/curves.csv
   fewshot episodes --source omniglot --data ../shared/data/omniglot --split test --index 0 --count 3 --out episodes.png
   fewshot bench
 """
@@ -21,8 +22,8 @@ import sys
 import time
 
 from .algorithms import ALGORITHMS, FAMILIES, hparam_fields, hparams_from_dict
-from .cli_study import cmd_compare, cmd_episodes, cmd_sweep
-from .cli_support import ProgressBar, image_size, int_list, ints, make_source, parse_hp_pairs, write_files
+from .cli_study import cmd_compare, cmd_curves, cmd_episodes, cmd_sweep
+from .cli_support import ProgressBar, float_list, image_size, int_list, ints, make_source, parse_hp_pairs, write_files
 from .episodes import TEST_SEED
 from .errors import FewShotError
 from .report import fmt_duration
@@ -325,6 +326,13 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--csv", metavar="PATH", help="also write one row per point as CSV here")
     sw.add_argument("--json", metavar="PATH", help="also write the whole sweep (per-episode accuracies too) as JSON here")
     sw.set_defaults(func=cmd_sweep)
+
+    cu = sub.add_parser("curves", help="time to accuracy: the validation curves training runs kept, against training time")
+    cu.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT", help="checkpoints of runs trained with validation (one row each)")
+    cu.add_argument("--at", type=float_list, metavar="S,S,...", help="training seconds to read the accuracy at (default 60,120,300,600,… up to the longest run)")
+    cu.add_argument("--reach", type=float_list, metavar="A,A,...", help="accuracies in percent to give the training time to, e.g. 95,96.5")
+    cu.add_argument("--csv", metavar="PATH", help="also write every validation point (model, step, train_s, accuracy, ci95) here")
+    cu.set_defaults(func=cmd_curves)
 
     ep = where_from(sub.add_parser("episodes", help="draw episodes of a stream as a PNG grid (support and query images per class)"), device=False)
     ep.add_argument("--split", default="test", help="train, val or test (default test)")

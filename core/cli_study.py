@@ -1,6 +1,7 @@
 """The command line's studies across algorithms, models and episodes: `fewshot compare` (race
-algorithms on identical episodes), `fewshot sweep` (accuracy over shots × ways) and `fewshot
-episodes` (episodes as pictures). `core.cli` declares their arguments."""
+algorithms on identical episodes), `fewshot sweep` (accuracy over shots × ways), `fewshot
+curves` (time to accuracy of training runs) and `fewshot episodes` (episodes as pictures).
+`core.cli` declares their arguments."""
 from __future__ import annotations
 
 import sys
@@ -127,6 +128,19 @@ def cmd_compare(args) -> int:
     print()
     print(comp.markdown(), end="")
     return rc
+
+
+def cmd_curves(args) -> int:
+    """Training runs' validation curves against training time: a Markdown table (and CSV)."""
+    from .learning_curves import LearningCurve, curves_markdown, write_curves_csv
+
+    curves = [LearningCurve.from_checkpoint(path) for path in args.checkpoints]
+    at = args.at or sorted({t for c in curves for t in (60, 120, 300, 600, 1200, 1800) if t <= max(c.train_s[-1] for c in curves)})
+    reach = [a / 100 for a in (args.reach or [])]
+    print(curves_markdown(curves, at, reach))
+    if args.csv:
+        print(f"points: {write_curves_csv(curves, args.csv)}")
+    return 0
 
 
 def cmd_sweep(args) -> int:

@@ -47,6 +47,17 @@ def ints(text: str) -> list[int]:
     return [int(t) for t in text.split(",") if t.strip()]
 
 
+def float_list(text: str) -> list[float]:
+    """--at 60,120.5 → [60.0, 120.5] (an argparse type)."""
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, e.g. 60,300, got {text!r}")
+    return values
+
+
 def int_list(text: str) -> list[int]:
     """--shots 1,2,5 → [1, 2, 5] (an argparse type: a bad list is argparse's one-line error)."""
     try:
