@@ -76,7 +76,7 @@ def main() -> None:
             loss = F.cross_entropy(model(ep.query_x), ep.query_y)
             loss.backward()
             optimizer.step()
-            return float(loss)
+            return float(loss.detach())
 
         def set_progress(i: int) -> None:
             pass
