@@ -2,6 +2,7 @@
 
 - `conv4`: 4 × [conv3×3 (64), BatchNorm, ReLU, max-pool 2] (Vinyals et al. 2016; Snell et al.
   2017). On 28×28 Omniglot it gives a 64-d embedding. Forgetting the max-pool costs points.
+  Runs in channels-last memory layout (faster convolutions on a CPU; same values).
 - `conv4_strided`: MAML's Omniglot variant (Finn et al. 2017): stride-2 convolutions, no pooling,
   features averaged over space (their code's `reduce_mean` for Omniglot).
 
@@ -43,8 +44,17 @@ class Conv4(nn.Module):
         self.blocks = nn.Sequential(*blocks)
         self.strided = strided
         self.bn_mode = bn_mode
+        # Channels-last layout (weights and activations): oneDNN's CPU convolutions run ~1.3× faster
+        # in it (a ProtoNet 60-way 1-shot 5-query step: 0.52 s against 0.73 s on one thread, 0.29
+        # against 0.38 s on two). The values are the same up to the order of summation. The strided
+        # variant keeps the default layout: MAML's vmapped functional copy reads its weights.
+        self.channels_last = not strided
+        if self.channels_last:
+            self.to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
         h = self.blocks(x)
         if self.strided:
             return h.mean(dim=(-2, -1))
