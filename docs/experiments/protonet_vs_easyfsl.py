@@ -18,6 +18,8 @@ Arms:
   does exactly what that learner does: BatchNorm in eval mode, support and query embedded
   separately, nearest prototype).
 Prints one JSON line: the arm, its settings, steps, training seconds and the test accuracies.
+`--algorithm matching` (etc.) runs the same equal-steps protocol for another learner's studio arm
+(`--train-way`, `--train-shot`, `--train-query` set its episodes).
 """
 from __future__ import annotations
 
@@ -41,6 +43,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--hp", action="append", default=[], help="NAME=VALUE for the studio arm")
+    ap.add_argument("--algorithm", default="protonet", help="the studio arm's algorithm (the easyfsl arm is ProtoNet's)")
+    ap.add_argument("--train-shot", type=int, default=1)
     ap.add_argument("--train-way", type=int, default=60)
     ap.add_argument("--train-query", type=int, default=5)
     ap.add_argument("--eval-ways", default="5,20")
@@ -51,12 +55,14 @@ def main() -> None:
     overrides = dict(kv.split("=", 1) for kv in a.hp)
     if a.arm == "easyfsl":
         overrides = {**overrides, "distance": "euclidean", "lr_halve_every": 0}
-    hparams = parse_hparams("protonet", overrides)
+    if a.arm == "easyfsl" and a.algorithm != "protonet":
+        ap.error("the easyfsl arm is easyfsl's PrototypicalNetworks: --algorithm protonet")
+    hparams = parse_hparams(a.algorithm, overrides)
     train = core.open_source("omniglot", "trainval", data=a.data)
     test = core.open_source("omniglot", "test", data=a.data)
     torch.manual_seed(a.seed)  # as the Trainer does: the initial weights depend on the seed alone
-    learner = core.create("protonet", hparams, train.spec, n_way=5)
-    sampler = EpisodeSampler(train, a.train_way, 1, a.train_query, seed=a.seed)
+    learner = core.create(a.algorithm, hparams, train.spec, n_way=a.train_way)
+    sampler = EpisodeSampler(train, a.train_way, a.train_shot, a.train_query, seed=a.seed)
 
     if a.arm == "studio":
         learner.begin_training(a.steps, 0)
@@ -90,7 +96,7 @@ def main() -> None:
     if a.arm == "easyfsl":
         learner.encoder.load_state_dict(model.backbone.state_dict())
 
-    result = {"arm": a.arm, "hp": overrides, "seed": a.seed, "steps": a.steps, "train_way": a.train_way,
+    result = {"arm": a.arm, "algorithm": a.algorithm, "hp": overrides, "seed": a.seed, "steps": a.steps, "train_way": a.train_way,
               "train_s": round(train_s, 1), "last_100_loss": round(sum(losses[-100:]) / len(losses[-100:]), 4)}
     for n_way in (int(w) for w in a.eval_ways.split(",")):
         r = core.evaluate(learner, test, n_way, 1, 15, episodes=a.eval_episodes)

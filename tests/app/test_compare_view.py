@@ -175,8 +175,10 @@ def test_each_algorithms_form_offers_its_measured_settings(view, qtbot):
     assert not view.setup.preset_btn.isHidden()
     view.setup.preset_btn.menu().actions()[0].trigger()
     assert view.setup.hparams["matching"] == core.ALGORITHMS["matching"].presets["measured"]
-    qtbot.mouseClick(view.setup.edit_buttons["protonet"], Qt.MouseButton.LeftButton)  # no presets: no button
-    assert view.setup.preset_btn.isHidden() and view.setup.hparams.get("protonet", {}) == {}
+    qtbot.mouseClick(view.setup.edit_buttons["maml"], Qt.MouseButton.LeftButton)  # no presets: no button
+    assert view.setup.preset_btn.isHidden() and view.setup.hparams.get("maml", {}) == {}
+    qtbot.mouseClick(view.setup.edit_buttons["protonet"], Qt.MouseButton.LeftButton)  # issue 17's measured setting
+    assert not view.setup.preset_btn.isHidden() and "distance euclidean" in view.setup.preset_btn.menu().actions()[0].text()
     assert view.setup.hparams["matching"]["cosine_scale"] == 10.0  # matching keeps its own settings
 
 

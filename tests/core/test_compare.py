@@ -223,17 +223,17 @@ def test_cli_compare_prints_markdown_and_writes_json(tmp_path, capsys):
     matrix_rows = [line for line in text.splitlines() if line.startswith(("| `protonet` |", "| `matching` |"))]
     assert len(matrix_rows) == 2 and all(line.count("–") == 1 and "%" in line for line in matrix_rows)
     comp = core.Comparison.load_json(out)
-    measured = core.ALGORITHMS["matching"].presets["measured"]  # --preset *=measured: matching has one, protonet none
-    assert comp.config.hparams == {"protonet": {"hidden": "8", "train_way": "4"},
-                                   "matching": {**measured, "hidden": "8", "lr_schedule": "step"}}  # --hp over the preset
+    measured = {name: core.ALGORITHMS[name].presets["measured"] for name in ("protonet", "matching")}  # --preset *=measured
+    assert comp.config.hparams == {"protonet": {**measured["protonet"], "hidden": "8", "train_way": "4"},
+                                   "matching": {**measured["matching"], "hidden": "8", "lr_schedule": "step"}}  # --hp over the preset
     assert comp.results["protonet"].hparams["hidden"] == 8 and len(comp.results["matching"].per_episode) == 4
     assert (tmp_path / "t.csv").is_file() and (tmp_path / "m.csv").is_file()
     assert main(["compare", "-a", "protonet,nope", "--source", "folder", "--data", str(root)]) == 2
     assert "unknown algorithm" in capsys.readouterr().err
     assert main(["compare", "-a", "protonet", "--source", "folder", "--data", str(root), "--hp", "hidden=8"]) == 2
     assert "ALGORITHM.NAME=VALUE" in capsys.readouterr().err
-    assert main(["compare", "-a", "protonet", "--source", "folder", "--data", str(root), "--preset", "protonet=measured"]) == 2
-    assert "protonet has no preset 'measured'" in capsys.readouterr().err
+    assert main(["compare", "-a", "maml", "--source", "folder", "--data", str(root), "--preset", "maml=measured"]) == 2
+    assert "maml has no preset 'measured'" in capsys.readouterr().err
 
 
 def test_durations_read_as_clock_times():
