@@ -1,5 +1,5 @@
 """The Compare view's live curves: loss, training accuracy and validation accuracy of every
-compared algorithm overlaid, against episodes or wall-clock seconds, one stable colour per
+compared algorithm overlaid, against episodes or training seconds (validations excluded), one stable colour per
 algorithm; a chip per algorithm above the plots hides or shows its curves.
 
 `CurvesPanel` only draws: the Compare view feeds it the run's events (`curves[name].add…`) and
@@ -88,7 +88,7 @@ class CurvesPanel(QWidget):
         self.dirty = False
         self.x_box = QComboBox()
         self.x_box.addItem("against episodes", "episodes")
-        self.x_box.addItem("against seconds", "seconds")
+        self.x_box.addItem("against training seconds", "seconds")
         self.x_box.currentIndexChanged.connect(lambda: (self.mark_dirty(), self.redraw()))
         title = QLabel("Meta-training")
         title.setObjectName("heading")
@@ -185,7 +185,7 @@ class CurvesPanel(QWidget):
         for c in self.curves.values():
             c.draw(by_seconds)
         for p in self.plots:
-            p.setLabel("bottom", "seconds" if by_seconds else "episodes")
+            p.setLabel("bottom", "training seconds" if by_seconds else "episodes")
         return True
 
     def apply_palette(self, extra_plots: tuple = ()) -> None:

@@ -31,7 +31,7 @@ NUMBERS = [("n_way", "Ways (N)", 2, 100, "Classes per episode (the test protocol
            ("k_shot", "Shots (K)", 1, 50, "Support images per class"),
            ("q_query", "Queries", 1, 100, "Query images per class"),
            ("steps_each", "Steps each", 1, 10_000_000, "Meta-training steps per algorithm"),
-           ("seconds_each", "Time each (s)", 0, 10_000_000, "Wall-clock budget per algorithm (0 = none); the run stops at whichever budget ends first"),
+           ("seconds_each", "Time each (s)", 0, 10_000_000, "Training-time budget per algorithm (validations pause its clock; 0 = none); the run stops at whichever budget ends first"),
            ("eval_episodes", "Test episodes", 1, 100_000, "Shared test episodes (600 is the standard)"),
            ("seed", "Seed", 0, 2**31 - 1, "The same seed gives every algorithm the same episodes and initial weights")]
 

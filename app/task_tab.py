@@ -31,7 +31,7 @@ class TaskTab(QWidget):
                  ("k_shot", "Shots (K)", "Support images per class"),
                  ("q_query", "Queries", "Query images per class in validation episodes"),
                  ("steps", "Steps", "Meta-training steps"),
-                 ("max_seconds", "Time limit (s)", "Stop after this many seconds (0 = no limit)"),
+                 ("max_seconds", "Time limit (s)", "Stop after this many seconds of training (validations pause the clock; 0 = no limit)"),
                  ("seed", "Seed", "The same seed gives every algorithm the same episodes")]
         form.addRow("Meta-train on", self.source_box)
         form.addRow("", self.source_label)

@@ -259,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--train-way", type=int), t.add_argument("--train-shot", type=int), t.add_argument("--train-query", type=int)
     t.add_argument("--meta-batch", type=int)
     t.add_argument("--steps", type=int, default=0, help="meta-training steps (default 1000, or unlimited with --minutes)")
-    t.add_argument("--minutes", type=float, default=0, help="wall-clock budget in minutes")
+    t.add_argument("--minutes", type=float, default=0, help="training-time budget in minutes (validations pause its clock)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--val-every", type=int, default=500)
     t.add_argument("--val-episodes", type=int, default=100)
@@ -300,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--protocol", default="same", choices=["same", "paper"],
                    help="same: every algorithm trains on identical N-way K-shot Q-query episodes (default); paper: each on its paper's episode shape, same seed")
     c.add_argument("--steps-each", type=int, default=0, help="meta-training steps per algorithm (default 1000, or unlimited with --minutes-each)")
-    c.add_argument("--minutes-each", type=float, default=0, help="wall-clock budget per algorithm, in minutes")
+    c.add_argument("--minutes-each", type=float, default=0, help="training-time budget per algorithm, in minutes (validations pause its clock)")
     c.add_argument("--seed", type=int, default=0, help="training episodes and initial weights (the same for every algorithm)")
     c.add_argument("--eval-episodes", type=int, default=600, help="shared test episodes")
     c.add_argument("--val-every", type=int, default=500)

@@ -72,7 +72,7 @@ class CompareConfig:
     q_query: int = 15
     protocol: str = "same"
     steps_each: int = 1000  # meta-training steps per algorithm
-    seconds_each: float | None = None  # wall-clock budget per algorithm (the run stops at whichever comes first)
+    seconds_each: float | None = None  # training-time budget per algorithm, validations excluded (the run stops at whichever comes first)
     seed: int = 0  # training episodes and initial weights
     eval_episodes: int = 600
     test_seed: int = TEST_SEED
