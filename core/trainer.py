@@ -109,6 +109,7 @@ class Trainer:
         self.train_before = 0.0  # their training time (validations excluded)
         self._session_start: float | None = None  # when this session's run() began
         self._val_seconds = 0.0  # this session's time spent validating
+        self._ended_train_s: float | None = None  # this session's training time, frozen when its loop ends
         self.history: dict[str, list] = {"step": [], "loss": [], "accuracy": [], "val_step": [], "val_accuracy": [], "val_ci95": [],
                                          "val_train_s": []}  # training seconds at each validation: time-to-accuracy curves
         if resume_from is not None:
@@ -179,7 +180,7 @@ class Trainer:
         sampler.position = self.episodes_seen  # resume: the episode stream continues where it stopped
         self.learner.begin_training(c.steps, self.step)
         start = self._session_start = time.perf_counter()
-        self._val_seconds = 0.0
+        self._val_seconds, self._ended_train_s = 0.0, None
         start_episodes, start_step = self.episodes_seen, self.step
         loss = acc = float("nan")
         status = "done"
@@ -222,6 +223,7 @@ class Trainer:
                 self._validate_into(p)
                 self._checkpoint(elapsed())
             yield p
+        self._ended_train_s = self.session_train_seconds()  # a checkpoint saved later (the app's) reads this, not the clock
         p = Progress(self.step, c.steps, self.episodes_seen, loss, acc, elapsed_s=elapsed(), train_s=self.train_seconds(), eta_s=0.0, status=status,
                      message={"done": "finished", "cancelled": "stopped by the user", "time_limit": "time budget spent"}[status])
         if status != "cancelled":
@@ -233,6 +235,8 @@ class Trainer:
         """This session's training time: wall time since `run()` began, less its validations."""
         if self._session_start is None:
             return 0.0
+        if self._ended_train_s is not None:
+            return self._ended_train_s
         return time.perf_counter() - self._session_start - self._val_seconds
 
     def train_seconds(self) -> float:

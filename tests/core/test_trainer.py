@@ -203,6 +203,8 @@ def test_validations_pause_the_time_budget_and_their_training_times_are_kept(sma
     assert last.status == "time_limit" and last.step == 5  # 5 training seconds, not 5 seconds of anything
     assert trainer.history["val_step"] == [2, 4, 5] and trainer.history["val_train_s"] == [2.0, 4.0, 5.0]
     assert last.train_s == 5.0 and last.elapsed_s == 205.0  # (read before its own closing validation)
+    now[0] += 1000.0  # later (the app saves its checkpoint after the run): the training time stays what it was
+    assert trainer.train_seconds() == 5.0 and trainer.trainer_state(last.elapsed_s)["train_s"] == 5.0
     # kept in the checkpoint: a resumed run's curve continues from the same training time
     resumed = core.Trainer(_cfg(steps=7, val_every=2), train, test, resume_from=tmp_path / "c.pt")
     assert resumed.train_before == 5.0 and resumed.history["val_train_s"] == [2.0, 4.0, 5.0]
