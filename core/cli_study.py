@@ -135,7 +135,8 @@ def cmd_curves(args) -> int:
     from .learning_curves import LearningCurve, curves_markdown, write_curves_csv
 
     curves = [LearningCurve.from_checkpoint(path) for path in args.checkpoints]
-    at = args.at or sorted({t for c in curves for t in (60, 120, 300, 600, 1200, 1800) if t <= max(c.train_s[-1] for c in curves)})
+    longest = max(c.train_s[-1] for c in curves)
+    at = args.at or [t for t in (60, 120, 300, 600, 1200, 1800) if t <= longest]
     reach = [a / 100 for a in (args.reach or [])]
     print(curves_markdown(curves, at, reach))
     if args.csv:
