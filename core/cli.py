@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import signal
 import sys
 import time
 
 from .algorithms import ALGORITHMS, FAMILIES, hparam_fields, hparams_from_dict
 from .cli_study import cmd_compare, cmd_curves, cmd_episodes, cmd_sweep
 from .cli_support import ProgressBar, float_list, image_size, int_list, ints, make_source, parse_hp_pairs, write_files
+from .distributed import DEFAULT_TIMEOUT_S, RankFailure
 from .episodes import TEST_SEED
 from .errors import FewShotError
 from .report import fmt_duration
@@ -45,25 +47,30 @@ def _preset_and_hparams(args) -> dict:
 
 
 def cmd_train(args) -> int:
-    from .evaluation import evaluate
-    from .trainer import TrainConfig, Trainer
+    from .distributed import init_from_environment, launched_by_torchrun
 
     hparams = _preset_and_hparams(args)  # a bad --preset fails before any source is built
-    train_src = make_source(args.source, args.data, args.train_split, size=args.size)
-    val_src = make_source(args.source, args.data, args.val_split, spec=train_src.spec) if args.val_episodes > 0 else None
-    steps = args.steps if args.steps else (10**9 if args.minutes else 1000)
-    config = TrainConfig(
-        algorithm=args.algorithm, hparams=hparams, n_way=args.way, k_shot=args.shot, q_query=args.query,
-        train_way=args.train_way, train_shot=args.train_shot, train_query=args.train_query, meta_batch=args.meta_batch,
-        steps=steps, max_seconds=args.minutes * 60 if args.minutes else None, seed=args.seed,
-        val_every=args.val_every, val_episodes=args.val_episodes, device=args.device, checkpoint_path=args.out,
-    )
-    trainer = Trainer(config, train_src, val_src, resume_from=args.resume)
-    shape = trainer.episode_shape()
-    print(f"{trainer.learner.title}: {trainer.learner.parameter_count():,} parameters on {trainer.device}; "
-          f"training {shape['train_way']}-way {shape['train_shot']}-shot {shape['train_query']}-query, meta-batch {shape['meta_batch']}, "
-          f"on {train_src.description}; validating {args.way}-way {args.shot}-shot on {val_src.description if val_src else 'nothing'}", flush=True)
-    bar = ProgressBar()
+    if not launched_by_torchrun():
+        return _train(args, hparams, None)
+    # One rank of `torchrun --nproc-per-node P -m core train ...` (core.distributed).
+    ctx, args.device = init_from_environment(args.device, args.dist_timeout)
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def stopped_by_launcher(signum, frame):
+        # torchrun stops the other ranks with SIGTERM when one fails: say so instead of vanishing
+        raise RankFailure(f"rank {ctx.rank} of {ctx.world_size} was stopped by the launcher (SIGTERM), which does this when another rank fails; "
+                          "see the launcher's report for which rank and why")
+
+    signal.signal(signal.SIGTERM, stopped_by_launcher)
+    try:
+        return _train(args, hparams, ctx)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        ctx.close()
+
+
+def _follow(trainer, bar: ProgressBar, config) -> object:
+    """Run the trainer to its end, drawing its progress; returns the last Progress."""
     last = None
     for p in trainer.run():
         last = p
@@ -73,17 +80,51 @@ def cmd_train(args) -> int:
         if p.val_accuracy is not None:
             bar.close()
     bar.close()
-    print(f"{last.message}: {last.step} steps, {last.episodes} episodes in {fmt_duration(last.elapsed_s)} ({last.elapsed_s:.0f} s"
+    return last
+
+
+def _train(args, hparams: dict, ctx) -> int:
+    from .distributed import evaluate_across_ranks
+    from .evaluation import evaluate
+    from .trainer import TrainConfig, Trainer
+
+    say = print if ctx is None or ctx.is_main else (lambda *a, **k: None)  # only rank 0 prints
+    train_src = make_source(args.source, args.data, args.train_split, size=args.size)
+    val_src = make_source(args.source, args.data, args.val_split, spec=train_src.spec) if args.val_episodes > 0 else None
+    steps = args.steps if args.steps else (10**9 if args.minutes else 1000)
+    config = TrainConfig(
+        algorithm=args.algorithm, hparams=hparams, n_way=args.way, k_shot=args.shot, q_query=args.query,
+        train_way=args.train_way, train_shot=args.train_shot, train_query=args.train_query, meta_batch=args.meta_batch,
+        steps=steps, max_seconds=args.minutes * 60 if args.minutes else None, seed=args.seed,
+        val_every=args.val_every, val_episodes=args.val_episodes, device=args.device, checkpoint_path=args.out,
+    )
+    trainer = Trainer(config, train_src, val_src, resume_from=args.resume, dist=ctx)
+    shape = trainer.episode_shape()
+    ranks = (f" ({shape['rank_meta_batch']} per rank × {ctx.describe()}{'; the paper meta-batch of 1 became one episode per rank' if shape['rank_meta_batch'] == 1 and (args.meta_batch or 1) == 1 else ''})"
+             if ctx is not None else "")
+    say(f"{trainer.learner.title}: {trainer.learner.parameter_count():,} parameters on {trainer.device}; "
+        f"training {shape['train_way']}-way {shape['train_shot']}-shot {shape['train_query']}-query, meta-batch {shape['meta_batch']}{ranks}, "
+        f"on {train_src.description}; validating {args.way}-way {args.shot}-shot on {val_src.description if val_src else 'nothing'}", flush=True)
+    bar = ProgressBar() if ctx is None or ctx.is_main else ProgressBar(enabled=False)
+    try:
+        last = _follow(trainer, bar, config)
+    except FewShotError:
+        bar.close()  # the error goes on a line of its own
+        raise
+    say(f"{last.message}: {last.step} steps, {last.episodes} episodes in {fmt_duration(last.elapsed_s)} ({last.elapsed_s:.0f} s"
           + (f"; {last.train_s:.0f} s of it training, the rest validating)" if last.elapsed_s - last.train_s >= 1 else ")")
           + (f"; final validation {100 * last.val_accuracy:.2f} ± {100 * last.val_ci95:.2f}%" if last.val_accuracy is not None else ""))
     if args.out:
-        print(f"checkpoint: {args.out}")
+        say(f"checkpoint: {args.out}")
     if args.eval_episodes > 0:
         test_src = make_source(args.eval_source or args.source, args.eval_data or args.data, args.eval_split, size=args.size)
         for n_way in ints(args.eval_ways):
             for k_shot in ints(args.eval_shots):
-                res = evaluate(trainer.learner, test_src, n_way, k_shot, args.query, args.eval_episodes, device=trainer.device)
-                print(f"test {test_src.description}: {res}", flush=True)
+                if ctx is not None:  # the test episodes dealt to the ranks, the same result
+                    res = evaluate_across_ranks(ctx, trainer.learner, test_src, n_way, k_shot, args.query, args.eval_episodes, TEST_SEED, trainer.device)
+                else:
+                    res = evaluate(trainer.learner, test_src, n_way, k_shot, args.query, args.eval_episodes, device=trainer.device)
+                say(f"test {test_src.description}: {res}", flush=True)
     return 0
 
 
@@ -265,6 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--val-episodes", type=int, default=100)
     t.add_argument("--out", help="checkpoint path (written at each validation and at the end)")
     t.add_argument("--resume", help="continue from this checkpoint")
+    t.add_argument("--dist-timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
+                   help="under torchrun: how long a rank waits for the others in a collective before the run stops with an error")
     t.add_argument("--eval-episodes", type=int, default=0, help="after training, test on this many episodes (e.g. 600)")
     t.add_argument("--eval-ways", default="5", help="comma-separated ways to test, e.g. 5,20")
     t.add_argument("--eval-shots", default="1", help="comma-separated shots to test, e.g. 1,5")

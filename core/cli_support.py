@@ -72,10 +72,13 @@ def int_list(text: str) -> list[int]:
 class ProgressBar:
     """A one-line progress bar on stderr, redrawn at most 4 times a second."""
 
-    def __init__(self, stream=None):
+    def __init__(self, stream=None, enabled: bool = True):
         self.stream, self.last = stream or sys.stderr, 0.0  # sys.stderr now, not at import: it may have been replaced
+        self.enabled = enabled  # off on the ranks other than 0 of a torchrun run
 
     def update(self, frac: float, text: str, force: bool = False) -> None:
+        if not self.enabled:
+            return
         now = time.perf_counter()
         if not force and now - self.last < 0.25:
             return
@@ -86,6 +89,8 @@ class ProgressBar:
         self.stream.flush()
 
     def close(self) -> None:
+        if not self.enabled:
+            return
         self.stream.write("\n")
         self.stream.flush()
 

@@ -25,13 +25,18 @@ class Episode:
     query_x: torch.Tensor  # [N*Q, C, H, W]
     query_y: torch.Tensor  # [N*Q]
     class_names: tuple[str, ...]
+    # Its position in the sampler's stream (None for an episode made by hand): an algorithm that
+    # draws random numbers while training on it seeds them from this (`task_generator`), so the
+    # draws belong to the episode, not to the process — a data-parallel run, whose ranks each
+    # train on a share of the meta-batch, then draws exactly what one process would.
+    index: int | None = None
 
     @property
     def n_way(self) -> int:
         return len(self.class_names)
 
     def to(self, device: torch.device | str) -> "Episode":
-        return Episode(self.support_x.to(device), self.support_y.to(device), self.query_x.to(device), self.query_y.to(device), self.class_names)
+        return Episode(self.support_x.to(device), self.support_y.to(device), self.query_x.to(device), self.query_y.to(device), self.class_names, self.index)
 
 
 def mix_seed(seed: int, index: int) -> int:
@@ -41,6 +46,15 @@ def mix_seed(seed: int, index: int) -> int:
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
     return (z ^ (z >> 31)) & 0x7FFFFFFFFFFFFFFF
+
+
+def task_generator(task: Episode, salt: int, fallback: torch.Generator) -> torch.Generator:
+    """The random stream an algorithm draws from while training on `task`: seeded from the
+    episode's position in its stream (and `salt`, which keeps different uses apart), or
+    `fallback` for an episode made by hand."""
+    if task.index is None:
+        return fallback
+    return torch.Generator().manual_seed(mix_seed(salt, task.index))
 
 
 class EpisodeSampler:
@@ -87,7 +101,7 @@ class EpisodeSampler:
         support_y = labels.repeat_interleave(self.k_shot)
         query_y = labels.repeat_interleave(self.q_query)
         names = tuple(src.class_name(int(c)) for c in classes)
-        return Episode(support_x, support_y, query_x, query_y, names)
+        return Episode(support_x, support_y, query_x, query_y, names, index)
 
     def __iter__(self) -> Iterator[Episode]:
         while True:

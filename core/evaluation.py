@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 
@@ -27,15 +27,17 @@ class EvalResult:
 
 def evaluate(learner: MetaLearner, source: ClassSource, n_way: int = 5, k_shot: int = 1, q_query: int = 15,
              episodes: int = 600, seed: int = TEST_SEED, device: torch.device | str | None = None,
-             on_episode: Callable[[int, float], bool | None] | None = None, each_query: bool = False) -> EvalResult:
+             on_episode: Callable[[int, float], bool | None] | None = None, each_query: bool = False,
+             indices: Sequence[int] | None = None) -> EvalResult:
     """Adapt on each episode's support set and score its queries. `on_episode(i, acc)` may return
     True to stop early (the result then covers the episodes done). By default the queries are
     classified as one batch (the papers' protocol, transductive where the algorithm is); with
-    `each_query`, every query on its own (`Classifier.classify_each`, what the app does)."""
+    `each_query`, every query on its own (`Classifier.classify_each`, what the app does).
+    `indices`: only these episodes of the stream (a data-parallel run's share), else 0…episodes−1."""
     device = torch.device(device) if device is not None else learner.device
     sampler = EpisodeSampler(source.to(device), n_way, k_shot, q_query, seed=seed, device=device)
     accs: list[float] = []
-    for i in range(episodes):
+    for i in (range(episodes) if indices is None else indices):
         accs.append(episode_accuracy(learner, sampler.episode(i), each_query))
         if on_episode is not None and on_episode(i, accs[-1]):
             break

@@ -5,6 +5,10 @@ Python values only: a GUI thread can forward them as they are). It checks a `Can
 every step, so Stop takes effect within one step; validates every `val_every` steps on a fixed
 seeded set of episodes; writes an atomic checkpoint at each validation; resumes from one exactly;
 and stops with `TrainingDiverged` (restoring the last good weights) when the loss is NaN or inf.
+
+Given a `DistContext` (a torchrun run, `core.distributed`), it is one rank of a data-parallel run:
+it trains on its share of every meta-batch, averages the update across the ranks, agrees with them
+on when to stop, splits validation across them, and writes checkpoints only on rank 0.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ import torch
 from .algorithms import create, get_algorithm, parse_hparams
 from .algorithms.base import MetaLearner
 from .checkpoint import learner_from_checkpoint, read_checkpoint, save_checkpoint
+from .distributed import DistContext, RankFailure, evaluate_across_ranks, split_meta_batch
 from .episodes import VAL_SEED, EpisodeSampler
 from .errors import TrainingDiverged
 from .evaluation import evaluate
@@ -97,8 +102,10 @@ class Progress:
 
 class Trainer:
     def __init__(self, config: TrainConfig, train_source: ClassSource, val_source: ClassSource | None = None,
-                 learner: MetaLearner | None = None, cancel: CancelToken | None = None, resume_from: str | Path | None = None):
+                 learner: MetaLearner | None = None, cancel: CancelToken | None = None, resume_from: str | Path | None = None,
+                 dist: DistContext | None = None):
         self.config = config
+        self.dist = dist
         self.device = auto_device(config.device)
         self.cancel = cancel or CancelToken()
         self.train_source = train_source
@@ -132,7 +139,16 @@ class Trainer:
             hparams = parse_hparams(config.algorithm, config.hparams)
             train_way = self._episode_shape(config.algorithm, hparams)["train_way"]
             self.learner = create(config.algorithm, hparams, train_source.spec, train_way).to(self.device)
+        if dist is not None:
+            self.learner.collective = dist
+            # every rank starts from rank 0's weights (the same seed gives the same ones on a CPU;
+            # this also holds where initialisation is not deterministic)
+            dist.broadcast_([t for t in self.learner.state_dict().values() if torch.is_tensor(t)], "sharing rank 0's initial weights")
         self._last_good = self._snapshot()
+
+    @property
+    def world_size(self) -> int:
+        return self.dist.world_size if self.dist is not None else 1
 
     def episode_shape(self) -> dict[str, int]:
         """Training-episode shape: explicit config > the algorithm's paper defaults > the test protocol."""
@@ -150,15 +166,22 @@ class Trainer:
         }
         # A source with few classes (the user's own set) caps the ways rather than failing.
         shape["train_way"] = min(shape["train_way"], self.train_source.num_classes)
+        # A data-parallel run: each rank's share of the meta-batch; "meta_batch" is then the whole
+        # step's (a paper meta-batch of 1 becomes one episode per rank).
+        shape["rank_meta_batch"] = split_meta_batch(shape["meta_batch"], self.world_size) if self.world_size > 1 else shape["meta_batch"]
+        shape["meta_batch"] = shape["rank_meta_batch"] * self.world_size
         return shape
 
     def _snapshot(self) -> dict:
         return {k: v.detach().clone() for k, v in self.learner.state_dict().items()}
 
     def trainer_state(self, elapsed: float) -> dict:
-        return {"config": self.config.to_dict(), "step": self.step, "episodes_seen": self.episodes_seen,
-                "elapsed_s": elapsed, "train_s": self.train_seconds(), "history": copy.deepcopy(self.history), "episode_shape": self.episode_shape(),
-                "source": self.train_source.description}
+        state = {"config": self.config.to_dict(), "step": self.step, "episodes_seen": self.episodes_seen,
+                 "elapsed_s": elapsed, "train_s": self.train_seconds(), "history": copy.deepcopy(self.history), "episode_shape": self.episode_shape(),
+                 "source": self.train_source.description}
+        if self.dist is not None:
+            state["distributed"] = {"world_size": self.dist.world_size, "backend": self.dist.backend}
+        return state
 
     def save(self, path: str | Path, elapsed: float, extra: dict | None = None) -> Path:
         return save_checkpoint(path, self.learner, self.trainer_state(elapsed), extra)
@@ -168,17 +191,60 @@ class Trainer:
             return None
         c = self.config
         # Stop (the cancel token) also cuts a validation short, so it never waits for a whole pass.
-        res = evaluate(self.learner, self.val_source, c.n_way, c.k_shot, c.q_query, c.val_episodes, seed=VAL_SEED,
-                       device=self.device, on_episode=lambda i, acc: self.cancel.cancelled)
+        stop_early = lambda i, acc: self.cancel.cancelled  # noqa: E731
+        if self.dist is not None:
+            res = evaluate_across_ranks(self.dist, self.learner, self.val_source, c.n_way, c.k_shot, c.q_query, c.val_episodes,
+                                        VAL_SEED, self.device, on_episode=stop_early)
+        else:
+            res = evaluate(self.learner, self.val_source, c.n_way, c.k_shot, c.q_query, c.val_episodes, seed=VAL_SEED,
+                           device=self.device, on_episode=stop_early)
         return res.mean, res.ci95
 
     def run(self) -> Iterator[Progress]:
+        try:
+            yield from self._run()
+        except RankFailure as exc:
+            where = (f"; the last checkpoint, {self.config.checkpoint_path}, is intact" if self.config.checkpoint_path and Path(self.config.checkpoint_path).exists()
+                     else "; no checkpoint was written yet")
+            raise RankFailure(f"the distributed run stopped after step {self.step}: {exc}{where}") from exc
+
+    def _run(self) -> Iterator[Progress]:
         c = self.config
         shape = self.episode_shape()
         sampler = EpisodeSampler(self.train_source.to(self.device), shape["train_way"], shape["train_shot"],
                                  shape["train_query"], seed=c.seed, device=self.device)
         sampler.position = self.episodes_seen  # resume: the episode stream continues where it stopped
         self.learner.begin_training(c.steps, self.step)
+        rank = self.dist.rank if self.dist is not None else 0
+        hooks = [opt.register_step_pre_hook(lambda *_: self.learner.average_gradients())
+                 for opt in self.learner.meta_optimizers()] if self.dist is not None else []
+        try:
+            yield from self._loop(c, shape, sampler, rank)
+        finally:
+            for h in hooks:
+                h.remove()
+
+    def _agree(self, run_s: float, cancelled: bool) -> tuple[float, bool]:
+        """The ranks' common view of the clock and of Stop: the longest training time and any
+        rank's Stop (one process: its own). Every rank then takes the same decision (stop, or
+        another step) and gives the learner the same `progress`, so schedules stay in step."""
+        if self.dist is None:
+            return run_s, cancelled
+        t = torch.tensor([run_s, float(cancelled)], dtype=torch.float64)
+        self.dist.all_reduce_(t, "max", "agreeing on the clock")
+        return float(t[0]), bool(t[1])
+
+    def _reduce_step(self, m) -> tuple[float, float, int]:
+        """(loss, accuracy, episodes) of the whole step; in a data-parallel run also averages the
+        floating-point buffers (BatchNorm's running statistics), so every rank holds one model."""
+        if self.dist is None:
+            return m.loss, m.accuracy, m.episodes
+        t = torch.tensor([m.loss * m.episodes, m.accuracy * m.episodes, float(m.episodes)], dtype=torch.float64)
+        self.dist.all_reduce_(t, "sum", "reducing the step's loss")
+        self.dist.average_([b for b in self.learner.buffers() if b.is_floating_point()], "averaging BatchNorm statistics")
+        return float(t[0] / t[2]), float(t[1] / t[2]), int(t[2])
+
+    def _loop(self, c: TrainConfig, shape: dict, sampler: EpisodeSampler, rank: int) -> Iterator[Progress]:
         start = self._session_start = time.perf_counter()
         self._val_seconds, self._ended_train_s = 0.0, None
         start_episodes, start_step = self.episodes_seen, self.step
@@ -189,26 +255,31 @@ class Trainer:
             return self.elapsed_before + time.perf_counter() - start
 
         while self.step < c.steps:
-            if self.cancel.cancelled:
+            run_s, cancelled = self._agree(self.session_train_seconds(), self.cancel.cancelled)
+            if cancelled:
                 status = "cancelled"
                 break
-            run_s = self.session_train_seconds()
             if c.max_seconds is not None and run_s >= c.max_seconds:
                 status = "time_limit"
                 break
             self.learner.progress = max(self.step / c.steps, run_s / c.max_seconds if c.max_seconds else 0.0)
-            tasks = sampler.take(shape["meta_batch"])
+            # This rank's share of the step's episodes (all of them in one process): positions
+            # base + rank·b … base + (rank+1)·b − 1 of the stream one process would draw.
+            base, share = sampler.position, shape["rank_meta_batch"]
+            tasks = [sampler.episode(base + rank * share + j) for j in range(share)]
+            sampler.position = base + shape["meta_batch"]
+            self.learner._grads_averaged = False
             try:
                 m = self.learner.meta_train_step(tasks)
-                if not math.isfinite(m.loss):
-                    raise TrainingDiverged(f"the training loss became {m.loss}")
+                loss, acc, episodes = self._reduce_step(m)
+                if not math.isfinite(loss):
+                    raise TrainingDiverged(f"the training loss became {loss}")
             except TrainingDiverged as exc:
                 self.learner.load_state_dict(self._last_good)
                 where = f"; the last good checkpoint is {c.checkpoint_path}" if c.checkpoint_path and Path(c.checkpoint_path).exists() else ""
                 raise TrainingDiverged(f"training stopped at step {self.step + 1}: {exc}. The weights were restored to the last good state{where}. Try a lower learning rate.") from exc
             self.step += 1
-            self.episodes_seen += m.episodes
-            loss, acc = m.loss, m.accuracy
+            self.episodes_seen += episodes
             for k, v in (("step", self.step), ("loss", loss), ("accuracy", acc)):
                 self.history[k].append(v)
             run_s = self.session_train_seconds()
@@ -247,6 +318,8 @@ class Trainer:
         t0 = time.perf_counter()
         v = self.validate()
         self._val_seconds += time.perf_counter() - t0  # the clock of a time budget stops while validating
+        if self.dist is not None:
+            self.dist.check_same_weights(self.learner)  # a desynchronised run stops here, before it is saved
         if v is not None:
             p.val_accuracy, p.val_ci95 = v
             self.history["val_step"].append(self.step)
@@ -256,5 +329,5 @@ class Trainer:
         self._last_good = self._snapshot()
 
     def _checkpoint(self, elapsed: float) -> None:
-        if self.config.checkpoint_path:
+        if self.config.checkpoint_path and (self.dist is None or self.dist.is_main):  # one writer
             self.save(self.config.checkpoint_path, elapsed)

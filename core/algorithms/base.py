@@ -139,6 +139,10 @@ class MetaLearner(nn.Module):
         # steps, or wall time / time budget when that runs out sooner). Schedules that anneal over
         # the whole run (Reptile's ε) read it, so they also anneal under a time budget.
         self.progress = 0.0
+        # A data-parallel run (`core.distributed`): the Trainer sets this rank's DistContext; None
+        # in one process, where every hook below does nothing.
+        self.collective = None
+        self._grads_averaged = False
 
     # -- to fill in --------------------------------------------------------------------------
     def meta_train_step(self, tasks: list[Episode]) -> StepMetrics:
@@ -203,6 +207,31 @@ class MetaLearner(nn.Module):
         if state.get("scheduler") is not None and getattr(self, "scheduler", None) is not None:
             self.scheduler.load_state_dict(state["scheduler"])
 
+    # -- data-parallel training (core.distributed) ------------------------------------------------
+    # Where a distributed update hooks in. In a torchrun run every rank calls meta_train_step on
+    # its own share of the meta-batch, and the update must be averaged across ranks before it is
+    # applied. A learner that backpropagates gets this without knowing about ranks: the Trainer
+    # hooks every optimizer `meta_optimizers()` names, so its gradients are averaged just before
+    # `step()`; `gradient_step` (and any learner that changes gradients between backward and step,
+    # e.g. by clipping, which must act on the averaged gradient) calls `average_gradients()` right
+    # after backward itself. A learner whose update is not a gradient (Reptile's interpolation)
+    # averages what it applies with `average_across_ranks`.
+    def meta_optimizers(self) -> list[torch.optim.Optimizer]:
+        """The optimizers whose step is the meta-update (not inner-loop optimizers)."""
+        opt = getattr(self, "optimizer", None)
+        return [opt] if opt is not None else []
+
+    def average_gradients(self) -> None:
+        """Average the gradients of every parameter that has one across the ranks (once a step)."""
+        if self.collective is not None and not self._grads_averaged:
+            self.collective.average_([p.grad for p in self.parameters() if p.grad is not None], "gradient averaging")
+        self._grads_averaged = True
+
+    def average_across_ranks(self, tensors: list[torch.Tensor]) -> None:
+        """Replace each tensor by its mean over the ranks (in place); nothing in one process."""
+        if self.collective is not None:
+            self.collective.average_(tensors, f"{self.name} update averaging")
+
     # -- helpers for subclasses -----------------------------------------------------------------
     @property
     def device(self) -> torch.device:
@@ -230,6 +259,7 @@ class MetaLearner(nn.Module):
         loss = torch.stack(losses).mean()
         self.check_finite(loss)
         loss.backward()
+        self.average_gradients()  # data-parallel: before `before_step` clips, which must see the whole meta-batch's gradient
         if before_step is not None:
             before_step()
         self._apply_budget_lr()

@@ -159,6 +159,7 @@ class MAML(MetaLearner):
                 task_loss, task_acc = self.task_loss(t, theta)
                 (task_loss / len(tasks)).backward()
                 loss, accs = loss + task_loss.detach() / len(tasks), accs + task_acc / len(tasks)
+        self.average_gradients()  # data-parallel runs: the mean over every rank's tasks
         # the step's one read from the device: loss and accuracy together
         loss_value, acc_value = torch.stack([loss, accs]).tolist()
         self.check_finite(torch.tensor(loss_value))

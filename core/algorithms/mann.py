@@ -73,7 +73,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..episodes import TEST_SEED, Episode, EpisodeSampler, mix_seed
+from ..episodes import TEST_SEED, Episode, EpisodeSampler, mix_seed, task_generator
 from .base import LR_SCHEDULES, Classifier, MetaLearner, StepMetrics, hp, register
 from .memory import MemoryState, initial_state as empty_memory, lrua_step
 
@@ -83,19 +83,21 @@ _SEQUENCE_SALT = 0x4D414E4E  # "MANN": separates the sequence-order stream from 
 _ADAPT_ORDER_SEED = 0  # the fixed order in which adapt() feeds a support set
 
 
-def build_sequences(tasks: list[Episode], slots: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def build_sequences(tasks: list[Episode], slots: int, generator: torch.Generator | list[torch.Generator]) -> tuple[torch.Tensor, torch.Tensor]:
     """Episodes → (images [B, T, C, H, W], labels [B, T]) in a random order, each episode with its own
     random class→label-slot assignment (drawn from `slots` label slots). All examples of an episode
-    (support and query) enter its sequence; the episodes of a batch must have the same size."""
+    (support and query) enter its sequence; the episodes of a batch must have the same size.
+    `generator`: one stream for all, or one per episode (training: `task_generator`)."""
     xs, ys = [], []
-    for t in tasks:
+    gens = generator if isinstance(generator, list) else [generator] * len(tasks)
+    for t, g in zip(tasks, gens):
         x = torch.cat([t.support_x, t.query_x])
         y = torch.cat([t.support_y, t.query_y])
         n_way = int(y.max()) + 1
         if n_way > slots:
             raise ValueError(f"an episode with {n_way} classes does not fit {slots} label slots (raise `classes`)")
-        order = torch.randperm(len(y), generator=generator).to(y.device)
-        assignment = torch.randperm(slots, generator=generator)[:n_way].to(y.device)
+        order = torch.randperm(len(y), generator=g).to(y.device)
+        assignment = torch.randperm(slots, generator=g)[:n_way].to(y.device)
         xs.append(x[order])
         ys.append(assignment[y[order]])
     if len({len(y) for y in ys}) != 1:
@@ -257,12 +259,14 @@ class MANN(MetaLearner):
     def meta_train_step(self, tasks) -> StepMetrics:
         self.train()
         self.optimizer.zero_grad(set_to_none=True)
-        g = torch.Generator().manual_seed(mix_seed(_SEQUENCE_SALT, self.step_index))
-        images, labels = build_sequences(tasks, self.hparams.classes, g)
+        g = torch.Generator().manual_seed(mix_seed(_SEQUENCE_SALT, self.step_index))  # for episodes made by hand
+        # each sampled episode's order drawn from its own stream: a data-parallel run draws what one process would
+        images, labels = build_sequences(tasks, self.hparams.classes, [task_generator(t, _SEQUENCE_SALT, g) for t in tasks])
         logits = self.sequence_logits(images, labels)
         loss = F.cross_entropy(logits.flatten(0, 1), labels.flatten())  # every step counts
         self.check_finite(loss)
         loss.backward()
+        self.average_gradients()  # data-parallel runs: clip the whole meta-batch's gradient
         if self.hparams.grad_clip > 0:
             nn.utils.clip_grad_norm_(self.parameters(), self.hparams.grad_clip)
         self._apply_budget_lr()

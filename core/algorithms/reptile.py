@@ -4,7 +4,8 @@ For each task of a meta-batch, run k steps of Adam (β1 = 0) from θ on the task
 W_i; then move θ toward the average: θ ← θ + ε (mean_i W_i − θ) (Algorithm 2, batched). The meta
 step ε is annealed linearly from `meta_step` to `meta_step_final` over the run. Training tasks
 carry more shots than tested (10 for Omniglot); test-time adaptation takes many more steps (50).
-Like the reference code, the inner Adam's state persists across tasks (only the weights are reset).
+Like the reference code, the inner Adam's state persists across tasks (only the weights are reset;
+`inner_state=fresh` gives every task a new Adam instead, which makes the tasks independent).
 Omniglot protocol (transductive): strided Conv-4, inner lr 1e-3, 5 inner steps of batch 10,
 meta-batch 5, ε 1 → 0, 50 test steps of batch 5.
 """
@@ -17,8 +18,13 @@ import torch
 import torch.nn.functional as F
 
 from ..backbones import BN_MODES, ConvClassifier, conv4_strided
+from ..episodes import task_generator
 from ._explain_optimization import movement_parts, step_curves
 from .base import Classifier, MetaLearner, StepMetrics, hp, query_accuracy, register
+
+
+INNER_STATES = ("carry", "fresh")
+_ORDER_SALT = 0x52455054  # "REPT": the inner minibatch order of a training task
 
 
 @register
@@ -38,6 +44,9 @@ class Reptile(MetaLearner):
         inner_steps_test: int = hp(50, "Inner steps when adapting at test time", min=1, max=1000)
         inner_batch_test: int = hp(5, "Examples per inner step at test time", min=1, max=1000)
         adam_beta1: float = hp(0.0, "Inner Adam β1 (0 in the paper: momentum would leak across tasks)", min=0.0, max=0.999)
+        inner_state: str = hp("carry", "Inner Adam state across training tasks: carry (the reference code: each task continues "
+                              "the moment estimates the previous one left) or fresh (a new Adam per task: tasks independent, so a "
+                              "data-parallel run equals one process exactly)", choices=INNER_STATES)
         meta_step: float = hp(1.0, "Meta step size ε at the start", min=0.0, max=1.0)
         meta_step_final: float = hp(0.0, "Meta step size ε at the end (linear annealing)", min=0.0, max=1.0)
         meta_batch_size: int = hp(5, "Tasks per meta-update", min=1, max=256)
@@ -100,6 +109,8 @@ class Reptile(MetaLearner):
         return loss_v, acc_v
 
     def step_path(self, tasks) -> str:
+        if self.hparams.inner_state == "fresh":
+            return f"loop over the {len(tasks)} tasks (independent: a fresh inner Adam for each)"
         # Not batched over tasks, and it would not be exact: each task's inner Adam starts from the
         # moment estimates the previous task left (as in the reference code), so the tasks are a chain.
         return (f"loop over the {len(tasks)} tasks (sequential: each task's inner Adam continues from the state "
@@ -112,12 +123,15 @@ class Reptile(MetaLearner):
         fast.train()
         theta = [p.detach().clone() for p in self.net.parameters()]
         mean_w = [torch.zeros_like(p) for p in theta]
-        g = torch.Generator().manual_seed(self.step_index)
+        step_order = torch.Generator().manual_seed(self.step_index)  # for episodes made by hand
         losses, accs = [], []
         for t in tasks:
             with torch.no_grad():
                 for fp, p in zip(fast.parameters(), theta):
                     fp.copy_(p)
+            if h.inner_state == "fresh":
+                inner_opt.state.clear()
+            g = task_generator(t, _ORDER_SALT, step_order)
             loss, acc = self._train_on(fast, inner_opt, t.support_x, t.support_y, h.inner_steps, h.inner_batch, g)
             losses.append(loss)
             accs.append(acc)
@@ -126,6 +140,12 @@ class Reptile(MetaLearner):
                     m.add_(fp, alpha=1.0 / len(tasks))
         mean_loss = sum(losses) / len(losses)
         self.check_finite(torch.tensor(mean_loss))
+        # Data-parallel runs: W̄ over every rank's tasks. With the inner state carried, each rank's
+        # chain of tasks left its own Adam moments; they are averaged too, so every rank goes on
+        # from the same state (one process would have run a single chain: close, not equal).
+        self.average_across_ranks(mean_w)
+        if h.inner_state == "carry" and self.collective is not None:
+            self.average_across_ranks([v for st in inner_opt.state.values() for k, v in sorted(st.items()) if k != "step" and torch.is_tensor(v)])
         eps = self.meta_step_size()
         with torch.no_grad():
             for p, p0, m in zip(self.net.parameters(), theta, mean_w):

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..backbones import BN_MODES, conv4
+from ..episodes import task_generator
 from ..explanation import Bars, Images, SupportWeights
 from ._explain_metric import classifying_mode, embed_support_and_query, support_names
 from .base import LR_SCHEDULES, StepMetrics, SupportSetLearner, hp, register
@@ -72,6 +73,9 @@ def near_square_grid(vector: torch.Tensor) -> torch.Tensor:
     columns = math.ceil(math.sqrt(len(vector)))
     rows = math.ceil(len(vector) / columns)
     return F.pad(vector, (0, rows * columns - len(vector))).view(rows, columns)
+
+
+_PAIR_SALT = 0x5349414D  # "SIAM": the same/different pairs drawn from a training episode
 
 
 def sample_pairs(labels: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -164,7 +168,9 @@ class SiameseNetwork(SupportSetLearner):
         """(binary cross-entropy over the episode's balanced same/different pairs, the queries'
         class log-probabilities against the support set)."""
         emb = self.encoder(torch.cat([task.support_x, task.query_x]))
-        i, j, target = sample_pairs(torch.cat([task.support_y, task.query_y]), self._pair_generator)
+        # a sampled episode's pairs come from its own stream (a data-parallel run draws what one process would)
+        g = task_generator(task, _PAIR_SALT, self._pair_generator)
+        i, j, target = sample_pairs(torch.cat([task.support_y, task.query_y]), g)
         loss = F.binary_cross_entropy_with_logits(self.pair_logits(emb[i], emb[j]), target)
         with torch.no_grad():
             n_s = len(task.support_x)
