@@ -152,6 +152,9 @@ class MainWindow(QMainWindow):
         for a in (self.new_act, self.open_act, self.save_act, self.save_as_act):
             fm.addAction(a)
         fm.addSeparator()
+        self.import_model_act = fm.addAction("Import Model…", self.import_model)
+        self.import_model_act.setToolTip("Add a model file meta-trained with `fewshot train` (one process or torchrun) to the library and use it")
+        fm.addSeparator()
         fm.addAction("Quit", QKeySequence.StandardKey.Quit, self.close)
         self.editor.undo_action.setIcon(icon("undo"))
         self.editor.redo_action.setIcon(icon("redo"))
@@ -252,6 +255,7 @@ class MainWindow(QMainWindow):
         self.models_tab.useRequested.connect(self.use_model)
         self.models_tab.deleteRequested.connect(self.delete_model)
         self.models_tab.renamed.connect(self.runs.rename_model)
+        self.models_tab.importRequested.connect(self.import_model)
         self.runs.status.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
         self.runs.runningChanged.connect(self._training_running)
         self.runs.modelsChanged.connect(self._refresh_models)
@@ -428,6 +432,16 @@ class MainWindow(QMainWindow):
 
     def delete_model(self, model_id: str) -> None:
         self.runs.delete_model(model_id)
+
+    def import_model(self, path: str | None = None) -> None:
+        """Add a checkpoint file to the library (asked for when not given) and use it."""
+        if path is None:
+            start = self.settings.value("folders/models", str(Path.home()))
+            path = self.dialogs.open_path("Import a model", start, "Few-Shot Studio models (*.pt);;All files (*)")
+            if not path:
+                return
+            self.settings.setValue("folders/models", str(Path(path).parent))
+        self.runs.import_model_file(str(path), self.use_model)
 
     def use_model(self, model_id: str) -> None:
         e = self.library.get(model_id)

@@ -1,5 +1,5 @@
 """The Models tab: the model library's list (name, algorithm, source, N/K, validation accuracy,
-steps, date) with Use / Rename / Delete. It shows the entries it is given and forwards what the
+steps, date) with Use / Rename / Delete / Import…. It shows the entries it is given and forwards what the
 person asks for (`useRequested`, `renamed`, `deleteRequested`); the window decides what follows."""
 from __future__ import annotations
 
@@ -69,6 +69,7 @@ class ModelsTab(QWidget):
     useRequested = Signal(str)  # a model id: Use, or a double click outside the name
     deleteRequested = Signal(str)  # a model id
     renamed = Signal(str, str)  # a model id and the name typed into its row
+    importRequested = Signal()  # Import…: add a checkpoint file trained elsewhere (`fewshot train`, torchrun)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -94,8 +95,11 @@ class ModelsTab(QWidget):
         rename.clicked.connect(lambda: self.tree.currentItem() and self.tree.editItem(self.tree.currentItem(), 0))
         delete = QPushButton("Delete")
         delete.clicked.connect(lambda: self._selected_model() and self.deleteRequested.emit(self._selected_model()))
+        imp = QPushButton("Import…")
+        imp.setToolTip("Add a model file meta-trained elsewhere: a checkpoint from `fewshot train`, in one process or under torchrun")
+        imp.clicked.connect(self.importRequested)
         row = QHBoxLayout()
-        for b in (use, rename, delete):
+        for b in (use, rename, delete, imp):
             row.addWidget(b)
         row.addStretch(1)
         lay = QVBoxLayout(self)

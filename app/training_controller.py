@@ -5,9 +5,11 @@ the training panel shows its curves. When it ends, the checkpoint joins the mode
 becomes the model in use if it `replaces` the previous one (a stopped run that scored lower is
 kept, not used); `model_note` says why when that is not obvious. `current_model` is the library
 entry Classify uses; the training panel shows that model's training record. Renaming and
-deleting library models are here too (deleting the one in use changes which model is)."""
+deleting library models are here too (deleting the one in use changes which model is), and importing
+a checkpoint trained elsewhere (`fewshot train`, torchrun)."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Signal
@@ -17,7 +19,7 @@ from . import jobs, workers
 from .classifier import quick_seconds
 from .common import plural
 from .dialogs import Dialogs
-from .library import ModelLibrary, replaces, scores_at_least
+from .library import ModelFileError, ModelLibrary, replaces, scores_at_least
 from .model import Project, Source, TrainRequest
 from .query_panel import QueryPanel
 from .training_panel import TrainingPanel
@@ -193,3 +195,38 @@ class TrainingController(QObject):
         if self.project.model_file == path:
             self.project.set_model_file(None)
         self.modelsChanged.emit()
+
+    def import_model_file(self, path: str, then: Callable[[str], None]) -> None:
+        """Add a checkpoint written elsewhere — by `fewshot train`, in one process or several under
+        torchrun — to the library; `then(model id)` once it is in (the window uses it). Read and
+        checked on the job thread; a damaged or foreign file is one clear message and changes nothing."""
+        if not self.core_ready():
+            self.status.emit("The engine is still loading…", 3000)
+            return
+
+        def read() -> tuple[bytes, dict]:
+            import core
+
+            with open(path, "rb") as fh:
+                data = fh.read()
+            core.verify_checkpoint(data)  # a short reason for a damaged or foreign file
+            return data, core.checkpoint_summary(core.read_checkpoint(path))
+
+        def imported(result: tuple[bytes, dict]) -> None:
+            data, meta = result
+            ranks = meta.pop("ranks", None)
+            try:
+                entry = self.library.import_bytes(data, name=f"{meta['title']} ({Path(path).name})", **meta)
+            except (ModelFileError, OSError) as exc:
+                self.dialogs.inform("Cannot import the model", f"{Path(path).name}: {exc}")
+                return
+            self.modelsChanged.emit()
+            trained = f", meta-trained on {ranks} processes (torchrun)" if ranks else ""
+            self.status.emit(f"Imported “{entry.name}”{trained}", 5000)
+            then(entry.id)
+
+        def failed(exc: Exception) -> None:
+            reason = str(exc).removeprefix(f"{path}: ")
+            self.dialogs.inform("Cannot import the model", f"{Path(path).name}: {reason}")
+
+        jobs.run_job(read, imported, failed, owner=self.parent())

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 # public name -> the module (relative to core) that owns it
 _PUBLIC: dict[str, tuple[str, ...]] = {
     "algorithms": ("ALGORITHMS", "FAMILIES", "Classifier", "MetaLearner", "StepMetrics", "create", "get_algorithm", "hparam_fields", "hparams_from_dict", "register"),
-    "checkpoint": ("learner_from_bytes", "learner_to_bytes", "load_checkpoint", "read_checkpoint", "save_checkpoint", "verify_checkpoint"),
+    "checkpoint": ("checkpoint_summary", "learner_from_bytes", "learner_to_bytes", "load_checkpoint", "read_checkpoint", "save_checkpoint", "verify_checkpoint"),
     "compare": ("AlgoResult", "CompareConfig", "Comparison"),
     "episodes": ("TEST_SEED", "VAL_SEED", "Episode", "EpisodeSampler"),
     "episode_grid": ("EpisodeImages", "EpisodeStream", "episode_images", "write_episode_grid"),
@@ -51,7 +51,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # static analysis and editors see every name
     from .algorithms import ALGORITHMS, FAMILIES, Classifier, MetaLearner, StepMetrics, create, get_algorithm, hparam_fields, hparams_from_dict, register
-    from .checkpoint import learner_from_bytes, learner_to_bytes, load_checkpoint, read_checkpoint, save_checkpoint, verify_checkpoint
+    from .checkpoint import checkpoint_summary, learner_from_bytes, learner_to_bytes, load_checkpoint, read_checkpoint, save_checkpoint, verify_checkpoint
     from .compare import AlgoResult, CompareConfig, Comparison
     from .episodes import TEST_SEED, VAL_SEED, Episode, EpisodeSampler
     from .episode_grid import EpisodeImages, EpisodeStream, episode_images, write_episode_grid

@@ -172,3 +172,26 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> tup
     """(learner on `device`, raw checkpoint dict)."""
     data = read_checkpoint(path)
     return learner_from_checkpoint(data, device), data
+
+
+def checkpoint_summary(data: dict) -> dict[str, Any]:
+    """What a model list shows of a checkpoint (`read_checkpoint`'s dict), from the record it
+    keeps: algorithm, title, source, the N/K it was validated on, the last validation accuracy,
+    steps, hyperparameters, and the ranks of a data-parallel (torchrun) run. A checkpoint the app
+    wrote holds this as its `extra`; one from `fewshot train` (one process or torchrun) is read
+    from its trainer state."""
+    from .algorithms import get_algorithm
+
+    trainer = data.get("trainer") or {}
+    config = trainer.get("config") or {}
+    history = trainer.get("history") or {}
+    vals = history.get("val_accuracy") or []
+    summary = {"algorithm": data["algorithm"], "title": get_algorithm(data["algorithm"]).title,
+               "source": str(trainer.get("source") or ""), "n_way": int(config.get("n_way", data.get("n_way", 5))),
+               "k_shot": int(config.get("k_shot", 1)), "val_accuracy": float(vals[-1]) if vals else None,
+               "steps": int(trainer.get("step", 0)), "hparams": dict(data.get("hparams") or {})}
+    dist = trainer.get("distributed")
+    if dist:
+        summary["ranks"] = int(dist.get("world_size", 1))
+    extra = {k: v for k, v in (data.get("extra") or {}).items() if k in summary or k == "stopped"}
+    return {**summary, **extra}
