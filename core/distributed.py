@@ -78,8 +78,10 @@ class DistContext:
                               f"cannot be reached ({_gist(exc)})") from exc
 
     def _comm_device(self, t: torch.Tensor) -> torch.Tensor:
-        # Gloo reduces CPU tensors only; NCCL needs them on this rank's GPU.
-        return t.cpu() if self.backend == "gloo" else t
+        # Gloo reduces CPU tensors only; NCCL needs them on this rank's GPU (set by init_from_environment).
+        if self.backend == "gloo":
+            return t.cpu()
+        return t if t.is_cuda else t.cuda()
 
     def all_reduce_(self, t: torch.Tensor, op: str = "sum", what: str = "all-reduce") -> torch.Tensor:
         """Reduce `t` in place across the ranks (op: sum | max | min) and return it."""
@@ -121,9 +123,8 @@ class DistContext:
         mine[0] = len(values)
         if values:
             mine[1:1 + len(values)] = torch.tensor(list(values), dtype=torch.float64)
+        mine = self._comm_device(mine)
         bufs = [torch.empty_like(mine) for _ in range(self.world_size)]
-        if self.backend != "gloo":
-            mine, bufs = mine.cuda(), [b.cuda() for b in bufs]
         self._run(what, dist.all_gather, bufs, mine)
         return [b[1:1 + int(b[0])].cpu().tolist() for b in bufs]
 
