@@ -3,7 +3,7 @@
 Headless by contract (import-linter): nothing here imports Qt, pyqtgraph or `app`.
 This module is the public API the app and scripts use. It is lazy (PEP 562): a name is imported
 from its module on first use, so the torch-free corners (`core.files`, `core.report`,
-`core.explanation`, `core.errors`) can be used without loading torch — the app's GUI thread
+`core.explanation`, `core.errors`, `core.starter`'s manifest) can be used without loading torch — the app's GUI thread
 does, while the engine itself loads on a worker thread.
 """
 from __future__ import annotations
@@ -28,6 +28,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     "inference": ("Predictions", "predict", "predict_files", "probabilities"),
     "inputspec": ("InputSpec", "prepare_image"),
     "sources": ("BUILTIN_SPLITS", "SOURCE_KINDS", "ClassSource", "builtin", "builtin_split", "hold_out_validation", "image_folder", "in_memory", "omniglot", "open_source", "prepare_images"),
+    "starter": ("RECIPES", "read_manifest", "starter_dir", "starter_models"),
     "stats": ("Pairwise", "mean_ci95", "pairwise"),
     "sweeping": ("Sweep", "SweepConfig", "SweepPoint", "SweepProgress", "SweepResult", "sweep", "way_limit"),
     "trainer": ("CancelToken", "Progress", "TrainConfig", "Trainer", "auto_device"),
@@ -65,6 +66,7 @@ if TYPE_CHECKING:  # static analysis and editors see every name
     from .inference import Predictions, predict, predict_files, probabilities
     from .inputspec import InputSpec, prepare_image
     from .sources import BUILTIN_SPLITS, SOURCE_KINDS, ClassSource, builtin, builtin_split, hold_out_validation, image_folder, in_memory, omniglot, open_source, prepare_images
+    from .starter import RECIPES, read_manifest, starter_dir, starter_models
     from .stats import Pairwise, mean_ci95, pairwise
     from .sweeping import Sweep, SweepConfig, SweepPoint, SweepProgress, SweepResult, sweep, way_limit
     from .trainer import CancelToken, Progress, TrainConfig, Trainer, auto_device

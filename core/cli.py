@@ -403,8 +403,48 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default=None)
     d.set_defaults(func=cmd_demo)
 
+    st = sub.add_parser("starter", help="the starter models shipped with the app: list them, check them, or re-create them from the data")
+    st.add_argument("action", choices=["list", "build", "check"], help="list: recipes and shipped models; build: meta-train and test by the recipes; check: files against the manifest")
+    st.add_argument("--data", help="build: the Omniglot folder (torchvision layout)")
+    st.add_argument("--only", help="build: comma-separated algorithms (default: all)")
+    st.add_argument("--from-checkpoint", metavar="PATH", help="build one algorithm (--only) from a checkpoint already trained by exactly its recipe's command")
+    st.add_argument("--dir", help="starter folder (default: the package's resources/starter)")
+    st.set_defaults(func=cmd_starter)
+
     sub.add_parser("list", help="list the registered algorithms and their hyperparameters").set_defaults(func=cmd_list)
     return ap
+
+
+def cmd_starter(args) -> int:
+    from .starter import RECIPES, build, problems, read_manifest, starter_dir
+
+    folder = args.dir or starter_dir()
+    if args.action == "list":
+        models = read_manifest(folder).get("models", {})
+        print("| algorithm | recipe (README row) | shipped | 5-way 1-shot | 20-way 1-shot | steps | training | size |")
+        print("|---|---|---|---|---|---|---|---|")
+        for name, r in RECIPES.items():
+            e = models.get(name)
+            acc = lambda w: (f"{e['accuracy'][str(w)]['mean']:.2f} ± {e['accuracy'][str(w)]['ci95']:.2f} (≥ {r.targets[w]})"  # noqa: E731
+                             if e and str(w) in e.get("accuracy", {}) else ("–" if w not in r.targets else f"(≥ {r.targets[w]})"))
+            size = f"{e['bytes'] / 1e6:.2f} MB" if e else "–"
+            print(f"| `{name}` | {r.readme_row} | {'yes' if e else 'no'} | {acc(5)} | {acc(20)} | {e['steps'] if e else '–'} | "
+                  f"{fmt_duration(e['train_s']) if e else '–'} | {size} |")
+        return 0
+    if args.action == "check":
+        found = problems(folder)
+        for p in found:
+            print(p)
+        print(f"{len(read_manifest(folder).get('models', {}))} starter models listed; " + (f"{len(found)} problem(s)" if found else "all match their manifest"))
+        return 1 if found else 0
+    if not args.data:
+        raise FewShotError("starter build needs --data PATH (the Omniglot folder)")
+    names = [n.strip() for n in args.only.split(",")] if args.only else list(RECIPES)
+    if args.from_checkpoint and len(names) != 1:
+        raise FewShotError("--from-checkpoint takes one algorithm: give it with --only")
+    for name in names:
+        build(name, args.data, folder, from_checkpoint=args.from_checkpoint)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,219 @@
+"""Starter models: one meta-trained model per algorithm, shipped in `resources/starter/`, so the app
+classifies at first launch without training.
+
+Each is made by a recipe — the README's protocol for that algorithm, as `fewshot train` arguments —
+on real Omniglot (MIT licence, Lake et al.; see the manifest's `attribution`). `build` runs the
+recipe, tests the model on the 600 fixed test episodes (`TEST_SEED`) at the ways its README row
+reports, keeps a short 50-episode check figure that a test can re-measure in seconds, drops the
+optimizer state (a starter model classifies; meta-training a new one starts from scratch) and
+records everything in `manifest.json`: settings, data, steps, training and wall time, accuracy,
+size and SHA-256. `fewshot starter build --data DIR` re-creates them all.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import io
+import json
+import shlex
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import FewShotError  # torch is imported where a model is built: the app reads the manifest before the engine loads
+
+MANIFEST = "manifest.json"
+CHECK_EPISODES = 50  # the short re-measurement a test repeats (the first 50 of the fixed test episodes)
+TEST_EPISODES = 600
+ATTRIBUTION = ("Trained on Omniglot (Lake, Salakhutdinov & Tenenbaum 2015, https://github.com/brendenlake/omniglot), "
+               "MIT licence; the Vinyals et al. 2016 character split, rotations ×4, 28×28.")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a starter model is meta-trained: the `fewshot train` arguments after `-a ALGO --source
+    omniglot --data DIR` (the README's row for the algorithm), the threads it runs on, the ways it
+    is tested at, and that row's targets in percent."""
+
+    algorithm: str
+    train_args: tuple[str, ...]
+    targets: dict[int, float]  # way -> the README row's target accuracy (%), 1-shot
+    threads: int = 1
+    readme_row: str = ""
+    eval_ways: tuple[int, ...] = field(default=())
+
+    @property
+    def ways(self) -> tuple[int, ...]:
+        return self.eval_ways or tuple(sorted(self.targets))
+
+    def command(self, data: str = "$D") -> str:
+        env = f"OMP_NUM_THREADS={self.threads} " if self.threads == 1 else ""
+        return (f"{env}fewshot train -a {self.algorithm} --source omniglot --data {data} {shlex.join(self.train_args)} "
+                f"--out {self.algorithm}.pt")
+
+
+def _r(algorithm: str, args: str, targets: dict[int, float], threads: int = 1, row: str = "") -> Recipe:
+    return Recipe(algorithm, tuple(shlex.split(args)), targets, threads, row)
+
+
+# The README's rows (Results), one per algorithm: the same protocol and budget.
+RECIPES: dict[str, Recipe] = {r.algorithm: r for r in (
+    _r("protonet", "--train-split trainval --val-split test --way 20 --minutes 10 --val-every 200 --val-episodes 100 --preset measured",
+       {5: 99.0, 20: 96.5}, threads=2, row="Prototypical Networks, measured setting (10 min, 2 cores)"),
+    _r("matching", "--train-split trainval --minutes 10 --val-episodes 0 --preset measured",
+       {5: 97.5, 20: 93.0}, row="Matching Networks, measured setting (10 min, 1 core)"),
+    _r("relation", "--minutes 30 --val-every 2000 --val-episodes 100", {5: 97.0, 20: 90.0}, row="Relation Network (30 min, 1 core)"),
+    _r("siamese", "--minutes 30 --val-every 2000 --val-episodes 100", {5: 95.0, 20: 85.0}, row="Siamese network (30 min, 1 core)"),
+    _r("maml", "--minutes 30 --val-every 250 --val-episodes 200", {5: 96.0}, row="MAML, second order (30 min, 1 core)"),
+    _r("fomaml", "--minutes 30 --val-every 1000 --val-episodes 100", {5: 95.0}, row="First-order MAML (30 min, 1 core)"),
+    _r("reptile", "--minutes 30 --val-every 2000 --val-episodes 100", {5: 95.0}, row="Reptile (30 min, 1 core)"),
+    _r("lstm_meta", "--minutes 30 --val-episodes 0", {5: 90.0}, row="LSTM Meta-Learner (30 min, 1 core)"),
+    _r("metanet", "--train-split trainval --way 20 --shot 1 --minutes 60 --val-episodes 0", {5: 97.0, 20: 93.0},
+       row="Meta Networks (60 min, 1 core)"),
+    _r("mann", "--minutes 50 --val-episodes 0 --preset measured", {5: 90.0}, row="MANN, measured setting (50 min, 1 core)"),
+)}
+
+
+def starter_dir() -> Path:
+    """Where the shipped starter models are (a source checkout or an installed wheel)."""
+    from resources import resource_path
+
+    return resource_path("starter")
+
+
+def read_manifest(folder: str | Path | None = None) -> dict[str, Any]:
+    """The manifest of a starter folder ({"attribution", "models": {algorithm: entry}}); empty when none."""
+    path = Path(folder or starter_dir()) / MANIFEST
+    if not path.is_file():
+        return {"attribution": ATTRIBUTION, "models": {}}
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise FewShotError(f"{path}: unreadable starter manifest ({exc})") from exc
+
+
+def starter_models(folder: str | Path | None = None) -> dict[str, Path]:
+    """{algorithm: checkpoint path} of the starter models present and listed in the manifest."""
+    folder = Path(folder or starter_dir())
+    out = {}
+    for name, entry in read_manifest(folder).get("models", {}).items():
+        path = folder / entry["file"]
+        if path.is_file():
+            out[name] = path
+    return out
+
+
+def sha256_of(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def check_accuracy(learner, data: str | Path) -> float:
+    """5-way 1-shot accuracy on the first CHECK_EPISODES fixed test episodes (what a test repeats)."""
+    from .episodes import TEST_SEED
+    from .evaluation import evaluate
+    from .sources import open_source
+
+    test = open_source("omniglot", "test", str(data), spec=learner.spec)
+    return evaluate(learner, test, 5, 1, 15, CHECK_EPISODES, seed=TEST_SEED).mean
+
+
+def build(algorithm: str, data: str | Path, folder: str | Path | None = None, from_checkpoint: str | Path | None = None,
+          say: Callable[[str], Any] = print) -> dict[str, Any]:
+    """Meta-train `algorithm`'s starter model by its recipe (or take `from_checkpoint`, a model
+    trained by exactly the recipe's command), test it, and write it with its manifest entry.
+    Returns the entry."""
+    import torch
+
+    from .checkpoint import learner_from_checkpoint, read_checkpoint
+    from .episodes import TEST_SEED
+    from .evaluation import evaluate
+    from .files import atomic_write
+    from .sources import open_source
+
+    if algorithm not in RECIPES:
+        raise FewShotError(f"no starter recipe for {algorithm!r}; recipes: {', '.join(RECIPES)}")
+    recipe = RECIPES[algorithm]
+    folder = Path(folder or starter_dir())
+    folder.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    if from_checkpoint is None:
+        from .cli import main as cli_main
+
+        trained = folder / f".{algorithm}.training.pt"
+        threads = torch.get_num_threads()
+        torch.set_num_threads(recipe.threads)
+        try:
+            say(f"starter {algorithm}: {recipe.command(str(data))}")
+            rc = cli_main(["train", "-a", algorithm, "--source", "omniglot", "--data", str(data), *recipe.train_args,
+                           "--eval-episodes", "0", "--out", str(trained)])
+        finally:
+            torch.set_num_threads(threads)
+        if rc != 0:
+            raise FewShotError(f"starter {algorithm}: meta-training failed (exit code {rc})")
+    else:
+        trained = Path(from_checkpoint)
+    raw = read_checkpoint(trained)
+    if raw["algorithm"] != algorithm:
+        raise FewShotError(f"{trained}: holds {raw['algorithm']}, not {algorithm}")
+    learner = learner_from_checkpoint(raw, "cpu", with_optimizer=False)
+    test = open_source("omniglot", "test", str(data), spec=learner.spec)
+    accuracy = {}
+    for way in recipe.ways:
+        res = evaluate(learner, test, way, 1, 15, TEST_EPISODES, seed=TEST_SEED)
+        accuracy[str(way)] = {"mean": round(100 * res.mean, 2), "ci95": round(100 * res.ci95, 2), "episodes": TEST_EPISODES}
+        say(f"starter {algorithm}: {way}-way 1-shot {100 * res.mean:.2f} ± {100 * res.ci95:.2f}% (target ≥ {recipe.targets.get(way, '–')})")
+    check = check_accuracy(learner, data)
+    # Ship the weights and the training record (the app draws its curves), not the optimizer state.
+    raw = {**raw, "optim": {}}
+    buf = io.BytesIO()
+    torch.save(raw, buf)
+    out = folder / f"{algorithm}.pt"
+    atomic_write(out, buf.getvalue())
+    if from_checkpoint is None:
+        trained.unlink(missing_ok=True)
+    trainer = raw.get("trainer") or {}
+    entry = {
+        "file": out.name, "algorithm": algorithm, "title": learner.title, "bytes": out.stat().st_size, "sha256": sha256_of(out),
+        "command": recipe.command(), "settings": raw["hparams"], "readme_row": recipe.readme_row,
+        "data": f"Omniglot (torchvision layout), meta-trained on {trainer.get('source', '?')}; tested on its 423 test characters ×4 rotations",
+        "steps": int(trainer.get("step", 0)), "episodes": int(trainer.get("episodes_seen", 0)),
+        "train_s": round(float(trainer.get("train_s", 0.0)), 1),
+        "wall_s": round(time.perf_counter() - t0, 1) if from_checkpoint is None else round(float(trainer.get("elapsed_s", 0.0)), 1),
+        "accuracy": accuracy, "targets": {str(k): v for k, v in recipe.targets.items()},
+        "check": {"episodes": CHECK_EPISODES, "way": 5, "shot": 1, "query": 15, "accuracy": round(100 * check, 2)},
+        "torch": torch.__version__, "built": _dt.datetime.now().isoformat(timespec="seconds"),
+    }
+    manifest = read_manifest(folder)
+    manifest["attribution"] = ATTRIBUTION
+    manifest.setdefault("models", {})[algorithm] = entry
+    manifest["models"] = dict(sorted(manifest["models"].items()))
+    atomic_write(folder / MANIFEST, (json.dumps(manifest, indent=1, ensure_ascii=False) + "\n").encode())
+    say(f"starter {algorithm}: {out} ({entry['bytes'] / 1e6:.2f} MB), check {entry['check']['accuracy']:.2f}% on {CHECK_EPISODES} episodes")
+    return entry
+
+
+def problems(folder: str | Path | None = None) -> list[str]:
+    """What is wrong with a starter folder: listed files missing or not matching their size and
+    SHA-256, shipped files the manifest does not list, accuracy below the recipe's target."""
+    folder = Path(folder or starter_dir())
+    manifest = read_manifest(folder)
+    found = []
+    listed = set()
+    for name, e in manifest.get("models", {}).items():
+        path = folder / e["file"]
+        listed.add(e["file"])
+        if not path.is_file():
+            found.append(f"{name}: {e['file']} is missing")
+            continue
+        if path.stat().st_size != e["bytes"] or sha256_of(path) != e["sha256"]:
+            found.append(f"{name}: {e['file']} does not match its manifest entry (size or SHA-256)")
+        for way, target in (RECIPES[name].targets if name in RECIPES else {}).items():
+            got = (e.get("accuracy") or {}).get(str(way), {}).get("mean")
+            if got is None or got < target:
+                found.append(f"{name}: {way}-way accuracy {got} is below the target {target}")
+    for path in folder.glob("*.pt"):
+        if path.name not in listed:
+            found.append(f"{path.name} is not in the manifest")
+    return found
+

@@ -1,0 +1,64 @@
+"""Starter models (issue 19): the recipes, the shipped files against their manifest, and a short
+re-measurement of each shipped model against the accuracy its manifest records."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import core
+from core import starter
+from core.algorithms import ALGORITHMS
+from core.checkpoint import learner_from_checkpoint, read_checkpoint
+from core.cli import build_parser
+
+
+def test_every_algorithm_has_a_recipe_the_train_command_accepts():
+    assert set(starter.RECIPES) == set(ALGORITHMS)
+    for name, recipe in starter.RECIPES.items():
+        args = build_parser().parse_args(["train", "-a", name, "--source", "omniglot", "--data", "D", *recipe.train_args])
+        assert args.minutes > 0 and recipe.targets and 5 in recipe.targets
+        assert recipe.command().startswith(("fewshot train", "OMP_NUM_THREADS=1 fewshot train"))
+
+
+def test_the_shipped_starter_files_match_their_manifest():
+    assert starter.problems() == []
+    manifest = starter.read_manifest()
+    assert "Omniglot" in manifest["attribution"] and "MIT" in manifest["attribution"]
+    for name, entry in manifest["models"].items():
+        assert entry["bytes"] < 2_000_000, f"{name}: a starter model should be small"
+        data = read_checkpoint(starter.starter_dir() / entry["file"])
+        assert data["algorithm"] == name and not data.get("optim")  # weights and record, no optimizer state
+
+
+@pytest.mark.parametrize("name", sorted(starter.read_manifest()["models"]) or ["none shipped"])
+def test_a_shipped_starter_model_scores_what_its_manifest_records(name, omniglot_root):
+    if name == "none shipped":
+        pytest.skip("no starter model is shipped yet")
+    root = omniglot_root
+    torch.set_num_threads(1)
+    entry = starter.read_manifest()["models"][name]
+    learner = learner_from_checkpoint(read_checkpoint(starter.starter_dir() / entry["file"]), "cpu")
+    got = 100 * starter.check_accuracy(learner, root)
+    print(f"\n{name}: {got:.2f}% on the first {starter.CHECK_EPISODES} test episodes (manifest: {entry['check']['accuracy']:.2f})")
+    assert got == pytest.approx(entry["check"]["accuracy"], abs=1.0)
+
+
+def test_build_writes_the_model_without_optimizer_state_and_its_manifest_entry(tmp_path, monkeypatch, omniglot_root):
+    from core.trainer import TrainConfig, Trainer
+
+    root = omniglot_root
+    train = core.omniglot(root, "train")
+    trainer = Trainer(TrainConfig(algorithm="protonet", steps=3, train_way=10, train_query=2, val_episodes=0, device="cpu",
+                                  checkpoint_path=str(tmp_path / "t.pt")), train)
+    for _ in trainer.run():
+        pass
+    monkeypatch.setattr(starter, "TEST_EPISODES", 10)
+    entry = starter.build("protonet", root, tmp_path / "starter", from_checkpoint=tmp_path / "t.pt", say=lambda *_: None)
+    manifest = json.loads((tmp_path / "starter" / "manifest.json").read_text())
+    assert manifest["models"]["protonet"] == entry and entry["steps"] == 3 and entry["accuracy"]["5"]["episodes"] == 10
+    assert not read_checkpoint(tmp_path / "starter" / "protonet.pt").get("optim")
+    assert entry["sha256"] == starter.sha256_of(tmp_path / "starter" / "protonet.pt")
+    # its accuracy is below the recipe's target after 3 steps: the check says so
+    assert any("below the target" in p for p in starter.problems(tmp_path / "starter"))
