@@ -2,6 +2,10 @@
 
 One folder of `<id>.pt` checkpoints plus `index.json` describing them (name, algorithm, source,
 N/K, validation accuracy, date), so the list shows without importing torch or reading weights.
+Beside them, the starter models the app ships (`core.starter`, `resources/starter/`): listed and
+used like the others (an algorithm with no model of the person's own classifies with its starter
+model), checked against their manifest's SHA-256, never deleted — hidden instead, and shown again
+on request.
 No widgets: the main window's list and the tests both use this class.
 """
 from __future__ import annotations
@@ -60,6 +64,7 @@ class ModelEntry:
     hparams: dict[str, Any] = field(default_factory=dict)
     sha256: str = ""
     stopped: bool = False  # the run was stopped (Stop, or kept when closing) before its steps or time ran out
+    starter: bool = False  # shipped with the app (its val_accuracy is its test accuracy on the 600 fixed episodes)
 
 
 def stopped_label(steps: int) -> str:
@@ -78,12 +83,55 @@ def replaces(new: ModelEntry, in_use: ModelEntry | None) -> bool:
     return in_use is None or not new.stopped or scores_at_least(new, in_use)
 
 
+STARTER_PREFIX = "starter-"
+DEFAULT_STARTERS = "package"  # ModelLibrary(starter_folder=...): the starter models shipped in the package
+
+
 class ModelLibrary:
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, starter_folder: str | Path | None = DEFAULT_STARTERS):
+        """`starter_folder`: where the starter models are (default: the package's own; None: none)."""
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self._entries: dict[str, ModelEntry] = {}
+        self._starters: dict[str, ModelEntry] = {}
+        self._starter_paths: dict[str, Path] = {}
+        self._hidden: set[str] = set()
         self._load()
+        self._load_starters(core.starter_dir() if starter_folder == DEFAULT_STARTERS else starter_folder)
+
+    def _load_starters(self, folder: str | Path | None) -> None:
+        if folder is None:
+            return
+        folder = Path(folder)
+        try:
+            manifest = core.read_manifest(folder)
+        except core.FewShotError:
+            return  # an unreadable manifest: no starter models, the app works as before
+        for algorithm, e in manifest.get("models", {}).items():
+            path = folder / str(e.get("file", ""))
+            try:  # a starter file that does not match its manifest is left out, like any damaged model
+                if path.stat().st_size != e["bytes"] or hashlib.sha256(path.read_bytes()).hexdigest() != e["sha256"]:
+                    continue
+                acc = e["accuracy"]["5"]["mean"] / 100.0
+            except (OSError, KeyError, TypeError, ValueError):
+                continue
+            model_id = f"{STARTER_PREFIX}{algorithm}"
+            self._starters[model_id] = ModelEntry(
+                id=model_id, name=f"{e.get('title') or algorithm} — starter model", algorithm=algorithm, title=e.get("title", ""),
+                source="Omniglot (shipped with the app)", n_way=5, k_shot=1, val_accuracy=acc, steps=int(e.get("steps", 0)),
+                date=str(e.get("built", "")), hparams=dict(e.get("settings") or {}), sha256=e["sha256"], starter=True)
+            self._starter_paths[model_id] = path
+        try:
+            hidden = json.loads(self._hidden_path().read_text("utf-8"))
+            self._hidden = {h for h in hidden if isinstance(h, str)} if isinstance(hidden, list) else set()
+        except (OSError, ValueError):
+            self._hidden = set()
+
+    def _hidden_path(self) -> Path:
+        return self.root / "hidden_starters.json"
+
+    def _save_hidden(self) -> None:
+        core.atomic_write(self._hidden_path(), json.dumps(sorted(self._hidden)).encode())
 
     # -- storage ----------------------------------------------------------------------------
     def _index_path(self) -> Path:
@@ -108,14 +156,19 @@ class ModelLibrary:
         core.atomic_write(self._index_path(), json.dumps(data, indent=2).encode())
 
     def path(self, model_id: str) -> Path:
-        return self.root / f"{model_id}.pt"
+        return self._starter_paths.get(model_id) or self.root / f"{model_id}.pt"
 
     # -- queries ----------------------------------------------------------------------------
     def entries(self) -> list[ModelEntry]:
-        return sorted(self._entries.values(), key=lambda e: e.date, reverse=True)
+        """The person's models, newest first, then the starter models not hidden."""
+        own = sorted(self._entries.values(), key=lambda e: e.date, reverse=True)
+        return own + [e for k, e in self._starters.items() if k not in self._hidden]
 
     def get(self, model_id: str) -> ModelEntry | None:
-        return self._entries.get(model_id)
+        return self._entries.get(model_id) or self._starters.get(model_id)
+
+    def hidden_starters(self) -> list[ModelEntry]:
+        return [e for k, e in self._starters.items() if k in self._hidden]
 
     def latest_for(self, algorithm: str) -> ModelEntry | None:
         """The model of an algorithm that Classify uses when the project names none (a new project,
@@ -126,13 +179,18 @@ class ModelLibrary:
         for e in sorted(self._entries.values(), key=lambda e: e.date):  # oldest first; ties in the order added
             if e.algorithm == algorithm and replaces(e, in_use):
                 in_use = e
+        if in_use is None:  # none of the person's own: the starter model, unless hidden
+            key = f"{STARTER_PREFIX}{algorithm}"
+            in_use = self._starters.get(key) if key not in self._hidden else None
         return in_use
 
     def find_by_path(self, path: str | Path | None) -> ModelEntry | None:
         if not path:
             return None
         p = Path(path)
-        return self._entries.get(p.stem) if p.parent == self.root else None
+        if p.parent == self.root:
+            return self._entries.get(p.stem)
+        return next((self._starters[k] for k, sp in self._starter_paths.items() if sp == p), None)
 
     # -- changes ----------------------------------------------------------------------------
     def new_id(self, algorithm: str) -> str:
@@ -156,7 +214,7 @@ class ModelLibrary:
         ModelFileError and leave the library as it was."""
         label = f"model “{meta.get('name') or meta.get('title') or meta.get('algorithm') or 'model'}”"
         digest = verify_model_bytes(data, label, meta.pop("sha256", None))
-        for e in self._entries.values():
+        for e in [*self._entries.values(), *self._starters.values()]:
             if e.sha256 == digest:
                 return e
         model_id = self.new_id(meta.get("algorithm", "model"))
@@ -165,10 +223,24 @@ class ModelLibrary:
         return self.add(model_id, **meta)
 
     def rename(self, model_id: str, name: str) -> None:
+        if model_id not in self._entries:
+            return  # a starter model keeps its name
         self._entries[model_id].name = name.strip() or self._entries[model_id].name
         self._save()
 
+    def hide(self, model_id: str) -> None:
+        """Take a starter model out of the list and out of use (its file ships with the app)."""
+        if model_id in self._starters:
+            self._hidden.add(model_id)
+            self._save_hidden()
+
+    def show_starters(self) -> None:
+        self._hidden.clear()
+        self._save_hidden()
+
     def delete(self, model_id: str) -> None:
+        if model_id in self._starters:
+            raise ValueError("a starter model ships with the app: hide it instead")
         self._entries.pop(model_id, None)
         self.path(model_id).unlink(missing_ok=True)
         self._save()

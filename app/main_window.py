@@ -29,7 +29,7 @@ from .episode_grid import set_palette as set_episode_palette
 from .episodes_view import EpisodesView
 from .hparam_tab import HParamTab
 from .inside_view import InsideView
-from .library import ModelLibrary
+from .library import DEFAULT_STARTERS, ModelLibrary
 from .model import AlgorithmChoice, Project
 from .models_tab import ModelsTab
 from .project_files import ProjectFiles
@@ -66,13 +66,14 @@ class MainWindow(QMainWindow):
     _open_busy: QProgressBar | None = None  # shown while a project file is read
 
     def __init__(self, settings: QSettings | None = None, data_path: Path | None = None, load_core: bool = True,
-                 dialogs: Dialogs | None = None):
+                 dialogs: Dialogs | None = None, starter_folder: str | Path | None = DEFAULT_STARTERS):
+        """`starter_folder`: where the starter models are (default: those shipped in the package; None: none)."""
         super().__init__()
         self.dialogs = dialogs if dialogs is not None else Dialogs(self)  # every message, question and file dialog
         self.settings = settings or QSettings()
         self.data_path = Path(data_path) if data_path else data_dir()
         self.data_path.mkdir(parents=True, exist_ok=True)
-        self.library = ModelLibrary(self.data_path / "models")
+        self.library = ModelLibrary(self.data_path / "models", starter_folder)
         self.project = Project()
         self.core_ready = False
         self.device_type = "cpu"
@@ -256,6 +257,7 @@ class MainWindow(QMainWindow):
         self.models_tab.deleteRequested.connect(self.delete_model)
         self.models_tab.renamed.connect(self.runs.rename_model)
         self.models_tab.importRequested.connect(self.import_model)
+        self.models_tab.showStartersRequested.connect(self.runs.show_starters)
         self.runs.status.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
         self.runs.runningChanged.connect(self._training_running)
         self.runs.modelsChanged.connect(self._refresh_models)
@@ -427,7 +429,7 @@ class MainWindow(QMainWindow):
 
     def _refresh_models(self) -> None:
         current = self.current_model()
-        self.models_tab.show_entries(self.library.entries(), current.id if current is not None else None)
+        self.models_tab.show_entries(self.library.entries(), current.id if current is not None else None, len(self.library.hidden_starters()))
         self._update_model_label()
 
     def delete_model(self, model_id: str) -> None:

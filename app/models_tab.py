@@ -1,5 +1,6 @@
 """The Models tab: the model library's list (name, algorithm, source, N/K, validation accuracy,
-steps, date) with Use / Rename / Delete / Import…. It shows the entries it is given and forwards what the
+steps, date) with Use / Rename / Delete / Import…; the starter models shipped with the app are listed
+in italics (Delete hides them; Show starters brings them back). It shows the entries it is given and forwards what the
 person asks for (`useRequested`, `renamed`, `deleteRequested`); the window decides what follows."""
 from __future__ import annotations
 
@@ -70,6 +71,7 @@ class ModelsTab(QWidget):
     deleteRequested = Signal(str)  # a model id
     renamed = Signal(str, str)  # a model id and the name typed into its row
     importRequested = Signal()  # Import…: add a checkpoint file trained elsewhere (`fewshot train`, torchrun)
+    showStartersRequested = Signal()  # Show starters: the hidden starter models back in the list
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -98,16 +100,24 @@ class ModelsTab(QWidget):
         imp = QPushButton("Import…")
         imp.setToolTip("Add a model file meta-trained elsewhere: a checkpoint from `fewshot train`, in one process or under torchrun")
         imp.clicked.connect(self.importRequested)
+        self.show_starters_btn = QPushButton("Show starters")
+        self.show_starters_btn.setToolTip("Show the starter models you hid again")
+        self.show_starters_btn.clicked.connect(self.showStartersRequested)
+        self.show_starters_btn.setVisible(False)
+        self.delete_btn = delete
         row = QHBoxLayout()
-        for b in (use, rename, delete, imp):
+        for b in (use, rename, delete, imp, self.show_starters_btn):
             row.addWidget(b)
         row.addStretch(1)
         lay = QVBoxLayout(self)
         lay.addWidget(self.tree, 1)
         lay.addLayout(row)
 
-    def show_entries(self, entries, current_id: str | None) -> None:
-        """List the library's entries; the one in use (`current_id`) in bold."""
+    def show_entries(self, entries, current_id: str | None, hidden_starters: int = 0) -> None:
+        """List the library's entries; the one in use (`current_id`) in bold, starter models in
+        italics (not renamable; Delete hides them). `hidden_starters`: how many are hidden."""
+        self.show_starters_btn.setVisible(hidden_starters > 0)
+        self.show_starters_btn.setText(f"Show starters ({hidden_starters})")
         self.tree.blockSignals(True)
         self.tree.clear()
         for e in entries:
@@ -117,12 +127,19 @@ class ModelsTab(QWidget):
             if e.stopped:
                 item.setToolTip(5, f"Stopped at step {e.steps} of its run; validated quickly ({workers.STOPPED_VAL_EPISODES} episodes)")
             item.setData(0, Qt.ItemDataRole.UserRole, e.id)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
-            if e.id == current_id:
-                f = item.font(0)
-                f.setBold(True)
+            if e.starter:
+                # shipped with the app: its figure is the test accuracy of `fewshot starter build`
+                tip = (f"A starter model shipped with the app, meta-trained on Omniglot (MIT licence) by `fewshot starter build`; "
+                       f"{acc} is its 5-way 1-shot accuracy on the 600 fixed test episodes. Delete hides it.")
                 for c in range(len(MODEL_COLUMNS)):
-                    item.setFont(c, f)
+                    item.setToolTip(c, tip)
+            else:
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
+            f = item.font(0)
+            f.setBold(e.id == current_id)
+            f.setItalic(e.starter)
+            for c in range(len(MODEL_COLUMNS)):
+                item.setFont(c, f)
             self.tree.addTopLevelItem(item)
         for c in range(1, len(MODEL_COLUMNS)):
             self.tree.resizeColumnToContents(c)

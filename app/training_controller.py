@@ -187,6 +187,9 @@ class TrainingController(QObject):
     def delete_model(self, model_id: str) -> None:
         """Delete a model from the library (asked first); deleting the one in use leaves none chosen."""
         e = self.library.get(model_id)
+        if e is not None and e.starter:
+            self.hide_starter(e)
+            return
         if e is None or self.dialogs.ask("Delete model", f"Delete “{e.name}”? This cannot be undone.") != QMessageBox.StandardButton.Yes:
             return
         path = str(self.library.path(model_id))
@@ -194,6 +197,21 @@ class TrainingController(QObject):
         self.library.delete(model_id)
         if self.project.model_file == path:
             self.project.set_model_file(None)
+        self.modelsChanged.emit()
+
+    def hide_starter(self, e) -> None:
+        """A starter model ships with the app: Delete hides it (asked first) — out of the list and
+        out of use — and Show Starter Models brings it back."""
+        if self.dialogs.ask("Hide starter model", f"Hide “{e.name}”? It ships with the app, so it is hidden, not deleted: "
+                            "“Show starters” in the Models tab brings it back.") != QMessageBox.StandardButton.Yes:
+            return
+        self.library.hide(e.id)
+        if self.project.model_file == str(self.library.path(e.id)):
+            self.project.set_model_file(None)
+        self.modelsChanged.emit()
+
+    def show_starters(self) -> None:
+        self.library.show_starters()
         self.modelsChanged.emit()
 
     def import_model_file(self, path: str, then: Callable[[str], None]) -> None:

@@ -16,6 +16,8 @@ import hashlib
 import io
 import json
 import shlex
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,7 +142,7 @@ def build(algorithm: str, data: str | Path, folder: str | Path | None = None, fr
     if from_checkpoint is None:
         from .cli import main as cli_main
 
-        trained = folder / f".{algorithm}.training.pt"
+        trained = Path(tempfile.mkdtemp(prefix=f"starter-{algorithm}-")) / "training.pt"  # outside the package folder
         threads = torch.get_num_threads()
         torch.set_num_threads(recipe.threads)
         try:
@@ -171,7 +173,7 @@ def build(algorithm: str, data: str | Path, folder: str | Path | None = None, fr
     out = folder / f"{algorithm}.pt"
     atomic_write(out, buf.getvalue())
     if from_checkpoint is None:
-        trained.unlink(missing_ok=True)
+        shutil.rmtree(trained.parent, ignore_errors=True)
     trainer = raw.get("trainer") or {}
     entry = {
         "file": out.name, "algorithm": algorithm, "title": learner.title, "bytes": out.stat().st_size, "sha256": sha256_of(out),

@@ -18,10 +18,12 @@ def make_window(qtbot, tmp_path):
 
     windows = []
 
-    def make(data_name: str = "data", ask=None):
+    def make(data_name: str = "data", ask=None, starters=None):
+        """`starters`: a starter-model folder (default none, so a test starts with an empty library,
+        as before starter models shipped; the starter tests pass one)."""
         settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
         # Nobody at the screen: messages are recorded, questions answered by `ask` (No unless given).
-        win = MainWindow(settings, data_path=tmp_path / data_name, dialogs=FakeDialogs(answer=ask))
+        win = MainWindow(settings, data_path=tmp_path / data_name, dialogs=FakeDialogs(answer=ask), starter_folder=starters)
         qtbot.addWidget(win)
         win.resize(1280, 800)
         win.show()

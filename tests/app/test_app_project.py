@@ -105,7 +105,7 @@ def test_model_library_lists_renames_deletes_and_persists(window_with_model, tmp
     assert item.text(1) == "Prototypical Networks" and item.text(3) == "3/1" and item.text(4) == "50.0%"
     item.setText(0, "my shapes model")  # an inline rename
     assert w.library.get(entry.id).name == "my shapes model"
-    again = ModelLibrary(w.library.root)  # what the next launch sees
+    again = ModelLibrary(w.library.root, starter_folder=None)  # what the next launch sees (starter models aside)
     assert [e.name for e in again.entries()] == ["my shapes model"]
     w.dialogs.answer = lambda *a, **k: QMessageBox.StandardButton.Yes
     w.delete_model(entry.id)
