@@ -11,10 +11,12 @@ size and SHA-256. `fewshot starter build --data DIR` re-creates them all.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import io
 import json
+import os
 import shlex
 import shutil
 import tempfile
@@ -75,6 +77,23 @@ RECIPES: dict[str, Recipe] = {r.algorithm: r for r in (
        row="Meta Networks (60 min, 1 core)"),
     _r("mann", "--minutes 50 --val-episodes 0 --preset measured", {5: 90.0}, row="MANN, measured setting (50 min, 1 core)"),
 )}
+
+
+@contextlib.contextmanager
+def _manifest_lock(folder: Path):
+    """Hold `folder`'s manifest for one read-modify-write, so two builds running side by side (say
+    one per core) cannot drop each other's entry. Advisory (flock) where the platform has it."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: builds there run one at a time
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)  # the folder itself is the lock: no lock file to ship or forget
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def starter_dir() -> Path:
@@ -186,11 +205,12 @@ def build(algorithm: str, data: str | Path, folder: str | Path | None = None, fr
         "check": {"episodes": CHECK_EPISODES, "way": 5, "shot": 1, "query": 15, "accuracy": round(100 * check, 2)},
         "torch": torch.__version__, "built": _dt.datetime.now().isoformat(timespec="seconds"),
     }
-    manifest = read_manifest(folder)
-    manifest["attribution"] = ATTRIBUTION
-    manifest.setdefault("models", {})[algorithm] = entry
-    manifest["models"] = dict(sorted(manifest["models"].items()))
-    atomic_write(folder / MANIFEST, (json.dumps(manifest, indent=1, ensure_ascii=False) + "\n").encode())
+    with _manifest_lock(folder):  # builds of other algorithms may run beside this one (one per core)
+        manifest = read_manifest(folder)
+        manifest["attribution"] = ATTRIBUTION
+        manifest.setdefault("models", {})[algorithm] = entry
+        manifest["models"] = dict(sorted(manifest["models"].items()))
+        atomic_write(folder / MANIFEST, (json.dumps(manifest, indent=1, ensure_ascii=False) + "\n").encode())
     say(f"starter {algorithm}: {out} ({entry['bytes'] / 1e6:.2f} MB), check {entry['check']['accuracy']:.2f}% on {CHECK_EPISODES} episodes")
     return entry
 

@@ -62,3 +62,23 @@ def test_build_writes_the_model_without_optimizer_state_and_its_manifest_entry(t
     assert entry["sha256"] == starter.sha256_of(tmp_path / "starter" / "protonet.pt")
     # its accuracy is below the recipe's target after 3 steps: the check says so
     assert any("below the target" in p for p in starter.problems(tmp_path / "starter"))
+
+
+def test_the_manifest_is_held_while_one_build_writes_it(tmp_path):
+    """Two builds side by side (one per core) each read, change and write the manifest: while one
+    holds it, another cannot take it, so neither drops the other's entry."""
+    fcntl = pytest.importorskip("fcntl")
+    import os
+
+    with starter._manifest_lock(tmp_path):
+        other = os.open(tmp_path, os.O_RDONLY)
+        try:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(other)
+    other = os.open(tmp_path, os.O_RDONLY)
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released when the write is done
+    finally:
+        os.close(other)
