@@ -351,6 +351,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--train-split", default="train")
     c.add_argument("--val-split", default="val")
     c.add_argument("--test-split", default="test")
+    c.add_argument("--model", action="append", metavar="ALGO=CHECKPOINT",
+                   help="compare this algorithm as a model already trained instead of training it (repeatable): only tested, on the same episodes")
+    c.add_argument("--starter", action="store_true",
+                   help="compare every chosen algorithm as its starter model (shipped with the app; `fewshot starter list`) instead of training it")
     c.add_argument("--json", help="write the whole comparison (config, curves, per-episode results) here")
     c.add_argument("--table-csv", help="write the results table as CSV here")
     c.add_argument("--matrix-csv", help="write the pairwise matrix as CSV here")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 from .algorithms import ALGORITHMS, hparam_fields
 from .cli_support import ProgressBar, make_source, parse_hp_pairs, write_files
@@ -58,6 +59,27 @@ def _algo_presets(pairs: list[str] | None, names: list[str]) -> dict[str, dict]:
     return out
 
 
+def _trained_models(args, names: list[str]) -> dict[str, str]:
+    """{algorithm: checkpoint} of the algorithms compared as trained models (--starter, --model)."""
+    from .starter import starter_models
+
+    models: dict[str, str] = {}
+    if args.starter:
+        shipped = starter_models()
+        missing = [n for n in names if n not in shipped]
+        if missing:
+            raise FewShotError(f"no starter model for {', '.join(missing)} (shipped: {', '.join(sorted(shipped)) or 'none'})")
+        models.update({n: str(shipped[n]) for n in names})
+    for item in args.model or []:
+        name, sep, path = item.partition("=")
+        if not sep or name.strip() not in names:
+            raise FewShotError(f"--model {item}: expected ALGO=CHECKPOINT with ALGO among the compared algorithms ({', '.join(names)})")
+        if not Path(path).is_file():
+            raise FewShotError(f"--model {item}: no such file")
+        models[name.strip()] = path
+    return models
+
+
 def cmd_compare(args) -> int:
     from .compare import Comparison, CompareConfig
 
@@ -68,14 +90,18 @@ def cmd_compare(args) -> int:
     hparams = _algo_presets(args.preset, names)  # bad settings fail before any source is built
     for algo, values in _parse_algo_hparams(args.hp, names).items():
         hparams.setdefault(algo, {}).update(values)  # --hp over a preset
+    models = _trained_models(args, names)
+    if any(n in models for n in hparams):
+        raise FewShotError(f"{', '.join(n for n in hparams if n in models)}: a trained model is compared as it was trained (no --hp or --preset)")
     train_src = make_source(args.source, args.data, args.train_split, size=args.size)
-    val_src = make_source(args.source, args.data, args.val_split, spec=train_src.spec) if args.val_episodes > 0 else None
+    trains = any(n not in models for n in names)
+    val_src = make_source(args.source, args.data, args.val_split, spec=train_src.spec) if args.val_episodes > 0 and trains else None
     test_src = make_source(args.source, args.data, args.test_split, spec=train_src.spec)
     steps = args.steps_each if args.steps_each else (10**9 if args.minutes_each else 1000)
     config = CompareConfig(
         algorithms=names, hparams=hparams, n_way=args.way, k_shot=args.shot, q_query=args.query,
         protocol=args.protocol, steps_each=steps, seconds_each=args.minutes_each * 60 if args.minutes_each else None, seed=args.seed,
-        eval_episodes=args.eval_episodes, val_every=args.val_every, val_episodes=args.val_episodes, device=args.device,
+        eval_episodes=args.eval_episodes, val_every=args.val_every, val_episodes=args.val_episodes, device=args.device, models=models,
         source=(f"{train_src.description}: trained and tested on the same classes (an image folder has no splits)" if args.source == "folder"
                 else f"{train_src.description} (split {args.train_split}) → test on {test_src.description} (split {args.test_split})"),
     )
@@ -88,8 +114,14 @@ def cmd_compare(args) -> int:
             kind = ev["kind"]
             if kind == "start":
                 sh = ev["shape"]
-                print(f"[{ev['index'] + 1}/{ev['total']}] {ev['title']}: {ev['parameters']:,} parameters on {ev['device']}; training "
-                      f"{sh['train_way']}-way {sh['train_shot']}-shot {sh['train_query']}-query, meta-batch {sh['meta_batch']}", flush=True)
+                shape = (f"{sh['train_way']}-way {sh['train_shot']}-shot {sh['train_query']}-query, meta-batch {sh['meta_batch']}"
+                         if sh else "an unrecorded shape")
+                if ev.get("trained"):
+                    print(f"[{ev['index'] + 1}/{ev['total']}] {ev['title']}: {ev['parameters']:,} parameters on {ev['device']}; "
+                          f"the trained model {ev['trained']} (meta-trained {shape}), tested only", flush=True)
+                else:
+                    print(f"[{ev['index'] + 1}/{ev['total']}] {ev['title']}: {ev['parameters']:,} parameters on {ev['device']}; training "
+                          f"{shape}", flush=True)
             elif kind == "progress":
                 frac = ev["step"] / ev["total_steps"]
                 if config.seconds_each:

@@ -41,7 +41,7 @@ import torch
 
 from .algorithms import get_algorithm, parse_hparams
 from .algorithms.base import MetaLearner
-from .checkpoint import learner_from_bytes, learner_to_bytes
+from .checkpoint import learner_from_bytes, learner_from_checkpoint, learner_to_bytes
 from . import report
 from .episodes import TEST_SEED, EpisodeSampler
 from .errors import CompareError, FewShotError
@@ -80,6 +80,9 @@ class CompareConfig:
     val_episodes: int = 100
     device: str = "auto"
     source: str = ""  # what the training / test sources were (a description, for the record)
+    # Algorithms compared as already-trained models instead of racing from scratch: algorithm ->
+    # checkpoint path (e.g. the starter models). Those are only tested, on the same episodes.
+    models: dict[str, str] = field(default_factory=dict)
 
     def validate(self) -> None:
         if not self.algorithms:
@@ -93,6 +96,11 @@ class CompareConfig:
         for name in self.hparams:
             if name not in self.algorithms:
                 raise CompareError(f"hyperparameters given for {name!r}, which is not among the compared algorithms ({', '.join(self.algorithms)})")
+        for name in self.models:
+            if name not in self.algorithms:
+                raise CompareError(f"a model given for {name!r}, which is not among the compared algorithms ({', '.join(self.algorithms)})")
+            if name in self.hparams:
+                raise CompareError(f"{name}: a trained model is compared as it was trained; hyperparameters cannot be changed")
         for name in self.algorithms:
             try:  # the one parser of hyperparameters (also what training will use)
                 parse_hparams(name, self.hparams.get(name))
@@ -213,7 +221,8 @@ class Comparison:
 
     # -- running ---------------------------------------------------------------------------------
     def run(self) -> Iterator[dict[str, Any]]:
-        if self.train_source is None or self.test_source is None:
+        trains = any(name not in self.config.models for name in self.config.algorithms)
+        if (trains and self.train_source is None) or self.test_source is None:
             raise CompareError("a comparison needs a training source and a test source to run")
         c = self.config
         self.status = "running"
@@ -235,6 +244,9 @@ class Comparison:
 
     def _one(self, index: int, name: str, r: AlgoResult) -> Iterator[dict[str, Any]]:
         c = self.config
+        if name in c.models:
+            yield from self._one_trained(index, name, r, c.models[name])
+            return
         trainer = Trainer(c.train_config(name), self.train_source, self.val_source, cancel=self.cancel)
         learner, device = trainer.learner, trainer.device
         r.hparams = dataclasses.asdict(learner.hparams)
@@ -266,15 +278,54 @@ class Comparison:
             r.peak_memory_mb = peak_mb(device)
             yield {"kind": "stopped", "algorithm": name, "message": r.message}
             return
+        yield from self._test_and_keep(name, learner, r, device, last.message)
+
+    def _test_and_keep(self, name: str, learner: MetaLearner, r: AlgoResult, device: torch.device, message: str) -> Iterator[dict[str, Any]]:
+        """Test a trained learner on the shared episodes; keep it and its result unless stopped."""
         r.status = "testing"
         yield from self._test(name, learner, r, device)
         r.peak_memory_mb = peak_mb(device)
         if r.status == "stopped":
             yield {"kind": "stopped", "algorithm": name, "message": r.message}
             return
-        r.status, r.message = "done", last.message
+        r.status, r.message = "done", message
         self.learners[name] = learner
         yield {"kind": "result", "algorithm": name, "result": r.to_dict(curve_points=None)}
+
+    def _one_trained(self, index: int, name: str, r: AlgoResult, path: str) -> Iterator[dict[str, Any]]:
+        """An algorithm compared as a model already trained (a checkpoint): no training, the same
+        test episodes as the others; its record (steps, training time) is the checkpoint's."""
+        from .checkpoint import read_checkpoint
+        from .trainer import auto_device
+
+        c = self.config
+        raw = read_checkpoint(path)
+        if raw["algorithm"] != name:
+            raise CompareError(f"{path} holds a {raw['algorithm']} model, not {name}")
+        device = auto_device(c.device)
+        learner = learner_from_checkpoint(raw, device, with_optimizer=False)
+        test_spec = self.test_source.spec
+        if learner.spec != test_spec:
+            raise CompareError(f"the model sees {learner.spec.size[1]}×{learner.spec.size[0]} images ({learner.spec.channels} channel(s)), "
+                               f"the test episodes are {test_spec.size[1]}×{test_spec.size[0]} ({test_spec.channels}): not comparable")
+        trainer = raw.get("trainer") or {}
+        r.hparams = dataclasses.asdict(learner.hparams)
+        r.episode_shape = dict(trainer.get("episode_shape") or {})
+        r.parameters = learner.parameter_count()
+        r.device = str(device)
+        r.memory_kind = reset_peak(device)
+        r.curves = _new_curves()
+        history = trainer.get("history") or {}
+        steps, accs, secs = (list(history.get(k) or []) for k in ("val_step", "val_accuracy", "val_train_s"))
+        if len(steps) == len(accs) == len(secs):  # its own validation record, where it kept one with times
+            per_step = int(r.episode_shape.get("meta_batch", 1) or 1)
+            r.curves.update(val_episodes=[s * per_step for s in steps], val_seconds=secs, val_accuracy=accs)
+        r.steps, r.episodes = int(trainer.get("step", 0)), int(trainer.get("episodes_seen", 0))
+        r.train_seconds = float(trainer.get("train_s", trainer.get("elapsed_s", 0.0)) or 0.0)
+        r.episodes_per_s = r.episodes / r.train_seconds if r.train_seconds > 0 else 0.0
+        yield {"kind": "start", "algorithm": name, "index": index, "total": len(c.algorithms), "title": r.title,
+               "parameters": r.parameters, "device": r.device, "shape": dict(r.episode_shape), "trained": str(path)}
+        yield from self._test_and_keep(name, learner, r, device, f"trained model {Path(path).name}: not trained here")
 
     def _test(self, name: str, learner: MetaLearner, r: AlgoResult, device: torch.device) -> Iterator[dict[str, Any]]:
         """The shared test episodes, scored exactly as `evaluation.evaluate` scores them (adapt on

@@ -24,7 +24,8 @@ def sources():
 
 
 def _config(algorithms, **kw):
-    base = dict(algorithms=list(algorithms), hparams={a: TINY[a] for a in algorithms if a in TINY}, n_way=3, k_shot=1, q_query=2,
+    trained = kw.get("models", {})  # a trained model keeps the settings it was trained with
+    base = dict(algorithms=list(algorithms), hparams={a: TINY[a] for a in algorithms if a in TINY and a not in trained}, n_way=3, k_shot=1, q_query=2,
                 steps_each=4, seed=3, eval_episodes=6, val_every=1000, val_episodes=0, device="cpu")
     base.update(kw)
     return core.CompareConfig(**base)
@@ -240,3 +241,82 @@ def test_durations_read_as_clock_times():
     assert [report.fmt_duration(s) for s in (None, float("nan"), 0, 59.4, 59.6, 61, 3599.6, 3661)] == \
         ["–", "–", "0:00", "0:59", "1:00", "1:01", "1:00:00", "1:01:01"]
     assert report.fmt_duration(12.34, tenths_under_minute=True) == "12.3 s" and report.fmt_duration(75, tenths_under_minute=True) == "1:15"
+
+
+def _trained_checkpoint(train, path, algorithm="protonet", steps=3, **spec_kw):
+    """A small checkpoint of `algorithm`, meta-trained a few steps on `train` (as `fewshot train` writes it)."""
+    cfg = core.TrainConfig(algorithm=algorithm, hparams=TINY.get(algorithm, {}), n_way=3, k_shot=1, q_query=2, steps=steps,
+                           val_every=2, val_episodes=2, device="cpu", seed=5)
+    trainer = core.Trainer(cfg, train, train)
+    for _ in trainer.run():
+        pass
+    trainer.save(path, 0.0)
+    return trainer
+
+
+def test_a_trained_model_is_tested_on_the_shared_episodes_without_training(sources, tmp_path, monkeypatch):
+    """Compare can race from scratch or take models already trained (the starter models): a model
+    given in `models` is not trained again, scores on the shared test episodes exactly what
+    `evaluate` gives it, keeps its own record, and classifies the person's set like the others."""
+    train, test = sources
+    trainer = _trained_checkpoint(train, tmp_path / "p.pt")
+    spy = Spy(monkeypatch, ["protonet", "matching"])
+    comp = core.Comparison(_config(["protonet", "matching"], steps_each=2, models={"protonet": str(tmp_path / "p.pt")}), train, None, test)
+    events = _run(comp)
+    r = comp.results["protonet"]
+    assert [x.status for x in comp.results.values()] == ["done", "done"]
+    assert spy.train["protonet"] == [] and len(spy.train["matching"]) == 2  # only matching trained
+    assert r.steps == trainer.step == 3 and r.episode_shape == trainer.episode_shape()
+    assert len(r.curves["val_accuracy"]) == len(trainer.history["val_accuracy"]) > 0  # the checkpoint's own validations
+    start = next(e for e in events if e["kind"] == "start" and e["algorithm"] == "protonet")
+    assert start["trained"] == str(tmp_path / "p.pt")
+    learner, _ = core.load_checkpoint(tmp_path / "p.pt")
+    expected = core.evaluate(learner, test, 3, 1, 2, 6, seed=TEST_SEED)
+    assert r.mean == pytest.approx(expected.mean, abs=1e-12)
+    assert comp.results["matching"].test_digest == r.test_digest  # the same episodes for both
+    ep = core.EpisodeSampler(test, 3, 1, 2, seed=1).episode(0)
+    assert set(comp.classify(ep.support_x, ep.support_y, ep.query_x)) == {"protonet", "matching"}
+    # Only trained models: no training source needed.
+    alone = core.Comparison(_config(["protonet"], models={"protonet": str(tmp_path / "p.pt")}), None, None, test)
+    _run(alone)
+    assert alone.results["protonet"].per_episode == r.per_episode
+
+
+def test_a_trained_model_that_does_not_fit_fails_alone_with_a_clear_message(sources, tmp_path):
+    train, test = sources
+    _trained_checkpoint(train, tmp_path / "p.pt")
+    (tmp_path / "cut.pt").write_bytes((tmp_path / "p.pt").read_bytes()[:500])
+    comp = core.Comparison(_config(["protonet", "matching"], models={"protonet": str(tmp_path / "cut.pt"), "matching": str(tmp_path / "p.pt")}),
+                           train, None, test)
+    _run(comp)
+    assert comp.results["protonet"].status == "failed" and "cut.pt" in comp.results["protonet"].message
+    assert comp.results["matching"].status == "failed" and "holds a protonet model, not matching" in comp.results["matching"].message
+    big = core.builtin(n_classes=12, first_class=100, n_instances=4, spec=core.InputSpec(size=(32, 32)))
+    comp = core.Comparison(_config(["protonet"], models={"protonet": str(tmp_path / "p.pt")}), None, None, big)
+    _run(comp)
+    assert comp.results["protonet"].status == "failed" and "28×28" in comp.results["protonet"].message and "32×32" in comp.results["protonet"].message
+    with pytest.raises(core.CompareError, match="not among"):
+        core.Comparison(core.CompareConfig(algorithms=["maml"], models={"protonet": "p.pt"}))
+    with pytest.raises(core.CompareError, match="as it was trained"):
+        core.Comparison(core.CompareConfig(algorithms=["protonet"], models={"protonet": "p.pt"}, hparams={"protonet": {"hidden": 8}}))
+
+
+def test_cli_compare_takes_trained_models(tmp_path, capsys, sources):
+    from core.cli import main
+    from tests.core.test_sources import make_folder
+
+    root = make_folder(tmp_path / "data", classes=5, per_class=4)
+    _trained_checkpoint(sources[0], tmp_path / "p.pt")
+    rc = main(["compare", "-a", "protonet,matching", "--source", "folder", "--data", str(root), "--way", "3", "--shot", "1", "--query", "2",
+               "--steps-each", "2", "--eval-episodes", "4", "--val-episodes", "0", "--device", "cpu", "--hp", "matching.hidden=8",
+               "--model", f"protonet={tmp_path / 'p.pt'}"])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    assert f"the trained model {tmp_path / 'p.pt'}" in text and "tested only" in text and "Matching Networks: " in text
+    assert main(["compare", "-a", "protonet", "--source", "folder", "--data", str(root), "--model", "maml=x.pt"]) == 2
+    assert "ALGO=CHECKPOINT" in capsys.readouterr().err
+    assert main(["compare", "-a", "protonet", "--source", "folder", "--data", str(root), "--model", f"protonet={tmp_path / 'none.pt'}"]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main(["compare", "-a", "protonet", "--source", "folder", "--data", str(root), "--model", f"protonet={tmp_path / 'p.pt'}",
+                 "--hp", "protonet.hidden=8"]) == 2
+    assert "as it was trained" in capsys.readouterr().err
