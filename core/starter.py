@@ -61,21 +61,23 @@ def _r(algorithm: str, args: str, targets: dict[int, float], threads: int = 1, r
     return Recipe(algorithm, tuple(shlex.split(args)), targets, threads, row)
 
 
-# The README's rows (Results), one per algorithm: the same protocol and budget.
+# The README's rows (Results), one per algorithm: the same protocol, and the number of steps that
+# row's time budget held. A step count, not a time budget, so that a build is the same model on any
+# machine, however fast or busy (a time budget gives a slower machine a weaker model).
 RECIPES: dict[str, Recipe] = {r.algorithm: r for r in (
-    _r("protonet", "--train-split trainval --val-split test --way 20 --minutes 10 --val-every 200 --val-episodes 100 --preset measured",
-       {5: 99.0, 20: 96.5}, threads=2, row="Prototypical Networks, measured setting (10 min, 2 cores)"),
-    _r("matching", "--train-split trainval --minutes 10 --val-episodes 0 --preset measured",
-       {5: 97.5, 20: 93.0}, row="Matching Networks, measured setting (10 min, 1 core)"),
-    _r("relation", "--minutes 30 --val-every 2000 --val-episodes 100", {5: 97.0, 20: 90.0}, row="Relation Network (30 min, 1 core)"),
-    _r("siamese", "--minutes 30 --val-every 2000 --val-episodes 100", {5: 95.0, 20: 85.0}, row="Siamese network (30 min, 1 core)"),
-    _r("maml", "--minutes 30 --val-every 250 --val-episodes 200", {5: 96.0}, row="MAML, second order (30 min, 1 core)"),
-    _r("fomaml", "--minutes 30 --val-every 1000 --val-episodes 100", {5: 95.0}, row="First-order MAML (30 min, 1 core)"),
-    _r("reptile", "--minutes 30 --val-every 2000 --val-episodes 100", {5: 95.0}, row="Reptile (30 min, 1 core)"),
-    _r("lstm_meta", "--minutes 30 --val-episodes 0", {5: 90.0}, row="LSTM Meta-Learner (30 min, 1 core)"),
-    _r("metanet", "--train-split trainval --way 20 --shot 1 --minutes 60 --val-episodes 0", {5: 97.0, 20: 93.0},
-       row="Meta Networks (60 min, 1 core)"),
-    _r("mann", "--minutes 50 --val-episodes 0 --preset measured", {5: 90.0}, row="MANN, measured setting (50 min, 1 core)"),
+    _r("protonet", "--train-split trainval --val-split test --way 20 --steps 1148 --val-every 200 --val-episodes 100 --preset measured",
+       {5: 99.0, 20: 96.5}, threads=2, row="Prototypical Networks, measured setting (its 10-minute command: 1,148 steps here)"),
+    _r("matching", "--train-split trainval --steps 4101 --val-episodes 0 --preset measured",
+       {5: 97.5, 20: 93.0}, row="Matching Networks, measured setting (10 min, 1 core: 4,101 steps)"),
+    _r("relation", "--steps 12834 --val-every 2000 --val-episodes 100", {5: 97.0, 20: 90.0}, row="Relation Network (30 min, 1 core: 12,834 steps)"),
+    _r("siamese", "--steps 20088 --val-every 2000 --val-episodes 100", {5: 95.0, 20: 85.0}, row="Siamese network (30 min, 1 core: 20,088 steps)"),
+    _r("maml", "--steps 4836 --val-every 250 --val-episodes 200", {5: 96.0}, row="MAML, second order (30 min, 1 core: 4,836 steps)"),
+    _r("fomaml", "--steps 10770 --val-every 1000 --val-episodes 100", {5: 95.0}, row="First-order MAML (30 min, 1 core: 10,770 steps)"),
+    _r("reptile", "--steps 19513 --val-every 2000 --val-episodes 100", {5: 95.0}, row="Reptile (30 min, 1 core: 19,513 steps)"),
+    _r("lstm_meta", "--steps 9962 --val-episodes 0", {5: 90.0}, row="LSTM Meta-Learner (30 min, 1 core: 9,962 steps)"),
+    _r("metanet", "--train-split trainval --way 20 --shot 1 --steps 10244 --val-episodes 0", {5: 97.0, 20: 93.0},
+       row="Meta Networks (60 min, 1 core: 10,244 steps)"),
+    _r("mann", "--steps 35039 --val-episodes 0 --preset measured", {5: 90.0}, row="MANN, measured setting (50 min, 1 core: 35,039 steps)"),
 )}
 
 
