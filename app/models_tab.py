@@ -64,6 +64,9 @@ class ModelTree(QTreeWidget):
         return super().viewportEvent(e)
 
 
+STARTER_ROLE = Qt.ItemDataRole.UserRole + 1  # a row's flag: a starter model shipped with the app
+
+
 class ModelsTab(QWidget):
     """The Models tab's page: the list (`tree`) and its Use / Rename / Delete buttons."""
 
@@ -105,6 +108,7 @@ class ModelsTab(QWidget):
         self.show_starters_btn.clicked.connect(self.showStartersRequested)
         self.show_starters_btn.setVisible(False)
         self.delete_btn = delete
+        self.tree.currentItemChanged.connect(self._selection_changed)
         row = QHBoxLayout()
         for b in (use, rename, delete, imp, self.show_starters_btn):
             row.addWidget(b)
@@ -127,6 +131,7 @@ class ModelsTab(QWidget):
             if e.stopped:
                 item.setToolTip(5, f"Stopped at step {e.steps} of its run; validated quickly ({workers.STOPPED_VAL_EPISODES} episodes)")
             item.setData(0, Qt.ItemDataRole.UserRole, e.id)
+            item.setData(0, STARTER_ROLE, e.starter)
             if e.starter:
                 # shipped with the app: its figure is the test accuracy of `fewshot starter build`
                 tip = (f"A starter model shipped with the app, meta-trained on Omniglot (MIT licence) by `fewshot starter build`; "
@@ -144,6 +149,13 @@ class ModelsTab(QWidget):
         for c in range(1, len(MODEL_COLUMNS)):
             self.tree.resizeColumnToContents(c)
         self.tree.blockSignals(False)
+
+    def _selection_changed(self, item: QTreeWidgetItem | None, _previous=None) -> None:
+        """A starter model ships with the app: its Delete only hides it, and says so."""
+        starter = item is not None and bool(item.data(0, STARTER_ROLE))
+        self.delete_btn.setText("Hide" if starter else "Delete")
+        self.delete_btn.setToolTip("Hide this starter model (it ships with the app; Show starters brings it back)" if starter
+                                   else "Delete this model")
 
     def _selected_model(self) -> str | None:
         item = self.tree.currentItem()
