@@ -24,6 +24,9 @@ from .style import icon
 from .task_fields import BUILTIN_NOTE, ask_source_folder, combo, device_combo, offer_cuda, source_combo, spin_box
 
 PROTOCOLS = [("same", "Identical for all"), ("paper", "Each paper's shape")]
+MODES = [("train", "Meta-train each from scratch"), ("starter", "Starter models (no training)")]
+# The fields that only matter when the algorithms are meta-trained here (not for starter models).
+TRAINING_ONLY = ("steps_each", "seconds_each", "seed")
 DEFAULT_SETUP: dict[str, Any] = {"n_way": 5, "k_shot": 1, "q_query": 15, "protocol": "same", "steps_each": 500, "seconds_each": 60,
                                  "eval_episodes": 600, "seed": 0, "device": "auto", "val_every": 100, "val_episodes": 40}
 # (key, label, min, max, tooltip) of the number fields; the first three are the episode shape.
@@ -64,7 +67,11 @@ class SetupPanel(QFrame):
         self.editing: str | None = None
         heading = QLabel("Compare algorithms")
         heading.setObjectName("heading")
-        hint = muted("Every algorithm meta-trains on the same seeded episodes, then all are tested on the same test episodes.")
+        self.hint = hint = muted()
+        self.starters: dict[str, str] = {}  # algorithm -> its starter model's checkpoint (shipped with the app)
+        self.mode_box = combo(MODES, "Meta-train each ticked algorithm here, on identical episodes (a race from scratch), or test the "
+                                     "starter models shipped with the app as they are: no training, the same test episodes")
+        self.mode_box.currentIndexChanged.connect(self._mode_changed)
         self.algo_box = QFrame()
         self.algo_layout = QGridLayout(self.algo_box)
         self.algo_layout.setContentsMargins(0, 0, 0, 0)
@@ -91,7 +98,8 @@ class SetupPanel(QFrame):
             box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             box.setMinimumContentsLength(12)
         task = QFormLayout()
-        task.addRow("Meta-train on", self.source_box)
+        self.source_title = QLabel("Meta-train on")
+        task.addRow(self.source_title, self.source_box)
         task.addRow("", self.source_label)
         for key, label, *_ in NUMBERS[:3]:
             task.addRow(label, self.spins[key])
@@ -103,10 +111,12 @@ class SetupPanel(QFrame):
         self.inner = QWidget()
         v = QVBoxLayout(self.inner)
         v.setContentsMargins(0, 0, 6, 0)
+        v.addWidget(self.mode_box)
         v.addWidget(hint)
         v.addWidget(group_title("Algorithms"))
         v.addWidget(self.algo_box)
-        v.addWidget(group_title("Hyperparameters"))
+        self.hp_title = group_title("Hyperparameters")
+        v.addWidget(self.hp_title)
         v.addWidget(self.form_title)
         v.addWidget(self.form)
         v.addWidget(self.restore_btn, 0, Qt.AlignmentFlag.AlignLeft)
@@ -143,6 +153,7 @@ class SetupPanel(QFrame):
         lay.addWidget(self.progress_label)
         self.setMinimumWidth(320)
         self.setMaximumWidth(460)
+        self._mode_changed()
 
     # -- the engine is loaded: list the algorithms ------------------------------------------------
     def list_algorithms(self, cuda: bool) -> None:
@@ -180,6 +191,7 @@ class SetupPanel(QFrame):
                 row += 1
         self.algo_layout.setColumnStretch(0, 1)
         offer_cuda(self.device_box, cuda)
+        self._mode_changed()
         self.edit_hparams(next(iter(core.ALGORITHMS)))
 
     def edit_hparams(self, name: str) -> None:
@@ -198,8 +210,44 @@ class SetupPanel(QFrame):
                 f"{'is' if len(shape_fields) == 1 else 'are'} not used: every algorithm trains on N-way K-shot Q-query.</i>"
                 if shape_fields and self.protocol_box.currentData() == "same" else "")
         self.form_title.setText(f"<b>{cls.title}</b> — {cls.paper}{note}")
-        self.restore_btn.setEnabled(True)
+        self.restore_btn.setEnabled(not self.starter_mode())
         self.preset_btn.set_presets(cls.presets)
+        if self.starter_mode():
+            self.preset_btn.setVisible(False)
+
+    def set_starters(self, starters: dict[str, str]) -> None:
+        """The starter models the app ships ({algorithm: checkpoint}, from the model library)."""
+        self.starters = dict(starters)
+        self._mode_changed()
+
+    def starter_mode(self) -> bool:
+        return self.mode_box.currentData() == "starter"
+
+    def _mode_changed(self) -> None:
+        """Starter models: only the algorithms that have one can be ticked, and nothing about
+        training (budget, seed, episode protocol, hyperparameters) applies."""
+        starter = self.starter_mode()
+        self.hint.setText(("The starter models shipped with the app, tested as they are on the same test episodes: no training."
+                           if self.starters else "No starter models are shipped with this copy of the app: meta-train them here instead.")
+                          if starter else "Every algorithm meta-trains on the same seeded episodes, then all are tested on the same test episodes.")
+        for name, cb in self.checks.items():
+            usable = not starter or name in self.starters
+            cb.setEnabled(usable)
+            if not usable:
+                cb.setChecked(False)
+            self.edit_buttons[name].setEnabled(not starter)
+            cb.setToolTip(cb.toolTip().split("\n")[0] + ("" if usable else "\nNo starter model of this algorithm is shipped"))
+        for key in TRAINING_ONLY:
+            self.spins[key].setEnabled(not starter)
+        self.protocol_box.setEnabled(not starter)
+        # A starter model keeps the settings it was built with: no form to show (the Models tab's
+        # tooltip and `fewshot starter list` say what they are).
+        for w in (self.hp_title, self.form_title, self.form, self.restore_btn):
+            w.setVisible(not starter)
+        self.preset_btn.setVisible(not starter and bool(self.preset_btn.menu().actions()))
+        self.source_title.setText("Test on" if starter else "Meta-train on")
+        self.run_btn.setToolTip("Test the ticked starter models on the shared test episodes" if starter else
+                                "Meta-train the ticked algorithms one after another, then test each on the shared test episodes")
 
     def _form_edited(self) -> None:
         if self.editing and self.form.fields:
@@ -226,6 +274,10 @@ class SetupPanel(QFrame):
     # -- setup <-> config ----------------------------------------------------------------------------
     def config_dict(self) -> dict[str, Any]:
         s = {k: int(v.value()) for k, v in self.spins.items()}
+        if self.starter_mode():  # tested as they are: their own settings, no training
+            return {"algorithms": self.selected(), "hparams": {}, "models": {n: self.starters[n] for n in self.selected()},
+                    "n_way": s["n_way"], "k_shot": s["k_shot"], "q_query": s["q_query"], "eval_episodes": s["eval_episodes"],
+                    "device": self.device_box.currentData(), "val_episodes": 0}
         return {"algorithms": self.selected(), "hparams": {n: dict(self.hparams.get(n, {})) for n in self.selected() if self.hparams.get(n)},
                 "n_way": s["n_way"], "k_shot": s["k_shot"], "q_query": s["q_query"], "protocol": self.protocol_box.currentData(),
                 "steps_each": s["steps_each"], "seconds_each": float(s["seconds_each"]) or None, "seed": s["seed"],
@@ -236,6 +288,7 @@ class SetupPanel(QFrame):
 
     def apply_setup(self, config, source: dict | None) -> None:
         """Show a comparison's config (a `core.CompareConfig`) and source."""
+        self.mode_box.setCurrentIndex(max(0, self.mode_box.findData("starter" if getattr(config, "models", None) else "train")))
         for n, cb in self.checks.items():
             cb.blockSignals(True)
             cb.setChecked(n in config.algorithms)

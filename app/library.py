@@ -167,6 +167,11 @@ class ModelLibrary:
     def get(self, model_id: str) -> ModelEntry | None:
         return self._entries.get(model_id) or self._starters.get(model_id)
 
+    def starter_files(self) -> dict[str, str]:
+        """{algorithm: checkpoint} of every starter model that matches its manifest, hidden or not
+        (what Compare can test without training)."""
+        return {e.algorithm: str(self._starter_paths[k]) for k, e in self._starters.items()}
+
     def hidden_starters(self) -> list[ModelEntry]:
         return [e for k, e in self._starters.items() if k in self._hidden]
 
