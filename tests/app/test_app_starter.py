@@ -1,0 +1,139 @@
+"""Starter models in the app (issue 19): listed at first launch and used at once, so a drawn query
+is classified without meta-training; Delete hides them, Show starters brings them back; another
+algorithm picks its own starter model unless the person trained one; Compare can test them as they
+are. The starter folder here is made from small built-in models with a manifest written the way
+`fewshot starter build` writes it; the last test uses the models the package really ships."""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QMessageBox
+
+from apphelpers import TINY_HPARAMS, fill_support, meta_trained_bytes, mouse_stroke
+
+
+def write_starter_folder(folder, models: dict[str, bytes]):
+    """A starter folder as `core.starter.build` leaves it: the checkpoints and their manifest."""
+    folder.mkdir(parents=True, exist_ok=True)
+    entries = {}
+    for algorithm, data in models.items():
+        (folder / f"{algorithm}.pt").write_bytes(data)
+        entries[algorithm] = {"file": f"{algorithm}.pt", "algorithm": algorithm, "title": algorithm.title(), "bytes": len(data),
+                              "sha256": hashlib.sha256(data).hexdigest(), "steps": 15, "built": "2026-12-06T12:00:00",
+                              "settings": {}, "accuracy": {"5": {"mean": 97.5, "ci95": 0.3, "episodes": 600}}}
+    (folder / "manifest.json").write_text(json.dumps({"attribution": "Omniglot, MIT", "models": entries}))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def starter_folder(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("starters")
+    return write_starter_folder(tmp / "starter", {"protonet": meta_trained_bytes(tmp, "protonet", TINY_HPARAMS, 15),
+                                                  "matching": meta_trained_bytes(tmp, "matching", {"hidden": 16}, 5)})
+
+
+def _rows(window) -> dict[str, object]:
+    tree = window.models_tab.tree
+    return {tree.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole): tree.topLevelItem(i) for i in range(tree.topLevelItemCount())}
+
+
+def test_first_launch_lists_the_starter_models_and_a_drawn_query_is_classified_without_training(make_window, starter_folder, qtbot):
+    window = make_window(starters=starter_folder)
+    rows = _rows(window)
+    assert set(rows) == {"starter-protonet", "starter-matching"}
+    assert rows["starter-protonet"].font(0).italic() and rows["starter-protonet"].font(0).bold()  # in use: the default algorithm's
+    assert "97.5%" in rows["starter-protonet"].text(4)
+    assert window.current_model().id == "starter-protonet" and window.library.path("starter-protonet").parent == starter_folder
+    fill_support(window.project, n_classes=3, shots=1)
+    t0 = time.perf_counter()
+    mouse_stroke(window.query.draw.canvas, [(40, 40), (120, 120), (60, 140)])  # a real stroke on the query canvas
+    qtbot.waitUntil(lambda: len(window.query.live_bars.probs) == 3, timeout=60_000)
+    print(f"\nfirst prediction of a drawn query {1000 * (time.perf_counter() - t0):.0f} ms after the stroke (engine loaded, no training)")
+    assert window.query.live_prediction.text().startswith("→ ")
+    assert sum(window.query.live_bars.probs) == pytest.approx(1.0, abs=1e-5)
+    assert window.session is None and [e for e in window.library.entries() if not e.starter] == []  # nothing was meta-trained
+
+
+def test_delete_hides_a_starter_model_and_show_starters_brings_it_back(make_window, starter_folder, qtbot):
+    window = make_window(starters=starter_folder, ask=lambda *a, **k: QMessageBox.StandardButton.Yes)
+    tab = window.models_tab
+    tab.tree.setCurrentItem(_rows(window)["starter-protonet"])
+    assert tab.delete_btn.text() == "Hide"
+    qtbot.mouseClick(tab.delete_btn, Qt.MouseButton.LeftButton)
+    assert window.dialogs.asked and window.dialogs.asked[-1][0] == "Hide starter model"
+    assert set(_rows(window)) == {"starter-matching"} and (starter_folder / "protonet.pt").is_file()  # hidden, not deleted
+    assert window.current_model() is None  # hidden is out of use too: Classify offers training, as with no model
+    assert tab.show_starters_btn.isVisibleTo(tab) and tab.show_starters_btn.text() == "Show starters (1)"
+    again = make_window(starters=starter_folder)  # the next launch remembers
+    assert set(_rows(again)) == {"starter-matching"}
+    qtbot.mouseClick(again.models_tab.show_starters_btn, Qt.MouseButton.LeftButton)
+    assert set(_rows(again)) == {"starter-protonet", "starter-matching"} and not again.models_tab.show_starters_btn.isVisibleTo(again.models_tab)
+    assert again.current_model().id == "starter-protonet"
+
+
+def test_another_algorithm_uses_its_starter_model_unless_the_person_trained_one(make_window, starter_folder, tmp_path):
+    window = make_window(starters=starter_folder)
+    window.algo_box.setCurrentIndex(window._algo_row("matching"))
+    assert window.current_model().id == "starter-matching"
+    window.algo_box.setCurrentIndex(window._algo_row("maml"))  # none shipped here: no model, as before
+    assert window.current_model() is None
+    own = window.library.import_bytes(meta_trained_bytes(tmp_path, "matching", {"hidden": 16}, 3), algorithm="matching",
+                                      title="Matching Networks", source="Built-in characters", n_way=3, k_shot=1, val_accuracy=0.4, steps=3)
+    window.algo_box.setCurrentIndex(window._algo_row("matching"))
+    assert window.current_model().id == own.id  # the person's own model comes first, whatever its accuracy
+
+
+def test_a_starter_file_that_does_not_match_its_manifest_is_left_out(make_window, starter_folder, tmp_path):
+    folder = write_starter_folder(tmp_path / "bad", {"protonet": (starter_folder / "protonet.pt").read_bytes()})
+    with open(folder / "protonet.pt", "r+b") as f:
+        f.seek(100)
+        f.write(b"\0\0\0\0")  # damaged after the manifest was written
+    window = make_window(starters=folder)
+    assert _rows(window) == {} and window.current_model() is None
+
+
+def test_compare_tests_the_starter_models_without_training(make_window, starter_folder, qtbot):
+    window = make_window(starters=starter_folder)
+    window.compare_view_act.trigger()
+    setup = window.compare.setup
+    setup.set_source({"kind": "builtin", "folder": "", "classes": 30, "test_classes": 12})
+    for key, value in {"n_way": 3, "k_shot": 1, "q_query": 2, "eval_episodes": 6}.items():
+        setup.spins[key].setValue(value)
+    assert setup.mode_box.currentData() == "train"  # racing from scratch stays the default
+    setup.mode_box.setCurrentIndex(setup.mode_box.findData("starter"))
+    assert {n for n, cb in setup.checks.items() if cb.isEnabled()} == {"protonet", "matching"}
+    assert not setup.spins["steps_each"].isEnabled() and setup.source_title.text() == "Test on"
+    for name in ("protonet", "matching"):
+        box = setup.checks[name]
+        qtbot.mouseClick(box, Qt.MouseButton.LeftButton, pos=QPoint(7, box.height() // 2))
+    events = []
+    with qtbot.waitSignal(window.compare.comparisonReady, timeout=60_000):
+        qtbot.mouseClick(setup.run_btn, Qt.MouseButton.LeftButton)
+        window.compare.session.event.connect(lambda ev: events.append(ev["kind"]))
+    comp = window.compare.comparison
+    assert [r.status for r in comp.results.values()] == ["done", "done"] and "progress" not in events
+    assert {r.steps for r in comp.results.values()} == {15, 5} and all(len(r.per_episode) == 6 for r in comp.results.values())
+    assert comp.config.models == {n: str(starter_folder / f"{n}.pt") for n in ("protonet", "matching")}
+    assert window.compare.results.table.rowCount() == 2
+
+
+def test_the_shipped_protonet_starter_classifies_a_drawn_query_at_first_launch(make_window, qtbot):
+    """The package's own starter models, as a new user gets them (the default algorithm's)."""
+    import core
+
+    if "protonet" not in core.starter_models():
+        pytest.skip("no ProtoNet starter model is shipped")
+    from app.library import DEFAULT_STARTERS
+
+    window = make_window(starters=DEFAULT_STARTERS)
+    assert window.current_model().id == "starter-protonet"
+    fill_support(window.project, n_classes=5, shots=1)
+    t0 = time.perf_counter()
+    mouse_stroke(window.query.draw.canvas, [(40, 40), (120, 120), (60, 140)])
+    qtbot.waitUntil(lambda: len(window.query.live_bars.probs) == 5, timeout=60_000)
+    print(f"\nshipped starter: first prediction {1000 * (time.perf_counter() - t0):.0f} ms after the stroke")
+    assert window.query.live_prediction.text().startswith("→ ")
