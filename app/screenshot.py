@@ -15,6 +15,11 @@ drawn queries, opens the Inside view on the first query and grabs the window onc
 is on screen (default out: resources/screenshot-inside-ALGO.png).
 
     QT_QPA_PLATFORM=offscreen OMP_NUM_THREADS=1 python -m app.screenshot --inside maml [--seconds 60]
+
+With --starter it is a first launch with the shipped starter models: the drawn queries are
+classified at once, without training, and the Models tab is grabbed (resources/screenshot-starter.png);
+--compare --starter compares every shipped starter model on the built-in test characters instead
+of racing from scratch (resources/screenshot-compare-starter.png).
 """
 from __future__ import annotations
 
@@ -77,6 +82,9 @@ def main() -> int:
     ap.add_argument("--eval-episodes", type=int, default=200, help="--compare: shared test episodes")
     ap.add_argument("--inside", default=None, metavar="ALGO", help="capture the Inside view of a short ALGO model instead")
     ap.add_argument("--seconds", type=int, default=60, help="--inside: meta-training budget")
+    ap.add_argument("--starter", action="store_true",
+                    help="first launch with the shipped starter models: classify the drawn queries without training and capture "
+                         "the Models tab (default out: resources/screenshot-starter.png); with --compare, compare the starter models")
     ap.add_argument("--open-json", default=None, help="--compare: instead of running, re-open a comparison saved as JSON (e.g. by `fewshot compare --json`) and capture it")
     args = ap.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -91,7 +99,8 @@ def main() -> int:
     from .main_window import MainWindow
     from .style import apply_theme
 
-    default_name = f"screenshot-inside-{args.inside}.png" if args.inside else "screenshot-compare.png" if args.compare else "screenshot.png"
+    default_name = (f"screenshot-inside-{args.inside}.png" if args.inside else "screenshot-compare-starter.png" if args.compare and args.starter
+                    else "screenshot-compare.png" if args.compare else "screenshot-starter.png" if args.starter else "screenshot.png")
     out = Path(args.out) if args.out else resource_path(default_name)
     apply_theme(app, args.theme)
     settings = QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat)
@@ -131,6 +140,15 @@ def main() -> int:
         state["phase"] = 4
         win.train(overrides={"source": {"kind": "builtin", "classes": 200}})
 
+    def starter() -> None:
+        state["phase"] = 7  # no training: the starter model in use classifies what is drawn
+        fill_sets()
+
+    def starter_classified() -> None:
+        state["phase"] = 8
+        win.tabs.setCurrentWidget(win.models_tab)
+        QTimer.singleShot(300, lambda: (save(win.grab(), out), finish()))
+
     def inside_classified() -> None:
         state["phase"] = 5
         win.resize(1440, 1240)  # taller: the explanation's parts are the picture
@@ -154,6 +172,10 @@ def main() -> int:
             QTimer.singleShot(300, grab)  # let the 25 Hz redraw catch up first
 
     def classified() -> None:
+        if state["phase"] == 7 and all(win.query.has_result(r.sample.id) for r in win.query.rows()):
+            return QTimer.singleShot(200, starter_classified)
+        if state["phase"] in (7, 8):
+            return None
         if state["phase"] == 4:
             return QTimer.singleShot(200, inside_classified)
         if state["phase"] == 1:
@@ -184,9 +206,14 @@ def main() -> int:
         for key, value in {"n_way": 5, "k_shot": 1, "q_query": 15, "steps_each": 1_000_000, "seconds_each": args.seconds_each,
                            "eval_episodes": args.eval_episodes, "seed": 1}.items():
             v.setup.spins[key].setValue(value)
-        for name in args.algorithms.split(","):
-            v.setup.checks[name.strip()].setChecked(True)
-        v.setup.edit_hparams(args.algorithms.split(",")[0].strip())
+        if args.starter:  # every algorithm that has a starter model, tested as it is
+            v.setup.mode_box.setCurrentIndex(v.setup.mode_box.findData("starter"))
+            for name in v.setup.starters:
+                v.setup.checks[name].setChecked(True)
+        else:
+            for name in args.algorithms.split(","):
+                v.setup.checks[name.strip()].setChecked(True)
+            v.setup.edit_hparams(args.algorithms.split(",")[0].strip())
         v.comparisonReady.connect(compared)
         v.queries.ready.connect(grid_ready)
         v.run()
@@ -213,7 +240,7 @@ def main() -> int:
         win.close()
         app.quit()
 
-    win.coreReady.connect(lambda: QTimer.singleShot(100, inside if args.inside else compare if args.compare else fill))
+    win.coreReady.connect(lambda: QTimer.singleShot(100, inside if args.inside else compare if args.compare else starter if args.starter else fill))
     win.classified.connect(classified)
     win.training.timer.timeout.connect(lambda: win.training.last and progress(win.training.last))
     def give_up() -> None:  # never hang: stop any run (closing the window does) and quit
