@@ -193,6 +193,13 @@ class MetaLearner(nn.Module):
         or cannot, says so by overriding this."""
         return "one episode" if len(tasks) == 1 else f"loop over the {len(tasks)} tasks"
 
+    def batched_accuracies(self, episodes: list[Episode]) -> torch.Tensor | None:
+        """Each episode's query accuracy after adapting on its support set ([episodes] tensor, on
+        the device), as `adapt` + argmax scores it, computed for all of them in one batched
+        computation — or None where this learner has no such path for these episodes (`evaluate`
+        then adapts episode by episode). Default: None."""
+        return None
+
     def begin_training(self, total_steps: int, start_step: int = 0) -> None:
         """Called once before the loop (schedules such as Reptile's annealing need the length)."""
 

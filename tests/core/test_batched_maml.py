@@ -111,3 +111,51 @@ def test_bench_times_batched_against_the_loop_and_names_both_paths(capsys):
     assert speedup > 0
     assert "15 queries" not in out and " 1 queries/class, 1 thread" in out
     assert "[paths: batched | loop (batching turned off)]" in out
+    from core.bench import maml_adaptation_batched_vs_loop
+
+    assert maml_adaptation_batched_vs_loop("fomaml", args=Namespace(rounds=1, seconds=0.01), device=torch.device("cpu"),
+                                           hparams={"hidden": 8}) > 0
+    out = capsys.readouterr().out
+    assert "test-time adaptation, 32 episodes at once vs one by one (3 steps, 15 queries/class)" in out and "[paths: batched | loop]" in out
+
+
+@pytest.mark.parametrize("name", ["maml", "fomaml"])
+def test_test_time_adaptation_of_many_episodes_at_once_scores_what_the_loop_scores(name):
+    """`evaluate` adapts a chunk of episodes as one vmapped computation where MAML batches (on a
+    GPU always; on a CPU for small episodes, or when asked) — the same accuracies as adapting
+    them one by one, over real built-in characters after a few meta-training steps."""
+    torch.manual_seed(0)
+    src = core.builtin(n_classes=20, first_class=3300, n_instances=6)
+    trainer = core.Trainer(core.TrainConfig(algorithm=name, hparams={"hidden": 16, "meta_batch_size": 4}, n_way=5, k_shot=1, q_query=2,
+                                            steps=15, val_episodes=0, device="cpu", seed=0), src)
+    for _ in trainer.run():
+        pass
+    m = trainer.learner
+    m.batch_tasks = True
+    calls = []
+    real = m.batched_accuracies
+    m.batched_accuracies = lambda eps: calls.append(len(eps)) or real(eps)
+    batched = core.evaluate(m, src, 5, 1, 3, episodes=40, seed=7)
+    assert calls == [32, 8]  # two batched chunks, no episode adapted alone
+    m.batch_tasks = False
+    loop = core.evaluate(m, src, 5, 1, 3, episodes=40, seed=7)
+    assert calls == [32, 8, 32, 8] and loop.mean > 0.3  # it learned something: the comparison shows something
+    assert batched.per_episode == pytest.approx(loop.per_episode, abs=1e-6)
+    # the per-query path (the app's) and an early stop go episode by episode
+    m.batch_tasks = True
+    stopped = core.evaluate(m, src, 5, 1, 3, episodes=40, seed=7, on_episode=lambda i, acc: i == 2)
+    assert stopped.per_episode == pytest.approx(loop.per_episode[:3], abs=1e-6)
+    each = core.evaluate(m, src, 5, 1, 3, episodes=4, seed=7, each_query=True)
+    assert len(each.per_episode) == 4
+
+
+def test_test_time_adaptation_stays_a_loop_where_batching_does_not_pay_or_is_not_exact():
+    m = _learner("maml", 5, 1)
+    m.float()
+    big = [Episode(e.support_x.float(), e.support_y, e.query_x.float(), e.query_y, e.class_names) for e in _tasks(3, 5, q=15)]
+    assert m.batched_accuracies(big) is None  # 80 images an episode on a CPU: the loop is faster
+    m.batch_tasks = True
+    assert m.batched_accuracies(big) is not None
+    running = _learner("maml", 5, 1, bn_mode="running")
+    running.batch_tasks = True
+    assert running.batched_accuracies(_tasks(2, 5)) is None
