@@ -9,7 +9,8 @@ per-round ratios. Setting: 5-way 1-shot, 15 queries per class, Conv-4, random 28
 - Also for MAML / FOMAML: their batched step (all tasks of the meta-batch in one vmapped
   computation) against their own per-task loop (`batch_tasks` off), same learner, same tasks:
   meta-batch 32, 1 inner step, 1 and 15 queries per class, 1 and 2 threads. Each line names the
-  path that ran (`step_path`), so a fallback to the loop cannot pass for a batched figure.
+  path that ran (`step_path`), so a fallback to the loop cannot pass for a batched figure. And
+  their test-time adaptation (`evaluate`): 32 test episodes adapted at once against one by one.
 - Also for every algorithm: one step at its own *training* episode shape (ProtoNet 60-way
   5-query, Relation 19 queries, Reptile 10 shots and meta-batch 5, …), since that is what a
   budgeted run spends its time on — in steps/s, images/s and bare 5-way steps per step.
@@ -130,6 +131,7 @@ def run_bench(args) -> int:
             for queries in MAML_QUERIES:
                 for threads in MAML_THREADS:
                     maml_batched_vs_loop(name, queries, threads, args, device)
+            maml_adaptation_batched_vs_loop(name, args, device)
     return 0
 
 
@@ -186,4 +188,32 @@ def maml_batched_vs_loop(name: str, queries: int, threads: int, args, device) ->
     print(f"  {'':10s} batched vs per-task loop ({MAML_META_BATCH} tasks, 1 inner step, {queries:2d} queries/class, "
           f"{threads} thread{'s' if threads > 1 else ' '}): {a:6.1f} vs {b:6.1f} tasks/s, speed-up {1 / cost:.2f}× "
           f"[paths: {batched.step_path(tasks)} | {loop.step_path(tasks)}]", flush=True)
+    return 1 / cost
+
+
+def maml_adaptation_batched_vs_loop(name: str, args, device, hparams: dict | None = None) -> float:
+    """Test episodes/s of MAML's batched test-time adaptation (`batched_accuracies`, what `evaluate`
+    runs for a chunk of episodes) against adapting them one by one, A B A B; returns the speed-up."""
+    from .evaluation import EVAL_BATCH, episode_accuracy
+
+    g = torch.Generator().manual_seed(3)
+    episodes = [_episode(device, g=g) for _ in range(EVAL_BATCH)]
+    learner = create(name, hparams, InputSpec(), N_WAY).to(device)
+
+    def batched() -> int:
+        learner.batch_tasks = True
+        learner.batched_accuracies(episodes).tolist()
+        return len(episodes)
+
+    def loop() -> int:
+        learner.batch_tasks = False
+        for ep in episodes:
+            episode_accuracy(learner, ep)
+        return len(episodes)
+
+    a, b, cost = ab(batched, loop, args.rounds, args.seconds, device)
+    learner.batch_tasks = True
+    print(f"  {'':10s} test-time adaptation, {EVAL_BATCH} episodes at once vs one by one ({learner.hparams.inner_steps_test} steps, "
+          f"{Q_QUERY} queries/class): {a:6.1f} vs {b:6.1f} episodes/s, speed-up {1 / cost:.2f}× "
+          f"[paths: {learner.step_path(episodes)} | loop]", flush=True)
     return 1 / cost
