@@ -57,13 +57,32 @@ def biases_cancelled_by_batchnorm(model: torch.nn.Module) -> set[str]:
     return names
 
 
-def assert_same_parameters(learner, state: dict, what: str) -> None:
-    """Equal within float tolerance: 1e-4 absolute is a tenth of one Adam step at learning rate
-    1e-3 (the weights move by ≥ 1e-3 in these runs, checked below); measured gaps are ≤ 3e-5."""
+def assert_same_parameters(learner, state: dict, what: str, initial: dict) -> None:
+    """Equal within float tolerance: every element within 1e-4 (a tenth of one Adam step at
+    learning rate 1e-3) except at most 1% of a tensor's elements (at least one), and none off by
+    more than 1e-2. Two correct runs sum in a different order, and an optimizer that divides by the
+    gradient's own size (Adam; Reptile's inner Adam with β1 = 0 makes its first step ±lr whatever
+    the gradient's size) turns the rounding of a near-zero gradient into a step of up to a learning
+    rate for that element — a few elements, which ones depending on the CPU's kernels. A wrong
+    split or a missing average moves nearly every element. The weights must have moved
+    (`initial`), or the comparison would show nothing."""
     skip = biases_cancelled_by_batchnorm(learner)
+    worst = 0.0
     for name, p in learner.named_parameters():
-        if name not in skip:
-            torch.testing.assert_close(state[name], p.detach(), rtol=1e-4, atol=1e-4, msg=lambda m: f"{what}, {name}: {m}")
+        if name in skip:
+            continue
+        diff = (state[name] - p.detach()).abs()
+        off = int((diff > 1e-4).sum())
+        worst = max(worst, off / diff.numel())
+        assert off <= max(1, diff.numel() // 100) and float(diff.max()) <= 1e-2, \
+            f"{what}, {name}: {off} of {diff.numel()} elements differ by more than 1e-4 (largest {float(diff.max()):.3g})"
+    moved = max(float((p.detach() - initial[n]).abs().max()) for n, p in learner.named_parameters())
+    assert moved > 1e-3, f"{what}: the weights hardly changed, so the comparison shows little"
+    print(f"\n{what}: at most {worst:.3%} of a tensor's elements differ by more than 1e-4")
+
+
+def initial_parameters(config: TrainConfig) -> dict:
+    return {n: p.detach().clone() for n, p in Trainer(config, open_source("builtin", "train", None)).learner.named_parameters()}
 
 
 # -- units ---------------------------------------------------------------------------------------
@@ -109,9 +128,8 @@ def test_two_ranks_hold_identical_weights_equal_to_one_process(tmp_path):
         for key in r0:  # every parameter and buffer, bit for bit
             assert torch.equal(r0[key], r1[key]), f"{name}: ranks differ in {key}"
         single = one_process(config_for(name)).learner
-        assert_same_parameters(single, r0, f"{name}: 2 ranks vs one process")
-        moved = max(float((r0[n] - p0.detach()).abs().max()) for n, p0 in Trainer(config_for(name), open_source("builtin", "train", None)).learner.named_parameters())
-        assert moved > 1e-3, f"{name}: the weights hardly changed, so the comparison shows little"
+        initial = initial_parameters(config_for(name))
+        assert_same_parameters(single, r0, f"{name}: 2 ranks vs one process", initial)
 
 
 def test_a_two_rank_run_resumes_exactly_and_its_checkpoint_opens_in_one_process(tmp_path):
@@ -128,9 +146,11 @@ def test_a_two_rank_run_resumes_exactly_and_its_checkpoint_opens_in_one_process(
     assert data["trainer"]["step"] == 4 and data["trainer"]["episodes_seen"] == 8
     assert data["trainer"]["distributed"] == {"world_size": 2, "backend": "gloo"}
     # the same 4 steps in one process, uninterrupted
-    straight = one_process(TrainConfig(algorithm="protonet", meta_batch=2, train_way=10, train_query=3, val_episodes=0, seed=5, steps=4, device="cpu"))
+    config = TrainConfig(algorithm="protonet", meta_batch=2, train_way=10, train_query=3, val_episodes=0, seed=5, steps=4, device="cpu")
+    straight = one_process(config)
     learner = learner_from_checkpoint(data, "cpu")  # how the app opens a model
-    assert_same_parameters(straight.learner, dict(learner.named_parameters()), "resumed 2-rank run vs one process")
+    assert_same_parameters(straight.learner, {n: p.detach() for n, p in learner.named_parameters()}, "resumed 2-rank run vs one process",
+                           initial_parameters(config))
     # and one process can go on training it
     more = one_process(TrainConfig(algorithm="protonet", meta_batch=2, train_way=10, train_query=3, val_episodes=0, seed=5, steps=5, device="cpu"),
                        resume_from=ckpt)
