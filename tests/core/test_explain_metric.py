@@ -220,9 +220,13 @@ def _check_siamese(learner, ep):
         assert torch.allclose(scores / scores.sum(), _t(e.probabilities), atol=1e-5), "aggregated as siamese.py does"
         images = _part(e, Images, "difference")
         assert len(images.images) == n_s
+        # float32 features computed in another batch (the whole query set, or one query) round
+        # differently: on some CPUs the 4,096 Koch features differ by ~1e-4 of their scale
+        # (measured 2.8e-6 at a scale of 0.024), so the tolerance is relative to that scale.
+        tol = 1e-3 * float(diff.abs().max())
         for im, d in zip(images.images, diff):
             flat = _t(im).flatten()
-            assert torch.allclose(flat[:dim], d.double(), atol=1e-6), "each map is the difference the head receives"
+            assert torch.allclose(flat[:dim], d.double(), rtol=0, atol=tol), "each map is the difference the head receives"
             assert (flat[dim:] == 0).all(), "the grid's padding is zeros"
     return images
 
