@@ -432,7 +432,7 @@ def cmd_starter(args) -> int:
             acc = lambda w: (f"{e['accuracy'][str(w)]['mean']:.2f} ± {e['accuracy'][str(w)]['ci95']:.2f} (≥ {r.targets[w]})"  # noqa: E731
                              if e and str(w) in e.get("accuracy", {}) else ("–" if w not in r.targets else f"(≥ {r.targets[w]})"))
             size = f"{e['bytes'] / 1e6:.2f} MB" if e else "–"
-            print(f"| `{name}` | {r.readme_row} | {'yes' if e else 'no'} | {acc(5)} | {acc(20)} | {e['steps'] if e else '–'} | "
+            print(f"| `{name}` | {r.readme_row} | {'yes' if e else 'no'} | {acc(5)} | {acc(20)} | {format(e['steps'], ',') if e else '–'} | "
                   f"{fmt_duration(e['train_s']) if e else '–'} | {size} |")
         return 0
     if args.action == "check":
