@@ -82,3 +82,29 @@ def test_the_manifest_is_held_while_one_build_writes_it(tmp_path):
         fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released when the write is done
     finally:
         os.close(other)
+
+
+def test_cli_starter_lists_every_recipe_and_checks_a_folder(tmp_path, capsys):
+    from core.cli import main
+
+    assert main(["starter", "list"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"| `{name}` |" in out for name in starter.RECIPES)
+    for name, entry in starter.read_manifest()["models"].items():
+        assert f"| `{name}` | {starter.RECIPES[name].readme_row} | yes | {entry['accuracy']['5']['mean']:.2f}" in out
+    assert main(["starter", "check"]) == 0
+    # a shipped file changed after its manifest was written: check says which, exit 1
+    folder = tmp_path / "starter"
+    folder.mkdir()
+    manifest = starter.read_manifest()
+    for entry in manifest["models"].values():
+        (folder / entry["file"]).write_bytes((starter.starter_dir() / entry["file"]).read_bytes())
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["starter", "check", "--dir", str(folder)]) == 0
+    capsys.readouterr()
+    if manifest["models"]:
+        name, entry = next(iter(manifest["models"].items()))
+        (folder / entry["file"]).write_bytes(b"not the model")
+        assert main(["starter", "check", "--dir", str(folder)]) == 1
+        assert f"{name}: {entry['file']} does not match its manifest entry" in capsys.readouterr().out
+    assert main(["starter", "build"]) == 2  # no --data
