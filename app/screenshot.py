@@ -17,9 +17,7 @@ is on screen (default out: resources/screenshot-inside-ALGO.png).
     QT_QPA_PLATFORM=offscreen OMP_NUM_THREADS=1 python -m app.screenshot --inside maml [--seconds 60]
 
 With --starter it is a first launch with the shipped starter models: the drawn queries are
-classified at once, without training, and the Models tab is grabbed (resources/screenshot-starter.png);
---compare --starter compares every shipped starter model on the built-in test characters instead
-of racing from scratch (resources/screenshot-compare-starter.png).
+classified at once, without training, and the Models tab is grabbed (resources/screenshot-starter.png).
 """
 from __future__ import annotations
 
@@ -84,7 +82,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=int, default=60, help="--inside: meta-training budget")
     ap.add_argument("--starter", action="store_true",
                     help="first launch with the shipped starter models: classify the drawn queries without training and capture "
-                         "the Models tab (default out: resources/screenshot-starter.png); with --compare, compare the starter models")
+                         "the Models tab (default out: resources/screenshot-starter.png)")
     ap.add_argument("--open-json", default=None, help="--compare: instead of running, re-open a comparison saved as JSON (e.g. by `fewshot compare --json`) and capture it")
     args = ap.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -99,8 +97,8 @@ def main() -> int:
     from .main_window import MainWindow
     from .style import apply_theme
 
-    default_name = (f"screenshot-inside-{args.inside}.png" if args.inside else "screenshot-compare-starter.png" if args.compare and args.starter
-                    else "screenshot-compare.png" if args.compare else "screenshot-starter.png" if args.starter else "screenshot.png")
+    default_name = (f"screenshot-inside-{args.inside}.png" if args.inside else "screenshot-compare.png" if args.compare
+                    else "screenshot-starter.png" if args.starter else "screenshot.png")
     out = Path(args.out) if args.out else resource_path(default_name)
     apply_theme(app, args.theme)
     settings = QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat)
@@ -206,14 +204,9 @@ def main() -> int:
         for key, value in {"n_way": 5, "k_shot": 1, "q_query": 15, "steps_each": 1_000_000, "seconds_each": args.seconds_each,
                            "eval_episodes": args.eval_episodes, "seed": 1}.items():
             v.setup.spins[key].setValue(value)
-        if args.starter:  # every algorithm that has a starter model, tested as it is
-            v.setup.mode_box.setCurrentIndex(v.setup.mode_box.findData("starter"))
-            for name in v.setup.starters:
-                v.setup.checks[name].setChecked(True)
-        else:
-            for name in args.algorithms.split(","):
-                v.setup.checks[name.strip()].setChecked(True)
-            v.setup.edit_hparams(args.algorithms.split(",")[0].strip())
+        for name in args.algorithms.split(","):
+            v.setup.checks[name.strip()].setChecked(True)
+        v.setup.edit_hparams(args.algorithms.split(",")[0].strip())
         v.comparisonReady.connect(compared)
         v.queries.ready.connect(grid_ready)
         v.run()
