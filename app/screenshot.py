@@ -170,6 +170,8 @@ def main() -> int:
             QTimer.singleShot(300, grab)  # let the 25 Hz redraw catch up first
 
     def classified() -> None:
+        if args.compare:  # the Studio's starter model classifies the drawn queries: not this run's cue
+            return None
         if state["phase"] == 7 and all(win.query.has_result(r.sample.id) for r in win.query.rows()):
             return QTimer.singleShot(200, starter_classified)
         if state["phase"] in (7, 8):
