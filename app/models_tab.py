@@ -149,6 +149,7 @@ class ModelsTab(QWidget):
         for c in range(1, len(MODEL_COLUMNS)):
             self.tree.resizeColumnToContents(c)
         self.tree.blockSignals(False)
+        self._selection_changed(self.tree.currentItem())  # the refill changed the selection without a signal
 
     def _selection_changed(self, item: QTreeWidgetItem | None, _previous=None) -> None:
         """A starter model ships with the app: its Delete only hides it, and says so."""
