@@ -66,6 +66,9 @@ class RelationModule(nn.Module):
         return self._rest(h).view(len(query_feats), len(class_feats))
 
 
+RELATION_LOSSES = ("mse", "bce", "ce")
+
+
 def class_features(support_feats: torch.Tensor, support_y: torch.Tensor, n_way: int) -> torch.Tensor:
     """Each class's feature map [N, C, H, W]: the SUM of its K support feature maps (§3.3)."""
     zeros = torch.zeros(n_way, *support_feats.shape[1:], device=support_feats.device, dtype=support_feats.dtype)
@@ -97,6 +100,9 @@ class RelationNetwork(SupportSetLearner):
         bn_mode: str = hp("running", "BatchNorm statistics at test time: running averages, or the batch's own (the reference code)", choices=BN_MODES)
         train_way: int = hp(0, "Ways per training episode; 0 = as tested (the paper trains on the test task's ways)", min=0, max=1000)
         train_query: int = hp(19, "Queries per class in training episodes: 19 for 5w1s, 15 for 5w5s, 10 for 20w1s, 5 for 20w5s; 0 = as tested", min=0, max=100)
+        loss: str = hp("mse", "Training loss: mse (eq. 2, the paper: squared error of each score against 1[same class]), "
+                        "bce (binary cross-entropy of each score), or ce (cross-entropy of the normalised scores r_c / Σ r)",
+                       choices=RELATION_LOSSES)
 
     def __init__(self, hparams=None, spec=None, n_way: int = 5):
         super().__init__(hparams, spec, n_way)
@@ -120,9 +126,18 @@ class RelationNetwork(SupportSetLearner):
         return self.relation.pair_logits(class_features(s, support_y, n_way), q)
 
     def episode_loss(self, task) -> tuple[torch.Tensor, torch.Tensor]:
-        """(MSE of the relation scores against one-hot labels, the scores r [Q, N] in [0, 1])."""
-        r = torch.sigmoid(self.relation_logits(task.support_x, task.support_y, task.query_x, task.n_way))
-        return F.mse_loss(r, F.one_hot(task.query_y, task.n_way).to(r.dtype)), r
+        """(the loss of the relation scores against the labels, the scores r [Q, N] in [0, 1]).
+        mse is eq. 2. The alternatives keep the model and change only what is minimised: MSE's
+        gradient through the sigmoid vanishes where a score is confidently wrong (r(1−r) → 0), which
+        binary cross-entropy does not; ce trains the very probabilities the classifier reports."""
+        logits = self.relation_logits(task.support_x, task.support_y, task.query_x, task.n_way)
+        r = torch.sigmoid(logits)
+        one_hot = F.one_hot(task.query_y, task.n_way).to(r.dtype)
+        if self.hparams.loss == "bce":
+            return F.binary_cross_entropy_with_logits(logits, one_hot), r
+        if self.hparams.loss == "ce":
+            return F.nll_loss(normalized_relations(logits), task.query_y), r
+        return F.mse_loss(r, one_hot), r
 
     def before_optimizer_step(self) -> None:
         if self.hparams.grad_clip > 0:  # clipped per module, as the reference code does
