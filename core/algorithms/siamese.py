@@ -35,6 +35,7 @@ from .base import LR_SCHEDULES, StepMetrics, SupportSetLearner, hp, register
 
 BACKBONES = ("conv4", "koch")
 SCORES = ("max", "mean")
+PAIRINGS = ("balanced", "all")
 
 
 class KochNet(nn.Module):
@@ -97,6 +98,23 @@ def sample_pairs(labels: torch.Tensor, generator: torch.Generator | None = None)
     return i[idx], j[idx], same[idx].float()
 
 
+def all_pairs(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Every unordered pair (i < j) of a batch of labelled images, targets 1/0, and weights that give
+    the same pairs and the different pairs half of the (summed) loss each: the expectation of the
+    balanced draw, without its sampling noise, and every different pair's signal used — the
+    embeddings are computed once per image, so the extra pairs cost only the cheap L1 head."""
+    n = len(labels)
+    i, j = torch.triu_indices(n, n, offset=1, device=labels.device)
+    same = labels[i] == labels[j]
+    n_same, n_diff = int(same.sum()), int((~same).sum())
+    if n_same == 0 or n_diff == 0:
+        raise ValueError("Siamese training needs at least two images of a class and two classes per episode "
+                         "(shots + queries ≥ 2); use more training queries")
+    target = same.float()
+    weight = torch.where(same, 0.5 / n_same, 0.5 / n_diff)
+    return i, j, target, weight
+
+
 @register
 class SiameseNetwork(SupportSetLearner):
     name = "siamese"
@@ -118,6 +136,13 @@ class SiameseNetwork(SupportSetLearner):
         bn_mode: str = hp("running", "BatchNorm statistics at test time (conv4 backbone): running averages or the batch's own", choices=BN_MODES)
         train_way: int = hp(20, "Ways per training episode the pairs are drawn from (not in the paper: more ways give more varied different-pairs); 0 = as tested", min=0, max=1000)
         train_query: int = hp(4, "Queries per class in training episodes (same-pairs need ≥ 2 images per class); 0 = as tested", min=0, max=100)
+        pairs: str = hp("balanced", "Training pairs per episode: balanced (every same-class pair and as many different-class pairs "
+                        "drawn at random, as Koch) or all (every pair, same and different weighted to half the loss each)",
+                        choices=PAIRINGS)
+
+    # README (issue 17): at equal steps on identical episodes, every pair lifted 20-way 1-shot from
+    # 79.1 to 82.5 after 1,200 steps, and Adam 2e-3 on top to 84.1.
+    presets = {"measured": {"pairs": "all", "lr": 2e-3}}
 
     def __init__(self, hparams=None, spec=None, n_way: int = 5):
         super().__init__(hparams, spec, n_way)
@@ -169,9 +194,15 @@ class SiameseNetwork(SupportSetLearner):
         class log-probabilities against the support set)."""
         emb = self.encoder(torch.cat([task.support_x, task.query_x]))
         # a sampled episode's pairs come from its own stream (a data-parallel run draws what one process would)
-        g = task_generator(task, _PAIR_SALT, self._pair_generator)
-        i, j, target = sample_pairs(torch.cat([task.support_y, task.query_y]), g)
-        loss = F.binary_cross_entropy_with_logits(self.pair_logits(emb[i], emb[j]), target)
+        labels = torch.cat([task.support_y, task.query_y])
+        if self.hparams.pairs == "all":
+            i, j, target, weight = all_pairs(labels)
+            loss = F.binary_cross_entropy_with_logits(self.pair_logits(emb[i], emb[j]), target, weight=weight, reduction="sum")
+        else:
+            # a sampled episode's pairs come from its own stream (a data-parallel run draws what one process would)
+            g = task_generator(task, _PAIR_SALT, self._pair_generator)
+            i, j, target = sample_pairs(labels, g)
+            loss = F.binary_cross_entropy_with_logits(self.pair_logits(emb[i], emb[j]), target)
         with torch.no_grad():
             n_s = len(task.support_x)
             lp = self.class_log_probs(emb[n_s:], emb[:n_s], task.support_y, task.n_way)

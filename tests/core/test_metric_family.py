@@ -19,6 +19,7 @@ def _episode(n_way=5, k=1, q=3, size=28, seed=0):
 
 @pytest.mark.parametrize("name,steps,hparams,threshold", [
     ("siamese", 40, {}, 0.40),
+    ("siamese", 40, {"pairs": "all"}, 0.40),
     ("matching", 40, {}, 0.45),
     ("matching", 40, {"fce": True}, 0.40),
     ("relation", 40, {}, 0.50),
@@ -188,6 +189,29 @@ def test_matching_probability_is_attention_over_cosines():
     assert torch.allclose(got, expected, atol=1e-5)
 
 
+def test_siamese_all_pairs_weighs_same_and_different_pairs_half_each():
+    torch.manual_seed(0)
+    m = core.create("siamese", {"pairs": "all"}, core.InputSpec(), n_way=5)
+    ep = _episode(n_way=5, k=1, q=3)
+    m.train()
+    got, _ = m.episode_loss(ep)
+    emb = m.encoder(torch.cat([ep.support_x, ep.query_x]))
+    labels = torch.cat([ep.support_y, ep.query_y])
+    same_terms, diff_terms = [], []
+    for a in range(len(labels)):
+        for b in range(a + 1, len(labels)):  # every unordered pair once, never an image with itself
+            logit = m.pair_logits(emb[a], emb[b])
+            if labels[a] == labels[b]:
+                same_terms.append(-torch.nn.functional.logsigmoid(logit))
+            else:
+                diff_terms.append(-torch.nn.functional.logsigmoid(-logit))
+    assert (len(same_terms), len(diff_terms)) == (5 * 6, 190 - 30)
+    want = 0.5 * torch.stack(same_terms).mean() + 0.5 * torch.stack(diff_terms).mean()
+    assert torch.allclose(got, want, rtol=1e-4), (float(got), float(want))
+    with pytest.raises(ValueError, match="two images of a class"):
+        core.create("siamese", {"pairs": "all"}, core.InputSpec(), n_way=5).episode_loss(_episode(n_way=5, k=1, q=0))
+
+
 # -- Relation Network -----------------------------------------------------------------------------
 
 def test_relation_scores_lie_in_unit_interval_and_loss_is_mse_against_one_hot():
@@ -204,6 +228,27 @@ def test_relation_scores_lie_in_unit_interval_and_loss_is_mse_against_one_hot():
     m2 = core.create("relation", {}, core.InputSpec(), n_way=5)
     m2.load_state_dict(m.state_dict())
     assert m2.meta_train_step([ep]).loss == pytest.approx(float(loss.detach()), rel=1e-5)
+
+
+@pytest.mark.parametrize("loss", ["bce", "ce"])
+def test_relation_alternative_losses_are_what_they_say_and_the_step_optimises_them(loss):
+    torch.manual_seed(0)
+    m = core.create("relation", {"loss": loss}, core.InputSpec(), n_way=5)
+    ep = _episode(n_way=5, k=1, q=4)
+    m.train()
+    got, r = m.episode_loss(ep)
+    one_hot = torch.zeros(20, 5)
+    one_hot[torch.arange(20), ep.query_y] = 1.0
+    if loss == "bce":
+        want = -(one_hot * r.log() + (1 - one_hot) * (1 - r).log()).mean()
+    else:  # cross-entropy of the reported probabilities r_c / Σ r
+        want = -(r / r.sum(-1, keepdim=True))[torch.arange(20), ep.query_y].log().mean()
+    assert torch.allclose(got, want, rtol=1e-4), (float(got), float(want))
+    m2 = core.create("relation", {"loss": loss}, core.InputSpec(), n_way=5)
+    m2.load_state_dict(m.state_dict())
+    assert m2.meta_train_step([ep]).loss == pytest.approx(float(got.detach()), rel=1e-5)
+    with pytest.raises(ValueError, match="loss"):
+        core.create("relation", {"loss": "hinge"}, core.InputSpec(), n_way=5)
 
 
 def test_relation_architecture_pairs_and_sum_of_shots():
