@@ -79,19 +79,26 @@ def near_square_grid(vector: torch.Tensor) -> torch.Tensor:
 _PAIR_SALT = 0x5349414D  # "SIAM": the same/different pairs drawn from a training episode
 
 
+def _unordered_pairs(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Indices (i, j), i < j, of every unordered pair of a batch of labelled images (never an image
+    with itself) and whether each pair shows one class; at least one same and one different pair."""
+    n = len(labels)
+    i, j = torch.triu_indices(n, n, offset=1, device=labels.device)
+    same = labels[i] == labels[j]
+    if bool(same.all()) or not bool(same.any()):
+        raise ValueError("Siamese training needs at least two images of a class and two classes per episode "
+                         "(shots + queries ≥ 2); use more training queries")
+    return i, j, same
+
+
 def sample_pairs(labels: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Balanced same/different pairs over a batch of labelled images: indices (i, j) with i < j
     (so never an image with itself, and each unordered pair at most once) and targets 1/0.
     All same-class pairs are kept and as many different-class pairs are drawn (when there are
     fewer different pairs, the same pairs are subsampled instead)."""
-    n = len(labels)
-    i, j = torch.triu_indices(n, n, offset=1, device=labels.device)
-    same = labels[i] == labels[j]
+    i, j, same = _unordered_pairs(labels)
     pos, neg = same.nonzero().squeeze(1), (~same).nonzero().squeeze(1)
     m = min(len(pos), len(neg))
-    if m == 0:
-        raise ValueError("Siamese training needs at least two images of a class and two classes per episode "
-                         "(shots + queries ≥ 2); use more training queries")
     pos = pos[torch.randperm(len(pos), generator=generator)[:m].to(labels.device)]
     neg = neg[torch.randperm(len(neg), generator=generator)[:m].to(labels.device)]
     idx = torch.cat([pos, neg])
@@ -103,13 +110,8 @@ def all_pairs(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.T
     the same pairs and the different pairs half of the (summed) loss each: the expectation of the
     balanced draw, without its sampling noise, and every different pair's signal used — the
     embeddings are computed once per image, so the extra pairs cost only the cheap L1 head."""
-    n = len(labels)
-    i, j = torch.triu_indices(n, n, offset=1, device=labels.device)
-    same = labels[i] == labels[j]
+    i, j, same = _unordered_pairs(labels)
     n_same, n_diff = int(same.sum()), int((~same).sum())
-    if n_same == 0 or n_diff == 0:
-        raise ValueError("Siamese training needs at least two images of a class and two classes per episode "
-                         "(shots + queries ≥ 2); use more training queries")
     target = same.float()
     weight = torch.where(same, 0.5 / n_same, 0.5 / n_diff)
     return i, j, target, weight
@@ -193,7 +195,6 @@ class SiameseNetwork(SupportSetLearner):
         """(binary cross-entropy over the episode's balanced same/different pairs, the queries'
         class log-probabilities against the support set)."""
         emb = self.encoder(torch.cat([task.support_x, task.query_x]))
-        # a sampled episode's pairs come from its own stream (a data-parallel run draws what one process would)
         labels = torch.cat([task.support_y, task.query_y])
         if self.hparams.pairs == "all":
             i, j, target, weight = all_pairs(labels)
