@@ -347,15 +347,20 @@ class TrainSession(ThreadSession):
 
 # -- one-off jobs ----------------------------------------------------------------------------
 # -- the Compare view's thread side ----------------------------------------------------------------
-def compare_sources(source: dict, n_way: int):
+def compare_sources(source: dict, n_way: int, training: bool = True):
     """(train, validation or None, test) ClassSources for the comparison's source setting: the
     Studio's train / validation sources plus the catalogue's test split (the built-in generator's
     test classes; Omniglot's Vinyals test split), or for an image folder its held-out classes when
-    it has enough, else its training classes."""
+    it has enough, else its training classes. `training=False` (every model already trained, e.g.
+    the starter models): a catalogue's train / validation splits are not opened (None), since
+    decoding Omniglot's training split would only delay the test."""
     import core
 
-    train, val = build_sources(source, n_way)
     kind = source.get("kind", "builtin")
+    if not training and kind in ("builtin", "omniglot"):
+        train = val = None
+    else:
+        train, val = build_sources(source, n_way)
     if kind == "builtin":
         test = core.open_source("builtin", "test", n_classes=max(n_way, int(source.get("test_classes", BUILTIN_TEST_CLASSES))))
     elif kind == "omniglot":
@@ -381,10 +386,12 @@ class CompareWorker(CancellableWorker):
         r = self.request
         self.new_token()
         self.stage.emit(f"Preparing {describe_source(r['source']).lower()}…")
-        train, val, test = quietly_collected(lambda: compare_sources(r["source"], int(r["config"]["n_way"])))
         config = core.CompareConfig(**r["config"])
+        training = any(name not in config.models for name in config.algorithms)
+        train, val, test = quietly_collected(lambda: compare_sources(r["source"], int(config.n_way), training))
         where = describe_source(r["source"])
-        config.source = f"{where}: train {train.description}; test {test.description}" + (" (the training classes)" if test is train else "")
+        config.source = (f"{where}: train {train.description}; test {test.description}" + (" (the training classes)" if test is train else "")
+                         if train is not None else f"{where}: test {test.description}")
         comp = core.Comparison(config, train, val, test, cancel=self.token)
         for ev in comp.run():
             self.event.emit(ev)

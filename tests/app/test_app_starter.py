@@ -119,6 +119,8 @@ def test_compare_tests_the_starter_models_without_training(make_window, starter_
     assert {r.steps for r in comp.results.values()} == {15, 5} and all(len(r.per_episode) == 6 for r in comp.results.values())
     assert comp.config.models == {n: str(starter_folder / f"{n}.pt") for n in ("protonet", "matching")}
     assert window.compare.results.table.rowCount() == 2
+    print("\nrecorded source:", comp.config.source)
+    assert ": test " in comp.config.source and "train " not in comp.config.source  # nothing trains: no training source opened
 
 
 def test_the_shipped_protonet_starter_classifies_a_drawn_query_at_first_launch(make_window, qtbot):
