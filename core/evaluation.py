@@ -40,20 +40,22 @@ def evaluate(learner: MetaLearner, source: ClassSource, n_way: int = 5, k_shot: 
     device = torch.device(device) if device is not None else learner.device
     sampler = EpisodeSampler(source.to(device), n_way, k_shot, q_query, seed=seed, device=device)
     order = list(range(episodes) if indices is None else indices)
+
+    def scored():  # (episode index, accuracy), chunk by chunk
+        for start in range(0, len(order), EVAL_BATCH):
+            chunk = order[start:start + EVAL_BATCH]
+            eps = [sampler.episode(i) for i in chunk]
+            # A learner that adapts many episodes as one batched computation does (MAML on a GPU);
+            # each_query classifies query by query, which only the per-episode path does.
+            batched = None if each_query else learner.batched_accuracies(eps)
+            # one episode at a time otherwise (lazily, so on_episode can stop between any two)
+            yield from zip(chunk, batched.tolist() if batched is not None else (episode_accuracy(learner, ep, each_query) for ep in eps))
+
     accs: list[float] = []
-    for start in range(0, len(order), EVAL_BATCH):
-        chunk = order[start:start + EVAL_BATCH]
-        eps = [sampler.episode(i) for i in chunk]
-        # A learner that adapts many episodes as one batched computation does (MAML on a GPU);
-        # each_query classifies query by query, which only the per-episode path does.
-        batched = None if each_query else learner.batched_accuracies(eps)
-        # one episode at a time otherwise (lazily, so on_episode can stop between any two)
-        got = batched.tolist() if batched is not None else (episode_accuracy(learner, ep, each_query) for ep in eps)
-        for i, acc in zip(chunk, got):
-            accs.append(acc)
-            if on_episode is not None and on_episode(i, acc):
-                mean, ci = mean_ci95(accs)
-                return EvalResult(mean, ci, accs, n_way, k_shot, q_query)
+    for i, acc in scored():
+        accs.append(acc)
+        if on_episode is not None and on_episode(i, acc):
+            break  # stopped early: the result covers the episodes done
     mean, ci = mean_ci95(accs)
     return EvalResult(mean, ci, accs, n_way, k_shot, q_query)
 
