@@ -357,7 +357,10 @@ class MainWindow(QMainWindow):
             # Another model is in use: its label, and no result of the previous one stays on screen.
             self._model_shown = (p.algorithm, p.model_file)
             self.query.clear_results()
-            self._update_model_label()
+            self._refresh_models()  # the label, and the Models tab's row in use (bold)
+            # Picking another algorithm (or undoing the pick) puts its model in use: the queries
+            # get that model's answers at once, as they do when a model is picked in the Models tab.
+            self.classifier.maybe_auto_classify()
 
     def _algorithm_picked(self, name: str) -> None:  # slot of algo_box.picked
         if name == self.project.algorithm:

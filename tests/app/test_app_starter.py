@@ -13,7 +13,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QMessageBox
 
-from apphelpers import TINY_HPARAMS, fill_support, meta_trained_bytes, mouse_stroke
+from apphelpers import TINY_HPARAMS, fill_support, glyph_png, meta_trained_bytes, mouse_stroke, wait_for_results
 
 
 def write_starter_folder(folder, models: dict[str, bytes]):
@@ -85,6 +85,22 @@ def test_another_algorithm_uses_its_starter_model_unless_the_person_trained_one(
                                       title="Matching Networks", source="Built-in characters", n_way=3, k_shot=1, val_accuracy=0.4, steps=3)
     window.algo_box.setCurrentIndex(window._algo_row("matching"))
     assert window.current_model().id == own.id  # the person's own model comes first, whatever its accuracy
+
+
+def test_picking_another_algorithm_classifies_the_queries_with_its_starter_model_at_once(make_window, starter_folder, qtbot):
+    window = make_window(starters=starter_folder)
+    fill_support(window.project, n_classes=3, shots=1)
+    window.project.add_queries([glyph_png(k, 7) for k in range(3)])
+    wait_for_results(window, qtbot)  # the default algorithm's starter model, with no Classify click
+    window.algo_box.setCurrentIndex(window._algo_row("matching"))
+    assert window.current_model().id == "starter-matching"
+    assert [k for k, row in _rows(window).items() if row.font(0).bold()] == ["starter-matching"]  # the Models tab shows which is in use
+    assert not any(window.query.has_result(r.sample.id) for r in window.query.rows())  # no answer of the previous model stays
+    rows = wait_for_results(window, qtbot)  # and the new model's answers come without a click
+    assert all(r.prediction.text().startswith("→ ") for r in rows)
+    window.editor.undo_action.trigger()  # undoing the pick brings ProtoNet's model back, and its answers
+    assert window.current_model().id == "starter-protonet"
+    wait_for_results(window, qtbot)
 
 
 def test_a_starter_file_that_does_not_match_its_manifest_is_left_out(make_window, starter_folder, tmp_path):
