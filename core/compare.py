@@ -84,6 +84,12 @@ class CompareConfig:
     # checkpoint path (e.g. the starter models). Those are only tested, on the same episodes.
     models: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def trains(self) -> bool:
+        """Whether any algorithm meta-trains here (not every one is given as a trained model):
+        only then does the comparison need a training source."""
+        return any(name not in self.models for name in self.algorithms)
+
     def validate(self) -> None:
         if not self.algorithms:
             raise CompareError("choose at least one algorithm to compare")
@@ -221,8 +227,7 @@ class Comparison:
 
     # -- running ---------------------------------------------------------------------------------
     def run(self) -> Iterator[dict[str, Any]]:
-        trains = any(name not in self.config.models for name in self.config.algorithms)
-        if (trains and self.train_source is None) or self.test_source is None:
+        if (self.config.trains and self.train_source is None) or self.test_source is None:
             raise CompareError("a comparison needs a training source and a test source to run")
         c = self.config
         self.status = "running"
