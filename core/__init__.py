@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 # public name -> the module (relative to core) that owns it
 _PUBLIC: dict[str, tuple[str, ...]] = {
+    "augment": ("Augmentation",),
     "algorithms": ("ALGORITHMS", "FAMILIES", "Classifier", "MetaLearner", "StepMetrics", "create", "get_algorithm", "hparam_fields", "hparams_from_dict", "register"),
     "checkpoint": ("checkpoint_summary", "learner_from_bytes", "learner_to_bytes", "load_checkpoint", "read_checkpoint", "save_checkpoint", "verify_checkpoint"),
     "compare": ("AlgoResult", "CompareConfig", "Comparison"),
@@ -25,6 +26,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     "explaining": ("explain", "explain_files", "explain_images"),
     "pca": ("pca_2d",),
     "explanation": ("PART_KINDS", "Bars", "Curves", "Explanation", "Images", "Matrix", "Part", "Points", "SupportWeights", "Text"),
+    "lake_runs": ("LakeResult", "LakeRun", "evaluate_lake_runs", "read_lake_runs"),
     "inference": ("Predictions", "predict", "predict_files", "probabilities"),
     "inputspec": ("InputSpec", "prepare_image"),
     "sources": ("BUILTIN_SPLITS", "SOURCE_KINDS", "ClassSource", "builtin", "builtin_split", "hold_out_validation", "image_folder", "in_memory", "omniglot", "open_source", "prepare_images"),
@@ -51,6 +53,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # static analysis and editors see every name
+    from .augment import Augmentation
+    from .lake_runs import LakeResult, LakeRun, evaluate_lake_runs, read_lake_runs
     from .algorithms import ALGORITHMS, FAMILIES, Classifier, MetaLearner, StepMetrics, create, get_algorithm, hparam_fields, hparams_from_dict, register
     from .checkpoint import checkpoint_summary, learner_from_bytes, learner_to_bytes, load_checkpoint, read_checkpoint, save_checkpoint, verify_checkpoint
     from .compare import AlgoResult, CompareConfig, Comparison

@@ -5,6 +5,7 @@ Examples
   fewshot train -a protonet --source omniglot --data ../shared/data/omniglot --minutes 10 \
                 --eval-ways 5,20 --out runs/protonet.pt
   fewshot eval runs/protonet.pt --source omniglot --data ../shared/data/omniglot --way 20
+  fewshot eval runs/protonet.pt --lake-runs ../shared/data/omniglot/official/all_runs.zip
   fewshot predict runs/protonet.pt --support my_support/ --query new.png more_queries/ --csv predictions.csv
   fewshot compare -a protonet,maml --source omniglot --data ../shared/data/omniglot --minutes-each 5 \
                   --eval-episodes 600 --json runs/compare.json
@@ -86,16 +87,19 @@ def _follow(trainer, bar: ProgressBar, config) -> object:
 def _train(args, hparams: dict, ctx) -> int:
     from .distributed import evaluate_across_ranks
     from .evaluation import evaluate
+    from .augment import Augmentation
     from .trainer import TrainConfig, Trainer
 
     say = print if ctx is None or ctx.is_main else (lambda *a, **k: None)  # only rank 0 prints
+    augment = Augmentation.parse(args.augment)
+    augment = augment.to_dict() if augment is not None else None
     train_src = make_source(args.source, args.data, args.train_split, size=args.size)
     val_src = make_source(args.source, args.data, args.val_split, spec=train_src.spec) if args.val_episodes > 0 else None
     steps = args.steps if args.steps else (10**9 if args.minutes else 1000)
     config = TrainConfig(
         algorithm=args.algorithm, hparams=hparams, n_way=args.way, k_shot=args.shot, q_query=args.query,
         train_way=args.train_way, train_shot=args.train_shot, train_query=args.train_query, meta_batch=args.meta_batch,
-        steps=steps, max_seconds=args.minutes * 60 if args.minutes else None, seed=args.seed,
+        steps=steps, max_seconds=args.minutes * 60 if args.minutes else None, seed=args.seed, augment=augment,
         val_every=args.val_every, val_episodes=args.val_episodes, device=args.device, checkpoint_path=args.out,
     )
     trainer = Trainer(config, train_src, val_src, resume_from=args.resume, dist=ctx)
@@ -148,8 +152,10 @@ def cmd_eval(args) -> int:
         versus_hparams = hparams_from_dict(type(learner.hparams), {**dataclasses.asdict(learner.hparams), **versus}) if versus else None
     except ValueError as exc:
         raise FewShotError(f"--vs: {exc}") from None
-    src = make_source(args.source, args.data, args.split, spec=learner.spec)  # prepared as the model was trained
     t0 = time.perf_counter()
+    if args.lake_runs:
+        return _eval_lake_runs(learner, args, t0)
+    src = make_source(args.source, args.data, args.split, spec=learner.spec)  # prepared as the model was trained
     if args.per_instance:
         return _eval_per_instance(learner, src, args, device, t0)
     res = _evaluate_with_bar(learner, src, args, device)
@@ -178,6 +184,25 @@ def cmd_explain(args) -> int:
     explanations = explain_files(args.checkpoint, args.support, args.query, device=args.device)
     print("\n".join(e.text() for e in explanations), end="")
     write_files((args.json, lambda path: write_json(explanations, path)))
+    return 0
+
+
+def _eval_lake_runs(learner, args, t0: float) -> int:
+    from .checkpoint import read_checkpoint
+    from .lake_runs import PUBLISHED, evaluate_lake_runs, read_lake_runs
+
+    runs = read_lake_runs(args.lake_runs)
+    print(f"{learner.title} ({args.checkpoint}) on Lake et al.'s one-shot runs ({args.lake_runs}): "
+          f"{len(runs)} runs, every test image classified on its own against its run's training images")
+    trained_on = (read_checkpoint(args.checkpoint).get("trainer") or {}).get("source", "")
+    if trained_on and not trained_on.startswith("Omniglot background"):
+        print(f"note: trained on {trained_on}, not on the background alphabets alone; Lake's protocol allows only those, "
+              "so this figure does not compare with the published ones")
+    result = evaluate_lake_runs(learner, runs, on_run=lambda i, r: print(
+        f"  {r.name}  {r.correct:>3} / {r.total:<3} error {100 * r.error:5.1f}%", flush=True))
+    print(f"{result.headline()} in {time.perf_counter() - t0:.0f} s")
+    if len(runs) == 20:
+        print("published on these 400 test images: " + ", ".join(f"{who} {acc:.1f}%" for who, acc in PUBLISHED.items()))
     return 0
 
 
@@ -248,7 +273,7 @@ def cmd_demo(args) -> int:
     ns = argparse.Namespace(
         algorithm="protonet", source="builtin", data=None, train_split="train", val_split="val", way=5, shot=1, query=15,
         train_way=20, train_shot=None, train_query=None, meta_batch=None, steps=args.steps, minutes=None, seed=0,
-        val_every=max(1, args.steps // 4), val_episodes=50, device=args.device, out=args.out, resume=None, hp=[],
+        val_every=max(1, args.steps // 4), val_episodes=50, device=args.device, out=args.out, resume=None, hp=[], augment="none",
         eval_episodes=200, eval_ways="5", eval_shots="1", eval_source=None, eval_data=None, eval_split="test", size=None,
     )
     print("Few-Shot Studio demo: Prototypical Networks meta-trained on the built-in handwriting generator,\n"
@@ -302,6 +327,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=int, default=0, help="meta-training steps (default 1000, or unlimited with --minutes)")
     t.add_argument("--minutes", type=float, default=0, help="training-time budget in minutes (validations pause its clock)")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--augment", default="none", metavar="none|affine[:NAME=VALUE,…]",
+                   help="randomly distort every training image: affine = Koch et al.'s draw (rotate ±10°, shear ±0.3, scale ±20%%, shift ±2/105 of the side, "
+                        "each with probability ½); fields: rotate_deg, shear, scale, shift, p (e.g. affine:rotate_deg=15,p=1)")
     t.add_argument("--val-every", type=int, default=500)
     t.add_argument("--val-episodes", type=int, default=100)
     t.add_argument("--out", help="checkpoint path (written at each validation and at the end)")
@@ -323,6 +351,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--hp", action="append", metavar="NAME=VALUE", help="override a test-time hyperparameter of the checkpoint (repeatable)")
     e.add_argument("--vs", action="append", metavar="NAME=VALUE", help="evaluate the checkpoint again with these test-time overrides (repeatable, applied together) on the same episodes and print a paired comparison (Wilcoxon signed-rank), e.g. --vs test_update=sgd")
     e.add_argument("--each", action="store_true", help="classify every query on its own, as the app does (default: the queries of an episode as one batch, the papers' protocol; differs only for transductive BatchNorm)")
+    e.add_argument("--lake-runs", metavar="PATH", help="Lake et al.'s 20 official one-shot runs (all_runs.zip or its folder) instead of episodes: "
+                   "20-way 1-shot within an evaluation alphabet, every test image on its own; prints each run's errors and the total")
     e.add_argument("--per-instance", action="store_true", help="MANN: accuracy by presentation number within sequences (Santoro et al.'s protocol); --episodes sequences")
     e.set_defaults(func=cmd_eval)
 
