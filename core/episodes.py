@@ -11,11 +11,13 @@ from typing import Iterator
 
 import torch
 
+from .augment import Augmentation
 from .sources.base import ClassSource
 
 # The fixed episode streams every run shares, so that numbers compare across runs and algorithms.
 TEST_SEED = 1_000_003  # the default test stream: every algorithm is evaluated on the same episodes
 VAL_SEED = 777  # the validation episodes: fixed, so validation curves of different runs compare
+AUGMENT_SALT = 0x5EED_A06  # keeps an episode's distortions apart from its draw of classes and images
 
 
 @dataclass
@@ -60,11 +62,13 @@ def task_generator(task: Episode, salt: int, fallback: torch.Generator) -> torch
 class EpisodeSampler:
     """Draws N-way K-shot episodes with Q queries per class from a ClassSource.
 
-    `sampler.episode(i)` is deterministic; iterating continues from `position`.
+    `sampler.episode(i)` is deterministic; iterating continues from `position`. With `augment`,
+    every image of an episode is randomly distorted (training only), the draws again a pure
+    function of (seed, i).
     """
 
     def __init__(self, source: ClassSource, n_way: int, k_shot: int, q_query: int, seed: int = 0,
-                 device: torch.device | str | None = None):
+                 device: torch.device | str | None = None, augment: Augmentation | None = None):
         if n_way < 2 or k_shot < 1 or q_query < 0:
             raise ValueError(f"need n_way ≥ 2, k_shot ≥ 1, q_query ≥ 0; got {n_way}, {k_shot}, {q_query}")
         source.require(n_way, k_shot + q_query)
@@ -72,6 +76,7 @@ class EpisodeSampler:
         self.n_way, self.k_shot, self.q_query = n_way, k_shot, q_query
         self.seed = int(seed)
         self.device = torch.device(device) if device is not None else source.device
+        self.augment = augment
         self.position = 0
 
     def draw(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -95,6 +100,9 @@ class EpisodeSampler:
         classes, picks = self.draw(index)
         imgs = src.gather(classes, picks)  # uint8 [N, K+Q, C, H, W]
         x = src.spec.to_model(imgs, self.device)
+        if self.augment is not None:
+            g = torch.Generator().manual_seed(mix_seed(self.seed ^ AUGMENT_SALT, index))
+            x = self.augment(x.flatten(0, 1), g).unflatten(0, x.shape[:2])
         labels = torch.arange(self.n_way, device=self.device)
         support_x = x[:, : self.k_shot].flatten(0, 1)
         query_x = x[:, self.k_shot:].flatten(0, 1)

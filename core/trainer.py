@@ -25,6 +25,7 @@ import torch
 
 from .algorithms import create, get_algorithm, parse_hparams
 from .algorithms.base import MetaLearner
+from .augment import augmentation_from
 from .checkpoint import learner_from_checkpoint, read_checkpoint, save_checkpoint
 from .distributed import DistContext, RankFailure, evaluate_across_ranks, split_meta_batch
 from .episodes import VAL_SEED, EpisodeSampler
@@ -71,6 +72,7 @@ class TrainConfig:
     steps: int = 1000  # meta-training steps (each sees `meta_batch` episodes)
     max_seconds: float | None = None  # training-time budget (validations pause its clock); the run stops (and validates) when spent
     seed: int = 0
+    augment: dict[str, float] | None = None  # random distortions of the training images (`Augmentation` fields); None: none
     val_every: int = 200
     val_episodes: int = 100
     device: str = "auto"
@@ -212,7 +214,7 @@ class Trainer:
         c = self.config
         shape = self.episode_shape()
         sampler = EpisodeSampler(self.train_source.to(self.device), shape["train_way"], shape["train_shot"],
-                                 shape["train_query"], seed=c.seed, device=self.device)
+                                 shape["train_query"], seed=c.seed, device=self.device, augment=augmentation_from(c.augment))
         sampler.position = self.episodes_seen  # resume: the episode stream continues where it stopped
         self.learner.begin_training(c.steps, self.step)
         rank = self.dist.rank if self.dist is not None else 0

@@ -1,0 +1,106 @@
+"""Random affine distortions of training images: what a draw does, that an episode's draws are a
+pure function of (seed, index), and that the trainer applies them to training episodes only."""
+import math
+
+import pytest
+import torch
+
+import core
+from core.augment import Augmentation, augmentation_from
+from core.episodes import EpisodeSampler
+from core.errors import ConfigError
+
+
+def _dot_image(size=28, at=(10, 18)):
+    x = torch.zeros(1, 1, size, size)
+    x[0, 0, at[0], at[1]] = 1.0
+    return x
+
+
+def test_no_strength_is_the_identity():
+    x = torch.rand(5, 1, 28, 28)
+    aug = Augmentation(rotate_deg=0, shear=0, scale=0, shift=0)
+    assert torch.allclose(aug(x, torch.Generator().manual_seed(0)), x, atol=1e-5)  # grid coordinates round at ~1e-6
+
+
+def test_a_pure_shift_moves_the_ink_by_that_share_of_the_side():
+    aug = Augmentation(rotate_deg=0, shear=0, scale=0, shift=4 / 28, p=1.0)
+    x = _dot_image()
+    g = torch.Generator().manual_seed(3)
+    m = aug.matrices(1, torch.Generator().manual_seed(3))
+    y = aug(x, g)
+    # the map sends output coordinates to input ones: the dot moves by −t (in pixels: t · side / 2)
+    (r0, c0), (r1, c1) = (x[0, 0] > 0).nonzero()[0].tolist(), divmod(int(y[0, 0].argmax()), 28)
+    assert abs((c1 - c0) + float(m[0, 0, 2]) * 14) <= 1 and abs((r1 - r0) + float(m[0, 1, 2]) * 14) <= 1
+    assert 0 < abs(float(m[0, 0, 2])) * 14 <= 4 + 1e-6
+
+
+def test_draws_stay_within_their_bounds():
+    aug = Augmentation(p=1.0)
+    m = aug.matrices(2000, torch.Generator().manual_seed(0))
+    det = torch.linalg.det(m[:, :, :2])
+    # |det| = sx·sy·(1 − ρx·ρy): within the bounds' extremes
+    assert det.min() >= 0.8 ** 2 * (1 - 0.3 ** 2) - 1e-6 and det.max() <= 1.2 ** 2 * (1 + 0.3 ** 2) + 1e-6
+    assert m[:, :, 2].abs().max() <= 2 * 2 / 105 + 1e-7
+
+
+def test_each_component_is_left_out_with_probability_one_half():
+    m = Augmentation(shear=0, scale=0, shift=0, p=0.5).matrices(4000, torch.Generator().manual_seed(0))
+    unrotated = (m[:, 0, 1].abs() < 1e-9).float().mean()
+    assert abs(float(unrotated) - 0.5) < 0.03
+
+
+def test_an_episodes_distortions_depend_on_seed_and_index_alone(small_real_sources):
+    train, _ = small_real_sources
+    aug = Augmentation()
+    a = EpisodeSampler(train, 5, 1, 2, seed=4, augment=aug)
+    b = EpisodeSampler(train, 5, 1, 2, seed=4, augment=aug)
+    b.episode(0)  # drawing another episode first changes nothing
+    assert torch.equal(a.episode(7).query_x, b.episode(7).query_x)
+    plain = EpisodeSampler(train, 5, 1, 2, seed=4).episode(7)
+    distorted = a.episode(7)
+    assert plain.class_names == distorted.class_names and torch.equal(plain.query_y, distorted.query_y)
+    assert not torch.equal(plain.query_x, distorted.query_x)
+    assert not torch.equal(distorted.query_x, EpisodeSampler(train, 5, 1, 2, seed=5, augment=aug).episode(7).query_x)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("none", None), ("", None), ("affine", Augmentation()),
+    ("affine:rotate_deg=15,p=1", Augmentation(rotate_deg=15, p=1.0)),
+])
+def test_parse(text, expected):
+    assert Augmentation.parse(text) == expected
+    if expected is not None:
+        assert augmentation_from(expected.to_dict()) == expected
+
+
+@pytest.mark.parametrize("text, message", [
+    ("elastic", "unknown augmentation"), ("affine:spin=3", "NAME one of"), ("affine:scale=big", "not a number"),
+    ("affine:scale=1.5", "scale and shear must be < 1"), ("affine:rotate_deg=-2", "≥ 0"), ("affine:shift=nan", "≥ 0"),
+])
+def test_bad_text_is_a_clear_error(text, message):
+    with pytest.raises(ConfigError, match=message):
+        Augmentation.parse(text)
+
+
+def test_the_trainer_distorts_training_episodes_and_resumes_to_the_same_weights(small_real_sources, tmp_path):
+    train, _ = small_real_sources
+    config = dict(algorithm="protonet", hparams={"hidden": 8, "train_way": 5, "train_query": 2}, n_way=5, steps=6,
+                  val_every=3, val_episodes=0, device="cpu")
+    plain = core.Trainer(core.TrainConfig(**config), train)
+    for _ in plain.run():
+        pass
+    whole = core.Trainer(core.TrainConfig(**config, augment=Augmentation().to_dict()), train)
+    for _ in whole.run():
+        pass
+    assert whole.history["loss"] != plain.history["loss"]  # the distortions reached training
+    ckpt = tmp_path / "half.pt"
+    first = core.Trainer(core.TrainConfig(**{**config, "steps": 3}, augment=Augmentation().to_dict(), checkpoint_path=str(ckpt)), train)
+    for _ in first.run():
+        pass
+    rest = core.Trainer(core.TrainConfig(**config, augment=Augmentation().to_dict()), train, resume_from=ckpt)
+    for _ in rest.run():
+        pass
+    for k, v in whole.learner.state_dict().items():
+        assert torch.allclose(v.float(), rest.learner.state_dict()[k].float(), atol=1e-6), k
+    assert math.isclose(whole.history["loss"][-1], rest.history["loss"][-1], rel_tol=1e-5)
