@@ -100,6 +100,7 @@ def _train(args, hparams: dict, ctx) -> int:
         algorithm=args.algorithm, hparams=hparams, n_way=args.way, k_shot=args.shot, q_query=args.query,
         train_way=args.train_way, train_shot=args.train_shot, train_query=args.train_query, meta_batch=args.meta_batch,
         steps=steps, max_seconds=args.minutes * 60 if args.minutes else None, seed=args.seed, augment=augment,
+        train_within="group" if args.train_within == "alphabet" else None,
         val_every=args.val_every, val_episodes=args.val_episodes, device=args.device, checkpoint_path=args.out,
     )
     trainer = Trainer(config, train_src, val_src, resume_from=args.resume, dist=ctx)
@@ -273,7 +274,7 @@ def cmd_demo(args) -> int:
     ns = argparse.Namespace(
         algorithm="protonet", source="builtin", data=None, train_split="train", val_split="val", way=5, shot=1, query=15,
         train_way=20, train_shot=None, train_query=None, meta_batch=None, steps=args.steps, minutes=None, seed=0,
-        val_every=max(1, args.steps // 4), val_episodes=50, device=args.device, out=args.out, resume=None, hp=[], augment="none",
+        val_every=max(1, args.steps // 4), val_episodes=50, device=args.device, out=args.out, resume=None, hp=[], augment="none", train_within="any",
         eval_episodes=200, eval_ways="5", eval_shots="1", eval_source=None, eval_data=None, eval_split="test", size=None,
     )
     print("Few-Shot Studio demo: Prototypical Networks meta-trained on the built-in handwriting generator,\n"
@@ -327,6 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=int, default=0, help="meta-training steps (default 1000, or unlimited with --minutes)")
     t.add_argument("--minutes", type=float, default=0, help="training-time budget in minutes (validations pause its clock)")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--train-within", default="any", choices=["any", "alphabet"],
+                   help="alphabet: each training episode's classes all from one alphabet (one folder of the source), as in Lake et al.'s one-shot runs; any: from the whole split (default)")
     t.add_argument("--augment", default="none", metavar="none|affine[:NAME=VALUE,…]",
                    help="randomly distort every training image: affine = Koch et al.'s draw (rotate ±10°, shear ±0.3, scale ±20%%, shift ±2/105 of the side, "
                         "each with probability ½); fields: rotate_deg, shear, scale, shift, p (e.g. affine:rotate_deg=15,p=1)")

@@ -12,6 +12,7 @@ from typing import Iterator
 import torch
 
 from .augment import Augmentation
+from .errors import SourceError
 from .sources.base import ClassSource
 
 # The fixed episode streams every run shares, so that numbers compare across runs and algorithms.
@@ -64,11 +65,13 @@ class EpisodeSampler:
 
     `sampler.episode(i)` is deterministic; iterating continues from `position`. With `augment`,
     every image of an episode is randomly distorted (training only), the draws again a pure
-    function of (seed, i).
+    function of (seed, i). With `within="group"`, the N classes of an episode all come from one
+    group of the source (Omniglot: one alphabet, as in Lake et al.'s one-shot runs), the group
+    drawn with probability proportional to its classes among those with at least N.
     """
 
     def __init__(self, source: ClassSource, n_way: int, k_shot: int, q_query: int, seed: int = 0,
-                 device: torch.device | str | None = None, augment: Augmentation | None = None):
+                 device: torch.device | str | None = None, augment: Augmentation | None = None, within: str | None = None):
         if n_way < 2 or k_shot < 1 or q_query < 0:
             raise ValueError(f"need n_way ≥ 2, k_shot ≥ 1, q_query ≥ 0; got {n_way}, {k_shot}, {q_query}")
         source.require(n_way, k_shot + q_query)
@@ -78,6 +81,17 @@ class EpisodeSampler:
         self.device = torch.device(device) if device is not None else source.device
         self.augment = augment
         self.position = 0
+        self.within = within
+        self._group_classes: list[torch.Tensor] = []  # within="group": the classes of each group with ≥ N of them
+        if within not in (None, "group"):
+            raise ValueError(f"within must be None or 'group', got {within!r}")
+        if within == "group":
+            groups = source.group_of_classes()
+            members = [(groups == g).nonzero().flatten() for g in range(int(groups.max()) + 1)]
+            self._group_classes = [m for m in members if len(m) >= n_way]
+            if not self._group_classes:
+                raise SourceError(f"{source.description}: no group (alphabet) holds {n_way} classes; the largest holds {max(len(m) for m in members)}")
+            self._group_sizes = torch.tensor([len(m) for m in self._group_classes], dtype=torch.float)
 
     def draw(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         """What episode `index` is made of: the source's class ids [N] (row n is label n) and, per
@@ -85,7 +99,11 @@ class EpisodeSampler:
         `source.gather(*draw(i))` is the episode's uint8 images, before `InputSpec.to_model`."""
         g = torch.Generator().manual_seed(mix_seed(self.seed, index))
         src = self.source
-        classes = torch.randperm(src.num_classes, generator=g)[: self.n_way]
+        if self.within == "group":
+            members = self._group_classes[int(torch.multinomial(self._group_sizes, 1, generator=g))]
+            classes = members[torch.randperm(len(members), generator=g)[: self.n_way]]
+        else:
+            classes = torch.randperm(src.num_classes, generator=g)[: self.n_way]
         per_class = self.k_shot + self.q_query
         counts = src.counts[classes // src.rotations]  # [N]
         # A random order of each class's images, vectorised: sort random keys, push rows past

@@ -73,6 +73,7 @@ class TrainConfig:
     max_seconds: float | None = None  # training-time budget (validations pause its clock); the run stops (and validates) when spent
     seed: int = 0
     augment: dict[str, float] | None = None  # random distortions of the training images (`Augmentation` fields); None: none
+    train_within: str | None = None  # "group": each training episode's classes from one group (Omniglot: one alphabet)
     val_every: int = 200
     val_episodes: int = 100
     device: str = "auto"
@@ -214,7 +215,8 @@ class Trainer:
         c = self.config
         shape = self.episode_shape()
         sampler = EpisodeSampler(self.train_source.to(self.device), shape["train_way"], shape["train_shot"],
-                                 shape["train_query"], seed=c.seed, device=self.device, augment=augmentation_from(c.augment))
+                                 shape["train_query"], seed=c.seed, device=self.device, augment=augmentation_from(c.augment),
+                                 within=c.train_within)
         sampler.position = self.episodes_seen  # resume: the episode stream continues where it stopped
         self.learner.begin_training(c.steps, self.step)
         rank = self.dist.rank if self.dist is not None else 0

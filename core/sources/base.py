@@ -68,6 +68,14 @@ class ClassSource:
         name = self.base_names[base]
         return name if self.rotations == 1 else f"{name} ↻{rot * 90}°"
 
+    def group_of_classes(self) -> torch.Tensor:
+        """[num_classes] long: the group of every class, read from its name's folder part
+        ("images_background/Greek/character01" is in "images_background/Greek": Omniglot's alphabet);
+        a class's rotations share its group. Names without a folder part are each a group of their own."""
+        parents = [n.rsplit("/", 1)[0] if "/" in n else f"\0{i}" for i, n in enumerate(self.base_names)]
+        ids = {p: i for i, p in enumerate(dict.fromkeys(parents))}
+        return torch.tensor([ids[p] for p in parents], dtype=torch.long).repeat_interleave(self.rotations)
+
     def require(self, n_way: int, per_class: int) -> None:
         """Raise a clear SourceError if an N-way episode with `per_class` images per class is impossible."""
         if self.num_classes < n_way:

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 import core
@@ -54,3 +55,32 @@ def test_variable_class_sizes_only_pick_own_images():
         names = ep.class_names
         a_rows = [v for v, y in zip(vals.tolist(), ep.support_y.tolist() + ep.query_y.tolist()) if names[y] == "a"]
         assert set(a_rows) <= {0, 1}
+
+
+def _grouped_source(sizes):
+    """A source with groups ("alphabet") of the given numbers of classes, two images a class."""
+    names = [f"alpha{g}/char{c}" for g, n in enumerate(sizes) for c in range(n)]
+    images = torch.arange(2 * len(names), dtype=torch.uint8).view(-1, 1, 1, 1).expand(-1, 1, 4, 4).contiguous()
+    return core.ClassSource(images, [2] * len(names), names, core.InputSpec(size=(4, 4)))
+
+
+def test_within_group_episodes_take_all_their_classes_from_one_group_big_enough():
+    src = _grouped_source([3, 6, 10])  # group 0 is too small for 5 ways
+    s = core.EpisodeSampler(src, 5, 1, 1, seed=0, within="group")
+    seen = []
+    for i in range(400):
+        groups = {name.split("/")[0] for name in s.episode(i).class_names}
+        assert len(groups) == 1
+        seen.append(groups.pop())
+    # drawn in proportion to their classes: 6 : 10
+    assert "alpha0" not in seen and abs(seen.count("alpha2") / len(seen) - 10 / 16) < 0.07
+    assert core.EpisodeSampler(src, 5, 1, 1, seed=0, within="group").episode(3).class_names == s.episode(3).class_names
+
+
+def test_within_group_counts_a_classs_rotations_in_its_group_and_says_when_none_is_big_enough(small_real_sources):
+    src = _grouped_source([3, 4])
+    src.rotations = 4  # 12 and 16 classes
+    ep = core.EpisodeSampler(src, 14, 1, 1, seed=0, within="group").episode(0)
+    assert {n.split("/")[0] for n in ep.class_names} == {"alpha1"}
+    with pytest.raises(core.SourceError, match="no group \\(alphabet\\) holds 17 classes; the largest holds 16"):
+        core.EpisodeSampler(src, 17, 1, 1, within="group")
