@@ -84,6 +84,22 @@ class Augmentation:
         return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
+VIEWS_SEED = 105  # the fixed distortions of test-time views: the same for every image and every run
+
+
+def test_views(x: torch.Tensor, count: int, augmentation: Augmentation = Augmentation()) -> torch.Tensor:
+    """[count, n, C, H, W]: every image of `x` [n, C, H, W] as it is (view 0) and under count − 1
+    fixed random distortions, the same ones for every image (so a support image and a query are
+    seen alike) and on every call (so a prediction never changes between two calls)."""
+    if count <= 1:
+        return x.unsqueeze(0)
+    m = augmentation.matrices(count - 1, torch.Generator().manual_seed(VIEWS_SEED)).to(device=x.device, dtype=x.dtype)
+    n = len(x)
+    grid = F.affine_grid(m.repeat_interleave(n, 0), [(count - 1) * n, *x.shape[1:]], align_corners=False)
+    moved = F.grid_sample(x.repeat(count - 1, 1, 1, 1), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return torch.cat([x, moved]).view(count, n, *x.shape[1:])
+
+
 def augmentation_from(value: "Augmentation | dict | str | None") -> Augmentation | None:
     """An Augmentation from what a config holds: None, one, its dict, or its text form."""
     if value is None or isinstance(value, Augmentation):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..augment import test_views
 from ..backbones import BN_MODES, conv4
 from ..explanation import Bars
 from ._explain_metric import classifying_mode, embed_support_and_query, embedding_map, support_names
@@ -64,6 +65,8 @@ class PrototypicalNetwork(SupportSetLearner):
         bn_mode: str = hp("running", "BatchNorm statistics at test time: running averages or the batch's own", choices=BN_MODES)
         train_way: int = hp(60, "Ways per training episode (the paper trains with more ways than it tests); 0 = as tested", min=0, max=1000)
         train_query: int = hp(5, "Queries per class in training episodes; 0 = as tested", min=0, max=100)
+        test_views: int = hp(1, "Test-time views: embed each image as it is and as test_views − 1 fixed small distortions of it, "
+                                "and average the embeddings (1 = off; a test-time setting)", min=1, max=64)
         distance: str = hp("squared", "Distance to the prototypes: squared Euclidean (the paper, eq. 2) or Euclidean (easyfsl's)", choices=DISTANCES)
 
     def __init__(self, hparams=None, spec=None, n_way: int = 5):
@@ -78,17 +81,25 @@ class PrototypicalNetwork(SupportSetLearner):
         protos = prototypes(emb[: len(support_x)], support_y, n_way)
         return proto_log_probs(emb[len(support_x):], protos, self.hparams.distance)
 
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """f(x) at test time: with test_views > 1, averaged over fixed distortions of each image
+        (a new drawer's character is a little turned, slanted or shifted: every view votes)."""
+        views = self.hparams.test_views
+        if views <= 1 or self.training:
+            return self.encoder(x)
+        return self.encoder(test_views(x, views).flatten(0, 1)).unflatten(0, (views, len(x))).mean(0)
+
     def process_support_set(self, support_x, support_y, n_way: int) -> torch.Tensor:
-        return prototypes(self.encoder(support_x), support_y, n_way)
+        return prototypes(self.embed(support_x), support_y, n_way)
 
     def query_log_probs(self, protos, query_x) -> torch.Tensor:
-        return proto_log_probs(self.encoder(query_x), protos, self.hparams.distance)
+        return proto_log_probs(self.embed(query_x), protos, self.hparams.distance)
 
     # -- explanation -------------------------------------------------------------------------------
     def explain_parts(self, support_x, support_y, query_x, classes) -> list:
         n_way = len(classes)
         with classifying_mode(self):
-            support_emb, query_emb = embed_support_and_query(self, self.encoder, support_x, query_x)
+            support_emb, query_emb = embed_support_and_query(self, self.embed, support_x, query_x)
             protos = prototypes(support_emb, support_y, n_way)  # c_k, eq. 1
             dist = proto_distances(query_emb, protos, self.hparams.distance)[0]  # whose softmax(−·) is eq. 2
         kind = "squared distance" if self.hparams.distance == "squared" else "distance"

@@ -104,3 +104,30 @@ def test_the_trainer_distorts_training_episodes_and_resumes_to_the_same_weights(
     for k, v in whole.learner.state_dict().items():
         assert torch.allclose(v.float(), rest.learner.state_dict()[k].float(), atol=1e-6), k
     assert math.isclose(whole.history["loss"][-1], rest.history["loss"][-1], rel_tol=1e-5)
+
+
+def test_test_views_are_the_image_and_fixed_distortions_alike_for_every_image():
+    from core.augment import test_views
+
+    x = torch.rand(3, 1, 28, 28)
+    assert torch.equal(test_views(x, 1), x.unsqueeze(0))
+    v = test_views(x, 5)
+    assert v.shape == (5, 3, 1, 28, 28) and torch.equal(v[0], x)
+    assert torch.equal(v, test_views(x, 5))  # the same views on every call
+    # image 1 alone gets the views it gets beside others: the distortions do not depend on the batch
+    assert torch.allclose(test_views(x[1:2], 5)[:, 0], v[:, 1])
+    assert not torch.allclose(v[1], x)
+
+
+def test_protonet_test_views_average_the_embedding_at_test_time_only():
+    torch.manual_seed(0)
+    learner = core.create("protonet", {"hidden": 8, "test_views": 4}, core.InputSpec(size=(28, 28)))
+    x = torch.rand(6, 1, 28, 28)
+    learner.eval()
+    with torch.no_grad():
+        averaged = learner.embed(x)
+        by_hand = learner.encoder(core.augment.test_views(x, 4).flatten(0, 1)).view(4, 6, -1).mean(0)
+        assert torch.allclose(averaged, by_hand, atol=1e-6)
+        assert not torch.allclose(averaged, learner.encoder(x), atol=1e-4)
+    learner.train()
+    assert torch.equal(learner.embed(x), learner.encoder(x))  # training sees each image once
