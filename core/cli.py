@@ -446,6 +446,8 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--only", help="build: comma-separated algorithms (default: all)")
     st.add_argument("--from-checkpoint", metavar="PATH", help="build one algorithm (--only) from a checkpoint already trained by exactly its recipe's command")
     st.add_argument("--dir", help="starter folder (default: the package's resources/starter)")
+    st.add_argument("--work", metavar="DIR", help="build: where a build keeps its training checkpoint until the model is written (default: the cache folder's starter-build/)")
+    st.add_argument("--resume", action="store_true", help="build: continue a build cut short from its last checkpoint in --work (to the same model as an uninterrupted build)")
     st.set_defaults(func=cmd_starter)
 
     sub.add_parser("list", help="list the registered algorithms and their hyperparameters").set_defaults(func=cmd_list)
@@ -480,7 +482,7 @@ def cmd_starter(args) -> int:
     if args.from_checkpoint and len(names) != 1:
         raise FewShotError("--from-checkpoint takes one algorithm: give it with --only")
     for name in names:
-        build(name, args.data, folder, from_checkpoint=args.from_checkpoint)
+        build(name, args.data, folder, from_checkpoint=args.from_checkpoint, work=args.work, resume=args.resume)
     return 0
 
 

@@ -18,8 +18,6 @@ import io
 import json
 import os
 import shlex
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,10 +139,22 @@ def check_accuracy(learner, data: str | Path) -> float:
     return evaluate(learner, test, 5, 1, 15, CHECK_EPISODES, seed=TEST_SEED).mean
 
 
+def build_checkpoint(algorithm: str, work: str | Path | None = None) -> Path:
+    """Where a build of `algorithm` keeps its training checkpoint until the model is written:
+    `work` (default: the cache folder's starter-build/)."""
+    from .sources.base import cache_dir
+
+    folder = Path(work) if work else cache_dir() / "starter-build"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{algorithm}.pt"
+
+
 def build(algorithm: str, data: str | Path, folder: str | Path | None = None, from_checkpoint: str | Path | None = None,
-          say: Callable[[str], Any] = print) -> dict[str, Any]:
+          say: Callable[[str], Any] = print, work: str | Path | None = None, resume: bool = False) -> dict[str, Any]:
     """Meta-train `algorithm`'s starter model by its recipe (or take `from_checkpoint`, a model
     trained by exactly the recipe's command), test it, and write it with its manifest entry.
+    The training checkpoint lives in `work` (`build_checkpoint`) until then: a build cut short
+    continues from its last checkpoint with `resume`, to the same model as an uninterrupted one.
     Returns the entry."""
     import torch
 
@@ -160,20 +170,32 @@ def build(algorithm: str, data: str | Path, folder: str | Path | None = None, fr
     folder = Path(folder or starter_dir())
     folder.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
+    earlier_s = 0.0  # wall time of the build's earlier sessions (a resumed build)
     if from_checkpoint is None:
         from .cli import main as cli_main
 
-        trained = Path(tempfile.mkdtemp(prefix=f"starter-{algorithm}-")) / "training.pt"  # outside the package folder
+        # The build's own checkpoint, outside the package folder and kept until the model is
+        # written, so a build cut short (a session that ends) continues with `resume`.
+        trained = build_checkpoint(algorithm, work)
+        args = ["train", "-a", algorithm, "--source", "omniglot", "--data", str(data), *recipe.train_args,
+                "--eval-episodes", "0", "--out", str(trained)]
+        if trained.exists():
+            state = read_checkpoint(trained).get("trainer") or {}
+            if not resume:
+                raise FewShotError(f"{trained} holds a build of {algorithm} in progress (step {state.get('step', '?')}); "
+                                   "continue it with --resume, or delete that file to start again")
+            earlier_s = float(state.get("elapsed_s", 0.0))
+            args += ["--resume", str(trained)]
+            say(f"starter {algorithm}: resuming {trained} at step {state.get('step', '?')}")
         threads = torch.get_num_threads()
         torch.set_num_threads(recipe.threads)
         try:
             say(f"starter {algorithm}: {recipe.command(str(data))}")
-            rc = cli_main(["train", "-a", algorithm, "--source", "omniglot", "--data", str(data), *recipe.train_args,
-                           "--eval-episodes", "0", "--out", str(trained)])
+            rc = cli_main(args)
         finally:
             torch.set_num_threads(threads)
         if rc != 0:
-            raise FewShotError(f"starter {algorithm}: meta-training failed (exit code {rc})")
+            raise FewShotError(f"starter {algorithm}: meta-training failed (exit code {rc}); {trained} keeps its last checkpoint")
     else:
         trained = Path(from_checkpoint)
     raw = read_checkpoint(trained)
@@ -194,7 +216,7 @@ def build(algorithm: str, data: str | Path, folder: str | Path | None = None, fr
     out = folder / f"{algorithm}.pt"
     atomic_write(out, buf.getvalue())
     if from_checkpoint is None:
-        shutil.rmtree(trained.parent, ignore_errors=True)
+        trained.unlink(missing_ok=True)
     trainer = raw.get("trainer") or {}
     entry = {
         "file": out.name, "algorithm": algorithm, "title": learner.title, "bytes": out.stat().st_size, "sha256": sha256_of(out),
@@ -202,7 +224,7 @@ def build(algorithm: str, data: str | Path, folder: str | Path | None = None, fr
         "data": f"Omniglot (torchvision layout), meta-trained on {trainer.get('source', '?')}; tested on its 423 test characters ×4 rotations",
         "steps": int(trainer.get("step", 0)), "episodes": int(trainer.get("episodes_seen", 0)),
         "train_s": round(float(trainer.get("train_s", 0.0)), 1),
-        "wall_s": round(time.perf_counter() - t0, 1) if from_checkpoint is None else round(float(trainer.get("elapsed_s", 0.0)), 1),
+        "wall_s": round(earlier_s + time.perf_counter() - t0, 1) if from_checkpoint is None else round(float(trainer.get("elapsed_s", 0.0)), 1),
         "accuracy": accuracy, "targets": {str(k): v for k, v in recipe.targets.items()},
         "check": {"episodes": CHECK_EPISODES, "way": 5, "shot": 1, "query": 15, "accuracy": round(100 * check, 2)},
         "torch": torch.__version__, "built": _dt.datetime.now().isoformat(timespec="seconds"),

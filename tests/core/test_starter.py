@@ -67,6 +67,49 @@ def test_build_writes_the_model_without_optimizer_state_and_its_manifest_entry(t
     assert any("below the target" in p for p in starter.problems(tmp_path / "starter"))
 
 
+def test_a_build_cut_short_resumes_to_the_model_an_uninterrupted_build_makes(tmp_path, monkeypatch, omniglot_root):
+    """A build that spans sessions: the first is cut short after step 5 (its last checkpoint is at
+    step 4); --resume continues from there to the very model an uninterrupted build writes."""
+    from core.algorithms.protonet import PrototypicalNetwork
+
+    recipe = starter._r("protonet", "--steps 8 --val-every 4 --val-episodes 0 --train-way 5 --train-query 2 --hp hidden=8", {5: 20.0})
+    monkeypatch.setitem(starter.RECIPES, "protonet", recipe)
+    monkeypatch.setattr(starter, "TEST_EPISODES", 5)
+    quiet = lambda *_: None  # noqa: E731
+    whole = starter.build("protonet", omniglot_root, tmp_path / "whole", say=quiet, work=tmp_path / "work-whole")
+
+    real_step, calls = PrototypicalNetwork.meta_train_step, []
+
+    def killed_at_step_5(self, tasks):
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt  # what a session's end does to a build, as far as the checkpoint knows
+        return real_step(self, tasks)
+
+    monkeypatch.setattr(PrototypicalNetwork, "meta_train_step", killed_at_step_5)
+    work = tmp_path / "work"
+    with pytest.raises(core.FewShotError, match="keeps its last checkpoint"):
+        starter.build("protonet", omniglot_root, tmp_path / "resumed", say=quiet, work=work)
+    assert read_checkpoint(work / "protonet.pt")["trainer"]["step"] == 4
+    with pytest.raises(core.FewShotError, match="in progress \\(step 4\\); continue it with --resume"):
+        starter.build("protonet", omniglot_root, tmp_path / "resumed", say=quiet, work=work)  # nothing is overwritten
+    resumed_steps = []
+
+    def counted(self, tasks):
+        resumed_steps.append(1)
+        return real_step(self, tasks)
+
+    monkeypatch.setattr(PrototypicalNetwork, "meta_train_step", counted)
+    resumed = starter.build("protonet", omniglot_root, tmp_path / "resumed", say=quiet, work=work, resume=True)
+    assert len(resumed_steps) == 4  # steps 5 to 8: it continued, it did not start again
+    assert not (work / "protonet.pt").exists()  # the build's checkpoint goes once the model is written
+    a = read_checkpoint(tmp_path / "whole" / "protonet.pt")["model"]
+    b = read_checkpoint(tmp_path / "resumed" / "protonet.pt")["model"]
+    for name in a:
+        assert torch.allclose(a[name].float(), b[name].float(), atol=1e-6), name
+    assert resumed["steps"] == whole["steps"] == 8 and resumed["accuracy"] == whole["accuracy"]
+
+
 def test_the_manifest_is_held_while_one_build_writes_it(tmp_path):
     """Two builds side by side (one per core) each read, change and write the manifest: while one
     holds it, another cannot take it, so neither drops the other's entry."""
