@@ -36,7 +36,13 @@ ATTRIBUTION = ("Trained on Omniglot (Lake, Salakhutdinov & Tenenbaum 2015, https
 class Recipe:
     """How a starter model is meta-trained: the `fewshot train` arguments after `-a ALGO --source
     omniglot --data DIR` (the README's row for the algorithm), the threads it runs on, the ways it
-    is tested at, and that row's targets in percent."""
+    is tested at, and that row's targets in percent.
+
+    Most recipes are one algorithm's Vinyals-split model, named after the algorithm and tested on
+    the split's test characters. A recipe with `name` and `lake_target` is Lake et al.'s protocol:
+    trained on the background alphabets only, tested on the evaluation alphabets (`test_split`)
+    and on the 20 official one-shot runs; `role` "handwriting" makes it the app's model for drawn
+    characters when its algorithm is picked."""
 
     algorithm: str
     train_args: tuple[str, ...]
@@ -44,6 +50,14 @@ class Recipe:
     threads: int = 1
     readme_row: str = ""
     eval_ways: tuple[int, ...] = field(default=())
+    name: str = ""  # the manifest's key and file name (default: the algorithm)
+    test_split: str = "test"
+    lake_target: float | None = None  # Lake's 20 official runs, percent of the 400 test images
+    role: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.name or self.algorithm
 
     @property
     def ways(self) -> tuple[int, ...]:
@@ -52,7 +66,7 @@ class Recipe:
     def command(self, data: str = "$D") -> str:
         env = f"OMP_NUM_THREADS={self.threads} " if self.threads == 1 else ""
         return (f"{env}fewshot train -a {self.algorithm} --source omniglot --data {data} {shlex.join(self.train_args)} "
-                f"--out {self.algorithm}.pt")
+                f"--out {self.key}.pt")
 
 
 def _r(algorithm: str, args: str, targets: dict[int, float], threads: int = 1, row: str = "") -> Recipe:
@@ -62,7 +76,7 @@ def _r(algorithm: str, args: str, targets: dict[int, float], threads: int = 1, r
 # The README's rows (Results), one per algorithm: the same protocol, and the number of steps that
 # row's time budget held. A step count, not a time budget, so that a build is the same model on any
 # machine, however fast or busy (a time budget gives a slower machine a weaker model).
-RECIPES: dict[str, Recipe] = {r.algorithm: r for r in (
+RECIPES: dict[str, Recipe] = {r.key: r for r in (
     _r("protonet", "--train-split trainval --val-split test --way 20 --steps 1148 --val-every 200 --val-episodes 100 --preset measured",
        {5: 99.0, 20: 96.5}, threads=2, row="Prototypical Networks, measured setting (its 10-minute command: 1,148 steps here)"),
     _r("matching", "--train-split trainval --steps 4101 --val-episodes 0 --preset measured",
@@ -129,13 +143,13 @@ def sha256_of(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def check_accuracy(learner, data: str | Path) -> float:
-    """5-way 1-shot accuracy on the first CHECK_EPISODES fixed test episodes (what a test repeats)."""
+def check_accuracy(learner, data: str | Path, split: str = "test") -> float:
+    """5-way 1-shot accuracy on the first CHECK_EPISODES fixed test episodes of `split` (what a test repeats)."""
     from .episodes import TEST_SEED
     from .evaluation import evaluate
     from .sources import open_source
 
-    test = open_source("omniglot", "test", str(data), spec=learner.spec)
+    test = open_source("omniglot", split, str(data), spec=learner.spec)
     return evaluate(learner, test, 5, 1, 15, CHECK_EPISODES, seed=TEST_SEED).mean
 
 
@@ -149,9 +163,14 @@ def build_checkpoint(algorithm: str, work: str | Path | None = None) -> Path:
     return folder / f"{algorithm}.pt"
 
 
-def build(algorithm: str, data: str | Path, folder: str | Path | None = None, from_checkpoint: str | Path | None = None,
+def lake_runs_file(data: str | Path) -> Path:
+    """Lake et al.'s official runs beside an Omniglot folder: <data>/official/all_runs.zip."""
+    return Path(data) / "official" / "all_runs.zip"
+
+
+def build(name: str, data: str | Path, folder: str | Path | None = None, from_checkpoint: str | Path | None = None,
           say: Callable[[str], Any] = print, work: str | Path | None = None, resume: bool = False) -> dict[str, Any]:
-    """Meta-train `algorithm`'s starter model by its recipe (or take `from_checkpoint`, a model
+    """Meta-train the starter model `name` by its recipe (or take `from_checkpoint`, a model
     trained by exactly the recipe's command), test it, and write it with its manifest entry.
     The training checkpoint lives in `work` (`build_checkpoint`) until then: a build cut short
     continues from its last checkpoint with `resume`, to the same model as an uninterrupted one.
@@ -159,16 +178,16 @@ def build(algorithm: str, data: str | Path, folder: str | Path | None = None, fr
     import torch
 
     from .checkpoint import learner_from_checkpoint, read_checkpoint
-    from .episodes import TEST_SEED
-    from .evaluation import evaluate
     from .files import atomic_write
-    from .sources import open_source
 
-    if algorithm not in RECIPES:
-        raise FewShotError(f"no starter recipe for {algorithm!r}; recipes: {', '.join(RECIPES)}")
-    recipe = RECIPES[algorithm]
+    if name not in RECIPES:
+        raise FewShotError(f"no starter recipe {name!r}; recipes: {', '.join(RECIPES)}")
+    recipe = RECIPES[name]
+    algorithm = recipe.algorithm
     folder = Path(folder or starter_dir())
     folder.mkdir(parents=True, exist_ok=True)
+    if recipe.lake_target is not None and not lake_runs_file(data).is_file():
+        raise FewShotError(f"starter {name} is tested on Lake et al.'s runs, expected at {lake_runs_file(data)}")
     t0 = time.perf_counter()
     earlier_s = 0.0  # wall time of the build's earlier sessions (a resumed build)
     if from_checkpoint is None:
@@ -176,67 +195,100 @@ def build(algorithm: str, data: str | Path, folder: str | Path | None = None, fr
 
         # The build's own checkpoint, outside the package folder and kept until the model is
         # written, so a build cut short (a session that ends) continues with `resume`.
-        trained = build_checkpoint(algorithm, work)
+        trained = build_checkpoint(name, work)
         args = ["train", "-a", algorithm, "--source", "omniglot", "--data", str(data), *recipe.train_args,
                 "--eval-episodes", "0", "--out", str(trained)]
         if trained.exists():
             state = read_checkpoint(trained).get("trainer") or {}
             if not resume:
-                raise FewShotError(f"{trained} holds a build of {algorithm} in progress (step {state.get('step', '?')}); "
+                raise FewShotError(f"{trained} holds a build of {name} in progress (step {state.get('step', '?')}); "
                                    "continue it with --resume, or delete that file to start again")
             earlier_s = float(state.get("elapsed_s", 0.0))
             args += ["--resume", str(trained)]
-            say(f"starter {algorithm}: resuming {trained} at step {state.get('step', '?')}")
+            say(f"starter {name}: resuming {trained} at step {state.get('step', '?')}")
         threads = torch.get_num_threads()
         torch.set_num_threads(recipe.threads)
         try:
-            say(f"starter {algorithm}: {recipe.command(str(data))}")
+            say(f"starter {name}: {recipe.command(str(data))}")
             rc = cli_main(args)
         finally:
             torch.set_num_threads(threads)
         if rc != 0:
-            raise FewShotError(f"starter {algorithm}: meta-training failed (exit code {rc}); {trained} keeps its last checkpoint")
+            raise FewShotError(f"starter {name}: meta-training failed (exit code {rc}); {trained} keeps its last checkpoint")
     else:
         trained = Path(from_checkpoint)
     raw = read_checkpoint(trained)
     if raw["algorithm"] != algorithm:
         raise FewShotError(f"{trained}: holds {raw['algorithm']}, not {algorithm}")
     learner = learner_from_checkpoint(raw, "cpu", with_optimizer=False)
-    test = open_source("omniglot", "test", str(data), spec=learner.spec)
-    accuracy = {}
-    for way in recipe.ways:
-        res = evaluate(learner, test, way, 1, 15, TEST_EPISODES, seed=TEST_SEED)
-        accuracy[str(way)] = {"mean": round(100 * res.mean, 2), "ci95": round(100 * res.ci95, 2), "episodes": TEST_EPISODES}
-        say(f"starter {algorithm}: {way}-way 1-shot {100 * res.mean:.2f} ± {100 * res.ci95:.2f}% (target ≥ {recipe.targets.get(way, '–')})")
-    check = check_accuracy(learner, data)
+    accuracy, lake = measure_model(learner, recipe, data, say)
+    check = check_accuracy(learner, data, recipe.test_split)
     # Ship the weights and the training record (the app draws its curves), not the optimizer state.
     raw = {**raw, "optim": {}}
     buf = io.BytesIO()
     torch.save(raw, buf)
-    out = folder / f"{algorithm}.pt"
+    out = folder / f"{name}.pt"
     atomic_write(out, buf.getvalue())
     if from_checkpoint is None:
         trained.unlink(missing_ok=True)
     trainer = raw.get("trainer") or {}
+    tested_on = ("its 423 test characters ×4 rotations" if recipe.test_split == "test"
+                 else f"the {recipe.test_split} alphabets' characters ×4 rotations, which it never saw")
     entry = {
         "file": out.name, "algorithm": algorithm, "title": learner.title, "bytes": out.stat().st_size, "sha256": sha256_of(out),
         "command": recipe.command(), "settings": raw["hparams"], "readme_row": recipe.readme_row,
-        "data": f"Omniglot (torchvision layout), meta-trained on {trainer.get('source', '?')}; tested on its 423 test characters ×4 rotations",
+        "data": f"Omniglot (torchvision layout), meta-trained on {trainer.get('source', '?')}; tested on {tested_on}",
+        "test_split": recipe.test_split, "input_size": list(learner.spec.size),
         "steps": int(trainer.get("step", 0)), "episodes": int(trainer.get("episodes_seen", 0)),
         "train_s": round(float(trainer.get("train_s", 0.0)), 1),
         "wall_s": round(earlier_s + time.perf_counter() - t0, 1) if from_checkpoint is None else round(float(trainer.get("elapsed_s", 0.0)), 1),
         "accuracy": accuracy, "targets": {str(k): v for k, v in recipe.targets.items()},
-        "check": {"episodes": CHECK_EPISODES, "way": 5, "shot": 1, "query": 15, "accuracy": round(100 * check, 2)},
+        "check": {"episodes": CHECK_EPISODES, "way": 5, "shot": 1, "query": 15, "split": recipe.test_split, "accuracy": round(100 * check, 2)},
         "torch": torch.__version__, "built": _dt.datetime.now().isoformat(timespec="seconds"),
     }
+    if lake is not None:
+        entry["lake"] = lake
+    if recipe.role:
+        entry["role"] = recipe.role
     with _manifest_lock(folder):  # builds of other algorithms may run beside this one (one per core)
         manifest = read_manifest(folder)
         manifest["attribution"] = ATTRIBUTION
-        manifest.setdefault("models", {})[algorithm] = entry
+        manifest.setdefault("models", {})[name] = entry
         manifest["models"] = dict(sorted(manifest["models"].items()))
         atomic_write(folder / MANIFEST, (json.dumps(manifest, indent=1, ensure_ascii=False) + "\n").encode())
-    say(f"starter {algorithm}: {out} ({entry['bytes'] / 1e6:.2f} MB), check {entry['check']['accuracy']:.2f}% on {CHECK_EPISODES} episodes")
+    say(f"starter {name}: {out} ({entry['bytes'] / 1e6:.2f} MB), check {entry['check']['accuracy']:.2f}% on {CHECK_EPISODES} episodes")
     return entry
+
+
+def measure_model(learner, recipe: Recipe, data: str | Path, say: Callable[[str], Any] = print) -> tuple[dict, dict | None]:
+    """({way: accuracy entry} on the recipe's test split, Lake's runs entry or None): what a
+    starter model's manifest records of it."""
+    from .episodes import TEST_SEED
+    from .evaluation import evaluate
+    from .sources import open_source
+
+    test = open_source("omniglot", recipe.test_split, str(data), spec=learner.spec)
+    accuracy = {}
+    for way in recipe.ways:
+        res = evaluate(learner, test, way, 1, 15, TEST_EPISODES, seed=TEST_SEED)
+        accuracy[str(way)] = {"mean": round(100 * res.mean, 2), "ci95": round(100 * res.ci95, 2), "episodes": TEST_EPISODES}
+        say(f"starter {recipe.key}: {way}-way 1-shot {100 * res.mean:.2f} ± {100 * res.ci95:.2f}% on {test.description} "
+            f"(target ≥ {recipe.targets.get(way, '–')})")
+    if recipe.lake_target is None:
+        return accuracy, None
+    from .lake_runs import evaluate_lake_runs, read_lake_runs
+
+    result = evaluate_lake_runs(learner, read_lake_runs(lake_runs_file(data)))
+    say(f"starter {recipe.key}: {result.headline()} (target ≥ {recipe.lake_target})")
+    lo, hi = result.ci95
+    return accuracy, {"correct": result.correct, "total": result.total, "accuracy": round(100 * result.accuracy, 2),
+                      "ci95": [round(100 * lo, 1), round(100 * hi, 1)], "runs": len(result.runs),
+                      "protocol": "Lake et al.'s official one-shot runs, every test image classified on its own"}
+
+
+def lake_label(lake: dict) -> str:
+    """How the app and the CLI name a model's figure on Lake's runs: "Lake's 20 runs: 95.75% (383 / 400)"."""
+    return f"Lake's {lake['runs']} runs: {lake['accuracy']:.2f}% ({lake['correct']} / {lake['total']})"
 
 
 def problems(folder: str | Path | None = None) -> list[str]:
@@ -254,10 +306,15 @@ def problems(folder: str | Path | None = None) -> list[str]:
             continue
         if path.stat().st_size != e["bytes"] or sha256_of(path) != e["sha256"]:
             found.append(f"{name}: {e['file']} does not match its manifest entry (size or SHA-256)")
-        for way, target in (RECIPES[name].targets if name in RECIPES else {}).items():
+        recipe = RECIPES.get(name)
+        for way, target in (recipe.targets if recipe else {}).items():
             got = (e.get("accuracy") or {}).get(str(way), {}).get("mean")
             if got is None or got < target:
                 found.append(f"{name}: {way}-way accuracy {got} is below the target {target}")
+        if recipe is not None and recipe.lake_target is not None:
+            got = (e.get("lake") or {}).get("accuracy")
+            if got is None or got < recipe.lake_target:
+                found.append(f"{name}: Lake's runs {got} is below the target {recipe.lake_target}")
     for path in folder.glob("*.pt"):
         if path.name not in listed:
             found.append(f"{path.name} is not in the manifest")

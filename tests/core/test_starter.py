@@ -2,6 +2,7 @@
 re-measurement of each shipped model against the accuracy its manifest records."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -15,9 +16,10 @@ from core.cli import build_parser
 
 
 def test_every_algorithm_has_a_recipe_the_train_command_accepts():
-    assert set(starter.RECIPES) == set(ALGORITHMS)
+    assert all(name in starter.RECIPES and starter.RECIPES[name].algorithm == name for name in ALGORITHMS)
     for name, recipe in starter.RECIPES.items():
-        args = build_parser().parse_args(["train", "-a", name, "--source", "omniglot", "--data", "D", *recipe.train_args])
+        assert recipe.key == name
+        args = build_parser().parse_args(["train", "-a", recipe.algorithm, "--source", "omniglot", "--data", "D", *recipe.train_args])
         assert args.steps > 0 and not args.minutes and recipe.targets and 5 in recipe.targets  # machine-independent
         assert recipe.command().startswith(("fewshot train", "OMP_NUM_THREADS=1 fewshot train"))
 
@@ -43,7 +45,7 @@ def test_a_shipped_starter_model_scores_what_its_manifest_records(name, omniglot
     torch.set_num_threads(1)
     entry = starter.read_manifest()["models"][name]
     learner = learner_from_checkpoint(read_checkpoint(starter.starter_dir() / entry["file"]), "cpu")
-    got = 100 * starter.check_accuracy(learner, root)
+    got = 100 * starter.check_accuracy(learner, root, entry["check"].get("split", "test"))
     print(f"\n{name}: {got:.2f}% on the first {starter.CHECK_EPISODES} test episodes (manifest: {entry['check']['accuracy']:.2f})")
     assert got == pytest.approx(entry["check"]["accuracy"], abs=1.0)
 
@@ -65,6 +67,31 @@ def test_build_writes_the_model_without_optimizer_state_and_its_manifest_entry(t
     assert entry["sha256"] == starter.sha256_of(tmp_path / "starter" / "protonet.pt")
     # its accuracy is below the recipe's target after 3 steps: the check says so
     assert any("below the target" in p for p in starter.problems(tmp_path / "starter"))
+
+
+def test_a_lake_recipe_is_tested_on_the_evaluation_alphabets_and_lakes_runs(tmp_path, monkeypatch, omniglot_root):
+    from core.trainer import TrainConfig, Trainer
+
+    trainer = Trainer(TrainConfig(algorithm="protonet", steps=3, train_way=10, train_query=2, val_episodes=0, device="cpu",
+                                  checkpoint_path=str(tmp_path / "t.pt")), core.omniglot(omniglot_root, "background"))
+    for _ in trainer.run():
+        pass
+    recipe = starter._r("protonet", "--train-split background --steps 3", {5: 99.0, 20: 97.0})
+    recipe = dataclasses.replace(recipe, name="handwriting", test_split="evaluation", lake_target=96.7, role="handwriting")
+    monkeypatch.setitem(starter.RECIPES, "handwriting", recipe)
+    monkeypatch.setattr(starter, "TEST_EPISODES", 10)
+    said = []
+    entry = starter.build("handwriting", omniglot_root, tmp_path / "starter", from_checkpoint=tmp_path / "t.pt", say=said.append)
+    assert (tmp_path / "starter" / "handwriting.pt").is_file() and entry["file"] == "handwriting.pt"
+    assert entry["algorithm"] == "protonet" and entry["role"] == "handwriting" and entry["test_split"] == "evaluation"
+    assert entry["lake"]["total"] == 400 and entry["lake"]["runs"] == 20 and 0 < entry["lake"]["correct"] < 400
+    assert "never saw" in entry["data"] and set(entry["accuracy"]) == {"5", "20"}
+    assert any(line.startswith("starter handwriting: Lake's 20 runs: ") for line in said)
+    assert starter.lake_label(entry["lake"]) == f"Lake's 20 runs: {entry['lake']['accuracy']:.2f}% ({entry['lake']['correct']} / 400)"
+    found = starter.problems(tmp_path / "starter")
+    assert any(p.startswith("handwriting: Lake's runs") and "below the target 96.7" in p for p in found)
+    with pytest.raises(core.FewShotError, match="tested on Lake et al.'s runs, expected at"):
+        starter.build("handwriting", tmp_path, tmp_path / "starter", from_checkpoint=tmp_path / "t.pt", say=said.append)
 
 
 def test_a_build_cut_short_resumes_to_the_model_an_uninterrupted_build_makes(tmp_path, monkeypatch, omniglot_root):
