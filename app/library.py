@@ -65,6 +65,20 @@ class ModelEntry:
     sha256: str = ""
     stopped: bool = False  # the run was stopped (Stop, or kept when closing) before its steps or time ran out
     starter: bool = False  # shipped with the app (its val_accuracy is its test accuracy on the 600 fixed episodes)
+    measure: str = ""  # what val_accuracy measured, in a few words ("Lake's 20 runs (383 / 400)"); "" = validation at n_way/k_shot
+    role: str = ""  # a starter's role: "handwriting" = the model for drawn characters when its algorithm is picked
+
+
+def accuracy_text(e: ModelEntry) -> str:
+    """The model's figure with what it measured, as the status bar and the Models tab's tooltip say it."""
+    if e.val_accuracy is None:
+        return "no accuracy figure"
+    if e.measure.startswith("Lake's"):
+        runs, _, rest = e.measure.partition(" (")
+        return f"{runs}: {e.val_accuracy:.2%} ({rest.split(')')[0]})"
+    if e.measure:
+        return f"{e.val_accuracy:.1%} · {e.measure}"
+    return f"val. {e.val_accuracy:.0%}"
 
 
 def stopped_label(steps: int) -> str:
@@ -81,6 +95,18 @@ def replaces(new: ModelEntry, in_use: ModelEntry | None) -> bool:
     asked for it), a stopped one only when there is none yet or it validated at least as well — a
     run cut short never displaces a better model unasked."""
     return in_use is None or not new.stopped or scores_at_least(new, in_use)
+
+
+def starter_figure(e: dict[str, Any]) -> tuple[float, str]:
+    """(accuracy in [0, 1], what it measured) of a starter manifest entry: Lake's 20 runs for a
+    model trained by Lake's protocol (the test it was made for), else 5-way 1-shot on the test split."""
+    if e.get("lake"):
+        lake = e["lake"]
+        return float(lake["accuracy"]) / 100.0, (f"Lake's {lake['runs']} runs ({lake['correct']} / {lake['total']}): "
+                                                 "20-way 1-shot within an alphabet, drawers it never saw")
+    test = e["accuracy"]["5"]
+    split = "Omniglot test" if e.get("test_split", "test") == "test" else f"Omniglot {e['test_split']} alphabets"
+    return float(test["mean"]) / 100.0, f"5-way 1-shot · {split} · {test.get('episodes', 600)} episodes"
 
 
 STARTER_PREFIX = "starter-"
@@ -112,14 +138,17 @@ class ModelLibrary:
             try:  # a starter file that does not match its manifest is left out, like any damaged model
                 if path.stat().st_size != e["bytes"] or hashlib.sha256(path.read_bytes()).hexdigest() != e["sha256"]:
                     continue
-                acc = e["accuracy"]["5"]["mean"] / 100.0
+                acc, measure = starter_figure(e)
             except (OSError, KeyError, TypeError, ValueError):
                 continue
-            model_id = f"{STARTER_PREFIX}{algorithm}"
+            model_id = f"{STARTER_PREFIX}{algorithm}"  # the manifest's key: the algorithm, or a named recipe's name
+            role = str(e.get("role", ""))
+            kind = f"{role} model" if role else "starter model"
             self._starters[model_id] = ModelEntry(
-                id=model_id, name=f"{e.get('title') or algorithm} — starter model", algorithm=algorithm, title=e.get("title", ""),
-                source="Omniglot (shipped with the app)", n_way=5, k_shot=1, val_accuracy=acc, steps=int(e.get("steps", 0)),
-                date=str(e.get("built", "")), hparams=dict(e.get("settings") or {}), sha256=e["sha256"], starter=True)
+                id=model_id, name=f"{e.get('title') or algorithm} — {kind}", algorithm=str(e.get("algorithm") or algorithm),
+                title=e.get("title", ""), source="Omniglot (shipped with the app)", n_way=5 if not e.get("lake") else 20, k_shot=1,
+                val_accuracy=acc, steps=int(e.get("steps", 0)), date=str(e.get("built", "")), hparams=dict(e.get("settings") or {}),
+                sha256=e["sha256"], starter=True, measure=measure, role=role)
             self._starter_paths[model_id] = path
         try:
             hidden = json.loads(self._hidden_path().read_text("utf-8"))
@@ -168,9 +197,11 @@ class ModelLibrary:
         return self._entries.get(model_id) or self._starters.get(model_id)
 
     def starter_files(self) -> dict[str, str]:
-        """{algorithm: checkpoint} of every starter model that matches its manifest, hidden or not
-        (what Compare can test without training)."""
-        return {e.algorithm: str(self._starter_paths[k]) for k, e in self._starters.items()}
+        """{algorithm: checkpoint} of every algorithm's own starter model that matches its manifest,
+        hidden or not (what Compare can test without training: all of them trained on the same
+        split). A model with a role (the handwriting model, trained on Lake's background alphabets)
+        is not among them: Compare's test characters include some it learned from."""
+        return {e.algorithm: str(self._starter_paths[k]) for k, e in self._starters.items() if not e.role}
 
     def hidden_starters(self) -> list[ModelEntry]:
         return [e for k, e in self._starters.items() if k in self._hidden]
@@ -184,9 +215,9 @@ class ModelLibrary:
         for e in sorted(self._entries.values(), key=lambda e: e.date):  # oldest first; ties in the order added
             if e.algorithm == algorithm and replaces(e, in_use):
                 in_use = e
-        if in_use is None:  # none of the person's own: the starter model, unless hidden
-            key = f"{STARTER_PREFIX}{algorithm}"
-            in_use = self._starters.get(key) if key not in self._hidden else None
+        if in_use is None:  # none of the person's own: the handwriting model, else the starter model, unless hidden
+            shown = [e for k, e in self._starters.items() if k not in self._hidden and e.algorithm == algorithm]
+            in_use = next((e for e in shown if e.role == "handwriting"), None) or next((e for e in shown if not e.role), None)
         return in_use
 
     def find_by_path(self, path: str | Path | None) -> ModelEntry | None:

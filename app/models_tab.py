@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QPus
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from . import workers
+from .library import accuracy_text
 
 MODEL_COLUMNS = ["Name", "Algorithm", "Source", "N/K", "Val. acc.", "Steps", "Date"]
 
@@ -135,7 +136,7 @@ class ModelsTab(QWidget):
             if e.starter:
                 # shipped with the app: its figure is the test accuracy of `fewshot starter build`
                 tip = (f"A starter model shipped with the app, meta-trained on Omniglot (MIT licence) by `fewshot starter build`; "
-                       f"{acc} is its 5-way 1-shot accuracy on the 600 fixed test episodes. Delete hides it.")
+                       f"{accuracy_text(e)}. Delete hides it.")
                 for c in range(len(MODEL_COLUMNS)):
                     item.setToolTip(c, tip)
             else:

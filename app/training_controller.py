@@ -19,7 +19,7 @@ from . import jobs, workers
 from .classifier import quick_seconds
 from .common import plural
 from .dialogs import Dialogs
-from .library import ModelFileError, ModelLibrary, replaces, scores_at_least
+from .library import ModelFileError, ModelLibrary, accuracy_text, replaces, scores_at_least
 from .model import Project, Source, TrainRequest
 from .query_panel import QueryPanel
 from .training_panel import TrainingPanel
@@ -145,7 +145,7 @@ class TrainingController(QObject):
         """The status bar's words for the model in use `e` (and why it is, when not obvious)."""
         if e is None:
             return "No model yet — Train, or Classify to train quickly"
-        acc = f", val. {e.val_accuracy:.0%}" if e.val_accuracy is not None else ""
+        acc = f", {accuracy_text(e)}" if e.val_accuracy is not None else ""
         why = f" — {self.model_note[1]}" if self.model_note and self.model_note[0] == e.id else ""
         return f"Model: {e.name}{acc}{why}"
 

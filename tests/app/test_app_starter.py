@@ -103,6 +103,57 @@ def test_picking_another_algorithm_classifies_the_queries_with_its_starter_model
     wait_for_results(window, qtbot)
 
 
+def _with_handwriting_model(folder, data: bytes):
+    """The starter folder plus a handwriting model (Lake's protocol) in the manifest, as `fewshot
+    starter build --only handwriting` writes it."""
+    (folder / "handwriting.pt").write_bytes(data)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["models"]["handwriting"] = {
+        "file": "handwriting.pt", "algorithm": "protonet", "title": "Prototypical Networks", "bytes": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(), "steps": 15, "built": "2026-12-07T12:00:00", "settings": {},
+        "role": "handwriting", "test_split": "evaluation",
+        "accuracy": {"5": {"mean": 99.1, "ci95": 0.2, "episodes": 600}, "20": {"mean": 96.9, "ci95": 0.2, "episodes": 600}},
+        "lake": {"correct": 387, "total": 400, "accuracy": 96.75, "runs": 20, "ci95": [94.5, 98.1]}}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder
+
+
+def test_the_handwriting_model_is_protonets_default_and_shows_its_figure_on_lakes_runs(starter_folder, tmp_path):
+    """The library alone (no window): with a handwriting model shipped, picking ProtoNet uses it; Compare
+    still gets ProtoNet's own starter (trained on the same split as the others); hiding the
+    handwriting model falls back to that starter."""
+    from app.library import ModelLibrary, accuracy_text
+
+    folder = tmp_path / "starter"
+    folder.mkdir()
+    for f in starter_folder.iterdir():
+        (folder / f.name).write_bytes(f.read_bytes())
+    _with_handwriting_model(folder, (starter_folder / "protonet.pt").read_bytes())
+    library = ModelLibrary(tmp_path / "models", starter_folder=folder)
+    chosen = library.latest_for("protonet")
+    assert chosen.id == "starter-handwriting" and chosen.role == "handwriting" and chosen.algorithm == "protonet"
+    assert accuracy_text(chosen) == "Lake's 20 runs: 96.75% (387 / 400)"
+    assert "handwriting model" in chosen.name
+    assert accuracy_text(library.get("starter-protonet")) == "97.5% · 5-way 1-shot · Omniglot test · 600 episodes"
+    assert library.starter_files()["protonet"] == str(folder / "protonet.pt")
+    library.hide("starter-handwriting")
+    assert library.latest_for("protonet").id == "starter-protonet"
+
+
+def test_the_status_bar_and_models_tab_name_the_handwriting_models_measure(make_window, starter_folder, tmp_path):
+    folder = tmp_path / "starter"
+    folder.mkdir()
+    for f in starter_folder.iterdir():
+        (folder / f.name).write_bytes(f.read_bytes())
+    # another file than ProtoNet's own starter (the library takes equal bytes as one model)
+    _with_handwriting_model(folder, meta_trained_bytes(tmp_path, "protonet", TINY_HPARAMS, 4))
+    window = make_window(starters=folder)
+    assert window.current_model().id == "starter-handwriting"
+    row = _rows(window)["starter-handwriting"]
+    assert row.font(0).bold() and "Lake's 20 runs: 96.75% (387 / 400)" in row.toolTip(4)
+    assert "Lake's 20 runs: 96.75% (387 / 400)" in window.model_label.text()
+
+
 def test_a_starter_file_that_does_not_match_its_manifest_is_left_out(make_window, starter_folder, tmp_path):
     folder = write_starter_folder(tmp_path / "bad", {"protonet": (starter_folder / "protonet.pt").read_bytes()})
     with open(folder / "protonet.pt", "r+b") as f:
