@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..augment import test_views
-from ..backbones import BN_MODES, conv4
+from ..backbones import BN_MODES, Conv4
 from ..explanation import Bars
 from ._explain_metric import classifying_mode, embed_support_and_query, embedding_map, support_names
 from .base import LR_SCHEDULES, SupportSetLearner, hp, register
@@ -62,6 +62,8 @@ class PrototypicalNetwork(SupportSetLearner):
         lr_halve_every: int = hp(2000, "Halve the learning rate every this many episodes (0 = never)", min=0, max=10**7)
         lr_schedule: str = hp("step", "step: halve every lr_halve_every episodes (the paper); budget: cosine to 1% over the run or time budget", choices=LR_SCHEDULES)
         hidden: int = hp(64, "Filters per Conv-4 block (64 in the paper)", min=2, max=512)
+        pool_blocks: int = hp(4, "Conv-4 blocks that end in a 2×2 max-pool (4 in the paper: a 28×28 image becomes 64 numbers; "
+                                 "3 keeps a 3×3 map, 576 numbers, where the strokes are)", min=0, max=4)
         bn_mode: str = hp("running", "BatchNorm statistics at test time: running averages or the batch's own", choices=BN_MODES)
         train_way: int = hp(60, "Ways per training episode (the paper trains with more ways than it tests); 0 = as tested", min=0, max=1000)
         train_query: int = hp(5, "Queries per class in training episodes; 0 = as tested", min=0, max=100)
@@ -72,7 +74,7 @@ class PrototypicalNetwork(SupportSetLearner):
     def __init__(self, hparams=None, spec=None, n_way: int = 5):
         super().__init__(hparams, spec, n_way)
         h = self.hparams
-        self.encoder = conv4(self.spec.channels, h.hidden, h.bn_mode)
+        self.encoder = Conv4(self.spec.channels, h.hidden, h.bn_mode, pool_blocks=h.pool_blocks)
         self.adam_with_halving(h.lr, h.lr_halve_every, h.lr_schedule)
 
     def episode_log_probs(self, support_x, support_y, query_x, n_way: int) -> torch.Tensor:

@@ -307,3 +307,18 @@ def test_protonet_trains_on_the_distance_it_is_set_to(distance, power):
     emb = learner.encoder(torch.cat([sx, qx]))
     expected = torch.log_softmax(-torch.cdist(emb[3:], emb[:3]).pow(power), -1)
     assert torch.allclose(got, expected, atol=1e-5)
+
+
+def test_protonet_pool_blocks_keeps_a_map_of_the_strokes():
+    """pool_blocks=3 ends Conv-4 without its last max-pool: 28×28 input gives a 3×3×64 embedding
+    (576 numbers) instead of 64, from the same initial weights."""
+
+
+    torch.manual_seed(0)
+    four = core.create("protonet", {})
+    torch.manual_seed(0)
+    three = core.create("protonet", {"pool_blocks": 3})
+    x = torch.rand(2, 1, 28, 28)
+    assert four.encoder(x).shape == (2, 64) and three.encoder(x).shape == (2, 576)
+    for a, b in zip(four.parameters(), three.parameters()):
+        assert torch.equal(a, b)
