@@ -4,7 +4,7 @@ class and one confidence bar per class; a drawn query is classified live while i
 from __future__ import annotations
 
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QFontMetrics, QPainter, QPalette
+from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton,
                                QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 
@@ -19,14 +19,23 @@ QUERY_THUMB = 56
 
 
 class ConfidenceBars(QWidget):
-    """One labelled horizontal bar per class; the most likely class is drawn in the accent colour."""
+    """One labelled horizontal bar per class; the most likely class is drawn in the accent colour.
+    On a selected row (`on_highlight`) the background is already the accent colour, so the bars
+    are drawn in the highlighted-text colour instead: solid for the most likely class, fainter for
+    the others, over a faint groove that an empty bar leaves empty."""
 
     def __init__(self, parent: QWidget | None = None, max_rows: int = 6):
         super().__init__(parent)
         self.names: list[str] = []
         self.probs: list[float] = []
         self.max_rows = max_rows
+        self.on_highlight = False
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+    def set_on_highlight(self, on: bool) -> None:
+        if on != self.on_highlight:
+            self.on_highlight = on
+            self.update()
 
     def set_values(self, names: list[str], probs: list[float]) -> None:
         self.names, self.probs = list(names), list(probs)
@@ -50,25 +59,36 @@ class ConfidenceBars(QWidget):
     def minimumSizeHint(self) -> QSize:
         return QSize(120, self.sizeHint().height())
 
+    def _colors(self) -> tuple[QColor, QColor, QColor, QColor]:
+        """(text, groove, the most likely class's bar, the other bars)."""
+        pal = self.palette()
+        if not self.on_highlight:
+            return (pal.color(QPalette.ColorRole.Text), pal.color(QPalette.ColorRole.AlternateBase),
+                    pal.color(QPalette.ColorRole.Highlight), pal.color(QPalette.ColorRole.Mid))
+        ink = pal.color(QPalette.ColorRole.HighlightedText)
+        groove, other = QColor(ink), QColor(ink)
+        groove.setAlpha(50)
+        other.setAlpha(150)
+        return ink, groove, ink, other
+
     def paintEvent(self, event) -> None:
         p = QPainter(self)
-        pal = self.palette()
         fm = QFontMetrics(self.font())
         h = self._row_h()
         rows = self._rows()
         label_w = min(90, max((fm.horizontalAdvance(n) for n, _ in rows), default=20) + 6)
         pct_w = fm.horizontalAdvance("100%") + 6
         bar_w = max(10, self.width() - label_w - pct_w)
+        text, groove, best, other = self._colors()
         for i, (name, prob) in enumerate(rows):
             y = i * h
-            p.setPen(pal.color(QPalette.ColorRole.Text))
+            p.setPen(text)
             p.drawText(QRectF(0, y, label_w - 4, h), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
                        fm.elidedText(name, Qt.TextElideMode.ElideRight, label_w - 4))
             track = QRectF(label_w, y + 3, bar_w, h - 6)
-            p.fillRect(track, pal.color(QPalette.ColorRole.AlternateBase))
-            color = pal.color(QPalette.ColorRole.Highlight) if i == 0 else pal.color(QPalette.ColorRole.Mid)
-            p.fillRect(QRectF(track.x(), track.y(), bar_w * max(0.0, min(1.0, prob)), track.height()), color)
-            p.setPen(pal.color(QPalette.ColorRole.Text))
+            p.fillRect(track, groove)
+            p.fillRect(QRectF(track.x(), track.y(), bar_w * max(0.0, min(1.0, prob)), track.height()), best if i == 0 else other)
+            p.setPen(text)
             p.drawText(QRectF(label_w + bar_w, y, pct_w, h), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, f"{prob:.0%}")
 
 
@@ -98,6 +118,15 @@ class QueryRow(QWidget):
         lay.setContentsMargins(4, 4, 8, 4)
         lay.addWidget(thumb)
         lay.addLayout(right, 1)
+
+    def set_selected(self, selected: bool) -> None:
+        """The list paints a selected row's background in the accent colour: its prediction and
+        bars then take the highlighted-text colour, so they stay readable on it."""
+        own = QPalette()  # no roles of its own: the label inherits the row's colours
+        if selected:
+            own.setColor(QPalette.ColorRole.WindowText, self.palette().color(QPalette.ColorRole.HighlightedText))
+        self.prediction.setPalette(own)
+        self.bars.set_on_highlight(selected)
 
     def set_result(self, names: list[str] | None, probs: list[float] | None, pending: bool = False) -> None:
         """Show a result; without one, say whether a classification covering this row is under way."""
@@ -176,6 +205,7 @@ class QueryPanel(QWidget):
 
         self.list = QueryList()
         self.list.removeRequested.connect(self.edit.remove_samples)
+        self.list.itemSelectionChanged.connect(self._show_selection)
         self.empty_hint = QLabel("No queries yet — drop images here")
         self.empty_hint.setObjectName("muted")
         self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -224,6 +254,10 @@ class QueryPanel(QWidget):
             row.set_result(names, probs, pending=row.sample.id in self.pending)
         self.list.setVisible(bool(ids))
         self.empty_hint.setVisible(not ids)
+
+    def _show_selection(self) -> None:
+        for i in range(self.list.count()):
+            self.list.itemWidget(self.list.item(i)).set_selected(self.list.item(i).isSelected())
 
     def set_results(self, names: list[str], probs_by_id: dict[int, list[float]]) -> None:
         for sid, probs in probs_by_id.items():

@@ -1,0 +1,58 @@
+"""Rough edges a new user hits, each through real events: the selected query row's bars, long
+class names and dropped folders, the live canvas that must not move, the Draw dialog's count, the
+algorithm box, Rename on a starter model, closing during a sweep, the Episodes tab's progress."""
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QColor, QPalette
+
+from apphelpers import fill_support, glyph_png
+
+
+def _distance(a: QColor, b: QColor) -> int:
+    return abs(a.red() - b.red()) + abs(a.green() - b.green()) + abs(a.blue() - b.blue())
+
+
+def _query_panel(qtbot, n_classes: int = 5, queries: int = 2, palette: QPalette | None = None):
+    from app.model import Project
+    from app.query_panel import QueryPanel
+
+    project = Project()
+    fill_support(project, n_classes, 1)
+    project.add_queries([glyph_png(i, 9) for i in range(queries)])
+    panel = QueryPanel(project)
+    if palette is not None:
+        panel.setPalette(palette)
+    qtbot.addWidget(panel)
+    return project, panel
+
+
+@pytest.mark.parametrize("theme", ["default", "light", "dark"])
+def test_a_selected_query_rows_winning_bar_shows_long_and_its_empty_bars_stay_empty(qtbot, theme):
+    from app.style import dark_palette, light_palette
+
+    palette = {"default": None, "light": light_palette(), "dark": dark_palette()}[theme]
+    project, panel = _query_panel(qtbot, palette=palette)
+    panel.resize(900, 300)
+    panel.show()
+    qtbot.waitExposed(panel)
+    first, second = project.queries
+    panel.set_results(project.class_names(), {first.id: [1.0, 0.0, 0.0, 0.0, 0.0], second.id: [0.1, 0.6, 0.3, 0.0, 0.0]})
+    row = panel.rows()[0]
+    qtbot.mouseClick(row, Qt.MouseButton.LeftButton, pos=QPoint(row.width() // 2, 4))
+    assert panel.list.item(0).isSelected() and not panel.list.item(1).isSelected()
+
+    view = panel.list.viewport()
+    rect = panel.list.visualItemRect(panel.list.item(0))
+    picture = view.grab(rect).toImage()
+    bars = row.bars
+    origin = bars.mapTo(view, QPoint(0, 0)) - rect.topLeft()
+    h = bars._row_h()
+    x = origin.x() + int(bars.width() * 0.6)  # inside every bar's groove, right of the names
+    pixel = lambda bar: picture.pixelColor(x, origin.y() + bar * h + h // 2)  # noqa: E731
+    background = picture.pixelColor(rect.width() - 3, 2)  # the selection highlight, beside the row's content
+    assert _distance(background, panel.list.palette().color(QPalette.ColorRole.Highlight)) < 30
+    winner, empty = pixel(0), pixel(1)  # "A 100%", then "B 0%"
+    assert _distance(winner, background) > 150, "the winning bar must show on the highlight"
+    assert _distance(empty, background) < _distance(empty, winner) / 2, "an empty bar must read as empty, not full"
