@@ -249,6 +249,7 @@ class QueryPanel(QWidget):
                 item.setToolTip(row.toolTip())
                 self.list.addItem(item)
                 self.list.setItemWidget(item, row)
+            self._show_selection()
         for row in self.rows():
             names, probs = self.results.get(row.sample.id, (None, None))
             row.set_result(names, probs, pending=row.sample.id in self.pending)
@@ -257,7 +258,10 @@ class QueryPanel(QWidget):
 
     def _show_selection(self) -> None:
         for i in range(self.list.count()):
-            self.list.itemWidget(self.list.item(i)).set_selected(self.list.item(i).isSelected())
+            item = self.list.item(i)
+            row = self.list.itemWidget(item)
+            if row is not None:  # None while refresh() is still filling the list
+                row.set_selected(item.isSelected())
 
     def set_results(self, names: list[str], probs_by_id: dict[int, list[float]]) -> None:
         for sid, probs in probs_by_id.items():

@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor, QPalette
 
-from apphelpers import fill_support, glyph_png
+from apphelpers import fill_support, glyph_png, mouse_stroke
 
 
 def _distance(a: QColor, b: QColor) -> int:
@@ -56,3 +56,19 @@ def test_a_selected_query_rows_winning_bar_shows_long_and_its_empty_bars_stay_em
     winner, empty = pixel(0), pixel(1)  # "A 100%", then "B 0%"
     assert _distance(winner, background) > 150, "the winning bar must show on the highlight"
     assert _distance(empty, background) < _distance(empty, winner) / 2, "an empty bar must read as empty, not full"
+
+
+def test_queries_kept_from_the_canvas_join_the_list_while_a_row_is_selected(qtbot):
+    project, panel = _query_panel(qtbot, queries=1)
+    panel.resize(900, 330)
+    panel.show()
+    qtbot.waitExposed(panel)
+    row = panel.rows()[0]
+    qtbot.mouseClick(row, Qt.MouseButton.LeftButton, pos=QPoint(row.width() // 2, 4))
+    canvas = panel.draw.canvas
+    for kept in (2, 3):
+        r = canvas._target()
+        mouse_stroke(canvas, [(r.x() + r.width() * f, r.y() + r.height() * (1 - f)) for f in (0.2, 0.5, 0.8)])
+        qtbot.mouseClick(panel.keep_btn, Qt.MouseButton.LeftButton)
+        assert len(panel.rows()) == kept
+    assert [r.bars.on_highlight for r in panel.rows()] == [panel.list.item(i).isSelected() for i in range(kept)]
