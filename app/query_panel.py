@@ -22,13 +22,16 @@ class ConfidenceBars(QWidget):
     """One labelled horizontal bar per class; the most likely class is drawn in the accent colour.
     On a selected row (`on_highlight`) the background is already the accent colour, so the bars
     are drawn in the highlighted-text colour instead: solid for the most likely class, fainter for
-    the others, over a faint groove that an empty bar leaves empty."""
+    the others, over a faint groove that an empty bar leaves empty. With `reserve_rows` it keeps
+    the height of all `max_rows` rows while it shows fewer (or none), so the widgets around it do
+    not move when a result arrives."""
 
-    def __init__(self, parent: QWidget | None = None, max_rows: int = 6):
+    def __init__(self, parent: QWidget | None = None, max_rows: int = 6, reserve_rows: bool = False):
         super().__init__(parent)
         self.names: list[str] = []
         self.probs: list[float] = []
         self.max_rows = max_rows
+        self.reserve_rows = reserve_rows
         self.on_highlight = False
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
@@ -54,7 +57,8 @@ class ConfidenceBars(QWidget):
         return QFontMetrics(self.font()).height() + 2
 
     def sizeHint(self) -> QSize:
-        return QSize(200, max(1, len(self._rows())) * self._row_h())
+        rows = self.max_rows if self.reserve_rows else max(1, len(self._rows()))
+        return QSize(200, rows * self._row_h())
 
     def minimumSizeHint(self) -> QSize:
         return QSize(120, self.sizeHint().height())
@@ -187,7 +191,9 @@ class QueryPanel(QWidget):
         self.draw.setFixedWidth(180)
         self.live_prediction = QLabel("Draw a query")
         self.live_prediction.setObjectName("prediction")
-        self.live_bars = ConfidenceBars(max_rows=3)
+        # Its rows reserved: the canvas above must not shrink and move under the pen when the
+        # first live result arrives, or the next stroke lands off where it was aimed.
+        self.live_bars = ConfidenceBars(max_rows=3, reserve_rows=True)
         self.keep_btn = QPushButton(icon("add"), "Add to queries")
         self.keep_btn.setToolTip("Keep this drawing as a query and clear the canvas")
         self.keep_btn.clicked.connect(self.keep_drawing)

@@ -14,6 +14,14 @@ def _distance(a: QColor, b: QColor) -> int:
     return abs(a.red() - b.red()) + abs(a.green() - b.green()) + abs(a.blue() - b.blue())
 
 
+def _settle_layouts() -> None:
+    """Run the layout requests that a changed size hint posted (as the event loop would)."""
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.sendPostedEvents()
+    QApplication.processEvents()
+
+
 def _query_panel(qtbot, n_classes: int = 5, queries: int = 2, palette: QPalette | None = None):
     from app.model import Project
     from app.query_panel import QueryPanel
@@ -72,3 +80,25 @@ def test_queries_kept_from_the_canvas_join_the_list_while_a_row_is_selected(qtbo
         qtbot.mouseClick(panel.keep_btn, Qt.MouseButton.LeftButton)
         assert len(panel.rows()) == kept
     assert [r.bars.on_highlight for r in panel.rows()] == [panel.list.item(i).isSelected() for i in range(kept)]
+
+
+def test_the_live_canvas_keeps_its_place_when_the_first_prediction_arrives(qtbot):
+    project, panel = _query_panel(qtbot, queries=0)
+    panel.resize(800, 330)  # about the query panel's height in a 1366×768 window
+    panel.show()
+    qtbot.waitExposed(panel)
+    canvas = panel.draw.canvas
+
+    def geometry():
+        return canvas.mapTo(panel, QPoint(0, 0)), canvas.size(), canvas._target()
+
+    before = geometry()
+    r = canvas._target()
+    mouse_stroke(canvas, [(r.x() + r.width() * f, r.y() + r.height() * f) for f in (0.2, 0.4, 0.6, 0.8)])
+    assert not canvas.is_blank()
+    panel.set_live(project.class_names(), [0.7, 0.2, 0.05, 0.03, 0.02])  # the classifier's first live result
+    _settle_layouts()
+    assert geometry() == before
+    panel.set_live(None, None)  # the drawing kept or cleared: no result again
+    _settle_layouts()
+    assert geometry() == before
