@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QFormLayout,
 
 from . import images
 from .canvas import CanvasPanel
+from .common import plural
 from .style import icon
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ class DrawDialog(QDialog):
         self.panel.setMinimumSize(300, 320)
         self.added = QLabel("")
         self.added.setObjectName("muted")
+        self.added.setWordWrap(True)  # samples for many classes name them all
         buttons = QDialogButtonBox()
         self.add_btn = buttons.addButton("Add sample", QDialogButtonBox.ButtonRole.ActionRole)
         self.add_btn.setIcon(icon("add"))
@@ -44,7 +46,7 @@ class DrawDialog(QDialog):
         lay.addWidget(self.panel, 1)
         lay.addWidget(self.added)
         lay.addWidget(buttons)
-        self.count = 0
+        self.added_to: dict[int, int] = {}  # class index -> samples added to it here, in the order first added
 
     def add_sample(self) -> None:
         if self.panel.canvas.is_blank():
@@ -54,7 +56,22 @@ class DrawDialog(QDialog):
         if 0 <= i < len(self.project.classes):
             samples = [s for c in self.project.classes for s in c.samples]
             self.window_.editor.add_samples(i, [images.NamedPng(self.panel.canvas.to_png(), images.next_drawing_name(samples))], merge_key="draw")
-            self.count += 1
-            self.added.setText(f"{self.count} sample{'s' if self.count != 1 else ''} added to “{self.project.classes[i].name}”.")
+            self.added_to[i] = self.added_to.get(i, 0) + 1
+            self.added.setText(self.added_text())
         self.panel.canvas.reset()
+
+    def added_text(self) -> str:
+        """What this dialog has added, class by class: "5 samples added: one each to “A”, “B”, …"."""
+        classes = self.project.classes
+        counts = {classes[i].name: n for i, n in self.added_to.items() if i < len(classes)}
+        head = f"{plural(sum(counts.values()), 'sample')} added"
+        names = ", ".join(f"“{name}”" for name in counts)
+        if len(counts) == 1:
+            return f"{head} to {names}."
+        each = set(counts.values())
+        if each == {1}:
+            return f"{head}: one each to {names}."
+        if len(each) == 1:
+            return f"{head}: {each.pop()} each to {names}."
+        return f"{head}: " + ", ".join(f"{n} to “{name}”" for name, n in counts.items()) + "."
 

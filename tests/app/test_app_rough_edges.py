@@ -102,3 +102,49 @@ def test_the_live_canvas_keeps_its_place_when_the_first_prediction_arrives(qtbot
     panel.set_live(None, None)  # the drawing kept or cleared: no result again
     _settle_layouts()
     assert geometry() == before
+
+
+def _host_window(qtbot, n_classes: int = 5):
+    """What the Draw dialog needs of the main window: a project and its undo editor."""
+    from PySide6.QtWidgets import QMainWindow
+
+    from app.model import Project
+    from app.undo import Editor
+
+    host = QMainWindow()
+    host.project = Project()
+    while len(host.project.classes) < n_classes:
+        host.project.add_class()
+    host.editor = Editor(host.project, host)
+    qtbot.addWidget(host)
+    return host
+
+
+def _draw_and_add(qtbot, dlg, seed: int) -> None:
+    canvas = dlg.panel.canvas
+    r = canvas._target()
+    mouse_stroke(canvas, [(r.x() + r.width() * (0.2 + 0.1 * seed % 3), r.y() + r.height() * f) for f in (0.2, 0.5, 0.8)])
+    qtbot.mouseClick(dlg.add_btn, Qt.MouseButton.LeftButton)
+
+
+def test_the_draw_dialog_says_how_many_samples_went_to_which_class(qtbot):
+    from app.draw_dialog import DrawDialog
+
+    host = _host_window(qtbot)
+    dlg = DrawDialog(host, 0)
+    qtbot.addWidget(dlg)
+    dlg.show()
+    qtbot.waitExposed(dlg)
+    names = host.project.class_names()
+    _draw_and_add(qtbot, dlg, 0)
+    assert dlg.added.text() == f"1 sample added to “{names[0]}”."
+    for i in range(1, 5):  # the next class picked with the keyboard, as a person steps through them
+        dlg.class_box.setFocus()
+        qtbot.keyClick(dlg.class_box, Qt.Key.Key_Down)
+        assert dlg.class_box.currentIndex() == i
+        _draw_and_add(qtbot, dlg, i)
+    assert [len(c.samples) for c in host.project.classes] == [1] * 5
+    quoted = ", ".join(f"“{n}”" for n in names)
+    assert dlg.added.text() == f"5 samples added: one each to {quoted}."
+    _draw_and_add(qtbot, dlg, 5)  # a second one for the last class
+    assert dlg.added.text() == "6 samples added: " + ", ".join(f"1 to “{n}”" for n in names[:4]) + f", 2 to “{names[4]}”."
