@@ -92,6 +92,11 @@ class Collected:
         return sum(len(g[1]) for g in self.groups)
 
 
+def name_order(path: Path) -> tuple[str, str]:
+    """Sort key: by name as a person reads a listing (case aside), so "b" comes before "C"."""
+    return path.name.casefold(), path.name
+
+
 def _images_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
 
@@ -116,10 +121,13 @@ def collect(paths: list[Path], folders_as_classes: bool) -> Collected:
     """
     out = Collected()
     loose: list[Path] = []
-    for p in paths:
-        p = Path(p)
+    paths = [Path(p) for p in paths]
+    # A file manager hands over several dropped folders in the order they were clicked; they
+    # become classes in name order, as a dropped folder's sub-folders do.
+    folders = sorted((p for p in paths if p.is_dir()), key=name_order)
+    for p in folders + [p for p in paths if not p.is_dir()]:
         if p.is_dir():
-            subdirs = sorted(d for d in p.iterdir() if d.is_dir() and not d.name.startswith("."))
+            subdirs = sorted((d for d in p.iterdir() if d.is_dir() and not d.name.startswith(".")), key=name_order)
             if folders_as_classes and subdirs:
                 for d in subdirs:
                     pngs = _load_many(_images_in(d), out)

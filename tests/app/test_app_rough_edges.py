@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor, QPalette
 
-from apphelpers import fill_support, glyph_png, mouse_stroke
+from apphelpers import drop_paths, fill_support, glyph_png, mouse_stroke
 
 
 def _distance(a: QColor, b: QColor) -> int:
@@ -148,3 +148,37 @@ def test_the_draw_dialog_says_how_many_samples_went_to_which_class(qtbot):
     assert dlg.added.text() == f"5 samples added: one each to {quoted}."
     _draw_and_add(qtbot, dlg, 5)  # a second one for the last class
     assert dlg.added.text() == "6 samples added: " + ", ".join(f"1 to “{n}”" for n in names[:4]) + f", 2 to “{names[4]}”."
+
+
+LONG_NAMES = ["Futurama_character03", "Gujarati_character03", "Latin_character03", "Bengali_character03",
+              "Syriac_(Estrangelo)_character03"]  # in the order a file manager handed them over: not by name
+
+
+def _class_folders(tmp_path, names):
+    folders = []
+    for i, name in enumerate(names):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "0001.png").write_bytes(glyph_png(i))
+        folders.append(folder)
+    return folders
+
+
+def _support_panel(qtbot, width: int):
+    from app.model import Project
+    from app.support_panel import SupportPanel
+
+    project = Project()
+    panel = SupportPanel(project)
+    qtbot.addWidget(panel)
+    panel.resize(width, 300)
+    panel.show()
+    qtbot.waitExposed(panel)
+    return project, panel
+
+
+def test_dropped_class_folders_become_classes_in_name_order(qtbot, tmp_path):
+    project, panel = _support_panel(qtbot, 815)
+    assert drop_paths(panel, _class_folders(tmp_path, LONG_NAMES))
+    assert project.class_names() == sorted(LONG_NAMES)
+    assert [c.name.text() for c in panel.columns] == sorted(LONG_NAMES)
