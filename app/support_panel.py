@@ -3,9 +3,10 @@ a validity badge, and drops of files (onto a column) or folders (onto the panel:
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QLineEdit, QListView, QListWidgetItem,
-                               QScrollArea, QSizePolicy, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtCore import QRect, QSize, Qt, Signal
+from PySide6.QtGui import QPainter, QPalette
+from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QLineEdit, QListView, QListWidgetItem, QScrollArea,
+                               QSizePolicy, QStyle, QStyleOptionFrame, QToolButton, QVBoxLayout, QWidget)
 
 from . import images
 from .common import RemovableList, accepts, clipboard_payload, mime_payload, plural, repolish, sample_source, set_drop_highlight, thumb_icon
@@ -14,6 +15,8 @@ from .style import icon
 from .undo import Editor
 
 THUMB = 44
+COLUMN_WIDTH = 150  # a class column's width; it widens into free room for a long name, up to:
+COLUMN_MAX_WIDTH = 300
 
 
 class SampleList(RemovableList):
@@ -44,18 +47,62 @@ class SampleList(RemovableList):
             self.addItem(item)
 
 
+class ClassNameField(QLineEdit):
+    """A class's name, renamed in place. A line edit shows the end of a name too long for it, cut
+    at the left ("…ic_character03"); this one, while not being edited, shows its start and its end
+    with "…" between (as drawn: `shown_text`)."""
+
+    def text_width(self) -> int:
+        """The width the whole name needs in this field, its frame and margins included."""
+        opt = QStyleOptionFrame()
+        self.initStyleOption(opt)
+        margins = self.textMargins()
+        inner = self.fontMetrics().horizontalAdvance(self.text()) + 4 + margins.left() + margins.right()  # 4: QLineEdit's own margins
+        return self.style().sizeFromContents(QStyle.ContentsType.CT_LineEdit, opt, QSize(inner, 10), self).width()
+
+    def _text_rect(self, opt: QStyleOptionFrame) -> QRect:
+        margins = self.textMargins()
+        rect = self.style().subElementRect(QStyle.SubElement.SE_LineEditContents, opt, self)
+        return rect.adjusted(2 + margins.left(), margins.top(), -2 - margins.right(), -margins.bottom())
+
+    def shown_text(self) -> str:
+        if self.hasFocus():
+            return self.text()
+        opt = QStyleOptionFrame()
+        self.initStyleOption(opt)
+        room = self._text_rect(opt).width()
+        if self.fontMetrics().horizontalAdvance(self.text()) <= room:
+            return self.text()  # (elidedText may cut a name that fits to the pixel)
+        return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideMiddle, room)
+
+    def paintEvent(self, event) -> None:
+        shown = self.shown_text()
+        if shown == self.text():
+            super().paintEvent(event)
+            return
+        opt = QStyleOptionFrame()
+        self.initStyleOption(opt)
+        p = QPainter(self)
+        self.style().drawPrimitive(QStyle.PrimitiveElement.PE_PanelLineEdit, opt, p, self)
+        p.setPen(self.palette().color(QPalette.ColorRole.Text))
+        p.drawText(self._text_rect(opt), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, shown)
+
+
 class ClassColumn(QFrame):
     def __init__(self, panel: "SupportPanel", index: int):
         super().__init__(panel)
         self.panel, self.index = panel, index
         self.setObjectName("classColumn")
         self.setAcceptDrops(True)
-        self.setFixedWidth(150)
-        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Expanding)
-        self.name = QLineEdit()
+        # As wide as its name needs while the panel has room to spare (the row's stretch takes the
+        # rest), never narrower than COLUMN_WIDTH: a long name shows in full when it can.
+        self.setMinimumWidth(COLUMN_WIDTH)
+        self.setMaximumWidth(COLUMN_MAX_WIDTH)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
+        self.name = ClassNameField()
         self.name.setObjectName("className")
-        self.name.setToolTip("Class name: click to rename")
         self.name.editingFinished.connect(self._rename)
+        self.name.textChanged.connect(lambda _: self.updateGeometry())  # its width follows the name
         panel.edit.watch_field(self.name)
         self.remove_btn = QToolButton()
         self.remove_btn.setIcon(icon("remove"))
@@ -75,7 +122,7 @@ class ClassColumn(QFrame):
         self.add_btn.clicked.connect(lambda: panel.addFilesRequested.emit(self.index))
         self.paste_btn = self._button("paste", "", "Paste an image from the clipboard")
         self.paste_btn.clicked.connect(lambda: panel.paste_into(self.index))
-        head = QHBoxLayout()
+        head = self.head = QHBoxLayout()
         head.setSpacing(2)
         head.addWidget(self.name, 1)
         head.addWidget(self.remove_btn)
@@ -103,10 +150,17 @@ class ClassColumn(QFrame):
             b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         return b
 
+    def sizeHint(self) -> QSize:
+        margins = self.layout().contentsMargins()
+        want = (margins.left() + self.name.text_width() + self.head.spacing() + self.remove_btn.sizeHint().width() + margins.right()
+                + 2 * self.frameWidth())
+        return QSize(max(COLUMN_WIDTH, min(COLUMN_MAX_WIDTH, want)), super().sizeHint().height())
+
     def refresh(self) -> None:
         c = self.panel.project.classes[self.index]
         if self.name.text() != c.name and not (self.name.hasFocus() and self.name.isModified()):
             self.name.setText(c.name)  # an undone rename shows, but never over a name being typed
+        self.name.setToolTip(f"“{c.name}”: click to rename")
         n = len(c.samples)
         self.count.setText(f"{n} sample{'s' if n != 1 else ''}")
         self.samples.set_samples(c.samples)

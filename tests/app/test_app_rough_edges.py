@@ -182,3 +182,31 @@ def test_dropped_class_folders_become_classes_in_name_order(qtbot, tmp_path):
     assert drop_paths(panel, _class_folders(tmp_path, LONG_NAMES))
     assert project.class_names() == sorted(LONG_NAMES)
     assert [c.name.text() for c in panel.columns] == sorted(LONG_NAMES)
+
+
+def test_long_class_names_keep_their_start_and_columns_widen_into_free_room(qtbot, tmp_path):
+    project, panel = _support_panel(qtbot, 815)  # its width in a 1366×768 window
+    assert drop_paths(panel, _class_folders(tmp_path, LONG_NAMES))
+    _settle_layouts()
+    columns = panel.columns
+    for column in columns:
+        name, shown = column.name.text(), column.name.shown_text()
+        assert name in column.name.toolTip()
+        if shown != name:  # too long for the column: cut in the middle, its start and its end kept
+            assert "…" in shown and name.startswith(shown.split("…")[0]) and name.endswith(shown.split("…")[1])
+            assert len(shown.split("…")[0]) >= 4
+    assert any(c.name.shown_text() != c.name.text() for c in columns), "five columns in 815 px: some names must be cut"
+    narrow = min(c.width() for c in columns)
+    # With room to spare the columns widen, and every name shows in full.
+    panel.resize(1900, 300)
+    _settle_layouts()
+    assert all(c.name.shown_text() == c.name.text() for c in columns)
+    assert max(c.width() for c in columns) > narrow
+    # Renamed to something short, a column goes back to its narrow width.
+    column = columns[-1]
+    column.name.setFocus()
+    column.name.selectAll()
+    qtbot.keyClicks(column.name, "S")
+    qtbot.keyClick(column.name, Qt.Key.Key_Return)
+    _settle_layouts()
+    assert project.class_names()[-1] == "S" and column.width() == narrow and "“S”" in column.name.toolTip()
