@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import QComboBox, QWidget
+from PySide6.QtWidgets import QComboBox, QStyle, QStyleOptionComboBox, QStylePainter, QWidget
 
 
 class AlgorithmBox(QComboBox):
@@ -13,6 +13,9 @@ class AlgorithmBox(QComboBox):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setMinimumWidth(230)
+        # As wide as the longest algorithm's name once the list arrives (the width Qt takes at the
+        # first show is that of "Loading the engine…", which cut "Memory-Augmented Neural Net…").
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.model_ = QStandardItemModel(self)
         self.setModel(self.model_)
         self.model_.appendRow(QStandardItem("Loading the engine…"))
@@ -42,6 +45,16 @@ class AlgorithmBox(QComboBox):
                 self.model_.appendRow(item)
         self.setEnabled(True)
         self.blockSignals(False)
+
+    def paintEvent(self, event) -> None:
+        # QComboBox's own painting, less the indent that sets the algorithms under their family
+        # headers in the list: the closed box shows the name alone.
+        p = QStylePainter(self)
+        opt = QStyleOptionComboBox()
+        self.initStyleOption(opt)
+        opt.currentText = opt.currentText.strip()
+        p.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, opt)
+        p.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, opt)
 
     def row_of(self, name: str) -> int:
         """The row of algorithm `name`; -1 when the list has none (the engine not loaded, or unknown)."""

@@ -210,3 +210,32 @@ def test_long_class_names_keep_their_start_and_columns_widen_into_free_room(qtbo
     qtbot.keyClick(column.name, Qt.Key.Key_Return)
     _settle_layouts()
     assert project.class_names()[-1] == "S" and column.width() == narrow and "“S”" in column.name.toolTip()
+
+
+def test_the_algorithm_box_shows_the_longest_algorithm_name_in_full_in_a_laptop_window(qtbot):
+    from PySide6.QtWidgets import QMainWindow, QStyle, QStyleOptionComboBox, QToolBar
+
+    from app.algorithm_box import AlgorithmBox
+
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    toolbar = QToolBar()
+    window.addToolBar(toolbar)
+    box = AlgorithmBox()
+    toolbar.addWidget(box)
+    window.resize(1366, 740)
+    window.show()
+    qtbot.waitExposed(window)
+    _settle_layouts()  # on screen while the engine loads, as in the Studio
+    box.list_algorithms()  # the engine has loaded
+    box.setFocus()
+    for _ in range(box.count()):  # down the list with the keyboard, to the memory-augmented network
+        if box.currentData() == "mann":
+            break
+        qtbot.keyClick(box, Qt.Key.Key_Down)
+    assert box.currentText().strip() == "Memory-Augmented Neural Network"
+    _settle_layouts()
+    opt = QStyleOptionComboBox()
+    box.initStyleOption(opt)
+    room = box.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, opt, QStyle.SubControl.SC_ComboBoxEditField, box)
+    assert box.fontMetrics().horizontalAdvance(box.currentText().strip()) <= room.width()
