@@ -97,7 +97,7 @@ class ModelsTab(QWidget):
         use = QPushButton("Use")
         use.setToolTip("Classify with this model")
         use.clicked.connect(lambda: self._selected_model() and self.useRequested.emit(self._selected_model()))
-        rename = QPushButton("Rename")
+        rename = self.rename_btn = QPushButton("Rename")
         rename.clicked.connect(lambda: self.tree.currentItem() and self.tree.editItem(self.tree.currentItem(), 0))
         delete = QPushButton("Delete")
         delete.clicked.connect(lambda: self._selected_model() and self.deleteRequested.emit(self._selected_model()))
@@ -117,6 +117,7 @@ class ModelsTab(QWidget):
         lay = QVBoxLayout(self)
         lay.addWidget(self.tree, 1)
         lay.addLayout(row)
+        self._selection_changed(None)
 
     def show_entries(self, entries, current_id: str | None, hidden_starters: int = 0) -> None:
         """List the library's entries; the one in use (`current_id`) in bold, starter models in
@@ -153,8 +154,12 @@ class ModelsTab(QWidget):
         self._selection_changed(self.tree.currentItem())  # the refill changed the selection without a signal
 
     def _selection_changed(self, item: QTreeWidgetItem | None, _previous=None) -> None:
-        """A starter model ships with the app: its Delete only hides it, and says so."""
+        """A starter model ships with the app: it keeps its name (Rename is off, and says why), and
+        its Delete only hides it, and says so."""
         starter = item is not None and bool(item.data(0, STARTER_ROLE))
+        self.rename_btn.setEnabled(item is not None and not starter)
+        self.rename_btn.setToolTip("A starter model ships with the app and keeps its name" if starter
+                                   else "Rename this model (or double-click its name)")
         self.delete_btn.setText("Hide" if starter else "Delete")
         self.delete_btn.setToolTip("Hide this starter model (it ships with the app; Show starters brings it back)" if starter
                                    else "Delete this model")

@@ -239,3 +239,35 @@ def test_the_algorithm_box_shows_the_longest_algorithm_name_in_full_in_a_laptop_
     box.initStyleOption(opt)
     room = box.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, opt, QStyle.SubControl.SC_ComboBoxEditField, box)
     assert box.fontMetrics().horizontalAdvance(box.currentText().strip()) <= room.width()
+
+
+def test_rename_is_off_for_a_starter_model_and_says_why(qtbot):
+    from PySide6.QtWidgets import QPushButton
+
+    from app.library import ModelEntry
+    from app.models_tab import ModelsTab
+
+    tab = ModelsTab()
+    qtbot.addWidget(tab)
+    tab.resize(700, 300)
+    tab.show()
+    qtbot.waitExposed(tab)
+    starter = ModelEntry(id="starter-protonet", name="Prototypical Networks — starter model", algorithm="protonet",
+                         val_accuracy=0.99, steps=1148, starter=True)
+    mine = ModelEntry(id="protonet-1", name="Prototypical Networks 2026-12-07 15:08", algorithm="protonet", val_accuracy=0.8, steps=43)
+    tab.show_entries([starter, mine], current_id=None)
+    rename = next(b for b in tab.findChildren(QPushButton) if b.text() == "Rename")
+    assert not rename.isEnabled()  # nothing picked yet
+    tree = tab.tree
+
+    def click_row(row: int) -> None:
+        rect = tree.visualItemRect(tree.topLevelItem(row))
+        qtbot.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(rect.center().x(), rect.center().y()))
+        assert tree.currentItem() is tree.topLevelItem(row)
+
+    click_row(0)
+    assert not rename.isEnabled() and "starter" in rename.toolTip() and "keeps its name" in rename.toolTip()
+    click_row(1)
+    assert rename.isEnabled()
+    qtbot.mouseClick(rename, Qt.MouseButton.LeftButton)
+    assert tree.state() == tree.State.EditingState  # its name is open for typing
