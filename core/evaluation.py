@@ -7,6 +7,7 @@ from typing import Callable, Sequence
 import torch
 
 from .algorithms.base import MetaLearner
+from .allocator import keep_freed_memory
 from .episodes import TEST_SEED, Episode, EpisodeSampler
 from .sources.base import ClassSource
 from .stats import mean_ci95
@@ -37,6 +38,7 @@ def evaluate(learner: MetaLearner, source: ClassSource, n_way: int = 5, k_shot: 
     classified as one batch (the papers' protocol, transductive where the algorithm is); with
     `each_query`, every query on its own (`Classifier.classify_each`, what the app does).
     `indices`: only these episodes of the stream (a data-parallel run's share), else 0…episodes−1."""
+    keep_freed_memory()
     device = torch.device(device) if device is not None else learner.device
     sampler = EpisodeSampler(source.to(device), n_way, k_shot, q_query, seed=seed, device=device)
     order = list(range(episodes) if indices is None else indices)

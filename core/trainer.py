@@ -25,6 +25,7 @@ import torch
 
 from .algorithms import create, get_algorithm, parse_hparams
 from .algorithms.base import MetaLearner
+from .allocator import keep_freed_memory
 from .augment import augmentation_from
 from .checkpoint import learner_from_checkpoint, read_checkpoint, save_checkpoint
 from .distributed import DistContext, RankFailure, evaluate_across_ranks, split_meta_batch
@@ -109,6 +110,7 @@ class Trainer:
                  dist: DistContext | None = None):
         self.config = config
         self.dist = dist
+        keep_freed_memory()  # a third less time per step on Linux (core.allocator)
         self.device = auto_device(config.device)
         self.cancel = cancel or CancelToken()
         self.train_source = train_source
