@@ -44,6 +44,11 @@ class Closing(QObject):
             running.append((f"Meta-training is still running{where}.", "keep the partial model in the Models list"))
         if self.compare.is_running():
             running.append(("A comparison is still running.", "keep the finished algorithms' results in the project"))
+        sweep = self.compare.sweep
+        if sweep.is_running():
+            last = sweep.last_progress
+            where = f" (point {last['points_done'] + 1} of {last['points_total']})" if last else ""
+            running.append((f"A sweep is still running{where}.", "keep the sweep's finished points in the project"))
         if not running:
             self.keep_runs = self.close_when_stopped = False
             return True
@@ -58,11 +63,12 @@ class Closing(QObject):
             if answer != B.Save:
                 return True  # the shutdown in closeEvent cancels and discards
             self.keep_runs = True
-        if (self.runs.session is None or self.runs.session.stop_and_wait(1800)) and self.compare.stop_and_wait(1800):
+        if ((self.runs.session is None or self.runs.session.stop_and_wait(1800)) and self.compare.stop_and_wait(1800)
+                and self.compare.sweep.stop_and_wait(1800)):
             self.keep_runs = False
             return True
         # Still inside one uninterruptible piece of work: hide now; closing goes on when the run
-        # has ended (_training_ended, compare.ended call close() again).
+        # has ended (_training_ended, compare.ended — also after a sweep — call close() again).
         self.close_when_stopped = True
         self.window.hide()
         return False

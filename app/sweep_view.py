@@ -102,6 +102,7 @@ class SweepPage(QWidget):
         self.view = view
         self.studio_model: Callable[[], tuple[str, str] | None] = lambda: None  # (path, name) of the Studio's model in use
         self.session: SweepSession | None = None
+        self.last_progress: dict | None = None  # the running sweep's latest point report (closing names it)
         self.result = None  # core.SweepResult on screen
         self.shots_edit = QLineEdit("1, 2, 3, 5, 10")
         self.ways_edit = QLineEdit()
@@ -213,6 +214,7 @@ class SweepPage(QWidget):
         self.session.failed.connect(self._failed)
         self.session.ended.connect(self._ended)
         self.bar.setValue(0)
+        self.last_progress = None
         self._set_running(True)
         self.session.start()
         return True
@@ -221,6 +223,12 @@ class SweepPage(QWidget):
         if self.session is not None:
             self.session.stop()
             self.status.setText("Stopping… (the finished points are kept)")
+
+    def stop_and_wait(self, timeout_ms: int = 1800) -> bool:
+        """Closing but keeping the sweep: Stop as the Stop button does, wait for the thread, and
+        take in its finished points now (into the project, as after Stop). False if the thread is
+        still inside one episode after `timeout_ms`."""
+        return self.session is None or self.session.stop_and_wait(timeout_ms)
 
     def shutdown(self, timeout_ms: int = 1800) -> bool:
         """Closing: cancel a sweep and wait for its thread; False if it is still inside one episode."""
@@ -241,6 +249,7 @@ class SweepPage(QWidget):
         if "result" in p:
             self.show_result(p["result"])
         if "fraction" in p and p.get("status") == "running":
+            self.last_progress = p
             self.bar.setValue(round(1000 * p["fraction"]))
             self.status.setText(f"{p['model']}: {p['n_way']}-way {p['k_shot']}-shot, episode {p['episode']} of {p['episodes']} "
                                 f"({100 * p['accuracy']:.1f}%) · point {p['points_done'] + 1} of {p['points_total']}")
@@ -263,8 +272,7 @@ class SweepPage(QWidget):
             session.thread.wait()
             session.deleteLater()
         self._set_running(False)
-        if self.view.closing:
-            self.view.ended.emit()  # a window waiting for its runs to end closes now
+        self.view.ended.emit()  # a window waiting for its runs to end (closing, or keeping the sweep) closes now
 
     # -- showing ---------------------------------------------------------------------------------------
     def load_from_project(self) -> None:

@@ -271,3 +271,68 @@ def test_rename_is_off_for_a_starter_model_and_says_why(qtbot):
     assert rename.isEnabled()
     qtbot.mouseClick(rename, Qt.MouseButton.LeftButton)
     assert tree.state() == tree.State.EditingState  # its name is open for typing
+
+
+def _hold_sweep_in_its_second_point(monkeypatch, episodes: int):
+    """Hold the sweep's thread inside the first episode of its second point until released, so
+    closing lands at a known place whatever the machine's load: one point finished, one begun."""
+    import threading
+
+    from core import sweeping
+
+    reached, release = threading.Event(), threading.Event()
+    real, calls = sweeping.episode_accuracy, [0]
+
+    def held(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == episodes + 1:
+            reached.set()
+            release.wait(60)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sweeping, "episode_accuracy", held)
+    return reached, release
+
+
+def test_closing_during_a_sweep_names_it_and_keeping_saves_its_finished_points(make_window, qtbot, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from app.library import DEFAULT_STARTERS
+
+    B = QMessageBox.StandardButton
+    asked, answers = [], {"Stop and close?": [B.Cancel, B.Save], "Unsaved changes": [B.Discard]}
+
+    def answer(title, text, *args, **kwargs):
+        asked.append((title, text))
+        return answers[title].pop(0)
+
+    window = make_window(starters=DEFAULT_STARTERS, ask=answer)  # the starter model is in use: nothing to train
+    fill_support(window.project, 3, 1)  # unsaved work, so closing also asks about saving it
+    window.compare_view_act.trigger()
+    view = window.compare
+    view.setup.set_source({"kind": "builtin", "folder": "", "classes": 30, "test_classes": 12})
+    page = view.sweep
+    view.right_tabs.setCurrentWidget(page)
+    episodes = 3
+    reached, release = _hold_sweep_in_its_second_point(monkeypatch, episodes)
+    page.shots_edit.setText("1, 2, 3")
+    page.ways_edit.setText("2, 3")  # 6 points
+    page.episodes_box.setValue(episodes)
+    page.queries_box.setValue(2)
+    qtbot.mouseClick(page.studio_box, Qt.MouseButton.LeftButton, pos=QPoint(7, page.studio_box.height() // 2))
+    assert page.studio_box.isChecked()
+    qtbot.mouseClick(page.run_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: reached.is_set() and "point 2 of 6" in page.status.text(), timeout=120_000)
+
+    assert not window.close()  # Cancel: the sweep goes on
+    title, text = asked[-1]
+    assert title == "Stop and close?" and "A sweep is still running (point 2 of 6)." in text
+    assert "keep the sweep's finished points" in text
+    assert window.isVisible() and page.session is not None
+
+    release.set()
+    window.close()  # Save: stop it and keep what it finished, then the unsaved-changes question
+    qtbot.waitUntil(lambda: window._closing and not window.isVisible() and page.session is None, timeout=60_000)
+    assert [t for t, _ in asked] == ["Stop and close?", "Stop and close?", "Unsaved changes"]
+    kept = window.project.sweep
+    assert kept is not None and kept["status"] == "cancelled" and kept["points"][0]["status"] == "done"
