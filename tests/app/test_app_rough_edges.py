@@ -22,6 +22,20 @@ def _settle_layouts() -> None:
     QApplication.processEvents()
 
 
+def _pump_until(condition, timeout_s: float = 300) -> None:
+    """Run the event loop until `condition()`: events pumped between short sleeps, so that the
+    sweep's Python thread gets the interpreter (a QTest wait may keep it from running)."""
+    import time
+
+    from PySide6.QtWidgets import QApplication
+
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "still waiting"
+        QApplication.processEvents()
+        time.sleep(0.02)
+
+
 def _query_panel(qtbot, n_classes: int = 5, queries: int = 2, palette: QPalette | None = None):
     from app.model import Project
     from app.query_panel import QueryPanel
@@ -273,29 +287,10 @@ def test_rename_is_off_for_a_starter_model_and_says_why(qtbot):
     assert tree.state() == tree.State.EditingState  # its name is open for typing
 
 
-def _hold_sweep_in_its_second_point(monkeypatch, episodes: int):
-    """Hold the sweep's thread inside the first episode of its second point until released, so
-    closing lands at a known place whatever the machine's load: one point finished, one begun."""
-    import threading
-
-    from core import sweeping
-
-    reached, release = threading.Event(), threading.Event()
-    real, calls = sweeping.episode_accuracy, [0]
-
-    def held(*args, **kwargs):
-        calls[0] += 1
-        if calls[0] == episodes + 1:
-            reached.set()
-            release.wait(60)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(sweeping, "episode_accuracy", held)
-    return reached, release
-
-
 def test_closing_during_a_sweep_names_it_and_keeping_saves_its_finished_points(make_window, qtbot, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
+
+    from test_app_sweep import _gate_second_point
 
     from app.library import DEFAULT_STARTERS
 
@@ -314,7 +309,7 @@ def test_closing_during_a_sweep_names_it_and_keeping_saves_its_finished_points(m
     page = view.sweep
     view.right_tabs.setCurrentWidget(page)
     episodes = 3
-    reached, release = _hold_sweep_in_its_second_point(monkeypatch, episodes)
+    reached, release = _gate_second_point(monkeypatch, episodes)  # one point finished, one begun, whatever the load
     page.shots_edit.setText("1, 2, 3")
     page.ways_edit.setText("2, 3")  # 6 points
     page.episodes_box.setValue(episodes)
@@ -322,17 +317,18 @@ def test_closing_during_a_sweep_names_it_and_keeping_saves_its_finished_points(m
     qtbot.mouseClick(page.studio_box, Qt.MouseButton.LeftButton, pos=QPoint(7, page.studio_box.height() // 2))
     assert page.studio_box.isChecked()
     qtbot.mouseClick(page.run_btn, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: reached.is_set() and "point 2 of 6" in page.status.text(), timeout=120_000)
+    # Held in the second point's first episode; the last report it sent is of the first point.
+    _pump_until(lambda: reached.is_set() and "point 1 of 6" in page.status.text())
 
     assert not window.close()  # Cancel: the sweep goes on
     title, text = asked[-1]
-    assert title == "Stop and close?" and "A sweep is still running (point 2 of 6)." in text
+    assert title == "Stop and close?" and "A sweep is still running (point 1 of 6)." in text
     assert "keep the sweep's finished points" in text
     assert window.isVisible() and page.session is not None
 
     release.set()
     window.close()  # Save: stop it and keep what it finished, then the unsaved-changes question
-    qtbot.waitUntil(lambda: window._closing and not window.isVisible() and page.session is None, timeout=60_000)
+    _pump_until(lambda: window._closing and not window.isVisible() and page.session is None)
     assert [t for t, _ in asked] == ["Stop and close?", "Stop and close?", "Unsaved changes"]
     kept = window.project.sweep
     assert kept is not None and kept["status"] == "cancelled" and kept["points"][0]["status"] == "done"
