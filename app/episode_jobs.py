@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Callable
 
 from .episode_grid import draw_episode, episode_data, predict_episode
 
@@ -71,11 +71,18 @@ _sources: dict[str, Any] = {}  # repr(source setting) -> (train, val, test); the
 _learner: dict[str, Any] = {}  # {"key": (path, mtime, device), "learner": ...}: the model last used
 
 
-def _stream_sources(source: dict, n_way: int):
-    from .workers import compare_sources
+def _quiet(stage: str) -> None:
+    """A job's progress report that nobody reads."""
+
+
+def _stream_sources(source: dict, n_way: int, report: Callable[[str], None] = _quiet):
+    from .workers import compare_sources, describe_source
 
     key = repr(sorted(source.items()))
     if key not in _sources:
+        # The slow part the first time (drawing thousands of built-in characters, or decoding a
+        # folder of images takes seconds): said, so a person sees what is being waited for.
+        report(f"preparing the source, {describe_source(source)} (once per session)")
         _sources.clear()  # one source setting at a time: they can be large
         _sources[key] = compare_sources(source, n_way)
     return _sources[key]
@@ -104,7 +111,7 @@ def _model(path: str, device: str):
     return _learner["learner"]
 
 
-def stream_sampler(request: dict[str, Any]):
+def stream_sampler(request: dict[str, Any], report: Callable[[str], None] = _quiet):
     """The sampler of the requested stream: `request` holds "stream", "source" (a Source dict),
     "task" (TaskSettings.to_dict()), "algorithm" and "hparams"; for the training stream, the last
     run's stream ("live": its seed, shape, meta_batch and source, from a live episode) wins."""
@@ -112,9 +119,9 @@ def stream_sampler(request: dict[str, Any]):
 
     task, stream, live = request["task"], request["stream"], request.get("live")
     if stream == "train" and live:
-        train = _stream_sources(live["source"], int(task["n_way"]))[0]
+        train = _stream_sources(live["source"], int(task["n_way"]), report)[0]
         return core.EpisodeSampler(train, live["n_way"], live["k_shot"], live["q_query"], seed=live["seed"], device="cpu"), live["meta_batch"]
-    train, val, test = _stream_sources(request["source"], int(task["n_way"]))
+    train, val, test = _stream_sources(request["source"], int(task["n_way"]), report)
     if stream == "train":
         shape = training_shape(request["algorithm"], request.get("hparams") or {}, task, train.num_classes)
         sampler = core.EpisodeSampler(train, shape["train_way"], shape["train_shot"], shape["train_query"], seed=int(task["seed"]), device="cpu")
@@ -126,21 +133,24 @@ def stream_sampler(request: dict[str, Any]):
                                seed=seed, device="cpu"), 1
 
 
-def episode_job(request: dict[str, Any]) -> dict[str, Any]:
+def episode_job(request: dict[str, Any], report: Callable[[str], None] = _quiet) -> dict[str, Any]:
     """(job thread) Episode request["index"] of the requested stream, with the predictions of the
     model at request["model_path"] (none when it is None, or its message when it cannot classify
-    these ways), drawn."""
-    sampler, meta_batch = stream_sampler(request)
+    these ways), drawn. `report(stage)` is told what it is doing, in a few words."""
+    sampler, meta_batch = stream_sampler(request, report)
     index = int(request["index"])
+    report("taking its images")
     data = episode_data(sampler, index)
     data.update(stream=request["stream"], meta_batch=meta_batch, step=index // meta_batch + 1, predictions={}, model="")
     path = request.get("model_path")
     if path:
         data["model"] = request.get("model_name") or "the model in use"
+        report(f"{data['model']} classifies its queries")
         try:
             data["predictions"] = {"model": predict_episode(_model(path, request["task"].get("device", "auto")), sampler, index)}
         except (ValueError, RuntimeError) as exc:  # e.g. more ways than the model's head has
             data["predictions"] = {"model": str(exc)}
+    report("drawing it")
     data["image"] = draw_episode(data, data["predictions"])
     return data
 

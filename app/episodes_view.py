@@ -9,9 +9,10 @@ drawn on the job thread, with the predictions of the model in use. Stepping stop
 """
 from __future__ import annotations
 
+import time
 from typing import Any, Callable
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinBox, QToolButton, QVBoxLayout, QWidget
 
 from .episode_grid import EpisodeGrid, LatestJob
@@ -19,6 +20,12 @@ from .episode_jobs import STREAMS, episode_job
 from .model import Project
 
 MAX_INDEX = 2**31 - 1
+
+
+class JobStages(QObject):
+    """Carries a drawing job's progress from the job thread to the view (queued, as every signal
+    that crosses threads): which request (its number) is at which stage."""
+    stage = Signal(int, str)
 
 
 class EpisodesView(QWidget):
@@ -32,6 +39,15 @@ class EpisodesView(QWidget):
         self.live_stream: dict[str, Any] | None = None  # the running (or last) run's training stream
         self.data: dict[str, Any] | None = None  # the episode on screen (episode_grid.episode_data + predictions)
         self.drawer = LatestJob(self, self._show, self._failed)  # draws on the job thread: the latest choice only
+        # While an episode is being drawn, the line above says what the job is doing and for how
+        # long (the first one prepares the whole source: 15-20 s for the built-in characters).
+        self.stages = JobStages(self)
+        self.stages.stage.connect(self._stage)
+        self.asked = 0  # how many episodes were asked for: the number of the latest request
+        self.waiting: dict[str, Any] | None = None  # the latest request's "what", "since", "stage", while drawn
+        self.clock = QTimer(self)
+        self.clock.setInterval(1000)
+        self.clock.timeout.connect(self._show_waiting)
         self.stream_box = QComboBox()
         for key, label in STREAMS.items():
             self.stream_box.addItem(label, key)
@@ -114,15 +130,45 @@ class EpisodesView(QWidget):
         request = {"stream": self.stream_box.currentData(), "index": self.index_box.value(), "source": p.task.source.to_dict(),
                    "task": p.task.to_dict(), "algorithm": p.algorithm, "hparams": dict(p.hparams), "live": self.live_stream,
                    "model_path": model[0] if model else None, "model_name": model[1] if model else None}
-        self.info.setText(f"Drawing {STREAMS[request['stream']].lower()}, episode {request['index']}…")
-        self.drawer.ask(lambda: episode_job(request))
+        self.asked += 1
+        self.waiting = {"what": f"Drawing {STREAMS[request['stream']].lower()}, episode {request['index']}", "since": time.monotonic(),
+                        "stage": ""}
+        self._show_waiting()
+        self.clock.start()
+        number, stages = self.asked, self.stages
+
+        def report(stage: str) -> None:  # (job thread)
+            try:
+                stages.stage.emit(number, stage)
+            except RuntimeError:  # the view was deleted (its window closed) while the job ran
+                pass
+
+        self.drawer.ask(lambda: episode_job(request, report))
+
+    def _stage(self, number: int, stage: str) -> None:
+        if self.waiting is not None and number == self.asked:  # an older request's stages would mislead
+            self.waiting["stage"] = stage
+            self._show_waiting()
+
+    def _show_waiting(self) -> None:
+        if self.waiting is None:
+            return
+        w = self.waiting
+        seconds = int(time.monotonic() - w["since"])
+        self.info.setText(w["what"] + (f": {w['stage']}" if w["stage"] else "") + "…" + (f" {seconds} s" if seconds else ""))
+
+    def _stop_waiting(self) -> None:
+        self.waiting = None
+        self.clock.stop()
 
     def _failed(self, exc: Exception) -> None:
+        self._stop_waiting()
         self.grid.show_image(None, "")
         self.info.setText(f"Cannot show this episode: {exc}")
 
     # -- showing -----------------------------------------------------------------------------------------
     def _show(self, data: dict[str, Any]) -> None:
+        self._stop_waiting()
         self.data = data
         self.grid.show_image(data["image"])
         self.info.setText(describe(data))

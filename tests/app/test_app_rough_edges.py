@@ -332,3 +332,39 @@ def test_closing_during_a_sweep_names_it_and_keeping_saves_its_finished_points(m
     assert [t for t, _ in asked] == ["Stop and close?", "Stop and close?", "Unsaved changes"]
     kept = window.project.sweep
     assert kept is not None and kept["status"] == "cancelled" and kept["points"][0]["status"] == "done"
+
+
+def test_the_episodes_tab_says_what_it_is_doing_and_for_how_long_while_it_draws_an_episode(qtbot, monkeypatch):
+    import threading
+
+    from app import episode_jobs, workers
+    from app.episodes_view import EpisodesView
+    from app.model import Project, Source
+
+    project = Project()
+    project.update_task(n_way=3, source=Source.from_dict({"kind": "builtin", "folder": "", "classes": 30}))
+    view = EpisodesView(project, model_in_use=lambda: None, core_ready=lambda: True)
+    qtbot.addWidget(view)
+    view.resize(900, 500)
+    view.show()
+    qtbot.waitExposed(view)
+    # Preparing the source is the long part the first time (15-20 s for the built-in characters):
+    # here it lasts until released, however fast the machine.
+    monkeypatch.setattr(episode_jobs, "_sources", {})
+    release, real = threading.Event(), workers.compare_sources
+
+    def slow_sources(*args, **kwargs):
+        release.wait(120)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(workers, "compare_sources", slow_sources)
+    try:
+        qtbot.mouseClick(view.next_btn, Qt.MouseButton.LeftButton)  # episode 1 of the training stream
+        _pump_until(lambda: "preparing the source" in view.info.text(), timeout_s=120)
+        assert view.info.text().startswith("Drawing training stream, episode 1: preparing the source, Built-in characters")
+        _pump_until(lambda: view.info.text().endswith(" 2 s"), timeout_s=120)  # it counts the seconds it has waited
+    finally:
+        release.set()
+    _pump_until(lambda: view.data is not None and view.data["index"] == 1, timeout_s=300)
+    shown = view.info.text()
+    assert shown.startswith("Training episode 1 ") and not view.clock.isActive()  # the episode's own line; the count stopped
