@@ -23,8 +23,8 @@ def _settle_layouts() -> None:
 
 
 def _pump_until(condition, timeout_s: float = 300) -> None:
-    """Run the event loop until `condition()`: events pumped between short sleeps, so that the
-    sweep's Python thread gets the interpreter (a QTest wait may keep it from running)."""
+    """Run the event loop until `condition()`: events pumped between short sleeps, in which the
+    job and sweep threads (Python code too) get the interpreter."""
     import time
 
     from PySide6.QtWidgets import QApplication
