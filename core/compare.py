@@ -32,11 +32,13 @@ import dataclasses
 import datetime as _dt
 import hashlib
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
 import torch
 
 from .algorithms import get_algorithm, parse_hparams
@@ -156,6 +158,7 @@ class AlgoResult(EpisodeAccuracies):
     test_seconds: float = 0.0
     test_digest: str = ""  # of the test episodes' tensors: equal digests = the same test episodes
     curves: dict[str, list] = field(default_factory=_new_curves)
+    validation: dict[str, int] = field(default_factory=dict)  # what its validation curve measured: n_way, k_shot, episodes
 
     def to_dict(self, curve_points: int | None = CURVE_POINTS) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -188,6 +191,25 @@ def thin_curves(curves: dict[str, list], points: int) -> dict[str, list]:
         else:
             out[key] = [sum(v[s:e]) / (e - s) for s, e in zip(edges[:-1], edges[1:])]
     return out
+
+
+def recorded_curves(history: dict[str, list], per_step: int, steps: int, train_seconds: float) -> dict[str, list]:
+    """A checkpoint's own training record (`Trainer.history`) as a result's curves, so a model
+    trained elsewhere shows how it learned: loss and accuracy at every step, and its validations
+    where it kept them with their times. The history has no time per step: a step's training
+    second is read off the line through the times it does have (0 at the start, each validation,
+    `train_seconds` at `steps`)."""
+    curves = _new_curves()
+    val_steps, val_accs, val_secs = (list(history.get(k) or []) for k in ("val_step", "val_accuracy", "val_train_s"))
+    if len(val_steps) == len(val_accs) == len(val_secs):
+        curves.update(val_episodes=[s * per_step for s in val_steps], val_seconds=val_secs, val_accuracy=val_accs)
+    step, loss, acc = (list(history.get(k) or []) for k in ("step", "loss", "accuracy"))
+    if step and len(step) == len(loss) == len(acc):
+        known = sorted({(0.0, 0.0), *((float(s), float(t)) for s, t in zip(val_steps, val_secs) if math.isfinite(t)),
+                        *([(float(steps), train_seconds)] if steps and train_seconds > 0 else [])})
+        seconds = np.interp(step, [x for x, _ in known], [t for _, t in known]).tolist()
+        curves.update(episodes=[s * per_step for s in step], seconds=seconds, loss=loss, accuracy=acc)
+    return curves
 
 
 def _probabilities(learner: MetaLearner, support_x: torch.Tensor, support_y: torch.Tensor, query_x: torch.Tensor) -> list | str:
@@ -260,6 +282,7 @@ class Comparison:
         r.device = str(device)
         r.memory_kind = reset_peak(device)
         r.status, r.curves = "training", _new_curves()
+        r.validation = {"n_way": c.n_way, "k_shot": c.k_shot, "episodes": c.val_episodes}
         yield {"kind": "start", "algorithm": name, "index": index, "total": len(c.algorithms), "title": r.title,
                "parameters": r.parameters, "device": r.device, "shape": dict(r.episode_shape)}
         last = None
@@ -319,14 +342,12 @@ class Comparison:
         r.parameters = learner.parameter_count()
         r.device = str(device)
         r.memory_kind = reset_peak(device)
-        r.curves = _new_curves()
-        history = trainer.get("history") or {}
-        steps, accs, secs = (list(history.get(k) or []) for k in ("val_step", "val_accuracy", "val_train_s"))
-        if len(steps) == len(accs) == len(secs):  # its own validation record, where it kept one with times
-            per_step = int(r.episode_shape.get("meta_batch", 1) or 1)
-            r.curves.update(val_episodes=[s * per_step for s in steps], val_seconds=secs, val_accuracy=accs)
         r.steps, r.episodes = int(trainer.get("step", 0)), int(trainer.get("episodes_seen", 0))
         r.train_seconds = float(trainer.get("train_s", trainer.get("elapsed_s", 0.0)) or 0.0)
+        r.curves = recorded_curves(trainer.get("history") or {}, int(r.episode_shape.get("meta_batch", 1) or 1), r.steps, r.train_seconds)
+        trained = trainer.get("config") or {}
+        r.validation = {"n_way": int(trained.get("n_way", 0)), "k_shot": int(trained.get("k_shot", 0)),
+                        "episodes": int(trained.get("val_episodes", 0))}
         r.episodes_per_s = r.episodes / r.train_seconds if r.train_seconds > 0 else 0.0
         yield {"kind": "start", "algorithm": name, "index": index, "total": len(c.algorithms), "title": r.title,
                "parameters": r.parameters, "device": r.device, "shape": dict(r.episode_shape), "trained": str(path)}

@@ -282,6 +282,25 @@ def test_a_trained_model_is_tested_on_the_shared_episodes_without_training(sourc
     assert alone.results["protonet"].per_episode == r.per_episode
 
 
+def test_a_trained_model_shows_its_own_training_record(sources, tmp_path):
+    """A model trained elsewhere (a starter model) brings the curves of its own run: the loss and
+    accuracy of every step from its checkpoint's history, at the episodes it had seen, with each
+    step's training second read off its validation times, and what its validation measured."""
+    train, test = sources
+    trainer = _trained_checkpoint(train, tmp_path / "m.pt", algorithm="maml", steps=4)  # a meta-batch of 2 episodes a step
+    comp = core.Comparison(_config(["maml"], models={"maml": str(tmp_path / "m.pt")}), None, None, test)
+    _run(comp)
+    r, h = comp.results["maml"], trainer.history
+    assert r.curves["loss"] == h["loss"] and r.curves["accuracy"] == h["accuracy"] and len(h["loss"]) == 4
+    assert r.curves["episodes"] == [2, 4, 6, 8] and r.curves["val_episodes"] == [4, 8]
+    seconds = r.curves["seconds"]
+    assert seconds == sorted(seconds) and seconds[-1] == pytest.approx(r.train_seconds)
+    for step, at in zip(h["val_step"], h["val_train_s"]):  # a step that validated is at its validation's time
+        assert seconds[step - 1] == pytest.approx(at)
+    assert r.validation == {"n_way": 3, "k_shot": 1, "episodes": 2}
+    assert core.AlgoResult.from_dict(r.to_dict()).validation == r.validation
+
+
 def test_a_trained_model_that_does_not_fit_fails_alone_with_a_clear_message(sources, tmp_path):
     train, test = sources
     _trained_checkpoint(train, tmp_path / "p.pt")
