@@ -65,20 +65,42 @@ class ModelEntry:
     sha256: str = ""
     stopped: bool = False  # the run was stopped (Stop, or kept when closing) before its steps or time ran out
     starter: bool = False  # shipped with the app (its val_accuracy is its test accuracy on the 600 fixed episodes)
-    measure: str = ""  # what val_accuracy measured, in a few words ("Lake's 20 runs (383 / 400)"); "" = validation at n_way/k_shot
+    measure: str = ""  # what val_accuracy measured, in a few words ("Lake's 20 runs (383 / 400)", "5-way 1-shot · built-in characters · 40 episodes"); "" = validation at n_way/k_shot
     role: str = ""  # a starter's role: "handwriting" = the model for drawn characters when its algorithm is picked
 
 
+def measure_words(n_way: int, k_shot: int, data: str = "", episodes: int = 0) -> str:
+    """What a figure measured, in a few words: "5-way 1-shot · built-in characters · 40 episodes"
+    (the data and the episodes only where known)."""
+    parts = [f"{n_way}-way {k_shot}-shot", data, f"{episodes} episode{'s' if episodes != 1 else ''}" if episodes else ""]
+    return " · ".join(p for p in parts if p)
+
+
+def validation_figure(accuracy: float) -> str:
+    """A validation figure as every place shows it ("val. 87.3%"), its measure after it."""
+    return f"val. {accuracy:.1%}"
+
+
+def accuracy_figure(e: ModelEntry) -> str:
+    """The model's figure alone, as every place shows it ("–" when it has none). A person's own
+    model's figure is its validation ("val."); a starter's is its test, whose measure says so."""
+    if e.val_accuracy is None:
+        return "–"
+    if e.measure.startswith("Lake's"):
+        return f"{e.val_accuracy:.2%}"  # 387 / 400: two decimals say it exactly
+    return f"{e.val_accuracy:.1%}" if e.starter else validation_figure(e.val_accuracy)
+
+
 def accuracy_text(e: ModelEntry) -> str:
-    """The model's figure with what it measured, as the status bar and the Models tab's tooltip say it."""
+    """The model's figure with what it measured, as the status bar, the training panel and the
+    Models tab's tooltip say it. A model recorded without a measure (imported, or kept before
+    figures named theirs) says the ways and shots it was validated at: all its record holds."""
     if e.val_accuracy is None:
         return "no accuracy figure"
     if e.measure.startswith("Lake's"):
         runs, _, rest = e.measure.partition(" (")
-        return f"{runs}: {e.val_accuracy:.2%} ({rest.split(')')[0]})"
-    if e.measure:
-        return f"{e.val_accuracy:.1%} · {e.measure}"
-    return f"val. {e.val_accuracy:.0%}"
+        return f"{runs}: {accuracy_figure(e)} ({rest.split(')')[0]})"
+    return f"{accuracy_figure(e)} · {e.measure or measure_words(e.n_way, e.k_shot)}"
 
 
 def stopped_label(steps: int) -> str:

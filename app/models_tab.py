@@ -1,5 +1,5 @@
-"""The Models tab: the model library's list (name, algorithm, source, N/K, validation accuracy,
-steps, date) with Use / Rename / Delete / Import…; the starter models shipped with the app are listed
+"""The Models tab: the model library's list (name, algorithm, source, N/K, accuracy — its measure
+on hover —, steps, date) with Use / Rename / Delete / Import…; the starter models shipped with the app are listed
 in italics (Delete hides them; Show starters brings them back). It shows the entries it is given and forwards what the
 person asks for (`useRequested`, `renamed`, `deleteRequested`); the window decides what follows."""
 from __future__ import annotations
@@ -10,9 +10,13 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QPus
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from . import workers
-from .library import accuracy_text
+from .library import accuracy_figure, accuracy_text
 
-MODEL_COLUMNS = ["Name", "Algorithm", "Source", "N/K", "Val. acc.", "Steps", "Date"]
+# "Accuracy", not "Val. acc.": a starter's figure is a test, a person's own model's its validation;
+# the cell says which ("val." or not) and its tooltip the whole measure.
+MODEL_COLUMNS = ["Name", "Algorithm", "Source", "N/K", "Accuracy", "Steps", "Date"]
+ACCURACY_COLUMN = MODEL_COLUMNS.index("Accuracy")
+NOTE_ROLE = Qt.ItemDataRole.UserRole + 2  # a row's sentence for its tooltip, after its columns (what a starter model is)
 
 
 class WrappedTextDelegate(QStyledItemDelegate):
@@ -30,9 +34,10 @@ class WrappedTextDelegate(QStyledItemDelegate):
 
 class ModelTree(QTreeWidget):
     """The Models tab's list. The pane is narrow: the name (stretched, wrapped onto a second
-    line when needed), validation accuracy, N/K and date always show in full; algorithm and
+    line when needed), accuracy, N/K and date always show in full; algorithm and
     source (the default name holds the algorithm too) show only when there is room for every
-    column. Hovering a row shows all its columns."""
+    column. Hovering a row shows all its columns (a cell with a tooltip of its own, such as the
+    accuracy's measure, by that tooltip)."""
 
     OPTIONAL_COLUMNS = (1, 2)
 
@@ -60,7 +65,9 @@ class ModelTree(QTreeWidget):
             item = self.itemAt(e.pos())
             if item is not None:
                 head = self.headerItem()
-                QToolTip.showText(e.globalPos(), "\n".join(f"{head.text(c)}: {item.text(c)}" for c in range(self.columnCount())), self.viewport())
+                lines = [f"{head.text(c)}: {item.toolTip(c) or item.text(c)}" for c in range(self.columnCount())]
+                note = item.data(0, NOTE_ROLE)
+                QToolTip.showText(e.globalPos(), "\n".join(lines + ([note] if note else [])), self.viewport())
                 return True
         return super().viewportEvent(e)
 
@@ -127,19 +134,18 @@ class ModelsTab(QWidget):
         self.tree.blockSignals(True)
         self.tree.clear()
         for e in entries:
-            acc = f"{e.val_accuracy:.1%}" if e.val_accuracy is not None else "–"
             steps = f"{e.steps} · stopped" if e.stopped else str(e.steps)
-            item = QTreeWidgetItem([e.name, e.title or e.algorithm, e.source, f"{e.n_way}/{e.k_shot}", acc, steps, e.date.replace("T", " ")[:16]])
+            item = QTreeWidgetItem([e.name, e.title or e.algorithm, e.source, f"{e.n_way}/{e.k_shot}", accuracy_figure(e), steps,
+                                    e.date.replace("T", " ")[:16]])
+            item.setToolTip(ACCURACY_COLUMN, accuracy_text(e))  # what the figure measured
             if e.stopped:
                 item.setToolTip(5, f"Stopped at step {e.steps} of its run; validated quickly ({workers.STOPPED_VAL_EPISODES} episodes)")
             item.setData(0, Qt.ItemDataRole.UserRole, e.id)
             item.setData(0, STARTER_ROLE, e.starter)
             if e.starter:
                 # shipped with the app: its figure is the test accuracy of `fewshot starter build`
-                tip = (f"A starter model shipped with the app, meta-trained on Omniglot (MIT licence) by `fewshot starter build`; "
-                       f"{accuracy_text(e)}. Delete hides it.")
-                for c in range(len(MODEL_COLUMNS)):
-                    item.setToolTip(c, tip)
+                item.setData(0, NOTE_ROLE, "A starter model shipped with the app, meta-trained on Omniglot (MIT licence) by "
+                                           "`fewshot starter build`. Hide takes it out of the list.")
             else:
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
             f = item.font(0)

@@ -110,7 +110,8 @@ class ProjectFiles(QObject):
             project = loaded.project
             refused = loaded.refused_text(path)
             if loaded.model:
-                keep = ("name", "algorithm", "title", "source", "n_way", "k_shot", "val_accuracy", "steps", "date", "hparams", "stopped", "sha256")
+                keep = ("name", "algorithm", "title", "source", "n_way", "k_shot", "val_accuracy", "measure", "steps", "date", "hparams", "stopped",
+                        "sha256")
                 meta = {k: v for k, v in loaded.meta.items() if k in keep}
                 meta.setdefault("algorithm", project.algorithm)
                 try:

@@ -4,7 +4,8 @@
 the training panel shows its curves. When it ends, the checkpoint joins the model library and
 becomes the model in use if it `replaces` the previous one (a stopped run that scored lower is
 kept, not used); `model_note` says why when that is not obvious. `current_model` is the library
-entry Classify uses; the training panel shows that model's training record. Renaming and
+entry Classify uses; the training panel shows that model's training record. Every figure shown names its measure
+(`accuracy_text`). Renaming and
 deleting library models are here too (deleting the one in use changes which model is), and importing
 a checkpoint trained elsewhere (`fewshot train`, torchrun)."""
 from __future__ import annotations
@@ -19,10 +20,25 @@ from . import jobs, workers
 from .classifier import quick_seconds
 from .common import plural
 from .dialogs import Dialogs
-from .library import ModelFileError, ModelLibrary, accuracy_text, replaces, scores_at_least
+from .library import ModelFileError, ModelLibrary, accuracy_text, measure_words, replaces, scores_at_least
 from .model import Project, Source, TrainRequest
 from .query_panel import QueryPanel
 from .training_panel import TrainingPanel
+
+
+def recorded_measure(checkpoint: dict) -> str:
+    """What a checkpoint's last validation measured, as far as its record says: the app writes
+    the measure with it; a `fewshot train` record holds the ways, shots and episodes (not which
+    data). A stopped run's quick validation used fewer episodes than its settings say."""
+    extra = checkpoint.get("extra") or {}
+    if extra.get("measure"):
+        return str(extra["measure"])
+    trainer = checkpoint.get("trainer") or {}
+    config = trainer.get("config") or {}
+    if not (trainer.get("history") or {}).get("val_accuracy"):
+        return ""
+    episodes = 0 if extra.get("stopped") else int(config.get("val_episodes") or 0)
+    return measure_words(int(config.get("n_way", 5)), int(config.get("k_shot", 1)), "", episodes)
 
 
 class TrainingController(QObject):
@@ -74,7 +90,8 @@ class TrainingController(QObject):
         self.session.ended.connect(self._training_ended)
         self._after_training = then
         title = core.ALGORITHMS[self.project.algorithm].title
-        self.training.start(f"Starting {title}…", task.steps)
+        self.training.start(f"Starting {title}…", task.steps,
+                            (task.n_way, task.k_shot, workers.validation_data(task.source.to_dict()), request.val_episodes))
         self.runningChanged.emit(True)
         self.session.start()
         return True
@@ -160,7 +177,7 @@ class TrainingController(QObject):
         if path is None:
             self.training.reset()
             return
-        name = entry.name
+        name, figure = entry.name, accuracy_text(entry) if entry.val_accuracy is not None else ""
 
         def read() -> dict:
             import core
@@ -169,7 +186,8 @@ class TrainingController(QObject):
 
         def shown(record: dict) -> None:
             if self.session is None and self._record_shown == path:
-                self.training.show_record(record, name)
+                # A starter's figure is a test: its validation points measured something else.
+                self.training.show_record(record, name, figure, own_validation=entry.starter)
 
         def failed(exc: Exception) -> None:
             if self.session is None and self._record_shown == path:
@@ -228,7 +246,8 @@ class TrainingController(QObject):
             with open(path, "rb") as fh:
                 data = fh.read()
             core.verify_checkpoint(data)  # a short reason for a damaged or foreign file
-            return data, core.checkpoint_summary(core.read_checkpoint(path))
+            checkpoint = core.read_checkpoint(path)
+            return data, {**core.checkpoint_summary(checkpoint), "measure": recorded_measure(checkpoint)}
 
         def imported(result: tuple[bytes, dict]) -> None:
             data, meta = result

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QW
 import core
 
 from .common import fmt_count
+from .library import measure_words, validation_figure
 from .style import is_dark
 
 REDRAW_MS = 40  # 25 Hz
@@ -64,6 +65,8 @@ class TrainingPanel(QWidget):
         self.stats.setObjectName("muted")
         self.stats.setWordWrap(True)  # a long record summary must not widen the panel
         self.stats.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # What a live run's validation measures (ways, shots, data, episodes): its figure names it.
+        self.validation: tuple[int, int, str, int] | None = None
         row = QHBoxLayout()
         row.addWidget(self.progress_bar, 1)
         lay = QVBoxLayout(self)
@@ -125,16 +128,19 @@ class TrainingPanel(QWidget):
         self.stats.setToolTip("")
         self.redraw()
 
-    def show_record(self, record: dict, name: str) -> None:
+    def show_record(self, record: dict, name: str, figure: str = "", own_validation: bool = False) -> None:
         """The curves of a finished run, from a checkpoint's training record (`Trainer.trainer_state`:
-        per-step loss and accuracy, validation points, steps, episodes, time, source)."""
+        per-step loss and accuracy, validation points, steps, episodes, time, source). `figure`:
+        the model's figure with its measure, as everywhere else. `own_validation`: the record's
+        validation points measured something else than the figure (a starter model's figure is a
+        test), so the line names theirs too."""
         self.timer.stop()
         self.reset()
         history = record.get("history") or {}
         steps = list(history.get("step") or [])
         done = int(record.get("step") or (steps[-1] if steps else 0))
         if not steps or not done:
-            self.stats.setText(f"{name} — no training record")
+            self.stats.setText(f"{name}{f': {figure}' if figure else ''} — no training record")
             return
         per_step = float(record.get("episodes_seen") or 0) / done or 1.0  # episodes per step: the x axis
         for step, loss, acc in zip(steps, history.get("loss") or [], history.get("accuracy") or []):
@@ -147,14 +153,21 @@ class TrainingPanel(QWidget):
         self.progress_bar.setFormat(STEPS_FORMAT)
         self.progress_bar.setRange(0, done)
         self.progress_bar.setValue(done)
-        val = f" · validation {self.val[-1]:.1%}" if self.val else ""
         source = f" on {record['source']}" if record.get("source") else ""
         episodes = int(record.get("episodes_seen") or 0)
-        self.stats.setText(f"{name} — {fmt_count(done)} steps, {fmt_count(episodes)} episodes in "
-                           f"{core.fmt_duration(record.get('elapsed_s'))}{source}{val}")
+        config = record.get("config") or {}
+        curve = ""
+        if own_validation and self.val:
+            measure = measure_words(int(config.get("n_way", 0)), int(config.get("k_shot", 0)), "", int(config.get("val_episodes") or 0))
+            curve = f"; validation while training (green points): {self.val[-1]:.1%} · {measure}"
+        self.stats.setText(f"{name}{f': {figure}' if figure else ''}. Meta-trained {fmt_count(done)} steps, {fmt_count(episodes)} "
+                           f"episodes in {core.fmt_duration(record.get('elapsed_s'))}{source}{curve}.")
 
-    def start(self, title: str, total_steps: int) -> None:
+    def start(self, title: str, total_steps: int, validation: tuple[int, int, str, int] | None = None) -> None:
+        """A live run begins. `validation`: what its validation measures (ways, shots, data,
+        episodes), so its figure names its measure."""
         self.reset(title)
+        self.validation = validation
         self.progress_bar.setFormat(STEPS_FORMAT)
         self.progress_bar.setRange(0, max(1, total_steps))
         self.timer.start()
@@ -193,9 +206,17 @@ class TrainingPanel(QWidget):
             return
         self.progress_bar.setMaximum(max(1, p["total_steps"]))
         self.progress_bar.setValue(p["step"])
-        val = f" · validation {self.val[-1]:.1%}" if self.val else ""
+        val = f" · {self.validation_text(self.val[-1], p.get('val_episodes'))}" if self.val else ""
         if p["status"] == "running":
             self.stats.setText(f"{p['episodes_per_s']:.1f} episodes/s · ETA {core.fmt_duration(p['eta_s'])} · "
                                f"{fmt_count(p['episodes'])} episodes{val}")
         else:
             self.stats.setText(f"{p['message'].capitalize()} after {fmt_count(p['step'])} steps, {core.fmt_duration(p['elapsed_s'])}{val}")
+
+    def validation_text(self, accuracy: float, episodes: int | None = None) -> str:
+        """A live run's validation figure with its measure (`episodes`: when a validation used
+        fewer than the run's own, as a stopped run's quick one does)."""
+        if self.validation is None:
+            return validation_figure(accuracy)
+        n_way, k_shot, data, run_episodes = self.validation
+        return f"{validation_figure(accuracy)} · {measure_words(n_way, k_shot, data, episodes or run_episodes)}"

@@ -24,7 +24,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, Signal, S
 
 from .episode_jobs import LIVE_EVERY_S, LiveEpisodes
 from .jobs import lower_thread_priority, quietly_collected
-from .library import verify_model_bytes
+from .library import measure_words, verify_model_bytes
 from .model import TrainRequest, train_config
 
 
@@ -83,6 +83,15 @@ def describe_source(source: dict) -> str:
     if kind == "builtin":
         return "Built-in characters"
     return f"{'Omniglot' if kind == 'omniglot' else 'Image folder'}: {Path(source.get('folder', '')).name or '?'}"
+
+
+def validation_data(source: dict) -> str:
+    """Which data `build_sources` validates on, in a few words (a figure's measure names it)."""
+    kind = source.get("kind", "builtin")
+    if kind == "builtin":
+        return "built-in characters"
+    name = Path(source.get("folder", "")).name or "?"
+    return f"Omniglot val ({name})" if kind == "omniglot" else f"held-out classes of {name}"
 
 
 def build_sources(source: dict, n_way: int):
@@ -223,12 +232,14 @@ class TrainWorker(CancellableWorker):
             self.finished.emit({"status": status})
             return
         stopped = status == "cancelled"
+        val_episodes = cfg.val_episodes
         if stopped:
             # The run's last validation (if any) measured older weights: validate what is kept.
             self.stage.emit(f"Stopped at step {trainer.step}: validating the partial model…")
             val_acc = self._validate_stopped(trainer)
+            val_episodes = min(cfg.val_episodes, STOPPED_VAL_EPISODES)
             if val_acc is not None:  # the curves and the panel's line show the figure too (no new loss point)
-                self.progress.emit({**last, "loss": float("nan"), "val_accuracy": val_acc})
+                self.progress.emit({**last, "loss": float("nan"), "val_accuracy": val_acc, "val_episodes": val_episodes})
         else:
             hist = trainer.history
             val_acc = hist["val_accuracy"][-1] if hist["val_accuracy"] else None
@@ -238,7 +249,8 @@ class TrainWorker(CancellableWorker):
         cls = core.get_algorithm(r.choice.name)
         meta = {"algorithm": r.choice.name, "title": cls.title, "source": describe_source(source),
                 "n_way": task.n_way, "k_shot": task.k_shot, "val_accuracy": val_acc, "steps": trainer.step,
-                "stopped": stopped, "hparams": dataclasses.asdict(trainer.learner.hparams)}
+                "stopped": stopped, "hparams": dataclasses.asdict(trainer.learner.hparams),
+                "measure": measure_words(task.n_way, task.k_shot, validation_data(source), val_episodes) if val_acc is not None else ""}
         path = Path(r.library_root) / f"{r.model_id}.pt"
         core.save_checkpoint(path, trainer.learner, trainer.trainer_state(last.get("elapsed_s", 0.0)), extra=meta)
         # The library checks every model it takes in; checked here, on this thread, the GUI thread's

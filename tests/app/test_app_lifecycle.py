@@ -64,13 +64,13 @@ def test_a_stopped_run_is_kept_and_validated_but_does_not_replace_a_better_model
     assert stopped.val_accuracy is not None and stopped.val_accuracy < good.val_accuracy
     history = core.read_checkpoint(window.library.path(stopped.id))["trainer"]["history"]
     assert history["val_step"][-1] == steps and history["val_accuracy"][-1] == stopped.val_accuracy  # the kept weights were validated
-    qtbot.waitUntil(lambda: f"validation {stopped.val_accuracy:.1%}" in window.training.stats.text(), timeout=60_000)  # and the panel says so
+    qtbot.waitUntil(lambda: f"val. {stopped.val_accuracy:.1%}" in window.training.stats.text(), timeout=60_000)  # and the panel says so
 
     # The better model stays in use, and the status bar says why.
     assert window.current_model().id == good.id and window.project.model_file.endswith(f"{good.id}.pt")
     label = window.model_label.text()
     print(f"\nmodel label: {label}")
-    assert label.startswith(f"Model: {good.name}, val. 99%")
+    assert label.startswith(f"Model: {good.name}, val. 99.0%")
     assert f"kept: the stopped run ({steps} steps) scored {stopped.val_accuracy:.0%}" in label
     # The Models tab shows both; the model in use is the bold row; Steps marks the stopped one.
     rows = {window.models_tab.tree.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole): window.models_tab.tree.topLevelItem(i) for i in range(2)}

@@ -102,7 +102,7 @@ def test_model_library_lists_renames_deletes_and_persists(window_with_model, tmp
     [entry] = w.library.entries()
     assert w.models_tab.tree.topLevelItemCount() == 1
     item = w.models_tab.tree.topLevelItem(0)
-    assert item.text(1) == "Prototypical Networks" and item.text(3) == "3/1" and item.text(4) == "50.0%"
+    assert item.text(1) == "Prototypical Networks" and item.text(3) == "3/1" and item.text(4) == "val. 50.0%"
     item.setText(0, "my shapes model")  # an inline rename
     assert w.library.get(entry.id).name == "my shapes model"
     again = ModelLibrary(w.library.root, starter_folder=None)  # what the next launch sees (starter models aside)

@@ -1,0 +1,125 @@
+"""One model, one figure per measure, everywhere the Studio shows it: every accuracy names what it
+measured (ways × shots, which data, how many episodes)."""
+from __future__ import annotations
+
+import re
+
+from PySide6.QtCore import QEvent, QPoint, Qt
+from PySide6.QtGui import QHelpEvent
+from PySide6.QtWidgets import QApplication, QToolBar, QToolTip
+
+from apphelpers import TINY_HPARAMS, TINY_SOURCE
+
+# A percentage, and the measure after it up to the end of its clause:
+# "99.0% · 5-way 1-shot · Omniglot test · 600 episodes".
+FIGURE = re.compile(r"(\d+(?:\.\d+)?%)(?: · (\d+-way \d+-shot(?: · [^·;—]+?)*?))?(?=\.\s|\.$|;|,|\s—|$)")
+LAKE = re.compile(r"(Lake's \d+ runs): (\d+\.\d+%) \(\d+ / \d+\)")  # the figure of a model made for Lake's runs
+
+
+def _figures(text: str) -> list[tuple[str, str]]:
+    """Every (figure, measure) a text shows; a figure with no measure after it has measure ""."""
+    lake = [(m.group(2), m.group(1)) for m in LAKE.finditer(text)]
+    return lake + [(m.group(1), m.group(2) or "") for m in FIGURE.finditer(LAKE.sub("", text))]
+
+
+def _places(window, entry) -> dict[str, str]:
+    """Every place of the Studio that shows the figure of the model `entry`, as text."""
+    tree = window.models_tab.tree
+    [row] = [tree.topLevelItem(i) for i in range(tree.topLevelItemCount()) if tree.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole) == entry.id]
+    column = 4  # the accuracy column
+    return {"status bar": window.model_label.text(), "training panel": window.training.stats.text(),
+            "Models cell": row.text(column), "Models tooltip": _hover_tooltip(tree, row, column)}
+
+
+def _hover_tooltip(tree, row, column: int) -> str:
+    """The tooltip the Models list shows when the pointer rests on a cell (the event Qt sends)."""
+    tree.scrollToItem(row)
+    rect = tree.visualItemRect(row)
+    pos = QPoint(tree.header().sectionViewportPosition(column) + 4, rect.center().y())
+    QToolTip.hideText()
+    QApplication.sendEvent(tree.viewport(), QHelpEvent(QEvent.Type.ToolTip, pos, tree.viewport().mapToGlobal(pos)))
+    return QToolTip.text()
+
+
+def _assert_one_figure_per_measure(places: dict[str, str], text: str) -> None:
+    """Each place names the measure of each figure it shows (the Models cell: in its tooltip), and
+    one measure has one figure."""
+    seen: dict[str, tuple[str, str]] = {}
+    for where, shown in places.items():
+        for figure, measure in _figures(shown):
+            assert measure or where == "Models cell", f"the {where} shows {figure} without saying what it measured: {shown!r}"
+            if not measure:
+                assert figure in places["Models tooltip"], f"the Models cell's {figure} is not the figure its tooltip names"
+                continue
+            first = seen.setdefault(measure, (figure, where))
+            assert first[0] == figure, f"{measure}: {first[0]} in the {first[1]}, {figure} in the {where}"
+    for where in ("status bar", "training panel", "Models tooltip"):
+        assert text in places[where], f"the {where} does not show the model's figure {text!r}: {places[where]!r}"
+
+
+def _toolbar_button(window, action):
+    return window.findChild(QToolBar, "mainToolbar").widgetForAction(action)
+
+
+def _tiny_task(window, steps: int) -> None:
+    """Tiny ProtoNet runs, set in the Task tab's model as its widgets would: 3-way, few classes."""
+    from app.model import Source
+
+    window.hparam_tab.form.set_values(TINY_HPARAMS)
+    window.editor.update_task("Tiny runs", source=Source.from_dict(TINY_SOURCE), n_way=3, steps=steps, max_seconds=0)
+
+
+def _click_train(window, qtbot) -> None:
+    qtbot.mouseClick(window.train_btn, Qt.MouseButton.LeftButton)
+    assert window.session is not None
+
+
+def _click_stop_after(window, qtbot, steps: int = 5) -> None:
+    from test_app_rough_edges import _pump_until
+
+    _pump_until(lambda: window.training.last is not None and window.training.last["step"] >= steps)
+    qtbot.mouseClick(_toolbar_button(window, window.stop_act), Qt.MouseButton.LeftButton)
+    _pump_until(lambda: window.session is None)
+
+
+def test_the_shipped_starter_shows_one_figure_per_measure_everywhere_each_named(make_window, qtbot):
+    """The status bar, the training panel and the Models tab's cell and tooltip: the starter's test
+    figure and its measure alike in each; the validation points of its record name theirs."""
+    from test_app_rough_edges import _pump_until
+
+    from app.library import DEFAULT_STARTERS, accuracy_figure, accuracy_text
+
+    window = make_window(starters=DEFAULT_STARTERS)
+    entry = window.current_model()
+    assert entry is not None and entry.starter
+    _pump_until(lambda: window.training.stats.text().startswith(entry.name))  # its training record, read on the job thread
+    text = accuracy_text(entry)
+    places = _places(window, entry)
+    print("\n" + "\n".join(f"{k}: {v}" for k, v in places.items()))
+    _assert_one_figure_per_measure(places, text)
+    tree = window.models_tab.tree
+    assert tree.headerItem().text(4) == "Accuracy"  # not "Val. acc.": a starter's figure is a test
+    assert places["Models cell"] == accuracy_figure(entry)
+    assert len(_figures(places["training panel"])) == 2  # the model's figure, and its record's validation points, each named
+
+
+def test_a_persons_own_model_names_its_validation_everywhere(make_window, qtbot):
+    """A run trained here: its validation figure with ways × shots, data and episodes, the same in
+    the status bar, the panel that showed the run, and the Models tab."""
+    from test_app_rough_edges import _pump_until
+
+    from app.library import accuracy_figure, accuracy_text
+
+    window = make_window()
+    _tiny_task(window, steps=12)
+    _click_train(window, qtbot)
+    _pump_until(lambda: window.session is None)
+    entry = window.current_model()
+    assert entry is not None and not entry.starter and entry.val_accuracy is not None
+    assert entry.measure == "3-way 1-shot · built-in characters · 40 episodes"
+    places = _places(window, entry)
+    print("\n" + "\n".join(f"{k}: {v}" for k, v in places.items()))
+    text = accuracy_text(entry)
+    assert text.startswith(f"val. {entry.val_accuracy:.1%} · 3-way 1-shot")
+    _assert_one_figure_per_measure(places, text)
+    assert places["Models cell"] == accuracy_figure(entry) == f"val. {entry.val_accuracy:.1%}"
