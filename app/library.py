@@ -257,14 +257,25 @@ class ModelLibrary:
     def add(self, model_id: str, **meta: Any) -> ModelEntry:
         """Register a checkpoint already written at `self.path(model_id)`."""
         meta.setdefault("date", _dt.datetime.now().isoformat(timespec="seconds"))
-        name = f"{meta.get('title') or meta.get('algorithm')} {meta['date'][:16].replace('T', ' ')}"
-        meta.setdefault("name", f"{name} ({stopped_label(meta.get('steps', 0))})" if meta.get("stopped") else name)
+        if "name" not in meta:
+            meta["name"] = self._unused_name(f"{meta.get('title') or meta.get('algorithm')} {meta['date'][:16].replace('T', ' ')}",
+                                             f" ({stopped_label(meta.get('steps', 0))})" if meta.get("stopped") else "")
         path = self.path(model_id)
         meta["sha256"] = verify_model_bytes(path.read_bytes(), path.name)  # nothing unusable enters the list
         entry = ModelEntry(id=model_id, **meta)
         self._entries[model_id] = entry
         self._save()
         return entry
+
+    def _unused_name(self, stem: str, suffix: str) -> str:
+        """`stem + suffix`, with a counter after the stem when a model already has that name: two
+        runs ended in the same minute are told apart ("… 15:08 (2) (stopped at step 43)")."""
+        taken = {e.name for e in self._entries.values()}
+        name, n = f"{stem}{suffix}", 1
+        while name in taken:
+            n += 1
+            name = f"{stem} ({n}){suffix}"
+        return name
 
     def import_bytes(self, data: bytes, **meta: Any) -> ModelEntry:
         """Store a checkpoint that came from elsewhere (a project file); the same bytes twice give one entry.

@@ -1,5 +1,6 @@
 """One model, one figure per measure, everywhere the Studio shows it: every accuracy names what it
-measured (ways × shots, which data, how many episodes)."""
+measured (ways × shots, which data, how many episodes); runs ended in the same minute get names of
+their own."""
 from __future__ import annotations
 
 import re
@@ -123,3 +124,28 @@ def test_a_persons_own_model_names_its_validation_everywhere(make_window, qtbot)
     assert text.startswith(f"val. {entry.val_accuracy:.1%} · 3-way 1-shot")
     _assert_one_figure_per_measure(places, text)
     assert places["Models cell"] == accuracy_figure(entry) == f"val. {entry.val_accuracy:.1%}"
+
+
+def test_runs_ended_in_the_same_minute_get_names_of_their_own(window, qtbot, monkeypatch):
+    """Two runs with the same clock reading (the names carry the minute): a counter tells them apart."""
+    import datetime as real
+    from types import SimpleNamespace
+
+    from test_app_rough_edges import _pump_until
+
+    from app import library
+
+    class Frozen(real.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return real.datetime(2026, 12, 7, 15, 8, 30)
+
+    monkeypatch.setattr(library, "_dt", SimpleNamespace(datetime=Frozen))
+    _tiny_task(window, steps=3)
+    for _ in range(2):
+        _click_train(window, qtbot)
+        _pump_until(lambda: window.session is None)
+    names = [e.name for e in window.library.entries()]
+    print(f"\nnames: {names}")
+    assert len(names) == 2 and len(set(names)) == 2
+    assert sorted(names) == ["Prototypical Networks 2026-12-07 15:08", "Prototypical Networks 2026-12-07 15:08 (2)"]
