@@ -285,6 +285,9 @@ class MainWindow(QMainWindow):
     def show_view(self, which: str) -> None:
         """"studio" or "compare"; the toolbar's algorithm picker and Train / Stop belong to the Studio."""
         compare = which == "compare"
+        if compare and self.runs.model_note is not None:
+            self.runs.forget_notes()  # why a model is in use after a run is the Studio's news, and old by now
+            self._update_model_label()
         self.stack.setCurrentIndex(1 if compare else 0)
         (self.compare_view_act if compare else self.studio_view_act).setChecked(True)
         for a in self.studio_tool_actions:
@@ -413,7 +416,9 @@ class MainWindow(QMainWindow):
 
     def _training_running(self, running: bool) -> None:  # slot of runs.runningChanged
         self._set_training_ui(running)
-        if not running:
+        if running:
+            self._update_model_label()  # without the last run's note: a run has begun
+        else:
             self.closer.after_run()
 
     # -- models ---------------------------------------------------------------------------------
@@ -457,7 +462,7 @@ class MainWindow(QMainWindow):
         if e.algorithm != self.project.algorithm and self._algo_row(e.algorithm) >= 0:
             self.hparam_tab.show_form(e.algorithm, e.hparams)  # the model's algorithm, with the hyperparameters it was trained with
             config = {"algorithm": e.algorithm, "hparams": self.hparam_tab.form.changed_from_defaults()}
-        self.runs.model_note = None  # the person chose it: no explanation needed
+        self.runs.forget_notes()  # the person chose it: no explanation needed
         self.editor.set_config(f"Use model “{e.name}”", model_file=str(self.library.path(model_id)), **config)
         self.query.clear_results()
         self._refresh_models()

@@ -3,11 +3,12 @@
 `train` starts a run (`workers.TrainSession`) of the project's algorithm on its task settings;
 the training panel shows its curves. When it ends, the checkpoint joins the model library and
 becomes the model in use if it `replaces` the previous one (a stopped run that scored lower is
-kept, not used); `model_note` says why when that is not obvious. `current_model` is the library
-entry Classify uses; the training panel shows that model's training record. Every figure shown names its measure
-(`accuracy_text`). Renaming and
-deleting library models are here too (deleting the one in use changes which model is), and importing
-a checkpoint trained elsewhere (`fewshot train`, torchrun)."""
+kept, not used); `model_note` says why when that is not obvious, in the status bar, until the next
+run, another model or the Compare view (`forget_notes`). `current_model` is the library entry
+Classify uses; the training panel shows that model's training record (after a stopped run that
+was not used too, with a line saying why). Every figure shown names its measure (`accuracy_text`).
+Renaming and deleting library models are here too (deleting the one in use changes which model
+is), and importing a checkpoint trained elsewhere (`fewshot train`, torchrun)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -57,7 +58,9 @@ class TrainingController(QObject):
         self.session: workers.TrainSession | None = None
         self._after_training: str | None = None
         self._record_shown: str | None = None  # the model whose training record the panel shows
-        self.model_note: tuple[str, str] | None = None  # (model id, why it is the model in use)
+        self.model_note: tuple[str, str] | None = None  # (model id, why it is the model in use): the status bar's words
+        self.record_note: tuple[str, str] | None = None  # (model id, a line above its record in the panel): why it is shown
+        self._show_model_in_use = False  # when the run's thread is gone: the panel shows the model in use, not the run
 
     def train(self, quick: bool = False, then: str | None = None, overrides: dict[str, Any] | None = None) -> bool:
         """Meta-train the project's algorithm on its task settings. `overrides`: TaskSettings
@@ -90,6 +93,8 @@ class TrainingController(QObject):
         self.session.ended.connect(self._training_ended)
         self._after_training = then
         title = core.ALGORITHMS[self.project.algorithm].title
+        self.forget_notes()  # they spoke of the last run
+        self._record_shown = None  # the panel shows this run now
         self.training.start(f"Starting {title}…", task.steps,
                             (task.n_way, task.k_shot, workers.validation_data(task.source.to_dict()), request.val_episodes))
         self.runningChanged.emit(True)
@@ -106,6 +111,7 @@ class TrainingController(QObject):
         model_id = result.get("model_id")
         if not model_id:
             self.status.emit("Training stopped", 5000)
+            self._show_model_in_use = True  # nothing was kept: the panel goes back to the model in use
             return
         previous = self.current_model()
         entry = self.library.add(model_id, **result["meta"])
@@ -120,23 +126,36 @@ class TrainingController(QObject):
             if self._after_training == "classify" or self.project.queries:
                 self.classifyWanted.emit()
         else:
-            # A stopped run that scored lower (or has no figure): kept in the library, not used.
-            scored = f"scored {entry.val_accuracy:.0%}" if entry.val_accuracy is not None else "has no validation figure"
-            self.model_note = (previous.id, f"kept: the stopped run ({plural(entry.steps, 'step')}) {scored}")
-            self.status.emit(f"Stopped run saved in Models: {entry.name}", 5000)
+            # A stopped run that scored lower (or has no figure): kept in the library, not used. The
+            # panel goes back to the model in use, and says why the run's curves left it.
+            if self.project.model_file is None:
+                # The model in use was this algorithm's latest (a starter, say), and the library's
+                # latest is now this run: name the model in use, or it would change unasked.
+                self.project.set_model_file(str(self.library.path(previous.id)))
+            scored = f"scored {accuracy_text(entry)}" if entry.val_accuracy is not None else "has no figure (its quick validation was skipped)"
+            self.model_note = (previous.id, "still in use: the run you stopped scored lower and is kept in Models, not used")
+            self.record_note = (previous.id, f"Not in use: the run you stopped after {plural(entry.steps, 'step')} {scored}. A stopped run "
+                                             "replaces the model in use only when its figure is at least as high, so it is kept in Models "
+                                             "(pick it there to use it). Shown here: the model in use.")
+            self._show_model_in_use = True
+            self.status.emit(f"The run you stopped is saved in Models: {entry.name}", 5000)
         self.modelsChanged.emit()
 
     @staticmethod
     def _adopted_note(entry, previous) -> tuple[str, str] | None:
         """Why a run that just ended is the model in use, when that is not obvious."""
         if previous is None:
-            return (entry.id, "the stopped run; no other model yet") if entry.stopped else None
-        before = f"{previous.val_accuracy:.0%}" if previous.val_accuracy is not None else "no figure"
+            return (entry.id, "in use: the run you stopped; there is no other model yet") if entry.stopped else None
         if entry.stopped:
-            return entry.id, f"the stopped run scored at least as well as the previous model ({before})"
+            return entry.id, "in use: the run you stopped scored at least as well as the model before it (still in Models)"
         if not scores_at_least(entry, previous):
-            return entry.id, f"the new run; the previous model ({before}) is still in Models"
+            return entry.id, "in use: the run that just finished (a finished run always is); the model before it scored higher and is still in Models"
         return None
+
+    def forget_notes(self) -> None:
+        """The notes on why a model is in use spoke of the last run: a new run, another model or
+        another view makes them stale."""
+        self.model_note = self.record_note = None
 
     def _training_failed(self, title: str, message: str) -> None:
         self.training.stop()
@@ -149,6 +168,9 @@ class TrainingController(QObject):
         if session is not None:
             session.thread.wait()
             session.deleteLater()
+        if self._show_model_in_use:
+            self._show_model_in_use = False
+            self.show_training_record(self.current_model())
         self.runningChanged.emit(False)
 
     def current_model(self):
@@ -160,10 +182,12 @@ class TrainingController(QObject):
 
     def model_text(self, e) -> str:
         """The status bar's words for the model in use `e` (and why it is, when not obvious)."""
+        if self.model_note and (e is None or self.model_note[0] != e.id):
+            self.forget_notes()  # another model is in use now: the note is history
         if e is None:
             return "No model yet — Train, or Classify to train quickly"
         acc = f", {accuracy_text(e)}" if e.val_accuracy is not None else ""
-        why = f" — {self.model_note[1]}" if self.model_note and self.model_note[0] == e.id else ""
+        why = f" — {self.model_note[1]}" if self.model_note else ""
         return f"Model: {e.name}{acc}{why}"
 
     def show_training_record(self, entry) -> None:
@@ -178,6 +202,7 @@ class TrainingController(QObject):
             self.training.reset()
             return
         name, figure = entry.name, accuracy_text(entry) if entry.val_accuracy is not None else ""
+        note = self.record_note[1] if self.record_note and self.record_note[0] == entry.id else ""
 
         def read() -> dict:
             import core
@@ -187,7 +212,7 @@ class TrainingController(QObject):
         def shown(record: dict) -> None:
             if self.session is None and self._record_shown == path:
                 # A starter's figure is a test: its validation points measured something else.
-                self.training.show_record(record, name, figure, own_validation=entry.starter)
+                self.training.show_record(record, name, figure, own_validation=entry.starter, note=note)
 
         def failed(exc: Exception) -> None:
             if self.session is None and self._record_shown == path:

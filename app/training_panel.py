@@ -65,6 +65,12 @@ class TrainingPanel(QWidget):
         self.stats.setObjectName("muted")
         self.stats.setWordWrap(True)  # a long record summary must not widen the panel
         self.stats.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # Why the curves on screen are not those of the run that just ended, when that is so (not
+        # muted: it answers the question the person has after Stop).
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        self.note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.note.setVisible(False)
         # What a live run's validation measures (ways, shots, data, episodes): its figure names it.
         self.validation: tuple[int, int, str, int] | None = None
         row = QHBoxLayout()
@@ -73,6 +79,7 @@ class TrainingPanel(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.plots, 1)
         lay.addLayout(row)
+        lay.addWidget(self.note)
         lay.addWidget(self.stats)
         self.timer = QTimer(self)
         self.timer.setInterval(REDRAW_MS)
@@ -126,16 +133,20 @@ class TrainingPanel(QWidget):
         self.progress_bar.setFormat("no run")
         self.stats.setText(title or "Not trained yet")
         self.stats.setToolTip("")
+        self.note.setText("")
+        self.note.setVisible(False)
         self.redraw()
 
-    def show_record(self, record: dict, name: str, figure: str = "", own_validation: bool = False) -> None:
+    def show_record(self, record: dict, name: str, figure: str = "", own_validation: bool = False, note: str = "") -> None:
         """The curves of a finished run, from a checkpoint's training record (`Trainer.trainer_state`:
         per-step loss and accuracy, validation points, steps, episodes, time, source). `figure`:
         the model's figure with its measure, as everywhere else. `own_validation`: the record's
         validation points measured something else than the figure (a starter model's figure is a
-        test), so the line names theirs too."""
+        test), so the line names theirs too. `note`: a line above, saying why this model is shown."""
         self.timer.stop()
         self.reset()
+        self.note.setText(note)
+        self.note.setVisible(bool(note))
         history = record.get("history") or {}
         steps = list(history.get("step") or [])
         done = int(record.get("step") or (steps[-1] if steps else 0))

@@ -64,14 +64,14 @@ def test_a_stopped_run_is_kept_and_validated_but_does_not_replace_a_better_model
     assert stopped.val_accuracy is not None and stopped.val_accuracy < good.val_accuracy
     history = core.read_checkpoint(window.library.path(stopped.id))["trainer"]["history"]
     assert history["val_step"][-1] == steps and history["val_accuracy"][-1] == stopped.val_accuracy  # the kept weights were validated
-    qtbot.waitUntil(lambda: f"val. {stopped.val_accuracy:.1%}" in window.training.stats.text(), timeout=60_000)  # and the panel says so
+    qtbot.waitUntil(lambda: f"val. {stopped.val_accuracy:.1%}" in window.training.note.text(), timeout=60_000)  # and the panel says so
 
     # The better model stays in use, and the status bar says why.
     assert window.current_model().id == good.id and window.project.model_file.endswith(f"{good.id}.pt")
     label = window.model_label.text()
     print(f"\nmodel label: {label}")
     assert label.startswith(f"Model: {good.name}, val. 99.0%")
-    assert f"kept: the stopped run ({steps} steps) scored {stopped.val_accuracy:.0%}" in label
+    assert "still in use: the run you stopped scored lower and is kept in Models, not used" in label
     # The Models tab shows both; the model in use is the bold row; Steps marks the stopped one.
     rows = {window.models_tab.tree.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole): window.models_tab.tree.topLevelItem(i) for i in range(2)}
     assert rows[stopped.id].text(5) == f"{steps} · stopped" and rows[good.id].text(5) == "55"
@@ -82,7 +82,7 @@ def test_a_stopped_run_is_kept_and_validated_but_does_not_replace_a_better_model
     assert window.current_model().id == good.id
     # Choosing the stopped run is the person's call.
     window.use_model(stopped.id)
-    assert window.current_model().id == stopped.id and "kept:" not in window.model_label.text()
+    assert window.current_model().id == stopped.id and "still in use" not in window.model_label.text()
 
 
 def test_a_finished_run_becomes_the_model_in_use_even_if_it_scored_lower(window, tiny_checkpoint, qtbot):
@@ -93,7 +93,7 @@ def test_a_finished_run_becomes_the_model_in_use_even_if_it_scored_lower(window,
     qtbot.waitUntil(lambda: window.session is None, timeout=60_000)
     new = window.current_model()
     assert new.id != good.id and not new.stopped and new.val_accuracy < good.val_accuracy
-    assert "the previous model (99%) is still in Models" in window.model_label.text()
+    assert "the model before it scored higher and is still in Models" in window.model_label.text()
 
 
 def test_a_second_stop_cuts_the_quick_validation_of_a_stopped_run_short(qtbot):

@@ -1,5 +1,6 @@
 """One model, one figure per measure, everywhere the Studio shows it: every accuracy names what it
-measured (ways × shots, which data, how many episodes); runs ended in the same minute get names of
+measured (ways × shots, which data, how many episodes); after Stop the window says which model is
+in use and why, and forgets it when it is old news; runs ended in the same minute get names of
 their own."""
 from __future__ import annotations
 
@@ -124,6 +125,43 @@ def test_a_persons_own_model_names_its_validation_everywhere(make_window, qtbot)
     assert text.startswith(f"val. {entry.val_accuracy:.1%} · 3-way 1-shot")
     _assert_one_figure_per_measure(places, text)
     assert places["Models cell"] == accuracy_figure(entry) == f"val. {entry.val_accuracy:.1%}"
+
+
+def test_after_stop_the_window_says_which_model_is_in_use_and_why_until_that_is_old_news(make_window, qtbot):
+    """Stop a run that scores lower than the starter in use: the panel goes back to the starter's
+    record and says why; the status bar names the model in use without reading as if the stopped
+    run were. The next run, and the Compare view, drop the explanation."""
+    from test_app_rough_edges import _pump_until
+
+    from app.library import DEFAULT_STARTERS, accuracy_text
+
+    window = make_window(starters=DEFAULT_STARTERS)
+    starter = window.current_model()
+    _pump_until(lambda: window.training.stats.text().startswith(starter.name))
+    _tiny_task(window, steps=100_000)
+    _click_train(window, qtbot)
+    _click_stop_after(window, qtbot)
+    [stopped] = [e for e in window.library.entries() if not e.starter]
+    assert stopped.stopped and stopped.val_accuracy is not None and window.current_model().id == starter.id
+
+    label = window.model_label.text()
+    print(f"\nstatus bar: {label}")
+    assert label.startswith(f"Model: {starter.name}, {accuracy_text(starter)} — still in use")
+    assert "kept:" not in label and "run you stopped" in label
+    # The panel shows the model in use (not the stopped run's curves), and a line says why.
+    _pump_until(lambda: window.training.stats.text().startswith(starter.name))
+    note = window.training.note
+    print(f"panel: {note.text()}")
+    assert note.isVisible() and "Not in use: the run you stopped after" in note.text() and accuracy_text(stopped) in note.text()
+    assert window.training.progress_bar.value() == starter.steps
+
+    _click_train(window, qtbot)  # the next run: the explanation spoke of the last one
+    assert "still in use" not in window.model_label.text() and not window.training.note.isVisible()
+    _click_stop_after(window, qtbot)
+    assert "still in use" in window.model_label.text()  # this stopped run scored lower too
+    qtbot.mouseClick(_toolbar_button(window, window.compare_view_act), Qt.MouseButton.LeftButton)
+    assert window.stack.currentIndex() == 1
+    assert window.model_label.text() == f"Model: {starter.name}, {accuracy_text(starter)}"
 
 
 def test_runs_ended_in_the_same_minute_get_names_of_their_own(window, qtbot, monkeypatch):
