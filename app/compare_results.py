@@ -3,7 +3,6 @@ test accuracy (`ResultsTables`), and the grid of every model's prediction for th
 (`QueryGrid`); plus the one colour per algorithm that the whole view shares."""
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -15,6 +14,8 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QSplitter,
 import core
 
 from .common import fmt_count, sample_source, thumb_icon
+
+PEAK_MB_COLUMN = 6
 
 # Tableau-10: one colour per algorithm, fixed by its place in the registry (stable across runs).
 PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948", "#ff9da7", "#9c755f", "#7f7f7f"]
@@ -59,7 +60,8 @@ class ResultsTables(QSplitter):
         tips = ["", "Test accuracy: mean ± 95% CI (1.96·sd/√M) over the shared test episodes",
                 "Wall time of meta-training, periodic validation included", "Meta-training steps",
                 "Training episodes per second", "Parameter count",
-                "Peak memory in MB: CUDA peak allocation on a GPU; on the CPU the process's peak RSS (PyTorch itself included)",
+                "Peak memory in MB: the CUDA peak allocation while the model trained and was tested on a GPU. Shown only for "
+                "models run on a GPU: on the CPU the process's peak memory is PyTorch's and every model's together, not this model's",
                 "Where it trained"]
         for col, tip in enumerate(tips):
             self.table.horizontalHeaderItem(col).setToolTip(tip)
@@ -134,7 +136,7 @@ class ResultsTables(QSplitter):
                      SortItem(fmt_count(r.steps), r.steps),
                      SortItem(f"{r.episodes_per_s:.1f}" if r.steps else "–", r.episodes_per_s),
                      SortItem(fmt_count(r.parameters) if r.parameters else "–", r.parameters),
-                     SortItem(f"{r.peak_memory_mb:,.0f}".replace(",", "\u202f") if r.peak_memory_mb is not None else "–", r.peak_memory_mb or 0.0),
+                     SortItem(f"{r.peak_memory_mb:,.0f}".replace(",", "\u202f") if _per_model(r) else "–", r.peak_memory_mb if _per_model(r) else 0.0),
                      SortItem(r.device or "–")]
             cells[6].setToolTip(r.memory_kind)
             cells[2].setToolTip(f"{r.episodes:,} training episodes; test took {r.test_seconds:.0f} s" if r.steps else "")
@@ -143,6 +145,9 @@ class ResultsTables(QSplitter):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 t.setItem(row, col, item)
         t.setSortingEnabled(True)
+        # The column shows only where a figure is the model's own: on the CPU every result would
+        # read the process's peak (PyTorch and all models together), the same for every algorithm.
+        t.setColumnHidden(PEAK_MB_COLUMN, not any(_per_model(r) for r in results))
         self._fill_bars(results)
         self._fill_matrix(comp)
 
@@ -153,6 +158,9 @@ class ResultsTables(QSplitter):
         self.err_item.setVisible(bool(done))
         n = len(done)
         self.bars.getAxis("left").setTicks([[(n - 1 - i, r.algorithm) for i, r in enumerate(done)]])
+        # The axis starts at 0, so a bar's length is its accuracy: one starting near the lowest
+        # whisker made gaps of a few points look several times larger than they are.
+        self.bars.setXRange(0, 100, padding=0.02)
         if not done:
             return
         ys = [n - 1 - i for i in range(n)]
@@ -163,10 +171,6 @@ class ResultsTables(QSplitter):
         fg = self.palette().color(QPalette.ColorRole.Text)
         self.err_item.setData(x=np.array(means, dtype=float), y=np.array(ys, dtype=float), left=np.array(cis, dtype=float),
                               right=np.array(cis, dtype=float), beam=0.25, pen=pg.mkPen(fg, width=1.5))
-        # The axis starts near the lowest whisker, not at 0: what matters is whether the CIs overlap.
-        lo = min(m - c for m, c in zip(means, cis))
-        lo = max(0.0, math.floor((lo - 2) / 5) * 5)
-        self.bars.setXRange(lo, min(100.5, max(m + c for m, c in zip(means, cis)) + 2), padding=0.02)
         self.bars.setYRange(-0.6, n - 0.4, padding=0)
 
     def _fill_matrix(self, comp) -> None:
@@ -205,6 +209,12 @@ class ResultsTables(QSplitter):
                                     f" → {'significant' if sig else 'not significant'} at α = 0.05")
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 m.setItem(i, j, item)
+
+
+def _per_model(r) -> bool:
+    """Whether a result's peak memory is its own model's: on a GPU, CUDA's peak allocation since the
+    model began (`core.peakmem`); on the CPU it is the process's peak, PyTorch and all models together."""
+    return r.peak_memory_mb is not None and r.device.startswith("cuda")
 
 
 class QueryGrid(QTableWidget):
