@@ -111,6 +111,13 @@ class CurvesPanel(QWidget):
             self.plots.append(p)
         self.legend = self.plots[0].addLegend(offset=(-4, 4), labelTextSize="8pt")
         self.legend.setBrush(pg.mkBrush(self.palette().color(QPalette.ColorRole.Base)))
+        # Shown instead of the plots when the models on screen kept no training record (e.g.
+        # models trained elsewhere without one): three empty plots would only suggest missing data.
+        self.no_records = QLabel()
+        self.no_records.setObjectName("muted")
+        self.no_records.setWordWrap(True)
+        self.no_records.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.no_records.setVisible(False)
         # The chips get a row of their own: with all ten algorithms ticked they would otherwise
         # widen the window past a laptop screen.
         self.chip_row = QHBoxLayout()
@@ -123,6 +130,7 @@ class CurvesPanel(QWidget):
         lay.addLayout(self.header)
         lay.addLayout(chips)
         lay.addWidget(self.plots_widget, 1)
+        lay.addWidget(self.no_records, 1)
 
     def start(self, algorithms: dict[str, str]) -> None:
         """Clear the plots and prepare one curve set and chip per algorithm (name -> title)."""
@@ -153,6 +161,17 @@ class CurvesPanel(QWidget):
         # the plots (a colour swatch and name per algorithm) is the legend then.
         self.legend.setVisible(len(algorithms) <= LEGEND_MAX)
         self.dirty = True
+
+    def has_records(self) -> bool:
+        """Whether any algorithm has a point to draw (a live or recorded training or validation)."""
+        return any(c.ep or c.val_ep for c in self.curves.values())
+
+    def show_plots(self, on: bool, why_not: str = "") -> None:
+        """The plots, or instead of them the line `why_not` says (no training records to draw)."""
+        self.plots_widget.setVisible(on)
+        self.x_box.setEnabled(on)
+        self.no_records.setText(why_not)
+        self.no_records.setVisible(not on)
 
     def _fill_legend(self) -> None:
         """The loss plot's legend names the algorithms whose curves are shown, in the run's order."""

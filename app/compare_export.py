@@ -87,11 +87,13 @@ class CompareFiles:
 
     def image(self) -> QImage:
         """What PNG… writes: a legend line (colour and name of every algorithm shown), the three
-        plots and the results (table, matrix, chart); not the buttons and chips around them."""
+        plots (when the view shows them: not when no model has a training record) and the results
+        (table, matrix, chart); not the buttons and chips around them."""
         view = self.view
         view.redraw()
         pal = view.palette()
-        parts = [view.curve_panel.plots_widget.grab(), view.results.grab()]
+        plots = view.curve_panel.plots_widget
+        parts = [*([plots.grab()] if not plots.isHidden() else []), view.results.grab()]
         width = max(pm.deviceIndependentSize().width() for pm in parts)
         fm = view.fontMetrics()
         line_h = fm.height() + 8

@@ -126,7 +126,8 @@ class CompareView(QWidget):
         self.comparison, self.models = None, {}
         self._start_display(core.Comparison.from_dict({"format": core.compare.FORMAT, "config": cfg,
                                                        "results": [{"algorithm": n, "title": core.ALGORITHMS[n].title,
-                                                                    "family": core.ALGORITHMS[n].family} for n in cfg["algorithms"]]}))
+                                                                    "family": core.ALGORITHMS[n].family} for n in cfg["algorithms"]]}),
+                            running=True)
         self.setup.start_progress(len(cfg["algorithms"]))
         self._set_running(True)
         self.session.start()
@@ -166,12 +167,14 @@ class CompareView(QWidget):
             self.redraw()
         self.runningChanged.emit(running)
 
-    def _start_display(self, comp) -> None:
-        """Clear the plots and tables and prepare one curve set per algorithm of `comp`."""
+    def _start_display(self, comp, running: bool = False) -> None:
+        """Clear the plots and tables and prepare one curve set per algorithm of `comp` (`running`:
+        the run that fills them has begun)."""
         self.shown = comp
         self.run_names = list(comp.results)
         self.curve_panel.start({name: r.title or name for name, r in comp.results.items()})
         self.results.fill(comp)
+        self._show_curves(comp, running)
         self.queries.clear()
         self.test_episodes.fill(comp)
 
@@ -200,7 +203,11 @@ class CompareView(QWidget):
         elif kind == "result":
             import core
 
-            shown.results[name] = core.AlgoResult.from_dict(ev["result"])
+            shown.results[name] = r = core.AlgoResult.from_dict(ev["result"])
+            c = self.curve_panel.curves.get(name)
+            if c is not None and name in shown.config.models:  # tested as it is: its own training record, now
+                c.add_recorded(r.curves)
+                self._show_curves(shown, running=True)
             self.results.fill(shown)
         elif kind in ("stopped", "failed"):
             r = shown.results[name]
@@ -249,12 +256,25 @@ class CompareView(QWidget):
         self._start_display(comp)
         for name, r in comp.results.items():
             self.curve_panel.curves[name].add_recorded(r.curves)
+        self._show_curves(comp)
         self.redraw()
         if store:
             data = comp.to_dict()
             data["app"] = {"source": dict(source or self.setup.source)}
             self.project.set_comparison(data, self.models)
         self.comparisonReady.emit()
+
+    def _show_curves(self, comp, running: bool = False) -> None:
+        """The plots, or, when no model on screen has a point to draw (every one tested as it is,
+        none with a training record), a line saying so."""
+        if (running and comp.config.trains) or self.curve_panel.has_records() or not comp.results:
+            self.curve_panel.show_plots(True)
+        elif running:
+            self.curve_panel.show_plots(False, "No training here: each model is tested as it is, and its own training record "
+                                               "shows here once it has been tested.")
+        else:
+            self.curve_panel.show_plots(False, "No training curves: these models were tested as they are, and none brought "
+                                               "a record of its training.")
 
     def _saved_source(self) -> dict | None:
         data = self.project.comparison or {}

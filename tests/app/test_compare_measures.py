@@ -1,6 +1,7 @@
-"""The Compare view's results table and chart do not mislead: Peak MB shows only a model's own
-figure (on the CPU the process's peak is every model's together, so the column is not shown),
-and the bar chart's axis starts at 0.
+"""The Compare view does not mislead: the starter models' own training records are drawn (or,
+with none, no empty plots, on screen or in the PNG); Peak MB shows only a model's own figure (on
+the CPU the process's peak is every model's together, so the column is not shown); the bar
+chart's axis starts at 0.
 
 The view is built alone (no main window) over the starter models the package ships, tested as
 they are on a few tiny built-in test episodes: nothing is trained."""
@@ -9,6 +10,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QLabel
 
 from apphelpers import FakeDialogs
 from test_app_rough_edges import _pump_until
@@ -72,6 +74,32 @@ def _run_starters(view, qtbot, names=("protonet", "matching"), source=TINY_TEST_
     assert [r.status for r in view.comparison.results.values()] == ["done"] * len(names), view.messages
 
 
+def _shown_text(widget) -> str:
+    """Every line of text the widget shows now (its visible labels), one a line."""
+    return "\n".join(lab.text() for lab in widget.findChildren(QLabel) if lab.isVisibleTo(widget) and lab.text())
+
+
+def _drawn(item) -> int:
+    """How many points a plot item draws."""
+    y = item.getData()[1]
+    return 0 if y is None else len(y)
+
+
+def test_starter_models_show_their_own_training_records(compare, qtbot):
+    from core.checkpoint import read_checkpoint
+
+    view = compare
+    _starter_mode(view)
+    _run_starters(view, qtbot)
+    panel = view.curve_panel
+    for name in ("protonet", "matching"):
+        history = read_checkpoint(view.setup.starters[name])["trainer"]["history"]
+        loss, acc, val = (_drawn(panel.curves[name].items[i]) for i in range(3))
+        assert loss == acc == len(history["loss"]) > 0  # every step of its own run
+        assert val == len(history["val_accuracy"])
+    assert panel.plots_widget.isVisibleTo(view) and not panel.no_records.isVisibleTo(view)
+
+
 def test_peak_memory_shows_only_a_models_own_figure_and_the_chart_starts_at_zero(compare, qtbot):
     view = compare
     _starter_mode(view)
@@ -83,3 +111,31 @@ def test_peak_memory_shows_only_a_models_own_figure_and_the_chart_starts_at_zero
     # The bars start at 0: a bar's length is its accuracy.
     (x_min, x_max), _ = view.results.bars.getPlotItem().getViewBox().viewRange()
     assert x_min <= 0 and x_max >= 100
+
+
+def test_models_without_a_training_record_show_no_empty_plots_on_screen_or_in_the_png(qtbot, tmp_path, compare):
+    """A model trained elsewhere that kept no record of its training (its checkpoint's history
+    empty): a line says so where the plots were, and the exported picture has no plots."""
+    import core
+
+    from app.library import ModelLibrary
+    from apphelpers import TINY_HPARAMS
+    from test_app_starter import write_starter_folder
+
+    trainer = core.Trainer(core.TrainConfig(algorithm="protonet", hparams=TINY_HPARAMS, n_way=3, k_shot=1, q_query=3, steps=2,
+                                            val_episodes=0, device="cpu"), core.builtin(n_classes=30, first_class=0))
+    for _ in trainer.run():
+        pass
+    state = trainer.trainer_state(0.0)
+    state["history"] = {}
+    core.save_checkpoint(tmp_path / "bare.pt", trainer.learner, state, extra={})
+    folder = write_starter_folder(tmp_path / "starters", {"protonet": (tmp_path / "bare.pt").read_bytes()})
+    view = compare
+    library = ModelLibrary(tmp_path / "bare-models", starter_folder=folder)
+    view.setup.set_starters(library.starter_files())
+    _starter_mode(view)
+    _run_starters(view, qtbot, names=("protonet",))
+    panel = view.curve_panel
+    assert not panel.plots_widget.isVisibleTo(view)
+    assert "these models were tested as they are, and none brought a record of its training" in _shown_text(panel)
+    assert view.files.image().height() < view.results.height() + panel.plots_widget.minimumHeight()
