@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
-from .compare_results import algo_color, swatch
+from .compare_results import algo_color, set_plot_title, swatch
 from .training_panel import append_smoothed
 
 REDRAW_MS = 40  # 25 Hz, like the Studio's curves
@@ -84,6 +84,7 @@ class CurvesPanel(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.curves: dict[str, Curves] = {}
+        self.measure_details = ""
         self.chips: dict[str, QToolButton] = {}
         self.dirty = False
         self.x_box = QComboBox()
@@ -172,6 +173,14 @@ class CurvesPanel(QWidget):
         self.x_box.setEnabled(on)
         self.no_records.setText(why_not)
         self.no_records.setVisible(not on)
+
+    def set_measures(self, training: str, validation: str, details: str = "") -> None:
+        """Name under each plot's title what its curves measured; `details` (the plots' tooltip, and
+        a line in the exported picture) says whose is which when a title can only say "each model's own"."""
+        for p, (_, title), measure in zip(self.plots, PLOTS, (training, training, validation)):
+            set_plot_title(p, title, measure)
+        self.measure_details = details
+        self.plots_widget.setToolTip(details)
 
     def _fill_legend(self) -> None:
         """The loss plot's legend names the algorithms whose curves are shown, in the run's order."""

@@ -11,6 +11,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QImage, QPainter, QPalette
 from PySide6.QtWidgets import QToolButton
 
+from .compare_measure import test_measure
 from .style import icon
 
 
@@ -22,6 +23,16 @@ def tool_button(icon_name: str, text: str, tip: str, slot) -> QToolButton:
     b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
     b.clicked.connect(slot)
     return b
+
+
+def write_table_with_measure(comp, path: Path) -> None:
+    """The results table as `core.Comparison.write_table_csv` writes it, best first, with a last
+    column "measure" ("5-way 1-shot · built-in characters · 600 episodes")."""
+    from core import report
+
+    measure = test_measure(comp.config)
+    rows = sorted(comp.table_rows(), key=lambda r: -1.0 if r["accuracy"] is None else -r["accuracy"])
+    report.write_rows_csv([{**r, "measure": measure} for r in rows], (*report.TABLE_COLUMNS, "measure"), path)
 
 
 class CompareFiles:
@@ -65,10 +76,12 @@ class CompareFiles:
             return []
         table = Path(path)
         matrix = table.with_name(table.stem + "-pairwise.csv")
+        comp = self.view.comparison
         try:
-            # Best first, as the table and the matrix show them (until a column header is clicked).
-            self.view.comparison.write_table_csv(table, by_accuracy=True)
-            self.view.comparison.write_matrix_csv(matrix, by_accuracy=True)
+            # Best first, as the table and the matrix show them (until a column header is clicked);
+            # each row says what its accuracy measured, as the screen does above the table.
+            write_table_with_measure(comp, table)
+            comp.write_matrix_csv(matrix, by_accuracy=True)
         except OSError as exc:
             self.view.message.emit("Cannot export", f"{path}: {exc.strerror or exc}")
             return []
@@ -88,7 +101,7 @@ class CompareFiles:
     def image(self) -> QImage:
         """What PNG… writes: a legend line (colour and name of every algorithm shown), the three
         plots (when the view shows them: not when no model has a training record) and the results
-        (table, matrix, chart); not the buttons and chips around them."""
+        (the measure, table, matrix, chart); not the buttons and chips around them."""
         view = self.view
         view.redraw()
         pal = view.palette()
@@ -105,8 +118,12 @@ class CompareFiles:
             entries.append((x, y, c))
             x += w
         legend_h = y + line_h + 4 if entries else 0
+        # Where the plots' titles can only say "each model's own", the picture says which is whose.
+        measures = view.curve_panel.measure_details if not plots.isHidden() else ""
+        flags = Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap
+        measures_h = fm.boundingRect(0, 0, round(width) - 16, 10_000, flags, measures).height() + 6 if measures else 0
         dpr = parts[0].devicePixelRatio()
-        height = legend_h + sum(pm.deviceIndependentSize().height() for pm in parts)
+        height = legend_h + measures_h + sum(pm.deviceIndependentSize().height() for pm in parts)
         img = QImage(round(width * dpr), round(height * dpr), QImage.Format.Format_ARGB32)
         img.setDevicePixelRatio(dpr)
         img.fill(pal.color(QPalette.ColorRole.Base))
@@ -116,7 +133,10 @@ class CompareFiles:
             p.fillRect(QRectF(x, y + 4 + (fm.height() - 10) / 2, 10, 10), c.color)
             p.setPen(pal.color(QPalette.ColorRole.Text))
             p.drawText(QRectF(x + 16, y + 4, width, fm.height()), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, c.title)
-        y = legend_h
+        if measures:
+            p.setPen(pal.color(QPalette.ColorRole.Text))
+            p.drawText(QRectF(8, legend_h, width - 16, measures_h), flags, measures)
+        y = legend_h + measures_h
         for pm in parts:
             p.drawPixmap(0, round(y), pm)
             y += pm.deviceIndependentSize().height()

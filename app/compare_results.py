@@ -8,14 +8,19 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QColor, QFont, QIcon, QPalette, QPixmap
+from PySide6.QtGui import QColor, QFont, QIcon, QPalette, QPixmap, QTextOption
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 import core
 
 from .common import fmt_count, sample_source, thumb_icon
+from .compare_measure import learned_from, test_data, test_measure
+from .library import ModelEntry, accuracy_text, measure_words
 
 PEAK_MB_COLUMN = 6
+MATRIX_NOTE = ("Pairwise{}: the share of the shared test episodes on which the row algorithm beats the column "
+               "(ties count ½); * = significant (two-sided Wilcoxon signed-rank test on the paired per-episode "
+               "accuracies, Holm-corrected, α = 0.05). Hover a cell for the p-values.")
 
 # Tableau-10: one colour per algorithm, fixed by its place in the registry (stable across runs).
 PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948", "#ff9da7", "#9c755f", "#7f7f7f"]
@@ -27,6 +32,17 @@ def algo_color(name: str) -> QColor:
     names = list(core.ALGORITHMS)
     i = names.index(name) if name in names else sum(name.encode()) % len(PALETTE)
     return QColor(PALETTE[i % len(PALETTE)])
+
+
+def set_plot_title(plot, title: str, *lines: str) -> None:
+    """A plot's title with smaller lines under it (what its figures measured), centred; the title
+    row grows to hold them (pyqtgraph keeps it one line high)."""
+    plot.setTitle(title + "".join(f"<br><span style='font-size:8pt'>{line}</span>" for line in lines if line))
+    label = plot.titleLabel
+    label.item.document().setDefaultTextOption(QTextOption(Qt.AlignmentFlag.AlignHCenter))
+    height = label.item.boundingRect().height() + 2
+    label.setMaximumHeight(height)
+    plot.layout.setRowFixedHeight(0, height)
 
 
 def swatch(color: QColor, size: int = 12) -> QIcon:
@@ -76,9 +92,7 @@ class ResultsTables(QSplitter):
         self.matrix.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.matrix.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.matrix.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.matrix_note = QLabel("Pairwise: the share of the shared test episodes on which the row algorithm beats the column "
-                                  "(ties count ½); * = significant (two-sided Wilcoxon signed-rank test on the paired per-episode "
-                                  "accuracies, Holm-corrected, α = 0.05). Hover a cell for the p-values.")
+        self.matrix_note = QLabel(MATRIX_NOTE.format(""))
         self.matrix_note.setObjectName("muted")
         self.matrix_note.setWordWrap(True)
         self.bars = pg.PlotWidget()
@@ -98,6 +112,11 @@ class ResultsTables(QSplitter):
         h1 = QLabel("Results")
         h1.setObjectName("heading")
         tl.addWidget(h1)
+        # What every accuracy here measured.
+        self.measure_note = QLabel()
+        self.measure_note.setObjectName("muted")
+        self.measure_note.setWordWrap(True)
+        tl.addWidget(self.measure_note)
         tl.addWidget(self.table, 3)
         h2 = QLabel("Pairwise")
         h2.setObjectName("heading")
@@ -111,9 +130,13 @@ class ResultsTables(QSplitter):
         self.setChildrenCollapsible(False)
         self.setSizes([800, 260])
 
-    def fill(self, comp) -> None:
-        """Show a comparison's results (None: empty)."""
+    def fill(self, comp, own: dict[str, ModelEntry] | None = None) -> None:
+        """Show a comparison's results (None: empty); `own`: the library entries of the starter
+        models it tested ({algorithm: entry}), whose own figures the accuracies are set beside."""
         results = list(comp.results.values()) if comp is not None else []
+        own = own or {}
+        measure = test_measure(comp.config) if results else ""
+        self._show_measure(comp, measure, own)
         t = self.table
         t.setSortingEnabled(False)
         t.setRowCount(len(results))
@@ -124,11 +147,12 @@ class ResultsTables(QSplitter):
             name_item.setToolTip(f"{r.algorithm}: {r.message}" if r.message else r.algorithm)
             name_item.setData(Qt.ItemDataRole.UserRole, r.algorithm)
             if r.finished:
-                acc = SortItem(f"{100 * r.mean:.2f} ± {100 * r.ci95:.2f}", r.mean)
+                acc = SortItem(core.fmt_accuracy(r.mean, r.ci95), r.mean)
                 if r.mean == best:
                     f = acc.font()
                     f.setBold(True)
                     acc.setFont(f)
+                acc.setToolTip(f"{acc.text()} · {measure}" + (self._own_figure(own[r.algorithm], measure) if r.algorithm in own else ""))
             else:
                 acc = SortItem("–", -1.0)
             cells = [name_item, acc,
@@ -150,6 +174,21 @@ class ResultsTables(QSplitter):
         t.setColumnHidden(PEAK_MB_COLUMN, not any(_per_model(r) for r in results))
         self._fill_bars(results)
         self._fill_matrix(comp)
+
+    def _show_measure(self, comp, measure: str, own: dict[str, ModelEntry]) -> None:
+        """Name the measure above the table, under the chart's title and in the matrix's note."""
+        self.measure_note.setText(f"Test accuracy %, mean ± 95% CI · {measure}" if measure else "")
+        self.measure_note.setVisible(bool(measure))
+        c = comp.config if measure else None
+        set_plot_title(self.bars.getPlotItem(), "Test accuracy, 95% CI",
+                       *((measure_words(c.n_way, c.k_shot, "", c.eval_episodes), test_data(c.source)) if c else ()))
+        self.matrix_note.setText(MATRIX_NOTE.format(f" ({measure})" if measure else ""))
+
+    @staticmethod
+    def _own_figure(entry: ModelEntry, measure: str) -> str:
+        same = entry.measure == measure
+        return (f"\nIts own figure: {accuracy_text(entry)}" +
+                (" — the same measure" if same else f" (learned from {learned_from(entry)}; a different measure)"))
 
     def _fill_bars(self, results) -> None:
         """Horizontal bars (names stay readable for ten algorithms), the best on top."""

@@ -8,7 +8,7 @@ the number of shared test episodes, the seed and the device; Run / Stop and the 
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton,
@@ -20,6 +20,7 @@ from .common import fmt_count
 from .compare_results import algo_color, swatch
 from .dialogs import Dialogs
 from .hparam_form import HParamForm, PresetButton, field_label
+from .library import ModelEntry
 from .style import icon
 from .task_fields import BUILTIN_NOTE, ask_source_folder, combo, device_combo, offer_cuda, source_combo, spin_box
 
@@ -69,6 +70,7 @@ class SetupPanel(QFrame):
         heading.setObjectName("heading")
         self.hint = hint = muted()
         self.starters: dict[str, str] = {}  # algorithm -> its starter model's checkpoint (shipped with the app)
+        self.starter_entries: dict[str, ModelEntry] = {}  # algorithm -> its starter model's library entry (its own figure)
         self.mode_box = combo(MODES, "Meta-train each ticked algorithm here, on identical episodes (a race from scratch), or test the "
                                      "starter models shipped with the app as they are: no training, the same test episodes")
         self.mode_box.currentIndexChanged.connect(self._mode_changed)
@@ -215,10 +217,18 @@ class SetupPanel(QFrame):
         if self.starter_mode():
             self.preset_btn.setVisible(False)
 
-    def set_starters(self, starters: dict[str, str]) -> None:
-        """The starter models the app ships ({algorithm: checkpoint}, from the model library)."""
+    def set_starters(self, starters: dict[str, str], entry: Callable[[str], ModelEntry | None] | None = None) -> None:
+        """The starter models the app ships ({algorithm: checkpoint}, from the model library);
+        `entry` finds a checkpoint's library entry, whose figure the results quote."""
         self.starters = dict(starters)
+        found = {name: entry(path) for name, path in self.starters.items()} if entry is not None else {}
+        self.starter_entries = {name: e for name, e in found.items() if e is not None}
         self._mode_changed()
+
+    def compared_starters(self, config) -> dict[str, ModelEntry]:
+        """{algorithm: library entry} of the starter models a comparison (its `core.CompareConfig`) tested."""
+        return {name: self.starter_entries[name] for name in config.algorithms
+                if name in self.starter_entries and config.models.get(name) == self.starters.get(name)}
 
     def starter_mode(self) -> bool:
         return self.mode_box.currentData() == "starter"

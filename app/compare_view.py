@@ -25,6 +25,7 @@ from . import workers
 from .compare_curves import REDRAW_MS, CurvesPanel
 from .compare_episodes import TestEpisodesPage
 from .compare_export import CompareFiles
+from .compare_measure import curve_measures
 from .compare_queries import QueriesPage
 from .compare_results import ResultsTables
 from .compare_setup import SetupPanel
@@ -173,7 +174,7 @@ class CompareView(QWidget):
         self.shown = comp
         self.run_names = list(comp.results)
         self.curve_panel.start({name: r.title or name for name, r in comp.results.items()})
-        self.results.fill(comp)
+        self._fill_results(comp)
         self._show_curves(comp, running)
         self.queries.clear()
         self.test_episodes.fill(comp)
@@ -194,7 +195,7 @@ class CompareView(QWidget):
             return
         if kind == "start":
             r = shown.results[name]
-            r.status, r.parameters, r.device = "training", ev["parameters"], ev["device"]
+            r.status, r.parameters, r.device, r.episode_shape = "training", ev["parameters"], ev["device"], dict(ev["shape"])
             self.current = (ev["index"], ev["title"])
             self.last = None
         elif kind == "testing":
@@ -207,16 +208,17 @@ class CompareView(QWidget):
             c = self.curve_panel.curves.get(name)
             if c is not None and name in shown.config.models:  # tested as it is: its own training record, now
                 c.add_recorded(r.curves)
-                self._show_curves(shown, running=True)
-            self.results.fill(shown)
+            self._fill_results(shown)
         elif kind in ("stopped", "failed"):
             r = shown.results[name]
             r.status, r.message = kind, ev["message"]
-            self.results.fill(shown)
+            self._fill_results(shown)
         elif kind == "end":
             for r in shown.results.values():
                 if r.status == "pending":
                     r.status = "skipped"
+        if kind in ("start", "result"):  # a shape or a training record arrived: the plots' measures follow
+            self._show_curves(shown, running=True)
         self.curve_panel.mark_dirty()
 
     def _finished(self, payload: dict) -> None:
@@ -264,9 +266,14 @@ class CompareView(QWidget):
             self.project.set_comparison(data, self.models)
         self.comparisonReady.emit()
 
+    def _fill_results(self, comp) -> None:
+        self.results.fill(comp, self.setup.compared_starters(comp.config))
+
     def _show_curves(self, comp, running: bool = False) -> None:
-        """The plots, or, when no model on screen has a point to draw (every one tested as it is,
-        none with a training record), a line saying so."""
+        """The plots with what their curves measured, or, when no model on screen has a point to
+        draw (every one tested as it is, none with a training record), a line saying so."""
+        training, validation, details = curve_measures(comp)
+        self.curve_panel.set_measures(training, validation, details)
         if (running and comp.config.trains) or self.curve_panel.has_records() or not comp.results:
             self.curve_panel.show_plots(True)
         elif running:

@@ -222,7 +222,7 @@ class MainWindow(QMainWindow):
         lay.addWidget(main)
         self.compare = CompareView(self.project, self.settings, dialogs=self.dialogs)
         self.compare.sweep.studio_model = self._model_in_use  # the Sweep tab can sweep the Studio's model too
-        self.compare.setup.set_starters(self.library.starter_files())  # Compare can test them without training
+        self.compare.setup.set_starters(self.library.starter_files(), self.library.find_by_path)  # Compare tests them without training, beside their own figures
         compare_page = QWidget()
         cl = QVBoxLayout(compare_page)
         cl.setContentsMargins(8, 8, 8, 8)

@@ -1,11 +1,14 @@
-"""The Compare view does not mislead: the starter models' own training records are drawn (or,
-with none, no empty plots, on screen or in the PNG); Peak MB shows only a model's own figure (on
-the CPU the process's peak is every model's together, so the column is not shown); the bar
-chart's axis starts at 0.
+"""The Compare view's figures say what they measured, and what they are next to the models' own:
+every test accuracy names its ways × shots, data and episodes (table, chart, matrix, CSV, PNG),
+and a starter model's tooltip quotes its own figure, the same on the same measure; the starter
+models' own training records are drawn (or, with none, no empty plots); Peak MB shows only a
+model's own figure; the bar chart's axis starts at 0.
 
 The view is built alone (no main window) over the starter models the package ships, tested as
 they are on a few tiny built-in test episodes: nothing is trained."""
 from __future__ import annotations
+
+import csv
 
 import pytest
 from PySide6.QtCore import QPoint, QSettings, Qt
@@ -16,12 +19,13 @@ from apphelpers import FakeDialogs
 from test_app_rough_edges import _pump_until
 
 TINY_TEST_SOURCE = {"kind": "builtin", "folder": "", "classes": 30, "test_classes": 12}
+TINY_MEASURE = "3-way 1-shot · built-in characters · 6 episodes"
 
 
 @pytest.fixture
 def compare(qtbot, tmp_path):
-    """A Compare view alone, at a laptop's size, with the shipped starter models (as the window
-    wires them); messages land in `view.messages`."""
+    """A Compare view alone, at a laptop's size, with the shipped starter models and their library
+    entries (as the window wires them); messages land in `view.messages`."""
     import core
 
     if not {"protonet", "matching"} <= set(core.starter_models()):
@@ -36,7 +40,7 @@ def compare(qtbot, tmp_path):
     view.show()
     view.set_core_ready()  # the engine is loaded (here on this thread: a test has no window to load it)
     view.library = ModelLibrary(tmp_path / "models", starter_folder=DEFAULT_STARTERS)
-    view.setup.set_starters(view.library.starter_files())
+    view.setup.set_starters(view.library.starter_files(), view.library.find_by_path)
     view.messages = []
     view.message.connect(lambda title, text: view.messages.append((title, text)))
     yield view
@@ -85,6 +89,41 @@ def _drawn(item) -> int:
     return 0 if y is None else len(y)
 
 
+def _accuracy_cells(view) -> dict[str, object]:
+    t = view.results.table
+    return {t.item(row, 0).data(Qt.ItemDataRole.UserRole): t.item(row, 1) for row in range(t.rowCount())}
+
+
+def test_every_test_accuracy_names_its_measure_on_screen_and_in_the_exports(compare, qtbot, tmp_path):
+    from app.library import accuracy_text
+
+    view = compare
+    _starter_mode(view)
+    _run_starters(view, qtbot)
+    results = view.results
+    # Above the table, under the chart's title and in the matrix's note: ways × shots, data, episodes.
+    shown = _shown_text(results)
+    assert f"Test accuracy %, mean ± 95% CI · {TINY_MEASURE}" in shown and f"Pairwise ({TINY_MEASURE})" in shown
+    title = results.bars.getPlotItem().titleLabel.text
+    assert "3-way 1-shot · 6 episodes" in title and "built-in characters" in title
+    # Each figure's tooltip says it with its measure, then the starter model's own figure, word for
+    # word as the Models tab and the status bar say it.
+    for name, cell in _accuracy_cells(view).items():
+        assert cell.toolTip().startswith(f"{cell.text()} · {TINY_MEASURE}")
+        own = accuracy_text(view.library.get(f"starter-{name}"))
+        assert f"Its own figure: {own}" in cell.toolTip() and "a different measure" in cell.toolTip()
+    # The CSV: every row names the measure of its accuracy.
+    view.dialogs.paths = [str(tmp_path / "c")]
+    qtbot.mouseClick(view.files.csv_btn, Qt.MouseButton.LeftButton)
+    with open(tmp_path / "c.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["measure"] for r in rows] == [TINY_MEASURE] * 2 and all(r["accuracy"] for r in rows)
+    # The PNG holds the results as the screen shows them, the measure's line above the table included.
+    image = view.files.image()
+    assert image.height() >= results.height() + view.curve_panel.plots_widget.height()
+    assert results.measure_note.isVisibleTo(results) and results.measure_note.geometry().bottom() < results.table.geometry().top()
+
+
 def test_starter_models_show_their_own_training_records(compare, qtbot):
     from core.checkpoint import read_checkpoint
 
@@ -98,6 +137,9 @@ def test_starter_models_show_their_own_training_records(compare, qtbot):
         assert loss == acc == len(history["loss"]) > 0  # every step of its own run
         assert val == len(history["val_accuracy"])
     assert panel.plots_widget.isVisibleTo(view) and not panel.no_records.isVisibleTo(view)
+    # The validation plot names what it measured: ProtoNet's starter validated 20-way (Matching kept none).
+    protonet = read_checkpoint(view.setup.starters["protonet"])["trainer"]["config"]
+    assert f"{protonet['n_way']}-way 1-shot · {protonet['val_episodes']} episodes" in panel.plots[2].titleLabel.text
 
 
 def test_peak_memory_shows_only_a_models_own_figure_and_the_chart_starts_at_zero(compare, qtbot):
@@ -132,10 +174,35 @@ def test_models_without_a_training_record_show_no_empty_plots_on_screen_or_in_th
     folder = write_starter_folder(tmp_path / "starters", {"protonet": (tmp_path / "bare.pt").read_bytes()})
     view = compare
     library = ModelLibrary(tmp_path / "bare-models", starter_folder=folder)
-    view.setup.set_starters(library.starter_files())
+    view.setup.set_starters(library.starter_files(), library.find_by_path)
     _starter_mode(view)
     _run_starters(view, qtbot, names=("protonet",))
     panel = view.curve_panel
     assert not panel.plots_widget.isVisibleTo(view)
     assert "these models were tested as they are, and none brought a record of its training" in _shown_text(panel)
     assert view.files.image().height() < view.results.height() + panel.plots_widget.minimumHeight()
+
+
+@pytest.mark.slow
+def test_a_starter_tested_on_its_own_measure_shows_its_own_figure(compare, qtbot, omniglot_root):
+    """Tested on Omniglot's test split, 5-way 1-shot over the 600 fixed episodes (the test its own
+    figure came from), a starter model reads the same measure and the same figure in Compare as
+    in the Models tab and the status bar. Decoding Omniglot and 600 episodes: a minute or more."""
+    from app.library import accuracy_figure
+
+    view = compare
+    _starter_mode(view)
+    view.setup.set_source({"kind": "omniglot", "folder": str(omniglot_root)})
+    for key, value in {"n_way": 5, "k_shot": 1, "q_query": 15, "eval_episodes": 600}.items():
+        view.setup.spins[key].setValue(value)
+    _tick(view, qtbot, ["protonet"])
+    ready = []
+    view.comparisonReady.connect(lambda: ready.append(True))
+    qtbot.mouseClick(view.setup.run_btn, Qt.MouseButton.LeftButton)
+    _pump_until(lambda: ready and view.session is None, timeout_s=900)
+    entry = view.library.get("starter-protonet")
+    [(name, cell)] = _accuracy_cells(view).items()
+    assert entry.measure == "5-way 1-shot · Omniglot test · 600 episodes"
+    assert cell.toolTip().startswith(f"{cell.text()} · {entry.measure}") and "the same measure" in cell.toolTip()
+    assert f"{view.comparison.results[name].mean:.1%}" == accuracy_figure(entry)
+    assert "learned from" not in _shown_text(view.results)  # the data they learned from: nothing to warn of
