@@ -33,6 +33,14 @@ def learned_from(entry: ModelEntry) -> str:
     return entry.source.split(" (")[0]
 
 
+def unlike_learned(config, entries: dict[str, ModelEntry]) -> str:
+    """The data the compared starter models learned from when this comparison's test data is of
+    another kind ("" when it is the same kind, or no starter model was compared)."""
+    learned = {learned_from(e) for e in entries.values() if e.source}
+    data = test_data(config.source)
+    return ", ".join(sorted(lo for lo in learned if not data.lower().startswith(lo.lower())))
+
+
 def _grouped(shapes: dict[str, tuple[int, int, int]]) -> dict[str, list[str]]:
     """{measure: algorithms} of {algorithm: (ways, shots, episodes)} (0 = not known; an unknown
     shape is left out)."""

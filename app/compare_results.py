@@ -14,8 +14,8 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QSplitter,
 import core
 
 from .common import fmt_count, sample_source, thumb_icon
-from .compare_measure import learned_from, test_data, test_measure
-from .library import ModelEntry, accuracy_text, measure_words
+from .compare_measure import learned_from, test_data, test_measure, unlike_learned
+from .library import ModelEntry, accuracy_figure, accuracy_text, measure_words
 
 PEAK_MB_COLUMN = 6
 MATRIX_NOTE = ("Pairwise{}: the share of the shared test episodes on which the row algorithm beats the column "
@@ -112,11 +112,15 @@ class ResultsTables(QSplitter):
         h1 = QLabel("Results")
         h1.setObjectName("heading")
         tl.addWidget(h1)
-        # What every accuracy here measured.
+        # What every accuracy here measured, and (starter models) whether it is what they learned from.
         self.measure_note = QLabel()
         self.measure_note.setObjectName("muted")
         self.measure_note.setWordWrap(True)
+        self.unlike_note = QLabel()
+        self.unlike_note.setWordWrap(True)
+        self.unlike_note.setVisible(False)
         tl.addWidget(self.measure_note)
+        tl.addWidget(self.unlike_note)
         tl.addWidget(self.table, 3)
         h2 = QLabel("Pairwise")
         h2.setObjectName("heading")
@@ -176,13 +180,24 @@ class ResultsTables(QSplitter):
         self._fill_matrix(comp)
 
     def _show_measure(self, comp, measure: str, own: dict[str, ModelEntry]) -> None:
-        """Name the measure above the table, under the chart's title and in the matrix's note."""
+        """Name the measure above the table, under the chart's title and in the matrix's note; say
+        plainly when starter models were tested on data unlike what they learned from."""
         self.measure_note.setText(f"Test accuracy %, mean ± 95% CI · {measure}" if measure else "")
         self.measure_note.setVisible(bool(measure))
         c = comp.config if measure else None
         set_plot_title(self.bars.getPlotItem(), "Test accuracy, 95% CI",
                        *((measure_words(c.n_way, c.k_shot, "", c.eval_episodes), test_data(c.source)) if c else ()))
         self.matrix_note.setText(MATRIX_NOTE.format(f" ({measure})" if measure else ""))
+        learned = unlike_learned(c, own) if c else ""
+        self.unlike_note.setVisible(bool(learned))
+        if learned:
+            by_measure: dict[str, list[str]] = {}
+            for name, e in own.items():
+                by_measure.setdefault(e.measure, []).append(f"{name} {accuracy_figure(e)}")
+            figures = "; ".join(f"{', '.join(names)} ({measure})" for measure, names in by_measure.items())
+            self.unlike_note.setText(f"⚠ These starter models learned from {learned}; the test data here, {test_data(c.source)}, is "
+                                     f"another kind of data, so they score lower than their own figures: {figures}. "
+                                     f"Choose an {learned} folder under Test on to compare with those.")
 
     @staticmethod
     def _own_figure(entry: ModelEntry, measure: str) -> str:

@@ -8,19 +8,21 @@ the number of shared test episodes, the seed and the device; Run / Stop and the 
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton,
                                QScrollArea, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
 import core
 
 from .common import fmt_count
+from .compare_measure import learned_from
 from .compare_results import algo_color, swatch
 from .dialogs import Dialogs
 from .hparam_form import HParamForm, PresetButton, field_label
-from .library import ModelEntry
+from .library import ModelEntry, accuracy_text
 from .style import icon
 from .task_fields import BUILTIN_NOTE, ask_source_folder, combo, device_combo, offer_cuda, source_combo, spin_box
 
@@ -58,6 +60,8 @@ def group_title(text: str) -> QLabel:
 
 
 class SetupPanel(QFrame):
+    message = Signal(str, str)  # (title, text): shown by the window
+
     def __init__(self, dialogs: Dialogs, settings: QSettings | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.dialogs, self.settings = dialogs, settings
@@ -71,6 +75,15 @@ class SetupPanel(QFrame):
         self.hint = hint = muted()
         self.starters: dict[str, str] = {}  # algorithm -> its starter model's checkpoint (shipped with the app)
         self.starter_entries: dict[str, ModelEntry] = {}  # algorithm -> its starter model's library entry (its own figure)
+        # Starter mode: what the test data is next to what the starter models learned from, and
+        # the way to test them on what they learned.
+        self.data_note = QLabel()  # not muted: it says why the figures differ from the models' own
+        self.data_note.setWordWrap(True)
+        self.data_note.setTextFormat(Qt.TextFormat.PlainText)
+        self.omniglot_btn = QPushButton(icon("open"), "Test on Omniglot: choose its folder…")
+        self.omniglot_btn.setToolTip("Choose the folder holding Omniglot (images_background/ and images_evaluation/, "
+                                     "as torchvision extracts it): the starter models are tested on its test characters")
+        self.omniglot_btn.clicked.connect(lambda: self._ask_folder("omniglot"))
         self.mode_box = combo(MODES, "Meta-train each ticked algorithm here, on identical episodes (a race from scratch), or test the "
                                      "starter models shipped with the app as they are: no training, the same test episodes")
         self.mode_box.currentIndexChanged.connect(self._mode_changed)
@@ -115,6 +128,8 @@ class SetupPanel(QFrame):
         v.setContentsMargins(0, 0, 6, 0)
         v.addWidget(self.mode_box)
         v.addWidget(hint)
+        v.addWidget(self.data_note)
+        v.addWidget(self.omniglot_btn, 0, Qt.AlignmentFlag.AlignLeft)
         v.addWidget(group_title("Algorithms"))
         v.addWidget(self.algo_box)
         self.hp_title = group_title("Hyperparameters")
@@ -186,6 +201,7 @@ class SetupPanel(QFrame):
                 btn.setToolTip(f"Hyperparameters of {cls.title}")
                 btn.clicked.connect(lambda _=False, n=cls.name: self.edit_hparams(n))
                 cb.toggled.connect(lambda on, n=cls.name: on and self.editing is None and self.edit_hparams(n))
+                cb.toggled.connect(lambda _on: self._show_data_note())  # its example figure is a ticked model's
                 self.checks[cls.name] = cb
                 self.edit_buttons[cls.name] = btn
                 self.algo_layout.addWidget(cb, row, 0)
@@ -219,7 +235,7 @@ class SetupPanel(QFrame):
 
     def set_starters(self, starters: dict[str, str], entry: Callable[[str], ModelEntry | None] | None = None) -> None:
         """The starter models the app ships ({algorithm: checkpoint}, from the model library);
-        `entry` finds a checkpoint's library entry, whose figure the results quote."""
+        `entry` finds a checkpoint's library entry, whose figure the setup and the results quote."""
         self.starters = dict(starters)
         found = {name: entry(path) for name, path in self.starters.items()} if entry is not None else {}
         self.starter_entries = {name: e for name, e in found.items() if e is not None}
@@ -256,6 +272,7 @@ class SetupPanel(QFrame):
             w.setVisible(not starter)
         self.preset_btn.setVisible(not starter and bool(self.preset_btn.menu().actions()))
         self.source_title.setText("Test on" if starter else "Meta-train on")
+        self._show_data_note()
         self.run_btn.setToolTip("Test the ticked starter models on the shared test episodes" if starter else
                                 "Meta-train the ticked algorithms one after another, then test each on the shared test episodes")
 
@@ -272,7 +289,22 @@ class SetupPanel(QFrame):
         if kind == "builtin":
             self.set_source({"kind": "builtin", "folder": ""})
             return
+        self._ask_folder(kind)
+
+    def _ask_folder(self, kind: str) -> None:
+        """Ask for an Omniglot or image folder; a folder not in Omniglot's layout is refused at
+        once, with what the layout is (the source stays as it was)."""
         folder = ask_source_folder(self.dialogs, self.settings, kind)
+        if folder and kind == "omniglot" and self.checks:  # the engine is loaded (the algorithms are listed)
+            from core.sources import find_omniglot_root
+
+            try:
+                find_omniglot_root(folder)
+            except core.SourceError as exc:
+                self.message.emit("Not an Omniglot folder", f"{exc}.\n\nThe comparison keeps its data: {self._data_name()}.")
+                folder = None
+        if folder and self.settings is not None:
+            self.settings.setValue(f"folders/{kind}", str(Path(folder).parent))
         self.set_source({"kind": kind, "folder": folder} if folder else self.source)
 
     def set_source(self, source: dict) -> None:
@@ -280,6 +312,30 @@ class SetupPanel(QFrame):
         self.source = dict(source)
         self.source_box.setCurrentIndex(max(0, self.source_box.findData(self.source.get("kind", "builtin"))))
         self.source_label.setText(self.source.get("folder") or BUILTIN_NOTE)
+        self._show_data_note()
+
+    def _data_name(self) -> str:
+        kind, folder = self.source.get("kind", "builtin"), Path(self.source.get("folder") or "").name
+        return {"builtin": "the built-in characters", "omniglot": f"Omniglot's test characters (folder “{folder}”)"}.get(
+            kind, f"your image folder “{folder}”")
+
+    def _show_data_note(self) -> None:
+        """Starter mode: say plainly whether the test data is the kind the starter models learned
+        from, quoting one's own figure, and offer Omniglot when it is not."""
+        starter = self.starter_mode() and bool(self.starters)
+        self.data_note.setVisible(starter)
+        self.omniglot_btn.setVisible(starter and self.source.get("kind") != "omniglot")
+        if not starter:
+            return
+        example = next((self.starter_entries[n] for n in [*self.selected(), *self.checks, *self.starter_entries] if n in self.starter_entries), None)
+        learned = learned_from(example) if example is not None else "Omniglot"
+        own = f" (e.g. {example.title or example.algorithm}: {accuracy_text(example)})" if example is not None else ""
+        if self.source.get("kind") == "omniglot":
+            self.data_note.setText(f"Testing on {self._data_name()}: the kind of data the starter models learned from, "
+                                   f"characters none of them trained on — the test of their own figures{own}.")
+        else:
+            self.data_note.setText(f"⚠ Testing on {self._data_name()}: not the {learned} handwriting the starter models learned "
+                                   f"from, so they score lower here than their own figures{own}.")
 
     # -- setup <-> config ----------------------------------------------------------------------------
     def config_dict(self) -> dict[str, Any]:

@@ -63,6 +63,7 @@ class CompareView(QWidget):
         self.setup = SetupPanel(self.dialogs, self.settings)
         self.setup.run_btn.clicked.connect(self.run)
         self.setup.stop_btn.clicked.connect(self.stop)
+        self.setup.message.connect(self.message)
         self.curve_panel = CurvesPanel()
         self.files = CompareFiles(self)
         self.curve_panel.header.addWidget(QLabel("Export"))

@@ -1,8 +1,9 @@
 """The Compare view's figures say what they measured, and what they are next to the models' own:
-every test accuracy names its ways × shots, data and episodes (table, chart, matrix, CSV, PNG),
-and a starter model's tooltip quotes its own figure, the same on the same measure; the starter
-models' own training records are drawn (or, with none, no empty plots); Peak MB shows only a
-model's own figure; the bar chart's axis starts at 0.
+every test accuracy names its ways × shots, data and episodes (table, chart, matrix, CSV, PNG);
+starter mode says plainly when the test data is unlike what the starter models learned from and
+offers an Omniglot folder, refusing one that is not in Omniglot's layout; the starter models'
+own training records are drawn (or, with none, no empty plots); Peak MB shows only a model's own
+figure; the bar chart's axis starts at 0.
 
 The view is built alone (no main window) over the starter models the package ships, tested as
 they are on a few tiny built-in test episodes: nothing is trained."""
@@ -13,7 +14,7 @@ import csv
 import pytest
 from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QLabel, QPushButton
 
 from apphelpers import FakeDialogs
 from test_app_rough_edges import _pump_until
@@ -83,6 +84,11 @@ def _shown_text(widget) -> str:
     return "\n".join(lab.text() for lab in widget.findChildren(QLabel) if lab.isVisibleTo(widget) and lab.text())
 
 
+def _button(widget, text: str) -> QPushButton:
+    [button] = [b for b in widget.findChildren(QPushButton) if b.text() == text and b.isVisibleTo(widget)]
+    return button
+
+
 def _drawn(item) -> int:
     """How many points a plot item draws."""
     y = item.getData()[1]
@@ -122,6 +128,49 @@ def test_every_test_accuracy_names_its_measure_on_screen_and_in_the_exports(comp
     image = view.files.image()
     assert image.height() >= results.height() + view.curve_panel.plots_widget.height()
     assert results.measure_note.isVisibleTo(results) and results.measure_note.geometry().bottom() < results.table.geometry().top()
+
+
+def test_starter_mode_says_when_the_test_data_is_unlike_what_the_models_learned_and_offers_omniglot(compare, qtbot, tmp_path):
+    from app.library import accuracy_text
+
+    view, setup = compare, compare.setup
+    unlike = "not the Omniglot handwriting the starter models learned from"
+    assert unlike not in _shown_text(setup)  # racing from scratch: nothing to compare with
+    _starter_mode(view)
+    protonet_figure = accuracy_text(view.library.get("starter-protonet"))
+    note = _shown_text(setup)
+    assert f"Testing on the built-in characters: {unlike}, so they score lower here than their own figures" in note
+    _tick(view, qtbot, ["protonet"])
+    assert f"Prototypical Networks: {protonet_figure}" in _shown_text(setup)  # a ticked model's own figure, as the Models tab says it
+
+    # A folder that is not Omniglot's layout is refused at once, saying what the layout is.
+    view.dialogs.paths = [str(tmp_path)]
+    qtbot.mouseClick(_button(setup, "Test on Omniglot: choose its folder…"), Qt.MouseButton.LeftButton)
+    assert view.dialogs.path_titles == ["Choose the Omniglot folder"]
+    [(title, text)] = view.messages
+    assert title == "Not an Omniglot folder" and "images_background" in text and "built-in characters" in text
+    assert setup.source["kind"] == "builtin" and setup.source_box.currentData() == "builtin"
+
+    # An Omniglot folder: the note says it is what they learned from, and the button goes.
+    root = tmp_path / "omniglot"
+    (root / "omniglot-py" / "images_evaluation" / "Alphabet" / "character01").mkdir(parents=True)
+    view.dialogs.paths = [str(root)]
+    qtbot.mouseClick(_button(setup, "Test on Omniglot: choose its folder…"), Qt.MouseButton.LeftButton)
+    assert setup.source == {"kind": "omniglot", "folder": str(root)} and setup.source_box.currentData() == "omniglot"
+    note = _shown_text(setup)
+    assert "the kind of data the starter models learned from" in note and protonet_figure in note and unlike not in note
+    assert not setup.omniglot_btn.isVisibleTo(setup) and len(view.messages) == 1
+
+    # Back on the built-in characters, the results say it too, with the models' own figures.
+    setup.source_box.setFocus()
+    QTest.keyClick(setup.source_box, Qt.Key.Key_Up)  # Omniglot folder… → Built-in characters
+    assert setup.source["kind"] == "builtin"
+    _run_starters(view, qtbot)  # ProtoNet, ticked above, and Matching Networks
+    shown = _shown_text(view.results)
+    assert "These starter models learned from Omniglot; the test data here, built-in characters, is another kind of data" in shown
+    for name in ("protonet", "matching"):
+        entry = view.library.get(f"starter-{name}")
+        assert entry.measure in shown and f"{name} {entry.val_accuracy:.1%}" in shown
 
 
 def test_starter_models_show_their_own_training_records(compare, qtbot):

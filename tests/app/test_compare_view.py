@@ -187,6 +187,7 @@ def test_choosing_a_folder_source_asks_for_the_folder_and_a_cancel_keeps_the_sou
 
     box = view.setup.source_box
     box.setFocus()
+    (tmp_path / "omniglot-py" / "images_background").mkdir(parents=True)  # Omniglot's layout (another folder is refused)
     window.dialogs.paths = [str(tmp_path)]
     QTest.keyClick(box, Qt.Key.Key_Down)  # Omniglot folder…: the folder dialog answers
     assert view.setup.source == {"kind": "omniglot", "folder": str(tmp_path)} and view.setup.source_label.text() == str(tmp_path)
