@@ -92,11 +92,12 @@ SYMBOL_CHARS = {"o": "●", "star": "★", "d": "◆", "s": "■", "t": "▼", "
 
 def with_legend(plot: "StillPlot", entries: list[tuple[QColor | None, str, str]]) -> QWidget:
     """`plot` under a wrapped line of legend entries (colour or None for the text colour, symbol
-    character, name); the returned widget keeps the plot as `.plot`."""
+    character, name); the returned widget keeps the plot as `.plot` and the legend as `.legend`."""
     box = QWidget()
     lay = QVBoxLayout(box)
     lay.setContentsMargins(0, 0, 0, 0)
     lay.setSpacing(2)
+    box.legend = None
     if entries:
         text = plot.palette().color(QPalette.ColorRole.Text).name()
         keys = [f'<span style="color:{(c.name() if c is not None else text)}">{html.escape(sym)}</span>&nbsp;{html.escape(name)}'
@@ -105,6 +106,7 @@ def with_legend(plot: "StillPlot", entries: list[tuple[QColor | None, str, str]]
         legend.setTextFormat(Qt.TextFormat.RichText)
         legend.setWordWrap(True)
         lay.addWidget(legend)
+        box.legend = legend
     lay.addWidget(plot)
     box.plot = plot
     return box
@@ -124,3 +126,98 @@ def label_rows(plot: "StillPlot", names: Sequence[str]) -> int:
     axis.setWidth(width)
     axis.setTicks([[(i, n) for i, n in enumerate(shown)], []])
     return width
+
+
+class MapLabels:
+    """A map's labels, each where it covers no marker and no other label and stays inside the
+    plot: it tries a few places in turn (around its point, or along its line) and takes the first
+    free one. A point's label takes the least crowded place when none is free (the name of a
+    prototype must show); a line's number is left out then (the map's bar chart or caption has
+    it). Places are worked out in pixels, so they are worked out again when the plot's size changes."""
+
+    GAP = 3  # pixels kept free around a marker and between labels
+
+    LINE_COST = 400  # a name over a line costs as much as covering this many square pixels of another label
+
+    def __init__(self, plot: StillPlot, markers: Sequence[tuple[float, float, float]],
+                 lines: Sequence[tuple[tuple[float, float], tuple[float, float]]] = ()):
+        """`markers`: (x, y, diameter in pixels) of every marker drawn on the map; `lines`: the
+        lines drawn on it, which a name would rather not cover (their numbers go along them)."""
+        self.plot, self.markers, self.lines = plot, list(markers), list(lines)
+        self.labels: list[tuple[pg.TextItem, str, tuple]] = []  # (item, "point" | "line", where)
+        plot.getViewBox().sigTransformChanged.connect(self.place)  # resized (the range is fixed)
+
+    def add_point_label(self, item: pg.TextItem, x: float, y: float, diameter: float, below_first: bool = False) -> None:
+        self.labels.append((item, "point", (x, y, diameter, below_first)))
+
+    def add_line_label(self, item: pg.TextItem, a: tuple[float, float], b: tuple[float, float], b_diameter: float) -> None:
+        """A number along the line from `a` to `b` (nearer `b` first: lines fanning out of one
+        point would stack their numbers near it); `b_diameter`: the marker's at `b`."""
+        self.labels.append((item, "line", (a, b, b_diameter)))
+
+    def _places(self, kind: str, where: tuple, w: float, h: float, to_px, bounds: QRectF) -> list[QPointF]:
+        """Where a w × h label may go (centres, scene pixels), best first."""
+        if kind == "line":
+            a, b = to_px(*where[0]), to_px(*where[1])
+            along = [a + (b - a) * f for f in (0.62, 0.5, 0.75, 0.4, 0.85, 0.3, 0.9, 0.2)]
+            # A line too short or too crowded for its number: beside its far end, whose colour it has.
+            return along + self._around(b, where[2], w, h, bounds, (0, 6))
+        x, y, diameter, below_first = where
+        return self._around(to_px(x, y), diameter, w, h, bounds, (0, 6, 14, 26, 42, 64, 90, 120), below_first)
+
+    def _around(self, c: QPointF, diameter: float, w: float, h: float, bounds: QRectF, extras: Sequence[int],
+                below_first: bool = False) -> list[QPointF]:
+        """Centres for a w × h label around a marker at `c`: beside it, below, above, on the
+        diagonals; each ring `extra` pixels further out than the last."""
+        inward = 1 if c.x() <= bounds.center().x() else -1  # towards the middle: a label never runs off the edge first
+        out = []
+        for extra in extras:  # further out only when nothing nearer is free
+            r = diameter / 2 + self.GAP + extra
+            side, down = QPointF(inward * (r + w / 2), 0), QPointF(0, r + h / 2)
+            diagonal = lambda sx, sy: QPointF(sx * (0.7 * r + w / 2), sy * (0.7 * r + h / 2))  # noqa: E731
+            near = [down, side] if below_first else [side, down]
+            out += [c + p for p in near + [-down, -side, diagonal(inward, 1), diagonal(inward, -1), diagonal(-inward, 1), diagonal(-inward, -1)]]
+        return out
+
+    def place(self) -> None:
+        vb = self.plot.getViewBox()
+        bounds = vb.sceneBoundingRect()
+        if bounds.width() < 10 or bounds.height() < 10:
+            return  # not laid out yet
+        to_px = lambda x, y: vb.mapViewToScene(QPointF(x, y))  # noqa: E731
+        lines = [(to_px(*a), to_px(*b)) for a, b in self.lines]
+        taken = []
+        for x, y, diameter in self.markers:
+            c, r = to_px(x, y), diameter / 2 + self.GAP
+            taken.append(QRectF(c.x() - r, c.y() - r, 2 * r, 2 * r))
+        for item, kind, where in self.labels:
+            size = item.textItem.boundingRect().size()
+            w, h = size.width(), size.height()
+            best, least = None, float("inf")
+            for centre in self._places(kind, where, w, h, to_px, bounds):
+                rect = QRectF(centre.x() - w / 2, centre.y() - h / 2, w, h)
+                # Beyond the plot's edge counts as crowded as can be: a last resort for a name.
+                crowd = sum(_area(rect.intersected(t)) for t in taken) + (0 if bounds.contains(rect) else 1e9)
+                if kind == "point":
+                    crowd += self.LINE_COST * sum(_crosses(rect, a, b) for a, b in lines)
+                if crowd < least:
+                    best, least = rect, crowd
+                if crowd == 0:
+                    break
+            if least > 0 and kind == "line":
+                item.setVisible(False)
+                continue
+            item.setVisible(True)
+            item.setPos(vb.mapSceneToView(best.center()))
+            item.updateTransform(force=True)  # its anchor offset follows the view's scale only when told (a hidden one was not)
+            taken.append(best.adjusted(-self.GAP, -self.GAP, self.GAP, self.GAP))
+
+
+def _area(r: QRectF) -> float:
+    return max(0.0, r.width()) * max(0.0, r.height())
+
+
+def _crosses(rect: QRectF, a: QPointF, b: QPointF) -> bool:
+    """Whether the segment a–b passes through `rect` (tested at a few pixels' spacing)."""
+    steps = max(2, int((b - a).manhattanLength() / 4))
+    return any(rect.contains(a + (b - a) * (k / steps)) for k in range(steps + 1))

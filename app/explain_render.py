@@ -17,41 +17,47 @@ from PySide6.QtCore import QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QFontMetrics, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import (QApplication, QFrame, QGridLayout, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget)
 
-from .explain_plots import MARKERS, PLOT_H, SERIES_COLORS, SPARE_MARKERS, SYMBOL_CHARS, StillPlot, class_color, label_rows, with_legend
+from .explain_plots import (MARKERS, PLOT_H, SERIES_COLORS, SPARE_MARKERS, SYMBOL_CHARS, MapLabels, StillPlot, class_color, label_rows,
+                            with_legend)
 from .query_panel import ConfidenceBars
 
 THUMB = 52  # support thumbnails in a support-weights part
 SMALL_IMAGE = 64  # an Images part's pictures are scaled to this height
 MAX_CELL_LABELS = 100  # a heat map with more cells than this shows colours only (the numbers would not fit)
+CARD_SLACK = 6  # pixels a card keeps between its picture and the view's bottom edge
 
 
 # -- one function per part kind: (part, context) -> widget ---------------------------------------
 
+MAP_H = PLOT_H + 110  # a map's height where the view has room: space between the labelled points
+MIN_MAP_H = 170  # … and where it has not (a short window): still a map
+MARKER_PX = {"prototype": 18, "query": 18}  # a marker's diameter by kind; other kinds: SMALL_MARKER_PX
+SMALL_MARKER_PX = 10
+
+
 def draw_points(part, ctx: "RenderContext") -> QWidget:
-    plot = StillPlot(PLOT_H + 110)  # a map: room between the labelled points
+    plot = StillPlot(MAP_H)
     text = plot.palette().color(QPalette.ColorRole.Text)
+    base = plot.palette().color(QPalette.ColorRole.Base)
     plot.setLabel("bottom", part.axes[0] or "")
     plot.setLabel("left", part.axes[1] or "")
     x, y = np.asarray(part.x, float), np.asarray(part.y, float)
-    # Links under the points: lines, each labelled with its value at its middle.
+    # The range is the points' own (the labels, placed in pixels, must not move it).
+    for axis, v in (("x", x), ("y", y)):
+        lo, hi = (float(v.min()), float(v.max())) if len(v) else (0.0, 1.0)
+        pad = 0.12 * (hi - lo) if hi > lo else 1.0
+        (plot.setXRange if axis == "x" else plot.setYRange)(lo - pad, hi + pad, padding=0)
+    plot.disableAutoRange()
+    size = [MARKER_PX.get(kind, SMALL_MARKER_PX) for kind in part.kind_of]
+    labels = MapLabels(plot, [(x[k], y[k], size[k]) for k in range(len(x))], [((x[i], y[i]), (x[j], y[j])) for i, j, _ in part.links])
+    # Links under the points: dashed lines, each with its value along it, in its far end's colour
+    # (lines that overlap still say which number is whose).
     if part.links:
         xs, ys = [], []
         for i, j, _ in part.links:
             xs += [x[i], x[j]]
             ys += [y[i], y[j]]
         plot.addItem(pg.PlotCurveItem(np.array(xs), np.array(ys), connect="pairs", pen=pg.mkPen(text, width=1, style=Qt.PenStyle.DashLine)))
-        x_span, y_span = float(np.ptp(x)) or 1.0, float(np.ptp(y)) or 1.0
-        placed: list[tuple[float, float]] = []
-        for i, j, v in part.links:
-            # Nearer the far end than the middle: links fanning out of one point (the query's to
-            # every prototype) would otherwise stack their numbers where they are close together.
-            px, py = x[i] + 0.62 * (x[j] - x[i]), y[i] + 0.62 * (y[j] - y[i])
-            if any(abs(px - qx) < 0.1 * x_span and abs(py - qy) < 0.08 * y_span for qx, qy in placed):
-                continue  # it would cover a number already written: that cluster's lines are already labelled
-            placed.append((px, py))
-            t = pg.TextItem(f"{v:.3g}", color=text, anchor=(0.5, 0.5), fill=pg.mkBrush(plot.palette().color(QPalette.ColorRole.Base)))
-            t.setPos(px, py)
-            plot.addItem(t)
     legend: list[tuple[QColor | None, str, str]] = []
     spare = iter(SPARE_MARKERS)
     markers = dict(MARKERS)
@@ -59,29 +65,35 @@ def draw_points(part, ctx: "RenderContext") -> QWidget:
         if kind not in markers:
             markers[kind] = next(spare, "o")
         idx = [k for k, kk in enumerate(part.kind_of) if kk == kind]
-        big = kind in ("prototype", "query")
+        big = kind in MARKER_PX
         brushes = [pg.mkBrush(class_color(part.group[k])) for k in idx]
         query = kind == "query"
-        item = pg.ScatterPlotItem(x[idx], y[idx], symbol=markers[kind], size=18 if big else 10,
+        item = pg.ScatterPlotItem(x[idx], y[idx], symbol=markers[kind], size=MARKER_PX.get(kind, SMALL_MARKER_PX),
                                   brush=brushes if not query else pg.mkBrush(text), pen=pg.mkPen(text if not query else "w", width=1.5 if big else 0.5))
         plot.addItem(item)
         # The legend shows the marker in the text colour: the colour means the class, not the kind.
         legend.append((None, SYMBOL_CHARS.get(markers[kind], "●"), kind))
-    mid_x = (x.min() + x.max()) / 2 if len(x) else 0.0
-    for k, label in enumerate(part.labels):
-        if label and part.kind_of[k] != "support":  # support points are many; their colour says their class
-            # Towards the middle of the plot, so a label never runs off its edge; the query's below its marker.
-            # (a little beyond 0 or 1: clear of the marker itself)
-            anchor = (-0.06 if x[k] <= mid_x else 1.06, -0.1 if part.kind_of[k] == "query" else 1.1)
-            t = pg.TextItem(label, color=class_color(part.group[k]) if part.group[k] >= 0 else text, anchor=anchor)
-            t.setPos(x[k], y[k])
-            plot.addItem(t)
+    # Names first (the query's, then the others in order), then the lines' numbers where room is left.
+    named = [k for k, label in enumerate(part.labels) if label and part.kind_of[k] != "support"]  # support points are many; their colour says their class
+    for k in sorted(named, key=lambda k: part.kind_of[k] != "query"):
+        t = pg.TextItem(part.labels[k], color=class_color(part.group[k]) if part.group[k] >= 0 else text, anchor=(0.5, 0.5))
+        plot.addItem(t)
+        labels.add_point_label(t, x[k], y[k], size[k], below_first=part.kind_of[k] == "query")
+    for i, j, v in part.links:
+        t = pg.TextItem(f"{v:.3g}", color=class_color(part.group[j]) if part.group[j] >= 0 else text, anchor=(0.5, 0.5), fill=pg.mkBrush(base))
+        plot.addItem(t)
+        labels.add_line_label(t, (x[i], y[i]), (x[j], y[j]), size[j])
     if ctx.classes and any(g >= 0 for g in part.group):
         for g in sorted({g for g in part.group if g >= 0}):
             if g < len(ctx.classes):
                 legend.append((class_color(g), "■", ctx.classes[g]))
-    plot.getViewBox().setDefaultPadding(0.12)
-    return with_legend(plot, legend)
+    box = with_legend(plot, legend)
+    if ctx.body_height is not None:  # the view's height is known: the map with its legend fits in it
+        legend_h = box.legend.heightForWidth(ctx.width) + box.layout().spacing() if box.legend is not None else 0
+        plot.setFixedHeight(int(max(MIN_MAP_H, min(MAP_H, ctx.body_height - legend_h))))
+    plot.labels = labels  # kept with the plot: it places the labels again when the plot's size changes
+    labels.place()
+    return box
 
 
 def draw_matrix(part, ctx: "RenderContext") -> QWidget:
@@ -289,9 +301,12 @@ class RenderContext:
     """What a part refers to but does not hold: the class names, each support example's class and
     the user's support images (PNG bytes, in the support set's order) for their thumbnails."""
 
-    def __init__(self, classes: Sequence[str], support_labels: Sequence[int], support_pngs: Sequence[bytes] = (), width: int = 420):
+    def __init__(self, classes: Sequence[str], support_labels: Sequence[int], support_pngs: Sequence[bytes] = (), width: int = 420,
+                 height: int | None = None):
         self.classes, self.support_labels, self.support_pngs = list(classes), list(support_labels), list(support_pngs)
         self.width = width  # about how wide a plot will be (pixels): decides how many axis labels fit
+        self.height = height  # how tall the view shows at once (None: it does not scroll, there is room)
+        self.body_height: int | None = None  # of it, what is left for the part being drawn under its title (part_card)
 
     def support_thumb(self, k: int) -> QPixmap:
         pm = QPixmap(THUMB, THUMB)
@@ -317,6 +332,9 @@ def part_card(part, ctx: RenderContext) -> QFrame:
     title.setObjectName("heading")
     title.setWordWrap(True)
     lay.addWidget(title)
+    if ctx.height is not None:  # a part that fits its height to the view (a map) knows what is left under the title
+        m = lay.contentsMargins()
+        ctx.body_height = ctx.height - m.top() - m.bottom() - title.heightForWidth(ctx.width) - lay.spacing() - CARD_SLACK
     kind = getattr(part, "kind", "")
     draw = RENDERERS.get(kind)
     try:
@@ -351,6 +369,7 @@ class ExplanationView(QWidget):
         self.cards: list[QFrame] = []
         self.plot_width: int | None = None  # how wide the plots will be, when the view cannot tell yet (not laid out)
         self._drawn_width = 0
+        self._drawn_height: int | None = None
         self._shown_args: tuple = ((), None)
         self._redraw = QTimer(self, singleShot=True, interval=200)
         self._redraw.timeout.connect(self._draw_again)
@@ -423,8 +442,8 @@ class ExplanationView(QWidget):
             w.setVisible(True)
         self.summary.setVisible(bool(e.summary))
         self._shown_args = (support_pngs, heading)
-        self._drawn_width = self._width()
-        ctx = RenderContext(e.classes, e.support_labels, support_pngs, self._drawn_width)
+        self._drawn_width, self._drawn_height = self._width(), self._height()
+        ctx = RenderContext(e.classes, e.support_labels, support_pngs, self._drawn_width, self._drawn_height)
         for part in e.parts:
             card = part_card(part, ctx)
             self.column.insertWidget(self.column.count() - 1, card)  # before the stretch
@@ -435,11 +454,16 @@ class ExplanationView(QWidget):
         width = self.plot_width or (self.scroll.viewport().width() if self.scroll is not None else self.width()) - 30
         return max(300, width)
 
+    def _height(self) -> int | None:
+        """How tall the view shows at once (None: a container scrolls it, as Compare's columns)."""
+        return self.scroll.viewport().height() if self.scroll is not None else None
+
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        # The parts are laid out for a width (how many thumbnails a row holds, which axis names fit):
-        # after the person widens or narrows the panel, draw them again for the new one.
-        if self.explanation is not None and abs(self._width() - self._drawn_width) > 40:
+        # The parts are laid out for a size (how many thumbnails a row holds, which axis names fit,
+        # how tall a map is): after the person resizes the panel, draw them again for the new one.
+        height_changed = self._drawn_height is not None and abs((self._height() or 0) - self._drawn_height) > 40
+        if self.explanation is not None and (abs(self._width() - self._drawn_width) > 40 or height_changed):
             self._redraw.start()
 
     def _draw_again(self) -> None:

@@ -1,11 +1,13 @@
-"""One model, one figure per measure, everywhere the Studio shows it: every accuracy names what it
-measured (ways × shots, which data, how many episodes); after Stop the window says which model is
-in use and why, and forgets it when it is old news; runs ended in the same minute get names of
-their own."""
+"""What a new user reads in the Studio, through real events: one model shows one figure per measure
+everywhere, and every accuracy names what it measured (ways × shots, which data, how many
+episodes); after Stop the window says which model is in use and why, and forgets it when it is old
+news; runs ended in the same minute get names of their own; at 1366×768 the Inside view's map fits
+and its labels cover neither each other nor a marker."""
 from __future__ import annotations
 
 import re
 
+import pytest
 from PySide6.QtCore import QEvent, QPoint, Qt
 from PySide6.QtGui import QHelpEvent
 from PySide6.QtWidgets import QApplication, QToolBar, QToolTip
@@ -187,3 +189,90 @@ def test_runs_ended_in_the_same_minute_get_names_of_their_own(window, qtbot, mon
     print(f"\nnames: {names}")
     assert len(names) == 2 and len(set(names)) == 2
     assert sorted(names) == ["Prototypical Networks 2026-12-07 15:08", "Prototypical Networks 2026-12-07 15:08 (2)"]
+
+
+# -- the Inside view at 1366×768 ------------------------------------------------------------------
+INSIDE_VIEW = (476, 292)  # the Inside tab's explanation area in a 1366×768 window (its scroll viewport)
+
+
+def _explained(qtbot, algorithm: str):
+    """An explanation view alone, the Inside tab's size at 1366×768, showing how the shipped starter
+    of `algorithm` classifies a drawn X among five drawn classes (two alike pairs: crowded maps)."""
+    import core
+
+    from apphelpers import glyph_png
+
+    from app.explain_render import ExplanationView
+
+    models = core.starter_models()
+    if algorithm not in models:
+        pytest.skip(f"no {algorithm} starter model is shipped")
+    learner, _ = core.load_checkpoint(models[algorithm], "cpu")
+    support = [glyph_png(c, s) for c in range(5) for s in range(2)]
+    [explanation] = core.explain_images(learner, support, [c for c in range(5) for _ in range(2)], [glyph_png(1, 7)], list("ABCDE"))
+    view = ExplanationView()
+    qtbot.addWidget(view)
+    view.resize(*INSIDE_VIEW)
+    view.show()
+    qtbot.waitExposed(view)
+    view.resize(view.width() + (INSIDE_VIEW[0] - view.scroll.viewport().width()), view.height() + (INSIDE_VIEW[1] - view.scroll.viewport().height()))
+    view.show_explanation(explanation, support)
+    for _ in range(3):  # the new cards' layout, then the scroll range it sets
+        QApplication.sendPostedEvents()
+        QApplication.processEvents()
+    [card] = [c for c in view.cards if c.kind == "points"]
+    return view, card
+
+
+def test_the_embedding_map_fits_the_inside_view_of_a_1366_by_768_window(qtbot):
+    """Scrolled to, the map shows whole — its title, legend and plot — without scrolling on."""
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QWheelEvent
+
+    view, card = _explained(qtbot, "protonet")
+    viewport = view.scroll.viewport()
+    bar = view.scroll.verticalScrollBar()
+    for _ in range(100):  # wheel down until the map's card is at the top, or the column's end
+        if card.mapTo(viewport, QPoint(0, 0)).y() <= 0 or bar.value() == bar.maximum():
+            break
+        at = QPointF(viewport.width() / 2, viewport.height() / 2)  # the wheel, over the view
+        QApplication.sendEvent(viewport, QWheelEvent(at, viewport.mapToGlobal(at), QPoint(0, 0), QPoint(0, -120), Qt.MouseButton.NoButton,
+                                                     Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False))
+    assert bar.value() > 0, "the wheel scrolled the view"
+    plot = card.body.plot
+    top, bottom = card.mapTo(viewport, QPoint(0, 0)).y(), plot.mapTo(viewport, QPoint(0, plot.height())).y()
+    print(f"\nviewport {viewport.height()} px; the map from its title to its plot's bottom: {bottom - top} px (plot {plot.height()} px)")
+    assert bottom - top <= viewport.height()
+    assert plot.height() >= 150  # still a map
+
+
+def _label_and_marker_rects(plot):
+    """(visible labels as (text, scene rect), markers as scene rects) of a map."""
+    import pyqtgraph as pg
+    from PySide6.QtCore import QRectF
+
+    plot.grab()  # painted as on screen: a label's place in the scene follows the view's scale when drawn
+    vb = plot.getViewBox()
+    labels = [(t.textItem.toPlainText(), t.sceneBoundingRect()) for t in vb.addedItems if isinstance(t, pg.TextItem) and t.isVisible()]
+    markers = []
+    for scatter in (i for i in vb.addedItems if isinstance(i, pg.ScatterPlotItem)):
+        for spot in scatter.points():
+            c, r = vb.mapViewToScene(spot.pos()), spot.size() / 2
+            markers.append(QRectF(c.x() - r, c.y() - r, 2 * r, 2 * r))
+    return labels, markers
+
+
+@pytest.mark.parametrize("algorithm", ["protonet", "metanet"])
+def test_map_labels_cover_no_other_label_and_no_marker(qtbot, algorithm):
+    """ProtoNet's prototype names (A and D, B and E drawn alike: their prototypes coincide) and the
+    lines' numbers; Meta Networks' numbers next to the query's marker."""
+    view, card = _explained(qtbot, algorithm)
+    labels, markers = _label_and_marker_rects(card.body.plot)
+    print("\n" + ", ".join(f"{text!r} at ({r.x():.0f}, {r.y():.0f})" for text, r in labels))
+    overlap = lambda a, b: a.intersected(b).width() > 1 and a.intersected(b).height() > 1  # noqa: E731
+    for k, (text, rect) in enumerate(labels):
+        assert not any(overlap(rect, other) for _, other in labels[k + 1:]), f"{text!r} overlaps another label"
+        assert not any(overlap(rect, m) for m in markers), f"{text!r} covers a marker"
+    part = view.explanation.parts[view.cards.index(card)]
+    names = {label for label, kind in zip(part.labels, part.kind_of) if label and kind != "support"}
+    assert names <= {text for text, _ in labels}, "every prototype's and the query's name shows"
