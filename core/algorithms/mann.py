@@ -60,9 +60,11 @@ label slots, renormalised.
 
 Explanation (`explain_parts`): the same support sequence and query step, traced (`run(trace=...)`):
 the write weights (all heads together), read weights (the heads' mean, a distribution) and usage
-over the memory rows at every step, and the query's read weights. The heads write every least-used
-row alike, so those rows are copies; the pictures show each set of copies as one column, and the
-rows they leave out added up in a last column, so every step's read weights still add up to 1.
+over the memory rows at every step, and the query's read weights added up by class (each row
+counted for the support image that wrote it most; the rows the query's own step wrote, which its
+read always matches best, are left out and counted in the caption). The heads write every
+least-used row alike, so those rows are copies; the pictures show each set of copies as one column,
+and the rows they leave out added up in a last column, so every step's read weights still add up to 1.
 """
 from __future__ import annotations
 
@@ -327,7 +329,7 @@ class MANN(MetaLearner):
         try:
             with torch.no_grad():
                 order, state, last_label = self.read_support(support_x, support_y, trace)
-                self.query_step(query_x, state, last_label, n_way, trace)
+                predicted = int(self.query_step(query_x, state, last_label, n_way, trace)[0].argmax())
         finally:
             self.train(was_training)
         # Summed over the heads, the write weights are what each row gains: M_t(i) += Σ_h w^w_t,h(i) k_t,h.
@@ -346,17 +348,22 @@ class MANN(MetaLearner):
         def added_up(values: torch.Tensor) -> torch.Tensor:  # [T, slots] -> one column per group, then the hidden rows
             return torch.stack([values[:, g].sum(1) for g in shown + ([hidden] if hidden else [])], dim=1)
 
-        def writer(rows: list[int]) -> str:  # who wrote a group most: the step of its largest write
-            col = written[:, rows[0]]
-            if float(col.max()) < 0.05:
-                return "hardly written"
-            t = int(col.argmax())
-            return "the query" if t == len(step_labels) else classes[step_labels[t]]
+        # Whose a row is: the step that wrote it most (None: hardly written). The query's own step
+        # writes too, and MANN reads after it writes, so the query's read always lands most on its
+        # own fresh rows: they hold its own key, no class, and explain nothing of its answer.
+        query_step = len(step_labels)
+        owner = [None if float(written[:, r].max()) < 0.05 else int(written[:, r].argmax()) for r in range(written.shape[1])]
+        lands = read[-1]
+        by_class = [sum(float(lands[r]) for r, t in enumerate(owner) if t is not None and t < query_step and step_labels[t] == c)
+                    for c in range(n_way)]
+        own = sum(float(lands[r]) for r, t in enumerate(owner) if t == query_step)
+        unwritten = sum(float(lands[r]) for r, t in enumerate(owner) if t is None)
+        top = max(range(n_way), key=lambda c: by_class[c])
+        answer = (f"and answers {classes[predicted]}" if top == predicted else
+                  f"yet answers {classes[predicted]}: its answer comes from what it read and what its controller holds")
 
         from ..explanation import Bars, Matrix
 
-        lands = added_up(read[-1:])[0]
-        top = max(range(len(shown)), key=lambda c: float(lands[c]) / len(shown[c]))  # row for row: a big group adds up many small weights
         rest = f" The other {len(hidden)} rows are added up in the last column." if hidden else ""
         copies = " Rows written together are copies, shown as one column." if any(len(g) > 1 for g in shown) else ""
         return [
@@ -369,10 +376,11 @@ class MANN(MetaLearner):
             Matrix("Memory usage", f"How much each row (one row of a column) has been used: reading or writing raises it, and it fades "
                    f"by {self.hparams.gamma:g} a step; the least-used rows are cleared and written next.",
                    torch.stack([usage[:, g].mean(1) for g in shown], dim=1), steps, columns[: len(shown)], "usage", vmin=0.0),
-            Bars("Where the query's read lands", "The query's read weights over the memory's rows, each named by the image that "
-                 f"wrote it most (the query's own step writes too). Row for row, it read most from {columns[top]} ({writer(shown[top])}); "
-                 "its answer comes from what it read and what its controller holds.",
-                 [f"{c} ({writer(g)})" for c, g in zip(columns, shown)] + columns[len(shown):], {"read weight": lands}, "read weight"),
+            Bars("Where the query's read lands, by class", "The query's read weights on the rows each class's support images wrote "
+                 f"(a row counts for the image that wrote it most). Of these it read most from {classes[top]}'s rows "
+                 f"({by_class[top]:.2f}) {answer}. Left out: {own:.2f} on the rows the query wrote itself just before reading "
+                 f"(its own key matches them best; they hold no class) and {unwritten:.2f} on rows hardly written.",
+                 list(classes), {"read weight": by_class}, "read weight"),
         ]
 
     def _row_groups(self, written: torch.Tensor, read: torch.Tensor, usage: torch.Tensor) -> list[list[int]]:
