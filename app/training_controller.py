@@ -133,12 +133,12 @@ class TrainingController(QObject):
                 # latest is now this run: name the model in use, or it would change unasked.
                 self.project.set_model_file(str(self.library.path(previous.id)))
             scored = f"scored {accuracy_text(entry)}" if entry.val_accuracy is not None else "has no figure (its quick validation was skipped)"
-            self.model_note = (previous.id, "still in use: the run you stopped scored lower and is kept in Models, not used")
-            self.record_note = (previous.id, f"Not in use: the run you stopped after {plural(entry.steps, 'step')} {scored}. A stopped run "
-                                             "replaces the model in use only when its figure is at least as high, so it is kept in Models "
-                                             "(pick it there to use it). Shown here: the model in use.")
+            # The status bar is shared with messages: its words stay short, the panel says the rest.
+            self.model_note = (previous.id, "still in use: the stopped run scored lower and is only kept in Models")
+            self.record_note = (previous.id, f"Not in use: the run you stopped after {plural(entry.steps, 'step')} {scored}; a stopped run "
+                                             "replaces the model in use only if it scores at least as well. It is kept in Models.")
             self._show_model_in_use = True
-            self.status.emit(f"The run you stopped is saved in Models: {entry.name}", 5000)
+            self.status.emit("Stopped run saved in Models", 5000)
         self.modelsChanged.emit()
 
     @staticmethod

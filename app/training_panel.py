@@ -170,8 +170,8 @@ class TrainingPanel(QWidget):
         curve = ""
         if own_validation and self.val:
             measure = measure_words(int(config.get("n_way", 0)), int(config.get("k_shot", 0)), "", int(config.get("val_episodes") or 0))
-            curve = f"; validation while training (green points): {self.val[-1]:.1%} · {measure}"
-        self.stats.setText(f"{name}{f': {figure}' if figure else ''}. Meta-trained {fmt_count(done)} steps, {fmt_count(episodes)} "
+            curve = f"; validation (green points): {self.val[-1]:.1%} · {measure}"
+        self.stats.setText(f"{name}{f': {figure}' if figure else ''}. {fmt_count(done)} steps, {fmt_count(episodes)} "
                            f"episodes in {core.fmt_duration(record.get('elapsed_s'))}{source}{curve}.")
 
     def start(self, title: str, total_steps: int, validation: tuple[int, int, str, int] | None = None) -> None:

@@ -71,7 +71,7 @@ def test_a_stopped_run_is_kept_and_validated_but_does_not_replace_a_better_model
     label = window.model_label.text()
     print(f"\nmodel label: {label}")
     assert label.startswith(f"Model: {good.name}, val. 99.0%")
-    assert "still in use: the run you stopped scored lower and is kept in Models, not used" in label
+    assert "still in use: the stopped run scored lower and is only kept in Models" in label
     # The Models tab shows both; the model in use is the bold row; Steps marks the stopped one.
     rows = {window.models_tab.tree.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole): window.models_tab.tree.topLevelItem(i) for i in range(2)}
     assert rows[stopped.id].text(5) == f"{steps} · stopped" and rows[good.id].text(5) == "55"

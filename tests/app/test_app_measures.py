@@ -149,7 +149,7 @@ def test_after_stop_the_window_says_which_model_is_in_use_and_why_until_that_is_
     label = window.model_label.text()
     print(f"\nstatus bar: {label}")
     assert label.startswith(f"Model: {starter.name}, {accuracy_text(starter)} — still in use")
-    assert "kept:" not in label and "run you stopped" in label
+    assert "kept:" not in label and "the stopped run scored lower and is only kept in Models" in label
     # The panel shows the model in use (not the stopped run's curves), and a line says why.
     _pump_until(lambda: window.training.stats.text().startswith(starter.name))
     note = window.training.note
