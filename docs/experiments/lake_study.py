@@ -31,9 +31,15 @@ from core.stats import mean_ci95
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "omniglot"
 
 
-def within_alphabet(learner, source, episodes: int, way: int = 20, query: int = 5) -> tuple[float, float]:
+def within_alphabet(learner, source, episodes: int, way: int = 20, query: int = 5) -> list[float]:
+    """Per-episode accuracies on the same `episodes` episodes for every model (paired)."""
     sampler = EpisodeSampler(source, way, 1, query, seed=TEST_SEED, within="group")
-    return mean_ci95([episode_accuracy(learner, sampler.episode(i), each_query=True) for i in range(episodes)])
+    return [episode_accuracy(learner, sampler.episode(i), each_query=True) for i in range(episodes)]
+
+
+def paired(a: list[float], b: list[float]) -> tuple[float, float]:
+    """Mean and 95% CI of b − a over the same episodes: far tighter than either CI alone."""
+    return mean_ci95([y - x for x, y in zip(a, b)])
 
 
 def main() -> int:
@@ -45,6 +51,7 @@ def main() -> int:
     p.add_argument("--json", help="append one JSON line per (checkpoint, views) here")
     args = p.parse_args()
     runs = read_lake_runs(Path(args.data) / "official" / "all_runs.zip")
+    first = None  # the first (checkpoint, views)'s per-episode accuracies: the others are paired with it
     for path in args.checkpoints:
         learner, data = load_checkpoint(path, "cpu")
         source = omniglot(args.data, "evaluation", rotations=False, spec=learner.spec)
@@ -56,14 +63,19 @@ def main() -> int:
                 continue
             t0 = time.perf_counter()
             lake = evaluate_lake_runs(learner, runs)
-            mean, ci = within_alphabet(learner, source, args.episodes)
+            per_episode = within_alphabet(learner, source, args.episodes)
+            mean, ci = mean_ci95(per_episode)
+            first = first or (f"{path} views={views}", per_episode)
+            diff, diff_ci = paired(first[1], per_episode)
             row = {"checkpoint": path, "views": views, "lake_correct": lake.correct, "lake_total": lake.total,
                    "lake": round(100 * lake.accuracy, 2), "within20": round(100 * mean, 2), "within20_ci95": round(100 * ci, 2),
                    "steps": trainer.get("step"), "train_s": round(float(trainer.get("train_s", 0)), 0),
-                   "source": trainer.get("source"), "size": list(learner.spec.size), "eval_s": round(time.perf_counter() - t0, 1)}
+                   "source": trainer.get("source"), "size": list(learner.spec.size), "eval_s": round(time.perf_counter() - t0, 1),
+                   "versus": first[0], "within20_diff": round(100 * diff, 2), "within20_diff_ci95": round(100 * diff_ci, 2),
+                   "per_episode": [round(a, 4) for a in per_episode]}
             print(f"{path} views={views}: Lake {row['lake']:.2f}% ({lake.correct} / {lake.total}); within-alphabet 20-way "
                   f"{row['within20']:.2f} ± {row['within20_ci95']:.2f}% ({args.episodes} episodes); {row['steps']} steps, "
-                  f"{row['train_s']:.0f} s training", flush=True)
+                  f"{row['train_s']:.0f} s training; vs {first[0]}: {row['within20_diff']:+.2f} ± {row['within20_diff_ci95']:.2f}", flush=True)
             if args.json:
                 with open(args.json, "a") as fh:
                     fh.write(json.dumps(row) + "\n")
