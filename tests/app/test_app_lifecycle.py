@@ -52,11 +52,15 @@ def test_a_stopped_run_is_kept_and_validated_but_does_not_replace_a_better_model
     good = _import_model(window, tiny_checkpoint, val_accuracy=0.99)
     _start_tiny(window)
     _wait_steps(window, qtbot)
+    # The run's last progress, as it ends: then the panel goes back to the model in use's record.
+    ended = []
+    window.runs.runningChanged.connect(lambda running: running or ended.append(dict(window.training.last)))
     stop = window.findChild(QToolBar, "mainToolbar").widgetForAction(window.stop_act)
     qtbot.mouseClick(stop, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.session is None, timeout=60_000)
-    steps = window.training.last["step"]
-    assert window.training.last["status"] == "cancelled"
+    [last] = ended
+    steps = last["step"]
+    assert last["status"] == "cancelled"
 
     # Kept in the library, labelled stopped with its step count, with a figure of its own.
     [stopped] = [e for e in window.library.entries() if e.id != good.id]
