@@ -48,16 +48,24 @@ class Classifier(QObject):
         self.live_timer = QTimer(self, singleShot=True, interval=LIVE_MS)
         self.live_timer.timeout.connect(self.classify_live)
         self.auto_classify_timer = QTimer(self, singleShot=True, interval=100)
-        self.auto_classify_timer.timeout.connect(lambda: self.classify(quiet=True))
+        self.auto_classify_timer.timeout.connect(self._auto_classify)
         query.classifyRequested.connect(lambda: self.classify())
         query.liveChanged.connect(lambda: self.live_timer.isActive() or self.live_timer.start())
         project.queriesChanged.connect(self.maybe_auto_classify)
         project.classesChanged.connect(self.maybe_auto_classify)
 
     def maybe_auto_classify(self) -> None:
-        if self.core_ready() and self.current_model() is not None and self.project.validity()[0] and self.project.queries:
-            if any(s.id not in self.query.results for s in self.project.queries):
-                self.auto_classify_timer.start()
+        if self.core_ready() and self.current_model() is not None and self.project.validity()[0] and self._unanswered():
+            self.auto_classify_timer.start()
+
+    def _unanswered(self) -> bool:
+        return any(s.id not in self.query.results for s in self.project.queries)
+
+    def _auto_classify(self) -> None:
+        # Asked again when the timer fires: a Classify click meanwhile may already have answered
+        # every query (on a busy machine the timer can fire after that job's result).
+        if self._unanswered():
+            self.classify(quiet=True)
 
     def classify(self, quiet: bool = False) -> None:
         """Adapt on the support set and classify every query (and the live drawing), off the GUI thread."""
