@@ -86,16 +86,26 @@ def _click_stop_after(window, qtbot, steps: int = 5) -> None:
     _pump_until(lambda: window.session is None)
 
 
-def test_the_shipped_starter_shows_one_figure_per_measure_everywhere_each_named(make_window, qtbot):
+@pytest.mark.parametrize("model_id, figures", [
+    ("starter-protonet", 2),  # its test figure, and its record's validation points
+    ("starter-handwriting", 1),  # Lake's 20 runs; trained without validation, so no points
+])
+def test_the_shipped_starter_shows_one_figure_per_measure_everywhere_each_named(make_window, qtbot, model_id, figures):
     """The status bar, the training panel and the Models tab's cell and tooltip: the starter's test
     figure and its measure alike in each; the validation points of its record name theirs."""
     from test_app_rough_edges import _pump_until
+    from test_app_training import _use_model_from_models_tab
 
-    from app.library import DEFAULT_STARTERS, accuracy_figure, accuracy_text
+    import core
+    from app.library import DEFAULT_STARTERS, STARTER_PREFIX, accuracy_figure, accuracy_text
 
+    if model_id.removeprefix(STARTER_PREFIX) not in core.starter_models():
+        pytest.skip(f"{model_id} is not shipped")
     window = make_window(starters=DEFAULT_STARTERS)
+    if window.current_model().id != model_id:
+        _use_model_from_models_tab(window, model_id)
     entry = window.current_model()
-    assert entry is not None and entry.starter
+    assert entry is not None and entry.starter and entry.id == model_id
     _pump_until(lambda: window.training.stats.text().startswith(entry.name))  # its training record, read on the job thread
     text = accuracy_text(entry)
     places = _places(window, entry)
@@ -104,7 +114,7 @@ def test_the_shipped_starter_shows_one_figure_per_measure_everywhere_each_named(
     tree = window.models_tab.tree
     assert tree.headerItem().text(4) == "Accuracy"  # not "Val. acc.": a starter's figure is a test
     assert places["Models cell"] == accuracy_figure(entry)
-    assert len(_figures(places["training panel"])) == 2  # the model's figure, and its record's validation points, each named
+    assert len(_figures(places["training panel"])) == figures  # the model's figure, and its record's validation points, each named
 
 
 def test_a_persons_own_model_names_its_validation_everywhere(make_window, qtbot):

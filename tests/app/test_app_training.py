@@ -139,6 +139,8 @@ def _use_model_from_models_tab(window, entry_id: str) -> None:
     QTest.qWait(50)  # let the tab lay out before aiming at a cell
     [item] = [tree.topLevelItem(i) for i in range(tree.topLevelItemCount())
               if tree.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole) == entry_id]
+    tree.scrollToItem(item)  # a long list (eleven starter models) puts it below the fold: scroll, as a person would
+    QTest.qWait(20)
     rect = tree.visualItemRect(item)
     QTest.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
                      QPoint(tree.header().sectionViewportPosition(0) + 5, rect.center().y()))  # the name: always shown

@@ -30,7 +30,8 @@ def test_the_shipped_starter_files_match_their_manifest():
     assert "Omniglot" in manifest["attribution"] and "MIT" in manifest["attribution"]
     for name, entry in manifest["models"].items():
         data = read_checkpoint(starter.starter_dir() / entry["file"])
-        assert data["algorithm"] == name and not data.get("optim")  # weights and record, no optimizer state
+        assert data["algorithm"] == entry["algorithm"] == starter.RECIPES[name].algorithm  # a named recipe's key is not its algorithm
+        assert not data.get("optim")  # weights and record, no optimizer state
         # Small: its float32 weights and its training record (under 1 MB even for MANN's 35,039
         # steps), nothing else. The Conv-4 models are ~0.5 MB; MANN's 680k weights alone are 2.7 MB.
         weights = sum(t.numel() * 4 for t in data["model"].values())
