@@ -199,8 +199,7 @@ def _eval_lake_runs(learner, args, t0: float) -> int:
     if trained_on and not trained_on.startswith("Omniglot background"):
         print(f"note: trained on {trained_on}, not on the background alphabets alone; Lake's protocol allows only those, "
               "so this figure does not compare with the published ones")
-    result = evaluate_lake_runs(learner, runs, on_run=lambda i, r: print(
-        f"  {r.name}  {r.correct:>3} / {r.total:<3} error {100 * r.error:5.1f}%", flush=True))
+    result = evaluate_lake_runs(learner, runs, on_run=lambda i, r: print(f"  {r.line()}", flush=True))
     print(f"{result.headline()} in {time.perf_counter() - t0:.0f} s")
     if len(runs) == 20:
         print("published on these 400 test images: " + ", ".join(f"{who} {acc:.1f}%" for who, acc in PUBLISHED.items()))

@@ -55,6 +55,9 @@ class RunScore:
     def error(self) -> float:
         return 1.0 - self.correct / self.total if self.total else float("nan")
 
+    def line(self) -> str:
+        return f"{self.name}  {self.correct:>3} / {self.total:<3} error {100 * self.error:5.1f}%"
+
 
 @dataclass
 class LakeResult:
@@ -81,9 +84,6 @@ class LakeResult:
         return (f"Lake's {len(self.runs)} runs: {100 * self.accuracy:.2f}% ({self.correct} / {self.total}), "
                 f"error {100 * (1 - self.accuracy):.2f}%; 95% CI {100 * lo:.1f}–{100 * hi:.1f}% (Wilson, over the test images)")
 
-    def table(self) -> str:
-        lines = [f"{r.name}  {r.correct:>3} / {r.total:<3} error {100 * r.error:5.1f}%" for r in self.runs]
-        return "\n".join(lines)
 
 
 def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
