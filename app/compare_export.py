@@ -28,7 +28,7 @@ def tool_button(icon_name: str, text: str, tip: str, slot) -> QToolButton:
 def write_table_with_measure(comp, path: Path) -> None:
     """The results table as `core.Comparison.write_table_csv` writes it, best first, with a last
     column "measure" ("5-way 1-shot · built-in characters · 600 episodes")."""
-    from core import report
+    from core.studies import report
 
     measure = test_measure(comp.config)
     rows = sorted(comp.table_rows(), key=lambda r: -1.0 if r["accuracy"] is None else -r["accuracy"])

@@ -126,7 +126,7 @@ class CompareView(QWidget):
         self.session.failed.connect(self._failed)
         self.session.ended.connect(self._ended)
         self.comparison, self.models = None, {}
-        self._start_display(core.Comparison.from_dict({"format": core.compare.FORMAT, "config": cfg,
+        self._start_display(core.Comparison.from_dict({"format": core.studies.compare.FORMAT, "config": cfg,
                                                        "results": [{"algorithm": n, "title": core.ALGORITHMS[n].title,
                                                                     "family": core.ALGORITHMS[n].family} for n in cfg["algorithms"]]}),
                             running=True)
@@ -298,7 +298,7 @@ class CompareView(QWidget):
 
         if not data:
             self.comparison, self.models = None, {}
-            self._start_display(core.Comparison.from_dict({"format": core.compare.FORMAT, "config": {"algorithms": []}, "results": []}))
+            self._start_display(core.Comparison.from_dict({"format": core.studies.compare.FORMAT, "config": {"algorithms": []}, "results": []}))
             self.setup.progress_label.setText("Not run yet")
             return
         try:

@@ -2,7 +2,7 @@
 
 One folder of `<id>.pt` checkpoints plus `index.json` describing them (name, algorithm, source,
 N/K, validation accuracy, date), so the list shows without importing torch or reading weights.
-Beside them, the starter models the app ships (`core.starter`, `resources/starter/`): listed and
+Beside them, the starter models the app ships (`core.tools.starter`, `resources/starter/`): listed and
 used like the others (an algorithm with no model of the person's own classifies with its starter
 model), checked against their manifest's SHA-256, never deleted — hidden instead, and shown again
 on request.

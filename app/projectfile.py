@@ -39,8 +39,8 @@ SUFFIX = ".fsproj"
 MODEL_NAME = "model.pt"
 COMPARISON_NAME = "comparison.json"
 SWEEP_NAME = "sweep.json"  # the Compare view's shot/way sweep (core.SweepResult.to_dict())
-SWEEP_KIND = "fewshot-sweep"  # its marker (core.sweeping; not imported: the engine loads on the job thread)
-COMPARISON_FORMAT = "fewshot-studio-comparison"  # core.compare.FORMAT (not imported: only the model check needs the engine)
+SWEEP_KIND = "fewshot-sweep"  # its marker (core.studies.sweeping; not imported: the engine loads on the job thread)
+COMPARISON_FORMAT = "fewshot-studio-comparison"  # core.studies.compare.FORMAT (not imported: only the model check needs the engine)
 
 
 # What a member of a project can be, at most. Reading stops at these bounds, whatever the zip says.

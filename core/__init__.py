@@ -2,8 +2,8 @@
 
 Headless by contract (import-linter): nothing here imports Qt, pyqtgraph or `app`.
 This module is the public API the app and scripts use. It is lazy (PEP 562): a name is imported
-from its module on first use, so the torch-free corners (`core.files`, `core.report`,
-`core.explanation`, `core.errors`, `core.starter`'s manifest) can be used without loading torch — the app's GUI thread
+from its module on first use, so the torch-free corners (`core.files`, `core.studies.report`,
+`core.explanation`, `core.errors`, `core.tools.starter`'s manifest) can be used without loading torch — the app's GUI thread
 does, while the engine itself loads on a worker thread.
 """
 from __future__ import annotations
@@ -16,13 +16,13 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     "augment": ("Augmentation",),
     "algorithms": ("ALGORITHMS", "FAMILIES", "Classifier", "MetaLearner", "StepMetrics", "create", "get_algorithm", "hparam_fields", "hparams_from_dict", "register"),
     "checkpoint": ("checkpoint_summary", "learner_from_bytes", "learner_to_bytes", "load_checkpoint", "read_checkpoint", "save_checkpoint", "verify_checkpoint"),
-    "compare": ("AlgoResult", "CompareConfig", "Comparison"),
+    "studies.compare": ("AlgoResult", "CompareConfig", "Comparison"),
     "episodes": ("TEST_SEED", "VAL_SEED", "Episode", "EpisodeSampler"),
-    "episode_grid": ("EpisodeImages", "EpisodeStream", "episode_images", "write_episode_grid"),
+    "studies.episode_grid": ("EpisodeImages", "EpisodeStream", "episode_images", "write_episode_grid"),
     "errors": ("CheckpointError", "CompareError", "ConfigError", "FewShotError", "ImageError", "SourceError", "TrainingDiverged"),
     "evaluation": ("EvalResult", "episode_accuracy", "evaluate"),
     "files": ("IMAGE_SUFFIXES", "atomic_write"),
-    "report": ("fmt_accuracy", "fmt_duration"),
+    "studies.report": ("fmt_accuracy", "fmt_duration"),
     "explaining": ("explain", "explain_files", "explain_images"),
     "pca": ("pca_2d",),
     "explanation": ("PART_KINDS", "Bars", "Curves", "Explanation", "Images", "Matrix", "Part", "Points", "SupportWeights", "Text"),
@@ -30,9 +30,9 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     "inference": ("Predictions", "predict", "predict_files", "probabilities"),
     "inputspec": ("InputSpec", "prepare_image"),
     "sources": ("BUILTIN_SPLITS", "SOURCE_KINDS", "ClassSource", "builtin", "builtin_split", "hold_out_validation", "image_folder", "in_memory", "omniglot", "open_source", "prepare_images"),
-    "starter": ("RECIPES", "read_manifest", "starter_dir", "starter_models"),
+    "tools.starter": ("RECIPES", "read_manifest", "starter_dir", "starter_models"),
     "stats": ("Pairwise", "mean_ci95", "pairwise"),
-    "sweeping": ("Sweep", "SweepConfig", "SweepPoint", "SweepProgress", "SweepResult", "sweep", "way_limit"),
+    "studies.sweeping": ("Sweep", "SweepConfig", "SweepPoint", "SweepProgress", "SweepResult", "sweep", "way_limit"),
     "trainer": ("CancelToken", "Progress", "TrainConfig", "Trainer", "auto_device"),
 }
 _OWNER = {name: module for module, names in _PUBLIC.items() for name in names}
@@ -57,20 +57,20 @@ if TYPE_CHECKING:  # static analysis and editors see every name
     from .lake_runs import LakeResult, LakeRun, evaluate_lake_runs, read_lake_runs
     from .algorithms import ALGORITHMS, FAMILIES, Classifier, MetaLearner, StepMetrics, create, get_algorithm, hparam_fields, hparams_from_dict, register
     from .checkpoint import checkpoint_summary, learner_from_bytes, learner_to_bytes, load_checkpoint, read_checkpoint, save_checkpoint, verify_checkpoint
-    from .compare import AlgoResult, CompareConfig, Comparison
+    from .studies.compare import AlgoResult, CompareConfig, Comparison
     from .episodes import TEST_SEED, VAL_SEED, Episode, EpisodeSampler
-    from .episode_grid import EpisodeImages, EpisodeStream, episode_images, write_episode_grid
+    from .studies.episode_grid import EpisodeImages, EpisodeStream, episode_images, write_episode_grid
     from .errors import CheckpointError, CompareError, ConfigError, FewShotError, ImageError, SourceError, TrainingDiverged
     from .evaluation import EvalResult, episode_accuracy, evaluate
     from .files import IMAGE_SUFFIXES, atomic_write
-    from .report import fmt_accuracy, fmt_duration
+    from .studies.report import fmt_accuracy, fmt_duration
     from .explaining import explain, explain_files, explain_images
     from .pca import pca_2d
     from .explanation import PART_KINDS, Bars, Curves, Explanation, Images, Matrix, Part, Points, SupportWeights, Text
     from .inference import Predictions, predict, predict_files, probabilities
     from .inputspec import InputSpec, prepare_image
     from .sources import BUILTIN_SPLITS, SOURCE_KINDS, ClassSource, builtin, builtin_split, hold_out_validation, image_folder, in_memory, omniglot, open_source, prepare_images
-    from .starter import RECIPES, read_manifest, starter_dir, starter_models
+    from .tools.starter import RECIPES, read_manifest, starter_dir, starter_models
     from .stats import Pairwise, mean_ci95, pairwise
-    from .sweeping import Sweep, SweepConfig, SweepPoint, SweepProgress, SweepResult, sweep, way_limit
+    from .studies.sweeping import Sweep, SweepConfig, SweepPoint, SweepProgress, SweepResult, sweep, way_limit
     from .trainer import CancelToken, Progress, TrainConfig, Trainer, auto_device

@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 
 import core
-from core.cli_support import make_source
+from core.tools.cli_support import make_source
 from tests.conftest import builtin_train_test
 from tests.core.test_catalogue import class_ids
 from tests.core.test_predict import images

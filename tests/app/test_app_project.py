@@ -133,7 +133,7 @@ def _comparison_dict():
 
     results = [{"algorithm": n, "title": core.ALGORITHMS[n].title, "family": core.ALGORITHMS[n].family, "status": "done",
                 "per_episode": [0.4, 0.6, 0.5], "steps": 15} for n in ("protonet", "matching")]
-    data = core.Comparison.from_dict({"format": core.compare.FORMAT, "config": {"algorithms": ["protonet", "matching"]},
+    data = core.Comparison.from_dict({"format": core.studies.compare.FORMAT, "config": {"algorithms": ["protonet", "matching"]},
                                       "results": results}).to_dict()
     data["app"] = {"source": {"kind": "builtin", "folder": ""}}
     return data

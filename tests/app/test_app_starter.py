@@ -17,7 +17,7 @@ from apphelpers import TINY_HPARAMS, fill_support, glyph_png, meta_trained_bytes
 
 
 def write_starter_folder(folder, models: dict[str, bytes]):
-    """A starter folder as `core.starter.build` leaves it: the checkpoints and their manifest."""
+    """A starter folder as `core.tools.starter.build` leaves it: the checkpoints and their manifest."""
     folder.mkdir(parents=True, exist_ok=True)
     entries = {}
     for algorithm, data in models.items():

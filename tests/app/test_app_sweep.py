@@ -65,7 +65,7 @@ def _gate_second_point(monkeypatch, episodes: int):
     Stop lands at a known place whatever the machine's load: one point finished, one begun."""
     import threading
 
-    from core import sweeping
+    from core.studies import sweeping
 
     reached, release = threading.Event(), threading.Event()
     real, calls = sweeping.episode_accuracy, [0]

@@ -104,14 +104,14 @@ def test_tasks_of_different_sizes_fall_back_to_the_loop():
 def test_bench_times_batched_against_the_loop_and_names_both_paths(capsys):
     from argparse import Namespace
 
-    from core.bench import maml_batched_vs_loop
+    from core.tools.bench import maml_batched_vs_loop
 
     speedup = maml_batched_vs_loop("fomaml", queries=1, threads=1, args=Namespace(rounds=1, seconds=0.01), device=torch.device("cpu"))
     out = capsys.readouterr().out
     assert speedup > 0
     assert "15 queries" not in out and " 1 queries/class, 1 thread" in out
     assert "[paths: batched | loop (batching turned off)]" in out
-    from core.bench import maml_adaptation_batched_vs_loop
+    from core.tools.bench import maml_adaptation_batched_vs_loop
 
     assert maml_adaptation_batched_vs_loop("fomaml", args=Namespace(rounds=1, seconds=0.01), device=torch.device("cpu"),
                                            hparams={"hidden": 8}) > 0

@@ -2,7 +2,7 @@ import subprocess
 import sys
 
 import core
-from core.cli import main
+from core.tools.cli import main
 
 
 def test_train_then_eval_on_an_image_folder(tmp_path, capsys):

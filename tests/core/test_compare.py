@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import core
-from core import compare as cmp
-from core import report
+from core.studies import compare as cmp
+from core.studies import report
 from core.algorithms import ALGORITHMS
 from core.episodes import TEST_SEED
 from tests.conftest import builtin_train_test
@@ -207,7 +207,7 @@ def test_models_travel_as_bytes_and_classify_the_persons_set(finished, sources):
 
 
 def test_cli_compare_prints_markdown_and_writes_json(tmp_path, capsys):
-    from core.cli import main
+    from core.tools.cli import main
     from tests.core.test_sources import make_folder
 
     root = make_folder(tmp_path / "data", classes=5, per_class=4)
@@ -321,7 +321,7 @@ def test_a_trained_model_that_does_not_fit_fails_alone_with_a_clear_message(sour
 
 
 def test_cli_compare_takes_trained_models(tmp_path, capsys, sources):
-    from core.cli import main
+    from core.tools.cli import main
     from tests.core.test_sources import make_folder
 
     root = make_folder(tmp_path / "data", classes=5, per_class=4)

@@ -11,7 +11,7 @@ import torch
 from PIL import Image, ImageDraw
 
 import core
-from core.cli import main
+from core.tools.cli import main
 from core.errors import SourceError
 from core.lake_runs import evaluate_lake_runs, read_lake_runs, wilson_interval
 

@@ -5,8 +5,8 @@ import pytest
 
 import core
 import core.trainer
-from core.cli import main
-from core.learning_curves import LearningCurve, curves_markdown
+from core.tools.cli import main
+from core.studies.learning_curves import LearningCurve, curves_markdown
 
 
 def _train(sources, monkeypatch, path, val_episodes=5):

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 import core
-from core import starter
+from core.tools import starter
 from core.algorithms import ALGORITHMS
 from core.checkpoint import learner_from_checkpoint, read_checkpoint
-from core.cli import build_parser
+from core.tools.cli import build_parser, main
 
 
 def test_every_algorithm_has_a_recipe_the_train_command_accepts():
@@ -104,7 +104,7 @@ def test_a_build_cut_short_resumes_to_the_model_an_uninterrupted_build_makes(tmp
     monkeypatch.setitem(starter.RECIPES, "protonet", recipe)
     monkeypatch.setattr(starter, "TEST_EPISODES", 5)
     quiet = lambda *_: None  # noqa: E731
-    whole = starter.build("protonet", omniglot_root, tmp_path / "whole", say=quiet, work=tmp_path / "work-whole")
+    whole = starter.build("protonet", omniglot_root, tmp_path / "whole", say=quiet, work=tmp_path / "work-whole", train=main)
 
     real_step, calls = PrototypicalNetwork.meta_train_step, []
 
@@ -117,10 +117,10 @@ def test_a_build_cut_short_resumes_to_the_model_an_uninterrupted_build_makes(tmp
     monkeypatch.setattr(PrototypicalNetwork, "meta_train_step", killed_at_step_5)
     work = tmp_path / "work"
     with pytest.raises(core.FewShotError, match="keeps its last checkpoint"):
-        starter.build("protonet", omniglot_root, tmp_path / "resumed", say=quiet, work=work)
+        starter.build("protonet", omniglot_root, tmp_path / "resumed", say=quiet, work=work, train=main)
     assert read_checkpoint(work / "protonet.pt")["trainer"]["step"] == 4
     with pytest.raises(core.FewShotError, match="in progress \\(step 4\\); continue it with --resume"):
-        starter.build("protonet", omniglot_root, tmp_path / "resumed", say=quiet, work=work)  # nothing is overwritten
+        starter.build("protonet", omniglot_root, tmp_path / "resumed", say=quiet, work=work, train=main)  # nothing is overwritten
     resumed_steps = []
 
     def counted(self, tasks):
@@ -128,7 +128,7 @@ def test_a_build_cut_short_resumes_to_the_model_an_uninterrupted_build_makes(tmp
         return real_step(self, tasks)
 
     monkeypatch.setattr(PrototypicalNetwork, "meta_train_step", counted)
-    resumed = starter.build("protonet", omniglot_root, tmp_path / "resumed", say=quiet, work=work, resume=True)
+    resumed = starter.build("protonet", omniglot_root, tmp_path / "resumed", say=quiet, work=work, resume=True, train=main)
     assert len(resumed_steps) == 4  # steps 5 to 8: it continued, it did not start again
     assert not (work / "protonet.pt").exists()  # the build's checkpoint goes once the model is written
     a = read_checkpoint(tmp_path / "whole" / "protonet.pt")["model"]
@@ -159,7 +159,6 @@ def test_the_manifest_is_held_while_one_build_writes_it(tmp_path):
 
 
 def test_cli_starter_lists_every_recipe_and_checks_a_folder(tmp_path, capsys):
-    from core.cli import main
 
     assert main(["starter", "list"]) == 0
     out = capsys.readouterr().out

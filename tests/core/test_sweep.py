@@ -9,7 +9,7 @@ import torch
 
 import core
 from core.sources.catalogue import BUILTIN_SPEC
-from core.sweeping import DEFAULT_WAYS
+from core.studies.sweeping import DEFAULT_WAYS
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from .checkpoint import read_checkpoint
-from .errors import CheckpointError
+from ..checkpoint import read_checkpoint
+from ..errors import CheckpointError
 from .report import fmt_duration, write_rows_csv
 
 CSV_COLUMNS = ("model", "step", "train_s", "accuracy", "ci95")

@@ -27,11 +27,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .algorithms import ALGORITHMS, create
-from .episodes import Episode
-from .inputspec import InputSpec
-from .peakmem import peak_mb, reset_peak
-from .trainer import auto_device
+from ..algorithms import ALGORITHMS, create
+from ..episodes import Episode
+from ..inputspec import InputSpec
+from ..peakmem import peak_mb, reset_peak
+from ..trainer import auto_device
 
 N_WAY, K_SHOT, Q_QUERY = 5, 1, 15
 MAML_QUERIES, MAML_THREADS, MAML_META_BATCH = (1, 15), (1, 2), 32
@@ -194,7 +194,7 @@ def maml_batched_vs_loop(name: str, queries: int, threads: int, args, device) ->
 def maml_adaptation_batched_vs_loop(name: str, args, device, hparams: dict | None = None) -> float:
     """Test episodes/s of MAML's batched test-time adaptation (`batched_accuracies`, what `evaluate`
     runs for a chunk of episodes) against adapting them one by one, A B A B; returns the speed-up."""
-    from .evaluation import EVAL_BATCH, episode_accuracy
+    from ..evaluation import EVAL_BATCH, episode_accuracy
 
     g = torch.Generator().manual_seed(3)
     episodes = [_episode(device, g=g) for _ in range(EVAL_BATCH)]

@@ -6,13 +6,13 @@ import argparse
 import sys
 import time
 
-from .errors import FewShotError
+from ..errors import FewShotError
 
 
 def make_source(kind: str, data: str | None, split: str, spec=None, size: tuple[int, int] | None = None):
     """A ClassSource from the source catalogue (`core.sources.catalogue`: the same splits as the app
     and the tests), with the command line's own words for a missing --data."""
-    from .sources import open_source
+    from ..sources import open_source
 
     if kind in ("omniglot", "folder") and not data:
         what = "a folder in torchvision's Omniglot layout" if kind == "omniglot" else "one sub-folder of images per class"

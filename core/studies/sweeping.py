@@ -30,15 +30,15 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import torch
 
-from .algorithms.base import MetaLearner
-from .episodes import TEST_SEED, EpisodeSampler
-from .errors import ConfigError
-from .evaluation import episode_accuracy
-from .files import atomic_write
+from ..algorithms.base import MetaLearner
+from ..episodes import TEST_SEED, EpisodeSampler
+from ..errors import ConfigError
+from ..evaluation import episode_accuracy
+from ..files import atomic_write
 from .report import fmt_accuracy, write_rows_csv
-from .sources.base import ClassSource
-from .stats import EpisodeAccuracies
-from .trainer import CancelToken
+from ..sources.base import ClassSource
+from ..stats import EpisodeAccuracies
+from ..trainer import CancelToken
 
 DEFAULT_SHOTS = (1, 2, 3, 5, 10)
 DEFAULT_WAYS = (2, 5, 10, 20, 50)  # kept up to what the source and at least one model support

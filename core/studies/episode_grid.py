@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from .episodes import TEST_SEED, VAL_SEED, Episode, EpisodeSampler
-from .errors import ConfigError
-from .files import atomic_write
-from .inputspec import InputSpec
-from .sources.base import ClassSource
+from ..episodes import TEST_SEED, VAL_SEED, Episode, EpisodeSampler
+from ..errors import ConfigError
+from ..files import atomic_write
+from ..inputspec import InputSpec
+from ..sources.base import ClassSource
 
 if TYPE_CHECKING:  # type hints only
-    from .trainer import TrainConfig, Trainer
+    from ..trainer import TrainConfig, Trainer
 
 STREAM_KINDS = ("train", "val", "test")
 

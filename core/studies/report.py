@@ -11,10 +11,10 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from .errors import CompareError
-from .stats import TEST_DESCRIPTION, Pairwise
+from ..errors import CompareError
+from ..stats import TEST_DESCRIPTION, Pairwise
 
-if TYPE_CHECKING:  # type hints only: core.compare imports this module
+if TYPE_CHECKING:  # type hints only: .compare imports this module
     from .compare import AlgoResult, CompareConfig
 
 TABLE_COLUMNS = ("algorithm", "title", "status", "accuracy", "ci95", "test_episodes", "train_seconds", "steps", "episodes",

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import FewShotError  # torch is imported where a model is built: the app reads the manifest before the engine loads
+from ..errors import FewShotError  # torch is imported where a model is built: the app reads the manifest before the engine loads
 
 MANIFEST = "manifest.json"
 CHECK_EPISODES = 50  # the short re-measurement a test repeats (the first 50 of the fixed test episodes)
@@ -150,9 +150,9 @@ def sha256_of(path: str | Path) -> str:
 
 def check_accuracy(learner, data: str | Path, split: str = "test") -> float:
     """5-way 1-shot accuracy on the first CHECK_EPISODES fixed test episodes of `split` (what a test repeats)."""
-    from .episodes import TEST_SEED
-    from .evaluation import evaluate
-    from .sources import open_source
+    from ..episodes import TEST_SEED
+    from ..evaluation import evaluate
+    from ..sources import open_source
 
     test = open_source("omniglot", split, str(data), spec=learner.spec)
     return evaluate(learner, test, 5, 1, 15, CHECK_EPISODES, seed=TEST_SEED).mean
@@ -161,7 +161,7 @@ def check_accuracy(learner, data: str | Path, split: str = "test") -> float:
 def build_checkpoint(algorithm: str, work: str | Path | None = None) -> Path:
     """Where a build of `algorithm` keeps its training checkpoint until the model is written:
     `work` (default: the cache folder's starter-build/)."""
-    from .sources.base import cache_dir
+    from ..sources.base import cache_dir
 
     folder = Path(work) if work else cache_dir() / "starter-build"
     folder.mkdir(parents=True, exist_ok=True)
@@ -174,16 +174,19 @@ def lake_runs_file(data: str | Path) -> Path:
 
 
 def build(name: str, data: str | Path, folder: str | Path | None = None, from_checkpoint: str | Path | None = None,
-          say: Callable[[str], Any] = print, work: str | Path | None = None, resume: bool = False) -> dict[str, Any]:
+          say: Callable[[str], Any] = print, work: str | Path | None = None, resume: bool = False,
+          train: Callable[[list[str]], int] | None = None) -> dict[str, Any]:
     """Meta-train the starter model `name` by its recipe (or take `from_checkpoint`, a model
     trained by exactly the recipe's command), test it, and write it with its manifest entry.
+    `train(argv)` runs `fewshot` with the recipe's arguments and returns its exit code (the CLI's
+    `main`, passed in by the CLI so that this module does not import the CLI that imports it).
     The training checkpoint lives in `work` (`build_checkpoint`) until then: a build cut short
     continues from its last checkpoint with `resume`, to the same model as an uninterrupted one.
     Returns the entry."""
     import torch
 
-    from .checkpoint import learner_from_checkpoint, read_checkpoint
-    from .files import atomic_write
+    from ..checkpoint import learner_from_checkpoint, read_checkpoint
+    from ..files import atomic_write
 
     if name not in RECIPES:
         raise FewShotError(f"no starter recipe {name!r}; recipes: {', '.join(RECIPES)}")
@@ -196,8 +199,8 @@ def build(name: str, data: str | Path, folder: str | Path | None = None, from_ch
     t0 = time.perf_counter()
     earlier_s = 0.0  # wall time of the build's earlier sessions (a resumed build)
     if from_checkpoint is None:
-        from .cli import main as cli_main
-
+        if train is None:
+            raise FewShotError(f"starter {name}: building needs train=, the `fewshot` entry point (core.tools.cli.main)")
         # The build's own checkpoint, outside the package folder and kept until the model is
         # written, so a build cut short (a session that ends) continues with `resume`.
         trained = build_checkpoint(name, work)
@@ -215,7 +218,7 @@ def build(name: str, data: str | Path, folder: str | Path | None = None, from_ch
         torch.set_num_threads(recipe.threads)
         try:
             say(f"starter {name}: {recipe.command(str(data))}")
-            rc = cli_main(args)
+            rc = train(args)
         finally:
             torch.set_num_threads(threads)
         if rc != 0:
@@ -268,9 +271,9 @@ def build(name: str, data: str | Path, folder: str | Path | None = None, from_ch
 def measure_model(learner, recipe: Recipe, data: str | Path, say: Callable[[str], Any] = print) -> tuple[dict, dict | None]:
     """({way: accuracy entry} on the recipe's test split, Lake's runs entry or None): what a
     starter model's manifest records of it."""
-    from .episodes import TEST_SEED
-    from .evaluation import evaluate
-    from .sources import open_source
+    from ..episodes import TEST_SEED
+    from ..evaluation import evaluate
+    from ..sources import open_source
 
     test = open_source("omniglot", recipe.test_split, str(data), spec=learner.spec)
     accuracy = {}
@@ -281,7 +284,7 @@ def measure_model(learner, recipe: Recipe, data: str | Path, say: Callable[[str]
             f"(target ≥ {recipe.targets.get(way, '–')})")
     if recipe.lake_target is None:
         return accuracy, None
-    from .lake_runs import evaluate_lake_runs, read_lake_runs
+    from ..lake_runs import evaluate_lake_runs, read_lake_runs
 
     result = evaluate_lake_runs(learner, read_lake_runs(lake_runs_file(data)))
     say(f"starter {recipe.key}: {result.headline()} (target ≥ {recipe.lake_target})")

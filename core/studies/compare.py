@@ -41,18 +41,18 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from .algorithms import get_algorithm, parse_hparams
-from .algorithms.base import MetaLearner
-from .checkpoint import learner_from_bytes, learner_from_checkpoint, learner_to_bytes
+from ..algorithms import get_algorithm, parse_hparams
+from ..algorithms.base import MetaLearner
+from ..checkpoint import learner_from_bytes, learner_from_checkpoint, learner_to_bytes
 from . import report
-from .episodes import TEST_SEED, EpisodeSampler
-from .errors import CompareError, FewShotError
-from .files import atomic_write
-from .inference import probabilities
-from .peakmem import peak_mb, reset_peak
-from .sources.base import ClassSource
-from .stats import EpisodeAccuracies, Pairwise, pairwise
-from .trainer import CancelToken, TrainConfig, Trainer
+from ..episodes import TEST_SEED, EpisodeSampler
+from ..errors import CompareError, FewShotError
+from ..files import atomic_write
+from ..inference import probabilities
+from ..peakmem import peak_mb, reset_peak
+from ..sources.base import ClassSource
+from ..stats import EpisodeAccuracies, Pairwise, pairwise
+from ..trainer import CancelToken, TrainConfig, Trainer
 
 FORMAT = "fewshot-studio-comparison"
 FORMAT_VERSION = 1
@@ -323,8 +323,8 @@ class Comparison:
     def _one_trained(self, index: int, name: str, r: AlgoResult, path: str) -> Iterator[dict[str, Any]]:
         """An algorithm compared as a model already trained (a checkpoint): no training, the same
         test episodes as the others; its record (steps, training time) is the checkpoint's."""
-        from .checkpoint import read_checkpoint
-        from .trainer import auto_device
+        from ..checkpoint import read_checkpoint
+        from ..trainer import auto_device
 
         c = self.config
         raw = read_checkpoint(path)
@@ -408,7 +408,7 @@ class Comparison:
     def classify_images(self, support: list[Any], labels: list[int], queries: list[Any]) -> dict[str, Any]:
         """`classify` on raw images (paths, PNG bytes, PIL images, arrays: anything
         `prepare_images` reads), each model seeing them through its own InputSpec."""
-        from .sources import prepare_images
+        from ..sources import prepare_images
 
         out: dict[str, Any] = {}
         prepared: dict[tuple[str, str], tuple] = {}
@@ -425,7 +425,7 @@ class Comparison:
                        query_names: list[str] | None = None) -> dict[str, Any]:
         """Every trained model's explanations of raw query images (`core.explain`: one per query),
         adapted on the given support set; a model that cannot classify it gets its message (a str)."""
-        from .explaining import explain_images
+        from ..explaining import explain_images
 
         out: dict[str, Any] = {}
         for name, learner in self.learners.items():

@@ -23,13 +23,13 @@ import signal
 import sys
 import time
 
-from .algorithms import ALGORITHMS, FAMILIES, hparam_fields, hparams_from_dict
+from ..algorithms import ALGORITHMS, FAMILIES, hparam_fields, hparams_from_dict
 from .cli_study import cmd_compare, cmd_curves, cmd_episodes, cmd_sweep
 from .cli_support import ProgressBar, float_list, image_size, int_list, ints, make_source, parse_hp_pairs, write_files
-from .distributed import DEFAULT_TIMEOUT_S, RankFailure
-from .episodes import TEST_SEED
-from .errors import FewShotError
-from .report import fmt_duration
+from ..distributed import DEFAULT_TIMEOUT_S, RankFailure
+from ..episodes import TEST_SEED
+from ..errors import FewShotError
+from ..studies.report import fmt_duration
 
 
 
@@ -48,7 +48,7 @@ def _preset_and_hparams(args) -> dict:
 
 
 def cmd_train(args) -> int:
-    from .distributed import init_from_environment, launched_by_torchrun
+    from ..distributed import init_from_environment, launched_by_torchrun
 
     hparams = _preset_and_hparams(args)  # a bad --preset fails before any source is built
     if not launched_by_torchrun():
@@ -85,10 +85,10 @@ def _follow(trainer, bar: ProgressBar, config) -> object:
 
 
 def _train(args, hparams: dict, ctx) -> int:
-    from .distributed import evaluate_across_ranks
-    from .evaluation import evaluate
-    from .augment import Augmentation
-    from .trainer import TrainConfig, Trainer
+    from ..distributed import evaluate_across_ranks
+    from ..evaluation import evaluate
+    from ..augment import Augmentation
+    from ..trainer import TrainConfig, Trainer
 
     say = print if ctx is None or ctx.is_main else (lambda *a, **k: None)  # only rank 0 prints
     augment = Augmentation.parse(args.augment)
@@ -134,8 +134,8 @@ def _train(args, hparams: dict, ctx) -> int:
 
 
 def cmd_eval(args) -> int:
-    from .checkpoint import load_checkpoint
-    from .trainer import auto_device
+    from ..checkpoint import load_checkpoint
+    from ..trainer import auto_device
 
     device = auto_device(args.device)
     learner, data = load_checkpoint(args.checkpoint, device)
@@ -169,7 +169,7 @@ def cmd_eval(args) -> int:
 
 def cmd_predict(args) -> int:
     """Each query image's class, from a support folder (one sub-folder per class)."""
-    from .inference import predict_files
+    from ..inference import predict_files
 
     preds = predict_files(args.checkpoint, args.support, args.query, device=args.device, each_query=not args.batch)
     print(preds.table(), end="")
@@ -179,8 +179,8 @@ def cmd_predict(args) -> int:
 
 def cmd_explain(args) -> int:
     """How the model reached each query's prediction: every part's numbers printed, JSON on request."""
-    from .explaining import explain_files
-    from .explanation import write_json
+    from ..explaining import explain_files
+    from ..explanation import write_json
 
     explanations = explain_files(args.checkpoint, args.support, args.query, device=args.device)
     print("\n".join(e.text() for e in explanations), end="")
@@ -189,8 +189,8 @@ def cmd_explain(args) -> int:
 
 
 def _eval_lake_runs(learner, args, t0: float) -> int:
-    from .checkpoint import read_checkpoint
-    from .lake_runs import PUBLISHED, evaluate_lake_runs, read_lake_runs
+    from ..checkpoint import read_checkpoint
+    from ..lake_runs import PUBLISHED, evaluate_lake_runs, read_lake_runs
 
     runs = read_lake_runs(args.lake_runs)
     print(f"{learner.title} ({args.checkpoint}) on Lake et al.'s one-shot runs ({args.lake_runs}): "
@@ -208,7 +208,7 @@ def _eval_lake_runs(learner, args, t0: float) -> int:
 
 def _evaluate_with_bar(learner, src, args, device, label: str = ""):
     """`evaluate` over --episodes fixed test episodes, with a progress bar."""
-    from .evaluation import evaluate
+    from ..evaluation import evaluate
 
     bar = ProgressBar()
     try:
@@ -222,7 +222,7 @@ def _eval_versus(learner, src, args, device, res, versus_hparams, label: str) ->
     """The same checkpoint again with other test-time settings, on the same test episodes (the
     evaluation stream is seeded), and a paired comparison of the two per-episode accuracies: e.g.
     the LSTM meta-learner's update against plain SGD fine-tuning of the same initialisation."""
-    from .stats import wilcoxon_signed_rank, win_rate
+    from ..stats import wilcoxon_signed_rank, win_rate
 
     own = learner.hparams
     learner.hparams = versus_hparams
@@ -241,7 +241,7 @@ def _eval_versus(learner, src, args, device, res, versus_hparams, label: str) ->
 
 def _eval_per_instance(learner, src, args, device, t0: float) -> int:
     """Santoro et al.'s Table 1 protocol: accuracy at the 1st, 2nd, … presentation of a class."""
-    from .algorithms.mann import MANN, instance_accuracy
+    from ..algorithms.mann import MANN, instance_accuracy
 
     if not isinstance(learner, MANN):
         raise FewShotError(f"--per-instance is the MANN sequence protocol; {args.checkpoint} holds {learner.title}")
@@ -481,7 +481,7 @@ def cmd_starter(args) -> int:
     if args.from_checkpoint and len(names) != 1:
         raise FewShotError("--from-checkpoint takes one algorithm: give it with --only")
     for name in names:
-        build(name, args.data, folder, from_checkpoint=args.from_checkpoint, work=args.work, resume=args.resume)
+        build(name, args.data, folder, from_checkpoint=args.from_checkpoint, work=args.work, resume=args.resume, train=main)
     return 0
 
 

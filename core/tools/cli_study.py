@@ -1,18 +1,18 @@
 """The command line's studies across algorithms, models and episodes: `fewshot compare` (race
 algorithms on identical episodes), `fewshot sweep` (accuracy over shots × ways), `fewshot
 curves` (time to accuracy of training runs) and `fewshot episodes` (episodes as pictures).
-`core.cli` declares their arguments."""
+`core.tools.cli` declares their arguments."""
 from __future__ import annotations
 
 import sys
 import time
 from pathlib import Path
 
-from .algorithms import ALGORITHMS, hparam_fields
+from ..algorithms import ALGORITHMS, hparam_fields
 from .cli_support import ProgressBar, make_source, parse_hp_pairs, write_files
-from .episodes import TEST_SEED, VAL_SEED
-from .errors import FewShotError
-from .report import fmt_duration
+from ..episodes import TEST_SEED, VAL_SEED
+from ..errors import FewShotError
+from ..studies.report import fmt_duration
 
 MAX_GRID_EPISODES = 100  # a bigger sheet is no longer a picture
 
@@ -81,7 +81,7 @@ def _trained_models(args, names: list[str]) -> dict[str, str]:
 
 
 def cmd_compare(args) -> int:
-    from .compare import Comparison, CompareConfig
+    from ..studies.compare import Comparison, CompareConfig
 
     names = sorted(ALGORITHMS) if args.algorithms.strip() == "all" else [n.strip() for n in args.algorithms.split(",") if n.strip()]
     unknown = [n for n in names if n not in ALGORITHMS]
@@ -164,7 +164,7 @@ def cmd_compare(args) -> int:
 
 def cmd_curves(args) -> int:
     """Training runs' validation curves against training time: a Markdown table (and CSV)."""
-    from .learning_curves import LearningCurve, curves_markdown, write_curves_csv
+    from ..studies.learning_curves import LearningCurve, curves_markdown, write_curves_csv
 
     curves = [LearningCurve.from_checkpoint(path) for path in args.checkpoints]
     longest = max(c.train_s[-1] for c in curves)
@@ -180,9 +180,9 @@ def cmd_sweep(args) -> int:
     """Checkpoints over a grid of shots × ways on the same fixed test episodes: a Markdown table."""
     from pathlib import Path
 
-    from .checkpoint import load_checkpoint
-    from .sweeping import Sweep, SweepConfig
-    from .trainer import auto_device
+    from ..checkpoint import load_checkpoint
+    from ..studies.sweeping import Sweep, SweepConfig
+    from ..trainer import auto_device
 
     device = auto_device(args.device)
     models = {}
@@ -228,8 +228,8 @@ def cmd_sweep(args) -> int:
 
 def cmd_episodes(args) -> int:
     """A PNG of episodes I … I+C−1 of a stream: each class's support and query images in a row."""
-    from .episode_grid import episode_images, write_episode_grid
-    from .episodes import EpisodeSampler
+    from ..studies.episode_grid import episode_images, write_episode_grid
+    from ..episodes import EpisodeSampler
 
     if args.way < 2 or args.shot < 1 or args.query < 0:
         raise FewShotError(f"need --way ≥ 2, --shot ≥ 1 and --query ≥ 0; got {args.way}, {args.shot}, {args.query}")
