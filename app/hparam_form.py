@@ -188,7 +188,7 @@ class HParamForm(QWidget):
 
 
 class PresetButton(QPushButton):
-    """"Use measured settings ▾": the algorithm's `presets` (settings a README run measured to work
+    """"Use measured settings ▾": the algorithm's `presets` (settings a run in docs/results.md measured to work
     better than the paper's on a CPU budget), each applied to `form` on top of the paper defaults.
     Hidden for an algorithm that has none."""
 
@@ -196,7 +196,7 @@ class PresetButton(QPushButton):
         super().__init__("Use measured settings", parent)
         self.form = form
         self.setMenu(QMenu(self))
-        self.setToolTip("The paper's defaults with the settings of the README's measured run of this algorithm")
+        self.setToolTip("The paper's defaults with the settings of the run of this algorithm in docs/results.md that measured them")
         self.hide()
 
     def set_presets(self, presets: dict[str, dict[str, Any]]) -> None:

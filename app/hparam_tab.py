@@ -25,7 +25,7 @@ class HParamTab(QScrollArea):
         self.paper_label.setWordWrap(True)
         restore = QPushButton(icon("restore"), "Restore paper defaults")
         restore.clicked.connect(self.form.restore_defaults)
-        # Settings a README run measured to work better than the paper's on a CPU budget (the
+        # Settings a run in docs/results.md measured to work better than the paper's on a CPU budget (the
         # algorithm's `presets`); shown only for algorithms that have some.
         self.preset_btn = PresetButton(self.form)
         buttons = QHBoxLayout()

@@ -122,7 +122,7 @@ class MetaLearner(nn.Module):
     family: ClassVar[str] = "metric"
     paper: ClassVar[str] = ""
     HParams: ClassVar[type]
-    # Settings other than the paper's that a README run measured to work better on a CPU budget:
+    # Settings other than the paper's that a run in docs/results.md measured to work better on a CPU budget:
     # {label: {field: value}}, applied on top of the paper defaults. The app offers them beside
     # "Restore paper defaults", `fewshot list` prints them and `fewshot train --preset LABEL` applies one.
     presets: ClassVar[dict[str, dict[str, Any]]] = {}

@@ -29,7 +29,7 @@ Choices the paper leaves open or we made differently (documented, all hyperparam
   since a CPU hour sees far fewer updates than the paper's runs. Gradient norm clipped at 10.
 - γ (usage decay) is 0.95, the value commonly used with the paper's setup (the paper does not
   print it); memory 128 × 40, controller 200 units, 4 read heads, batch 16 sequences.
-- Measured (README): with the defaults below (the paper's) training stays on the plateau for the
+- Measured (docs/results.md): with the defaults below (the paper's) training stays on the plateau for the
   minutes a CPU gives it; `cosine_scale=10`, lr 3e-3 with the `budget` schedule (`presets`) reach
   41.6 / 91.9 / 95.7 / 97.3 / 97.9 / 98.2 (1st–5th, 10th presentation) in 50 minutes on one core.
   A plain-cosine read over 128 rows cannot peak (≤ e/(e+127) of the weight on a perfect match), so
@@ -135,7 +135,7 @@ class MANN(MetaLearner):
     title = "Memory-Augmented Neural Network"
     family = "model"
     paper = "Santoro, Bartunov, Botvinick, Wierstra & Lillicrap, ICML 2016"
-    # README: 2nd presentation 91.9, 10th 98.2 after 50 min on one core (the paper's settings stay on the plateau for minutes)
+    # docs/results.md: 2nd presentation 91.9, 10th 98.2 after 50 min on one core (the paper's settings stay on the plateau for minutes)
     presets = {"measured": {"cosine_scale": 10.0, "lr": 3e-3, "lr_schedule": "budget"}}
 
     @dataclass(frozen=True)
@@ -147,12 +147,12 @@ class MANN(MetaLearner):
         memory_slots: int = hp(128, "Memory rows (128 in the paper)", min=4, max=4096)
         memory_width: int = hp(40, "Memory row width (40 in the paper)", min=4, max=1024)
         read_heads: int = hp(4, "Read heads (= n, the least-used slots per step; 4 in the paper)", min=1, max=16)
-        cosine_scale: float = hp(1.0, "Multiplies the cosine similarities before the read softmax (1 = the paper's plain softmax; larger sharpens reads, like the NTM's key strength; the README's runs: 10)", min=0.01, max=1000.0, log=True)
-        write_content: str = hp("key", "What a head writes: key (the paper: M_t = M_{t−1} + w^w_t k_t) or add (a separate add vector a_t = tanh(W_a h_t), NTM-style; the README's best run: key)", choices=WRITE_CONTENTS)
+        cosine_scale: float = hp(1.0, "Multiplies the cosine similarities before the read softmax (1 = the paper's plain softmax; larger sharpens reads, like the NTM's key strength; the measured runs: 10)", min=0.01, max=1000.0, log=True)
+        write_content: str = hp("key", "What a head writes: key (the paper: M_t = M_{t−1} + w^w_t k_t) or add (a separate add vector a_t = tanh(W_a h_t), NTM-style; the best measured run: key)", choices=WRITE_CONTENTS)
         gamma: float = hp(0.95, "Usage decay γ of LRUA: w^u_t = γ·w^u_{t−1} + w^r_t + w^w_t", min=0.0, max=1.0)
         image_size: int = hp(20, "Images are downscaled to this size and flattened (20 in the paper; 0 = as the input spec)", min=0, max=512)
         optimizer: str = hp("adam", "adam, or rmsprop as the paper (with lr 1e-4)", choices=OPTIMIZERS)
-        lr: float = hp(1e-3, "Learning rate (the paper: RMSProp 1e-4; the README's runs: Adam 3e-3 with the budget schedule)", min=1e-6, max=1.0, log=True)
+        lr: float = hp(1e-3, "Learning rate (the paper: RMSProp 1e-4; the measured runs: Adam 3e-3 with the budget schedule)", min=1e-6, max=1.0, log=True)
         lr_schedule: str = hp("step", "step: halve every lr_halve_every steps (0 = constant, the paper); budget: cosine to 1% over the run or time budget", choices=LR_SCHEDULES)
         lr_halve_every: int = hp(0, "Halve the learning rate every this many steps (0 = never)", min=0, max=10**7)
         grad_clip: float = hp(10.0, "Clip the gradient norm at this value (0 = off)", min=0.0, max=1e6)

@@ -77,7 +77,7 @@ class MatchingNetwork(SupportSetLearner):
     paper = "Vinyals et al., NeurIPS 2016"
     how_it_decides = ("The query spreads its attention over the support images, most on those it looks most like "
                       "(cosine similarity of their embeddings); a class's probability is the attention its images receive.")
-    presets = {"measured": {"cosine_scale": 10.0, "train_way": 20, "train_query": 5, "lr_schedule": "budget"}}  # README: 98.01 / 93.67 in 10 min (trained on trainval)
+    presets = {"measured": {"cosine_scale": 10.0, "train_way": 20, "train_query": 5, "lr_schedule": "budget"}}  # docs/results.md: 98.01 / 93.67 in 10 min (trained on trainval)
 
     @dataclass(frozen=True)
     class HParams:

@@ -52,7 +52,7 @@ class PrototypicalNetwork(SupportSetLearner):
     how_it_decides = ("Each class is summed up by its prototype: the average of its support images' embeddings. "
                       "The query goes to the class whose prototype is nearest; the nearer, the more probable.")
 
-    # README (issue 17): 99.33 / 97.22 at 5 / 20 ways after 10 minutes on two cores (trained on trainval);
+    # docs/results.md: 99.33 / 97.22 at 5 / 20 ways after 10 minutes on two cores (trained on trainval);
     # the squared distance learns less per step (the controlled experiment there).
     presets = {"measured": {"distance": "euclidean", "lr": 2e-3}}
 

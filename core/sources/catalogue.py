@@ -5,7 +5,7 @@ classes everywhere and a number measured in one of them can be compared with one
 
 - builtin: the handwriting generator draws any class id on demand; the splits are disjoint ranges
   of class ids, `BUILTIN_SPLITS` (train 0–2999, val 3000–3299, test 3300–3899: the ranges the
-  README's CLI results were measured on). A caller that wants fewer classes (the app trains on a
+  CLI results in docs/results.md were measured on). A caller that wants fewer classes (the app trains on a
   few hundred for speed) passes `n_classes` and gets the first n of the split's range — never a
   class of another split.
 - omniglot: Vinyals et al.'s train / val / test (and Lake's background / evaluation, trainval,

@@ -15,7 +15,7 @@ Fairness
   protocol "paper" each algorithm keeps its paper's training shape (ProtoNet's 60 ways, Reptile's
   10 shots, ...): same seed, but episodes of different shapes are different tasks.
 - Initial weights depend on the seed alone (the Trainer seeds torch before building a learner).
-- Test episodes: stream `test_seed` (default `episodes.TEST_SEED`, the README's) of the test
+- Test episodes: stream `test_seed` (default `episodes.TEST_SEED`, the published results') of the test
   source, identical for every algorithm; a digest of their tensors is kept with each result.
 
 Statistics, over the M shared test episodes (`core.stats`): accuracy mean ± 95% CI, the win
@@ -24,7 +24,7 @@ paired per-episode accuracies, Holm-corrected over all pairs of the comparison.
 
 Records: `to_dict()` / `save_json()` / `load_json()` (config, curves, per-episode accuracies,
 results; the trained models stay in memory only, in `learners`), `write_table_csv()` /
-`write_matrix_csv()` (readers for round trips in `core.report`), `markdown()` for a README table.
+`write_matrix_csv()` (readers for round trips in `report`), `markdown()` for a README table.
 """
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ training seconds it was taken at (`history["val_train_s"]`: wall time less the v
 clock a time budget counts). `LearningCurve` reads that back; `accuracy_at(t)` is the last
 validation taken by training time t, `time_to(a)` the training time of the first validation at
 or above accuracy a. `fewshot curves` prints them as a Markdown table and writes the points as CSV,
-so "when does each algorithm reach 95%?" is one command over the README's checkpoints.
+so "when does each algorithm reach 95%?" is one command over the results' checkpoints.
 """
 from __future__ import annotations
 

@@ -459,7 +459,7 @@ def cmd_starter(args) -> int:
     folder = args.dir or starter_dir()
     if args.action == "list":
         models = read_manifest(folder).get("models", {})
-        print("| algorithm | recipe (README row) | shipped | 5-way 1-shot | 20-way 1-shot | steps | training | size |")
+        print("| algorithm | recipe (results row) | shipped | 5-way 1-shot | 20-way 1-shot | steps | training | size |")
         print("|---|---|---|---|---|---|---|---|")
         for name, r in RECIPES.items():
             e = models.get(name)

@@ -1,9 +1,9 @@
 """Starter models: one meta-trained model per algorithm, shipped in `resources/starter/`, so the app
 classifies at first launch without training.
 
-Each is made by a recipe — the README's protocol for that algorithm, as `fewshot train` arguments —
+Each is made by a recipe — the protocol of that algorithm's row in docs/results.md, as `fewshot train` arguments —
 on real Omniglot (MIT licence, Lake et al.; see the manifest's `attribution`). `build` runs the
-recipe, tests the model on the 600 fixed test episodes (`TEST_SEED`) at the ways its README row
+recipe, tests the model on the 600 fixed test episodes (`TEST_SEED`) at the ways its results row
 reports, keeps a short 50-episode check figure that a test can re-measure in seconds, drops the
 optimizer state (a starter model classifies; meta-training a new one starts from scratch) and
 records everything in `manifest.json`: settings, data, steps, training and wall time, accuracy,
@@ -35,7 +35,7 @@ ATTRIBUTION = ("Trained on Omniglot (Lake, Salakhutdinov & Tenenbaum 2015, https
 @dataclass(frozen=True)
 class Recipe:
     """How a starter model is meta-trained: the `fewshot train` arguments after `-a ALGO --source
-    omniglot --data DIR` (the README's row for the algorithm), the threads it runs on, the ways it
+    omniglot --data DIR` (the algorithm's row in docs/results.md), the threads it runs on, the ways it
     is tested at, and that row's targets in percent.
 
     Most recipes are one algorithm's Vinyals-split model, named after the algorithm and tested on
@@ -46,7 +46,7 @@ class Recipe:
 
     algorithm: str
     train_args: tuple[str, ...]
-    targets: dict[int, float]  # way -> the README row's target accuracy (%), 1-shot
+    targets: dict[int, float]  # way -> the results row's target accuracy (%), 1-shot
     threads: int = 1
     readme_row: str = ""
     eval_ways: tuple[int, ...] = field(default=())
@@ -73,7 +73,7 @@ def _r(algorithm: str, args: str, targets: dict[int, float], threads: int = 1, r
     return Recipe(algorithm, tuple(shlex.split(args)), targets, threads, row)
 
 
-# The README's rows (Results), one per algorithm: the same protocol, and the number of steps that
+# The rows of docs/results.md, one per algorithm: the same protocol, and the number of steps that
 # row's time budget held. A step count, not a time budget, so that a build is the same model on any
 # machine, however fast or busy (a time budget gives a slower machine a weaker model).
 RECIPES: dict[str, Recipe] = {r.key: r for r in (
