@@ -2,7 +2,7 @@
 
 Headless by contract (import-linter): nothing here imports Qt, pyqtgraph or `app`.
 This module is the public API the app and scripts use. It is lazy (PEP 562): a name is imported
-from its module on first use, so the torch-free corners (`core.files`, `core.studies.report`,
+from its module on first use, so the torch-free corners (`core.tasks`, `core.files`, `core.studies.report`,
 `core.explanation`, `core.errors`, `core.tools.starter`'s manifest) can be used without loading torch — the app's GUI thread
 does, while the engine itself loads on a worker thread.
 """
@@ -32,6 +32,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     "sources": ("BUILTIN_SPLITS", "SOURCE_KINDS", "ClassSource", "builtin", "builtin_split", "hold_out_validation", "image_folder", "in_memory", "omniglot", "open_source", "prepare_images"),
     "tools.starter": ("RECIPES", "read_manifest", "starter_dir", "starter_models"),
     "stats": ("Pairwise", "mean_ci95", "pairwise"),
+    "tasks": ("DEFAULT_TASK", "TaskShape"),
     "studies.sweeping": ("Sweep", "SweepConfig", "SweepPoint", "SweepProgress", "SweepResult", "sweep", "way_limit"),
     "trainer": ("CancelToken", "Progress", "TrainConfig", "Trainer", "auto_device"),
 }
@@ -72,5 +73,6 @@ if TYPE_CHECKING:  # static analysis and editors see every name
     from .sources import BUILTIN_SPLITS, SOURCE_KINDS, ClassSource, builtin, builtin_split, hold_out_validation, image_folder, in_memory, omniglot, open_source, prepare_images
     from .tools.starter import RECIPES, read_manifest, starter_dir, starter_models
     from .stats import Pairwise, mean_ci95, pairwise
+    from .tasks import DEFAULT_TASK, TaskShape
     from .studies.sweeping import Sweep, SweepConfig, SweepPoint, SweepProgress, SweepResult, sweep, way_limit
     from .trainer import CancelToken, Progress, TrainConfig, Trainer, auto_device

@@ -11,6 +11,7 @@ from .allocator import keep_freed_memory
 from .episodes import TEST_SEED, Episode, EpisodeSampler
 from .sources.base import ClassSource
 from .stats import mean_ci95
+from .tasks import DEFAULT_TASK
 
 
 EVAL_BATCH = 32  # test episodes sampled and, where the learner batches them, adapted at once
@@ -21,15 +22,15 @@ class EvalResult:
     mean: float  # accuracy in [0, 1]
     ci95: float  # half-width of the 95% CI: 1.96 · sd / √M
     per_episode: list[float] = field(default_factory=list)
-    n_way: int = 5
-    k_shot: int = 1
-    q_query: int = 15
+    n_way: int = DEFAULT_TASK.n_way
+    k_shot: int = DEFAULT_TASK.k_shot
+    q_query: int = DEFAULT_TASK.q_query
 
     def __str__(self) -> str:
         return f"{100 * self.mean:.2f} ± {100 * self.ci95:.2f}% ({self.n_way}-way {self.k_shot}-shot, {len(self.per_episode)} episodes)"
 
 
-def evaluate(learner: MetaLearner, source: ClassSource, n_way: int = 5, k_shot: int = 1, q_query: int = 15,
+def evaluate(learner: MetaLearner, source: ClassSource, n_way: int = DEFAULT_TASK.n_way, k_shot: int = DEFAULT_TASK.k_shot, q_query: int = DEFAULT_TASK.q_query,
              episodes: int = 600, seed: int = TEST_SEED, device: torch.device | str | None = None,
              on_episode: Callable[[int, float], bool | None] | None = None, each_query: bool = False,
              indices: Sequence[int] | None = None) -> EvalResult:

@@ -33,6 +33,7 @@ from .episodes import VAL_SEED, EpisodeSampler
 from .errors import TrainingDiverged
 from .evaluation import evaluate
 from .sources.base import ClassSource
+from .tasks import DEFAULT_TASK
 
 
 def auto_device(requested: str | None = "auto") -> torch.device:
@@ -63,9 +64,9 @@ class CancelToken:
 class TrainConfig:
     algorithm: str = "protonet"
     hparams: dict[str, Any] = field(default_factory=dict)
-    n_way: int = 5  # the test protocol (validation uses it)
-    k_shot: int = 1
-    q_query: int = 15
+    n_way: int = DEFAULT_TASK.n_way  # the test protocol (validation uses it)
+    k_shot: int = DEFAULT_TASK.k_shot
+    q_query: int = DEFAULT_TASK.q_query
     train_way: int | None = None  # None: the algorithm's paper default, else as tested
     train_shot: int | None = None
     train_query: int | None = None

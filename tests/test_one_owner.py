@@ -3,8 +3,10 @@ the app, so it lives outside tests/core, which never imports Qt)."""
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
+import pytest
 from PIL import Image
 
 import core
@@ -56,3 +58,29 @@ def png(a: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(a).save(buf, format="PNG")
     return buf.getvalue()
+
+
+DEFAULT_LITERAL = re.compile(r"""(?:\b(?:n_way|k_shot|q_query)\b["']?|["'](?:way|shot|query)["']|\b(?:way|shot|query)(?==))\s*(?::\s*int\s*)?[=:]\s*["']?[1-9]""")
+DEFAULT_ARGUMENT = re.compile(r"""--(?:way|shot|query|eval-ways|eval-shots)["'][^)]*default\s*=\s*["']?[1-9]""")
+
+
+def default_task_literals(text: str) -> list[str]:
+    """Lines that give a way, shot or query count as a number of their own (`n_way: int = 5`,
+    `"q_query": 15`, `--way … default=5`) instead of reading core.DEFAULT_TASK."""
+    return [line.strip() for line in text.splitlines() if DEFAULT_LITERAL.search(line) or DEFAULT_ARGUMENT.search(line)]
+
+
+def test_the_default_task_has_one_owner_in_core():
+    from pathlib import Path
+
+    root = Path(core.__file__).parent
+    found = {str(p.relative_to(root)): default_task_literals(p.read_text(encoding="utf-8")) for p in root.rglob("*.py") if p.name != "tasks.py"}
+    assert {f: lines for f, lines in found.items() if lines} == {}
+    assert default_task_literals((root / "tasks.py").read_text(encoding="utf-8")) == ["DEFAULT_TASK = TaskShape(n_way=5, k_shot=1, q_query=15)"]
+    assert core.DEFAULT_TASK == core.TaskShape(5, 1, 15) and core.TrainConfig().n_way == core.DEFAULT_TASK.n_way
+
+
+@pytest.mark.parametrize("line", ["    n_way: int = 5", 'DEFAULT = {"n_way": 5, "k_shot": 1}', "def evaluate(learner, q_query=15):",
+                                  'p.add_argument("--way", type=int, default=5)', 't.add_argument("--eval-ways", default="5")'])
+def test_the_default_task_check_sees_a_number_of_its_own(line):
+    assert default_task_literals(line) == [line.strip()]

@@ -27,6 +27,7 @@ from torch import nn
 from ..errors import ConfigError, FewShotError, TrainingDiverged
 from ..episodes import Episode
 from ..inputspec import InputSpec
+from ..tasks import DEFAULT_TASK
 
 # Learning-rate schedules of the Adam-trained learners (see MetaLearner.adam_with_halving).
 LR_SCHEDULES = ("step", "budget")
@@ -129,7 +130,7 @@ class MetaLearner(nn.Module):
     # One or two plain sentences on how this algorithm decides (the explanation's summary).
     how_it_decides: ClassVar[str] = ""
 
-    def __init__(self, hparams: Any = None, spec: InputSpec | None = None, n_way: int = 5):
+    def __init__(self, hparams: Any = None, spec: InputSpec | None = None, n_way: int = DEFAULT_TASK.n_way):
         super().__init__()
         self.hparams = hparams if hparams is not None else self.HParams()
         self.spec = spec or InputSpec()
@@ -381,7 +382,7 @@ def parse_hparams(name: str, hparams: Any = None) -> Any:
         raise ConfigError(f"{cls.title}: {exc}") from exc
 
 
-def create(name: str, hparams: Any = None, spec: InputSpec = InputSpec(), n_way: int = 5) -> MetaLearner:
+def create(name: str, hparams: Any = None, spec: InputSpec = InputSpec(), n_way: int = DEFAULT_TASK.n_way) -> MetaLearner:
     """A new learner; `hparams` as `parse_hparams` takes it (a dict, None, or an HParams already parsed)."""
     cls = get_algorithm(name)
     hparams = parse_hparams(name, hparams)

@@ -72,6 +72,7 @@ from torch.func import functional_call
 from ..explanation import Curves
 from ._explain_optimization import movement_parts, step_curves
 from .base import LR_SCHEDULES, Classifier, MetaLearner, StepMetrics, hp, query_accuracy, register
+from ..tasks import DEFAULT_TASK
 
 BN_CHOICES = ("transductive", "support")
 TEST_UPDATES = ("lstm", "sgd")
@@ -186,7 +187,7 @@ class LSTMMetaLearner(MetaLearner):
         sgd_lr: float = hp(0.1, "Learning rate of the SGD baseline (test_update=sgd)", min=1e-5, max=10.0, log=True)
         sgd_steps: int = hp(10, "Steps of the SGD baseline (test_update=sgd), each on the whole support set", min=1, max=1000)
 
-    def __init__(self, hparams=None, spec=None, n_way: int = 5):
+    def __init__(self, hparams=None, spec=None, n_way: int = DEFAULT_TASK.n_way):
         super().__init__(hparams, spec, n_way)
         h = self.hparams
         template = ConvLearner(self.spec.channels, h.filters, n_way, self.input_shape)

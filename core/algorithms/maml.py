@@ -28,6 +28,7 @@ from ..backbones import BN_MODES, ConvClassifier, conv4_strided
 from ._explain_optimization import movement_parts, step_curves
 from .functional import FunctionalConv4, batched_maml_losses
 from .base import Classifier, MetaLearner, StepMetrics, hp, register
+from ..tasks import DEFAULT_TASK
 
 
 # On a CPU, vmapping the tasks turns every convolution into a grouped one, which pays only for small
@@ -61,7 +62,7 @@ class MAML(MetaLearner):
         hidden: int = hp(64, "Filters per conv block", min=2, max=512)
         bn_mode: str = hp("transductive", "BatchNorm statistics at test time (the reference code uses the batch's own)", choices=BN_MODES)
 
-    def __init__(self, hparams=None, spec=None, n_way: int = 5):
+    def __init__(self, hparams=None, spec=None, n_way: int = DEFAULT_TASK.n_way):
         super().__init__(hparams, spec, n_way)
         h = self.hparams
         self.net = ConvClassifier(conv4_strided(self.spec.channels, h.hidden, h.bn_mode), n_way, self.input_shape)

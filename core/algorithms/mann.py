@@ -78,6 +78,7 @@ from torch import nn
 from ..episodes import TEST_SEED, Episode, EpisodeSampler, mix_seed, task_generator
 from .base import LR_SCHEDULES, Classifier, MetaLearner, StepMetrics, hp, register
 from .memory import MemoryState, initial_state as empty_memory, lrua_step
+from ..tasks import DEFAULT_TASK
 
 OPTIMIZERS = ("adam", "rmsprop")
 WRITE_CONTENTS = ("key", "add")
@@ -157,7 +158,7 @@ class MANN(MetaLearner):
         lr_halve_every: int = hp(0, "Halve the learning rate every this many steps (0 = never)", min=0, max=10**7)
         grad_clip: float = hp(10.0, "Clip the gradient norm at this value (0 = off)", min=0.0, max=1e6)
 
-    def __init__(self, hparams=None, spec=None, n_way: int = 5):
+    def __init__(self, hparams=None, spec=None, n_way: int = DEFAULT_TASK.n_way):
         super().__init__(hparams, spec, n_way)
         h = self.hparams
         if h.image_size:

@@ -30,6 +30,7 @@ from ..backbones import BN_MODES, conv4
 from ..explanation import Bars, Points, SupportWeights
 from ._explain_metric import classifying_mode, embed_support_and_query, embedding_map, support_names
 from .base import LR_SCHEDULES, SupportSetLearner, hp, register
+from ..tasks import DEFAULT_TASK
 
 
 class FullContextEmbedding(nn.Module):
@@ -92,7 +93,7 @@ class MatchingNetwork(SupportSetLearner):
         train_way: int = hp(0, "Ways per training episode; 0 = as tested (the paper trains on the test task's shape)", min=0, max=1000)
         train_query: int = hp(0, "Queries per class in training episodes; 0 = as tested", min=0, max=100)
 
-    def __init__(self, hparams=None, spec=None, n_way: int = 5):
+    def __init__(self, hparams=None, spec=None, n_way: int = DEFAULT_TASK.n_way):
         super().__init__(hparams, spec, n_way)
         h = self.hparams
         self.encoder = conv4(self.spec.channels, h.hidden, h.bn_mode)

@@ -87,6 +87,7 @@ from torch.func import grad, vmap
 from ..backbones import BN_MODES, conv4
 from ..pca import pca_2d
 from .base import LR_SCHEDULES, Classifier, SupportSetLearner, hp, register
+from ..tasks import DEFAULT_TASK
 
 HEAD_NAMES = ("w1", "b1", "w2", "b2")  # the fast-augmented parameters of a head, in this order
 
@@ -216,7 +217,7 @@ class MetaNetwork(SupportSetLearner):
         train_way: int = hp(0, "Ways per training episode; 0 = as tested (the paper trains on the test task's shape)", min=0, max=1000)
         train_query: int = hp(5, "Queries per class in training episodes; 0 = as tested", min=0, max=100)
 
-    def __init__(self, hparams=None, spec=None, n_way: int = 5):
+    def __init__(self, hparams=None, spec=None, n_way: int = DEFAULT_TASK.n_way):
         super().__init__(hparams, spec, n_way)
         h = self.hparams
         self.b_trunk = conv4(self.spec.channels, h.hidden, h.bn_mode)

@@ -30,6 +30,7 @@ from ..backbones import BN_MODES, Conv4, batch_norm
 from ..explanation import Bars
 from ._explain_metric import classifying_mode, embed_support_and_query
 from .base import LR_SCHEDULES, SupportSetLearner, hp, register
+from ..tasks import DEFAULT_TASK
 
 
 class RelationModule(nn.Module):
@@ -104,7 +105,7 @@ class RelationNetwork(SupportSetLearner):
                         "bce (binary cross-entropy of each score), or ce (cross-entropy of the normalised scores r_c / Σ r)",
                        choices=RELATION_LOSSES)
 
-    def __init__(self, hparams=None, spec=None, n_way: int = 5):
+    def __init__(self, hparams=None, spec=None, n_way: int = DEFAULT_TASK.n_way):
         super().__init__(hparams, spec, n_way)
         h = self.hparams
         self.encoder = Conv4(self.spec.channels, h.hidden, h.bn_mode, pool_blocks=2)

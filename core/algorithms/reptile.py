@@ -21,6 +21,7 @@ from ..backbones import BN_MODES, ConvClassifier, conv4_strided
 from ..episodes import task_generator
 from ._explain_optimization import movement_parts, step_curves
 from .base import Classifier, MetaLearner, StepMetrics, hp, query_accuracy, register
+from ..tasks import DEFAULT_TASK
 
 
 INNER_STATES = ("carry", "fresh")
@@ -54,7 +55,7 @@ class Reptile(MetaLearner):
         hidden: int = hp(64, "Filters per conv block", min=2, max=512)
         bn_mode: str = hp("transductive", "BatchNorm statistics at test time (transductive: the batch's own)", choices=BN_MODES)
 
-    def __init__(self, hparams=None, spec=None, n_way: int = 5):
+    def __init__(self, hparams=None, spec=None, n_way: int = DEFAULT_TASK.n_way):
         super().__init__(hparams, spec, n_way)
         h = self.hparams
         self.net = ConvClassifier(conv4_strided(self.spec.channels, h.hidden, h.bn_mode), n_way, self.input_shape)

@@ -32,6 +32,7 @@ from ..episodes import task_generator
 from ..explanation import Bars, Images, SupportWeights
 from ._explain_metric import classifying_mode, embed_support_and_query, support_names
 from .base import LR_SCHEDULES, StepMetrics, SupportSetLearner, hp, register
+from ..tasks import DEFAULT_TASK
 
 BACKBONES = ("conv4", "koch")
 SCORES = ("max", "mean")
@@ -146,7 +147,7 @@ class SiameseNetwork(SupportSetLearner):
     # 79.1 to 82.5 after 1,200 steps, and Adam 2e-3 on top to 84.1.
     presets = {"measured": {"pairs": "all", "lr": 2e-3}}
 
-    def __init__(self, hparams=None, spec=None, n_way: int = 5):
+    def __init__(self, hparams=None, spec=None, n_way: int = DEFAULT_TASK.n_way):
         super().__init__(hparams, spec, n_way)
         h = self.hparams
         if h.backbone == "koch":

@@ -53,6 +53,7 @@ from ..peakmem import peak_mb, reset_peak
 from ..sources.base import ClassSource
 from ..stats import EpisodeAccuracies, Pairwise, pairwise
 from ..trainer import CancelToken, TrainConfig, Trainer
+from ..tasks import DEFAULT_TASK
 
 FORMAT = "fewshot-studio-comparison"
 FORMAT_VERSION = 1
@@ -69,9 +70,9 @@ CURVE_POINTS = 2000  # per curve in a saved comparison (longer runs are averaged
 class CompareConfig:
     algorithms: list[str]
     hparams: dict[str, dict[str, Any]] = field(default_factory=dict)  # per algorithm: overrides of the paper's
-    n_way: int = 5  # the test protocol (and, with protocol "same", the training episodes)
-    k_shot: int = 1
-    q_query: int = 15
+    n_way: int = DEFAULT_TASK.n_way  # the test protocol (and, with protocol "same", the training episodes)
+    k_shot: int = DEFAULT_TASK.k_shot
+    q_query: int = DEFAULT_TASK.q_query
     protocol: str = "same"
     steps_each: int = 1000  # meta-training steps per algorithm
     seconds_each: float | None = None  # training-time budget per algorithm, validations excluded (the run stops at whichever comes first)

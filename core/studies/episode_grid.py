@@ -24,6 +24,7 @@ from ..errors import ConfigError
 from ..files import atomic_write
 from ..inputspec import InputSpec
 from ..sources.base import ClassSource
+from ..tasks import DEFAULT_TASK
 
 if TYPE_CHECKING:  # type hints only
     from ..trainer import TrainConfig, Trainer
@@ -59,7 +60,7 @@ class EpisodeStream:
         return cls("val", VAL_SEED, config.n_way, config.k_shot, config.q_query)
 
     @classmethod
-    def test(cls, n_way: int = 5, k_shot: int = 1, q_query: int = 15, seed: int = TEST_SEED) -> "EpisodeStream":
+    def test(cls, n_way: int = DEFAULT_TASK.n_way, k_shot: int = DEFAULT_TASK.k_shot, q_query: int = DEFAULT_TASK.q_query, seed: int = TEST_SEED) -> "EpisodeStream":
         """The fixed test episodes of `evaluate`, a comparison and a sweep point."""
         return cls("test", seed, n_way, k_shot, q_query)
 

@@ -39,6 +39,7 @@ from .report import fmt_accuracy, write_rows_csv
 from ..sources.base import ClassSource
 from ..stats import EpisodeAccuracies
 from ..trainer import CancelToken
+from ..tasks import DEFAULT_TASK
 
 DEFAULT_SHOTS = (1, 2, 3, 5, 10)
 DEFAULT_WAYS = (2, 5, 10, 20, 50)  # kept up to what the source and at least one model support
@@ -50,7 +51,7 @@ POINT_STATUSES = ("pending", "done", "stopped", "unsupported")
 class SweepConfig:
     shots: list[int] | None = None  # None: DEFAULT_SHOTS, up to what the source's classes hold (K + 1 images)
     ways: list[int] | None = None  # None: DEFAULT_WAYS, up to what the source and the models support
-    q_query: int = 15  # queries per class (fewer where the source's classes are too small for K + Q)
+    q_query: int = DEFAULT_TASK.q_query  # queries per class (fewer where the source's classes are too small for K + Q)
     episodes: int = 600  # test episodes per point
     seed: int = TEST_SEED
     each_query: bool = False  # classify every query on its own (the app's way) instead of as one batch
@@ -73,7 +74,7 @@ class SweepConfig:
     def from_dict(cls, d: Mapping[str, Any]) -> "SweepConfig":
         shots, ways = d.get("shots"), d.get("ways")
         return cls(None if shots is None else [int(k) for k in shots], None if ways is None else [int(n) for n in ways],
-                   int(d.get("q_query", 15)), int(d.get("episodes", 600)), int(d.get("seed", TEST_SEED)),
+                   int(d.get("q_query", DEFAULT_TASK.q_query)), int(d.get("episodes", 600)), int(d.get("seed", TEST_SEED)),
                    bool(d.get("each_query", False)), str(d.get("source", "")))
 
 

@@ -31,9 +31,10 @@ from ..algorithms import ALGORITHMS, create
 from ..episodes import Episode
 from ..inputspec import InputSpec
 from ..peakmem import peak_mb, reset_peak
+from ..tasks import DEFAULT_TASK
 from ..trainer import auto_device
 
-N_WAY, K_SHOT, Q_QUERY = 5, 1, 15
+N_WAY, K_SHOT, Q_QUERY = DEFAULT_TASK.n_way, DEFAULT_TASK.k_shot, DEFAULT_TASK.q_query  # the bench times the default task
 MAML_QUERIES, MAML_THREADS, MAML_META_BATCH = (1, 15), (1, 2), 32
 
 
