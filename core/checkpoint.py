@@ -153,6 +153,44 @@ def learner_from_checkpoint(data: dict, device: torch.device | str = "cpu", with
     return learner
 
 
+def save_ensemble(paths: list[str | Path], out: str | Path, settings: dict[str, Any] | None = None) -> MetaLearner:
+    """Assemble the Prototypical Networks in checkpoints `paths` (trained apart) into one ensemble
+    checkpoint `out`, with test-time `settings` (e.g. {"test_views": "4"}). Its training record
+    is theirs added up (steps, time), the curves the first's, every member's record under
+    "members". Raises CheckpointError with a reason; nothing is written then."""
+    from .algorithms.protonet import ensemble_of
+
+    raws = [read_checkpoint(path) for path in paths]
+    for path, raw in zip(paths, raws):
+        if raw["algorithm"] != "protonet":
+            raise CheckpointError(f"{path}: holds {raw['algorithm']}; only Prototypical Networks are assembled into an ensemble")
+    networks = [learner_from_checkpoint(raw, "cpu", with_optimizer=False) for raw in raws]
+    try:
+        ensemble = ensemble_of(networks, **_hparams(type(networks[0].hparams), settings or {}))
+    except ValueError as exc:
+        raise CheckpointError(f"cannot assemble {', '.join(map(str, paths))}: {exc}") from None
+    records = [raw.get("trainer") or {} for raw in raws]
+
+    def total(key: str) -> float:
+        return sum(float(r.get(key, 0) or 0) for r in records)
+
+    trainer = {**records[0], "step": int(total("step")), "episodes_seen": int(total("episodes_seen")),
+               "train_s": total("train_s"), "elapsed_s": total("elapsed_s"),
+               "members": [{"file": Path(p).name, **{k: r.get(k) for k in ("step", "train_s", "source", "config")}}
+                           for p, r in zip(paths, records)]}
+    save_checkpoint(out, ensemble, trainer)
+    return ensemble
+
+
+def _hparams(cls: type, settings: dict[str, Any]) -> dict[str, Any]:
+    """`settings` (text from a command line, or values) checked against `cls`'s fields."""
+    from .algorithms import hparams_from_dict
+
+    defaults = dataclasses.asdict(cls())
+    merged = hparams_from_dict(cls, {**defaults, **settings})
+    return {k: getattr(merged, k) for k in settings}
+
+
 # -- models as bytes (a project file keeps its compared models this way) --------------------------
 
 def learner_to_bytes(learner: MetaLearner, extra: dict | None = None) -> bytes:

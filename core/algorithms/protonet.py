@@ -5,19 +5,27 @@ a query's class distribution is a softmax over negative squared Euclidean distan
 prototypes (eq. 2); training minimises the negative log-likelihood of the true class.
 Omniglot protocol: Conv-4, 60-way training with 5 queries per class and shot matching the test
 shot; Adam 1e-3, halved every 2000 episodes.
+
+With `members` > 1 the learner is an ensemble of that many Conv-4 embedding networks: each learns
+from its own loss (eq. 2 with its own distances) on the same episodes, and a query's distance to
+a class is the members' mean distance. Averaging the members' log-probabilities gives the same
+prediction, softmax(−mean_m d_m), since each member's normaliser is the same for every class.
+`fewshot ensemble` assembles one from networks trained apart.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ..augment import test_views
 from ..backbones import BN_MODES, Conv4
 from ..explanation import Bars
 from ._explain_metric import classifying_mode, embed_support_and_query, embedding_map, support_names
 from .base import LR_SCHEDULES, SupportSetLearner, hp, register
+from ..tasks import DEFAULT_TASK
 
 
 def prototypes(embeddings: torch.Tensor, labels: torch.Tensor, n_way: int) -> torch.Tensor:
@@ -70,32 +78,69 @@ class PrototypicalNetwork(SupportSetLearner):
         test_views: int = hp(1, "Test-time views: embed each image as it is and as test_views − 1 fixed small distortions of it, "
                                 "and average the embeddings (1 = off; a test-time setting)", min=1, max=64)
         distance: str = hp("squared", "Distance to the prototypes: squared Euclidean (the paper, eq. 2) or Euclidean (easyfsl's)", choices=DISTANCES)
+        members: int = hp(1, "Embedding networks in an ensemble: each learns from its own loss on the same episodes, and a query's "
+                             "distance to a class is their mean distance (1 = the paper's one network)", min=1, max=16)
 
-    def __init__(self, hparams=None, spec=None, n_way: int = 5):
+    def __init__(self, hparams=None, spec=None, n_way: int = DEFAULT_TASK.n_way):
         super().__init__(hparams, spec, n_way)
         h = self.hparams
         self.encoder = Conv4(self.spec.channels, h.hidden, h.bn_mode, pool_blocks=h.pool_blocks)
+        # An ensemble's other members; the first stays `encoder`, so a one-network model keeps its weights' names.
+        self.more_encoders = nn.ModuleList(Conv4(self.spec.channels, h.hidden, h.bn_mode, pool_blocks=h.pool_blocks)
+                                           for _ in range(h.members - 1))
         self.adam_with_halving(h.lr, h.lr_halve_every, h.lr_schedule)
 
-    def episode_log_probs(self, support_x, support_y, query_x, n_way: int) -> torch.Tensor:
-        # One forward pass for support and query together: BatchNorm sees the whole episode.
-        emb = self.encoder(torch.cat([support_x, query_x]))
-        protos = prototypes(emb[: len(support_x)], support_y, n_way)
-        return proto_log_probs(emb[len(support_x):], protos, self.hparams.distance)
+    @property
+    def encoders(self) -> list[nn.Module]:
+        return [self.encoder, *self.more_encoders]
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """f(x) at test time: with test_views > 1, averaged over fixed distortions of each image
-        (a new drawer's character is a little turned, slanted or shifted: every view votes)."""
+    def _episode_distances(self, support_x, support_y, query_x, n_way: int) -> torch.Tensor:
+        """[M, Q, N]: each member's distances from the queries to its prototypes, from one forward
+        pass over support and queries together (BatchNorm sees the whole episode)."""
+        x, n_s = torch.cat([support_x, query_x]), len(support_x)
+        dists = []
+        for encoder in self.encoders:
+            emb = encoder(x)
+            dists.append(proto_distances(emb[n_s:], prototypes(emb[:n_s], support_y, n_way), self.hparams.distance))
+        return torch.stack(dists)
+
+    def episode_log_probs(self, support_x, support_y, query_x, n_way: int) -> torch.Tensor:
+        return F.log_softmax(-self._episode_distances(support_x, support_y, query_x, n_way).mean(0), dim=-1)
+
+    def episode_loss(self, task) -> tuple[torch.Tensor, torch.Tensor]:
+        d = self._episode_distances(task.support_x, task.support_y, task.query_x, task.n_way)
+        # Each member's own negative log-likelihood (eq. 2 with its distances): the members learn
+        # apart, as networks trained one by one would, on the same episodes.
+        loss = sum(F.nll_loss(F.log_softmax(-d_m, dim=-1), task.query_y) for d_m in d)
+        return loss, F.log_softmax(-d.mean(0), dim=-1)
+
+    def member_embeddings(self, x: torch.Tensor) -> torch.Tensor:
+        """[M, B, D]: each member's f(x). At test time with test_views > 1, averaged over fixed
+        distortions of each image (a new drawer's character is a little turned, slanted or
+        shifted: every view votes)."""
         views = self.hparams.test_views
         if views <= 1 or self.training:
-            return self.encoder(x)
-        return self.encoder(test_views(x, views).flatten(0, 1)).unflatten(0, (views, len(x))).mean(0)
+            return torch.stack([encoder(x) for encoder in self.encoders])
+        seen = test_views(x, views).flatten(0, 1)
+        return torch.stack([encoder(seen).unflatten(0, (views, len(x))).mean(0) for encoder in self.encoders])
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """f(x) [B, M·D]: the members' embeddings side by side (one network: its embedding)."""
+        return self.member_embeddings(x).transpose(0, 1).flatten(1)
+
+    def mean_distances(self, query_emb: torch.Tensor, protos: torch.Tensor) -> torch.Tensor:
+        """[Q, N]: the members' mean distance from side-by-side query embeddings [Q, M·D] to
+        side-by-side prototypes [N, M·D] (a prototype of side-by-side embeddings is the members'
+        prototypes side by side: a mean is taken per coordinate)."""
+        m = self.hparams.members
+        q, p = query_emb.unflatten(1, (m, -1)).transpose(0, 1), protos.unflatten(1, (m, -1)).transpose(0, 1)
+        return torch.stack([proto_distances(q_m, p_m, self.hparams.distance) for q_m, p_m in zip(q, p)]).mean(0)
 
     def process_support_set(self, support_x, support_y, n_way: int) -> torch.Tensor:
         return prototypes(self.embed(support_x), support_y, n_way)
 
     def query_log_probs(self, protos, query_x) -> torch.Tensor:
-        return proto_log_probs(self.embed(query_x), protos, self.hparams.distance)
+        return F.log_softmax(-self.mean_distances(self.embed(query_x), protos), dim=-1)
 
     # -- explanation -------------------------------------------------------------------------------
     def explain_parts(self, support_x, support_y, query_x, classes) -> list:
@@ -103,8 +148,10 @@ class PrototypicalNetwork(SupportSetLearner):
         with classifying_mode(self):
             support_emb, query_emb = embed_support_and_query(self, self.embed, support_x, query_x)
             protos = prototypes(support_emb, support_y, n_way)  # c_k, eq. 1
-            dist = proto_distances(query_emb, protos, self.hparams.distance)[0]  # whose softmax(−·) is eq. 2
+            dist = self.mean_distances(query_emb, protos)[0]  # whose softmax(−·) is eq. 2
         kind = "squared distance" if self.hparams.distance == "squared" else "distance"
+        if self.hparams.members > 1:
+            kind = f"mean {kind} over the {self.hparams.members} networks"
         nearest = classes[int(dist.argmin())]
         n_s = len(support_x)
         query_index = n_s + n_way
@@ -123,3 +170,28 @@ class PrototypicalNetwork(SupportSetLearner):
                          categories=list(classes), series={"distance²" if self.hparams.distance == "squared" else "distance": dist},
                          value_label=kind)
         return [space, distances]
+
+
+ARCHITECTURE = ("hidden", "pool_blocks", "bn_mode", "distance")  # what members of one ensemble must share
+
+
+def ensemble_of(networks: list[PrototypicalNetwork], **test_settings) -> PrototypicalNetwork:
+    """One Prototypical Network whose members are every embedding network of `networks` (trained
+    apart, or ensembles themselves), in order, with the first's settings and `test_settings`
+    (e.g. test_views=4). They must share the input (InputSpec) and the architecture."""
+    if len(networks) < 2:
+        raise ValueError("an ensemble needs at least two networks")
+    first = networks[0]
+    for other in networks[1:]:
+        if other.spec != first.spec:
+            raise ValueError(f"the networks take different inputs ({first.spec.to_dict()} and {other.spec.to_dict()})")
+        differ = [f"{k}: {getattr(first.hparams, k)} vs {getattr(other.hparams, k)}" for k in ARCHITECTURE
+                  if getattr(first.hparams, k) != getattr(other.hparams, k)]
+        if differ:
+            raise ValueError(f"the networks differ in {'; '.join(differ)}")
+    encoders = [e for net in networks for e in net.encoders]
+    hparams = replace(first.hparams, members=len(encoders), **test_settings)
+    ensemble = PrototypicalNetwork(hparams, first.spec, first.n_way).to(first.device)
+    for mine, theirs in zip(ensemble.encoders, encoders):
+        mine.load_state_dict(theirs.state_dict())
+    return ensemble

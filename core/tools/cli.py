@@ -22,6 +22,7 @@ import dataclasses
 import signal
 import sys
 import time
+from pathlib import Path
 
 from ..algorithms import ALGORITHMS, FAMILIES, hparam_fields, hparams_from_dict
 from .cli_study import cmd_compare, cmd_curves, cmd_episodes, cmd_sweep
@@ -30,6 +31,7 @@ from ..distributed import DEFAULT_TIMEOUT_S, RankFailure
 from ..episodes import TEST_SEED
 from ..errors import FewShotError
 from ..studies.report import fmt_duration
+from ..tasks import DEFAULT_TASK
 
 
 
@@ -167,6 +169,15 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_ensemble(args) -> int:
+    """Assemble Prototypical Networks trained apart into one ensemble checkpoint."""
+    from ..checkpoint import save_ensemble
+
+    ensemble = save_ensemble(args.checkpoints, args.out, parse_hp_pairs(args.hp))
+    print(f"{args.out}: an ensemble of {ensemble.hparams.members} Prototypical Networks from {', '.join(args.checkpoints)}")
+    return 0
+
+
 def cmd_predict(args) -> int:
     """Each query image's class, from a support folder (one sub-folder per class)."""
     from ..inference import predict_files
@@ -271,10 +282,10 @@ def cmd_list(args) -> int:
 def cmd_demo(args) -> int:
     """The headless demo: meta-train ProtoNet on the built-in source and evaluate on unseen glyphs."""
     ns = argparse.Namespace(
-        algorithm="protonet", source="builtin", data=None, train_split="train", val_split="val", way=5, shot=1, query=15,
+        algorithm="protonet", source="builtin", data=None, train_split="train", val_split="val", way=DEFAULT_TASK.n_way, shot=DEFAULT_TASK.k_shot, query=DEFAULT_TASK.q_query,
         train_way=20, train_shot=None, train_query=None, meta_batch=None, steps=args.steps, minutes=None, seed=0,
         val_every=max(1, args.steps // 4), val_episodes=50, device=args.device, out=args.out, resume=None, hp=[], augment="none", train_within="any",
-        eval_episodes=200, eval_ways="5", eval_shots="1", eval_source=None, eval_data=None, eval_split="test", size=None,
+        eval_episodes=200, eval_ways=str(DEFAULT_TASK.n_way), eval_shots=str(DEFAULT_TASK.k_shot), eval_source=None, eval_data=None, eval_split="test", size=None,
     )
     print("Few-Shot Studio demo: Prototypical Networks meta-trained on the built-in handwriting generator,\n"
           "then tested 5-way 1-shot on generated characters it has never seen.")
@@ -309,9 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def source_args(p, split_default: str):
         where_from(p)
-        p.add_argument("--way", type=int, default=5, help="N classes per test episode")
-        p.add_argument("--shot", type=int, default=1, help="K support examples per class")
-        p.add_argument("--query", type=int, default=15, help="Q queries per class")
+        p.add_argument("--way", type=int, default=DEFAULT_TASK.n_way, help="N classes per test episode")
+        p.add_argument("--shot", type=int, default=DEFAULT_TASK.k_shot, help="K support examples per class")
+        p.add_argument("--query", type=int, default=DEFAULT_TASK.q_query, help="Q queries per class")
         if split_default != "test":  # eval prepares images as the checkpoint's own input spec says
             p.add_argument("--size", type=image_size, metavar="H[xW]", help="image size the model sees (default 28; e.g. 105 for Koch's Siamese protocol)")
         return p
@@ -339,8 +350,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--dist-timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
                    help="under torchrun: how long a rank waits for the others in a collective before the run stops with an error")
     t.add_argument("--eval-episodes", type=int, default=0, help="after training, test on this many episodes (e.g. 600)")
-    t.add_argument("--eval-ways", default="5", help="comma-separated ways to test, e.g. 5,20")
-    t.add_argument("--eval-shots", default="1", help="comma-separated shots to test, e.g. 1,5")
+    t.add_argument("--eval-ways", default=str(DEFAULT_TASK.n_way), help="comma-separated ways to test, e.g. 5,20")
+    t.add_argument("--eval-shots", default=str(DEFAULT_TASK.k_shot), help="comma-separated shots to test, e.g. 1,5")
     t.add_argument("--eval-source", choices=["builtin", "omniglot", "folder"], help="test on another source (default: the training source)")
     t.add_argument("--eval-data", help="folder of --eval-source")
     t.add_argument("--eval-split", default="test")
@@ -357,6 +368,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "20-way 1-shot within an evaluation alphabet, every test image on its own; prints each run's errors and the total")
     e.add_argument("--per-instance", action="store_true", help="MANN: accuracy by presentation number within sequences (Santoro et al.'s protocol); --episodes sequences")
     e.set_defaults(func=cmd_eval)
+
+    en = sub.add_parser("ensemble", help="assemble Prototypical Networks trained apart into one ensemble model")
+    en.add_argument("checkpoints", nargs="+", help="two or more Prototypical Networks checkpoints with the same input and architecture")
+    en.add_argument("--out", required=True, help="the ensemble checkpoint to write")
+    en.add_argument("--hp", action="append", metavar="NAME=VALUE", help="a test-time setting of the ensemble, e.g. test_views=4 (repeatable)")
+    en.set_defaults(func=cmd_ensemble)
 
     pr = own_images_args(sub.add_parser("predict", help="classify your own images with a checkpoint and a support folder"))
     pr.add_argument("--csv", metavar="PATH", help="also write the predictions as CSV here")
@@ -398,7 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--split", default="test")
     sw.add_argument("--shots", type=int_list, metavar="K,K,...", help="shots per class (default 1,2,3,5,10 up to what the source's classes hold)")
     sw.add_argument("--ways", type=int_list, metavar="N,N,...", help="ways (default 2,5,10,20,50 up to what the source and the models support)")
-    sw.add_argument("--query", type=int, default=15, help="queries per class (fewer at a point where a class has too few images)")
+    sw.add_argument("--query", type=int, default=DEFAULT_TASK.q_query, help="queries per class (fewer at a point where a class has too few images)")
     sw.add_argument("--episodes", type=int, default=600, help="test episodes per point")
     sw.add_argument("--seed", type=int, default=TEST_SEED, help="test episode stream (default: the one eval and compare use)")
     sw.add_argument("--each", action="store_true", help="classify every query on its own, as the app does")
@@ -418,7 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
     ep.add_argument("--seed", type=int, help="episode stream: a run's --seed for its training episodes (default: the fixed test or validation episodes for those splits, 0 for train)")
     ep.add_argument("--index", type=int, default=0, help="the first episode (0-based); training step s with meta-batch B used episodes (s−1)·B … s·B−1")
     ep.add_argument("--count", type=int, default=1, help="how many consecutive episodes")
-    ep.add_argument("--way", type=int, default=5), ep.add_argument("--shot", type=int, default=1), ep.add_argument("--query", type=int, default=15)
+    ep.add_argument("--way", type=int, default=DEFAULT_TASK.n_way), ep.add_argument("--shot", type=int, default=DEFAULT_TASK.k_shot), ep.add_argument("--query", type=int, default=DEFAULT_TASK.q_query)
     ep.add_argument("--size", type=image_size, metavar="H[xW]", help="image size the model sees (as in train)")
     ep.add_argument("--columns", type=int, default=1, help="episodes side by side")
     ep.add_argument("--scale", type=int, default=2, help="pixels per image pixel")

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import FewShotError  # torch is imported where a model is built: the app reads the manifest before the engine loads
+from ..tasks import DEFAULT_TASK
 
 MANIFEST = "manifest.json"
 CHECK_EPISODES = 50  # the short re-measurement a test repeats (the first 50 of the fixed test episodes)
@@ -42,7 +43,12 @@ class Recipe:
     the split's test characters. A recipe with `name` and `lake_target` is Lake et al.'s protocol:
     trained on the background alphabets only, tested on the evaluation alphabets (`test_split`)
     and on the 20 official one-shot runs; `role` "handwriting" makes it the app's model for drawn
-    characters when its algorithm is picked."""
+    characters when its algorithm is picked.
+
+    A recipe with `members` is an ensemble (Prototypical Networks only): each member is meta-trained
+    by its own `fewshot train` arguments (after the same `-a ALGO --source omniglot --data DIR`),
+    then `fewshot ensemble` assembles them with the test-time `ensemble_settings`; `train_args`
+    are then the first member's."""
 
     algorithm: str
     train_args: tuple[str, ...]
@@ -54,6 +60,16 @@ class Recipe:
     test_split: str = "test"
     lake_target: float | None = None  # Lake's 20 official runs, percent of the 400 test images
     role: str = ""
+    members: tuple[tuple[str, ...], ...] = ()
+    ensemble_settings: tuple[str, ...] = ()  # NAME=VALUE test-time settings of the assembled ensemble
+
+    @property
+    def runs(self) -> tuple[tuple[str, ...], ...]:
+        """The `fewshot train` arguments of each network the recipe trains (one, or its members)."""
+        return self.members or (self.train_args,)
+
+    def member_file(self, i: int) -> str:
+        return f"{self.key}.pt" if not self.members else f"{self.key}.m{i + 1}.pt"
 
     @property
     def key(self) -> str:
@@ -64,9 +80,14 @@ class Recipe:
         return self.eval_ways or tuple(sorted(self.targets))
 
     def command(self, data: str = "$D") -> str:
+        """The shell commands that make the model (one line per network, then the assembly)."""
         env = f"OMP_NUM_THREADS={self.threads} " if self.threads == 1 else ""
-        return (f"{env}fewshot train -a {self.algorithm} --source omniglot --data {data} {shlex.join(self.train_args)} "
-                f"--out {self.key}.pt")
+        lines = [f"{env}fewshot train -a {self.algorithm} --source omniglot --data {data} {shlex.join(args)} --out {self.member_file(i)}"
+                 for i, args in enumerate(self.runs)]
+        if self.members:
+            settings = "".join(f" --hp {s}" for s in self.ensemble_settings)
+            lines.append(f"fewshot ensemble {' '.join(self.member_file(i) for i in range(len(self.members)))} --out {self.key}.pt{settings}")
+        return "\n".join(lines)
 
 
 def _r(algorithm: str, args: str, targets: dict[int, float], threads: int = 1, row: str = "") -> Recipe:
@@ -155,7 +176,7 @@ def check_accuracy(learner, data: str | Path, split: str = "test") -> float:
     from ..sources import open_source
 
     test = open_source("omniglot", split, str(data), spec=learner.spec)
-    return evaluate(learner, test, 5, 1, 15, CHECK_EPISODES, seed=TEST_SEED).mean
+    return evaluate(learner, test, DEFAULT_TASK.n_way, DEFAULT_TASK.k_shot, DEFAULT_TASK.q_query, CHECK_EPISODES, seed=TEST_SEED).mean
 
 
 def build_checkpoint(algorithm: str, work: str | Path | None = None) -> Path:
@@ -198,31 +219,24 @@ def build(name: str, data: str | Path, folder: str | Path | None = None, from_ch
         raise FewShotError(f"starter {name} is tested on Lake et al.'s runs, expected at {lake_runs_file(data)}")
     t0 = time.perf_counter()
     earlier_s = 0.0  # wall time of the build's earlier sessions (a resumed build)
+    made: list[Path] = []  # the build's own files, deleted once the model is written
     if from_checkpoint is None:
         if train is None:
             raise FewShotError(f"starter {name}: building needs train=, the `fewshot` entry point (core.tools.cli.main)")
-        # The build's own checkpoint, outside the package folder and kept until the model is
-        # written, so a build cut short (a session that ends) continues with `resume`.
-        trained = build_checkpoint(name, work)
-        args = ["train", "-a", algorithm, "--source", "omniglot", "--data", str(data), *recipe.train_args,
-                "--eval-episodes", "0", "--out", str(trained)]
-        if trained.exists():
-            state = read_checkpoint(trained).get("trainer") or {}
-            if not resume:
-                raise FewShotError(f"{trained} holds a build of {name} in progress (step {state.get('step', '?')}); "
-                                   "continue it with --resume, or delete that file to start again")
-            earlier_s = float(state.get("elapsed_s", 0.0))
-            args += ["--resume", str(trained)]
-            say(f"starter {name}: resuming {trained} at step {state.get('step', '?')}")
-        threads = torch.get_num_threads()
-        torch.set_num_threads(recipe.threads)
-        try:
-            say(f"starter {name}: {recipe.command(str(data))}")
-            rc = train(args)
-        finally:
-            torch.set_num_threads(threads)
-        if rc != 0:
-            raise FewShotError(f"starter {name}: meta-training failed (exit code {rc}); {trained} keeps its last checkpoint")
+        say(f"starter {name}: {recipe.command(str(data))}")
+        for i, args in enumerate(recipe.runs):
+            # Each network's own checkpoint, outside the package folder and kept until the model
+            # is written, so a build cut short (a session that ends) continues with `resume`.
+            path = build_checkpoint(recipe.member_file(i).removesuffix(".pt"), work)
+            earlier_s += _train_network(recipe, args, path, data, train, resume, say)
+            made.append(path)
+        trained = made[0]
+        if recipe.members:
+            from ..checkpoint import save_ensemble
+
+            trained = build_checkpoint(name, work)
+            save_ensemble(made, trained, dict(s.split("=", 1) for s in recipe.ensemble_settings))
+            made.append(trained)
     else:
         trained = Path(from_checkpoint)
     raw = read_checkpoint(trained)
@@ -237,8 +251,8 @@ def build(name: str, data: str | Path, folder: str | Path | None = None, from_ch
     torch.save(raw, buf)
     out = folder / f"{name}.pt"
     atomic_write(out, buf.getvalue())
-    if from_checkpoint is None:
-        trained.unlink(missing_ok=True)
+    for path in made:
+        path.unlink(missing_ok=True)
     trainer = raw.get("trainer") or {}
     tested_on = ("its 423 test characters ×4 rotations" if recipe.test_split == "test"
                  else f"the {recipe.test_split} alphabets' characters ×4 rotations, which it never saw")
@@ -251,7 +265,7 @@ def build(name: str, data: str | Path, folder: str | Path | None = None, from_ch
         "train_s": round(float(trainer.get("train_s", 0.0)), 1),
         "wall_s": round(earlier_s + time.perf_counter() - t0, 1) if from_checkpoint is None else round(float(trainer.get("elapsed_s", 0.0)), 1),
         "accuracy": accuracy, "targets": {str(k): v for k, v in recipe.targets.items()},
-        "check": {"episodes": CHECK_EPISODES, "way": 5, "shot": 1, "query": 15, "split": recipe.test_split, "accuracy": round(100 * check, 2)},
+        "check": {"episodes": CHECK_EPISODES, "way": DEFAULT_TASK.n_way, "shot": DEFAULT_TASK.k_shot, "query": DEFAULT_TASK.q_query, "split": recipe.test_split, "accuracy": round(100 * check, 2)},
         "torch": torch.__version__, "built": _dt.datetime.now().isoformat(timespec="seconds"),
     }
     if lake is not None:
@@ -268,6 +282,35 @@ def build(name: str, data: str | Path, folder: str | Path | None = None, from_ch
     return entry
 
 
+def _train_network(recipe: Recipe, args: tuple[str, ...], path: Path, data: str | Path, train: Callable[[list[str]], int],
+                   resume: bool, say: Callable[[str], Any]) -> float:
+    """Meta-train one network of `recipe` into `path` (continuing it there with `resume`); returns
+    the wall time its earlier sessions spent (0 for a fresh start)."""
+    import torch
+
+    from ..checkpoint import read_checkpoint
+
+    argv = ["train", "-a", recipe.algorithm, "--source", "omniglot", "--data", str(data), *args, "--eval-episodes", "0", "--out", str(path)]
+    earlier_s = 0.0
+    if path.exists():
+        state = read_checkpoint(path).get("trainer") or {}
+        if not resume:
+            raise FewShotError(f"{path} holds a build of {recipe.key} in progress (step {state.get('step', '?')}); "
+                               "continue it with --resume, or delete that file to start again")
+        earlier_s = float(state.get("elapsed_s", 0.0))
+        argv += ["--resume", str(path)]
+        say(f"starter {recipe.key}: resuming {path} at step {state.get('step', '?')}")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(recipe.threads)
+    try:
+        rc = train(argv)
+    finally:
+        torch.set_num_threads(threads)
+    if rc != 0:
+        raise FewShotError(f"starter {recipe.key}: meta-training failed (exit code {rc}); {path} keeps its last checkpoint")
+    return earlier_s
+
+
 def measure_model(learner, recipe: Recipe, data: str | Path, say: Callable[[str], Any] = print) -> tuple[dict, dict | None]:
     """({way: accuracy entry} on the recipe's test split, Lake's runs entry or None): what a
     starter model's manifest records of it."""
@@ -278,7 +321,7 @@ def measure_model(learner, recipe: Recipe, data: str | Path, say: Callable[[str]
     test = open_source("omniglot", recipe.test_split, str(data), spec=learner.spec)
     accuracy = {}
     for way in recipe.ways:
-        res = evaluate(learner, test, way, 1, 15, TEST_EPISODES, seed=TEST_SEED)
+        res = evaluate(learner, test, way, DEFAULT_TASK.k_shot, DEFAULT_TASK.q_query, TEST_EPISODES, seed=TEST_SEED)
         accuracy[str(way)] = {"mean": round(100 * res.mean, 2), "ci95": round(100 * res.ci95, 2), "episodes": TEST_EPISODES}
         say(f"starter {recipe.key}: {way}-way 1-shot {100 * res.mean:.2f} ± {100 * res.ci95:.2f}% on {test.description} "
             f"(target ≥ {recipe.targets.get(way, '–')})")

@@ -19,9 +19,14 @@ def test_every_algorithm_has_a_recipe_the_train_command_accepts():
     assert all(name in starter.RECIPES and starter.RECIPES[name].algorithm == name for name in ALGORITHMS)
     for name, recipe in starter.RECIPES.items():
         assert recipe.key == name
-        args = build_parser().parse_args(["train", "-a", recipe.algorithm, "--source", "omniglot", "--data", "D", *recipe.train_args])
-        assert args.steps > 0 and not args.minutes and recipe.targets and 5 in recipe.targets  # machine-independent
+        for run in recipe.runs:
+            args = build_parser().parse_args(["train", "-a", recipe.algorithm, "--source", "omniglot", "--data", "D", *run])
+            assert args.steps > 0 and not args.minutes and recipe.targets and 5 in recipe.targets  # machine-independent
         assert recipe.command().startswith(("fewshot train", "OMP_NUM_THREADS=1 fewshot train"))
+        if recipe.members:
+            assert recipe.train_args == recipe.members[0] and recipe.algorithm == "protonet"
+            assembly = build_parser().parse_args(recipe.command().splitlines()[-1].split()[1:])
+            assert assembly.func.__name__ == "cmd_ensemble" and assembly.out == f"{name}.pt"
 
 
 def test_the_shipped_starter_files_match_their_manifest():
@@ -181,3 +186,44 @@ def test_cli_starter_lists_every_recipe_and_checks_a_folder(tmp_path, capsys):
         assert main(["starter", "check", "--dir", str(folder)]) == 1
         assert f"{name}: {entry['file']} does not match its manifest entry" in capsys.readouterr().out
     assert main(["starter", "build"]) == 2  # no --data
+
+
+def test_an_ensemble_recipe_trains_each_member_then_assembles_them_and_resumes_mid_member(tmp_path, monkeypatch, omniglot_root):
+    """An ensemble recipe: each member by its own command, then `fewshot ensemble`; a build cut
+    short in the second member continues there (the first is not trained again) to the model an
+    uninterrupted build writes."""
+    from core.algorithms.protonet import PrototypicalNetwork
+
+    member = "--steps 4 --val-every 2 --val-episodes 0 --train-way 5 --train-query 2 --hp hidden=8 --seed {}"
+    recipe = dataclasses.replace(starter._r("protonet", member.format(0), {5: 20.0}),
+                                 members=(tuple(member.format(0).split()), tuple(member.format(1).split())), ensemble_settings=("test_views=2",))
+    monkeypatch.setitem(starter.RECIPES, "protonet", recipe)
+    monkeypatch.setattr(starter, "TEST_EPISODES", 5)
+    assert recipe.command().splitlines()[-1] == "fewshot ensemble protonet.m1.pt protonet.m2.pt --out protonet.pt --hp test_views=2"
+    quiet = lambda *_: None  # noqa: E731
+    whole = starter.build("protonet", omniglot_root, tmp_path / "whole", say=quiet, work=tmp_path / "work-whole", train=main)
+    model = read_checkpoint(tmp_path / "whole" / "protonet.pt")
+    assert model["hparams"]["members"] == 2 and model["hparams"]["test_views"] == 2 and whole["steps"] == 8
+
+    real_step, calls = PrototypicalNetwork.meta_train_step, []
+
+    def killed_in_the_second_member(self, tasks):
+        calls.append(1)
+        if len(calls) == 7:  # step 3 of the second member; its last checkpoint is at step 2
+            raise KeyboardInterrupt
+        return real_step(self, tasks)
+
+    monkeypatch.setattr(PrototypicalNetwork, "meta_train_step", killed_in_the_second_member)
+    work = tmp_path / "work"
+    with pytest.raises(core.FewShotError, match="keeps its last checkpoint"):
+        starter.build("protonet", omniglot_root, tmp_path / "resumed", say=quiet, work=work, train=main)
+    assert read_checkpoint(work / "protonet.m2.pt")["trainer"]["step"] == 2
+    calls.clear()
+    monkeypatch.setattr(PrototypicalNetwork, "meta_train_step", lambda self, tasks: (calls.append(1), real_step(self, tasks))[1])
+    starter.build("protonet", omniglot_root, tmp_path / "resumed", say=quiet, work=work, resume=True, train=main)
+    assert len(calls) == 2  # the second member's steps 3 and 4; the first was finished
+    assert not list(work.glob("*.pt"))
+    a, b = model["model"], read_checkpoint(tmp_path / "resumed" / "protonet.pt")["model"]
+    assert set(a) == set(b) and any(k.startswith("more_encoders.0.") for k in a)
+    for key in a:
+        assert torch.allclose(a[key].float(), b[key].float(), atol=1e-6), key
