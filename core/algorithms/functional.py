@@ -64,25 +64,37 @@ class FunctionalConv4:
         return F.linear(x.mean(dim=(-2, -1)), params["head.weight"], params["head.bias"])
 
 
+def inner_step_size(alpha: float | dict[str, torch.Tensor], name: str, step: int) -> float | torch.Tensor:
+    """α for parameter `name` at inner step `step`: the one inner_lr, or the learned one (MAML++'s
+    LSLR; a step past the learned ones, as at test time with more steps, takes the last one's)."""
+    if isinstance(alpha, dict):
+        a = alpha[name]
+        return a[min(step, len(a) - 1)]
+    return alpha
+
+
 def batched_maml_losses(forward: FunctionalConv4, theta: dict[str, torch.Tensor], support_x, support_y, query_x, query_y,
-                        inner_lr: float, inner_steps: int, first_order: bool) -> tuple[torch.Tensor, torch.Tensor]:
+                        inner_lr: float | dict[str, torch.Tensor], inner_steps: int, first_order: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """Every task's query loss at its adapted weights, and its query accuracy, as two [tasks] tensors.
 
     Inputs are stacked over tasks ([tasks, N, C, H, W] images, [tasks, N] labels). One task's inner
     loop (eq. 1) is written with `torch.func.grad`; `vmap` runs it over all tasks at once. θ is
     shared (not vmapped), so ordinary autograd through the result gives the exact meta-gradient:
     second order when `first_order` is off; with it on, each inner gradient is taken at detached
-    weights and so enters as a constant, as `create_graph=False` makes it in the loop."""
+    weights and so enters as a constant, as `create_graph=False` makes it in the loop. `inner_lr`
+    is one α or, learned per layer and step (MAML++'s LSLR), {parameter name: α per step}, shared
+    by the tasks like θ, so its meta-gradient comes through the same way."""
+
 
     def support_loss(params, x, y):
         return F.cross_entropy(forward(params, x), y)
 
     def one_task(sx, sy, qx, qy):
         params = theta
-        for _ in range(inner_steps):
+        for step in range(inner_steps):
             at = {k: v.detach() for k, v in params.items()} if first_order else params
             grads = grad(support_loss)(at, sx, sy)
-            params = {k: p - inner_lr * grads[k] for k, p in params.items()}
+            params = {k: p - inner_step_size(inner_lr, k, step) * grads[k] for k, p in params.items()}
         logits = forward(params, qx)
         return F.cross_entropy(logits, qy), (logits.argmax(-1) == qy).to(logits.dtype).mean()
 

@@ -15,6 +15,12 @@ to 1e-5), so checkpoints and `adapt()` are those of the loop. Running-statistics
 be batched exactly and falls back to the per-task loop; `step_path(tasks)` says which runs.
 Omniglot protocol: strided Conv-4 (no pooling), batch-statistics BatchNorm, 5-way: 1 inner step,
 α = 0.4, meta-batch 32; 20-way: 5 steps, α = 0.1, meta-batch 16; Adam β = 1e-3.
+
+Three of MAML++'s training changes (Antoniou, Edwards & Storkey, ICLR 2019), off by default:
+`meta_lr_schedule="budget"` anneals β by a cosine over the run; `learn_inner_lr` meta-learns a step
+size α per layer and inner step (LSLR), starting at `inner_lr`; `first_order_until` trains first
+order for that fraction of the run, then second order (derivative-order annealing: the cheap
+steps early, the exact meta-gradient at the end, so MAML stays second-order MAML).
 """
 from __future__ import annotations
 
@@ -22,11 +28,12 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torch.func import functional_call
 
 from ..backbones import BN_MODES, ConvClassifier, conv4_strided
 from ._explain_optimization import movement_parts, step_curves
-from .functional import FunctionalConv4, batched_maml_losses
+from .functional import FunctionalConv4, batched_maml_losses, inner_step_size
 from .base import Classifier, MetaLearner, StepMetrics, hp, register
 from ..tasks import DEFAULT_TASK
 
@@ -61,12 +68,21 @@ class MAML(MetaLearner):
         train_query: int = hp(1, "Queries per class in training tasks (Finn et al.: as many as the shots)", min=1, max=100)
         hidden: int = hp(64, "Filters per conv block", min=2, max=512)
         bn_mode: str = hp("transductive", "BatchNorm statistics at test time (the reference code uses the batch's own)", choices=BN_MODES)
+        meta_lr_schedule: str = hp("constant", "constant: Adam at meta_lr throughout (the paper); budget: a cosine from meta_lr to 1% "
+                                               "of it over the run or time budget (MAML++)", choices=("constant", "budget"))
+        learn_inner_lr: bool = hp(False, "Meta-learn a step size α per layer and inner step, starting at inner_lr (MAML++'s LSLR)")
+        first_order_until: float = hp(0.0, "Share of the run meta-trained first order before the second-order steps (MAML++'s "
+                                           "derivative-order annealing; 0 = first_order throughout)", min=0.0, max=1.0)
 
     def __init__(self, hparams=None, spec=None, n_way: int = DEFAULT_TASK.n_way):
         super().__init__(hparams, spec, n_way)
         h = self.hparams
         self.net = ConvClassifier(conv4_strided(self.spec.channels, h.hidden, h.bn_mode), n_way, self.input_shape)
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=h.meta_lr)
+        # LSLR: one α per parameter tensor and inner step ("." is not allowed in a ParameterDict's keys)
+        self.inner_lrs = nn.ParameterDict({name.replace(".", "/"): nn.Parameter(torch.full((h.inner_steps,), float(h.inner_lr)))
+                                           for name, _ in self.net.named_parameters()}) if h.learn_inner_lr else None
+        self.optimizer = torch.optim.Adam(self.parameters(), lr=h.meta_lr)
+        self._base_lr, self._lr_schedule = h.meta_lr, "budget" if h.meta_lr_schedule == "budget" else "step"
         # None where the learner is not one FunctionalConv4 reproduces exactly (running statistics)
         self.functional_net = FunctionalConv4(self.net) if FunctionalConv4.supports(self.net) else None
         # True: batch the meta-batch wherever exact; False: the per-task loop (`fewshot bench` times
@@ -87,14 +103,27 @@ class MAML(MetaLearner):
             params["head.bias"] = params["head.bias"][:n_way]
         return params
 
+    def step_sizes(self, detach: bool = False) -> dict[str, torch.Tensor] | float:
+        """α: the one inner_lr, or with learn_inner_lr {parameter name: α per inner step [steps]}
+        (a step past the learned ones, as at test time with more steps, takes the last one's)."""
+        if self.inner_lrs is None:
+            return self.hparams.inner_lr
+        return {key.replace("/", "."): (a.detach() if detach else a) for key, a in self.inner_lrs.items()}
+
+    def first_order_now(self) -> bool:
+        """Whether this meta-training step drops second derivatives: always for first-order MAML,
+        and for the first `first_order_until` of the run under derivative-order annealing."""
+        return self.hparams.first_order or self.progress < self.hparams.first_order_until
+
     def inner_loop(self, params: dict, support_x: torch.Tensor, support_y: torch.Tensor, steps: int,
-                   create_graph: bool) -> dict[str, torch.Tensor]:
+                   create_graph: bool, step_sizes: dict[str, torch.Tensor] | float | None = None) -> dict[str, torch.Tensor]:
         """θ' after `steps` SGD steps on the support loss (eq. 1). With create_graph the steps stay
         differentiable (second order); without, each gradient is a constant (first order)."""
-        for _ in range(steps):
+        alpha = self.step_sizes(detach=not create_graph) if step_sizes is None else step_sizes
+        for k in range(steps):
             loss = F.cross_entropy(functional_call(self.net, params, (support_x,)), support_y)
             grads = torch.autograd.grad(loss, list(params.values()), create_graph=create_graph)
-            params = {name: p - self.hparams.inner_lr * g for (name, p), g in zip(params.items(), grads)}
+            params = {name: p - inner_step_size(alpha, name, k) * g for (name, p), g in zip(params.items(), grads)}
         return params
 
     def step_path(self, tasks) -> str:
@@ -118,7 +147,10 @@ class MAML(MetaLearner):
         """One task's query loss at its adapted weights θ'_i, and its query accuracy (a tensor, so
         that reading it does not wait for the device)."""
         h = self.hparams
-        adapted = self.inner_loop(theta, task.support_x, task.support_y, h.inner_steps, create_graph=not h.first_order)
+        first_order = self.first_order_now()
+        # α is a meta-parameter under LSLR: it keeps its graph even in a first-order step
+        adapted = self.inner_loop(theta, task.support_x, task.support_y, h.inner_steps, create_graph=not first_order,
+                                  step_sizes=self.step_sizes())
         logits = functional_call(self.net, adapted, (task.query_x,))
         return F.cross_entropy(logits, task.query_y), (logits.detach().argmax(-1) == task.query_y).to(logits.dtype).mean()
 
@@ -130,7 +162,7 @@ class MAML(MetaLearner):
             return torch.stack([getattr(t, field) for t in tasks])
 
         return batched_maml_losses(self.functional_net, theta, stacked("support_x"), stacked("support_y"), stacked("query_x"),
-                                   stacked("query_y"), h.inner_lr, h.inner_steps, h.first_order)
+                                   stacked("query_y"), self.step_sizes(), h.inner_steps, self.first_order_now())
 
     def meta_loss(self, tasks) -> tuple[torch.Tensor, float]:
         """Mean query loss over the meta-batch at the adapted weights (eq. 2's objective), by the
@@ -164,6 +196,7 @@ class MAML(MetaLearner):
         # the step's one read from the device: loss and accuracy together
         loss_value, acc_value = torch.stack([loss, accs]).tolist()
         self.check_finite(torch.tensor(loss_value))
+        self._apply_budget_lr()
         self.optimizer.step()
         return StepMetrics(loss_value, acc_value, len(tasks))
 
@@ -181,7 +214,7 @@ class MAML(MetaLearner):
 
         with torch.no_grad():  # torch.func.grad still differentiates the inner loop inside
             _, accs = batched_maml_losses(self.functional_net, theta, stacked("support_x"), stacked("support_y"), stacked("query_x"),
-                                          stacked("query_y"), self.hparams.inner_lr, self.hparams.inner_steps_test, first_order=True)
+                                          stacked("query_y"), self.step_sizes(detach=True), self.hparams.inner_steps_test, first_order=True)
         return accs
 
     def adapt(self, support_x, support_y) -> Classifier:

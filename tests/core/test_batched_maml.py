@@ -159,3 +159,65 @@ def test_test_time_adaptation_stays_a_loop_where_batching_does_not_pay_or_is_not
     running = _learner("maml", 5, 1, bn_mode="running")
     running.batch_tasks = True
     assert running.batched_accuracies(_tasks(2, 5)) is None
+
+
+# -- MAML++'s training changes (off by default) ----------------------------------------------------
+
+def test_the_paper_maml_has_no_learned_step_sizes_and_a_constant_meta_lr():
+    m = _learner("maml", 5, 1)
+    assert m.inner_lrs is None and len(list(m.parameters())) == len(list(m.net.parameters()))
+    assert m.step_sizes() == 0.4 and m._lr_schedule == "step"
+
+
+@pytest.mark.parametrize("name", ["maml", "fomaml"])
+def test_learned_step_sizes_get_the_same_meta_gradient_batched_and_looped(name):
+    """LSLR: α per layer and inner step is a meta-parameter; both paths give θ and α one gradient."""
+    m = _learner(name, 5, 2, learn_inner_lr=True)
+    with torch.no_grad():  # step sizes that differ by layer and step, so a mix-up would show
+        for i, a in enumerate(m.inner_lrs.values()):
+            a.copy_(torch.tensor([0.4 + 0.01 * i, 0.3 - 0.01 * i], dtype=a.dtype))
+    tasks = _tasks(3, 5)
+    grads = {}
+    for batched in (True, False):
+        m.batch_tasks = batched
+        m.train()
+        loss, _ = m.meta_loss(tasks)
+        grads[batched] = torch.autograd.grad(loss, list(m.params().values()) + list(m.inner_lrs.values()))
+    flat_b, flat_l = (torch.cat([g.flatten() for g in grads[b]]) for b in (True, False))
+    alpha_l = torch.cat([g.flatten() for g in grads[False][-len(m.inner_lrs):]])
+    assert alpha_l.norm() > 0, "the step sizes learn"
+    assert (flat_b - flat_l).norm() <= 1e-5 * flat_l.norm()
+
+
+def test_learned_step_sizes_start_at_inner_lr_and_change_with_training():
+    m = _learner("maml", 5, 1, learn_inner_lr=True)
+    before = {k: a.detach().clone() for k, a in m.inner_lrs.items()}
+    assert all(torch.allclose(a, torch.full((1,), 0.4, dtype=a.dtype)) for a in before.values())
+    m.meta_train_step(_tasks(2, 5))
+    assert any(not torch.equal(before[k], a.detach()) for k, a in m.inner_lrs.items())
+    # more inner steps at test than in training take the last learned step size
+    support = _tasks(1, 5)[0]
+    assert m.adapt(support.support_x, support.support_y)(support.query_x).shape == (5, 5)
+
+
+def test_derivative_order_annealing_is_first_order_then_second():
+    tasks = _tasks(2, 5)
+    annealed = _learner("maml", 5, 1, first_order_until=0.5)
+    _, _, fo = _meta_gradient(_learner("fomaml", 5, 1), tasks, batched=True)
+    _, _, so = _meta_gradient(_learner("maml", 5, 1), tasks, batched=True)
+    annealed.progress = 0.2
+    _, _, early = _meta_gradient(annealed, tasks, batched=True)
+    annealed.progress = 0.5
+    _, _, late = _meta_gradient(annealed, tasks, batched=True)
+    flat = lambda grads: torch.cat([g.flatten() for g in grads])  # noqa: E731
+    assert torch.allclose(flat(early), flat(fo)) and torch.allclose(flat(late), flat(so))
+
+
+def test_the_budget_meta_lr_falls_by_a_cosine_to_one_percent():
+    m = _learner("maml", 5, 1, meta_lr_schedule="budget", meta_lr=1e-3)
+    lrs = []
+    for progress in (0.0, 0.5, 1.0):
+        m.progress = progress
+        m.meta_train_step(_tasks(2, 5))
+        lrs.append(m.optimizer.param_groups[0]["lr"])
+    assert lrs == pytest.approx([1e-3, 1e-3 * (0.01 + 0.99 * 0.5), 1e-5])
