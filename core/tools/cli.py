@@ -111,7 +111,9 @@ def _train(args, hparams: dict, ctx) -> int:
              if ctx is not None else "")
     say(f"{trainer.learner.title}: {trainer.learner.parameter_count():,} parameters on {trainer.device}; "
         f"training {shape['train_way']}-way {shape['train_shot']}-shot {shape['train_query']}-query, meta-batch {shape['meta_batch']}{ranks}, "
-        f"on {train_src.description}; validating {args.way}-way {args.shot}-shot on {val_src.description if val_src else 'nothing'}", flush=True)
+        f"on {train_src.description}{' (each episode within one alphabet)' if config.train_within else ''}"
+        f"{' with distorted drawings (' + args.augment + ')' if augment else ''}; "
+        f"validating {args.way}-way {args.shot}-shot on {val_src.description if val_src else 'nothing'}", flush=True)
     bar = ProgressBar() if ctx is None or ctx.is_main else ProgressBar(enabled=False)
     try:
         last = _follow(trainer, bar, config)

@@ -131,3 +131,13 @@ def test_protonet_test_views_average_the_embedding_at_test_time_only():
         assert not torch.allclose(averaged, learner.encoder(x), atol=1e-4)
     learner.train()
     assert torch.equal(learner.embed(x), learner.encoder(x))  # training sees each image once
+
+
+def test_the_training_header_says_the_drawings_are_distorted(tmp_path, capsys, blank_generator):
+    from core.tools.cli import main
+
+    args = ["train", "-a", "protonet", "--source", "builtin", "--steps", "1", "--val-episodes", "0", "--train-way", "5", "--hp", "hidden=8"]
+    assert main([*args, "--augment", "affine", "--out", str(tmp_path / "a.pt")]) == 0
+    assert "with distorted drawings (affine)" in capsys.readouterr().out.splitlines()[0]
+    assert main([*args, "--out", str(tmp_path / "b.pt")]) == 0
+    assert "distorted" not in capsys.readouterr().out.splitlines()[0]
