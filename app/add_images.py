@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QPoint, QRect, QSettings, Qt
 from PySide6.QtWidgets import QMainWindow
 
-from . import images
+from app.model import images
 from .dialogs import Dialogs
 from .draw_dialog import DrawDialog
 from .query_panel import QueryPanel

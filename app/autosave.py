@@ -14,9 +14,9 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSettings, QTimer
 from PySide6.QtWidgets import QMessageBox
 
-from . import projectfile
+from app.model import projectfile
 from .dialogs import Dialogs
-from .model import Project
+from app.model import Project
 from .project_files import ProjectFiles
 
 AUTOSAVE_DEBOUNCE_MS = 1500

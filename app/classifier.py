@@ -10,10 +10,10 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox
 
 from . import jobs
-from .common import plural
+from app.model.words import plural
 from .dialogs import Dialogs
-from .library import ModelLibrary
-from .model import Project, TaskSettings
+from app.model.library import ModelLibrary
+from app.model import Project, TaskSettings
 from .query_panel import QueryPanel
 
 LIVE_MS = 250  # a drawn query is re-classified at most this often while drawing

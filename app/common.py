@@ -1,4 +1,5 @@
-"""Small helpers shared by the panels: thumbnails, clipboard and drag-and-drop payloads, number formats."""
+"""Small helpers shared by the panels: thumbnails, clipboard and drag-and-drop payloads (number
+formats and plurals: app.model.words)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,20 +8,10 @@ from PySide6.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QMimeData, QO
 from PySide6.QtGui import QIcon, QImage, QKeySequence, QPixmap, QWheelEvent
 from PySide6.QtWidgets import QAbstractScrollArea, QAbstractSpinBox, QApplication, QComboBox, QLabel, QListWidget, QMenu, QSizePolicy, QWidget
 
-from . import images
+from app.model import images
 from .style import icon
 
 _thumbs: dict[tuple[int, int], QIcon] = {}
-
-
-def fmt_count(n: float) -> str:
-    """1234567 → "1 234 567" (narrow no-break spaces between thousands)."""
-    return f"{int(n):,}".replace(",", "\u202f")
-
-
-def plural(n: int, noun: str) -> str:
-    """plural(1, "image") → "1 image", plural(3, "image") → "3 images"."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def thumb_icon(sample, size: int = 56) -> QIcon:

@@ -11,7 +11,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QImage, QPainter, QPalette
 from PySide6.QtWidgets import QToolButton
 
-from .compare_measure import test_measure
+from app.model.compare_measure import test_measure
 from .style import icon
 
 

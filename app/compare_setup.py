@@ -17,12 +17,12 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QGridL
 
 import core
 
-from .common import fmt_count
-from .compare_measure import learned_from
+from app.model.words import fmt_count
+from app.model.compare_measure import learned_from
 from .compare_results import algo_color, swatch
 from .dialogs import Dialogs
 from .hparam_form import HParamForm, PresetButton, field_label
-from .library import ModelEntry, accuracy_text
+from app.model.library import ModelEntry, accuracy_text
 from .style import icon
 from .task_fields import BUILTIN_NOTE, ask_source_folder, combo, device_combo, offer_cuda, source_combo, spin_box
 

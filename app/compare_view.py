@@ -25,13 +25,13 @@ from . import workers
 from .compare_curves import REDRAW_MS, CurvesPanel
 from .compare_episodes import TestEpisodesPage
 from .compare_export import CompareFiles
-from .compare_measure import curve_measures
+from app.model.compare_measure import curve_measures
 from .compare_queries import QueriesPage
 from .compare_results import ResultsTables
 from .compare_setup import SetupPanel
 from .sweep_view import SweepPage
 from .dialogs import Dialogs
-from .model import Project
+from app.model import Project
 
 
 class CompareView(QWidget):

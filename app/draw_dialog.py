@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QVBoxLayout
 
-from . import images
+from app.model import images
 from .canvas import CanvasPanel
-from .common import plural
+from app.model.words import plural
 from .style import icon
 
 if TYPE_CHECKING:

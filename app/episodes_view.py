@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinBo
 
 from .episode_grid import EpisodeGrid, LatestJob
 from .episode_jobs import STREAMS, episode_job
-from .model import Project
+from app.model import Project
 
 MAX_INDEX = 2**31 - 1
 

@@ -8,7 +8,7 @@ from typing import Callable
 from PySide6.QtWidgets import QAbstractSpinBox, QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from .hparam_form import HParamForm, PresetButton
-from .model import Project
+from app.model import Project
 from .style import icon
 from .undo import Editor
 

@@ -20,8 +20,8 @@ from . import jobs
 from .common import sample_source, thumb_icon
 from .dialogs import Dialogs
 from .explain_render import ExplanationView
-from .library import ModelLibrary
-from .model import Project
+from app.model.library import ModelLibrary
+from app.model import Project
 from .query_panel import QueryPanel
 
 DEBOUNCE_MS = 100  # as the auto-classify timer: a burst of edits asks for one explanation

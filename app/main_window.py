@@ -29,8 +29,8 @@ from .episode_grid import set_palette as set_episode_palette
 from .episodes_view import EpisodesView
 from .hparam_tab import HParamTab
 from .inside_view import InsideView
-from .library import DEFAULT_STARTERS, ModelLibrary
-from .model import AlgorithmChoice, Project
+from app.model.library import DEFAULT_STARTERS, ModelLibrary
+from app.model import AlgorithmChoice, Project
 from .models_tab import ModelsTab
 from .project_files import ProjectFiles
 from .query_panel import QueryPanel

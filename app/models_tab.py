@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QPus
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from . import workers
-from .library import accuracy_figure, accuracy_text
+from app.model.library import accuracy_figure, accuracy_text
 
 # "Accuracy", not "Val. acc.": a starter's figure is a test, a person's own model's its validation;
 # the cell says which ("val." or not) and its tooltip the whole measure.

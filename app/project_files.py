@@ -8,10 +8,11 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtWidgets import QMessageBox
 
-from . import jobs, projectfile
+from . import jobs
+from app.model import projectfile
 from .dialogs import Dialogs
-from .library import ModelFileError, ModelLibrary
-from .model import Project
+from app.model.library import ModelFileError, ModelLibrary
+from app.model import Project
 from .undo import Editor
 
 

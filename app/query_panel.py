@@ -8,10 +8,10 @@ from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton,
                                QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 
-from . import images
+from app.model import images
 from .canvas import CanvasPanel
 from .common import ElidedLabel, RemovableList, accepts, clipboard_payload, mime_payload, sample_source, set_drop_highlight, thumb_icon
-from .model import Project
+from app.model import Project
 from .style import icon
 from .undo import Editor
 

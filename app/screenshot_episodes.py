@@ -39,7 +39,7 @@ def main() -> int:
 
     from .dialogs import Unattended
     from .main_window import MainWindow
-    from .model import Source
+    from app.model import Source
     from .style import apply_theme
 
     out = Path(args.out) if args.out else resource_path("screenshot.png").parent

@@ -8,9 +8,10 @@ from PySide6.QtGui import QPainter, QPalette
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QLineEdit, QListView, QListWidgetItem, QScrollArea,
                                QSizePolicy, QStyle, QStyleOptionFrame, QToolButton, QVBoxLayout, QWidget)
 
-from . import images
-from .common import RemovableList, accepts, clipboard_payload, mime_payload, plural, repolish, sample_source, set_drop_highlight, thumb_icon
-from .model import Project
+from app.model import images
+from .common import RemovableList, accepts, clipboard_payload, mime_payload, repolish, sample_source, set_drop_highlight, thumb_icon
+from app.model.words import plural
+from app.model import Project
 from .style import icon
 from .undo import Editor
 

@@ -8,8 +8,8 @@ from PySide6.QtWidgets import QFormLayout, QLabel, QSpinBox, QWidget
 
 from . import jobs, workers
 from .dialogs import Dialogs
-from .model import LIMITS as TASK_LIMITS
-from .model import Project, Source, TaskSettings
+from app.model import LIMITS as TASK_LIMITS
+from app.model import Project, Source, TaskSettings
 from .task_fields import BUILTIN_NOTE, ask_source_folder, device_combo, source_combo, spin_box
 from .undo import Editor
 

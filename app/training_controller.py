@@ -19,10 +19,10 @@ from PySide6.QtWidgets import QMessageBox
 
 from . import jobs, workers
 from .classifier import quick_seconds
-from .common import plural
+from app.model.words import plural
 from .dialogs import Dialogs
-from .library import ModelFileError, ModelLibrary, accuracy_text, measure_words, replaces, scores_at_least
-from .model import Project, Source, TrainRequest
+from app.model.library import ModelFileError, ModelLibrary, accuracy_text, measure_words, replaces, scores_at_least
+from app.model import Project, Source, TrainRequest
 from .query_panel import QueryPanel
 from .training_panel import TrainingPanel
 

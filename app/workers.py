@@ -24,8 +24,8 @@ from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, Signal, S
 
 from .episode_jobs import LIVE_EVERY_S, LiveEpisodes
 from .jobs import lower_thread_priority, quietly_collected
-from .library import measure_words, verify_model_bytes
-from .model import TrainRequest, train_config
+from app.model.library import measure_words, verify_model_bytes
+from app.model import TrainRequest, train_config
 
 
 def import_engine() -> str:

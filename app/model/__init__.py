@@ -1,7 +1,10 @@
 """The app's model layer: typed, Qt-free values and the project that views observe.
 
-core  <-  app.model  <-  app's views and controllers. Nothing here imports Qt or a view (an
-import-linter contract in pyproject.toml); the engine is imported lazily where it is needed.
+core  <-  app.model  <-  app's engine, controllers and views. Nothing here imports Qt or another
+app package (an import-linter contract in pyproject.toml); the engine is imported lazily where it
+is needed. Beside the project's values (imported here): the model library (`library`), the
+project file (`projectfile`), reading images (`images`), the words of a comparison's measure
+(`compare_measure`) and of counts (`words`) — import them by module.
 """
 from .algorithm import AlgorithmChoice
 from .events import Signal

@@ -89,7 +89,7 @@ def test_invalid_source_folder_shows_the_core_error_and_changes_nothing(window, 
 
 
 def test_number_formats():
-    from app.common import fmt_count, plural
+    from app.model.words import fmt_count, plural
 
     assert plural(1, "image") == "1 image" and plural(0, "image") == "0 images" and plural(3, "item") == "3 items"
 

@@ -97,7 +97,7 @@ def test_the_shipped_starter_shows_one_figure_per_measure_everywhere_each_named(
     from test_app_training import _use_model_from_models_tab
 
     import core
-    from app.library import DEFAULT_STARTERS, STARTER_PREFIX, accuracy_figure, accuracy_text
+    from app.model.library import DEFAULT_STARTERS, STARTER_PREFIX, accuracy_figure, accuracy_text
 
     if model_id.removeprefix(STARTER_PREFIX) not in core.starter_models():
         pytest.skip(f"{model_id} is not shipped")
@@ -122,7 +122,7 @@ def test_a_persons_own_model_names_its_validation_everywhere(make_window, qtbot)
     the status bar, the panel that showed the run, and the Models tab."""
     from test_app_rough_edges import _pump_until
 
-    from app.library import accuracy_figure, accuracy_text
+    from app.model.library import accuracy_figure, accuracy_text
 
     window = make_window()
     _tiny_task(window, steps=12)
@@ -145,7 +145,7 @@ def test_after_stop_the_window_says_which_model_is_in_use_and_why_until_that_is_
     run were. The next run, and the Compare view, drop the explanation."""
     from test_app_rough_edges import _pump_until
 
-    from app.library import DEFAULT_STARTERS, accuracy_text
+    from app.model.library import DEFAULT_STARTERS, accuracy_text
 
     window = make_window(starters=DEFAULT_STARTERS)
     starter = window.current_model()
@@ -183,7 +183,7 @@ def test_runs_ended_in_the_same_minute_get_names_of_their_own(window, qtbot, mon
 
     from test_app_rough_edges import _pump_until
 
-    from app import library
+    from app.model import library
 
     class Frozen(real.datetime):
         @classmethod

@@ -185,7 +185,7 @@ def test_query_rows_name_their_file_drawing_or_paste_and_the_project_file_keeps_
     from apphelpers import drop_paths, glyph_png, mouse_stroke
     from PySide6.QtGui import QImage
 
-    from app import projectfile
+    from app.model import projectfile
 
     files = []
     for i in range(3):

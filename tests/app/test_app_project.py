@@ -96,7 +96,7 @@ def test_corrupt_project_file_leaves_the_current_project_untouched(window, tmp_p
 
 
 def test_model_library_lists_renames_deletes_and_persists(window_with_model, tmp_path):
-    from app.library import ModelLibrary
+    from app.model.library import ModelLibrary
 
     w = window_with_model
     [entry] = w.library.entries()
@@ -212,7 +212,7 @@ def test_a_damaged_comparison_model_is_left_out_and_named(saved_project, make_wi
 
 
 def test_the_library_refuses_damaged_model_bytes(window, tiny_checkpoint):
-    from app.library import ModelFileError
+    from app.model.library import ModelFileError
 
     for data, words in ((tiny_checkpoint[: len(tiny_checkpoint) // 2], "truncated or damaged checkpoint"),
                         (os.urandom(2000), "not a Few-Shot Studio checkpoint"), (b"", "empty")):
@@ -276,7 +276,7 @@ class _CountReads:
 
 
 def test_a_member_larger_than_a_project_image_can_be_is_refused_unread(tmp_path, monkeypatch):
-    from app import projectfile
+    from app.model import projectfile
 
     size = 200 * 2**20
     cases = {
@@ -303,7 +303,7 @@ def test_a_member_larger_than_a_project_image_can_be_is_refused_unread(tmp_path,
 
 
 def test_an_image_declaring_a_huge_canvas_is_refused_before_it_is_decoded(tmp_path):
-    from app import projectfile
+    from app.model import projectfile
     from app.model import Project
 
     wide = io.BytesIO()
@@ -319,7 +319,7 @@ def test_an_image_declaring_a_huge_canvas_is_refused_before_it_is_decoded(tmp_pa
 def test_the_bounded_reader_stops_at_its_bound_even_when_the_zip_hands_back_more(tmp_path):
     """Defence in depth: if a zip reader ever returned more than its header recorded, reading still
     stops just past the bound."""
-    from app import projectfile
+    from app.model import projectfile
 
     bomb = _bomb(tmp_path / "b.fsproj", 4 * 2**20, recorded=1000)
     with zipfile.ZipFile(bomb) as zf:
@@ -338,7 +338,7 @@ def test_the_bounded_reader_stops_at_its_bound_even_when_the_zip_hands_back_more
 
 
 def test_an_oversized_model_is_refused_and_the_rest_opens(saved_project, make_window, qtbot, tmp_path, monkeypatch):
-    from app import projectfile
+    from app.model import projectfile
 
     path, before, _ = saved_project
     monkeypatch.setattr(projectfile, "MAX_MODEL_BYTES", 2**20)  # (the real bound, 512 MB, is too slow to build here)
@@ -360,7 +360,7 @@ def _key(qtbot, w, key, modifier=Qt.KeyboardModifier.ControlModifier) -> None:
 
 
 def test_the_window_keeps_running_and_cannot_be_edited_while_a_project_loads(window, qtbot, tmp_path, monkeypatch):
-    from app import projectfile
+    from app.model import projectfile
 
     fill_support(window.project, n_classes=2, shots=1)
     path = tmp_path / "p.fsproj"
@@ -447,7 +447,7 @@ def _session_with_unsaved_work(qtbot, tmp_path, argv, ask):
 
 @pytest.fixture
 def p1(tmp_path):
-    from app import projectfile
+    from app.model import projectfile
     from app.model import Project
 
     project = Project(n_classes=2)
@@ -550,7 +550,7 @@ def _with_settings(path, out, settings):
 
 
 def test_an_older_projects_settings_dict_opens_as_typed_task_settings(tmp_path):
-    from app import projectfile
+    from app.model import projectfile
     from app.model import Source, TaskSettings
     from app.model import Project
 

@@ -258,7 +258,7 @@ def test_the_algorithm_box_shows_the_longest_algorithm_name_in_full_in_a_laptop_
 def test_rename_is_off_for_a_starter_model_and_says_why(qtbot):
     from PySide6.QtWidgets import QPushButton
 
-    from app.library import ModelEntry
+    from app.model.library import ModelEntry
     from app.models_tab import ModelsTab
 
     tab = ModelsTab()
@@ -292,7 +292,7 @@ def test_closing_during_a_sweep_names_it_and_keeping_saves_its_finished_points(m
 
     from test_app_sweep import _gate_second_point
 
-    from app.library import DEFAULT_STARTERS
+    from app.model.library import DEFAULT_STARTERS
 
     B = QMessageBox.StandardButton
     asked, answers = [], {"Stop and close?": [B.Cancel, B.Save], "Unsaved changes": [B.Discard]}

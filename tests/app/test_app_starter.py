@@ -122,7 +122,7 @@ def test_the_handwriting_model_is_protonets_default_and_shows_its_figure_on_lake
     """The library alone (no window): with a handwriting model shipped, picking ProtoNet uses it; Compare
     still gets ProtoNet's own starter (trained on the same split as the others); hiding the
     handwriting model falls back to that starter."""
-    from app.library import ModelLibrary, accuracy_text
+    from app.model.library import ModelLibrary, accuracy_text
 
     folder = tmp_path / "starter"
     folder.mkdir()
@@ -198,7 +198,7 @@ def test_the_shipped_protonet_starter_classifies_a_drawn_query_at_first_launch(m
     shipped = core.starter_models()
     if "protonet" not in shipped:
         pytest.skip("no ProtoNet starter model is shipped")
-    from app.library import DEFAULT_STARTERS
+    from app.model.library import DEFAULT_STARTERS
 
     window = make_window(starters=DEFAULT_STARTERS)
     assert window.current_model().id == ("starter-handwriting" if "handwriting" in shipped else "starter-protonet")

@@ -32,7 +32,7 @@ def compare(qtbot, tmp_path):
     if not {"protonet", "matching"} <= set(core.starter_models()):
         pytest.skip("the ProtoNet and Matching Networks starter models are not shipped")
     from app.compare_view import CompareView
-    from app.library import DEFAULT_STARTERS, ModelLibrary
+    from app.model.library import DEFAULT_STARTERS, ModelLibrary
     from app.model import Project
 
     view = CompareView(Project(), QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat), dialogs=FakeDialogs())
@@ -101,7 +101,7 @@ def _accuracy_cells(view) -> dict[str, object]:
 
 
 def test_every_test_accuracy_names_its_measure_on_screen_and_in_the_exports(compare, qtbot, tmp_path):
-    from app.library import accuracy_text
+    from app.model.library import accuracy_text
 
     view = compare
     _starter_mode(view)
@@ -131,7 +131,7 @@ def test_every_test_accuracy_names_its_measure_on_screen_and_in_the_exports(comp
 
 
 def test_starter_mode_says_when_the_test_data_is_unlike_what_the_models_learned_and_offers_omniglot(compare, qtbot, tmp_path):
-    from app.library import accuracy_text
+    from app.model.library import accuracy_text
 
     view, setup = compare, compare.setup
     unlike = "not the Omniglot handwriting the starter models learned from"
@@ -209,7 +209,7 @@ def test_models_without_a_training_record_show_no_empty_plots_on_screen_or_in_th
     empty): a line says so where the plots were, and the exported picture has no plots."""
     import core
 
-    from app.library import ModelLibrary
+    from app.model.library import ModelLibrary
     from apphelpers import TINY_HPARAMS
     from test_app_starter import write_starter_folder
 
@@ -237,7 +237,7 @@ def test_a_starter_tested_on_its_own_measure_shows_its_own_figure(compare, qtbot
     """Tested on Omniglot's test split, 5-way 1-shot over the 600 fixed episodes (the test its own
     figure came from), a starter model reads the same measure and the same figure in Compare as
     in the Models tab and the status bar. Decoding Omniglot and 600 episodes: a minute or more."""
-    from app.library import accuracy_figure
+    from app.model.library import accuracy_figure
 
     view = compare
     _starter_mode(view)

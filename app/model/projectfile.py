@@ -30,8 +30,10 @@ from PIL import Image
 
 import core
 
+from .algorithm import AlgorithmChoice
 from .library import ModelFileError, verify_model_bytes
-from .model import AlgorithmChoice, ImageClass, Project, Sample, TaskSettings
+from .project import ImageClass, Project, Sample
+from .task import TaskSettings
 
 FORMAT = "fewshot-studio-project"
 VERSION = 1
