@@ -34,7 +34,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     "stats": ("Pairwise", "mean_ci95", "pairwise"),
     "tasks": ("DEFAULT_TASK", "TaskShape"),
     "studies.sweeping": ("Sweep", "SweepConfig", "SweepPoint", "SweepProgress", "SweepResult", "sweep", "way_limit"),
-    "trainer": ("CancelToken", "Progress", "TrainConfig", "Trainer", "auto_device"),
+    "trainer": ("CancelToken", "Progress", "TrainConfig", "Trainer", "auto_device", "training_episode_shape"),
 }
 _OWNER = {name: module for module, names in _PUBLIC.items() for name in names}
 __all__ = list(_OWNER)
@@ -75,4 +75,4 @@ if TYPE_CHECKING:  # static analysis and editors see every name
     from .stats import Pairwise, mean_ci95, pairwise
     from .tasks import DEFAULT_TASK, TaskShape
     from .studies.sweeping import Sweep, SweepConfig, SweepPoint, SweepProgress, SweepResult, sweep, way_limit
-    from .trainer import CancelToken, Progress, TrainConfig, Trainer, auto_device
+    from .trainer import CancelToken, Progress, TrainConfig, Trainer, auto_device, training_episode_shape

@@ -105,6 +105,29 @@ class Progress:
         return dataclasses.asdict(self)
 
 
+def training_episode_shape(config: TrainConfig, algorithm: str, hparams: Any, num_classes: int, world_size: int = 1) -> dict[str, int]:
+    """The training episodes' shape a run of `config` uses: explicit settings > the algorithm's
+    paper defaults > the test protocol; the ways capped by the `num_classes` of the training
+    source. Keys train_way, train_shot, train_query, meta_batch (the whole step's) and
+    rank_meta_batch (each rank's share in a data-parallel run; = meta_batch in one process)."""
+    d = get_algorithm(algorithm).episode_defaults(hparams)
+    c = config
+    pick = lambda explicit, key, fallback: explicit if explicit is not None else d.get(key, fallback)  # noqa: E731
+    shape = {
+        "train_way": pick(c.train_way, "train_way", c.n_way),
+        "train_shot": pick(c.train_shot, "train_shot", c.k_shot),
+        "train_query": pick(c.train_query, "train_query", c.q_query),
+        "meta_batch": pick(c.meta_batch, "meta_batch", 1),
+    }
+    # A source with few classes (the user's own set) caps the ways rather than failing.
+    shape["train_way"] = min(shape["train_way"], num_classes)
+    # A data-parallel run: each rank's share of the meta-batch; "meta_batch" is then the whole
+    # step's (a paper meta-batch of 1 becomes one episode per rank).
+    shape["rank_meta_batch"] = split_meta_batch(shape["meta_batch"], world_size) if world_size > 1 else shape["meta_batch"]
+    shape["meta_batch"] = shape["rank_meta_batch"] * world_size
+    return shape
+
+
 class Trainer:
     def __init__(self, config: TrainConfig, train_source: ClassSource, val_source: ClassSource | None = None,
                  learner: MetaLearner | None = None, cancel: CancelToken | None = None, resume_from: str | Path | None = None,
@@ -161,22 +184,7 @@ class Trainer:
         return self._episode_shape(self.learner.name, self.learner.hparams)
 
     def _episode_shape(self, algorithm: str, hparams: Any) -> dict[str, int]:
-        d = get_algorithm(algorithm).episode_defaults(hparams)
-        c = self.config
-        pick = lambda explicit, key, fallback: explicit if explicit is not None else d.get(key, fallback)  # noqa: E731
-        shape = {
-            "train_way": pick(c.train_way, "train_way", c.n_way),
-            "train_shot": pick(c.train_shot, "train_shot", c.k_shot),
-            "train_query": pick(c.train_query, "train_query", c.q_query),
-            "meta_batch": pick(c.meta_batch, "meta_batch", 1),
-        }
-        # A source with few classes (the user's own set) caps the ways rather than failing.
-        shape["train_way"] = min(shape["train_way"], self.train_source.num_classes)
-        # A data-parallel run: each rank's share of the meta-batch; "meta_batch" is then the whole
-        # step's (a paper meta-batch of 1 becomes one episode per rank).
-        shape["rank_meta_batch"] = split_meta_batch(shape["meta_batch"], self.world_size) if self.world_size > 1 else shape["meta_batch"]
-        shape["meta_batch"] = shape["rank_meta_batch"] * self.world_size
-        return shape
+        return training_episode_shape(self.config, algorithm, hparams, self.train_source.num_classes, self.world_size)
 
     def _snapshot(self) -> dict:
         return {k: v.detach().clone() for k, v in self.learner.state_dict().items()}
