@@ -9,7 +9,7 @@ from typing import Callable
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox
 
-from . import jobs
+from app.engine import jobs
 from app.model.words import plural
 from .dialogs import Dialogs
 from app.model.library import ModelLibrary

@@ -7,7 +7,7 @@ from PySide6.QtCore import QObject, QSettings
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QSplitter
 
-from . import jobs
+from app.engine import jobs
 from .autosave import Autosave
 from .compare_view import CompareView
 from .dialogs import Dialogs

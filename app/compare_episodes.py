@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QSplitter,
 
 from .compare_results import SortItem, algo_color, swatch
 from .episode_grid import EpisodeGrid, LatestJob
-from .episode_jobs import compare_episode_job
+from app.engine.episode_jobs import compare_episode_job
 
 SPREAD_COLUMN = 1
 

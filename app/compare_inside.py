@@ -7,7 +7,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from . import jobs
+from app.engine import jobs
 from .compare_results import algo_color, swatch
 from .explain_render import ExplanationView
 from .inside_view import query_name

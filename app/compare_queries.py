@@ -10,7 +10,7 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget
 
-from . import jobs
+from app.engine import jobs
 from .compare_inside import SideBySide
 from .compare_results import QueryGrid
 from .style import icon

@@ -21,7 +21,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
-from . import workers
+from app.engine import workers
 from .compare_curves import REDRAW_MS, CurvesPanel
 from .compare_episodes import TestEpisodesPage
 from .compare_export import CompareFiles

@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinBox, QToolButton, QVBoxLayout, QWidget
 
 from .episode_grid import EpisodeGrid, LatestJob
-from .episode_jobs import STREAMS, episode_job
+from app.engine.episode_jobs import STREAMS, episode_job
 from app.model import Project
 
 MAX_INDEX = 2**31 - 1

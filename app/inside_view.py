@@ -16,7 +16,7 @@ from typing import Callable
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from . import jobs
+from app.engine import jobs
 from .common import sample_source, thumb_icon
 from .dialogs import Dialogs
 from .explain_render import ExplanationView

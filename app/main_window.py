@@ -16,7 +16,8 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QPal
 from PySide6.QtWidgets import (QFrame, QLabel, QMainWindow, QProgressBar, QPushButton, QSplitter,
                                QStackedWidget, QTabWidget, QToolBar, QVBoxLayout, QWidget)
 
-from . import help_dialogs, jobs, workers
+from . import help_dialogs
+from app.engine import jobs, workers
 from .add_images import ImageAdder
 from .algorithm_box import AlgorithmBox
 from .autosave import Autosave
@@ -25,7 +26,7 @@ from .closing import Closing
 from .common import install_wheel_guard
 from .compare_view import CompareView
 from .dialogs import Dialogs
-from .episode_grid import set_palette as set_episode_palette
+from app.engine.episode_picture import set_palette as set_episode_palette
 from .episodes_view import EpisodesView
 from .hparam_tab import HParamTab
 from .inside_view import InsideView

@@ -9,7 +9,7 @@ from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QPushButton, QStyledItemDelegate, QToolTip, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from . import workers
+from app.engine import workers
 from app.model.library import accuracy_figure, accuracy_text
 
 # "Accuracy", not "Val. acc.": a starter's figure is a test, a person's own model's its validation;

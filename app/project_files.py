@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtWidgets import QMessageBox
 
-from . import jobs
+from app.engine import jobs
 from app.model import projectfile
 from .dialogs import Dialogs
 from app.model.library import ModelFileError, ModelLibrary

@@ -19,7 +19,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, Q
                                QSpinBox, QVBoxLayout, QWidget)
 
 from .compare_results import algo_color
-from .workers import CancellableWorker, ThreadSession, compare_sources, describe_source
+from app.engine.workers import CancellableWorker, ThreadSession
+from app.engine.sources import compare_sources, describe_source
 
 PROGRESS_EVERY_S = 0.1  # the worker reports the running point at most this often (and every finished point)
 STUDIO_PREFIX = "Studio: "  # the label of the Studio's model in a sweep

@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import QFormLayout, QLabel, QSpinBox, QWidget
 
-from . import jobs, workers
+from app.engine import jobs, sources
 from .dialogs import Dialogs
 from app.model import LIMITS as TASK_LIMITS
 from app.model import Project, Source, TaskSettings
@@ -101,4 +101,4 @@ class TaskTab(QWidget):
             self.status.emit("", 0)
             self.problem.emit("Cannot use this folder", str(exc))
 
-        jobs.run_job(lambda: (workers.build_sources(source.to_dict(), n_way), None)[1], ok, bad, owner=self.window())  # a result after the window closed is dropped
+        jobs.run_job(lambda: (sources.build_sources(source.to_dict(), n_way), None)[1], ok, bad, owner=self.window())  # a result after the window closed is dropped

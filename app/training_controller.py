@@ -17,7 +17,7 @@ from typing import Any, Callable
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox
 
-from . import jobs, workers
+from app.engine import jobs, sources, workers
 from .classifier import quick_seconds
 from app.model.words import plural
 from .dialogs import Dialogs
@@ -96,7 +96,7 @@ class TrainingController(QObject):
         self.forget_notes()  # they spoke of the last run
         self._record_shown = None  # the panel shows this run now
         self.training.start(f"Starting {title}…", task.steps,
-                            (task.n_way, task.k_shot, workers.validation_data(task.source.to_dict()), request.val_episodes))
+                            (task.n_way, task.k_shot, sources.validation_data(task.source.to_dict()), request.val_episodes))
         self.runningChanged.emit(True)
         self.session.start()
         return True

@@ -17,7 +17,7 @@ from tests.core.test_predict import images
 
 
 def test_cli_app_and_test_fixtures_use_the_catalogues_builtin_splits(blank_generator):
-    from app.workers import build_sources, compare_sources
+    from app.engine.sources import build_sources, compare_sources
 
     cli = {split: class_ids(make_source("builtin", None, split)) for split in ("train", "val", "test")}
     studio_train, studio_val = build_sources({"kind": "builtin"}, 5)

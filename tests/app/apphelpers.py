@@ -172,7 +172,7 @@ def drop_paths(widget: QWidget, paths) -> bool:
 def delay_classification(monkeypatch, seconds: float = 0.3) -> None:
     """Make every classification job take at least `seconds` (longer than the window's 100 ms
     auto-classify debounce), as on a slow machine: requests then queue behind a running job."""
-    from app import jobs
+    from app.engine import jobs
 
     real = jobs.classify
 

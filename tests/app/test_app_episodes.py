@@ -99,7 +99,7 @@ def test_drawing_live_episodes_never_changes_what_is_trained(algorithm, hparams,
     import torch
 
     import core
-    from app.episode_jobs import LiveEpisodes
+    from app.engine.episode_jobs import LiveEpisodes
 
     torch.set_num_threads(1)
     source = core.builtin(n_classes=30, first_class=0)

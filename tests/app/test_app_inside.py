@@ -172,7 +172,7 @@ def test_selecting_a_query_shows_its_explanation_which_follows_the_support_set_a
 
 
 def test_an_explanation_computed_for_a_support_set_changed_meanwhile_is_never_shown(window_with_model, qtbot, monkeypatch):
-    from app import jobs
+    from app.engine import jobs
 
     window = window_with_model
     fill_support(window.project, n_classes=3, shots=1)

@@ -105,7 +105,7 @@ def test_a_second_stop_cuts_the_quick_validation_of_a_stopped_run_short(qtbot):
     against the worker): one Stop validates the kept weights, a second one skips that."""
     import core
 
-    from app import workers
+    from app.engine import workers
 
     cfg = core.TrainConfig(algorithm="protonet", hparams=TINY_HPARAMS, n_way=3, k_shot=1, q_query=3, steps=3,
                            val_every=1000, val_episodes=40, device="cpu", seed=0)
@@ -146,7 +146,7 @@ def test_the_quick_training_honours_the_task_tabs_time_limit(window, qtbot):
 def test_closing_during_training_and_keeping_saves_the_partial_model(window, qtbot, monkeypatch, wait_ms):
     """With no time to wait for the run to stop (wait_ms 0), the window hides and finishes closing
     once the run has ended; either way the partial model is kept."""
-    from app import workers
+    from app.engine import workers
 
     stop_and_wait = workers.ThreadSession.stop_and_wait
     monkeypatch.setattr(workers.ThreadSession, "stop_and_wait", lambda session, timeout_ms: stop_and_wait(session, min(timeout_ms, wait_ms)))
@@ -238,7 +238,7 @@ def test_a_classification_that_ends_after_the_window_closed_is_dropped(window, t
     running when the window closes."""
     import threading
 
-    from app import jobs
+    from app.engine import jobs
 
     _import_model(window, tiny_checkpoint, val_accuracy=0.9)
     fill_support(window.project, n_classes=3, shots=1)

@@ -457,7 +457,7 @@ def p1(tmp_path):
 
 @pytest.mark.parametrize("with_file", [True, False], ids=["fewshot-studio p1.fsproj", "fewshot-studio"])
 def test_no_restore_prompt_after_a_clean_quit(with_file, p1, qtbot, tmp_path, monkeypatch):
-    from app import workers
+    from app.engine import workers
     from app.autosave import AUTOSAVE_DEBOUNCE_MS, Autosave
 
     asked, ask = _answering(QMessageBox.StandardButton.No)
@@ -510,7 +510,7 @@ def test_the_restore_prompt_after_a_crash(with_file, p1, qtbot, tmp_path):
 
 
 def test_crash_work_survives_a_save_and_a_quit_before_the_prompt(p1, qtbot, tmp_path, monkeypatch):
-    from app import workers
+    from app.engine import workers
 
     asked, yes = _answering(QMessageBox.StandardButton.Yes)
     first = _session_with_unsaved_work(qtbot, tmp_path, [], yes)

@@ -337,7 +337,7 @@ def test_closing_during_a_sweep_names_it_and_keeping_saves_its_finished_points(m
 def test_the_episodes_tab_says_what_it_is_doing_and_for_how_long_while_it_draws_an_episode(qtbot, monkeypatch):
     import threading
 
-    from app import episode_jobs, workers
+    from app.engine import episode_jobs, sources
     from app.episodes_view import EpisodesView
     from app.model import Project, Source
 
@@ -351,13 +351,13 @@ def test_the_episodes_tab_says_what_it_is_doing_and_for_how_long_while_it_draws_
     # Preparing the source is the long part the first time (15-20 s for the built-in characters):
     # here it lasts until released, however fast the machine.
     monkeypatch.setattr(episode_jobs, "_sources", {})
-    release, real = threading.Event(), workers.compare_sources
+    release, real = threading.Event(), sources.compare_sources
 
     def slow_sources(*args, **kwargs):
         release.wait(120)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(workers, "compare_sources", slow_sources)
+    monkeypatch.setattr(sources, "compare_sources", slow_sources)
     try:
         qtbot.mouseClick(view.next_btn, Qt.MouseButton.LeftButton)  # episode 1 of the training stream
         _pump_until(lambda: "preparing the source" in view.info.text(), timeout_s=120)

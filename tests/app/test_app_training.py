@@ -154,7 +154,7 @@ def _gate_classification(monkeypatch):
     records the model path of each job as it starts."""
     import threading
 
-    from app import jobs
+    from app.engine import jobs
 
     real, gate, started = jobs.classify, threading.Event(), []
 
@@ -171,7 +171,7 @@ def test_a_result_computed_by_a_model_replaced_meanwhile_is_never_shown(window_w
     """Switching models while a classification runs: the rows say they are waiting, the old
     model's predictions never appear next to the new model's name, and the new model's do."""
 
-    from app import jobs
+    from app.engine import jobs
 
     window = window_with_model
     old_path = window.project.model_file

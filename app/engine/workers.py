@@ -6,7 +6,8 @@
 - `CompareSession` does the same for the Compare view: `CompareWorker` iterates
   `core.Comparison.run()`.
 
-Short jobs (classification, source checks, model loading) run on the one job thread: `app.jobs`.
+Short jobs (classification, source checks, model loading) run on the one job thread: `app.engine.jobs`.
+Source settings open as the engine's ClassSources in `app.engine.sources`.
 
 `core` (and so torch) is imported inside these functions, never at module import: the window
 shows before torch has loaded.
@@ -24,6 +25,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, Signal, S
 
 from .episode_jobs import LIVE_EVERY_S, LiveEpisodes
 from .jobs import lower_thread_priority, quietly_collected
+from .sources import build_sources, compare_sources, describe_source, validation_data
 from app.model.library import measure_words, verify_model_bytes
 from app.model import TrainRequest, train_config
 
@@ -68,48 +70,6 @@ def _warm_up_step() -> None:
                            k_shot=1, q_query=1, steps=1, val_episodes=0, device="cpu")
     for _ in core.Trainer(cfg, core.in_memory(images)).run():
         pass
-
-
-# -- sources ---------------------------------------------------------------------------------
-# How many classes of each of the built-in generator's splits the app uses (fewer than the
-# catalogue's full splits, for speed); where each split's class ids start is the catalogue's.
-BUILTIN_TRAIN_CLASSES = 300  # ×4 rotations = 1200 classes: plenty for 60-way training, ~2 s to build once
-BUILTIN_VAL_CLASSES = 100
-BUILTIN_TEST_CLASSES = 100
-
-
-def describe_source(source: dict) -> str:
-    kind = source.get("kind", "builtin")
-    if kind == "builtin":
-        return "Built-in characters"
-    return f"{'Omniglot' if kind == 'omniglot' else 'Image folder'}: {Path(source.get('folder', '')).name or '?'}"
-
-
-def validation_data(source: dict) -> str:
-    """Which data `build_sources` validates on, in a few words (a figure's measure names it)."""
-    kind = source.get("kind", "builtin")
-    if kind == "builtin":
-        return "built-in characters"
-    name = Path(source.get("folder", "")).name or "?"
-    return f"Omniglot val ({name})" if kind == "omniglot" else f"held-out classes of {name}"
-
-
-def build_sources(source: dict, n_way: int):
-    """(train, validation or None) ClassSources for a source setting, from the core source
-    catalogue (the same splits as the CLI). Raises core.SourceError."""
-    import core
-
-    kind = source.get("kind", "builtin")
-    if kind == "builtin":
-        n = int(source.get("classes", BUILTIN_TRAIN_CLASSES))
-        return (core.open_source("builtin", "train", n_classes=n),
-                core.open_source("builtin", "val", n_classes=max(n_way, min(BUILTIN_VAL_CLASSES, n))))
-    folder = source.get("folder") or ""
-    if not folder:
-        raise core.SourceError("no folder chosen; pick a folder first")
-    if kind == "folder":
-        return core.hold_out_validation(core.open_source("folder", "train", folder), n_way)
-    return core.open_source(kind, "train", folder), core.open_source(kind, "val", folder)
 
 
 # -- the training thread ---------------------------------------------------------------------
@@ -357,31 +317,7 @@ class TrainSession(ThreadSession):
         return True
 
 
-# -- one-off jobs ----------------------------------------------------------------------------
 # -- the Compare view's thread side ----------------------------------------------------------------
-def compare_sources(source: dict, n_way: int, training: bool = True):
-    """(train, validation or None, test) ClassSources for the comparison's source setting: the
-    Studio's train / validation sources plus the catalogue's test split (the built-in generator's
-    test classes; Omniglot's Vinyals test split), or for an image folder its held-out classes when
-    it has enough, else its training classes. `training=False` (every model already trained, e.g.
-    the starter models): a catalogue's train / validation splits are not opened (None), since
-    decoding Omniglot's training split would only delay the test."""
-    import core
-
-    kind = source.get("kind", "builtin")
-    if not training and kind in ("builtin", "omniglot"):
-        train = val = None
-    else:
-        train, val = build_sources(source, n_way)
-    if kind == "builtin":
-        test = core.open_source("builtin", "test", n_classes=max(n_way, int(source.get("test_classes", BUILTIN_TEST_CLASSES))))
-    elif kind == "omniglot":
-        test = core.open_source("omniglot", "test", source["folder"])
-    else:
-        test = val if val is not None else train
-    return train, val, test
-
-
 class CompareWorker(CancellableWorker):
     stage = Signal(str)
     event = Signal(dict)  # core.Comparison.run()'s plain dicts

@@ -13,7 +13,8 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from .episode_grid import draw_episode, episode_data, predict_episode
+from . import sources
+from .episode_picture import draw_episode, episode_data, predict_episode
 
 STREAMS = {"train": "Training stream", "val": "Validation episodes", "test": "Test episodes"}
 LIVE_EVERY_S = 1.0  # the live episode's refresh: the GUI redraws it at this rate at most
@@ -76,15 +77,13 @@ def _quiet(stage: str) -> None:
 
 
 def _stream_sources(source: dict, n_way: int, report: Callable[[str], None] = _quiet):
-    from .workers import compare_sources, describe_source
-
     key = repr(sorted(source.items()))
     if key not in _sources:
         # The slow part the first time (drawing thousands of built-in characters, or decoding a
         # folder of images takes seconds): said, so a person sees what is being waited for.
-        report(f"preparing the source, {describe_source(source)} (once per session)")
+        report(f"preparing the source, {sources.describe_source(source)} (once per session)")
         _sources.clear()  # one source setting at a time: they can be large
-        _sources[key] = compare_sources(source, n_way)
+        _sources[key] = sources.compare_sources(source, n_way)
     return _sources[key]
 
 
