@@ -200,19 +200,34 @@ class Trainer:
     def save(self, path: str | Path, elapsed: float, extra: dict | None = None) -> Path:
         return save_checkpoint(path, self.learner, self.trainer_state(elapsed), extra)
 
-    def validate(self) -> tuple[float, float] | None:
-        if self.val_source is None or self.config.val_episodes <= 0:
+    def validate(self, episodes: int | None = None, cancel: CancelToken | None = None) -> tuple[float, float] | None:
+        """(accuracy, 95% CI) on the fixed validation episodes — the first `episodes` of them
+        (default: the config's val_episodes) — or None without validation. `cancel` (default: the
+        run's token) cuts it short, so Stop never waits for a whole pass."""
+        episodes = self.config.val_episodes if episodes is None else min(episodes, self.config.val_episodes)
+        if self.val_source is None or episodes <= 0:
             return None
-        c = self.config
-        # Stop (the cancel token) also cuts a validation short, so it never waits for a whole pass.
-        stop_early = lambda i, acc: self.cancel.cancelled  # noqa: E731
+        c, token = self.config, cancel or self.cancel
+        stop_early = lambda i, acc: token.cancelled  # noqa: E731
         if self.dist is not None:
-            res = evaluate_across_ranks(self.dist, self.learner, self.val_source, c.n_way, c.k_shot, c.q_query, c.val_episodes,
+            res = evaluate_across_ranks(self.dist, self.learner, self.val_source, c.n_way, c.k_shot, c.q_query, episodes,
                                         VAL_SEED, self.device, on_episode=stop_early)
         else:
-            res = evaluate(self.learner, self.val_source, c.n_way, c.k_shot, c.q_query, c.val_episodes, seed=VAL_SEED,
+            res = evaluate(self.learner, self.val_source, c.n_way, c.k_shot, c.q_query, episodes, seed=VAL_SEED,
                            device=self.device, on_episode=stop_early)
         return res.mean, res.ci95
+
+    def validate_stopped(self, episodes: int, cancel: CancelToken) -> float | None:
+        """A short validation of a run stopped by its token (the first `episodes` fixed validation
+        episodes), so the kept model has a figure; it joins the training record as a validation
+        during training does. `cancel` (a fresh token: the run's is spent) cuts it short, and then
+        there is no figure — a few episodes would be too noisy to compare models by."""
+        result = self.validate(episodes, cancel)
+        if result is None or cancel.cancelled:
+            return None
+        for key, value in (("val_step", self.step), ("val_accuracy", result[0]), ("val_ci95", result[1]), ("val_train_s", self.train_seconds())):
+            self.history[key].append(value)
+        return result[0]
 
     def run(self) -> Iterator[Progress]:
         try:

@@ -208,3 +208,21 @@ def test_validations_pause_the_time_budget_and_their_training_times_are_kept(sma
     # kept in the checkpoint: a resumed run's curve continues from the same training time
     resumed = core.Trainer(_cfg(steps=7, val_every=2), train, test, resume_from=tmp_path / "c.pt")
     assert resumed.train_before == 5.0 and resumed.history["val_train_s"] == [2.0, 4.0, 5.0]
+
+
+def test_a_stopped_run_validates_on_the_first_fixed_episodes_and_keeps_the_figure(small_real_sources):
+    train, val = small_real_sources
+    token = core.CancelToken()
+    trainer = core.Trainer(core.TrainConfig(steps=50, val_every=1000, val_episodes=20, hparams={"hidden": 8}, device="cpu"), train, val)
+    trainer.cancel = token
+    for p in trainer.run():
+        if p.step == 3:
+            token.cancel()
+    assert trainer.step == 3 and trainer.history["val_step"] == []  # stopped: no validation of its own
+    acc = trainer.validate_stopped(5, core.CancelToken())
+    assert acc == core.evaluate(trainer.learner, val, episodes=5, seed=core.VAL_SEED).mean
+    assert [trainer.history[k][-1] for k in ("val_step", "val_accuracy")] == [3, acc]
+    assert len({len(trainer.history[k]) for k in ("val_step", "val_accuracy", "val_ci95", "val_train_s")}) == 1
+    cut_short = core.CancelToken()
+    cut_short.cancel()
+    assert trainer.validate_stopped(5, cut_short) is None and len(trainer.history["val_step"]) == 1
