@@ -40,7 +40,7 @@ def test_cli_app_and_test_fixtures_use_the_catalogues_builtin_splits(blank_gener
 
 def test_the_app_and_compare_classify_through_core_predict(transductive_maml, glyphs, tmp_path):
     """The app's worker (from a checkpoint file) and a Comparison's "My queries" give core.predict's numbers."""
-    from app import jobs
+    from app.engine import jobs
 
     support, labels = images(glyphs, [0, 4, 8, 12], 1)
     queries, _ = images(glyphs, [0, 4, 8, 12], 2)
