@@ -29,10 +29,10 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     "lake_runs": ("LakeResult", "LakeRun", "evaluate_lake_runs", "read_lake_runs"),
     "inference": ("Predictions", "predict", "predict_files", "probabilities"),
     "inputspec": ("InputSpec", "prepare_image"),
-    "sources": ("BUILTIN_SPLITS", "SOURCE_KINDS", "ClassSource", "builtin", "builtin_split", "hold_out_validation", "image_folder", "in_memory", "omniglot", "open_source", "prepare_images"),
+    "sources": ("BUILTIN_SPLITS", "ClassSource", "builtin", "builtin_split", "hold_out_validation", "image_folder", "in_memory", "omniglot", "open_source", "prepare_images"),
     "tools.starter": ("RECIPES", "read_manifest", "starter_dir", "starter_models"),
     "stats": ("Pairwise", "mean_ci95", "pairwise"),
-    "tasks": ("DEFAULT_TASK", "TaskShape"),
+    "tasks": ("DEFAULT_TASK", "SOURCE_KINDS", "TaskShape"),
     "studies.sweeping": ("Sweep", "SweepConfig", "SweepPoint", "SweepProgress", "SweepResult", "sweep", "way_limit"),
     "trainer": ("CancelToken", "Progress", "TrainConfig", "Trainer", "auto_device", "training_episode_shape"),
 }
@@ -70,9 +70,9 @@ if TYPE_CHECKING:  # static analysis and editors see every name
     from .explanation import PART_KINDS, Bars, Curves, Explanation, Images, Matrix, Part, Points, SupportWeights, Text
     from .inference import Predictions, predict, predict_files, probabilities
     from .inputspec import InputSpec, prepare_image
-    from .sources import BUILTIN_SPLITS, SOURCE_KINDS, ClassSource, builtin, builtin_split, hold_out_validation, image_folder, in_memory, omniglot, open_source, prepare_images
+    from .sources import BUILTIN_SPLITS, ClassSource, builtin, builtin_split, hold_out_validation, image_folder, in_memory, omniglot, open_source, prepare_images
     from .tools.starter import RECIPES, read_manifest, starter_dir, starter_models
     from .stats import Pairwise, mean_ci95, pairwise
-    from .tasks import DEFAULT_TASK, TaskShape
+    from .tasks import DEFAULT_TASK, SOURCE_KINDS, TaskShape
     from .studies.sweeping import Sweep, SweepConfig, SweepPoint, SweepProgress, SweepResult, sweep, way_limit
     from .trainer import CancelToken, Progress, TrainConfig, Trainer, auto_device, training_episode_shape

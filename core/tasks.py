@@ -19,6 +19,10 @@ class TaskShape:
         return f"{self.n_way}-way {self.k_shot}-shot, {self.q_query} queries per class"
 
 
+# Where a task's classes come from: the built-in handwriting generator, an Omniglot folder, or a
+# folder of images with one sub-folder per class (core.sources.catalogue opens each kind).
+SOURCE_KINDS = ("builtin", "omniglot", "folder")
+
 # The papers' standard test (Vinyals et al. 2016 and the nine papers after it): 5-way 1-shot, and 15
 # queries per class as Snell et al. and Finn et al. test with. The CLI's defaults, the Trainer's
 # validation, evaluation, comparisons, sweeps, the algorithms' heads and the app's task all start here.

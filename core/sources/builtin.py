@@ -11,7 +11,7 @@ from ..errors import SourceError
 from ..inputspec import InputSpec
 from .base import ClassSource, load_cached, store_cached
 
-BUILTIN_SPEC = InputSpec(size=(28, 28), channels=1, invert=True)
+BUILTIN_SPEC = InputSpec()  # 28×28 grayscale, ink bright on dark: the default input
 GENERATOR_VERSION = 1  # bump when builtin_strokes changes what it draws (invalidates caches)
 
 

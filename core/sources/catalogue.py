@@ -19,12 +19,12 @@ import dataclasses
 
 from ..errors import SourceError
 from ..inputspec import InputSpec
+from ..tasks import SOURCE_KINDS
 from .base import ClassSource
 from .builtin import BUILTIN_SPEC, builtin
 from .folder import image_folder
 from .omniglot import OMNIGLOT_SPEC, omniglot
 
-SOURCE_KINDS = ("builtin", "omniglot", "folder")
 SPLITS = ("train", "val", "test")
 BUILTIN_SPLITS = {"train": range(0, 3000), "val": range(3000, 3300), "test": range(3300, 3900)}
 

@@ -24,7 +24,7 @@ HALVES = ("images_background", "images_evaluation")
 SPLIT_SEED = 1623  # fixed: every run of every algorithm sees the same Vinyals split
 VINYALS_TRAIN, VINYALS_VAL = 1028, 172  # 1028 + 172 = 1200 train characters; 423 test
 SPLITS = ("train", "val", "trainval", "test", "background", "evaluation", "all")
-OMNIGLOT_SPEC = InputSpec(size=(28, 28), channels=1, invert=True)
+OMNIGLOT_SPEC = InputSpec()  # 28×28 (the papers'), grayscale, ink bright on dark: the default input
 
 
 def find_omniglot_root(root: str | Path) -> Path:

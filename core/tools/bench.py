@@ -39,8 +39,9 @@ MAML_QUERIES, MAML_THREADS, MAML_META_BATCH = (1, 15), (1, 2), 32
 
 
 def _episode(device, n_way=N_WAY, k_shot=K_SHOT, q_query=Q_QUERY, g=None) -> Episode:
-    sx = torch.rand(n_way * k_shot, 1, 28, 28, generator=g).to(device)
-    qx = torch.rand(n_way * q_query, 1, 28, 28, generator=g).to(device)
+    shape = (1, *InputSpec().size)  # the default input
+    sx = torch.rand(n_way * k_shot, *shape, generator=g).to(device)
+    qx = torch.rand(n_way * q_query, *shape, generator=g).to(device)
     sy = torch.arange(n_way).repeat_interleave(k_shot).to(device)
     qy = torch.arange(n_way).repeat_interleave(q_query).to(device)
     return Episode(sx, sy, qx, qy, tuple(str(i) for i in range(n_way)))

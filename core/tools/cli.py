@@ -31,7 +31,7 @@ from ..distributed import DEFAULT_TIMEOUT_S, RankFailure
 from ..episodes import TEST_SEED
 from ..errors import FewShotError
 from ..studies.report import fmt_duration
-from ..tasks import DEFAULT_TASK
+from ..tasks import DEFAULT_TASK, SOURCE_KINDS
 
 
 
@@ -314,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
 
     def where_from(p, device: bool = True):
-        p.add_argument("--source", default="builtin", choices=["builtin", "omniglot", "folder"], help="class source (default: built-in generator)")
+        p.add_argument("--source", default="builtin", choices=SOURCE_KINDS, help="class source (default: built-in generator)")
         p.add_argument("--data", help="folder for --source omniglot / folder")
         if device:
             p.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda, cuda:1 ...")
@@ -354,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--eval-episodes", type=int, default=0, help="after training, test on this many episodes (e.g. 600)")
     t.add_argument("--eval-ways", default=str(DEFAULT_TASK.n_way), help="comma-separated ways to test, e.g. 5,20")
     t.add_argument("--eval-shots", default=str(DEFAULT_TASK.k_shot), help="comma-separated shots to test, e.g. 1,5")
-    t.add_argument("--eval-source", choices=["builtin", "omniglot", "folder"], help="test on another source (default: the training source)")
+    t.add_argument("--eval-source", choices=SOURCE_KINDS, help="test on another source (default: the training source)")
     t.add_argument("--eval-data", help="folder of --eval-source")
     t.add_argument("--eval-split", default="test")
     t.set_defaults(func=cmd_train)
