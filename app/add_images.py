@@ -9,7 +9,7 @@ from PySide6.QtCore import QObject, QPoint, QRect, QSettings, Qt
 from PySide6.QtWidgets import QMainWindow
 
 from app.model import images
-from .dialogs import Dialogs
+from app.controllers.dialogs import Dialogs
 from .draw_dialog import DrawDialog
 from .query_panel import QueryPanel
 from .support_panel import SupportPanel

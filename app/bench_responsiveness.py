@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
 
     QStandardPaths.setTestModeEnabled(True)
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    from .dialogs import Unattended
+    from app.controllers.dialogs import Unattended
     from .main_window import MainWindow
 
     folder = Path(tempfile.mkdtemp(prefix="fewshot-bench-"))

@@ -20,7 +20,7 @@ import core
 from app.model.words import fmt_count
 from app.model.compare_measure import learned_from
 from .compare_results import algo_color, swatch
-from .dialogs import Dialogs
+from app.controllers.dialogs import Dialogs
 from .hparam_form import HParamForm, PresetButton, field_label
 from app.model.library import ModelEntry, accuracy_text
 from .style import icon

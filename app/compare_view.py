@@ -30,7 +30,7 @@ from .compare_queries import QueriesPage
 from .compare_results import ResultsTables
 from .compare_setup import SetupPanel
 from .sweep_view import SweepPage
-from .dialogs import Dialogs
+from app.controllers.dialogs import Dialogs
 from app.model import Project
 
 

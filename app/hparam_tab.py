@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QAbstractSpinBox, QFrame, QHBoxLayout, QLabel, QLi
 from .hparam_form import HParamForm, PresetButton
 from app.model import Project
 from .style import icon
-from .undo import Editor
+from app.controllers.undo import Editor
 
 
 class HParamTab(QScrollArea):

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBox
 
 from app.engine import jobs
 from .common import sample_source, thumb_icon
-from .dialogs import Dialogs
+from app.controllers.dialogs import Dialogs
 from .explain_render import ExplanationView
 from app.model.library import ModelLibrary
 from app.model import Project

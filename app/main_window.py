@@ -20,12 +20,12 @@ from . import help_dialogs
 from app.engine import jobs, workers
 from .add_images import ImageAdder
 from .algorithm_box import AlgorithmBox
-from .autosave import Autosave
-from .classifier import Classifier
-from .closing import Closing
+from app.controllers.autosave import Autosave
+from app.controllers.classifier import Classifier
+from app.controllers.closing import Closing
 from .common import install_wheel_guard
 from .compare_view import CompareView
-from .dialogs import Dialogs
+from app.controllers.dialogs import Dialogs
 from app.engine.episode_picture import set_palette as set_episode_palette
 from .episodes_view import EpisodesView
 from .hparam_tab import HParamTab
@@ -33,16 +33,16 @@ from .inside_view import InsideView
 from app.model.library import DEFAULT_STARTERS, ModelLibrary
 from app.model import AlgorithmChoice, Project
 from .models_tab import ModelsTab
-from .project_files import ProjectFiles
+from app.controllers.project_files import ProjectFiles
 from .query_panel import QueryPanel
 from .style import app_icon, icon
 from .support_panel import SupportPanel
 from .task_fields import offer_cuda
 from .task_tab import TaskTab
-from .training_controller import TrainingController
+from app.controllers.training_controller import TrainingController
 from .training_panel import TrainingPanel
-from .undo import Editor
-from .window_geometry import restore_window_state
+from app.controllers.undo import Editor
+from .window_geometry import restore_window_state, save_window_state
 
 APP_NAME = "Few-Shot Studio"
 
@@ -90,7 +90,7 @@ class MainWindow(QMainWindow):
         self.classifier = Classifier(self.project, self.library, self.query, self.dialogs, self.current_model,
                                      lambda: self.core_ready, self)
         self.closer = Closing(self, self.runs, self.training, self.compare, self.files, self.autosaver, self.settings, self.dialogs,
-                              self._splits())
+                              lambda: save_window_state(self, self.settings, self._splits()))
         self.image_adder = ImageAdder(self, self.support, self.query, self.dialogs, self.settings)
         self._wire()
         restore_window_state(self, self.settings, self._splits())

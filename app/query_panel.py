@@ -13,7 +13,7 @@ from .canvas import CanvasPanel
 from .common import ElidedLabel, RemovableList, accepts, clipboard_payload, mime_payload, sample_source, set_drop_highlight, thumb_icon
 from app.model import Project
 from .style import icon
-from .undo import Editor
+from app.controllers.undo import Editor
 
 QUERY_THUMB = 56
 
@@ -278,6 +278,10 @@ class QueryPanel(QWidget):
         if ids != self.pending:
             self.pending = set(ids)
             self.refresh()
+
+    def drawing(self) -> bytes | None:
+        """The live drawing as a PNG; None while its canvas is blank."""
+        return None if self.draw.canvas.is_blank() else self.draw.canvas.to_png()
 
     def has_result(self, sample_id: int) -> bool:
         return bool(self.results.get(sample_id, (None, None))[1])

@@ -93,7 +93,7 @@ def main() -> int:
     app = QApplication(sys.argv[:1])
     from resources import resource_path
 
-    from .dialogs import Unattended
+    from app.controllers.dialogs import Unattended
     from .main_window import MainWindow
     from .style import apply_theme
 

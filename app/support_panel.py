@@ -13,7 +13,7 @@ from .common import RemovableList, accepts, clipboard_payload, mime_payload, rep
 from app.model.words import plural
 from app.model import Project
 from .style import icon
-from .undo import Editor
+from app.controllers.undo import Editor
 
 THUMB = 44
 COLUMN_WIDTH = 150  # a class column's width; it widens into free room for a long name, up to:

@@ -7,7 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QComboBox, QSpinBox
 
-from .dialogs import Dialogs
+from app.controllers.dialogs import Dialogs
 
 SOURCE_KINDS = [("builtin", "Built-in characters"), ("omniglot", "Omniglot folder…"), ("folder", "Image folder…")]
 BUILTIN_NOTE = "procedurally drawn characters, no download"

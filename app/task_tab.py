@@ -7,11 +7,11 @@ from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import QFormLayout, QLabel, QSpinBox, QWidget
 
 from app.engine import jobs, sources
-from .dialogs import Dialogs
+from app.controllers.dialogs import Dialogs
 from app.model import LIMITS as TASK_LIMITS
 from app.model import Project, Source, TaskSettings
 from .task_fields import BUILTIN_NOTE, ask_source_folder, device_combo, source_combo, spin_box
-from .undo import Editor
+from app.controllers.undo import Editor
 
 
 class TaskTab(QWidget):

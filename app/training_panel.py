@@ -112,7 +112,8 @@ class TrainingPanel(QWidget):
             label.setAttr("color", fg)
             label.setText(label.text)
 
-    def reset(self, title: str = "") -> None:
+    def reset(self, title: str = "", detail: str = "") -> None:
+        """No curves: `title` (or "Not trained yet") on the line below them, `detail` on hover."""
         self.x: list[float] = []
         self.loss: list[float] = []
         self.acc: list[float] = []
@@ -132,7 +133,7 @@ class TrainingPanel(QWidget):
         # No run yet: a bare range would read "0 / 1 steps" whatever the Steps setting says.
         self.progress_bar.setFormat("no run")
         self.stats.setText(title or "Not trained yet")
-        self.stats.setToolTip("")
+        self.stats.setToolTip(detail)
         self.note.setText("")
         self.note.setVisible(False)
         self.redraw()
@@ -186,6 +187,11 @@ class TrainingPanel(QWidget):
     def stop(self) -> None:
         self.timer.stop()
         self.redraw()
+
+    def failed(self, title: str) -> None:
+        """A live run ended in an error: its curves stay, the line below them says `title`."""
+        self.stop()
+        self.stats.setText(title)
 
     def add(self, p: dict) -> None:
         """Buffer one Progress dict (called for every step; must stay cheap)."""

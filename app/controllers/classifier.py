@@ -14,7 +14,7 @@ from app.model.words import plural
 from .dialogs import Dialogs
 from app.model.library import ModelLibrary
 from app.model import Project, TaskSettings
-from .query_panel import QueryPanel
+from .panels import QueryResults
 
 LIVE_MS = 250  # a drawn query is re-classified at most this often while drawing
 QUICK_SECONDS = 60  # the budget of the "quick meta-training" offered when no model exists
@@ -35,7 +35,7 @@ class Classifier(QObject):
     status = Signal(str, int)  # a status-bar message and how long it shows (ms)
     quickTrainWanted = Signal()  # no model yet, and the person asked to meta-train one quickly, then classify
 
-    def __init__(self, project: Project, library: ModelLibrary, query: QueryPanel, dialogs: Dialogs,
+    def __init__(self, project: Project, library: ModelLibrary, query: QueryResults, dialogs: Dialogs,
                  current_model: Callable, core_ready: Callable[[], bool], parent: QObject | None = None):
         super().__init__(parent)
         self.project, self.library, self.query, self.dialogs = project, library, query, dialogs
@@ -88,12 +88,12 @@ class Classifier(QObject):
             if answer == QMessageBox.StandardButton.Yes:
                 self.quickTrainWanted.emit()
             return
-        live = None if self.query.draw.canvas.is_blank() else self.query.draw.canvas.to_png()
+        live = self.query.drawing()
         self._submit_classify(entry, [s.id for s in self.project.queries], [s.png for s in self.project.queries], live)
 
     def classify_live(self) -> None:
-        canvas = self.query.draw.canvas
-        if canvas.is_blank():
+        drawing = self.query.drawing()
+        if drawing is None:
             self.query.set_live(None, None)
             return
         entry = self.current_model()
@@ -101,7 +101,7 @@ class Classifier(QObject):
         if entry is None or not ok:
             self.query.set_live(None, None, "Train a model first" if entry is None else f"Support set {why}")
             return
-        self._submit_classify(entry, [], [], canvas.to_png())
+        self._submit_classify(entry, [], [], drawing)
 
     def _classify_context(self, entry) -> tuple:
         """What a classification's result depends on besides its images: the model, the class

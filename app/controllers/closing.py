@@ -3,26 +3,28 @@ its work, throw it away, or do not close), the unsaved-changes question, and a s
 never destroys a running thread (the window hides and closes for good when the thread ends)."""
 from __future__ import annotations
 
+from typing import Callable
+
 from PySide6.QtCore import QObject, QSettings
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QMainWindow, QMessageBox, QSplitter
+from PySide6.QtWidgets import QMainWindow, QMessageBox
 
 from app.engine import jobs
 from .autosave import Autosave
-from .compare_view import CompareView
 from .dialogs import Dialogs
 from .project_files import ProjectFiles
 from .training_controller import TrainingController
-from .training_panel import TrainingPanel
-from .window_geometry import save_window_state
+from .panels import CompareRuns, TrainingCurves
 
 
 class Closing(QObject):
-    def __init__(self, window: QMainWindow, runs: TrainingController, training_panel: TrainingPanel, compare: CompareView,
-                 files: ProjectFiles, autosaver: Autosave, settings: QSettings, dialogs: Dialogs, splits: dict[str, QSplitter]):
+    def __init__(self, window: QMainWindow, runs: TrainingController, training_panel: TrainingCurves, compare: CompareRuns,
+                 files: ProjectFiles, autosaver: Autosave, settings: QSettings, dialogs: Dialogs, save_window_state: Callable[[], None]):
+        """`save_window_state`: keeps the window's geometry and splitters in `settings` (the window's own)."""
         super().__init__(window)
         self.window, self.runs, self.training_panel, self.compare = window, runs, training_panel, compare
-        self.files, self.autosaver, self.settings, self.dialogs, self.splits = files, autosaver, settings, dialogs, splits
+        self.files, self.autosaver, self.settings, self.dialogs = files, autosaver, settings, dialogs
+        self.save_window_state = save_window_state
         self.keep_runs = False  # closing was answered "keep what the run did"
         self.close_when_stopped = False  # hidden, closing for good once the kept run has ended
         self.closing = False  # closing for good: the questions are answered
@@ -83,7 +85,7 @@ class Closing(QObject):
                 event.ignore()
                 return
         self.closing = True
-        save_window_state(self.window, self.settings, self.splits)
+        self.save_window_state()
         if self.runs.session is not None:
             if not self.runs.session.shutdown(1800):
                 # Still inside one uninterruptible piece of work (e.g. building a source): hide now

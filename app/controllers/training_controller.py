@@ -23,8 +23,7 @@ from app.model.words import plural
 from .dialogs import Dialogs
 from app.model.library import ModelFileError, ModelLibrary, accuracy_text, measure_words, replaces, scores_at_least
 from app.model import Project, Source, TrainRequest
-from .query_panel import QueryPanel
-from .training_panel import TrainingPanel
+from .panels import QueryResults, TrainingCurves
 
 
 def recorded_measure(checkpoint: dict) -> str:
@@ -49,7 +48,7 @@ class TrainingController(QObject):
     classifyWanted = Signal()  # a new model is in use and there is something to classify with it
     liveEpisode = Signal(object)  # the run's latest training episode, drawn (the Episodes tab shows it)
 
-    def __init__(self, project: Project, library: ModelLibrary, panel: TrainingPanel, query: QueryPanel, dialogs: Dialogs,
+    def __init__(self, project: Project, library: ModelLibrary, panel: TrainingCurves, query: QueryResults, dialogs: Dialogs,
                  core_ready: Callable[[], bool], other_run_busy: Callable[[], bool], parent: QObject | None = None):
         super().__init__(parent)
         self.project, self.library, self.training, self.query, self.dialogs = project, library, panel, query, dialogs
@@ -158,8 +157,7 @@ class TrainingController(QObject):
         self.model_note = self.record_note = None
 
     def _training_failed(self, title: str, message: str) -> None:
-        self.training.stop()
-        self.training.stats.setText(title)
+        self.training.failed(title)
         self.status.emit("", 0)
         self.dialogs.inform(title, message)
 
@@ -218,8 +216,7 @@ class TrainingController(QObject):
             if self.session is None and self._record_shown == path:
                 # The reason without the file path and the library's own wording; all of it on hover.
                 reason = str(exc).removeprefix(f"{path}: ").split(" (")[0]
-                self.training.reset(f"{name} — training record unreadable: {reason}")
-                self.training.stats.setToolTip(str(exc))
+                self.training.reset(f"{name} — training record unreadable: {reason}", detail=str(exc))
 
         jobs.run_job(read, shown, failed, owner=self.parent())  # the window: a result after it closed is dropped
 

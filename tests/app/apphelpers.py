@@ -10,7 +10,7 @@ from PySide6.QtCore import QEvent, QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QMouseEvent
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
-from app.dialogs import Dialogs
+from app.controllers.dialogs import Dialogs
 
 TINY_SOURCE = {"kind": "builtin", "folder": "", "classes": 30}
 TINY_HPARAMS = {"hidden": 16, "train_way": 10, "train_query": 3}

@@ -123,7 +123,7 @@ def _host_window(qtbot, n_classes: int = 5):
     from PySide6.QtWidgets import QMainWindow
 
     from app.model import Project
-    from app.undo import Editor
+    from app.controllers.undo import Editor
 
     host = QMainWindow()
     host.project = Project()
