@@ -32,13 +32,11 @@ import dataclasses
 import datetime as _dt
 import hashlib
 import json
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-import numpy as np
 import torch
 
 from ..algorithms import get_algorithm, parse_hparams
@@ -53,6 +51,7 @@ from ..peakmem import peak_mb, reset_peak
 from ..sources.base import ClassSource
 from ..stats import EpisodeAccuracies, Pairwise, pairwise
 from ..trainer import CancelToken, TrainConfig, Trainer
+from .result_curves import new_curves, recorded_curves, thin_curves
 from ..tasks import DEFAULT_TASK
 
 FORMAT = "fewshot-studio-comparison"
@@ -134,10 +133,6 @@ class CompareConfig:
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
-def _new_curves() -> dict[str, list]:
-    return {"episodes": [], "seconds": [], "loss": [], "accuracy": [], "val_episodes": [], "val_seconds": [], "val_accuracy": []}
-
-
 @dataclass
 class AlgoResult(EpisodeAccuracies):
     algorithm: str
@@ -158,7 +153,7 @@ class AlgoResult(EpisodeAccuracies):
     per_episode: list[float] = field(default_factory=list)  # test accuracy per shared test episode
     test_seconds: float = 0.0
     test_digest: str = ""  # of the test episodes' tensors: equal digests = the same test episodes
-    curves: dict[str, list] = field(default_factory=_new_curves)
+    curves: dict[str, list] = field(default_factory=new_curves)
     validation: dict[str, int] = field(default_factory=dict)  # what its validation curve measured: n_way, k_shot, episodes
 
     def to_dict(self, curve_points: int | None = CURVE_POINTS) -> dict[str, Any]:
@@ -172,45 +167,9 @@ class AlgoResult(EpisodeAccuracies):
     def from_dict(cls, d: dict[str, Any]) -> "AlgoResult":
         known = {f.name for f in dataclasses.fields(cls)}
         r = cls(**{k: v for k, v in d.items() if k in known})
-        r.curves = {**_new_curves(), **(r.curves or {})}
+        r.curves = {**new_curves(), **(r.curves or {})}
         r.per_episode = [float(v) for v in r.per_episode]
         return r
-
-
-def thin_curves(curves: dict[str, list], points: int) -> dict[str, list]:
-    """At most `points` per training curve: consecutive steps averaged into equal bins (the x of
-    a bin is its last step's). Validation points are few and kept as they are."""
-    out = {k: list(v) for k, v in curves.items()}
-    n = len(curves.get("loss", []))
-    if n <= points:
-        return out
-    edges = [round(i * n / points) for i in range(points + 1)]
-    for key in ("episodes", "seconds", "loss", "accuracy"):
-        v = curves[key]
-        if key in ("episodes", "seconds"):
-            out[key] = [v[e - 1] for e in edges[1:]]
-        else:
-            out[key] = [sum(v[s:e]) / (e - s) for s, e in zip(edges[:-1], edges[1:])]
-    return out
-
-
-def recorded_curves(history: dict[str, list], per_step: int, steps: int, train_seconds: float) -> dict[str, list]:
-    """A checkpoint's own training record (`Trainer.history`) as a result's curves, so a model
-    trained elsewhere shows how it learned: loss and accuracy at every step, and its validations
-    where it kept them with their times. The history has no time per step: a step's training
-    second is read off the line through the times it does have (0 at the start, each validation,
-    `train_seconds` at `steps`)."""
-    curves = _new_curves()
-    val_steps, val_accs, val_secs = (list(history.get(k) or []) for k in ("val_step", "val_accuracy", "val_train_s"))
-    if len(val_steps) == len(val_accs) == len(val_secs):
-        curves.update(val_episodes=[s * per_step for s in val_steps], val_seconds=val_secs, val_accuracy=val_accs)
-    step, loss, acc = (list(history.get(k) or []) for k in ("step", "loss", "accuracy"))
-    if step and len(step) == len(loss) == len(acc):
-        known = sorted({(0.0, 0.0), *((float(s), float(t)) for s, t in zip(val_steps, val_secs) if math.isfinite(t)),
-                        *([(float(steps), train_seconds)] if steps and train_seconds > 0 else [])})
-        seconds = np.interp(step, [x for x, _ in known], [t for _, t in known]).tolist()
-        curves.update(episodes=[s * per_step for s in step], seconds=seconds, loss=loss, accuracy=acc)
-    return curves
 
 
 def _probabilities(learner: MetaLearner, support_x: torch.Tensor, support_y: torch.Tensor, query_x: torch.Tensor) -> list | str:
@@ -282,7 +241,7 @@ class Comparison:
         r.parameters = learner.parameter_count()
         r.device = str(device)
         r.memory_kind = reset_peak(device)
-        r.status, r.curves = "training", _new_curves()
+        r.status, r.curves = "training", new_curves()
         r.validation = {"n_way": c.n_way, "k_shot": c.k_shot, "episodes": c.val_episodes}
         yield {"kind": "start", "algorithm": name, "index": index, "total": len(c.algorithms), "title": r.title,
                "parameters": r.parameters, "device": r.device, "shape": dict(r.episode_shape)}

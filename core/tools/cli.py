@@ -22,10 +22,10 @@ import dataclasses
 import signal
 import sys
 import time
-from pathlib import Path
 
 from ..algorithms import ALGORITHMS, FAMILIES, hparam_fields, hparams_from_dict
 from .cli_study import cmd_compare, cmd_curves, cmd_episodes, cmd_sweep
+from .cli_models import cmd_ensemble, cmd_starter
 from .cli_support import ProgressBar, float_list, image_size, int_list, ints, make_source, parse_hp_pairs, write_files
 from ..distributed import DEFAULT_TIMEOUT_S, RankFailure
 from ..episodes import TEST_SEED
@@ -168,15 +168,6 @@ def cmd_eval(args) -> int:
     print(f"{learner.title} ({args.checkpoint}) on {src.description}: {res}{each} in {time.perf_counter() - t0:.0f} s")
     if versus_hparams is not None:
         _eval_versus(learner, src, args, device, res, versus_hparams, ", ".join(f"{k}={v}" for k, v in versus.items()))
-    return 0
-
-
-def cmd_ensemble(args) -> int:
-    """Assemble Prototypical Networks trained apart into one ensemble checkpoint."""
-    from ..checkpoint import save_ensemble
-
-    ensemble = save_ensemble(args.checkpoints, args.out, parse_hp_pairs(args.hp))
-    print(f"{args.out}: an ensemble of {ensemble.hparams.members} Prototypical Networks from {', '.join(args.checkpoints)}")
     return 0
 
 
@@ -466,42 +457,10 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--dir", help="starter folder (default: the package's resources/starter)")
     st.add_argument("--work", metavar="DIR", help="build: where a build keeps its training checkpoint until the model is written (default: the cache folder's starter-build/)")
     st.add_argument("--resume", action="store_true", help="build: continue a build cut short from its last checkpoint in --work (to the same model as an uninterrupted build)")
-    st.set_defaults(func=cmd_starter)
+    st.set_defaults(func=lambda args: cmd_starter(args, train=main))  # a build runs `fewshot train` by this entry point
 
     sub.add_parser("list", help="list the registered algorithms and their hyperparameters").set_defaults(func=cmd_list)
     return ap
-
-
-def cmd_starter(args) -> int:
-    from .starter import RECIPES, build, problems, read_manifest, starter_dir
-
-    folder = args.dir or starter_dir()
-    if args.action == "list":
-        models = read_manifest(folder).get("models", {})
-        print("| algorithm | recipe (results row) | shipped | 5-way 1-shot | 20-way 1-shot | steps | training | size |")
-        print("|---|---|---|---|---|---|---|---|")
-        for name, r in RECIPES.items():
-            e = models.get(name)
-            acc = lambda w: (f"{e['accuracy'][str(w)]['mean']:.2f} ± {e['accuracy'][str(w)]['ci95']:.2f} (≥ {r.targets[w]})"  # noqa: E731
-                             if e and str(w) in e.get("accuracy", {}) else ("–" if w not in r.targets else f"(≥ {r.targets[w]})"))
-            size = f"{e['bytes'] / 1e6:.2f} MB" if e else "–"
-            print(f"| `{name}` | {r.readme_row} | {'yes' if e else 'no'} | {acc(5)} | {acc(20)} | {format(e['steps'], ',') if e else '–'} | "
-                  f"{fmt_duration(e['train_s']) if e else '–'} | {size} |")
-        return 0
-    if args.action == "check":
-        found = problems(folder)
-        for p in found:
-            print(p)
-        print(f"{len(read_manifest(folder).get('models', {}))} starter models listed; " + (f"{len(found)} problem(s)" if found else "all match their manifest"))
-        return 1 if found else 0
-    if not args.data:
-        raise FewShotError("starter build needs --data PATH (the Omniglot folder)")
-    names = [n.strip() for n in args.only.split(",")] if args.only else list(RECIPES)
-    if args.from_checkpoint and len(names) != 1:
-        raise FewShotError("--from-checkpoint takes one algorithm: give it with --only")
-    for name in names:
-        build(name, args.data, folder, from_checkpoint=args.from_checkpoint, work=args.work, resume=args.resume, train=main)
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

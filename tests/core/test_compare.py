@@ -168,7 +168,7 @@ def test_json_round_trip_shows_the_same_comparison(finished, tmp_path):
 
 def test_long_curves_are_thinned_by_averaging():
     n = 6000  # bins of 6 steps: the alternating 0 / 1 losses average to ½
-    curves = {**cmp._new_curves(), "episodes": list(range(1, n + 1)), "seconds": [i / 10 for i in range(n)],
+    curves = {**cmp.new_curves(), "episodes": list(range(1, n + 1)), "seconds": [i / 10 for i in range(n)],
               "loss": [float(i % 2) for i in range(n)], "accuracy": [0.5] * n}
     thin = cmp.thin_curves(curves, 1000)
     assert len(thin["loss"]) == len(thin["episodes"]) == 1000

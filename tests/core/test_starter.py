@@ -164,7 +164,6 @@ def test_the_manifest_is_held_while_one_build_writes_it(tmp_path):
 
 
 def test_cli_starter_lists_every_recipe_and_checks_a_folder(tmp_path, capsys):
-
     assert main(["starter", "list"]) == 0
     out = capsys.readouterr().out
     assert all(f"| `{name}` |" in out for name in starter.RECIPES)
