@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from PySide6.QtCore import QSettings
 
-    from .style import apply_theme
+    from app.views.widgets.style import apply_theme
 
     settings = QSettings()
     apply_theme(app, str(settings.value("theme", "system")))

@@ -16,33 +16,33 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QPal
 from PySide6.QtWidgets import (QFrame, QLabel, QMainWindow, QProgressBar, QPushButton, QSplitter,
                                QStackedWidget, QTabWidget, QToolBar, QVBoxLayout, QWidget)
 
-from . import help_dialogs
+from app.views.studio import help_dialogs
 from app.engine import jobs, workers
-from .add_images import ImageAdder
-from .algorithm_box import AlgorithmBox
+from app.views.studio.add_images import ImageAdder
+from app.views.studio.algorithm_box import AlgorithmBox
 from app.controllers.autosave import Autosave
 from app.controllers.classifier import Classifier
 from app.controllers.closing import Closing
-from .common import install_wheel_guard
-from .compare_view import CompareView
+from app.views.widgets.common import install_wheel_guard
+from app.views.compare.view import CompareView
 from app.controllers.dialogs import Dialogs
 from app.engine.episode_picture import set_palette as set_episode_palette
-from .episodes_view import EpisodesView
-from .hparam_tab import HParamTab
-from .inside_view import InsideView
+from app.views.studio.episodes_view import EpisodesView
+from app.views.studio.hparam_tab import HParamTab
+from app.views.studio.inside_view import InsideView
 from app.model.library import DEFAULT_STARTERS, ModelLibrary
 from app.model import AlgorithmChoice, Project
-from .models_tab import ModelsTab
+from app.views.studio.models_tab import ModelsTab
 from app.controllers.project_files import ProjectFiles
-from .query_panel import QueryPanel
-from .style import app_icon, icon
-from .support_panel import SupportPanel
-from .task_fields import offer_cuda
-from .task_tab import TaskTab
+from app.views.studio.query_panel import QueryPanel
+from app.views.widgets.style import app_icon, icon
+from app.views.studio.support_panel import SupportPanel
+from app.views.studio.task_fields import offer_cuda
+from app.views.studio.task_tab import TaskTab
 from app.controllers.training_controller import TrainingController
-from .training_panel import TrainingPanel
+from app.views.studio.training_panel import TrainingPanel
 from app.controllers.undo import Editor
-from .window_geometry import restore_window_state, save_window_state
+from app.views.widgets.window_geometry import restore_window_state, save_window_state
 
 APP_NAME = "Few-Shot Studio"
 
@@ -91,7 +91,7 @@ class MainWindow(QMainWindow):
                                      lambda: self.core_ready, self)
         self.closer = Closing(self, self.runs, self.training, self.compare, self.files, self.autosaver, self.settings, self.dialogs,
                               lambda: save_window_state(self, self.settings, self._splits()))
-        self.image_adder = ImageAdder(self, self.support, self.query, self.dialogs, self.settings)
+        self.image_adder = ImageAdder(self, self.project, self.editor, self.support, self.query, self.dialogs, self.settings)
         self._wire()
         restore_window_state(self, self.settings, self._splits())
         self._sync_from_project()

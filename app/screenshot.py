@@ -95,7 +95,7 @@ def main() -> int:
 
     from app.controllers.dialogs import Unattended
     from .main_window import MainWindow
-    from .style import apply_theme
+    from app.views.widgets.style import apply_theme
 
     default_name = (f"screenshot-inside-{args.inside}.png" if args.inside else "screenshot-compare.png" if args.compare
                     else "screenshot-starter.png" if args.starter else "screenshot.png")

@@ -40,7 +40,7 @@ def main() -> int:
     from app.controllers.dialogs import Unattended
     from .main_window import MainWindow
     from app.model import Source
-    from .style import apply_theme
+    from app.views.widgets.style import apply_theme
 
     out = Path(args.out) if args.out else resource_path("screenshot.png").parent
     out.mkdir(parents=True, exist_ok=True)

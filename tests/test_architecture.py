@@ -29,7 +29,7 @@ def test_import_linter_contract_is_kept():
     ("core/algorithms/sneaky.py", "from core.tools.cli import main\n"),  # … and no tool, at any depth
     ("core/studies/sneaky.py", "from core.tools import starter\n"),  # a study imports no tool
     ("app/model/sneaky.py", "from PySide6 import QtCore\n"),  # the app's model is Qt-free …
-    ("app/model/sneaky.py", "from app import support_panel\n"),  # … and imports no view
+    ("app/model/sneaky.py", "from app.views.studio import support_panel\n"),  # … and imports no view
 ])
 def test_import_linter_contracts_catch_a_forbidden_import(tmp_path, where, code):
     shutil.copytree(REPO / "core", tmp_path / "core", ignore=shutil.ignore_patterns("__pycache__"))
@@ -116,7 +116,7 @@ def test_the_window_and_the_torch_free_corner_of_core_load_no_torch():
     app's modules, and using what they take from core on the GUI thread (atomic writes, durations,
     image suffixes, explanations), imports no torch. `core` is lazy: each name loads its module
     on first use."""
-    code = ("import sys, app.main_window, app.compare_view, core; core.atomic_write, core.fmt_duration, core.IMAGE_SUFFIXES, core.Explanation; "
+    code = ("import sys, app.main_window, app.views.compare.view, core; core.atomic_write, core.fmt_duration, core.IMAGE_SUFFIXES, core.Explanation; "
             "bad = [m for m in sys.modules if m.split('.')[0] == 'torch']; print(bad[:5]); sys.exit(bool(bad))")
     res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert res.returncode == 0, res.stdout + res.stderr

@@ -74,7 +74,7 @@ def meta_trained_bytes(folder, algorithm: str, hparams: dict, steps: int) -> byt
 def start_tiny_comparison(window, monkeypatch, algorithms, **spins) -> None:
     """In the Compare view: the tiny built-in source, 3-way 1-shot, `spins` over a few steps and
     test episodes, `algorithms` ticked; not run yet."""
-    from app import compare_setup
+    from app.views.compare import setup as compare_setup
 
     monkeypatch.setitem(compare_setup.DEFAULT_SETUP, "val_episodes", 3)  # validation: a few episodes, for speed
     window.compare_view_act.trigger()

@@ -130,7 +130,7 @@ def run_tiny_comparison(window, qtbot, monkeypatch, names=("protonet", "matching
     """Meta-train `names` for a few steps in the Compare view, clicking as a person does."""
     from PySide6.QtCore import QPoint
 
-    from app import compare_setup
+    from app.views.compare import setup as compare_setup
 
     monkeypatch.setitem(compare_setup.DEFAULT_SETUP, "val_episodes", 3)
     window.compare_view_act.trigger()

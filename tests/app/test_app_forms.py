@@ -24,7 +24,7 @@ def _other_value(f):
 
 @pytest.mark.parametrize("name", sorted(core.ALGORITHMS))
 def test_generated_form_round_trips(qtbot, name):
-    from app.hparam_form import HParamForm
+    from app.views.studio.hparam_form import HParamForm
 
     cls = core.ALGORITHMS[name]
     fields = core.hparam_fields(cls.HParams)

@@ -40,7 +40,7 @@ def every_kind():
 
 def test_the_renderer_draws_every_part_kind_and_says_when_it_cannot(qtbot):
     import core
-    from app.explain_render import ExplanationView
+    from app.views.studio.explain_render import ExplanationView
 
     view = ExplanationView()
     qtbot.addWidget(view)
@@ -76,7 +76,7 @@ def test_many_support_images_wrap_to_the_views_width(qtbot):
     """Fifteen weighted thumbnails in a narrow view wrap onto several rows: the column never gets
     wider than the view (its right side, captions included, would be cut off)."""
     import core
-    from app.explain_render import ExplanationView
+    from app.views.studio.explain_render import ExplanationView
 
     view = ExplanationView()
     qtbot.addWidget(view)
@@ -113,7 +113,7 @@ def _click_query_row(window, row: int) -> None:
 
 def _explained(window, qtbot, sample, n_support: int):
     """The explanation on screen once it is of `sample`, with `n_support` support images, and settled."""
-    from app.inside_view import query_name
+    from app.views.studio.inside_view import query_name
 
     inside = window.inside
 

@@ -212,7 +212,7 @@ def _explained(qtbot, algorithm: str):
 
     from apphelpers import glyph_png
 
-    from app.explain_render import ExplanationView
+    from app.views.studio.explain_render import ExplanationView
 
     models = core.starter_models()
     if algorithm not in models:

@@ -77,7 +77,7 @@ def test_wheel_over_the_compare_setup_scrolls_it_and_changes_nothing_until_focus
 def test_first_launch_window_fits_the_screen():
     from PySide6.QtCore import QRect
 
-    from app.window_geometry import FRAME_ALLOWANCE, PREFERRED_WINDOW, first_window_rect, fit_inside
+    from app.views.widgets.window_geometry import FRAME_ALLOWANCE, PREFERRED_WINDOW, first_window_rect, fit_inside
 
     laptop = QRect(0, 0, 1366, 768 - 28)  # a 1366×768 screen less a 28-pixel panel
     rect = first_window_rect(laptop)
@@ -122,7 +122,7 @@ def test_first_launch_and_restored_windows_are_no_larger_than_the_screen(qtbot, 
 
 
 def test_progress_bar_claims_no_step_count_before_a_run(qtbot):
-    from app.training_panel import TrainingPanel
+    from app.views.studio.training_panel import TrainingPanel
 
     panel = TrainingPanel()
     qtbot.addWidget(panel)
@@ -138,7 +138,7 @@ def test_the_badge_says_plainly_what_the_support_set_is(qtbot):
     from apphelpers import glyph_png
 
     from app.model import Project
-    from app.support_panel import SupportPanel
+    from app.views.studio.support_panel import SupportPanel
 
     p = Project(n_classes=3)
     panel = SupportPanel(p)
@@ -268,7 +268,7 @@ def test_help_menu_lists_every_shortcut_from_the_actions_and_about_names_version
 def test_hyperparameter_labels_are_readable_and_the_meaning_stays_in_the_tooltip(qtbot):
     import core
 
-    from app.hparam_form import HParamForm
+    from app.views.studio.hparam_form import HParamForm
 
     form = HParamForm()
     qtbot.addWidget(form)
@@ -329,7 +329,7 @@ def _record(steps: int) -> dict:
 
 
 def test_studio_plots_legend_is_off_the_curves_and_empty_plots_drop_the_last_runs_ranges(qtbot):
-    from app.training_panel import TrainingPanel
+    from app.views.studio.training_panel import TrainingPanel
 
     panel = TrainingPanel()
     qtbot.addWidget(panel)
@@ -355,7 +355,7 @@ def test_studio_plots_legend_is_off_the_curves_and_empty_plots_drop_the_last_run
 def test_place_beside_keeps_clear_of_the_rectangle():
     from PySide6.QtCore import QRect, QSize
 
-    from app.window_geometry import place_beside
+    from app.views.widgets.window_geometry import place_beside
 
     screen = QRect(0, 0, 1366, 740)
     support = QRect(10, 80, 850, 250)
@@ -373,7 +373,7 @@ def test_draw_dialog_opens_beside_the_support_columns_not_over_them(window, qtbo
     window.resize(1100, 760)
     qtbot.waitUntil(lambda: window.support.scroll.width() > 300, timeout=60_000)
     qtbot.mouseClick(window.support.columns[3].draw_btn, Qt.MouseButton.LeftButton)
-    from app.draw_dialog import DrawDialog
+    from app.views.studio.draw_dialog import DrawDialog
 
     qtbot.waitUntil(lambda: any(isinstance(w, DrawDialog) and w.isVisible() for w in QApplication.topLevelWidgets()), timeout=60_000)
     dlg = _shown_dialog(window, DrawDialog)

@@ -38,7 +38,7 @@ def _pump_until(condition, timeout_s: float = 300) -> None:
 
 def _query_panel(qtbot, n_classes: int = 5, queries: int = 2, palette: QPalette | None = None):
     from app.model import Project
-    from app.query_panel import QueryPanel
+    from app.views.studio.query_panel import QueryPanel
 
     project = Project()
     fill_support(project, n_classes, 1)
@@ -52,7 +52,7 @@ def _query_panel(qtbot, n_classes: int = 5, queries: int = 2, palette: QPalette 
 
 @pytest.mark.parametrize("theme", ["default", "light", "dark"])
 def test_a_selected_query_rows_winning_bar_shows_long_and_its_empty_bars_stay_empty(qtbot, theme):
-    from app.style import dark_palette, light_palette
+    from app.views.widgets.style import dark_palette, light_palette
 
     palette = {"default": None, "light": light_palette(), "dark": dark_palette()}[theme]
     project, panel = _query_panel(qtbot, palette=palette)
@@ -142,10 +142,10 @@ def _draw_and_add(qtbot, dlg, seed: int) -> None:
 
 
 def test_the_draw_dialog_says_how_many_samples_went_to_which_class(qtbot):
-    from app.draw_dialog import DrawDialog
+    from app.views.studio.draw_dialog import DrawDialog
 
     host = _host_window(qtbot)
-    dlg = DrawDialog(host, 0)
+    dlg = DrawDialog(host, host.project, host.editor, 0)
     qtbot.addWidget(dlg)
     dlg.show()
     qtbot.waitExposed(dlg)
@@ -180,7 +180,7 @@ def _class_folders(tmp_path, names):
 
 def _support_panel(qtbot, width: int):
     from app.model import Project
-    from app.support_panel import SupportPanel
+    from app.views.studio.support_panel import SupportPanel
 
     project = Project()
     panel = SupportPanel(project)
@@ -229,7 +229,7 @@ def test_long_class_names_keep_their_start_and_columns_widen_into_free_room(qtbo
 def test_the_algorithm_box_shows_the_longest_algorithm_name_in_full_in_a_laptop_window(qtbot):
     from PySide6.QtWidgets import QMainWindow, QStyle, QStyleOptionComboBox, QToolBar
 
-    from app.algorithm_box import AlgorithmBox
+    from app.views.studio.algorithm_box import AlgorithmBox
 
     window = QMainWindow()
     qtbot.addWidget(window)
@@ -259,7 +259,7 @@ def test_rename_is_off_for_a_starter_model_and_says_why(qtbot):
     from PySide6.QtWidgets import QPushButton
 
     from app.model.library import ModelEntry
-    from app.models_tab import ModelsTab
+    from app.views.studio.models_tab import ModelsTab
 
     tab = ModelsTab()
     qtbot.addWidget(tab)
@@ -338,7 +338,7 @@ def test_the_episodes_tab_says_what_it_is_doing_and_for_how_long_while_it_draws_
     import threading
 
     from app.engine import episode_jobs, sources
-    from app.episodes_view import EpisodesView
+    from app.views.studio.episodes_view import EpisodesView
     from app.model import Project, Source
 
     project = Project()

@@ -15,9 +15,9 @@ def _ink(png: bytes) -> int:
 
 
 def test_mouse_drawing_makes_a_sample_and_ctrl_z_undoes(window, qtbot):
-    from app.draw_dialog import DrawDialog
+    from app.views.studio.draw_dialog import DrawDialog
 
-    dlg = DrawDialog(window, 1)
+    dlg = DrawDialog(window, window.project, window.editor, 1)
     qtbot.addWidget(dlg)
     dlg.show()
     qtbot.waitExposed(dlg)
@@ -40,7 +40,7 @@ def test_mouse_drawing_makes_a_sample_and_ctrl_z_undoes(window, qtbot):
 
 
 def test_eraser_and_brush_size(qtbot):
-    from app.canvas import CanvasPanel
+    from app.views.studio.canvas import CanvasPanel
 
     panel = CanvasPanel()
     qtbot.addWidget(panel)

@@ -285,10 +285,10 @@ def test_change_algorithm(window, qtbot):
 
 
 def test_samples_drawn_in_one_draw_dialog_are_one_step(window, qtbot):
-    from app.draw_dialog import DrawDialog
+    from app.views.studio.draw_dialog import DrawDialog
 
     before = snapshot(window.project)
-    dlg = DrawDialog(window, 1)
+    dlg = DrawDialog(window, window.project, window.editor, 1)
     qtbot.addWidget(dlg)
     dlg.show()
     qtbot.waitExposed(dlg)

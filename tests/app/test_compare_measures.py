@@ -31,7 +31,7 @@ def compare(qtbot, tmp_path):
 
     if not {"protonet", "matching"} <= set(core.starter_models()):
         pytest.skip("the ProtoNet and Matching Networks starter models are not shipped")
-    from app.compare_view import CompareView
+    from app.views.compare.view import CompareView
     from app.model.library import DEFAULT_STARTERS, ModelLibrary
     from app.model import Project
 

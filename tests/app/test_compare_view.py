@@ -14,7 +14,7 @@ TINY_COMPARE_SOURCE = {"kind": "builtin", "folder": "", "classes": 30, "test_cla
 
 @pytest.fixture
 def view(window, qtbot, monkeypatch):
-    from app import compare_setup
+    from app.views.compare import setup as compare_setup
 
     monkeypatch.setitem(compare_setup.DEFAULT_SETUP, "val_episodes", 3)  # validation: a few episodes, for speed
     window.compare_view_act.trigger()

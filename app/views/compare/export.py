@@ -12,7 +12,7 @@ from PySide6.QtGui import QImage, QPainter, QPalette
 from PySide6.QtWidgets import QToolButton
 
 from app.model.compare_measure import test_measure
-from .style import icon
+from app.views.widgets.style import icon
 
 
 def tool_button(icon_name: str, text: str, tip: str, slot) -> QToolButton:

@@ -11,9 +11,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget
 
 from app.engine import jobs
-from .compare_inside import SideBySide
-from .compare_results import QueryGrid
-from .style import icon
+from .inside import SideBySide
+from .results import QueryGrid
+from app.views.widgets.style import icon
 
 
 class QueriesPage(QWidget):

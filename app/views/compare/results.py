@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QSplitter,
 import core
 
 from app.model.words import fmt_count
-from .common import sample_source, thumb_icon
+from app.views.widgets.common import sample_source, thumb_icon
 from app.model.compare_measure import learned_from, test_data, test_measure, unlike_learned
 from app.model.library import ModelEntry, accuracy_figure, accuracy_text, measure_words
 

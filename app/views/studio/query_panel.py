@@ -10,9 +10,9 @@ from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QListWidget, QListWi
 
 from app.model import images
 from .canvas import CanvasPanel
-from .common import ElidedLabel, RemovableList, accepts, clipboard_payload, mime_payload, sample_source, set_drop_highlight, thumb_icon
+from app.views.widgets.common import ElidedLabel, RemovableList, accepts, clipboard_payload, mime_payload, sample_source, set_drop_highlight, thumb_icon
 from app.model import Project
-from .style import icon
+from app.views.widgets.style import icon
 from app.controllers.undo import Editor
 
 QUERY_THUMB = 56

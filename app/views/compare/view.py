@@ -22,14 +22,14 @@ from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from app.engine import workers
-from .compare_curves import REDRAW_MS, CurvesPanel
-from .compare_episodes import TestEpisodesPage
-from .compare_export import CompareFiles
+from .curves import REDRAW_MS, CurvesPanel
+from .episodes import TestEpisodesPage
+from .export import CompareFiles
 from app.model.compare_measure import curve_measures
-from .compare_queries import QueriesPage
-from .compare_results import ResultsTables
-from .compare_setup import SetupPanel
-from .sweep_view import SweepPage
+from .queries import QueriesPage
+from .results import ResultsTables
+from .setup import SetupPanel
+from .sweep import SweepPage
 from app.controllers.dialogs import Dialogs
 from app.model import Project
 

@@ -15,7 +15,7 @@ from typing import Any, Callable
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinBox, QToolButton, QVBoxLayout, QWidget
 
-from .episode_grid import EpisodeGrid, LatestJob
+from app.views.widgets.episode_grid import EpisodeGrid, LatestJob
 from app.engine.episode_jobs import STREAMS, episode_job
 from app.model import Project
 

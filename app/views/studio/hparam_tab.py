@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QAbstractSpinBox, QFrame, QHBoxLayout, QLabel, QLi
 
 from .hparam_form import HParamForm, PresetButton
 from app.model import Project
-from .style import icon
+from app.views.widgets.style import icon
 from app.controllers.undo import Editor
 
 

@@ -10,16 +10,20 @@ from PySide6.QtWidgets import QMainWindow
 
 from app.model import images
 from app.controllers.dialogs import Dialogs
+from app.controllers.undo import Editor
+from app.model import Project
 from .draw_dialog import DrawDialog
 from .query_panel import QueryPanel
 from .support_panel import SupportPanel
-from .window_geometry import FRAME_ALLOWANCE, place_beside
+from app.views.widgets.window_geometry import FRAME_ALLOWANCE, place_beside
 
 
 class ImageAdder(QObject):
-    def __init__(self, window: QMainWindow, support: SupportPanel, query: QueryPanel, dialogs: Dialogs, settings: QSettings):
+    def __init__(self, window: QMainWindow, project: Project, editor: Editor, support: SupportPanel, query: QueryPanel,
+                 dialogs: Dialogs, settings: QSettings):
         super().__init__(window)
-        self.window, self.support, self.query, self.dialogs, self.settings = window, support, query, dialogs, settings
+        self.window, self.project, self.editor = window, project, editor
+        self.support, self.query, self.dialogs, self.settings = support, query, dialogs, settings
         support.drawRequested.connect(self.draw_samples)
         support.addFilesRequested.connect(self.add_files_to_class)
         query.addFilesRequested.connect(self.add_query_files)
@@ -32,7 +36,7 @@ class ImageAdder(QObject):
         return [Path(f) for f in files]
 
     def add_files_to_class(self, index: int) -> None:
-        files = self._pick_files(f"Add images to “{self.window.project.classes[index].name}”")
+        files = self._pick_files(f"Add images to “{self.project.classes[index].name}”")
         if files:
             self.support.add_payload(images.collect(files, folders_as_classes=False), index)
 
@@ -42,7 +46,7 @@ class ImageAdder(QObject):
             self.query.add_payload(images.collect(files, folders_as_classes=False))
 
     def draw_samples(self, index: int) -> None:
-        dlg = DrawDialog(self.window, index)
+        dlg = DrawDialog(self.window, self.project, self.editor, index)
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         # Beside the support columns it adds to, not over them (Qt would centre it on the window).
         dlg.adjustSize()

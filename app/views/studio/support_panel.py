@@ -9,10 +9,10 @@ from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QLineEdit, QListView
                                QSizePolicy, QStyle, QStyleOptionFrame, QToolButton, QVBoxLayout, QWidget)
 
 from app.model import images
-from .common import RemovableList, accepts, clipboard_payload, mime_payload, repolish, sample_source, set_drop_highlight, thumb_icon
+from app.views.widgets.common import RemovableList, accepts, clipboard_payload, mime_payload, repolish, sample_source, set_drop_highlight, thumb_icon
 from app.model.words import plural
 from app.model import Project
-from .style import icon
+from app.views.widgets.style import icon
 from app.controllers.undo import Editor
 
 THUMB = 44

@@ -17,7 +17,7 @@ import core
 
 from app.model.words import fmt_count
 from app.model.library import measure_words, validation_figure
-from .style import is_dark
+from app.views.widgets.style import is_dark
 
 REDRAW_MS = 40  # 25 Hz
 SMOOTH = 0.9  # exponential moving average for the noisy per-step curves

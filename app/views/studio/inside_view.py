@@ -17,7 +17,7 @@ from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from app.engine import jobs
-from .common import sample_source, thumb_icon
+from app.views.widgets.common import sample_source, thumb_icon
 from app.controllers.dialogs import Dialogs
 from .explain_render import ExplanationView
 from app.model.library import ModelLibrary

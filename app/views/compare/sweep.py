@@ -18,7 +18,7 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton,
                                QSpinBox, QVBoxLayout, QWidget)
 
-from .compare_results import algo_color
+from .results import algo_color
 from app.engine.workers import CancellableWorker, ThreadSession
 from app.engine.sources import compare_sources, describe_source
 

@@ -1,28 +1,25 @@
 """The "Draw samples" dialog: draw support samples for a class, one "Add sample" at a time."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QVBoxLayout
+from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QVBoxLayout, QWidget
 
 from app.model import images
 from .canvas import CanvasPanel
+from app.controllers.undo import Editor
+from app.model import Project
 from app.model.words import plural
-from .style import icon
-
-if TYPE_CHECKING:
-    from .main_window import MainWindow
+from app.views.widgets.style import icon
 
 
 class DrawDialog(QDialog):
     """Draw samples for a class: each "Add sample" keeps the drawing and clears the canvas."""
 
-    def __init__(self, window: "MainWindow", index: int):
-        super().__init__(window)
-        self.window_, self.project = window, window.project
+    def __init__(self, parent: QWidget, project: Project, editor: Editor, index: int):
+        super().__init__(parent)
+        self.project, self.editor = project, editor
         self.setWindowTitle("Draw samples")
-        window.editor.seal()  # the samples drawn in this dialog (per class) are one undo step
+        editor.seal()  # the samples drawn in this dialog (per class) are one undo step
         self.class_box = QComboBox()
         self.class_box.addItems(self.project.class_names())
         self.class_box.setCurrentIndex(index)
@@ -55,7 +52,7 @@ class DrawDialog(QDialog):
         i = self.class_box.currentIndex()
         if 0 <= i < len(self.project.classes):
             samples = [s for c in self.project.classes for s in c.samples]
-            self.window_.editor.add_samples(i, [images.NamedPng(self.panel.canvas.to_png(), images.next_drawing_name(samples))], merge_key="draw")
+            self.editor.add_samples(i, [images.NamedPng(self.panel.canvas.to_png(), images.next_drawing_name(samples))], merge_key="draw")
             self.added_to[i] = self.added_to.get(i, 0) + 1
             self.added.setText(self.added_text())
         self.panel.canvas.reset()

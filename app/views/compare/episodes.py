@@ -13,8 +13,8 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QSplitter, QTableWidget, QVBoxLayout, QWidget
 
-from .compare_results import SortItem, algo_color, swatch
-from .episode_grid import EpisodeGrid, LatestJob
+from .results import SortItem, algo_color, swatch
+from app.views.widgets.episode_grid import EpisodeGrid, LatestJob
 from app.engine.episode_jobs import compare_episode_job
 
 SPREAD_COLUMN = 1

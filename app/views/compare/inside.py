@@ -8,9 +8,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from app.engine import jobs
-from .compare_results import algo_color, swatch
-from .explain_render import ExplanationView
-from .inside_view import query_name
+from .results import algo_color, swatch
+from app.views.studio.explain_render import ExplanationView
+from app.views.studio.inside_view import query_name
 
 COLUMN_W = 400  # wide enough for a plot with readable axes; more columns scroll sideways
 
