@@ -21,7 +21,7 @@ def _start_tiny(window, steps: int = 400) -> None:
 def test_training_updates_curves_and_progress_stop_ends_it_and_gui_never_stalls(window, qtbot, monkeypatch):
     """The GUI never stalls because no engine work runs on its thread: every torch call made on the
     GUI thread while training is recorded, and there must be none (a machine-independent check; the
-    event loop's longest wall-clock stall is printed as a measurement: see app.bench_responsiveness)."""
+    event loop's longest wall-clock stall is printed as a measurement: see docs/tools/bench_responsiveness.py)."""
     import threading
 
     import core

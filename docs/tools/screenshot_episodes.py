@@ -1,7 +1,7 @@
 """Screenshots of the Episodes tab and of the Compare view's Test episodes and Sweep tabs, from the
 real app (offscreen, with real short runs; a few minutes).
 
-    QT_QPA_PLATFORM=offscreen OMP_NUM_THREADS=1 python -m app.screenshot_episodes [--out resources]
+    QT_QPA_PLATFORM=offscreen OMP_NUM_THREADS=1 python docs/tools/screenshot_episodes.py [--out resources]
 
 writes <out>/screenshot-episodes.png (the Studio's Episodes tab after a short meta-training run,
 following it), then runs a short comparison and writes <out>/screenshot-compare-episodes.png (the
@@ -21,6 +21,8 @@ from typing import Callable
 from PySide6.QtCore import QSettings, QStandardPaths
 from PySide6.QtWidgets import QApplication
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: app, core and resources import from it
+
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -38,7 +40,7 @@ def main() -> int:
     from resources import resource_path
 
     from app.controllers.dialogs import Unattended
-    from .main_window import MainWindow
+    from app.main_window import MainWindow
     from app.model import Source
     from app.views.widgets.style import apply_theme
 

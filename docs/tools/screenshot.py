@@ -1,7 +1,7 @@
 """Make resources/screenshot.png from the real app, mid-training (offscreen, about half a minute).
 
-    QT_QPA_PLATFORM=offscreen OMP_NUM_THREADS=1 python -m app.screenshot [out.png] [--theme dark] [--scale 2]
-    QT_QPA_PLATFORM=offscreen OMP_NUM_THREADS=1 python -m app.screenshot out.png --compare [--algorithms a,b,c] [--seconds-each 12]
+    QT_QPA_PLATFORM=offscreen OMP_NUM_THREADS=1 python docs/tools/screenshot.py [out.png] [--theme dark] [--scale 2]
+    QT_QPA_PLATFORM=offscreen OMP_NUM_THREADS=1 python docs/tools/screenshot.py out.png --compare [--algorithms a,b,c] [--seconds-each 12]
 
 It starts the real window with a throwaway data folder, draws a small support set and a few
 queries with synthetic mouse strokes, meta-trains ProtoNet briefly, classifies, then starts a
@@ -14,7 +14,7 @@ With --inside ALGO it meta-trains a short ALGO model (--seconds, built-in source
 drawn queries, opens the Inside view on the first query and grabs the window once its explanation
 is on screen (default out: resources/screenshot-inside-ALGO.png).
 
-    QT_QPA_PLATFORM=offscreen OMP_NUM_THREADS=1 python -m app.screenshot --inside maml [--seconds 60]
+    QT_QPA_PLATFORM=offscreen OMP_NUM_THREADS=1 python docs/tools/screenshot.py --inside maml [--seconds 60]
 
 With --starter it is a first launch with the shipped starter models: the drawn queries are
 classified at once, without training, and the Models tab is grabbed (resources/screenshot-starter.png).
@@ -32,6 +32,8 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, QPointF, QSettings, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication, QWidget
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: app, core and resources import from it
 
 
 def send_stroke(widget: QWidget, points: list[tuple[float, float]]) -> None:
@@ -94,7 +96,7 @@ def main() -> int:
     from resources import resource_path
 
     from app.controllers.dialogs import Unattended
-    from .main_window import MainWindow
+    from app.main_window import MainWindow
     from app.views.widgets.style import apply_theme
 
     default_name = (f"screenshot-inside-{args.inside}.png" if args.inside else "screenshot-compare.png" if args.compare

@@ -1,6 +1,6 @@
 """Benchmark (not a test): how long the event loop stalls while the window meta-trains.
 
-    python -m app.bench_responsiveness [--seconds 10] [--runs 1]
+    python docs/tools/bench_responsiveness.py [--seconds 10] [--runs 1]
 
 Opens the main window offscreen with private settings and data folders (nothing of the user's is
 touched), meta-trains Prototypical Networks (the paper's settings) on the built-in characters for
@@ -20,9 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: app, core and resources import from it
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m app.bench_responsiveness", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python docs/tools/bench_responsiveness.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="meta-training time per run (default 10)")
     parser.add_argument("--runs", type=int, default=1, help="how many runs, one after the other (default 1)")
     args = parser.parse_args(argv)
@@ -34,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     QStandardPaths.setTestModeEnabled(True)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     from app.controllers.dialogs import Unattended
-    from .main_window import MainWindow
+    from app.main_window import MainWindow
 
     folder = Path(tempfile.mkdtemp(prefix="fewshot-bench-"))
     win = MainWindow(QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat), data_path=folder / "data",
