@@ -4,7 +4,7 @@ Layout: support set (top left), query set (bottom left), meta-training curves an
 (tabs, top right) and a tab widget (task & source, hyperparameters, models) below them. The engine is imported on a
 worker thread right after the window shows; until then the algorithm list says so.
 [Studio] [Compare] at the left of the toolbar switch between that view and the Compare view
-(`compare_view.CompareView`: several algorithms on identical episodes, side by side).
+(`app.views.compare.view.CompareView`: several algorithms on identical episodes, side by side).
 """
 from __future__ import annotations
 
@@ -12,14 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QPalette
-from PySide6.QtWidgets import (QFrame, QLabel, QMainWindow, QProgressBar, QPushButton, QSplitter,
-                               QStackedWidget, QTabWidget, QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtGui import QCloseEvent, QPalette
+from PySide6.QtWidgets import QFrame, QLabel, QMainWindow, QProgressBar, QSplitter, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
 
-from app.views.studio import help_dialogs
 from app.engine import jobs, workers
 from app.views.studio.add_images import ImageAdder
-from app.views.studio.algorithm_box import AlgorithmBox
 from app.controllers.autosave import Autosave
 from app.controllers.classifier import Classifier
 from app.controllers.closing import Closing
@@ -35,7 +32,7 @@ from app.model import AlgorithmChoice, Project
 from app.views.studio.models_tab import ModelsTab
 from app.controllers.project_files import ProjectFiles
 from app.views.studio.query_panel import QueryPanel
-from app.views.widgets.style import app_icon, icon
+from app.views.widgets.style import app_icon
 from app.views.studio.support_panel import SupportPanel
 from app.views.studio.task_fields import offer_cuda
 from app.views.studio.task_tab import TaskTab
@@ -44,6 +41,8 @@ from app.views.studio.training_panel import TrainingPanel
 from app.controllers.undo import Editor
 from app.views.widgets.window_geometry import restore_window_state, save_window_state
 
+from .window_actions import WindowActions
+
 APP_NAME = "Few-Shot Studio"
 
 
@@ -51,13 +50,14 @@ def data_dir() -> Path:
     return Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
 
 
-class MainWindow(QMainWindow):
-    """The Studio's window. It builds the panels, tabs, menus and controllers and connects them;
-    the little it does itself is glue that touches several of them: rendering the project into
-    the tabs, using a model (its algorithm and hyperparameters come along), showing an open in
-    progress. Each job with rules of its own lives in its own module (see docs/architecture.md).
-    It stays one class because it is that assembly: split further, each piece would only reach
-    back into the others' widgets. The thin methods at the end of each section (`train`,
+class MainWindow(WindowActions, QMainWindow):
+    """The Studio's window. It builds the panels, tabs and controllers and connects them (its
+    toolbar and menus come from `WindowActions`, app/window_actions.py); the little it does itself
+    is glue that touches several of them: rendering the project into the tabs, using a model (its
+    algorithm and hyperparameters come along), showing an open in progress. Each job with rules of
+    its own lives in its own module (see docs/architecture.md). It stays one class (over 350 lines)
+    because it is that assembly: split further, each piece would only reach back into the others'
+    widgets. The thin methods at the end of each section (`train`,
     `classify`, `save_to`, `open_path`, `session`, …) are the app's entry points that `app.main`,
     the screenshot and benchmark scripts and the tests drive."""
 
@@ -104,76 +104,6 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self._build_menus()
         self._build_panels()
-
-    def _build_toolbar(self) -> None:
-        tb = QToolBar("Main")
-        tb.setObjectName("mainToolbar")
-        tb.setMovable(False)
-        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.addToolBar(tb)
-        self.new_act = QAction(icon("new"), "New", self, shortcut=QKeySequence.StandardKey.New, triggered=self.files.new_project)
-        self.open_act = QAction(icon("open"), "Open…", self, shortcut=QKeySequence.StandardKey.Open, triggered=self.files.open_dialog)
-        self.save_act = QAction(icon("save"), "Save", self, shortcut=QKeySequence.StandardKey.Save, triggered=self.files.save)
-        self.save_as_act = QAction("Save As…", self, shortcut=QKeySequence.StandardKey.SaveAs, triggered=self.files.save_as)
-        self.train_act = QAction(icon("train", "white"), "Train", self, triggered=lambda: self.train())
-        self.train_act.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
-        self.train_act.setToolTip("Meta-train the selected algorithm (Ctrl+Enter)")
-        self.stop_act = QAction(icon("stop"), "Stop", self, triggered=self.stop_training, enabled=False)
-        self.stop_act.setToolTip("Stop meta-training (takes effect within one step)")
-        # The view switch: [Studio] [Compare].
-        self.view_group = QActionGroup(self)
-        self.view_group.setExclusive(True)
-        self.studio_view_act = QAction("Studio", self, checkable=True, checked=True, shortcut=QKeySequence("Ctrl+1"),
-                                       toolTip="Your support and query sets, one algorithm (Ctrl+1)")
-        self.compare_view_act = QAction("Compare", self, checkable=True, shortcut=QKeySequence("Ctrl+2"),
-                                        toolTip="Compare algorithms side by side on identical episodes (Ctrl+2)")
-        for a in (self.studio_view_act, self.compare_view_act):
-            self.view_group.addAction(a)
-            tb.addAction(a)
-        self.studio_view_act.triggered.connect(lambda: self.show_view("studio"))
-        self.compare_view_act.triggered.connect(lambda: self.show_view("compare"))
-        tb.addSeparator()
-        for a in (self.new_act, self.open_act, self.save_act):
-            tb.addAction(a)
-        self.studio_tool_actions = [tb.addSeparator(), tb.addWidget(QLabel(" Algorithm "))]
-        self.algo_box = AlgorithmBox()
-        self.studio_tool_actions += [tb.addWidget(self.algo_box), tb.addSeparator()]
-        self.train_btn = QPushButton(icon("train", "white"), "Train")
-        self.train_btn.setObjectName("primary")
-        self.train_btn.setToolTip(self.train_act.toolTip())
-        self.train_btn.clicked.connect(self.train_act.trigger)
-        self.studio_tool_actions.append(tb.addWidget(self.train_btn))
-        tb.addAction(self.stop_act)
-        self.studio_tool_actions.append(self.stop_act)
-        self.addAction(self.train_act)  # keeps Ctrl+Enter alive though the action is not on the toolbar
-        self.addAction(self.save_as_act)
-
-    def _build_menus(self) -> None:
-        menu = self.menuBar()
-        fm = menu.addMenu("&File")
-        for a in (self.new_act, self.open_act, self.save_act, self.save_as_act):
-            fm.addAction(a)
-        fm.addSeparator()
-        self.import_model_act = fm.addAction("Import Model…", self.import_model)
-        self.import_model_act.setToolTip("Add a model file meta-trained with `fewshot train` (one process or torchrun) to the library and use it")
-        fm.addSeparator()
-        fm.addAction("Quit", QKeySequence.StandardKey.Quit, self.close)
-        self.editor.undo_action.setIcon(icon("undo"))
-        self.editor.redo_action.setIcon(icon("redo"))
-        em = menu.addMenu("&Edit")
-        em.addAction(self.editor.undo_action)
-        em.addAction(self.editor.redo_action)
-        self.edit_menu = em
-        tm = menu.addMenu("&Training")
-        tm.addAction(self.train_act)
-        tm.addAction(self.stop_act)
-        vm = menu.addMenu("&View")
-        vm.addAction(self.studio_view_act)
-        vm.addAction(self.compare_view_act)
-        vm.addSeparator()
-        help_dialogs.add_theme_menu(vm, self.settings)
-        self.shortcuts_act, self.how_to_act, self.about_act = help_dialogs.add_help_menu(
-            menu, self, lambda: (self.device_type, self.task_tab.device_box.currentText()))
 
     def _build_panels(self) -> None:
         self.support = SupportPanel(self.project, self.editor)
