@@ -12,7 +12,7 @@ from pathlib import Path
 def start(argv: list[str], settings=None, data_path: Path | None = None, dialogs=None):
     """Show the main window and open the project named on the command line, if any; returns the
     window. Everything `main` does but the QApplication and its event loop (tests launch this, with
-    their own `dialogs`: see app/dialogs.py)."""
+    their own `dialogs`: see app/controllers/dialogs.py)."""
     from PySide6.QtCore import QTimer
 
     from .main_window import MainWindow

@@ -15,30 +15,30 @@ from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QPalette
 from PySide6.QtWidgets import QFrame, QLabel, QMainWindow, QProgressBar, QSplitter, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
 
-from app.engine import jobs, workers
-from app.views.studio.add_images import ImageAdder
 from app.controllers.autosave import Autosave
 from app.controllers.classifier import Classifier
 from app.controllers.closing import Closing
-from app.views.widgets.common import install_wheel_guard
-from app.views.compare.view import CompareView
 from app.controllers.dialogs import Dialogs
+from app.controllers.project_files import ProjectFiles
+from app.controllers.training_controller import TrainingController
+from app.controllers.undo import Editor
+from app.engine import jobs, workers
 from app.engine.episode_picture import set_palette as set_episode_palette
+from app.model import AlgorithmChoice, Project
+from app.model.library import DEFAULT_STARTERS, ModelLibrary
+from app.views.compare.view import CompareView
+from app.views.studio.add_images import ImageAdder
 from app.views.studio.episodes_view import EpisodesView
 from app.views.studio.hparam_tab import HParamTab
 from app.views.studio.inside_view import InsideView
-from app.model.library import DEFAULT_STARTERS, ModelLibrary
-from app.model import AlgorithmChoice, Project
 from app.views.studio.models_tab import ModelsTab
-from app.controllers.project_files import ProjectFiles
 from app.views.studio.query_panel import QueryPanel
-from app.views.widgets.style import app_icon
 from app.views.studio.support_panel import SupportPanel
 from app.views.studio.task_fields import offer_cuda
 from app.views.studio.task_tab import TaskTab
-from app.controllers.training_controller import TrainingController
 from app.views.studio.training_panel import TrainingPanel
-from app.controllers.undo import Editor
+from app.views.widgets.common import install_wheel_guard
+from app.views.widgets.style import app_icon
 from app.views.widgets.window_geometry import restore_window_state, save_window_state
 
 from .window_actions import WindowActions
@@ -116,7 +116,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.left_split = left
 
         self.training = TrainingPanel()
-        # Inside (app/inside_view.py): how the model in use classified the query picked in the query set.
+        # Inside (app/views/studio/inside_view.py): how the model in use classified the query picked in the query set.
         self.inside = InsideView(self.project, self.library, self.query, self.dialogs, self.current_model,
                                  lambda: self.core_ready, self.settings)
         self.top_tabs = QTabWidget()
@@ -324,7 +324,7 @@ class MainWindow(WindowActions, QMainWindow):
         """A non-blocking message (the event loop, and training, keep running)."""
         self.dialogs.inform(title, text)
 
-    # -- training (app/training_controller.py) -------------------------------------------------
+    # -- training (app/controllers/training_controller.py) -----------------------------------------
     @property
     def session(self) -> workers.TrainSession | None:
         """The Studio's meta-training run, while one runs."""
@@ -399,11 +399,11 @@ class MainWindow(WindowActions, QMainWindow):
         self._refresh_models()
         self.classifier.maybe_auto_classify()
 
-    # -- classification (app/classifier.py) -----------------------------------------------------
+    # -- classification (app/controllers/classifier.py) --------------------------------------------
     def classify(self, quiet: bool = False) -> None:
         self.classifier.classify(quiet)
 
-    # -- project files (app/project_files.py) and autosave (app/autosave.py) -----------------------
+    # -- project files and autosave (app/controllers/project_files.py, autosave.py) ----------------
     def save(self) -> bool:
         return self.files.save()
 

@@ -15,8 +15,9 @@ from PySide6.QtCore import QObject, QSettings, QTimer
 from PySide6.QtWidgets import QMessageBox
 
 from app.model import projectfile
-from .dialogs import Dialogs
 from app.model import Project
+
+from .dialogs import Dialogs
 from .project_files import ProjectFiles
 
 AUTOSAVE_DEBOUNCE_MS = 1500

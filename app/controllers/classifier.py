@@ -10,10 +10,11 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox
 
 from app.engine import jobs
-from app.model.words import plural
-from .dialogs import Dialogs
-from app.model.library import ModelLibrary
 from app.model import Project, TaskSettings
+from app.model.library import ModelLibrary
+from app.model.words import plural
+
+from .dialogs import Dialogs
 from .panels import QueryResults
 
 LIVE_MS = 250  # a drawn query is re-classified at most this often while drawing

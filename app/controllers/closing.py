@@ -10,11 +10,12 @@ from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QMainWindow, QMessageBox
 
 from app.engine import jobs
+
 from .autosave import Autosave
 from .dialogs import Dialogs
+from .panels import CompareRuns, TrainingCurves
 from .project_files import ProjectFiles
 from .training_controller import TrainingController
-from .panels import CompareRuns, TrainingCurves
 
 
 class Closing(QObject):

@@ -10,9 +10,10 @@ from PySide6.QtWidgets import QMessageBox
 
 from app.engine import jobs
 from app.model import projectfile
-from .dialogs import Dialogs
-from app.model.library import ModelFileError, ModelLibrary
 from app.model import Project
+from app.model.library import ModelFileError, ModelLibrary
+
+from .dialogs import Dialogs
 from .undo import Editor
 
 

@@ -18,11 +18,12 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox
 
 from app.engine import jobs, sources, workers
-from .classifier import quick_seconds
-from app.model.words import plural
-from .dialogs import Dialogs
-from app.model.library import ModelFileError, ModelLibrary, accuracy_text, measure_words, replaces, scores_at_least
 from app.model import Project, Source, TrainRequest
+from app.model.library import ModelFileError, ModelLibrary, accuracy_text, measure_words, replaces, scores_at_least
+from app.model.words import plural
+
+from .classifier import quick_seconds
+from .dialogs import Dialogs
 from .panels import QueryResults, TrainingCurves
 
 

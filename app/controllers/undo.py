@@ -23,8 +23,8 @@ from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QAction, QKeyEvent, QKeySequence, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import QLineEdit, QWidget
 
-from app.model.words import plural
 from app.model import ImageClass, Project, Sample, TaskSettings
+from app.model.words import plural
 
 
 def _index_of(project: Project, cls: ImageClass) -> int:

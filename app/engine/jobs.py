@@ -4,7 +4,7 @@ the loaded model, and keeping them serial means no two threads ever use the same
 
 `core` (and so torch) is imported inside the job functions, never at module import: the window
 shows before torch has loaded. Long runs (meta-training, comparisons) have threads of their own:
-`app.workers`.
+`app.engine.workers`.
 """
 from __future__ import annotations
 

@@ -23,11 +23,12 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, Signal, Slot
 
+from app.model import TrainRequest, train_config
+from app.model.library import measure_words, verify_model_bytes
+
 from .episode_jobs import LIVE_EVERY_S, LiveEpisodes
 from .jobs import lower_thread_priority, quietly_collected
 from .sources import build_sources, compare_sources, describe_source, validation_data
-from app.model.library import measure_words, verify_model_bytes
-from app.model import TrainRequest, train_config
 
 
 def import_engine() -> str:

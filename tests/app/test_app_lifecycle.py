@@ -203,8 +203,8 @@ def test_cancelling_the_close_leaves_the_run_going(window, qtbot):
 
 
 def test_closing_during_a_comparison_and_keeping_saves_its_finished_results_in_the_project(window, qtbot, tmp_path, monkeypatch):
-    from app.views.compare import setup as compare_setup
     from app.model import projectfile
+    from app.views.compare import setup as compare_setup
 
     monkeypatch.setitem(compare_setup.DEFAULT_SETUP, "val_episodes", 3)
     window.compare_view_act.trigger()

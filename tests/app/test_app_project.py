@@ -457,8 +457,8 @@ def p1(tmp_path):
 
 @pytest.mark.parametrize("with_file", [True, False], ids=["fewshot-studio p1.fsproj", "fewshot-studio"])
 def test_no_restore_prompt_after_a_clean_quit(with_file, p1, qtbot, tmp_path, monkeypatch):
-    from app.engine import workers
     from app.controllers.autosave import AUTOSAVE_DEBOUNCE_MS, Autosave
+    from app.engine import workers
 
     asked, ask = _answering(QMessageBox.StandardButton.No)
     argv = [p1] if with_file else []

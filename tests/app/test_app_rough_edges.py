@@ -122,8 +122,8 @@ def _host_window(qtbot, n_classes: int = 5):
     """What the Draw dialog needs of the main window: a project and its undo editor."""
     from PySide6.QtWidgets import QMainWindow
 
-    from app.model import Project
     from app.controllers.undo import Editor
+    from app.model import Project
 
     host = QMainWindow()
     host.project = Project()
@@ -338,8 +338,8 @@ def test_the_episodes_tab_says_what_it_is_doing_and_for_how_long_while_it_draws_
     import threading
 
     from app.engine import episode_jobs, sources
-    from app.views.studio.episodes_view import EpisodesView
     from app.model import Project, Source
+    from app.views.studio.episodes_view import EpisodesView
 
     project = Project()
     project.update_task(n_way=3, source=Source.from_dict({"kind": "builtin", "folder": "", "classes": 30}))

@@ -31,9 +31,9 @@ def compare(qtbot, tmp_path):
 
     if not {"protonet", "matching"} <= set(core.starter_models()):
         pytest.skip("the ProtoNet and Matching Networks starter models are not shipped")
-    from app.views.compare.view import CompareView
-    from app.model.library import DEFAULT_STARTERS, ModelLibrary
     from app.model import Project
+    from app.model.library import DEFAULT_STARTERS, ModelLibrary
+    from app.views.compare.view import CompareView
 
     view = CompareView(Project(), QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat), dialogs=FakeDialogs())
     qtbot.addWidget(view)

@@ -14,8 +14,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
-from .results import algo_color, set_plot_title, swatch
 from app.views.studio.training_panel import append_smoothed
+
+from .results import algo_color, set_plot_title, swatch
 
 REDRAW_MS = 40  # 25 Hz, like the Studio's curves
 LEGEND_MAX = 4  # algorithms named in the loss plot's own legend; more: the chips are the legend

@@ -13,9 +13,10 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QSplitter, QTableWidget, QVBoxLayout, QWidget
 
-from .results import SortItem, algo_color, swatch
-from app.views.widgets.episode_grid import EpisodeGrid, LatestJob
 from app.engine.episode_jobs import compare_episode_job
+from app.views.widgets.episode_grid import EpisodeGrid, LatestJob
+
+from .results import SortItem, algo_color, swatch
 
 SPREAD_COLUMN = 1
 

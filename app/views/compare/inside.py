@@ -8,9 +8,10 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from app.engine import jobs
-from .results import algo_color, swatch
 from app.views.studio.explain_render import ExplanationView
 from app.views.studio.inside_view import query_name
+
+from .results import algo_color, swatch
 
 COLUMN_W = 400  # wide enough for a plot with readable axes; more columns scroll sideways
 

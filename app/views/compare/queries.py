@@ -1,7 +1,7 @@
 """The Compare view's "My queries" tab: classify the Studio view's queries with every model the
 comparison trained (query × algorithm: predicted class and confidence; rows where the algorithms
 disagree are highlighted). Selecting a row shows that query explained by every compared model, side
-by side (`compare_inside.SideBySide`). The work runs on the job thread (`jobs.classify_grid`,
+by side (`inside.SideBySide`). The work runs on the job thread (`jobs.classify_grid`,
 `jobs.explain_grid`)."""
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget
 
 from app.engine import jobs
+from app.views.widgets.style import icon
+
 from .inside import SideBySide
 from .results import QueryGrid
-from app.views.widgets.style import icon
 
 
 class QueriesPage(QWidget):

@@ -13,10 +13,10 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QSplitter,
 
 import core
 
-from app.model.words import fmt_count
-from app.views.widgets.common import sample_source, thumb_icon
 from app.model.compare_measure import learned_from, test_data, test_measure, unlike_learned
 from app.model.library import ModelEntry, accuracy_figure, accuracy_text, measure_words
+from app.model.words import fmt_count
+from app.views.widgets.common import sample_source, thumb_icon
 
 PEAK_MB_COLUMN = 6
 MATRIX_NOTE = ("Pairwise{}: the share of the shared test episodes on which the row algorithm beats the column "

@@ -17,14 +17,15 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QGridL
 
 import core
 
-from app.model.words import fmt_count
-from app.model.compare_measure import learned_from
-from .results import algo_color, swatch
 from app.controllers.dialogs import Dialogs
-from app.views.studio.hparam_form import HParamForm, PresetButton, field_label
+from app.model.compare_measure import learned_from
 from app.model.library import ModelEntry, accuracy_text
-from app.views.widgets.style import icon
+from app.model.words import fmt_count
+from app.views.studio.hparam_form import HParamForm, PresetButton, field_label
 from app.views.studio.task_fields import BUILTIN_NOTE, ask_source_folder, combo, device_combo, offer_cuda, source_combo, spin_box
+from app.views.widgets.style import icon
+
+from .results import algo_color, swatch
 
 PROTOCOLS = [("same", "Identical for all"), ("paper", "Each paper's shape")]
 MODES = [("train", "Meta-train each from scratch"), ("starter", "Starter models (no training)")]

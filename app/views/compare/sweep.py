@@ -18,9 +18,10 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton,
                                QSpinBox, QVBoxLayout, QWidget)
 
-from .results import algo_color
-from app.engine.workers import CancellableWorker, ThreadSession
 from app.engine.sources import compare_sources, describe_source
+from app.engine.workers import CancellableWorker, ThreadSession
+
+from .results import algo_color
 
 PROGRESS_EVERY_S = 0.1  # the worker reports the running point at most this often (and every finished point)
 STUDIO_PREFIX = "Studio: "  # the label of the Studio's model in a sweep

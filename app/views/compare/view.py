@@ -1,10 +1,10 @@
 """The Compare view: several algorithms meta-trained on identical seeded episodes, side by side.
 
-Left, the setup (`compare_setup.SetupPanel`): tick algorithms, each with its own hyperparameter
+Left, the setup (`setup.SetupPanel`): tick algorithms, each with its own hyperparameter
 form, one meta-training source, N/K/Q, the protocol, a budget per algorithm, the seed and the
-device; Run / Stop. Right, the "Results" tab: the overlaid live curves (`compare_curves`), with the
-export buttons (`compare_export`) above them, and the results table, bar chart and pairwise
-matrix (`compare_results`); and the "My queries" tab (`compare_queries`), which classifies the
+device; Run / Stop. Right, the "Results" tab: the overlaid live curves (`curves`), with the
+export buttons (`export`) above them, and the results table, bar chart and pairwise
+matrix (`results`); and the "My queries" tab (`queries`), which classifies the
 Studio view's queries with every trained model.
 
 This module assembles those parts and runs the comparison: `core.Comparison.run()` on its own
@@ -21,17 +21,18 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
+from app.controllers.dialogs import Dialogs
 from app.engine import workers
+from app.model import Project
+from app.model.compare_measure import curve_measures
+
 from .curves import REDRAW_MS, CurvesPanel
 from .episodes import TestEpisodesPage
 from .export import CompareFiles
-from app.model.compare_measure import curve_measures
 from .queries import QueriesPage
 from .results import ResultsTables
 from .setup import SetupPanel
 from .sweep import SweepPage
-from app.controllers.dialogs import Dialogs
-from app.model import Project
 
 
 class CompareView(QWidget):
@@ -316,7 +317,7 @@ class CompareView(QWidget):
             return []
         return [n for n, r in comp.results.items() if r.finished and (n in comp.learners or n in self.models)]
 
-    # -- files (compare_export.CompareFiles): with no path, each asks for one ---------------------------
+    # -- files (export.CompareFiles): with no path, each asks for one ---------------------------
     def export_csv(self, path: str | None = None) -> list[Path]:
         return self.files.export_csv(path)
 

@@ -8,14 +8,15 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QPoint, QRect, QSettings, Qt
 from PySide6.QtWidgets import QMainWindow
 
-from app.model import images
 from app.controllers.dialogs import Dialogs
 from app.controllers.undo import Editor
+from app.model import images
 from app.model import Project
+from app.views.widgets.window_geometry import FRAME_ALLOWANCE, place_beside
+
 from .draw_dialog import DrawDialog
 from .query_panel import QueryPanel
 from .support_panel import SupportPanel
-from app.views.widgets.window_geometry import FRAME_ALLOWANCE, place_beside
 
 
 class ImageAdder(QObject):

@@ -4,12 +4,13 @@ from __future__ import annotations
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QVBoxLayout, QWidget
 
-from app.model import images
-from .canvas import CanvasPanel
 from app.controllers.undo import Editor
+from app.model import images
 from app.model import Project
 from app.model.words import plural
 from app.views.widgets.style import icon
+
+from .canvas import CanvasPanel
 
 
 class DrawDialog(QDialog):

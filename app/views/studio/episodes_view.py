@@ -15,9 +15,9 @@ from typing import Any, Callable
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinBox, QToolButton, QVBoxLayout, QWidget
 
-from app.views.widgets.episode_grid import EpisodeGrid, LatestJob
 from app.engine.episode_jobs import STREAMS, episode_job
 from app.model import Project
+from app.views.widgets.episode_grid import EpisodeGrid, LatestJob
 
 MAX_INDEX = 2**31 - 1
 
@@ -37,7 +37,7 @@ class EpisodesView(QWidget):
         super().__init__(parent)
         self.project, self.model_in_use, self.core_ready = project, model_in_use, core_ready
         self.live_stream: dict[str, Any] | None = None  # the running (or last) run's training stream
-        self.data: dict[str, Any] | None = None  # the episode on screen (episode_grid.episode_data + predictions)
+        self.data: dict[str, Any] | None = None  # the episode on screen (episode_picture.episode_data + predictions)
         self.drawer = LatestJob(self, self._show, self._failed)  # draws on the job thread: the latest choice only
         # While an episode is being drawn, the line above says what the job is doing and for how
         # long (the first one prepares the whole source: 15-20 s for the built-in characters).

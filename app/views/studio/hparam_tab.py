@@ -7,10 +7,11 @@ from typing import Callable
 
 from PySide6.QtWidgets import QAbstractSpinBox, QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
-from .hparam_form import HParamForm, PresetButton
+from app.controllers.undo import Editor
 from app.model import Project
 from app.views.widgets.style import icon
-from app.controllers.undo import Editor
+
+from .hparam_form import HParamForm, PresetButton
 
 
 class HParamTab(QScrollArea):

@@ -16,12 +16,13 @@ from typing import Callable
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from app.engine import jobs
-from app.views.widgets.common import sample_source, thumb_icon
 from app.controllers.dialogs import Dialogs
-from .explain_render import ExplanationView
-from app.model.library import ModelLibrary
+from app.engine import jobs
 from app.model import Project
+from app.model.library import ModelLibrary
+from app.views.widgets.common import sample_source, thumb_icon
+
+from .explain_render import ExplanationView
 from .query_panel import QueryPanel
 
 DEBOUNCE_MS = 100  # as the auto-classify timer: a burst of edits asks for one explanation

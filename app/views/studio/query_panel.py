@@ -8,12 +8,13 @@ from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton,
                                QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 
-from app.model import images
-from .canvas import CanvasPanel
-from app.views.widgets.common import ElidedLabel, RemovableList, accepts, clipboard_payload, mime_payload, sample_source, set_drop_highlight, thumb_icon
-from app.model import Project
-from app.views.widgets.style import icon
 from app.controllers.undo import Editor
+from app.model import images
+from app.model import Project
+from app.views.widgets.common import ElidedLabel, RemovableList, accepts, clipboard_payload, mime_payload, sample_source, set_drop_highlight, thumb_icon
+from app.views.widgets.style import icon
+
+from .canvas import CanvasPanel
 
 QUERY_THUMB = 56
 

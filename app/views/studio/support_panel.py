@@ -8,12 +8,12 @@ from PySide6.QtGui import QPainter, QPalette
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QLineEdit, QListView, QListWidgetItem, QScrollArea,
                                QSizePolicy, QStyle, QStyleOptionFrame, QToolButton, QVBoxLayout, QWidget)
 
-from app.model import images
-from app.views.widgets.common import RemovableList, accepts, clipboard_payload, mime_payload, repolish, sample_source, set_drop_highlight, thumb_icon
-from app.model.words import plural
-from app.model import Project
-from app.views.widgets.style import icon
 from app.controllers.undo import Editor
+from app.model import images
+from app.model import Project
+from app.model.words import plural
+from app.views.widgets.common import RemovableList, accepts, clipboard_payload, mime_payload, repolish, sample_source, set_drop_highlight, thumb_icon
+from app.views.widgets.style import icon
 
 THUMB = 44
 COLUMN_WIDTH = 150  # a class column's width; it widens into free room for a long name, up to:

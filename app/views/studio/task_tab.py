@@ -6,12 +6,13 @@ from __future__ import annotations
 from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import QFormLayout, QLabel, QSpinBox, QWidget
 
-from app.engine import jobs, sources
 from app.controllers.dialogs import Dialogs
+from app.controllers.undo import Editor
+from app.engine import jobs, sources
 from app.model import LIMITS as TASK_LIMITS
 from app.model import Project, Source, TaskSettings
+
 from .task_fields import BUILTIN_NOTE, ask_source_folder, device_combo, source_combo, spin_box
-from app.controllers.undo import Editor
 
 
 class TaskTab(QWidget):

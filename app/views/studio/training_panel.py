@@ -15,8 +15,8 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QW
 
 import core
 
-from app.model.words import fmt_count
 from app.model.library import measure_words, validation_figure
+from app.model.words import fmt_count
 from app.views.widgets.style import is_dark
 
 REDRAW_MS = 40  # 25 Hz

@@ -9,6 +9,7 @@ from PySide6.QtGui import QIcon, QImage, QKeySequence, QPixmap, QWheelEvent
 from PySide6.QtWidgets import QAbstractScrollArea, QAbstractSpinBox, QApplication, QComboBox, QLabel, QListWidget, QMenu, QSizePolicy, QWidget
 
 from app.model import images
+
 from .style import icon
 
 _thumbs: dict[tuple[int, int], QIcon] = {}
