@@ -88,14 +88,14 @@ def _stream_sources(source: dict, n_way: int, report: Callable[[str], None] = _q
 
 
 def training_shape(algorithm: str, hparams: dict, task: dict, num_classes: int) -> dict[str, int]:
-    """The training episodes' shape the Trainer would use for these settings: the algorithm's
-    paper defaults over the test protocol, the ways capped by the source's classes."""
+    """The training episodes' shape a run of these settings uses: the engine's own rule
+    (`core.training_episode_shape`), read for the task settings the Studio trains with."""
     import core
 
-    cls = core.get_algorithm(algorithm)
-    d = cls.episode_defaults(core.hparams_from_dict(cls.HParams, hparams))
-    return {"train_way": min(d.get("train_way", task["n_way"]), num_classes), "train_shot": d.get("train_shot", task["k_shot"]),
-            "train_query": d.get("train_query", task["q_query"]), "meta_batch": d.get("meta_batch", 1)}
+    config = core.TrainConfig(algorithm=algorithm, hparams=hparams, n_way=int(task["n_way"]), k_shot=int(task["k_shot"]),
+                              q_query=int(task["q_query"]))
+    parsed = core.hparams_from_dict(core.get_algorithm(algorithm).HParams, hparams)
+    return core.training_episode_shape(config, algorithm, parsed, num_classes)
 
 
 def _model(path: str, device: str):

@@ -197,7 +197,9 @@ class TrainWorker(CancellableWorker):
         if stopped:
             # The run's last validation (if any) measured older weights: validate what is kept.
             self.stage.emit(f"Stopped at step {trainer.step}: validating the partial model…")
-            val_acc = self._validate_stopped(trainer)
+            # A short validation of the stopped run (the first fixed validation episodes), so the kept
+            # model has a figure; Stop pressed again (or closing) cuts it short: then there is none.
+            val_acc = trainer.validate_stopped(STOPPED_VAL_EPISODES, self.second_token)
             val_episodes = min(cfg.val_episodes, STOPPED_VAL_EPISODES)
             if val_acc is not None:  # the curves and the panel's line show the figure too (no new loss point)
                 self.progress.emit({**last, "loss": float("nan"), "val_accuracy": val_acc, "val_episodes": val_episodes})
@@ -218,27 +220,6 @@ class TrainWorker(CancellableWorker):
         # library.add costs only a hash (the verdict is remembered by digest).
         verify_model_bytes(path.read_bytes(), path.name)
         self.finished.emit({"status": status, "model_id": r.model_id, "meta": meta})
-
-    def _validate_stopped(self, trainer) -> float | None:
-        """A short validation of a stopped run (the first STOPPED_VAL_EPISODES of the fixed, seeded
-        validation episodes every run of this setting uses), so the kept model has a figure to be
-        compared by. Stop pressed again (or closing) cuts it short: then there is no figure, since
-        a few episodes would be too noisy to compare models by."""
-        cfg = trainer.config
-        trainer.config = dataclasses.replace(cfg, val_episodes=min(cfg.val_episodes, STOPPED_VAL_EPISODES))
-        trainer.cancel = self.second_token  # the first token is spent: it stopped the run
-        try:
-            result = trainer.validate()
-        finally:
-            trainer.config, trainer.cancel = cfg, self.token
-        if result is None or self.second_token.cancelled:
-            return None
-        acc, ci95 = result
-        h = trainer.history  # the checkpoint's training record ends with this validation point
-        h["val_step"].append(trainer.step)
-        h["val_accuracy"].append(acc)
-        h["val_ci95"].append(ci95)
-        return acc
 
 
 class ThreadSession(QObject):

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import core
+from core.tasks import DEFAULT_TASK
 
 
 class ModelFileError(ValueError):
@@ -56,8 +57,8 @@ class ModelEntry:
     algorithm: str
     title: str = ""
     source: str = ""
-    n_way: int = 5
-    k_shot: int = 1
+    n_way: int = DEFAULT_TASK.n_way
+    k_shot: int = DEFAULT_TASK.k_shot
     val_accuracy: float | None = None
     steps: int = 0
     date: str = ""
@@ -168,7 +169,8 @@ class ModelLibrary:
             kind = f"{role} model" if role else "starter model"
             self._starters[model_id] = ModelEntry(
                 id=model_id, name=f"{e.get('title') or algorithm} — {kind}", algorithm=str(e.get("algorithm") or algorithm),
-                title=e.get("title", ""), source="Omniglot (shipped with the app)", n_way=5 if not e.get("lake") else 20, k_shot=1,
+                title=e.get("title", ""), source="Omniglot (shipped with the app)", n_way=DEFAULT_TASK.n_way if not e.get("lake") else 20, k_shot=DEFAULT_TASK.k_shot,  # Lake's runs are 20-way 1-shot
+               
                 val_accuracy=acc, steps=int(e.get("steps", 0)), date=str(e.get("built", "")), hparams=dict(e.get("settings") or {}),
                 sha256=e["sha256"], starter=True, measure=measure, role=role)
             self._starter_paths[model_id] = path

@@ -11,7 +11,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-SOURCE_KINDS = ("builtin", "omniglot", "folder")
+from core.tasks import DEFAULT_TASK, SOURCE_KINDS  # torch-free: the window reads them before the engine loads
+
 DEVICES = ("auto", "cpu", "cuda")
 # The accepted range of each number: the Task tab's spin boxes use the same bounds.
 LIMITS: dict[str, tuple[int, int]] = {
@@ -63,9 +64,9 @@ def _int(name: str, value: Any) -> int:
 @dataclass(frozen=True)
 class TaskSettings:
     source: Source = field(default_factory=Source)
-    n_way: int = 5  # classes per validation episode (the sampler's N)
-    k_shot: int = 1
-    q_query: int = 15
+    n_way: int = DEFAULT_TASK.n_way  # classes per validation episode (the sampler's N)
+    k_shot: int = DEFAULT_TASK.k_shot
+    q_query: int = DEFAULT_TASK.q_query
     steps: int = 1000
     max_seconds: int = 120  # 0: no time limit
     seed: int = 0

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QGridL
                                QScrollArea, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
 import core
+from core.tasks import DEFAULT_TASK
 
 from app.controllers.dialogs import Dialogs
 from app.model.compare_measure import learned_from
@@ -31,7 +32,7 @@ PROTOCOLS = [("same", "Identical for all"), ("paper", "Each paper's shape")]
 MODES = [("train", "Meta-train each from scratch"), ("starter", "Starter models (no training)")]
 # The fields that only matter when the algorithms are meta-trained here (not for starter models).
 TRAINING_ONLY = ("steps_each", "seconds_each", "seed")
-DEFAULT_SETUP: dict[str, Any] = {"n_way": 5, "k_shot": 1, "q_query": 15, "protocol": "same", "steps_each": 500, "seconds_each": 60,
+DEFAULT_SETUP: dict[str, Any] = {"n_way": DEFAULT_TASK.n_way, "k_shot": DEFAULT_TASK.k_shot, "q_query": DEFAULT_TASK.q_query, "protocol": "same", "steps_each": 500, "seconds_each": 60,
                                  "eval_episodes": 600, "seed": 0, "device": "auto", "val_every": 100, "val_episodes": 40}
 # (key, label, min, max, tooltip) of the number fields; the first three are the episode shape.
 NUMBERS = [("n_way", "Ways (N)", 2, 100, "Classes per episode (the test protocol)"),

@@ -7,9 +7,11 @@ from pathlib import Path
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QComboBox, QSpinBox
 
+from core.tasks import SOURCE_KINDS
+
 from app.controllers.dialogs import Dialogs
 
-SOURCE_KINDS = [("builtin", "Built-in characters"), ("omniglot", "Omniglot folder…"), ("folder", "Image folder…")]
+SOURCE_LABELS = {"builtin": "Built-in characters", "omniglot": "Omniglot folder…", "folder": "Image folder…"}  # one per kind
 BUILTIN_NOTE = "procedurally drawn characters, no download"
 DEVICES = [("auto", "Auto (CUDA when present)"), ("cpu", "CPU"), ("cuda", "CUDA")]
 
@@ -25,7 +27,7 @@ def combo(items: list[tuple[str, str]], tip: str = "") -> QComboBox:
 
 
 def source_combo(tip: str = "") -> QComboBox:
-    return combo(SOURCE_KINDS, tip)
+    return combo([(kind, SOURCE_LABELS[kind]) for kind in SOURCE_KINDS], tip)
 
 
 def device_combo() -> QComboBox:
