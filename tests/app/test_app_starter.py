@@ -206,5 +206,15 @@ def test_the_shipped_protonet_starter_classifies_a_drawn_query_at_first_launch(m
     t0 = time.perf_counter()
     mouse_stroke(window.query.draw.canvas, [(40, 40), (120, 120), (60, 140)])
     qtbot.waitUntil(lambda: len(window.query.live_bars.probs) == 5, timeout=60_000)
-    print(f"\nshipped starter {window.current_model().id}: first prediction {1000 * (time.perf_counter() - t0):.0f} ms after the stroke")
+    print(f"\nshipped starter {window.current_model().id}: first prediction {1000 * (time.perf_counter() - t0):.0f} ms after the stroke; "
+          f"the test process (the app, its model and pytest) {_resident_mib()} MiB resident")
     assert window.query.live_prediction.text().startswith("→ ")
+
+
+def _resident_mib() -> str:
+    """This process's resident memory now (Linux VmRSS), for the printout; "?" elsewhere."""
+    try:
+        with open("/proc/self/status") as fh:
+            return next(f"{int(line.split()[1]) / 1024:.0f}" for line in fh if line.startswith("VmRSS:"))
+    except (OSError, StopIteration):
+        return "?"
