@@ -118,7 +118,7 @@ def test_a_second_stop_cuts_the_quick_validation_of_a_stopped_run_short(qtbot):
             pass
         for _ in range(stops):
             worker.cancel()
-        figures.append(worker._validate_stopped(trainer))
+        figures.append(trainer.validate_stopped(workers.STOPPED_VAL_EPISODES, worker.second_token))  # as the worker calls it
         assert trainer.cancel is worker.token and trainer.config.val_episodes == 40  # the trainer is left as it was
     assert figures[0] is not None and figures[1] is None
 
