@@ -175,11 +175,26 @@ def save_ensemble(paths: list[str | Path], out: str | Path, settings: dict[str, 
         return sum(float(r.get(key, 0) or 0) for r in records)
 
     trainer = {**records[0], "step": int(total("step")), "episodes_seen": int(total("episodes_seen")),
-               "train_s": total("train_s"), "elapsed_s": total("elapsed_s"),
+               "train_s": total("train_s"), "elapsed_s": total("elapsed_s"), "history": _histories_in_turn(records),
                "members": [{"file": Path(p).name, **{k: r.get(k) for k in ("step", "train_s", "source", "config")}}
                            for p, r in zip(paths, records)]}
     save_checkpoint(out, ensemble, trainer)
     return ensemble
+
+
+def _histories_in_turn(records: list[dict]) -> dict[str, list]:
+    """The members' training records one after the other, as if trained in turn (each one's steps
+    and training seconds after the previous ones'), so an ensemble's curves span all its steps."""
+    out: dict[str, list] = {}
+    steps_before, seconds_before = 0, 0.0
+    for record in records:
+        history = record.get("history") or {}
+        for key, values in history.items():
+            shift = steps_before if key in ("step", "val_step") else seconds_before if key == "val_train_s" else None
+            out.setdefault(key, []).extend(v + shift if shift is not None else v for v in values)
+        steps_before += int(record.get("step", 0) or 0)
+        seconds_before += float(record.get("train_s", 0) or 0)
+    return out
 
 
 def _hparams(cls: type, settings: dict[str, Any]) -> dict[str, Any]:

@@ -83,11 +83,18 @@ def test_fewshot_ensemble_writes_a_model_the_engine_loads(tmp_path, capsys):
     paths = []
     for seed in (0, 1):
         net = _net(seed)
-        paths.append(core.save_checkpoint(tmp_path / f"m{seed}.pt", net, {"step": 10 + seed, "train_s": 2.0, "episodes_seen": 10, "source": "x"}))
+        history = {"step": list(range(1, 11 + seed)), "loss": [1.0] * (10 + seed), "accuracy": [0.5] * (10 + seed),
+                   "val_step": [5], "val_accuracy": [0.4 + seed], "val_ci95": [0.1], "val_train_s": [1.0]}
+        paths.append(core.save_checkpoint(tmp_path / f"m{seed}.pt", net, {"step": 10 + seed, "train_s": 2.0, "episodes_seen": 10, "source": "x",
+                                                                            "history": history}))
     assert main(["ensemble", *map(str, paths), "--out", str(tmp_path / "e.pt"), "--hp", "test_views=4"]) == 0
     ens, raw = load_checkpoint(tmp_path / "e.pt")
     assert ens.hparams.members == 2 and ens.hparams.test_views == 4
     assert raw["trainer"]["step"] == 21 and raw["trainer"]["train_s"] == 4.0 and [m["file"] for m in raw["trainer"]["members"]] == ["m0.pt", "m1.pt"]
+    # its curves: the members' records one after the other, spanning all 21 steps
+    h = raw["trainer"]["history"]
+    assert h["step"] == list(range(1, 22)) and len(h["loss"]) == 21
+    assert h["val_step"] == [5, 15] and h["val_train_s"] == [1.0, 3.0] and h["val_accuracy"] == [0.4, 1.4]
     member = load_checkpoint(paths[1])[0]
     assert torch.equal(ens.more_encoders[0].blocks[0][0].weight, member.encoder.blocks[0][0].weight)
     assert "an ensemble of 2 Prototypical Networks" in capsys.readouterr().out
