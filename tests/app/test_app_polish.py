@@ -392,3 +392,14 @@ def test_wheel_over_the_task_form_changes_nothing_until_focused(window, qtbot):
         wheel(editor, 1)
         wheel(editor, 1)
         assert value_of(editor) == before, editor
+
+
+def test_an_ensembles_record_says_its_curves_are_its_networks_one_after_the_other(qtbot):
+    from app.views.studio.training_panel import TrainingPanel
+
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.show_record(_record(300), "ProtoNet")
+    assert "ensemble" not in panel.stats.text()
+    panel.show_record({**_record(300), "members": [{"file": "a.pt"}, {"file": "b.pt"}]}, "Handwriting")
+    assert "an ensemble of 2 networks, their curves one after the other" in panel.stats.text()

@@ -172,8 +172,10 @@ class TrainingPanel(QWidget):
         if own_validation and self.val:
             measure = measure_words(int(config.get("n_way", 0)), int(config.get("k_shot", 0)), "", int(config.get("val_episodes") or 0))
             curve = f"; validation (green points): {self.val[-1]:.1%} · {measure}"
+        members = record.get("members") or []  # an ensemble: its networks' records one after the other
+        ensemble = f" — an ensemble of {len(members)} networks, their curves one after the other" if len(members) > 1 else ""
         self.stats.setText(f"{name}{f': {figure}' if figure else ''}. {fmt_count(done)} steps, {fmt_count(episodes)} "
-                           f"episodes in {core.fmt_duration(record.get('elapsed_s'))}{source}{curve}.")
+                           f"episodes in {core.fmt_duration(record.get('elapsed_s'))}{source}{curve}{ensemble}.")
 
     def start(self, title: str, total_steps: int, validation: tuple[int, int, str, int] | None = None) -> None:
         """A live run begins. `validation`: what its validation measures (ways, shots, data,
