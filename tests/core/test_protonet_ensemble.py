@@ -95,6 +95,7 @@ def test_fewshot_ensemble_writes_a_model_the_engine_loads(tmp_path, capsys):
     h = raw["trainer"]["history"]
     assert h["step"] == list(range(1, 22)) and len(h["loss"]) == 21
     assert h["val_step"] == [5, 15] and h["val_train_s"] == [1.0, 3.0] and h["val_accuracy"] == [0.4, 1.4]
+
     member = load_checkpoint(paths[1])[0]
     assert torch.equal(ens.more_encoders[0].blocks[0][0].weight, member.encoder.blocks[0][0].weight)
     assert "an ensemble of 2 Prototypical Networks" in capsys.readouterr().out
@@ -105,3 +106,18 @@ def test_fewshot_ensemble_writes_a_model_the_engine_loads(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "only Prototypical Networks" in err and "unknown hyperparameter" in err and not (tmp_path / "bad.pt").exists()
     assert read_checkpoint(tmp_path / "e.pt")["algorithm"] == "protonet"
+
+
+def test_a_long_member_record_is_averaged_into_bins(tmp_path, monkeypatch):
+    from core import checkpoint
+
+    monkeypatch.setattr(checkpoint, "ENSEMBLE_CURVE_POINTS", 4)
+    paths = []
+    for seed in (0, 1):
+        history = {"step": list(range(1, 9)), "loss": [float(s) for s in range(1, 9)], "accuracy": [0.5] * 8,
+                   "val_step": [8], "val_accuracy": [0.9], "val_ci95": [0.1], "val_train_s": [2.0]}
+        paths.append(core.save_checkpoint(tmp_path / f"m{seed}.pt", _net(seed), {"step": 8, "train_s": 2.0, "episodes_seen": 8, "history": history}))
+    checkpoint.save_ensemble(paths, tmp_path / "e.pt")
+    h = read_checkpoint(tmp_path / "e.pt")["trainer"]["history"]
+    assert h["step"] == [2, 4, 6, 8, 10, 12, 14, 16] and h["loss"] == [1.5, 3.5, 5.5, 7.5] * 2
+    assert h["val_step"] == [8, 16] and h["accuracy"] == [0.5] * 8
