@@ -403,3 +403,17 @@ def test_an_ensembles_record_says_its_curves_are_its_networks_one_after_the_othe
     assert "ensemble" not in panel.stats.text()
     panel.show_record({**_record(300), "members": [{"file": "a.pt"}, {"file": "b.pt"}]}, "Handwriting")
     assert "an ensemble of 2 networks, their curves one after the other" in panel.stats.text()
+
+
+def test_png_exports_are_written_whole_or_not_at_all(qtbot, tmp_path):
+    from PySide6.QtGui import QImage, QPixmap
+
+    from app.views.widgets.common import write_png
+
+    image = QImage(40, 30, QImage.Format.Format_RGB32)
+    image.fill(0x336699)
+    assert write_png(image, tmp_path / "a.png") and (tmp_path / "a.png").read_bytes().startswith(b"\x89PNG")
+    assert write_png(QPixmap.fromImage(image), tmp_path / "b.png") and QImage(str(tmp_path / "b.png")).size() == image.size()
+    before = (tmp_path / "a.png").read_bytes()
+    assert not write_png(image, tmp_path / "a.png" / "c.png")  # a place that cannot be written: False, nothing half-written
+    assert (tmp_path / "a.png").read_bytes() == before and not list(tmp_path.glob("*.tmp"))

@@ -12,6 +12,7 @@ from PySide6.QtGui import QImage, QPainter, QPalette
 from PySide6.QtWidgets import QToolButton
 
 from app.model.compare_measure import test_measure
+from app.views.widgets.common import write_png
 from app.views.widgets.style import icon
 
 
@@ -92,7 +93,7 @@ class CompareFiles:
         path = path or self._ask_path("Export the plots as PNG", ".png", "PNG images (*.png)")
         if not path:
             return None
-        if not self.image().save(str(path)):
+        if not write_png(self.image(), path):
             self.view.message.emit("Cannot export", f"{path}: could not write the image")
             return None
         self.view.status.emit(f"Wrote {Path(path).name}")

@@ -20,7 +20,7 @@ from app.controllers.dialogs import Dialogs
 from app.engine import jobs
 from app.model import Project
 from app.model.library import ModelLibrary
-from app.views.widgets.common import sample_source, thumb_icon
+from app.views.widgets.common import sample_source, thumb_icon, write_png
 
 from .explain_render import ExplanationView
 from .query_panel import QueryPanel
@@ -239,7 +239,7 @@ class InsideView(QWidget):
         path = Path(path)
         if path.suffix.lower() != ".png":
             path = path.with_name(path.name + ".png")
-        if not self.render.picture().save(str(path), "PNG"):
+        if not write_png(self.render.picture(), path):
             self.dialogs.inform("Cannot export", f"{path}: could not write the image.")
             return None
         if self.settings is not None:

@@ -71,6 +71,21 @@ def qimage_to_png(img: QImage) -> bytes:
     return bytes(data.data())
 
 
+def write_png(image: QImage | QPixmap, path: str | Path) -> bool:
+    """Write `image` to `path` as PNG, atomically (a crash or a full disk mid-write leaves any
+    earlier file whole, as every other file the app writes); False when it cannot be written."""
+    import core
+
+    data = qimage_to_png(image.toImage() if isinstance(image, QPixmap) else image)
+    if not data:
+        return False
+    try:
+        core.atomic_write(path, data)
+    except OSError:
+        return False
+    return True
+
+
 def local_paths(mime: QMimeData) -> list[Path]:
     return [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
 
