@@ -19,6 +19,7 @@ from .algorithms.base import MetaLearner
 from .errors import CheckpointError
 from .files import atomic_write
 from .inputspec import InputSpec
+from .stats import binned
 
 FORMAT = "fewshot-studio-checkpoint"
 FORMAT_VERSION = 1
@@ -192,27 +193,12 @@ def _histories_in_turn(records: list[dict]) -> dict[str, list]:
     out: dict[str, list] = {}
     steps_before, seconds_before = 0, 0.0
     for record in records:
-        history = _binned(record.get("history") or {}, ENSEMBLE_CURVE_POINTS)
+        history = binned(record.get("history") or {}, ENSEMBLE_CURVE_POINTS, means=("loss", "accuracy"), lasts=("step",))
         for key, values in history.items():
             shift = steps_before if key in ("step", "val_step") else seconds_before if key == "val_train_s" else None
             out.setdefault(key, []).extend(v + shift if shift is not None else v for v in values)
         steps_before += int(record.get("step", 0) or 0)
         seconds_before += float(record.get("train_s", 0) or 0)
-    return out
-
-
-def _binned(history: dict[str, list], points: int) -> dict[str, list]:
-    """`history` with its per-step lists (step, loss, accuracy) averaged into `points` equal bins
-    (a bin's step is its last); the validation lists as they are."""
-    steps = list(history.get("step") or [])
-    if len(steps) <= points or not all(len(history.get(k) or []) == len(steps) for k in ("loss", "accuracy")):
-        return dict(history)
-    edges = [round(i * len(steps) / points) for i in range(points + 1)]
-    out = dict(history)
-    out["step"] = [steps[e - 1] for e in edges[1:]]
-    for key in ("loss", "accuracy"):
-        values = history[key]
-        out[key] = [sum(values[s:e]) / (e - s) for s, e in zip(edges[:-1], edges[1:])]
     return out
 
 

@@ -7,7 +7,8 @@
   (`wilcoxon_signed_rank`: zero differences dropped, mid-ranks for tied magnitudes; the exact null
   distribution up to 50 non-zero pairs, the normal approximation with tie and continuity
   correction above), Holm-corrected over all pairs (`holm`), α = 0.05;
-- `pairwise`: all of that for every pair of algorithms with results on the same episodes.
+- `pairwise`: all of that for every pair of algorithms with results on the same episodes;
+- `binned`: a long per-step record (a training curve) averaged into a few equal bins.
 """
 from __future__ import annotations
 
@@ -182,3 +183,23 @@ def pairwise(per_episode: dict[str, list[float]]) -> Pairwise:
     for (i, j), p in zip(pairs, adj):
         ph[i][j] = ph[j][i] = p
     return Pairwise(names, win, pv, ph, meth, lengths.pop() if lengths else 0)
+
+
+def binned(series: dict[str, list], points: int, means: tuple[str, ...], lasts: tuple[str, ...]) -> dict[str, list]:
+    """`series` with its lists named in `means` and `lasts` (all of one length n) cut into
+    `points` equal bins of consecutive entries: a `means` list keeps each bin's mean, a `lasts`
+    list its last entry (a bin's step, episode count or time is where it ends). Other lists are
+    kept as they are; so is everything when n <= points or the named lists differ in length (a
+    record that is not one series is not averaged)."""
+    out = {k: list(v) for k, v in series.items()}
+    lengths = {len(series.get(k) or []) for k in (*means, *lasts)}
+    n = lengths.pop() if len(lengths) == 1 else 0
+    if n <= points:
+        return out
+    edges = [round(i * n / points) for i in range(points + 1)]
+    for key in lasts:
+        out[key] = [series[key][e - 1] for e in edges[1:]]
+    for key in means:
+        values = series[key]
+        out[key] = [sum(values[s:e]) / (e - s) for s, e in zip(edges[:-1], edges[1:])]
+    return out

@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 
+from ..stats import binned
+
 
 def new_curves() -> dict[str, list]:
     """Empty curves: training loss and accuracy by episodes and seconds, and the validations."""
@@ -16,18 +18,7 @@ def new_curves() -> dict[str, list]:
 def thin_curves(curves: dict[str, list], points: int) -> dict[str, list]:
     """At most `points` per training curve: consecutive steps averaged into equal bins (the x of
     a bin is its last step's). Validation points are few and kept as they are."""
-    out = {k: list(v) for k, v in curves.items()}
-    n = len(curves.get("loss", []))
-    if n <= points:
-        return out
-    edges = [round(i * n / points) for i in range(points + 1)]
-    for key in ("episodes", "seconds", "loss", "accuracy"):
-        v = curves[key]
-        if key in ("episodes", "seconds"):
-            out[key] = [v[e - 1] for e in edges[1:]]
-        else:
-            out[key] = [sum(v[s:e]) / (e - s) for s, e in zip(edges[:-1], edges[1:])]
-    return out
+    return binned(curves, points, means=("loss", "accuracy"), lasts=("episodes", "seconds"))
 
 
 def recorded_curves(history: dict[str, list], per_step: int, steps: int, train_seconds: float) -> dict[str, list]:

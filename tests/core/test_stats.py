@@ -66,3 +66,14 @@ def test_mean_ci95_of_no_and_one_episode_and_the_public_names():
     assert stats.mean_ci95([0.25]) == (0.25, 0.0)
     # core's public API and the modules that used to hold them give the same functions
     assert core.mean_ci95 is stats.mean_ci95 and core.pairwise is stats.pairwise and core.Pairwise is stats.Pairwise
+
+
+def test_binned_averages_a_long_record_into_equal_bins_and_keeps_short_or_ragged_ones():
+    record = {"step": list(range(1, 11)), "loss": [float(i) for i in range(10)], "val_step": [5, 10]}
+    thin = stats.binned(record, 4, means=("loss",), lasts=("step",))
+    assert thin["step"] == [2, 5, 8, 10]  # bins of 2, 3, 3, 2 consecutive steps, each named by its last
+    assert thin["loss"] == [0.5, 3.0, 6.0, 8.5]
+    assert thin["val_step"] == [5, 10]  # not named: kept
+    assert stats.binned(record, 10, means=("loss",), lasts=("step",)) == record  # already short enough
+    ragged = {**record, "loss": record["loss"][:-1]}
+    assert stats.binned(ragged, 4, means=("loss",), lasts=("step",)) == ragged  # not one series: kept whole
