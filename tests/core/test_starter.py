@@ -15,6 +15,24 @@ from core.checkpoint import learner_from_checkpoint, read_checkpoint
 from core.tools.cli import build_parser, main
 
 
+def _count_steps(monkeypatch, learner_class, kill_at: int | None = None) -> list:
+    """Count `learner_class`'s training steps from now on (the list grows by one per step); with
+    `kill_at`, that step raises KeyboardInterrupt instead, which is what a session's end does to
+    a build as far as its checkpoint knows. The original step is the class's own, not a patch."""
+    current = learner_class.meta_train_step
+    real_step, calls = getattr(current, "__wrapped__", current), []
+
+    def step(self, tasks):
+        calls.append(1)
+        if len(calls) == kill_at:
+            raise KeyboardInterrupt
+        return real_step(self, tasks)
+
+    step.__wrapped__ = real_step
+    monkeypatch.setattr(learner_class, "meta_train_step", step)
+    return calls
+
+
 def test_every_algorithm_has_a_recipe_the_train_command_accepts():
     assert all(name in starter.RECIPES and starter.RECIPES[name].algorithm == name for name in ALGORITHMS)
     for name, recipe in starter.RECIPES.items():
@@ -111,28 +129,14 @@ def test_a_build_cut_short_resumes_to_the_model_an_uninterrupted_build_makes(tmp
     quiet = lambda *_: None  # noqa: E731
     whole = starter.build("protonet", omniglot_root, tmp_path / "whole", say=quiet, work=tmp_path / "work-whole", train=main)
 
-    real_step, calls = PrototypicalNetwork.meta_train_step, []
-
-    def killed_at_step_5(self, tasks):
-        calls.append(1)
-        if len(calls) == 5:
-            raise KeyboardInterrupt  # what a session's end does to a build, as far as the checkpoint knows
-        return real_step(self, tasks)
-
-    monkeypatch.setattr(PrototypicalNetwork, "meta_train_step", killed_at_step_5)
+    _count_steps(monkeypatch, PrototypicalNetwork, kill_at=5)
     work = tmp_path / "work"
     with pytest.raises(core.FewShotError, match="keeps its last checkpoint"):
         starter.build("protonet", omniglot_root, tmp_path / "resumed", say=quiet, work=work, train=main)
     assert read_checkpoint(work / "protonet.pt")["trainer"]["step"] == 4
     with pytest.raises(core.FewShotError, match="in progress \\(step 4\\); continue it with --resume"):
         starter.build("protonet", omniglot_root, tmp_path / "resumed", say=quiet, work=work, train=main)  # nothing is overwritten
-    resumed_steps = []
-
-    def counted(self, tasks):
-        resumed_steps.append(1)
-        return real_step(self, tasks)
-
-    monkeypatch.setattr(PrototypicalNetwork, "meta_train_step", counted)
+    resumed_steps = _count_steps(monkeypatch, PrototypicalNetwork)
     resumed = starter.build("protonet", omniglot_root, tmp_path / "resumed", say=quiet, work=work, resume=True, train=main)
     assert len(resumed_steps) == 4  # steps 5 to 8: it continued, it did not start again
     assert not (work / "protonet.pt").exists()  # the build's checkpoint goes once the model is written
@@ -204,21 +208,12 @@ def test_an_ensemble_recipe_trains_each_member_then_assembles_them_and_resumes_m
     model = read_checkpoint(tmp_path / "whole" / "protonet.pt")
     assert model["hparams"]["members"] == 2 and model["hparams"]["test_views"] == 2 and whole["steps"] == 8
 
-    real_step, calls = PrototypicalNetwork.meta_train_step, []
-
-    def killed_in_the_second_member(self, tasks):
-        calls.append(1)
-        if len(calls) == 7:  # step 3 of the second member; its last checkpoint is at step 2
-            raise KeyboardInterrupt
-        return real_step(self, tasks)
-
-    monkeypatch.setattr(PrototypicalNetwork, "meta_train_step", killed_in_the_second_member)
+    _count_steps(monkeypatch, PrototypicalNetwork, kill_at=7)  # step 3 of the second member; its last checkpoint is at step 2
     work = tmp_path / "work"
     with pytest.raises(core.FewShotError, match="keeps its last checkpoint"):
         starter.build("protonet", omniglot_root, tmp_path / "resumed", say=quiet, work=work, train=main)
     assert read_checkpoint(work / "protonet.m2.pt")["trainer"]["step"] == 2
-    calls.clear()
-    monkeypatch.setattr(PrototypicalNetwork, "meta_train_step", lambda self, tasks: (calls.append(1), real_step(self, tasks))[1])
+    calls = _count_steps(monkeypatch, PrototypicalNetwork)
     starter.build("protonet", omniglot_root, tmp_path / "resumed", say=quiet, work=work, resume=True, train=main)
     assert len(calls) == 2  # the second member's steps 3 and 4; the first was finished
     assert not list(work.glob("*.pt"))

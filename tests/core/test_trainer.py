@@ -79,6 +79,10 @@ def test_truncated_foreign_and_empty_checkpoints_give_clear_errors(small_real_so
     ("protonet", {"hidden": 16, "train_way": 10, "train_query": 3, "lr_halve_every": 2}),
     ("reptile", {"hidden": 16, "meta_batch_size": 2, "inner_steps": 2}),
     ("maml", {"hidden": 16, "meta_batch_size": 2}),
+    # the recipe options of the long builds: a schedule over the run, learned step sizes, and a
+    # switch from first to second order that the resumed half crosses (steps 1-3 first order)
+    ("maml", {"hidden": 16, "meta_batch_size": 2, "meta_lr_schedule": "budget", "learn_inner_lr": True, "first_order_until": 0.5}),
+    ("relation", {"hidden": 16, "train_query": 2, "lr_schedule": "budget"}),
 ])
 def test_resume_is_identical_to_an_uninterrupted_run(small_real_sources, tmp_path, algorithm, hparams):
     train, _ = small_real_sources
