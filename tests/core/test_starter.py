@@ -93,6 +93,30 @@ def test_build_writes_the_model_without_optimizer_state_and_its_manifest_entry(t
     assert any("below the target" in p for p in starter.problems(tmp_path / "starter"))
 
 
+def test_a_transductive_model_is_measured_both_ways_the_papers_batch_and_the_apps_query_by_query(tmp_path, monkeypatch, omniglot_root):
+    """MAML's papers score an episode's queries as one batch (BatchNorm on the batch's statistics);
+    the app classifies each query on its own. The manifest records both; a model with running
+    statistics, where the two agree by construction, records one."""
+    from core.trainer import TrainConfig, Trainer
+
+    trainer = Trainer(TrainConfig(algorithm="maml", steps=2, hparams={"hidden": 8, "meta_batch_size": 2}, val_episodes=0, device="cpu",
+                                  checkpoint_path=str(tmp_path / "m.pt")), core.omniglot(omniglot_root, "train"))
+    for _ in trainer.run():
+        pass
+    monkeypatch.setattr(starter, "TEST_EPISODES", 6)
+    said = []
+    entry = starter.build("maml", omniglot_root, tmp_path / "starter", from_checkpoint=tmp_path / "m.pt", say=said.append)
+    each = entry["accuracy"]["5"]["each_query"]
+    assert 0 <= each["mean"] <= 100 and each["ci95"] >= 0
+    assert any("each query on its own" in line for line in said)
+    protonet = Trainer(TrainConfig(algorithm="protonet", steps=1, train_way=5, train_query=2, val_episodes=0, device="cpu",
+                                   checkpoint_path=str(tmp_path / "p.pt")), core.omniglot(omniglot_root, "train"))
+    for _ in protonet.run():
+        pass
+    entry = starter.build("protonet", omniglot_root, tmp_path / "starter", from_checkpoint=tmp_path / "p.pt", say=lambda *_: None)
+    assert "each_query" not in entry["accuracy"]["5"]
+
+
 def test_a_lake_recipe_is_tested_on_the_evaluation_alphabets_and_lakes_runs(tmp_path, monkeypatch, omniglot_root):
     from core.trainer import TrainConfig, Trainer
 
