@@ -20,7 +20,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     "episodes": ("TEST_SEED", "VAL_SEED", "Episode", "EpisodeSampler"),
     "studies.episode_grid": ("EpisodeImages", "EpisodeStream", "episode_images", "write_episode_grid"),
     "errors": ("CheckpointError", "CompareError", "ConfigError", "FewShotError", "ImageError", "SourceError", "TrainingDiverged"),
-    "evaluation": ("EvalResult", "episode_accuracy", "evaluate"),
+    "evaluation": ("EvalResult", "episode_accuracy", "episode_predictions", "evaluate"),
     "files": ("IMAGE_SUFFIXES", "atomic_write"),
     "studies.report": ("fmt_accuracy", "fmt_duration"),
     "explaining": ("explain", "explain_files", "explain_images"),
@@ -62,7 +62,7 @@ if TYPE_CHECKING:  # static analysis and editors see every name
     from .episodes import TEST_SEED, VAL_SEED, Episode, EpisodeSampler
     from .studies.episode_grid import EpisodeImages, EpisodeStream, episode_images, write_episode_grid
     from .errors import CheckpointError, CompareError, ConfigError, FewShotError, ImageError, SourceError, TrainingDiverged
-    from .evaluation import EvalResult, episode_accuracy, evaluate
+    from .evaluation import EvalResult, episode_accuracy, episode_predictions, evaluate
     from .files import IMAGE_SUFFIXES, atomic_write
     from .studies.report import fmt_accuracy, fmt_duration
     from .explaining import explain, explain_files, explain_images

@@ -63,10 +63,18 @@ def evaluate(learner: MetaLearner, source: ClassSource, n_way: int = DEFAULT_TAS
     return EvalResult(mean, ci, accs, n_way, k_shot, q_query)
 
 
+def episode_predictions(learner: MetaLearner, ep: Episode, each_query: bool = False) -> torch.Tensor:
+    """The label the learner predicts for each of `ep`'s queries after adapting on its support
+    set (the queries as one batch, or with `each_query` one by one): the one place that turns an
+    episode into predictions, for `evaluate`, the sweeps and the app's pictures of episodes."""
+    if len(ep.query_x) == 0:  # MANN meta-trains on labelled sequences: its training episodes hold no queries
+        return ep.query_y.new_zeros(0)
+    classifier = learner.adapt(ep.support_x, ep.support_y)
+    with torch.no_grad():
+        return (classifier.classify_each(ep.query_x) if each_query else classifier(ep.query_x)).argmax(-1)
+
+
 def episode_accuracy(learner: MetaLearner, ep: Episode, each_query: bool = False) -> float:
     """The share of `ep`'s queries the learner gets right after adapting on its support set: how
     `evaluate` scores one episode (and the shot/way sweep, so its points equal `evaluate`'s)."""
-    classifier = learner.adapt(ep.support_x, ep.support_y)
-    with torch.no_grad():
-        pred = (classifier.classify_each(ep.query_x) if each_query else classifier(ep.query_x)).argmax(-1)
-    return float((pred == ep.query_y).float().mean())
+    return float((episode_predictions(learner, ep, each_query) == ep.query_y).float().mean())

@@ -15,6 +15,8 @@ import numpy as np
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 
+import core
+
 RIGHT = QColor("#2e9d4f")
 WRONG = QColor("#d64545")
 NAME_WIDTH = 150  # the class-name column: "3: glyph 73 (id 295, rotated 270°)" in two lines
@@ -43,15 +45,8 @@ def episode_data(sampler: Any, index: int) -> dict[str, Any]:
 
 def predict_episode(learner: Any, sampler: Any, index: int) -> list[int]:
     """(worker / job thread) The learner's predicted label for each query of episode `index`,
-    scored as `core.evaluate` scores (adapt on the support set, the queries as one batch)."""
-    import torch
-
-    ep = sampler.episode(index).to(learner.device)
-    if len(ep.query_x) == 0:  # MANN meta-trains on labelled sequences: its training episodes hold no queries
-        return []
-    classifier = learner.adapt(ep.support_x, ep.support_y)
-    with torch.no_grad():
-        return classifier(ep.query_x).argmax(-1).tolist()
+    scored as `core.evaluate` scores it (adapt on the support set, the queries as one batch)."""
+    return core.episode_predictions(learner, sampler.episode(index).to(learner.device)).tolist()
 
 
 def _thumb(img: np.ndarray) -> QImage:

@@ -198,3 +198,14 @@ def test_a_head_per_training_way_refuses_more_ways_with_one_message(name, hparam
     with pytest.raises(ValueError, match=r"^this model was meta-trained for 3-way tasks; it cannot classify 4 classes \(meta-train with ≥ 4 ways\)$"):
         m.adapt(x, y).classify_each(x)
     assert m.adapt(x[:2], y[:2]).predict_proba(x[:2]).shape == (2, 2)  # fewer ways: the head's first rows
+
+
+def test_episode_predictions_are_what_episode_accuracy_scores_and_none_for_an_episode_without_queries():
+    torch.manual_seed(0)
+    learner = core.create("protonet", {"hidden": 4}, core.InputSpec(size=(16, 16)))
+    ep = _random_tasks(1, size=16, dtype=torch.float32)[0]
+    predicted = core.episode_predictions(learner, ep)
+    assert predicted.shape == ep.query_y.shape and int(predicted.max()) < 3
+    assert core.episode_accuracy(learner, ep) == pytest.approx(float((predicted == ep.query_y).float().mean()))
+    no_queries = dataclasses.replace(ep, query_x=ep.query_x[:0], query_y=ep.query_y[:0])  # a MANN training episode
+    assert core.episode_predictions(learner, no_queries).tolist() == []
