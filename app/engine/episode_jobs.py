@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from . import sources
 from .episode_picture import draw_episode, episode_data, predict_episode
+from .jobs import cached_learner
 
 STREAMS = {"train": "Training stream", "val": "Validation episodes", "test": "Test episodes"}
 LIVE_EVERY_S = 1.0  # the live episode's refresh: the GUI redraws it at this rate at most
@@ -35,11 +36,10 @@ class LiveEpisodes:
     def __init__(self, trainer: Any, every_s: float = LIVE_EVERY_S):
         import core
 
-        shape = trainer.episode_shape()
+        stream = core.EpisodeStream.of_trainer(trainer)
         self.trainer, self.every_s = trainer, every_s
-        self.meta_batch = shape["meta_batch"]
-        self.sampler = core.EpisodeSampler(trainer.train_source, shape["train_way"], shape["train_shot"], shape["train_query"],
-                                           seed=trainer.config.seed, device="cpu")
+        self.meta_batch = stream.meta_batch
+        self.sampler = stream.sampler(trainer.train_source, device="cpu")
         self.next_at = -float("inf")  # when the next episode may be drawn (time.monotonic)
         self.shown = -1  # the index of the last one drawn
 
@@ -69,7 +69,6 @@ class LiveEpisodes:
 
 # -- stepping through a stream (job thread) ------------------------------------------------------
 _sources: dict[str, Any] = {}  # repr(source setting) -> (train, val, test); the job thread's only
-_learner: dict[str, Any] = {}  # {"key": (path, mtime, device), "learner": ...}: the model last used
 
 
 def _quiet(stage: str) -> None:
@@ -87,27 +86,16 @@ def _stream_sources(source: dict, n_way: int, report: Callable[[str], None] = _q
     return _sources[key]
 
 
-def training_shape(algorithm: str, hparams: dict, task: dict, num_classes: int) -> dict[str, int]:
-    """The training episodes' shape a run of these settings uses: the engine's own rule
-    (`core.training_episode_shape`), read for the task settings the Studio trains with."""
+def training_stream(algorithm: str, hparams: dict, task: dict, num_classes: int):
+    """The training stream (`core.EpisodeStream`) a run of these settings meta-trains on: the
+    engine's own rule for its episodes' shape (`core.training_episode_shape`) and its seed, read
+    for the task settings the Studio trains with."""
     import core
 
     config = core.TrainConfig(algorithm=algorithm, hparams=hparams, n_way=int(task["n_way"]), k_shot=int(task["k_shot"]),
-                              q_query=int(task["q_query"]))
+                              q_query=int(task["q_query"]), seed=int(task["seed"]))
     parsed = core.hparams_from_dict(core.get_algorithm(algorithm).HParams, hparams)
-    return core.training_episode_shape(config, algorithm, parsed, num_classes)
-
-
-def _model(path: str, device: str):
-    import os
-
-    import core
-
-    key = (path, os.stat(path).st_mtime_ns, device)
-    if _learner.get("key") != key:
-        _learner.clear()
-        _learner.update(key=key, learner=core.load_checkpoint(path, core.auto_device(device))[0])
-    return _learner["learner"]
+    return core.EpisodeStream.training(config, core.training_episode_shape(config, algorithm, parsed, num_classes))
 
 
 def stream_sampler(request: dict[str, Any], report: Callable[[str], None] = _quiet):
@@ -116,20 +104,21 @@ def stream_sampler(request: dict[str, Any], report: Callable[[str], None] = _qui
     run's stream ("live": its seed, shape, meta_batch and source, from a live episode) wins."""
     import core
 
-    task, stream, live = request["task"], request["stream"], request.get("live")
-    if stream == "train" and live:
+    task, kind, live = request["task"], request["stream"], request.get("live")
+    if kind == "train" and live:
         train = _stream_sources(live["source"], int(task["n_way"]), report)[0]
-        return core.EpisodeSampler(train, live["n_way"], live["k_shot"], live["q_query"], seed=live["seed"], device="cpu"), live["meta_batch"]
+        stream = core.EpisodeStream.from_dict({**live, "kind": "train"})
+        return stream.sampler(train, device="cpu"), stream.meta_batch
     train, val, test = _stream_sources(request["source"], int(task["n_way"]), report)
-    if stream == "train":
-        shape = training_shape(request["algorithm"], request.get("hparams") or {}, task, train.num_classes)
-        sampler = core.EpisodeSampler(train, shape["train_way"], shape["train_shot"], shape["train_query"], seed=int(task["seed"]), device="cpu")
-        return sampler, shape["meta_batch"]
-    if stream == "val" and val is None:
+    if kind == "val" and val is None:
         raise core.SourceError("this source has no validation classes")
-    seed = core.VAL_SEED if stream == "val" else core.TEST_SEED
-    return core.EpisodeSampler(val if stream == "val" else test, int(task["n_way"]), int(task["k_shot"]), int(task["q_query"]),
-                               seed=seed, device="cpu"), 1
+    if kind == "train":
+        stream = training_stream(request["algorithm"], request.get("hparams") or {}, task, train.num_classes)
+        return stream.sampler(train, device="cpu"), stream.meta_batch
+    n_way, k_shot, q_query = int(task["n_way"]), int(task["k_shot"]), int(task["q_query"])
+    if kind == "val":
+        return core.EpisodeStream.validation(core.TrainConfig(n_way=n_way, k_shot=k_shot, q_query=q_query)).sampler(val, device="cpu"), 1
+    return core.EpisodeStream.test(n_way, k_shot, q_query).sampler(test, device="cpu"), 1
 
 
 def episode_job(request: dict[str, Any], report: Callable[[str], None] = _quiet) -> dict[str, Any]:
@@ -146,7 +135,7 @@ def episode_job(request: dict[str, Any], report: Callable[[str], None] = _quiet)
         data["model"] = request.get("model_name") or "the model in use"
         report(f"{data['model']} classifies its queries")
         try:
-            data["predictions"] = {"model": predict_episode(_model(path, request["task"].get("device", "auto")), sampler, index)}
+            data["predictions"] = {"model": predict_episode(cached_learner(path, request["task"].get("device", "auto")), sampler, index)}
         except (ValueError, RuntimeError) as exc:  # e.g. more ways than the model's head has
             data["predictions"] = {"model": str(exc)}
     report("drawing it")
@@ -167,7 +156,7 @@ def compare_episode_job(holder: dict[str, Any], source: dict, index: int, colors
         comp.load_models(holder["models"], core.auto_device(comp.config.device))
     c = comp.config
     test = _stream_sources(source, int(c.n_way))[2]
-    sampler = core.EpisodeSampler(test, c.n_way, c.k_shot, c.q_query, seed=c.test_seed, device="cpu")
+    sampler = core.EpisodeStream.test(c.n_way, c.k_shot, c.q_query, seed=c.test_seed).sampler(test, device="cpu")
     data = episode_data(sampler, index)
     predictions: dict[str, Any] = {}
     for name, learner in comp.learners.items():

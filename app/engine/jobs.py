@@ -114,14 +114,15 @@ def job_pool() -> QThreadPool:
 def run_job(fn: Callable[[], Any], on_done: Callable[[Any], None], on_error: Callable[[Exception], None],
             owner: QObject | None = None) -> None:
     """Run `fn` on the job thread; its result or error reaches `on_done` / `on_error` on the GUI
-    thread — unless `owner` (a window) has closed or been deleted meanwhile: a result that arrives
-    after its window is gone is dropped rather than written into deleted widgets."""
+    thread — unless `owner` (a window) has been deleted or is closing for good (its `closing` is
+    true) meanwhile: a result that arrives after its window is gone is dropped rather than written
+    into deleted widgets."""
     signals = _JobSignals()  # created on the GUI thread, so its slots run there
     _live.add(signals)
 
     def finish(handler, value):
         _live.discard(signals)
-        if owner is not None and (not shiboken6.isValid(owner) or getattr(owner, "_closing", False)):
+        if owner is not None and (not shiboken6.isValid(owner) or getattr(owner, "closing", False)):
             return
         handler(value)
 
@@ -131,7 +132,9 @@ def run_job(fn: Callable[[], Any], on_done: Callable[[Any], None], on_error: Cal
 
 
 # -- classification (runs inside a job) ------------------------------------------------------
-_models: dict[tuple[str, str], Any] = {}  # (checkpoint path, device) -> learner; used by the one job thread only
+# The one cache of loaded models, used by the one job thread only (classify, explain, the
+# Episodes view): (checkpoint path, device) -> (the file's modification time, learner).
+_models: dict[tuple[str, str], tuple[int, Any]] = {}
 
 
 def forget_model(path: str | None = None) -> None:
@@ -139,15 +142,16 @@ def forget_model(path: str | None = None) -> None:
         _models.pop(key, None)
 
 
-def _learner(model_path: str, device: str):
-    """The checkpoint's learner on `device`, loaded once and kept (classify and explain share it)."""
+def cached_learner(model_path: str, device: str):
+    """The checkpoint's learner on `device`, loaded once and kept until `forget_model` or until
+    the file changes (a run that writes its checkpoint again at the same path)."""
     import core
 
     dev = core.auto_device(device)
-    key = (str(model_path), str(dev))
-    if key not in _models:
-        _models[key] = core.load_checkpoint(model_path, dev)[0]
-    return _models[key]
+    key, mtime = (str(model_path), str(dev)), os.stat(model_path).st_mtime_ns
+    if key not in _models or _models[key][0] != mtime:
+        _models[key] = (mtime, core.load_checkpoint(model_path, dev)[0])
+    return _models[key][1]
 
 
 def classify(model_path: str, device: str, support: list[tuple[int, bytes]], queries: list[bytes]) -> dict[str, Any]:
@@ -157,7 +161,7 @@ def classify(model_path: str, device: str, support: list[tuple[int, bytes]], que
     """
     import core
 
-    learner = _learner(model_path, device)
+    learner = cached_learner(model_path, device)
     probs = core.predict(learner, [png for _, png in support], [label for label, _ in support], queries)
     return {"probs": probs.tolist(), "device": learner.device.type}
 
@@ -169,7 +173,7 @@ def explain(model_path: str, device: str, support: list[tuple[int, bytes]], quer
     `classify` gives for the same query (both classify each query on its own)."""
     import core
 
-    learner = _learner(model_path, device)
+    learner = cached_learner(model_path, device)
     try:
         [explanation] = core.explain_images(learner, [png for _, png in support], [label for label, _ in support], [query],
                                             classes, [query_name])
