@@ -24,7 +24,7 @@ from app.controllers.training_controller import TrainingController
 from app.controllers.undo import Editor
 from app.engine import jobs, workers
 from app.engine.episode_picture import set_palette as set_episode_palette
-from app.model import AlgorithmChoice, Project
+from app.model import AlgorithmChoice, EngineState, Project
 from app.model.library import DEFAULT_STARTERS, ModelLibrary
 from app.views.compare.view import CompareView
 from app.views.studio.add_images import ImageAdder
@@ -61,10 +61,9 @@ class MainWindow(WindowActions, QMainWindow):
     `classify`, `save_to`, `open_path`, `session`, …) are the app's entry points that `app.main`,
     the screenshot and benchmark scripts and the tests drive."""
 
-    coreReady = Signal()
-    classified = Signal()  # results are on screen (tests wait on it)
-    projectOpened = Signal(bool)  # an open ended: True when the project was taken over (tests wait on it)
-    _open_busy: QProgressBar | None = None  # shown while a project file is read
+    coreReady = Signal()  # the engine is loaded and the window shows what it lists (the developer scripts start then)
+    classified = Signal()  # results are on screen (the screenshot script goes on then)
+    open_progress: QProgressBar | None = None  # a busy bar in the status bar while a project file is read
 
     def __init__(self, settings: QSettings | None = None, data_path: Path | None = None, load_core: bool = True,
                  dialogs: Dialogs | None = None, starter_folder: str | Path | None = DEFAULT_STARTERS):
@@ -76,8 +75,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.data_path.mkdir(parents=True, exist_ok=True)
         self.library = ModelLibrary(self.data_path / "models", starter_folder)
         self.project = Project()
-        self.core_ready = False
-        self.device_type = "cpu"
+        self.engine = EngineState()  # loaded on the job thread once the window shows (load_core)
         self.setWindowTitle(APP_NAME)
         self.setWindowIcon(app_icon())
         # Every change to the project goes through the editor: Undo / Redo name the step.
@@ -86,9 +84,8 @@ class MainWindow(WindowActions, QMainWindow):
         self.autosaver = Autosave(self.project, self.files, self.data_path, self.settings, self.dialogs, self)
         self._build()
         self.runs = TrainingController(self.project, self.library, self.training, self.query, self.dialogs,
-                                       lambda: self.core_ready, lambda: self.compare.is_running(), self)
-        self.classifier = Classifier(self.project, self.library, self.query, self.dialogs, self.current_model,
-                                     lambda: self.core_ready, self)
+                                       self.engine, lambda: self.compare.is_running(), self)
+        self.classifier = Classifier(self.project, self.library, self.query, self.dialogs, self.current_model, self.engine, self)
         self.closer = Closing(self, self.runs, self.training, self.compare, self.files, self.autosaver, self.settings, self.dialogs,
                               lambda: save_window_state(self, self.settings, self._splits()))
         self.image_adder = ImageAdder(self, self.project, self.editor, self.support, self.query, self.dialogs, self.settings)
@@ -118,7 +115,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.training = TrainingPanel()
         # Inside (app/views/studio/inside_view.py): how the model in use classified the query picked in the query set.
         self.inside = InsideView(self.project, self.library, self.query, self.dialogs, self.current_model,
-                                 lambda: self.core_ready, self.settings)
+                                 self.engine, self.settings)
         self.top_tabs = QTabWidget()
         self.top_tabs.addTab(self.training, "Meta-training")
         self.top_tabs.addTab(self.inside, "Inside")
@@ -127,12 +124,12 @@ class MainWindow(WindowActions, QMainWindow):
         self.task_tab.problem.connect(self.show_message)
         self.task_tab.status.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
         self.tabs.addTab(self.task_tab, "Task && source")
-        self.hparam_tab = HParamTab(self.project, self.editor, lambda: self.core_ready)
+        self.hparam_tab = HParamTab(self.project, self.editor, self.engine)
         self.tabs.addTab(self.hparam_tab, "Hyperparameters")
         self.models_tab = ModelsTab()
         self.tabs.addTab(self.models_tab, "Models")
         set_episode_palette(self.palette().color(QPalette.ColorRole.Base), self.palette().color(QPalette.ColorRole.Text))
-        self.episodes = EpisodesView(self.project, self._model_in_use, lambda: self.core_ready)
+        self.episodes = EpisodesView(self.project, self._model_in_use, self.engine)
         self.tabs.addTab(self.episodes, "Episodes")
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self._card(self.top_tabs))
@@ -151,7 +148,7 @@ class MainWindow(WindowActions, QMainWindow):
         lay = QVBoxLayout(central)
         lay.setContentsMargins(8, 8, 8, 8)
         lay.addWidget(main)
-        self.compare = CompareView(self.project, self.settings, dialogs=self.dialogs)
+        self.compare = CompareView(self.project, self.engine, self.settings, dialogs=self.dialogs)
         self.compare.sweep.studio_model = self._model_in_use  # the Sweep tab can sweep the Studio's model too
         self.compare.setup.set_starters(self.library.starter_files(), self.library.find_by_path)  # Compare tests them without training, beside their own figures
         compare_page = QWidget()
@@ -192,11 +189,10 @@ class MainWindow(WindowActions, QMainWindow):
         self.models_tab.showStartersRequested.connect(self.runs.show_starters)
         self.runs.status.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
         self.runs.runningChanged.connect(self._training_running)
-        self.runs.modelsChanged.connect(self._refresh_models)
+        self.runs.modelsChanged.connect(self.show_models)
         self.runs.liveEpisode.connect(self.episodes.show_live)
         self.runs.runningChanged.connect(lambda running: running and self.episodes.run_started())
         self.runs.classifyWanted.connect(lambda: self.closer.keep_runs or QTimer.singleShot(0, lambda: self.classify(quiet=True)))
-        self.files.opened.connect(self.projectOpened)
         self.files.openingChanged.connect(self._show_opening)
         self.files.adopted.connect(self._adopted)
         self.files.titleChanged.connect(self._update_title)
@@ -238,27 +234,27 @@ class MainWindow(WindowActions, QMainWindow):
         jobs.run_job(workers.import_engine, self._on_core_loaded, lambda e: self.show_message("The engine failed to load", str(e)), owner=self)
 
     def _on_core_loaded(self, device_type: str) -> None:
-        self.device_type = device_type
         self.device_label.setText(f"● {device_type.upper()}")
         self.device_label.setToolTip("Training and classification run on this device")
         offer_cuda(self.task_tab.device_box, device_type == "cuda")
         self.algo_box.list_algorithms()
-        self.core_ready = True
+        self.engine.set_ready(device_type)  # the Compare view lists its algorithms and shows the project's comparison
         self._sync_from_project()
-        self._refresh_models()
-        self.compare.set_core_ready()
+        self.show_models()
         self.coreReady.emit()
         QTimer.singleShot(0, self.autosaver.offer_restore)
 
-    def _algo_row(self, name: str) -> int:
-        return self.algo_box.row_of(name)
+    @property
+    def core_ready(self) -> bool:
+        """Whether the engine has loaded (`engine.ready`; the developer scripts wait on it)."""
+        return self.engine.ready
 
     # -- project <-> widgets ----------------------------------------------------------------------
     def _sync_from_project(self) -> None:
         """Show the project's settings in the widgets (after New/Open/Restore and at start)."""
         p = self.project
         self._sync_settings_widgets()
-        if self.core_ready:
+        if self.engine.ready:
             import core
 
             if p.algorithm not in core.ALGORITHMS:
@@ -278,7 +274,7 @@ class MainWindow(WindowActions, QMainWindow):
         p = self.project
         task = p.task
         self.task_tab.show_task(task)
-        if not self.core_ready:
+        if not self.engine.ready:
             return
         import core
 
@@ -291,7 +287,7 @@ class MainWindow(WindowActions, QMainWindow):
             # Another model is in use: its label, and no result of the previous one stays on screen.
             self._model_shown = (p.algorithm, p.model_file)
             self.query.clear_results()
-            self._refresh_models()  # the label, and the Models tab's row in use (bold)
+            self.show_models()  # the label, and the Models tab's row in use (bold)
             # Picking another algorithm (or undoing the pick) puts its model in use: the queries
             # get that model's answers at once, as they do when a model is picked in the Models tab.
             self.classifier.maybe_auto_classify()
@@ -340,7 +336,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.train_act.setEnabled(not running)
         self.train_btn.setEnabled(not running)
         self.stop_act.setEnabled(running)
-        self.algo_box.setEnabled(not running and self.core_ready)
+        self.algo_box.setEnabled(not running and self.engine.ready)
         self.task_tab.setEnabled(not running)
         self.hparam_tab.form.setEnabled(not running)
         self.editor.set_config_locked(running)  # the run uses the settings it started with
@@ -367,7 +363,9 @@ class MainWindow(WindowActions, QMainWindow):
         self.model_label.setText(self.runs.model_text(e))
         self.runs.show_training_record(e)
 
-    def _refresh_models(self) -> None:
+    def show_models(self) -> None:
+        """Show the library's models in the Models tab and the model in use in the status bar (after
+        the library changed, or another model came into use)."""
         current = self.current_model()
         self.models_tab.show_entries(self.library.entries(), current.id if current is not None else None, len(self.library.hidden_starters()))
         self._update_model_label()
@@ -390,13 +388,13 @@ class MainWindow(WindowActions, QMainWindow):
         if e is None:
             return
         config = {}
-        if e.algorithm != self.project.algorithm and self._algo_row(e.algorithm) >= 0:
+        if e.algorithm != self.project.algorithm and self.algo_box.row_of(e.algorithm) >= 0:
             self.hparam_tab.show_form(e.algorithm, e.hparams)  # the model's algorithm, with the hyperparameters it was trained with
             config = {"algorithm": e.algorithm, "hparams": self.hparam_tab.form.changed_from_defaults()}
         self.runs.forget_notes()  # the person chose it: no explanation needed
         self.editor.set_config(f"Use model “{e.name}”", model_file=str(self.library.path(model_id)), **config)
         self.query.clear_results()
-        self._refresh_models()
+        self.show_models()
         self.classifier.maybe_auto_classify()
 
     # -- classification (app/controllers/classifier.py) --------------------------------------------
@@ -417,14 +415,14 @@ class MainWindow(WindowActions, QMainWindow):
         """While a project file is read, the panels that edit the project it will replace are
         disabled and no second open can start; a busy bar and a message say what is loading."""
         busy = path is not None
-        if busy and self._open_busy is None:
-            self._open_busy = QProgressBar()
-            self._open_busy.setRange(0, 0)  # busy: no percentage to show
-            self._open_busy.setMaximumWidth(120)
-            self._open_busy.setTextVisible(False)
-            self.statusBar().insertPermanentWidget(0, self._open_busy)
-        if self._open_busy is not None:
-            self._open_busy.setVisible(busy)
+        if busy and self.open_progress is None:
+            self.open_progress = QProgressBar()
+            self.open_progress.setRange(0, 0)  # busy: no percentage to show
+            self.open_progress.setMaximumWidth(120)
+            self.open_progress.setTextVisible(False)
+            self.statusBar().insertPermanentWidget(0, self.open_progress)
+        if self.open_progress is not None:
+            self.open_progress.setVisible(busy)
         self.stack.setEnabled(not busy)
         for a in (self.save_act, self.save_as_act):
             a.setEnabled(not busy)
@@ -439,7 +437,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.compare.load_from_project()
         self.query.clear_results()
         self._sync_from_project()
-        self._refresh_models()
+        self.show_models()
         self.classifier.maybe_auto_classify()
 
     # -- window state and shutdown --------------------------------------------------------------
@@ -447,7 +445,7 @@ class MainWindow(WindowActions, QMainWindow):
         return {"main": self.main_split, "left": self.left_split, "right": self.right_split}
 
     @property
-    def _closing(self) -> bool:
+    def closing(self) -> bool:
         """Closing for good (jobs.run_job drops a late result for a window that is)."""
         return self.closer.closing
 

@@ -89,4 +89,4 @@ class WindowActions:
         vm.addSeparator()
         help_dialogs.add_theme_menu(vm, self.settings)
         self.shortcuts_act, self.how_to_act, self.about_act = help_dialogs.add_help_menu(
-            menu, self, lambda: (self.device_type, self.task_tab.device_box.currentText()))
+            menu, self, lambda: (self.engine.device_type, self.task_tab.device_box.currentText()))

@@ -10,7 +10,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox
 
 from app.engine import jobs
-from app.model import Project, TaskSettings
+from app.model import EngineState, Project, TaskSettings
 from app.model.library import ModelLibrary
 from app.model.words import plural
 
@@ -37,11 +37,11 @@ class Classifier(QObject):
     quickTrainWanted = Signal()  # no model yet, and the person asked to meta-train one quickly, then classify
 
     def __init__(self, project: Project, library: ModelLibrary, query: QueryResults, dialogs: Dialogs,
-                 current_model: Callable, core_ready: Callable[[], bool], parent: QObject | None = None):
+                 current_model: Callable, engine: EngineState, parent: QObject | None = None):
         super().__init__(parent)
         self.project, self.library, self.query, self.dialogs = project, library, query, dialogs
         self.current_model = current_model
-        self.core_ready = core_ready  # whether the engine is loaded (the window knows)
+        self.engine = engine  # whether the engine is loaded
         self._classify_busy = False
         self._classify_again: dict | None = None
         self._classify_ids: list[int] = []  # the queries the running classification covers
@@ -56,11 +56,11 @@ class Classifier(QObject):
         project.classesChanged.connect(self.maybe_auto_classify)
 
     def maybe_auto_classify(self) -> None:
-        if self.core_ready() and self.current_model() is not None and self.project.validity()[0] and self._unanswered():
+        if self.engine.ready and self.current_model() is not None and self.project.validity()[0] and self._unanswered():
             self.auto_classify_timer.start()
 
     def _unanswered(self) -> bool:
-        return any(s.id not in self.query.results for s in self.project.queries)
+        return any(s.id not in self.project.predictions for s in self.project.queries)
 
     def _auto_classify(self) -> None:
         # Asked again when the timer fires: a Classify click meanwhile may already have answered
@@ -77,7 +77,7 @@ class Classifier(QObject):
             return
         entry = self.current_model()
         if entry is None:
-            if quiet or not self.core_ready():
+            if quiet or not self.engine.ready:
                 return
             seconds = quick_seconds(self.project.task)
             budget = f"{seconds} s, the Task tab's time limit" if seconds < QUICK_SECONDS else f"about {seconds} s"
@@ -143,7 +143,7 @@ class Classifier(QObject):
                 if live is not None:
                     self.query.set_live(names, probs[-1])
                     probs = probs[:-1]
-                self.query.set_results(names, dict(zip(ids, probs)))
+                self.project.predictions.set(names, dict(zip(ids, probs)))
                 self.status.emit(f"Classified {plural(len(all_queries), 'image')} on {result['device'].upper()}", 3000)
                 self.classified.emit()
             self._next_classify()

@@ -4,7 +4,7 @@ passes the real panels (`app.views.studio.query_panel.QueryPanel`, `…training_
 `app.views.compare.view.CompareView`); a test may pass anything with these members."""
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 from PySide6.QtCore import SignalInstance
 
@@ -13,12 +13,9 @@ class QueryResults(Protocol):
     """The query set's panel: where classification results and the live drawing's answer show."""
     classifyRequested: SignalInstance  # the Classify button
     liveChanged: SignalInstance  # the live drawing changed
-    results: dict[int, Any]  # sample id -> (class names, probabilities) on screen
 
     def drawing(self) -> bytes | None:
         """The live drawing as a PNG; None while its canvas is blank."""
-
-    def set_results(self, names: list[str], probs_by_id: dict[int, list[float]]) -> None: ...
 
     def set_pending(self, ids: set[int]) -> None: ...
 

@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox
 
 from app.engine import jobs, sources, workers
-from app.model import Project, Source, TrainRequest
+from app.model import EngineState, Project, Source, TrainRequest
 from app.model.library import ModelFileError, ModelLibrary, accuracy_text, measure_words, replaces, scores_at_least
 from app.model.words import plural
 
@@ -50,10 +50,10 @@ class TrainingController(QObject):
     liveEpisode = Signal(object)  # the run's latest training episode, drawn (the Episodes tab shows it)
 
     def __init__(self, project: Project, library: ModelLibrary, panel: TrainingCurves, query: QueryResults, dialogs: Dialogs,
-                 core_ready: Callable[[], bool], other_run_busy: Callable[[], bool], parent: QObject | None = None):
+                 engine: EngineState, other_run_busy: Callable[[], bool], parent: QObject | None = None):
         super().__init__(parent)
         self.project, self.library, self.training, self.query, self.dialogs = project, library, panel, query, dialogs
-        self.core_ready = core_ready  # whether the engine is loaded (the window knows)
+        self.engine = engine  # whether the engine is loaded
         self.other_run_busy = other_run_busy  # a comparison is running: no Studio training meanwhile
         self.session: workers.TrainSession | None = None
         self._after_training: str | None = None
@@ -67,7 +67,7 @@ class TrainingController(QObject):
         fields for this run only (a `source` may be given as a dict); the Task tab keeps its own."""
         if self.session is not None or self.other_run_busy():
             return False
-        if not self.core_ready():
+        if not self.engine.ready:
             self.status.emit("The engine is still loading…", 3000)
             return False
         import core
@@ -259,7 +259,7 @@ class TrainingController(QObject):
         """Add a checkpoint written elsewhere — by `fewshot train`, in one process or several under
         torchrun — to the library; `then(model id)` once it is in (the window uses it). Read and
         checked on the job thread; a damaged or foreign file is one clear message and changes nothing."""
-        if not self.core_ready():
+        if not self.engine.ready:
             self.status.emit("The engine is still loading…", 3000)
             return
 

@@ -6,8 +6,10 @@ from reads the same measure as in the Models tab and the status bar."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from typing import Any, Mapping
 
-from .library import ModelEntry, measure_words
+from .library import ModelEntry, accuracy_text, measure_words
 
 # The source's description parts that say how, not which data ("Omniglot test ×4 rotations").
 _HOW = re.compile(r" ×\d+ rotations| \(seed \d+\)| \(split \w+\)| \(the training classes\)|: trained and tested on the same classes.*")
@@ -39,6 +41,26 @@ def unlike_learned(config, entries: dict[str, ModelEntry]) -> str:
     learned = {learned_from(e) for e in entries.values() if e.source}
     data = test_data(config.source)
     return ", ".join(sorted(lo for lo in learned if not data.lower().startswith(lo.lower())))
+
+
+def source_words(source: Mapping[str, Any]) -> str:
+    """A Compare source setting as a sentence names it: "the built-in characters", "your image
+    folder “glyphs”"."""
+    kind, folder = source.get("kind", "builtin"), Path(source.get("folder") or "").name
+    return {"builtin": "the built-in characters", "omniglot": f"Omniglot's test characters (folder “{folder}”)"}.get(
+        kind, f"your image folder “{folder}”")
+
+
+def starter_data_note(source: Mapping[str, Any], example: ModelEntry | None) -> str:
+    """Starter mode's plain words on the test data: whether it is the kind the starter models
+    learned from, quoting `example`'s own figure (a starter model's library entry, when known)."""
+    learned = learned_from(example) if example is not None else "Omniglot"
+    own = f" (e.g. {example.title or example.algorithm}: {accuracy_text(example)})" if example is not None else ""
+    if source.get("kind") == "omniglot":
+        return (f"Testing on {source_words(source)}: the kind of data the starter models learned from, "
+                f"characters none of them trained on — the test of their own figures{own}.")
+    return (f"⚠ Testing on {source_words(source)}: not the {learned} handwriting the starter models learned "
+            f"from, so they score lower here than their own figures{own}.")
 
 
 def _grouped(shapes: dict[str, tuple[int, int, int]]) -> dict[str, list[str]]:

@@ -1,9 +1,10 @@
 """The project model: classes of support images, query images, the algorithm choice, the task
-settings, the model in use and the last comparison. Pure Python: no Qt (an import-linter contract).
+settings, the model in use, the last comparison and sweep, and what the model in use answered for
+each query (`predictions`). Pure Python: no Qt (an import-linter contract).
 
 Views call the mutators (through the undo `Editor`) and redraw on the signals; the file format
 (`projectfile`) and the autosave read the same object. Samples are PNG bytes with a stable id, so
-a view can cache thumbnails and classification results per sample. Signals are `events.Signal`:
+a view can cache thumbnails per sample and the predictions are kept by it. Signals are `events.Signal`:
 emitted and delivered on the GUI thread only (see events.py).
 """
 from __future__ import annotations
@@ -13,7 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .algorithm import AlgorithmChoice
+from .compare import ComparisonRecord
 from .events import Signal
+from .predictions import Predictions
 from .task import TaskSettings
 
 _ids = itertools.count(1)
@@ -53,13 +56,14 @@ class Project:
         self.choice = AlgorithmChoice()
         self.task = TaskSettings()  # the one copy of N, K, Q, steps, …: the Task tab shows this
         self.model_file: str | None = None  # the checkpoint this project classifies with
-        self.comparison: dict[str, Any] | None = None  # the Compare view's last comparison (core.Comparison.to_dict())
-        self.comparison_models: dict[str, bytes] = {}  # its trained models, as checkpoint bytes
+        self.comparison: ComparisonRecord | None = None  # the Compare view's last comparison, with its trained models
         self.sweep: dict[str, Any] | None = None  # the Compare view's last shot/way sweep (core.SweepResult.to_dict())
+        self.predictions = Predictions()  # the model in use's answers for the queries (not saved)
         self.path: str | None = None  # where it was last saved/opened
         self.dirty = False
         for sig in (self.classesChanged, self.queriesChanged, self.configChanged):
             sig.connect(self._touch)
+        self.classesChanged.connect(self.predictions.clear)  # answers about another support set are stale
 
     def _touch(self) -> None:
         self.dirty = True
@@ -201,11 +205,17 @@ class Project:
             self.model_file = path
             self.configChanged.emit()
 
-    def set_comparison(self, data: dict[str, Any] | None, models: dict[str, bytes] | None = None) -> None:
-        self.comparison, self.comparison_models = data, dict(models or {})
+    # -- the Compare view's records --------------------------------------------------------------
+    # A comparison or a sweep that finished (or was stopped) is what a run produced, not an edit
+    # the person made: it replaces the last one directly, with no undo step (undoing it would throw
+    # away minutes of computing, and its trained models, for good). It still marks the project
+    # modified, so it is saved and autosaved like an edit.
+    def set_comparison(self, record: ComparisonRecord | None) -> None:
+        self.comparison = record
         self.configChanged.emit()
 
     def set_sweep(self, data: dict[str, Any] | None) -> None:
+        """The last shot/way sweep (`core.SweepResult.to_dict()`), or None."""
         self.sweep = data
         self.configChanged.emit()
 
@@ -232,7 +242,7 @@ class Project:
         self.classes, self.queries = other.classes, other.queries
         self.choice, self.task = other.choice, other.task
         self.model_file, self.path = other.model_file, other.path
-        self.comparison, self.comparison_models = other.comparison, other.comparison_models
+        self.comparison = other.comparison
         self.sweep = other.sweep
         self.classesChanged.emit()
         self.queriesChanged.emit()

@@ -1,7 +1,7 @@
 """The .fsproj project file: a zip holding manifest.json, the images as PNG, and the checkpoint.
 
 A comparison from the Compare view travels too: `comparison.json` (its config, curves and
-results, as `core.Comparison.to_dict()` writes them) and its trained models as checkpoints
+results, as `compare.ComparisonRecord.to_dict()` writes them) and its trained models as checkpoints
 under `comparison/<algorithm>.pt`, so a reopened project shows the comparison and can still
 classify with every compared model.
 
@@ -18,6 +18,7 @@ Projects are shared between people, so opening one must be safe whatever it hold
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -31,6 +32,7 @@ from PIL import Image
 import core
 
 from .algorithm import AlgorithmChoice
+from .compare import ComparisonRecord
 from .library import ModelFileError, verify_model_bytes
 from .project import ImageClass, Project, Sample
 from .task import TaskSettings
@@ -42,7 +44,6 @@ MODEL_NAME = "model.pt"
 COMPARISON_NAME = "comparison.json"
 SWEEP_NAME = "sweep.json"  # the Compare view's shot/way sweep (core.SweepResult.to_dict())
 SWEEP_KIND = "fewshot-sweep"  # its marker (core.studies.sweeping; not imported: the engine loads on the job thread)
-COMPARISON_FORMAT = "fewshot-studio-comparison"  # core.studies.compare.FORMAT (not imported: only the model check needs the engine)
 
 
 # What a member of a project can be, at most. Reading stops at these bounds, whatever the zip says.
@@ -138,9 +139,9 @@ def save_project(project: Project, path: str | Path, model_bytes: bytes | None =
         queries.append(name)
     comparison = None
     if project.comparison:
-        files[COMPARISON_NAME] = json.dumps(project.comparison, ensure_ascii=False).encode("utf-8")
+        files[COMPARISON_NAME] = json.dumps(project.comparison.to_dict(), ensure_ascii=False).encode("utf-8")
         models, digests = {}, {}
-        for name, data in project.comparison_models.items():
+        for name, data in project.comparison.models.items():
             models[name] = f"comparison/{_safe_name(name)}.pt"
             files[models[name]] = data
             digests[name] = hashlib.sha256(data).hexdigest()
@@ -256,14 +257,16 @@ def load_project(path: str | Path, check_model: Callable[[bytes, str, str | None
             comparison = manifest.get("comparison")
             if comparison:
                 data = json.loads(reader.read(comparison["file"], MAX_JSON_BYTES, "comparison").decode("utf-8"))
-                if not isinstance(data, dict) or data.get("format") != COMPARISON_FORMAT:
-                    raise ProjectFileError(f"{path}: the saved comparison inside the project is damaged (no comparison format marker)")
-                project.comparison = data
-                digests = dict(comparison.get("sha256") or {})
+                try:
+                    record = ComparisonRecord.from_dict(data)
+                except ValueError as exc:
+                    raise ProjectFileError(f"{path}: the saved comparison inside the project is damaged ({exc})") from exc
+                digests, models = dict(comparison.get("sha256") or {}), {}
                 for name, member in dict(comparison.get("models") or {}).items():
                     got = _model(reader, str(member), digests.get(name), check_model, refused)
                     if got is not None:
-                        project.comparison_models[str(name)] = got
+                        models[str(name)] = got
+                project.comparison = dataclasses.replace(record, models=models)
             if manifest.get("sweep"):
                 data = json.loads(reader.read(str(manifest["sweep"]), MAX_JSON_BYTES, "sweep").decode("utf-8"))
                 if not isinstance(data, dict) or data.get("kind") != SWEEP_KIND:

@@ -1,7 +1,9 @@
-"""Helpers for the app tests (imported by name: pytest puts this folder on sys.path)."""
+"""Helpers the app tests share (`from tests.app.apphelpers import …`)."""
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import random
 import time
 
@@ -71,19 +73,113 @@ def meta_trained_bytes(folder, algorithm: str, hparams: dict, steps: int) -> byt
     return path.read_bytes()
 
 
-def start_tiny_comparison(window, monkeypatch, algorithms, **spins) -> None:
+TINY_COMPARE_SOURCE = {"kind": "builtin", "folder": "", "classes": 30, "test_classes": 12}
+
+
+def few_validation_episodes(view, episodes: int = 3) -> None:
+    """The Compare view validates its runs on `episodes` episodes (its form does not show the
+    number): a few, for speed."""
+    view.setup.show_setup(view.setup.value.replace(val_episodes=episodes))
+
+
+def start_tiny_comparison(window, algorithms, **spins) -> None:
     """In the Compare view: the tiny built-in source, 3-way 1-shot, `spins` over a few steps and
     test episodes, `algorithms` ticked; not run yet."""
-    from app.views.compare import setup as compare_setup
-
-    monkeypatch.setitem(compare_setup.DEFAULT_SETUP, "val_episodes", 3)  # validation: a few episodes, for speed
     window.compare_view_act.trigger()
     view = window.compare
+    few_validation_episodes(view)
     view.setup.set_source({"kind": "builtin", "folder": "", "classes": 30, "test_classes": 12})
     for key, value in {"n_way": 3, "k_shot": 1, "q_query": 2, "steps_each": 3, "seconds_each": 0, "eval_episodes": 4, **spins}.items():
         view.setup.spins[key].setValue(value)
     for name in algorithms:
         view.setup.checks[name].setChecked(True)
+
+
+def run_tiny_comparison(window, qtbot, names=("protonet", "matching"), eval_episodes=10):
+    """Meta-train `names` for a few steps in the Compare view, clicking as a person does."""
+    from PySide6.QtCore import QPoint
+
+    window.compare_view_act.trigger()
+    view = window.compare
+    few_validation_episodes(view)
+    view.setup.set_source(TINY_COMPARE_SOURCE)
+    for key, value in {"n_way": 3, "k_shot": 1, "q_query": 2, "steps_each": 6, "seconds_each": 0, "eval_episodes": eval_episodes}.items():
+        view.setup.spins[key].setValue(value)
+    for name in names:
+        box = view.setup.checks[name]
+        qtbot.mouseClick(box, Qt.MouseButton.LeftButton, pos=QPoint(7, box.height() // 2))
+        qtbot.mouseClick(view.setup.edit_buttons[name], Qt.MouseButton.LeftButton)
+        view.setup.form.editors["hidden"].setValue(8)
+    qtbot.mouseClick(view.setup.run_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.session is None and view.comparison is not None, timeout=120_000)
+    return view
+
+
+def gate_second_sweep_point(monkeypatch, episodes: int):
+    """Hold the sweep's job thread inside the first episode of its second point until released, so
+    Stop lands at a known place whatever the machine's load: one point finished, one begun."""
+    import threading
+
+    from core.studies import sweeping
+
+    reached, release = threading.Event(), threading.Event()
+    real, calls = sweeping.episode_accuracy, [0]
+
+    def gated(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == episodes + 1:
+            reached.set()
+            release.wait(60)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sweeping, "episode_accuracy", gated)
+    return reached, release
+
+
+def write_starter_folder(folder, models: dict[str, bytes]):
+    """A starter folder as `core.tools.starter.build` leaves it: the checkpoints and their manifest."""
+    folder.mkdir(parents=True, exist_ok=True)
+    entries = {}
+    for algorithm, data in models.items():
+        (folder / f"{algorithm}.pt").write_bytes(data)
+        entries[algorithm] = {"file": f"{algorithm}.pt", "algorithm": algorithm, "title": algorithm.title(), "bytes": len(data),
+                              "sha256": hashlib.sha256(data).hexdigest(), "steps": 15, "built": "2026-12-06T12:00:00",
+                              "settings": {}, "accuracy": {"5": {"mean": 97.5, "ci95": 0.3, "episodes": 600}}}
+    (folder / "manifest.json").write_text(json.dumps({"attribution": "Omniglot, MIT", "models": entries}))
+    return folder
+
+
+def use_model_from_models_tab(window, entry_id: str) -> None:
+    """Click a model's row in the Models tab, then "Use" (what a person does to switch models)."""
+    from PySide6.QtCore import QPoint
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QPushButton
+
+    tree = window.models_tab.tree
+    window.tabs.setCurrentIndex(window.tabs.indexOf(tree.parentWidget()))
+    QTest.qWait(50)  # let the tab lay out before aiming at a cell
+    [item] = [tree.topLevelItem(i) for i in range(tree.topLevelItemCount())
+              if tree.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole) == entry_id]
+    tree.scrollToItem(item)  # a long list (eleven starter models) puts it below the fold: scroll, as a person would
+    QTest.qWait(20)
+    rect = tree.visualItemRect(item)
+    QTest.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     QPoint(tree.header().sectionViewportPosition(0) + 5, rect.center().y()))  # the name: always shown
+    assert tree.currentItem() is item
+    [use] = [b for b in tree.parentWidget().findChildren(QPushButton) if b.text() == "Use"]
+    QTest.mouseClick(use, Qt.MouseButton.LeftButton)
+
+
+def pump_until(condition, timeout_s: float = 300) -> None:
+    """Run the event loop until `condition()`: events pumped between short sleeps, in which the
+    job and sweep threads (Python code too) get the interpreter."""
+    from PySide6.QtWidgets import QApplication
+
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "still waiting"
+        QApplication.processEvents()
+        time.sleep(0.02)
 
 
 def glyph_png(kind: int, seed: int = 0, size: int = 96) -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QSettings, QStandardPaths
 
-from apphelpers import TINY_HPARAMS, FakeDialogs, meta_trained_bytes
+from tests.app.apphelpers import TINY_HPARAMS, FakeDialogs, meta_trained_bytes
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -28,7 +28,7 @@ def make_window(qtbot, tmp_path):
         win.resize(1280, 800)
         win.show()
         # torch import + warm-up step on the niced job thread: measured over 60 s with both cores busy
-        qtbot.waitUntil(lambda: win.core_ready, timeout=300_000)
+        qtbot.waitUntil(lambda: win.engine.ready, timeout=300_000)
         windows.append(win)
         return win
 

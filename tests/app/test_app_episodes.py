@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from apphelpers import TINY_HPARAMS, TINY_SOURCE
+from tests.app.apphelpers import TINY_HPARAMS, TINY_SOURCE, run_tiny_comparison
 
 
 def _sampler_images(sampler, index):
@@ -31,8 +31,9 @@ def _tiny_task(window, n_way=3):
 
 
 def _click_and_wait(qtbot, view, button):
-    with qtbot.waitSignal(view.shown, timeout=120_000):
-        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    before = view.data
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.data is not before, timeout=120_000)  # the next episode is on screen
     return view.data
 
 
@@ -58,7 +59,7 @@ def test_stepping_through_the_test_episodes_shows_exactly_the_samplers_episode_i
         ids = sampler.draw(d["index"])[0].tolist()  # the source's class ids, rotation included (base × 4 + quarter turns)
         assert d["class_labels"] == [f"{n}: {name.split(' ↻')[0]} (id {c}, rotated {c % 4 * 90}°)" for n, (name, c) in enumerate(zip(d["class_names"], ids))]
     # The model in use predicted each query, as core.evaluate scores it.
-    learner = core.load_checkpoint(window._model_in_use()[0], "cpu")[0]
+    learner = core.load_checkpoint(window.library.path(window.current_model().id), "cpu")[0]
     for d in (forward[2], back):
         ep = sampler.episode(d["index"])
         expected = learner.adapt(ep.support_x, ep.support_y)(ep.query_x).argmax(-1).tolist()
@@ -123,30 +124,7 @@ def test_drawing_live_episodes_never_changes_what_is_trained(algorithm, hparams,
 
 
 # -- the Compare view's test episodes ------------------------------------------------------------------
-TINY_COMPARE_SOURCE = {"kind": "builtin", "folder": "", "classes": 30, "test_classes": 12}
 
-
-def run_tiny_comparison(window, qtbot, monkeypatch, names=("protonet", "matching"), eval_episodes=10):
-    """Meta-train `names` for a few steps in the Compare view, clicking as a person does."""
-    from PySide6.QtCore import QPoint
-
-    from app.views.compare import setup as compare_setup
-
-    monkeypatch.setitem(compare_setup.DEFAULT_SETUP, "val_episodes", 3)
-    window.compare_view_act.trigger()
-    view = window.compare
-    view.setup.set_source(TINY_COMPARE_SOURCE)
-    for key, value in {"n_way": 3, "k_shot": 1, "q_query": 2, "steps_each": 6, "seconds_each": 0, "eval_episodes": eval_episodes}.items():
-        view.setup.spins[key].setValue(value)
-    for name in names:
-        box = view.setup.checks[name]
-        qtbot.mouseClick(box, Qt.MouseButton.LeftButton, pos=QPoint(7, box.height() // 2))
-        qtbot.mouseClick(view.setup.edit_buttons[name], Qt.MouseButton.LeftButton)
-        view.setup.form.editors["hidden"].setValue(8)
-    with qtbot.waitSignal(view.comparisonReady, timeout=120_000):
-        qtbot.mouseClick(view.setup.run_btn, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: view.session is None, timeout=60_000)
-    return view
 
 
 def click_row(qtbot, table, row):
@@ -157,7 +135,7 @@ def click_row(qtbot, table, row):
 def test_compare_lists_test_episodes_most_disputed_first_and_shows_every_models_predictions(window, qtbot, monkeypatch):
     import core
 
-    view = run_tiny_comparison(window, qtbot, monkeypatch)
+    view = run_tiny_comparison(window, qtbot)
     page = view.test_episodes
     view.right_tabs.setCurrentWidget(page)
     comp = view.comparison
@@ -167,8 +145,8 @@ def test_compare_lists_test_episodes_most_disputed_first_and_shows_every_models_
     expected = sorted((max(a) - min(a) for a in zip(comp.results["protonet"].per_episode, comp.results["matching"].per_episode)), reverse=True)
     assert spreads == expected  # most disputed first
     index = t.item(0, 0).key
-    with qtbot.waitSignal(page.shown, timeout=120_000):
-        click_row(qtbot, t, 0)
+    click_row(qtbot, t, 0)
+    qtbot.waitUntil(lambda: page.data is not None, timeout=120_000)
     data = page.data
     assert data["index"] == index and set(data["predictions"]) == {"protonet", "matching"}
     test = core.open_source("builtin", "test", n_classes=12)

@@ -56,14 +56,14 @@ def test_algorithm_picker_lists_every_registered_algorithm_by_family(window):
                if not model.item(r).data(Qt.ItemDataRole.UserRole))
     # Default: ProtoNet; picking MAML shows MAML's form and records it in the project.
     assert window.project.algorithm == "protonet" and "hidden" in window.hparam_tab.form.editors
-    window.algo_box.setCurrentIndex(window._algo_row("maml"))
+    window.algo_box.setCurrentIndex(window.algo_box.row_of("maml"))
     assert window.project.algorithm == "maml" and "inner_lr" in window.hparam_tab.form.editors
     window.hparam_tab.form.editors["inner_steps"].setValue(4)
     assert window.project.hparams == {"inner_steps": 4}
 
 
 def test_measured_settings_preset_fills_the_form_and_the_project(window):
-    window.algo_box.setCurrentIndex(window._algo_row("mann"))
+    window.algo_box.setCurrentIndex(window.algo_box.row_of("mann"))
     btn = window.hparam_tab.preset_btn
     assert not btn.isHidden() and btn.menu().actions()
     window.hparam_tab.form.editors["controller"].setValue(64)  # an edit that the preset (paper defaults + preset) undoes
@@ -74,7 +74,7 @@ def test_measured_settings_preset_fills_the_form_and_the_project(window):
     # Restore paper defaults undoes it; an algorithm without presets hides the button.
     window.hparam_tab.form.restore_defaults()
     assert window.project.hparams == {}
-    window.algo_box.setCurrentIndex(window._algo_row("maml"))
+    window.algo_box.setCurrentIndex(window.algo_box.row_of("maml"))
     assert btn.isHidden()
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 
-from apphelpers import fill_support, glyph_png, wait_for_results
+from tests.app.apphelpers import fill_support, glyph_png, wait_for_results
 
 REPO = Path(__file__).resolve().parents[2]
 

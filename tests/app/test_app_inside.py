@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from apphelpers import (TorchCallsOnThisThread, drop_paths, fill_support, glyph_png, meta_trained_bytes, start_tiny_comparison,
+from tests.app.apphelpers import (TorchCallsOnThisThread, drop_paths, fill_support, glyph_png, meta_trained_bytes, start_tiny_comparison,
                         wait_for_results)
 
 
@@ -131,7 +131,7 @@ def test_selecting_a_query_shows_its_explanation_which_follows_the_support_set_a
     window.project.add_queries([glyph_png(k, 7) for k in range(3)])
     matching = window.library.import_bytes(tiny_matching, algorithm="matching", title="Matching Networks",
                                            source="Built-in characters", n_way=3, k_shot=1, val_accuracy=0.5, steps=4)
-    window._refresh_models()
+    window.show_models()
     with TorchCallsOnThisThread() as on_gui_thread:
         rows = wait_for_results(window, qtbot)  # auto-classified
         _open_inside(window)
@@ -160,9 +160,9 @@ def test_selecting_a_query_shows_its_explanation_which_follows_the_support_set_a
         assert window.inside.render.probabilities == pytest.approx(rows[2].bars.probs, abs=1e-5)
 
         # Another model, chosen in the Models tab.
-        from test_app_training import _use_model_from_models_tab
+        from tests.app.apphelpers import use_model_from_models_tab
 
-        _use_model_from_models_tab(window, matching.id)
+        use_model_from_models_tab(window, matching.id)
         qtbot.waitUntil(lambda: window.inside.render.explanation is not None and window.inside.render.explanation.algorithm == "matching"
                         and not window.inside.computing(), timeout=120_000)
         rows = wait_for_results(window, qtbot)
@@ -226,7 +226,7 @@ def test_export_png_writes_the_explanation_as_a_png(window_with_model, qtbot, tm
 # -- the Compare view: one column per compared model -----------------------------------------------
 
 def test_a_query_row_in_my_queries_shows_every_compared_model_side_by_side(window, qtbot, monkeypatch):
-    start_tiny_comparison(window, monkeypatch, ["protonet", "matching"])
+    start_tiny_comparison(window, ["protonet", "matching"])
     v = window.compare
     with qtbot.waitSignal(v.comparisonReady, timeout=120_000):
         qtbot.mouseClick(v.setup.run_btn, Qt.MouseButton.LeftButton)

@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QToolBar
 
-from apphelpers import TINY_HPARAMS, TINY_SOURCE, fill_support, glyph_png
+from tests.app.apphelpers import TINY_HPARAMS, TINY_SOURCE, fill_support, glyph_png, start_tiny_comparison
 
 B = QMessageBox.StandardButton
 
@@ -42,7 +42,7 @@ def _answers(asked: list, **by_title):
 
 
 def _closed(window) -> bool:
-    return window._closing and not window.isVisible() and window.session is None and window.compare.session is None
+    return window.closing and not window.isVisible() and window.session is None and window.compare.session is None
 
 
 # -- bug 4: Stop ------------------------------------------------------------------------------
@@ -81,8 +81,8 @@ def test_a_stopped_run_is_kept_and_validated_but_does_not_replace_a_better_model
     assert rows[stopped.id].text(5) == f"{steps} · stopped" and rows[good.id].text(5) == "55"
     assert rows[good.id].font(0).bold() and not rows[stopped.id].font(0).bold()
     # Switching algorithm and back picks the better model again, not the newer stopped one.
-    window.algo_box.setCurrentIndex(window._algo_row("relation"))
-    window.algo_box.setCurrentIndex(window._algo_row("protonet"))
+    window.algo_box.setCurrentIndex(window.algo_box.row_of("relation"))
+    window.algo_box.setCurrentIndex(window.algo_box.row_of("protonet"))
     assert window.current_model().id == good.id
     # Choosing the stopped run is the person's call.
     window.use_model(stopped.id)
@@ -195,27 +195,20 @@ def test_cancelling_the_close_leaves_the_run_going(window, qtbot):
     _start_tiny(window)
     _wait_steps(window, qtbot)
     assert not window.close()
-    assert window.isVisible() and window.session is not None and not window._closing
+    assert window.isVisible() and window.session is not None and not window.closing
     step = window.training.last["step"]
     qtbot.waitUntil(lambda: window.training.last["step"] > step + 3, timeout=60_000)  # still training
     window.stop_training()
     qtbot.waitUntil(lambda: window.session is None, timeout=60_000)
 
 
-def test_closing_during_a_comparison_and_keeping_saves_its_finished_results_in_the_project(window, qtbot, tmp_path, monkeypatch):
+def test_closing_during_a_comparison_and_keeping_saves_its_finished_results_in_the_project(window, qtbot, tmp_path):
     from app.model import projectfile
-    from app.views.compare import setup as compare_setup
 
-    monkeypatch.setitem(compare_setup.DEFAULT_SETUP, "val_episodes", 3)
-    window.compare_view_act.trigger()
+    start_tiny_comparison(window, ["protonet", "matching"], steps_each=1_000_000, seconds_each=1, eval_episodes=10)
     view = window.compare
-    view.setup.set_source({"kind": "builtin", "folder": "", "classes": 30, "test_classes": 12})
-    for key, value in {"n_way": 3, "k_shot": 1, "q_query": 2, "steps_each": 1_000_000, "seconds_each": 1, "eval_episodes": 10}.items():
-        view.setup.spins[key].setValue(value)
-    for name in ("protonet", "matching"):
-        view.setup.checks[name].setChecked(True)
-        view.setup.hparams[name] = {"hidden": 8}
-    first, second = view.setup.selected()
+    view.setup.show_setup(view.setup.value.replace(hparams={"protonet": {"hidden": 8}, "matching": {"hidden": 8}}))
+    first, second = view.setup.value.algorithms
     path = tmp_path / "kept.fsproj"
     window.project.path = str(path)
     asked = []
@@ -227,7 +220,7 @@ def test_closing_during_a_comparison_and_keeping_saves_its_finished_results_in_t
     assert [title for title, _ in asked] == ["Stop and close?", "Unsaved changes"]
     assert "A comparison is still running." in asked[0][1]
     project = projectfile.load_project(path).project
-    results = {r["algorithm"]: r for r in project.comparison["results"]}
+    results = {r["algorithm"]: r for r in project.comparison.data["results"]}
     assert results[first]["status"] == "done" and len(results[first]["per_episode"]) == 10
     assert results[second]["status"] == "stopped"
 
@@ -257,7 +250,7 @@ def test_a_classification_that_ends_after_the_window_closed_is_dropped(window, t
     monkeypatch.setattr(window.query, "set_results", lambda *args: shown.append(args))
     window.project.dirty = False  # nothing to ask about: the window closes at once
     window.close()
-    assert window._closing and not window.isVisible()
+    assert window.closing and not window.isVisible()
     gate.set()
     assert jobs.job_pool().waitForDone(60_000)
     qtbot.wait(100)  # the job's queued result is delivered (and dropped)

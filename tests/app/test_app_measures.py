@@ -12,7 +12,7 @@ from PySide6.QtCore import QEvent, QPoint, Qt
 from PySide6.QtGui import QHelpEvent
 from PySide6.QtWidgets import QApplication, QToolBar, QToolTip
 
-from apphelpers import TINY_HPARAMS, TINY_SOURCE
+from tests.app.apphelpers import TINY_HPARAMS, TINY_SOURCE, glyph_png, pump_until, use_model_from_models_tab
 
 # A percentage, and the measure after it up to the end of its clause:
 # "99.0% · 5-way 1-shot · Omniglot test · 600 episodes".
@@ -79,11 +79,10 @@ def _click_train(window, qtbot) -> None:
 
 
 def _click_stop_after(window, qtbot, steps: int = 5) -> None:
-    from test_app_rough_edges import _pump_until
 
-    _pump_until(lambda: window.training.last is not None and window.training.last["step"] >= steps)
+    pump_until(lambda: window.training.last is not None and window.training.last["step"] >= steps)
     qtbot.mouseClick(_toolbar_button(window, window.stop_act), Qt.MouseButton.LeftButton)
-    _pump_until(lambda: window.session is None)
+    pump_until(lambda: window.session is None)
 
 
 @pytest.mark.parametrize("model_id, figures", [
@@ -93,8 +92,6 @@ def _click_stop_after(window, qtbot, steps: int = 5) -> None:
 def test_the_shipped_starter_shows_one_figure_per_measure_everywhere_each_named(make_window, qtbot, model_id, figures):
     """The status bar, the training panel and the Models tab's cell and tooltip: the starter's test
     figure and its measure alike in each; the validation points of its record name theirs."""
-    from test_app_rough_edges import _pump_until
-    from test_app_training import _use_model_from_models_tab
 
     import core
     from app.model.library import DEFAULT_STARTERS, STARTER_PREFIX, accuracy_figure, accuracy_text
@@ -103,10 +100,10 @@ def test_the_shipped_starter_shows_one_figure_per_measure_everywhere_each_named(
         pytest.skip(f"{model_id} is not shipped")
     window = make_window(starters=DEFAULT_STARTERS)
     if window.current_model().id != model_id:
-        _use_model_from_models_tab(window, model_id)
+        use_model_from_models_tab(window, model_id)
     entry = window.current_model()
     assert entry is not None and entry.starter and entry.id == model_id
-    _pump_until(lambda: window.training.stats.text().startswith(entry.name))  # its training record, read on the job thread
+    pump_until(lambda: window.training.stats.text().startswith(entry.name))  # its training record, read on the job thread
     text = accuracy_text(entry)
     places = _places(window, entry)
     print("\n" + "\n".join(f"{k}: {v}" for k, v in places.items()))
@@ -120,14 +117,13 @@ def test_the_shipped_starter_shows_one_figure_per_measure_everywhere_each_named(
 def test_a_persons_own_model_names_its_validation_everywhere(make_window, qtbot):
     """A run trained here: its validation figure with ways × shots, data and episodes, the same in
     the status bar, the panel that showed the run, and the Models tab."""
-    from test_app_rough_edges import _pump_until
 
     from app.model.library import accuracy_figure, accuracy_text
 
     window = make_window()
     _tiny_task(window, steps=12)
     _click_train(window, qtbot)
-    _pump_until(lambda: window.session is None)
+    pump_until(lambda: window.session is None)
     entry = window.current_model()
     assert entry is not None and not entry.starter and entry.val_accuracy is not None
     assert entry.measure == "3-way 1-shot · built-in characters · 40 episodes"
@@ -143,13 +139,12 @@ def test_after_stop_the_window_says_which_model_is_in_use_and_why_until_that_is_
     """Stop a run that scores lower than the starter in use: the panel goes back to the starter's
     record and says why; the status bar names the model in use without reading as if the stopped
     run were. The next run, and the Compare view, drop the explanation."""
-    from test_app_rough_edges import _pump_until
 
     from app.model.library import DEFAULT_STARTERS, accuracy_text
 
     window = make_window(starters=DEFAULT_STARTERS)
     starter = window.current_model()
-    _pump_until(lambda: window.training.stats.text().startswith(starter.name))
+    pump_until(lambda: window.training.stats.text().startswith(starter.name))
     _tiny_task(window, steps=100_000)
     _click_train(window, qtbot)
     _click_stop_after(window, qtbot)
@@ -161,7 +156,7 @@ def test_after_stop_the_window_says_which_model_is_in_use_and_why_until_that_is_
     assert label.startswith(f"Model: {starter.name}, {accuracy_text(starter)} — still in use")
     assert "kept:" not in label and "the stopped run scored lower and is only kept in Models" in label
     # The panel shows the model in use (not the stopped run's curves), and a line says why.
-    _pump_until(lambda: window.training.stats.text().startswith(starter.name))
+    pump_until(lambda: window.training.stats.text().startswith(starter.name))
     note = window.training.note
     print(f"panel: {note.text()}")
     assert note.isVisible() and "Not in use: the run you stopped after" in note.text() and accuracy_text(stopped) in note.text()
@@ -181,7 +176,6 @@ def test_runs_ended_in_the_same_minute_get_names_of_their_own(window, qtbot, mon
     import datetime as real
     from types import SimpleNamespace
 
-    from test_app_rough_edges import _pump_until
 
     from app.model import library
 
@@ -194,7 +188,7 @@ def test_runs_ended_in_the_same_minute_get_names_of_their_own(window, qtbot, mon
     _tiny_task(window, steps=3)
     for _ in range(2):
         _click_train(window, qtbot)
-        _pump_until(lambda: window.session is None)
+        pump_until(lambda: window.session is None)
     names = [e.name for e in window.library.entries()]
     print(f"\nnames: {names}")
     assert len(names) == 2 and len(set(names)) == 2
@@ -210,7 +204,6 @@ def _explained(qtbot, algorithm: str):
     of `algorithm` classifies a drawn X among five drawn classes (two alike pairs: crowded maps)."""
     import core
 
-    from apphelpers import glyph_png
 
     from app.views.studio.explain_render import ExplanationView
 

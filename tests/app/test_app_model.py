@@ -1,11 +1,12 @@
-"""The app's Qt-free model layer: the pure signal, the typed task settings and the project's mutators."""
+"""The app's Qt-free model layer: the pure signal, the typed task settings, the project's mutators,
+the predictions it keeps for its queries and whether the engine is loaded."""
 from __future__ import annotations
 
 import gc
 
 import pytest
 
-from app.model import AlgorithmChoice, Project, Signal, Source, TaskSettings, train_config
+from app.model import AlgorithmChoice, EngineState, Project, Signal, Source, TaskSettings, train_config
 
 
 def test_a_signal_calls_its_slots_in_order_and_forgets_disconnected_and_collected_ones():
@@ -92,3 +93,31 @@ def test_the_typed_settings_become_the_engines_train_config_in_one_place():
     assert (cfg.algorithm, cfg.hparams, cfg.n_way, cfg.k_shot, cfg.q_query, cfg.steps, cfg.seed, cfg.device) == (
         "protonet", {"hidden": 16}, 3, 2, 4, 200, 7, "cpu")
     assert cfg.max_seconds is None and cfg.val_every == 20 and cfg.val_episodes == 12
+
+
+def test_the_project_keeps_each_querys_prediction_until_its_support_set_changes():
+    project = Project(n_classes=2)
+    project.add_samples(0, [b"a"])
+    first, second = project.add_queries([b"q1", b"q2"])
+    changes = []
+    project.predictions.changed.connect(lambda: changes.append(len(project.predictions)))
+    project.predictions.set(["A", "B"], {first.id: [0.2, 0.8]})
+    p = project.predictions.get(first.id)
+    assert p.names == ("A", "B") and p.probs == (0.2, 0.8) and p.best == 1
+    assert first.id in project.predictions and second.id not in project.predictions and changes == [1]
+    project.predictions.set(["A", "B"], {})  # nothing answered: nothing changed, no signal
+    project.add_queries([b"q3"])  # another query: the answers about the support set still hold
+    assert changes == [1] and project.predictions.get(first.id) == p
+    project.rename_class(1, "Bee")  # the class names (and so every answer's labels) changed
+    assert len(project.predictions) == 0 and changes == [1, 0]
+    with pytest.raises(ValueError, match="one probability per class"):
+        project.predictions.set(["A", "B"], {first.id: [1.0]})
+
+
+def test_the_engine_state_says_once_that_the_engine_is_ready():
+    engine, heard = EngineState(), []
+    engine.readyChanged.connect(lambda: heard.append(engine.device_type))
+    assert not engine.ready and not engine.cuda
+    engine.set_ready("cuda")
+    engine.set_ready("cpu")  # said once: a second call changes nothing
+    assert engine.ready and engine.cuda and heard == ["cuda"]

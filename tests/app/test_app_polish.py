@@ -53,7 +53,7 @@ def _first_editor(form, kinds):
 def test_wheel_over_the_hyperparameter_form_scrolls_it_and_changes_nothing_until_focused(window, qtbot):
     window.resize(1280, 620)  # a short window: the form needs its scroll bar
     window.tabs.setCurrentIndex(1)
-    row = window._algo_row("lstm_meta")  # a long form, with spin boxes and combo boxes
+    row = window.algo_box.row_of("lstm_meta")  # a long form, with spin boxes and combo boxes
     window.algo_box.setCurrentIndex(row)
     qtbot.waitUntil(lambda: "test_update" in window.hparam_tab.form.editors, timeout=60_000)
     area = scroll_area_of(window.hparam_tab.form)
@@ -135,7 +135,7 @@ def test_progress_bar_claims_no_step_count_before_a_run(qtbot):
 
 
 def test_the_badge_says_plainly_what_the_support_set_is(qtbot):
-    from apphelpers import glyph_png
+    from tests.app.apphelpers import glyph_png
 
     from app.model import Project
     from app.views.studio.support_panel import SupportPanel
@@ -166,7 +166,7 @@ def _drag_enter(widget, path):
 
 def test_dragging_files_over_a_panel_highlights_it_until_the_drag_leaves(window, qtbot, tmp_path):
     from PySide6.QtGui import QDragLeaveEvent
-    from apphelpers import glyph_png
+    from tests.app.apphelpers import glyph_png
 
     png = tmp_path / "x.png"
     png.write_bytes(glyph_png(0))
@@ -182,7 +182,7 @@ def test_query_rows_name_their_file_drawing_or_paste_and_the_project_file_keeps_
     import json
     import zipfile
 
-    from apphelpers import drop_paths, glyph_png, mouse_stroke
+    from tests.app.apphelpers import drop_paths, glyph_png, mouse_stroke
     from PySide6.QtGui import QImage
 
     from app.model import projectfile
@@ -296,7 +296,7 @@ def test_models_tab_shows_names_and_dates_in_full_on_a_laptop_screen(window, qtb
         window.library.add(ids[-1], algorithm=algo, title=title, source="built-in characters (2,000 classes)",
                            n_way=5, k_shot=1, val_accuracy=0.873, steps=1000)
     window.project.set_model_file(str(window.library.path(ids[0])))  # the model in use: its row is bold, the widest
-    window._refresh_models()
+    window.show_models()
     window.tabs.setCurrentIndex(2)
     tree = window.models_tab.tree
     qtbot.waitUntil(lambda: tree.viewport().width() > 100, timeout=60_000)

@@ -18,12 +18,12 @@ from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from apphelpers import FakeDialogs, drop_paths, fill_support, glyph_png
+from tests.app.apphelpers import FakeDialogs, drop_paths, fill_support, glyph_png
 
 
 def open_and_wait(qtbot, window, path) -> bool:
     """Open a project file as the app does (read on the job thread) and wait until it has ended."""
-    with qtbot.waitSignal(window.projectOpened, timeout=60_000) as blocker:
+    with qtbot.waitSignal(window.files.opened, timeout=60_000) as blocker:
         assert window.open_path(path)
     return blocker.args[0]
 
@@ -128,15 +128,16 @@ def _rewrite(src, dst, members: dict[str, bytes] | None = None, manifest=None):
     return dst
 
 
-def _comparison_dict():
+def _comparison_record(models):
     import core
+
+    from app.model.compare import ComparisonRecord
 
     results = [{"algorithm": n, "title": core.ALGORITHMS[n].title, "family": core.ALGORITHMS[n].family, "status": "done",
                 "per_episode": [0.4, 0.6, 0.5], "steps": 15} for n in ("protonet", "matching")]
     data = core.Comparison.from_dict({"format": core.studies.compare.FORMAT, "config": {"algorithms": ["protonet", "matching"]},
                                       "results": results}).to_dict()
-    data["app"] = {"source": {"kind": "builtin", "folder": ""}}
-    return data
+    return ComparisonRecord(data, {"kind": "builtin", "folder": ""}, models)
 
 
 @pytest.fixture
@@ -146,10 +147,10 @@ def saved_project(window_with_model, tiny_checkpoint, tmp_path):
     fill_support(w.project, n_classes=3, shots=2)
     w.project.add_queries([glyph_png(1, 9), glyph_png(2, 9)])
     w.project.update_task(k_shot=2)
-    w.project.set_comparison(_comparison_dict(), {"protonet": tiny_checkpoint, "matching": tiny_checkpoint})
+    w.project.set_comparison(_comparison_record({"protonet": tiny_checkpoint, "matching": tiny_checkpoint}))
     path = tmp_path / "shapes.fsproj"
     assert w.save_to(path)
-    return path, _snapshot(w.project)[:5], dict(w.project.comparison)
+    return path, _snapshot(w.project)[:5], w.project.comparison.to_dict()
 
 
 def test_a_project_whose_model_is_damaged_opens_without_it_and_adds_nothing(saved_project, make_window, qtbot, tmp_path):
@@ -175,7 +176,7 @@ def test_a_project_whose_model_is_damaged_opens_without_it_and_adds_nothing(save
         assert open_and_wait(qtbot, other, bad), name
         # Everything else opened: classes, images, queries, settings and the comparison.
         assert _snapshot(other.project)[:5] == before[:2] + (before[2], before[3], before[4]), name
-        assert other.project.comparison == comparison and set(other.project.comparison_models) == {"protonet", "matching"}
+        assert other.project.comparison.to_dict() == comparison and set(other.project.comparison.models) == {"protonet", "matching"}
         # One short message naming the file, the model and the reason; nothing in the library.
         assert len(other.dialogs.messages) == n + 1, (name, other.dialogs.messages[n:])
         title, text = other.dialogs.messages[-1]
@@ -206,7 +207,7 @@ def test_a_damaged_comparison_model_is_left_out_and_named(saved_project, make_wi
     assert open_and_wait(qtbot, other, bad)
     title, text = other.dialogs.messages[-1]
     assert title == "Model not loaded" and member in text and "cmp.fsproj" in text
-    assert set(other.project.comparison_models) == {"protonet"} and other.project.comparison == comparison
+    assert set(other.project.comparison.models) == {"protonet"} and other.project.comparison.to_dict() == comparison
     assert other.compare.trained_names() == ["protonet"]  # the comparison shows; only its good model classifies
     assert len(other.library.entries()) == 1  # the project's own model was fine and is in
 
@@ -382,7 +383,7 @@ def test_the_window_keeps_running_and_cannot_be_edited_while_a_project_loads(win
     assert window.open_path(path)  # returns at once: the file is read on the job thread
     qtbot.waitUntil(lambda: len(ticks) >= 5, timeout=60_000)  # the event loop runs meanwhile
     assert "released" not in seen  # (still reading)
-    assert window._open_busy.isVisible() and window.statusBar().currentMessage() == "Opening p.fsproj…"
+    assert window.open_progress.isVisible() and window.statusBar().currentMessage() == "Opening p.fsproj…"
     assert not window.open_path(path) and not window.open_act.isEnabled() and not window.save_act.isEnabled()
     # The project about to be replaced cannot be edited: real clicks, keys and drops do nothing.
     qtbot.mouseClick(window.support.add_btn, Qt.MouseButton.LeftButton)
@@ -392,11 +393,11 @@ def test_the_window_keeps_running_and_cannot_be_edited_while_a_project_loads(win
     png.write_bytes(glyph_png(0, 1))
     assert not drop_paths(window.query, [png])
     assert len(window.project.classes) == n_classes and window.project.class_names()[0] == "before the open" and not window.project.queries
-    with qtbot.waitSignal(window.projectOpened, timeout=60_000) as blocker:
+    with qtbot.waitSignal(window.files.opened, timeout=60_000) as blocker:
         gate.set()
     heartbeat.stop()
     assert seen["released"] and blocker.args == [True]
-    assert window.project.class_names()[0] == "A" and window.stack.isEnabled() and not window._open_busy.isVisible()
+    assert window.project.class_names()[0] == "A" and window.stack.isEnabled() and not window.open_progress.isVisible()
     assert window.open_act.isEnabled() and window.save_act.isEnabled()
 
 
@@ -439,7 +440,7 @@ def _answering(answer):
 def _session_with_unsaved_work(qtbot, tmp_path, argv, ask):
     """A launch in which the person changed the project and the change was autosaved."""
     w = _launch(qtbot, tmp_path, argv, ask)
-    qtbot.waitUntil(lambda: w.core_ready and (not argv or w.project.path == str(argv[0])), timeout=60_000)
+    qtbot.waitUntil(lambda: w.engine.ready and (not argv or w.project.path == str(argv[0])), timeout=60_000)
     w.project.rename_class(0, "unsaved work")
     qtbot.waitUntil(lambda: w.autosaver.autosave_path().is_file(), timeout=60_000)
     return w
@@ -479,7 +480,7 @@ def test_no_restore_prompt_after_a_clean_quit(with_file, p1, qtbot, tmp_path, mo
         second.project.rename_class(1, "a change while the engine loads")
     qtbot.waitUntil(lambda: not second.autosaver.timer.isActive(), timeout=AUTOSAVE_DEBOUNCE_MS + 20_000)
     gate.set()
-    qtbot.waitUntil(lambda: second.core_ready and any(checks) and (not with_file or second.project.path == str(p1)), timeout=60_000)
+    qtbot.waitUntil(lambda: second.engine.ready and any(checks) and (not with_file or second.project.path == str(p1)), timeout=60_000)
     qtbot.waitUntil(lambda: not second.autosaver.timer.isActive(), timeout=60_000)
     qtbot.wait(50)  # (a prompt would be asked from a zero-delay timer)
     assert asked == []

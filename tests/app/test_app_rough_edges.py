@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor, QPalette
 
-from apphelpers import drop_paths, fill_support, glyph_png, mouse_stroke
+from tests.app.apphelpers import drop_paths, fill_support, gate_second_sweep_point, glyph_png, mouse_stroke, pump_until
 
 
 def _distance(a: QColor, b: QColor) -> int:
@@ -22,18 +22,7 @@ def _settle_layouts() -> None:
     QApplication.processEvents()
 
 
-def _pump_until(condition, timeout_s: float = 300) -> None:
-    """Run the event loop until `condition()`: events pumped between short sleeps, in which the
-    job and sweep threads (Python code too) get the interpreter."""
-    import time
 
-    from PySide6.QtWidgets import QApplication
-
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "still waiting"
-        QApplication.processEvents()
-        time.sleep(0.02)
 
 
 def _query_panel(qtbot, n_classes: int = 5, queries: int = 2, palette: QPalette | None = None):
@@ -60,7 +49,7 @@ def test_a_selected_query_rows_winning_bar_shows_long_and_its_empty_bars_stay_em
     panel.show()
     qtbot.waitExposed(panel)
     first, second = project.queries
-    panel.set_results(project.class_names(), {first.id: [1.0, 0.0, 0.0, 0.0, 0.0], second.id: [0.1, 0.6, 0.3, 0.0, 0.0]})
+    project.predictions.set(project.class_names(), {first.id: [1.0, 0.0, 0.0, 0.0, 0.0], second.id: [0.1, 0.6, 0.3, 0.0, 0.0]})
     row = panel.rows()[0]
     qtbot.mouseClick(row, Qt.MouseButton.LeftButton, pos=QPoint(row.width() // 2, 4))
     assert panel.list.item(0).isSelected() and not panel.list.item(1).isSelected()
@@ -70,7 +59,7 @@ def test_a_selected_query_rows_winning_bar_shows_long_and_its_empty_bars_stay_em
     picture = view.grab(rect).toImage()
     bars = row.bars
     origin = bars.mapTo(view, QPoint(0, 0)) - rect.topLeft()
-    h = bars._row_h()
+    h = bars.row_height()
     x = origin.x() + int(bars.width() * 0.6)  # inside every bar's groove, right of the names
     pixel = lambda bar: picture.pixelColor(x, origin.y() + bar * h + h // 2)  # noqa: E731
     background = picture.pixelColor(rect.width() - 3, 2)  # the selection highlight, beside the row's content
@@ -89,7 +78,7 @@ def test_queries_kept_from_the_canvas_join_the_list_while_a_row_is_selected(qtbo
     qtbot.mouseClick(row, Qt.MouseButton.LeftButton, pos=QPoint(row.width() // 2, 4))
     canvas = panel.draw.canvas
     for kept in (2, 3):
-        r = canvas._target()
+        r = canvas.drawing_rect()
         mouse_stroke(canvas, [(r.x() + r.width() * f, r.y() + r.height() * (1 - f)) for f in (0.2, 0.5, 0.8)])
         qtbot.mouseClick(panel.keep_btn, Qt.MouseButton.LeftButton)
         assert len(panel.rows()) == kept
@@ -104,10 +93,10 @@ def test_the_live_canvas_keeps_its_place_when_the_first_prediction_arrives(qtbot
     canvas = panel.draw.canvas
 
     def geometry():
-        return canvas.mapTo(panel, QPoint(0, 0)), canvas.size(), canvas._target()
+        return canvas.mapTo(panel, QPoint(0, 0)), canvas.size(), canvas.drawing_rect()
 
     before = geometry()
-    r = canvas._target()
+    r = canvas.drawing_rect()
     mouse_stroke(canvas, [(r.x() + r.width() * f, r.y() + r.height() * f) for f in (0.2, 0.4, 0.6, 0.8)])
     assert not canvas.is_blank()
     panel.set_live(project.class_names(), [0.7, 0.2, 0.05, 0.03, 0.02])  # the classifier's first live result
@@ -136,7 +125,7 @@ def _host_window(qtbot, n_classes: int = 5):
 
 def _draw_and_add(qtbot, dlg, seed: int) -> None:
     canvas = dlg.panel.canvas
-    r = canvas._target()
+    r = canvas.drawing_rect()
     mouse_stroke(canvas, [(r.x() + r.width() * (0.2 + 0.1 * seed % 3), r.y() + r.height() * f) for f in (0.2, 0.5, 0.8)])
     qtbot.mouseClick(dlg.add_btn, Qt.MouseButton.LeftButton)
 
@@ -290,7 +279,6 @@ def test_rename_is_off_for_a_starter_model_and_says_why(qtbot):
 def test_closing_during_a_sweep_names_it_and_keeping_saves_its_finished_points(make_window, qtbot, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 
-    from test_app_sweep import _gate_second_point
 
     from app.model.library import DEFAULT_STARTERS
 
@@ -309,7 +297,7 @@ def test_closing_during_a_sweep_names_it_and_keeping_saves_its_finished_points(m
     page = view.sweep
     view.right_tabs.setCurrentWidget(page)
     episodes = 3
-    reached, release = _gate_second_point(monkeypatch, episodes)  # one point finished, one begun, whatever the load
+    reached, release = gate_second_sweep_point(monkeypatch, episodes)  # one point finished, one begun, whatever the load
     page.shots_edit.setText("1, 2, 3")
     page.ways_edit.setText("2, 3")  # 6 points
     page.episodes_box.setValue(episodes)
@@ -318,7 +306,7 @@ def test_closing_during_a_sweep_names_it_and_keeping_saves_its_finished_points(m
     assert page.studio_box.isChecked()
     qtbot.mouseClick(page.run_btn, Qt.MouseButton.LeftButton)
     # Held in the second point's first episode; the last report it sent is of the first point.
-    _pump_until(lambda: reached.is_set() and "point 1 of 6" in page.status.text())
+    pump_until(lambda: reached.is_set() and "point 1 of 6" in page.status.text())
 
     assert not window.close()  # Cancel: the sweep goes on
     title, text = asked[-1]
@@ -328,7 +316,7 @@ def test_closing_during_a_sweep_names_it_and_keeping_saves_its_finished_points(m
 
     release.set()
     window.close()  # Save: stop it and keep what it finished, then the unsaved-changes question
-    _pump_until(lambda: window._closing and not window.isVisible() and page.session is None)
+    pump_until(lambda: window.closing and not window.isVisible() and page.session is None)
     assert [t for t, _ in asked] == ["Stop and close?", "Stop and close?", "Unsaved changes"]
     kept = window.project.sweep
     assert kept is not None and kept["status"] == "cancelled" and kept["points"][0]["status"] == "done"
@@ -338,12 +326,14 @@ def test_the_episodes_tab_says_what_it_is_doing_and_for_how_long_while_it_draws_
     import threading
 
     from app.engine import episode_jobs, sources
-    from app.model import Project, Source
+    from app.model import EngineState, Project, Source
     from app.views.studio.episodes_view import EpisodesView
 
     project = Project()
     project.update_task(n_way=3, source=Source.from_dict({"kind": "builtin", "folder": "", "classes": 30}))
-    view = EpisodesView(project, model_in_use=lambda: None, core_ready=lambda: True)
+    engine = EngineState()
+    engine.set_ready("cpu")  # core is imported by this test
+    view = EpisodesView(project, model_in_use=lambda: None, engine=engine)
     qtbot.addWidget(view)
     view.resize(900, 500)
     view.show()
@@ -360,11 +350,11 @@ def test_the_episodes_tab_says_what_it_is_doing_and_for_how_long_while_it_draws_
     monkeypatch.setattr(sources, "compare_sources", slow_sources)
     try:
         qtbot.mouseClick(view.next_btn, Qt.MouseButton.LeftButton)  # episode 1 of the training stream
-        _pump_until(lambda: "preparing the source" in view.info.text(), timeout_s=120)
+        pump_until(lambda: "preparing the source" in view.info.text(), timeout_s=120)
         assert view.info.text().startswith("Drawing training stream, episode 1: preparing the source, Built-in characters")
-        _pump_until(lambda: view.info.text().endswith(" 2 s"), timeout_s=120)  # it counts the seconds it has waited
+        pump_until(lambda: view.info.text().endswith(" 2 s"), timeout_s=120)  # it counts the seconds it has waited
     finally:
         release.set()
-    _pump_until(lambda: view.data is not None and view.data["index"] == 1, timeout_s=300)
+    pump_until(lambda: view.data is not None and view.data["index"] == 1, timeout_s=300)
     shown = view.info.text()
     assert shown.startswith("Training episode 1 ") and not view.clock.isActive()  # the episode's own line; the count stopped

@@ -7,7 +7,7 @@ import numpy as np
 from PIL import Image
 from PySide6.QtCore import Qt
 
-from apphelpers import drop_paths, glyph_png, mouse_stroke
+from tests.app.apphelpers import drop_paths, glyph_png, mouse_stroke
 
 
 def _ink(png: bytes) -> int:

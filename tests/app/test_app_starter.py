@@ -13,20 +13,11 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QMessageBox
 
-from apphelpers import TINY_HPARAMS, fill_support, glyph_png, meta_trained_bytes, mouse_stroke, wait_for_results
+from tests.app.apphelpers import (TINY_HPARAMS, fill_support, glyph_png, meta_trained_bytes, mouse_stroke, wait_for_results,
+                                  write_starter_folder)
 
 
-def write_starter_folder(folder, models: dict[str, bytes]):
-    """A starter folder as `core.tools.starter.build` leaves it: the checkpoints and their manifest."""
-    folder.mkdir(parents=True, exist_ok=True)
-    entries = {}
-    for algorithm, data in models.items():
-        (folder / f"{algorithm}.pt").write_bytes(data)
-        entries[algorithm] = {"file": f"{algorithm}.pt", "algorithm": algorithm, "title": algorithm.title(), "bytes": len(data),
-                              "sha256": hashlib.sha256(data).hexdigest(), "steps": 15, "built": "2026-12-06T12:00:00",
-                              "settings": {}, "accuracy": {"5": {"mean": 97.5, "ci95": 0.3, "episodes": 600}}}
-    (folder / "manifest.json").write_text(json.dumps({"attribution": "Omniglot, MIT", "models": entries}))
-    return folder
+
 
 
 @pytest.fixture(scope="module")
@@ -77,13 +68,13 @@ def test_delete_hides_a_starter_model_and_show_starters_brings_it_back(make_wind
 
 def test_another_algorithm_uses_its_starter_model_unless_the_person_trained_one(make_window, starter_folder, tmp_path):
     window = make_window(starters=starter_folder)
-    window.algo_box.setCurrentIndex(window._algo_row("matching"))
+    window.algo_box.setCurrentIndex(window.algo_box.row_of("matching"))
     assert window.current_model().id == "starter-matching"
-    window.algo_box.setCurrentIndex(window._algo_row("maml"))  # none shipped here: no model, as before
+    window.algo_box.setCurrentIndex(window.algo_box.row_of("maml"))  # none shipped here: no model, as before
     assert window.current_model() is None
     own = window.library.import_bytes(meta_trained_bytes(tmp_path, "matching", {"hidden": 16}, 3), algorithm="matching",
                                       title="Matching Networks", source="Built-in characters", n_way=3, k_shot=1, val_accuracy=0.4, steps=3)
-    window.algo_box.setCurrentIndex(window._algo_row("matching"))
+    window.algo_box.setCurrentIndex(window.algo_box.row_of("matching"))
     assert window.current_model().id == own.id  # the person's own model comes first, whatever its accuracy
 
 
@@ -92,7 +83,7 @@ def test_picking_another_algorithm_classifies_the_queries_with_its_starter_model
     fill_support(window.project, n_classes=3, shots=1)
     window.project.add_queries([glyph_png(k, 7) for k in range(3)])
     wait_for_results(window, qtbot)  # the default algorithm's starter model, with no Classify click
-    window.algo_box.setCurrentIndex(window._algo_row("matching"))
+    window.algo_box.setCurrentIndex(window.algo_box.row_of("matching"))
     assert window.current_model().id == "starter-matching"
     assert [k for k, row in _rows(window).items() if row.font(0).bold()] == ["starter-matching"]  # the Models tab shows which is in use
     assert not any(window.query.has_result(r.sample.id) for r in window.query.rows())  # no answer of the previous model stays

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPoint, Qt
 
-from test_app_episodes import TINY_COMPARE_SOURCE, run_tiny_comparison
+from tests.app.apphelpers import TINY_COMPARE_SOURCE, gate_second_sweep_point, run_tiny_comparison
 
 
 def _set(page, shots, ways, episodes, queries=2):
@@ -22,16 +22,15 @@ def _click(qtbot, button):
 def test_sweep_the_compared_models_and_see_the_curves_saved_with_the_project(window, qtbot, monkeypatch, tmp_path):
     import core
 
-    view = run_tiny_comparison(window, qtbot, monkeypatch)
+    view = run_tiny_comparison(window, qtbot)
     page = view.sweep
     view.right_tabs.setCurrentWidget(page)
     _set(page, "1, 2", "2, 3", 4)
-    with qtbot.waitSignal(page.sweepReady, timeout=120_000):
-        _click(qtbot, page.run_btn)
-        assert page.stop_btn.isEnabled() and not page.run_btn.isEnabled()
-        # One run at a time, and no New / Open while the sweep will write into the project.
-        assert not view.setup.run_btn.isEnabled() and not window.open_act.isEnabled() and not window.new_act.isEnabled()
-    qtbot.waitUntil(lambda: page.session is None, timeout=60_000)
+    _click(qtbot, page.run_btn)
+    assert page.stop_btn.isEnabled() and not page.run_btn.isEnabled()
+    # One run at a time, and no New / Open while the sweep will write into the project.
+    assert not view.setup.run_btn.isEnabled() and not window.open_act.isEnabled() and not window.new_act.isEnabled()
+    qtbot.waitUntil(lambda: page.session is None, timeout=120_000)
     assert view.setup.run_btn.isEnabled() and window.open_act.isEnabled()
     r = page.result
     assert r.status == "done" and r.models == ["protonet", "matching"]
@@ -54,47 +53,28 @@ def test_sweep_the_compared_models_and_see_the_curves_saved_with_the_project(win
     window.project.set_sweep(None)
     view.sweep.load_from_project()
     assert page.result is None
-    with qtbot.waitSignal(window.projectOpened, timeout=60_000):
+    with qtbot.waitSignal(window.files.opened, timeout=60_000):
         window.open_path(path)
     qtbot.waitUntil(lambda: page.result is not None, timeout=60_000)
     assert page.result.to_dict() == r.to_dict()
 
 
-def _gate_second_point(monkeypatch, episodes: int):
-    """Hold the sweep's job thread inside the first episode of its second point until released, so
-    Stop lands at a known place whatever the machine's load: one point finished, one begun."""
-    import threading
 
-    from core.studies import sweeping
-
-    reached, release = threading.Event(), threading.Event()
-    real, calls = sweeping.episode_accuracy, [0]
-
-    def gated(*args, **kwargs):
-        calls[0] += 1
-        if calls[0] == episodes + 1:
-            reached.set()
-            release.wait(60)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(sweeping, "episode_accuracy", gated)
-    return reached, release
 
 
 def test_stop_mid_sweep_keeps_the_finished_points(window, qtbot, monkeypatch):
-    view = run_tiny_comparison(window, qtbot, monkeypatch, names=("protonet",))
+    view = run_tiny_comparison(window, qtbot, names=("protonet",))
     page = view.sweep
     view.right_tabs.setCurrentWidget(page)
     episodes = 6
-    reached, release = _gate_second_point(monkeypatch, episodes)
+    reached, release = gate_second_sweep_point(monkeypatch, episodes)
     _set(page, "1, 2, 3, 5", "2, 3", episodes)  # 8 points
     _click(qtbot, page.run_btn)
     qtbot.waitUntil(reached.is_set, timeout=120_000)
-    with qtbot.waitSignal(page.sweepReady, timeout=120_000):
-        _click(qtbot, page.stop_btn)
-        assert "Stopping" in page.status.text()
-        release.set()
-    qtbot.waitUntil(lambda: page.session is None, timeout=60_000)
+    _click(qtbot, page.stop_btn)
+    assert "Stopping" in page.status.text()
+    release.set()
+    qtbot.waitUntil(lambda: page.session is None, timeout=120_000)
     r = page.result
     assert r.status == "cancelled" and [p.status for p in r.points] == ["done", "stopped"] + ["pending"] * 6
     assert len(r.points[0].per_episode) == episodes and r.points[1].per_episode == []
@@ -118,8 +98,8 @@ def test_the_studio_model_in_use_can_be_swept_and_bad_input_says_why(window_with
     assert window.dialogs.messages[-1][0] == "Nothing to sweep"
     qtbot.mouseClick(page.studio_box, Qt.MouseButton.LeftButton, pos=page.studio_box.rect().topLeft() + QPoint(7, page.studio_box.height() // 2))
     assert page.studio_box.isChecked()
-    with qtbot.waitSignal(page.sweepReady, timeout=120_000):
-        _click(qtbot, page.run_btn)
+    _click(qtbot, page.run_btn)
+    qtbot.waitUntil(lambda: page.session is None, timeout=120_000)
     label = page.result.models[0]
     assert page.result.models == [label] and label.startswith("Studio: ")
     assert all(p.status == "done" for p in page.result.points)
@@ -127,7 +107,7 @@ def test_the_studio_model_in_use_can_be_swept_and_bad_input_says_why(window_with
 
 
 def test_closing_the_window_mid_sweep_stops_its_thread(window, qtbot, monkeypatch):
-    view = run_tiny_comparison(window, qtbot, monkeypatch, names=("protonet",))
+    view = run_tiny_comparison(window, qtbot, names=("protonet",))
     page = view.sweep
     _set(page, "1, 2, 3, 5", "2, 3", 3000)
     _click(qtbot, page.run_btn)

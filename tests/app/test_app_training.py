@@ -6,8 +6,8 @@ import time
 import pytest
 from PySide6.QtCore import Qt
 
-from apphelpers import (TINY_HPARAMS, TINY_SOURCE, Heartbeat, TorchCallsOnThisThread, delay_classification, fill_support,
-                        glyph_png, wait_for_results)
+from tests.app.apphelpers import (TINY_HPARAMS, TINY_SOURCE, Heartbeat, TorchCallsOnThisThread, delay_classification, fill_support,
+                                  glyph_png, use_model_from_models_tab, wait_for_results)
 
 
 def _start_tiny(window, steps: int = 400) -> None:
@@ -82,7 +82,7 @@ def test_classify_shows_confidences_that_sum_to_one(window_with_model, qtbot, mo
         assert sum(probs) == pytest.approx(1.0, abs=1e-5)  # a tolerance float32 keeps on any CPU's kernels
         assert row.prediction.text().startswith("→ ")
     # A drawn query is classified live (throttled) while drawing.
-    from apphelpers import mouse_stroke
+    from tests.app.apphelpers import mouse_stroke
 
     canvas = window.query.draw.canvas
     mouse_stroke(canvas, [(40, 40), (120, 120), (60, 140)])
@@ -128,25 +128,7 @@ def test_a_querys_confidences_do_not_depend_on_the_other_queries_even_with_trans
     assert all(sum(r.bars.probs) == pytest.approx(1.0, abs=1e-5) for r in rows)
 
 
-def _use_model_from_models_tab(window, entry_id: str) -> None:
-    """Click a model's row in the Models tab, then "Use" (what a person does to switch models)."""
-    from PySide6.QtCore import QPoint
-    from PySide6.QtTest import QTest
-    from PySide6.QtWidgets import QPushButton
 
-    tree = window.models_tab.tree
-    window.tabs.setCurrentIndex(window.tabs.indexOf(tree.parentWidget()))
-    QTest.qWait(50)  # let the tab lay out before aiming at a cell
-    [item] = [tree.topLevelItem(i) for i in range(tree.topLevelItemCount())
-              if tree.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole) == entry_id]
-    tree.scrollToItem(item)  # a long list (eleven starter models) puts it below the fold: scroll, as a person would
-    QTest.qWait(20)
-    rect = tree.visualItemRect(item)
-    QTest.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
-                     QPoint(tree.header().sectionViewportPosition(0) + 5, rect.center().y()))  # the name: always shown
-    assert tree.currentItem() is item
-    [use] = [b for b in tree.parentWidget().findChildren(QPushButton) if b.text() == "Use"]
-    QTest.mouseClick(use, Qt.MouseButton.LeftButton)
 
 
 def _gate_classification(monkeypatch):
@@ -176,7 +158,7 @@ def test_a_result_computed_by_a_model_replaced_meanwhile_is_never_shown(window_w
     window = window_with_model
     old_path = window.project.model_file
     maml = _maml_model(window, tmp_path)
-    window._refresh_models()  # as after opening a project that brought this model along
+    window.show_models()  # as after opening a project that brought this model along
     fill_support(window.project, n_classes=3, shots=1)
     real = jobs.classify
     gate, started = _gate_classification(monkeypatch)
@@ -184,9 +166,10 @@ def test_a_result_computed_by_a_model_replaced_meanwhile_is_never_shown(window_w
     qtbot.mouseClick(window.query.classify_btn, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: started == [old_path], timeout=60_000)  # the job for the old model is running
     assert [r.prediction.text() for r in window.query.rows()] == ["classifying…"] * 3
-    _use_model_from_models_tab(window, maml.id)  # the person switches to the MAML model meanwhile
+    use_model_from_models_tab(window, maml.id)  # the person switches to the MAML model meanwhile
     assert window.project.model_file == str(window.library.path(maml.id))
-    qtbot.waitUntil(lambda: window.classifier._classify_again is not None, timeout=60_000)  # the re-classification queues
+    # The new model's classification is asked for once the auto-classify timer fires: it queues behind the running job.
+    qtbot.waitUntil(lambda: not window.classifier.auto_classify_timer.isActive(), timeout=60_000)
     shown = []
     window.classified.connect(lambda: shown.append([list(r.bars.probs) for r in window.query.rows()]))
     gate.set()
@@ -210,7 +193,6 @@ def test_a_request_the_running_classification_already_covers_is_not_run_twice(wi
     qtbot.waitUntil(lambda: len(started) == 1, timeout=60_000)
     window.classifier.classify(quiet=True)  # what the auto-classify timer does when it fires now
     qtbot.mouseClick(window.query.classify_btn, Qt.MouseButton.LeftButton)
-    assert window.classifier._classify_again is None
     gate.set()
     wait_for_results(window, qtbot)
     qtbot.waitUntil(lambda: not window.classifier.classifying(), timeout=60_000)
@@ -230,10 +212,10 @@ def test_the_model_in_use_shows_how_it_was_meta_trained(window_with_model, qtbot
     qtbot.waitUntil(lambda: points() == 15, timeout=60_000)
     assert panel.progress_bar.value() == panel.progress_bar.maximum() == 15
     assert "15 steps" in panel.stats.text() and window.current_model().name in panel.stats.text()
-    window.algo_box.setCurrentIndex(window._algo_row("relation"))  # no Relation Network model yet
+    window.algo_box.setCurrentIndex(window.algo_box.row_of("relation"))  # no Relation Network model yet
     qtbot.waitUntil(lambda: points() == 0, timeout=60_000)
     assert panel.stats.text() == "Not trained yet"
-    window.algo_box.setCurrentIndex(window._algo_row("protonet"))
+    window.algo_box.setCurrentIndex(window.algo_box.row_of("protonet"))
     qtbot.waitUntil(lambda: points() == 15, timeout=60_000)
 
 

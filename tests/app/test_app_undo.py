@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QContextMenuEvent
 from PySide6.QtWidgets import QApplication, QMenu, QMessageBox
 
-from apphelpers import TINY_HPARAMS, TINY_SOURCE, drop_paths, fill_support, glyph_png, mouse_stroke
+from tests.app.apphelpers import TINY_HPARAMS, TINY_SOURCE, drop_paths, fill_support, glyph_png, mouse_stroke
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 SHIFT = Qt.KeyboardModifier.ShiftModifier
@@ -40,7 +40,7 @@ def snapshot(project):
 
 def _shown(window):
     """What the support columns show: names and sample ids."""
-    return [(col.name.text(), col.samples._ids) for col in window.support.columns]
+    return [(col.name.text(), col.samples.sample_ids()) for col in window.support.columns]
 
 
 def _files(tmp_path, kinds, seed=0):
@@ -157,7 +157,7 @@ def test_remove_a_sample_with_the_delete_key_and_by_the_context_menu(window, qtb
     assert window.editor.undo_action.text() == "Undo Remove sample"
     _undo_redo(qtbot, window, before, after)
     undo(qtbot, window)
-    assert window.support.columns[1].samples._ids == [s for s, _ in before[0][1][1]]
+    assert window.support.columns[1].samples.sample_ids() == [s for s, _ in before[0][1][1]]
 
     # Two selected, removed by the context menu's action: one step.
     _click_item(qtbot, view, 0)
@@ -347,7 +347,7 @@ def test_new_and_open_clear_the_undo_history(make_window, qtbot, tmp_path):
     assert window.save_to(tmp_path / "p.fsproj")
     qtbot.mouseClick(window.support.add_btn, Qt.MouseButton.LeftButton)
     assert window.editor.undo_action.isEnabled()
-    with qtbot.waitSignal(window.projectOpened, timeout=60_000):  # a project opens on the job thread
+    with qtbot.waitSignal(window.files.opened, timeout=60_000):  # a project opens on the job thread
         assert window.open_path(tmp_path / "p.fsproj")
     assert not window.editor.undo_action.isEnabled() and window.editor.undo_action.text() == "Undo"
     opened = snapshot(window.project)

@@ -16,8 +16,7 @@ from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QLabel, QPushButton
 
-from apphelpers import FakeDialogs
-from test_app_rough_edges import _pump_until
+from tests.app.apphelpers import TINY_HPARAMS, FakeDialogs, pump_until, write_starter_folder
 
 TINY_TEST_SOURCE = {"kind": "builtin", "folder": "", "classes": 30, "test_classes": 12}
 TINY_MEASURE = "3-way 1-shot · built-in characters · 6 episodes"
@@ -31,21 +30,22 @@ def compare(qtbot, tmp_path):
 
     if not {"protonet", "matching"} <= set(core.starter_models()):
         pytest.skip("the ProtoNet and Matching Networks starter models are not shipped")
-    from app.model import Project
+    from app.model import EngineState, Project
     from app.model.library import DEFAULT_STARTERS, ModelLibrary
     from app.views.compare.view import CompareView
 
-    view = CompareView(Project(), QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat), dialogs=FakeDialogs())
+    engine = EngineState()
+    view = CompareView(Project(), engine, QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat), dialogs=FakeDialogs())
     qtbot.addWidget(view)
     view.resize(1366, 768)
     view.show()
-    view.set_core_ready()  # the engine is loaded (here on this thread: a test has no window to load it)
+    engine.set_ready("cpu")  # the engine is loaded (here on this thread: a test has no window to load it)
     view.library = ModelLibrary(tmp_path / "models", starter_folder=DEFAULT_STARTERS)
     view.setup.set_starters(view.library.starter_files(), view.library.find_by_path)
     view.messages = []
     view.message.connect(lambda title, text: view.messages.append((title, text)))
     yield view
-    _pump_until(lambda: view.session is None)
+    pump_until(lambda: view.session is None)
 
 
 def _starter_mode(view) -> None:
@@ -53,7 +53,7 @@ def _starter_mode(view) -> None:
     box = view.setup.mode_box
     box.setFocus()
     QTest.keyClick(box, Qt.Key.Key_Down)
-    assert view.setup.starter_mode()
+    assert view.setup.value.starter
 
 
 def _tick(view, qtbot, names) -> None:
@@ -75,7 +75,7 @@ def _run_starters(view, qtbot, names=("protonet", "matching"), source=TINY_TEST_
     ready = []
     view.comparisonReady.connect(lambda: ready.append(True))
     qtbot.mouseClick(view.setup.run_btn, Qt.MouseButton.LeftButton)
-    _pump_until(lambda: ready and view.session is None)
+    pump_until(lambda: ready and view.session is None)
     assert [r.status for r in view.comparison.results.values()] == ["done"] * len(names), view.messages
 
 
@@ -149,14 +149,14 @@ def test_starter_mode_says_when_the_test_data_is_unlike_what_the_models_learned_
     assert view.dialogs.path_titles == ["Choose the Omniglot folder"]
     [(title, text)] = view.messages
     assert title == "Not an Omniglot folder" and "images_background" in text and "built-in characters" in text
-    assert setup.source["kind"] == "builtin" and setup.source_box.currentData() == "builtin"
+    assert setup.value.source["kind"] == "builtin" and setup.source_box.currentData() == "builtin"
 
     # An Omniglot folder: the note says it is what they learned from, and the button goes.
     root = tmp_path / "omniglot"
     (root / "omniglot-py" / "images_evaluation" / "Alphabet" / "character01").mkdir(parents=True)
     view.dialogs.paths = [str(root)]
     qtbot.mouseClick(_button(setup, "Test on Omniglot: choose its folder…"), Qt.MouseButton.LeftButton)
-    assert setup.source == {"kind": "omniglot", "folder": str(root)} and setup.source_box.currentData() == "omniglot"
+    assert setup.value.source == {"kind": "omniglot", "folder": str(root)} and setup.source_box.currentData() == "omniglot"
     note = _shown_text(setup)
     assert "the kind of data the starter models learned from" in note and protonet_figure in note and unlike not in note
     assert not setup.omniglot_btn.isVisibleTo(setup) and len(view.messages) == 1
@@ -164,7 +164,7 @@ def test_starter_mode_says_when_the_test_data_is_unlike_what_the_models_learned_
     # Back on the built-in characters, the results say it too, with the models' own figures.
     setup.source_box.setFocus()
     QTest.keyClick(setup.source_box, Qt.Key.Key_Up)  # Omniglot folder… → Built-in characters
-    assert setup.source["kind"] == "builtin"
+    assert setup.value.source["kind"] == "builtin"
     _run_starters(view, qtbot)  # ProtoNet, ticked above, and Matching Networks
     shown = _shown_text(view.results)
     assert "These starter models learned from Omniglot; the test data here, built-in characters, is another kind of data" in shown
@@ -210,8 +210,6 @@ def test_models_without_a_training_record_show_no_empty_plots_on_screen_or_in_th
     import core
 
     from app.model.library import ModelLibrary
-    from apphelpers import TINY_HPARAMS
-    from test_app_starter import write_starter_folder
 
     trainer = core.Trainer(core.TrainConfig(algorithm="protonet", hparams=TINY_HPARAMS, n_way=3, k_shot=1, q_query=3, steps=2,
                                             val_episodes=0, device="cpu"), core.builtin(n_classes=30, first_class=0))
@@ -248,7 +246,7 @@ def test_a_starter_tested_on_its_own_measure_shows_its_own_figure(compare, qtbot
     ready = []
     view.comparisonReady.connect(lambda: ready.append(True))
     qtbot.mouseClick(view.setup.run_btn, Qt.MouseButton.LeftButton)
-    _pump_until(lambda: ready and view.session is None, timeout_s=900)
+    pump_until(lambda: ready and view.session is None, timeout_s=900)
     entry = view.library.get("starter-protonet")
     [(name, cell)] = _accuracy_cells(view).items()
     assert entry.measure == "5-way 1-shot · Omniglot test · 600 episodes"

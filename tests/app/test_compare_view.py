@@ -7,20 +7,16 @@ import time
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
-from apphelpers import fill_support, glyph_png
-
-TINY_COMPARE_SOURCE = {"kind": "builtin", "folder": "", "classes": 30, "test_classes": 12}
+from tests.app.apphelpers import TINY_COMPARE_SOURCE, few_validation_episodes, fill_support, glyph_png
 
 
 @pytest.fixture
-def view(window, qtbot, monkeypatch):
-    from app.views.compare import setup as compare_setup
-
-    monkeypatch.setitem(compare_setup.DEFAULT_SETUP, "val_episodes", 3)  # validation: a few episodes, for speed
+def view(window, qtbot):
     window.compare_view_act.trigger()
     assert window.stack.currentIndex() == 1
     qtbot.waitUntil(lambda: not window.train_btn.isVisible(), timeout=60_000)  # Studio-only tools leave the toolbar
     v = window.compare
+    few_validation_episodes(v)
     v.setup.set_source(TINY_COMPARE_SOURCE)
     for key, value in {"n_way": 3, "k_shot": 1, "q_query": 2, "steps_each": 6, "seconds_each": 0, "eval_episodes": 10}.items():
         v.setup.spins[key].setValue(value)
@@ -43,8 +39,8 @@ def _drawn(item) -> int:
 
 def test_tick_two_algorithms_run_and_see_table_chart_matrix_curves_and_query_grid(window, view, qtbot, tmp_path):
     _tick(qtbot, view, ["protonet", "matching"])
-    assert set(view.setup.selected()) == {"protonet", "matching"}
-    assert view.setup.hparams == {"protonet": {"hidden": 8}, "matching": {"hidden": 8}}
+    assert set(view.setup.value.algorithms) == {"protonet", "matching"}
+    assert view.setup.value.hparams == {"protonet": {"hidden": 8}, "matching": {"hidden": 8}}
     with qtbot.waitSignal(view.comparisonReady, timeout=60_000):
         qtbot.mouseClick(view.setup.run_btn, Qt.MouseButton.LeftButton)
         assert not view.setup.run_btn.isEnabled() and view.setup.stop_btn.isEnabled()
@@ -76,8 +72,8 @@ def test_tick_two_algorithms_run_and_see_table_chart_matrix_curves_and_query_gri
     view.curve_panel.x_box.setCurrentIndex(1)
     assert list(view.curve_panel.curves["matching"].items[0].getData()[0]) == view.curve_panel.curves["matching"].sec
     # The project holds the comparison and its models.
-    assert [r["status"] for r in window.project.comparison["results"]] == ["done", "done"]
-    assert set(window.project.comparison_models) == {"protonet", "matching"}
+    assert [r["status"] for r in window.project.comparison.data["results"]] == ["done", "done"]
+    assert set(window.project.comparison.models) == {"protonet", "matching"}
 
     # My queries: every trained model classifies the Studio view's queries.
     fill_support(window.project, n_classes=3, shots=1)
@@ -144,7 +140,7 @@ def test_stop_keeps_finished_results_and_closing_mid_run_is_safe(window, view, q
     _tick(qtbot, view, ["protonet", "matching"])
     view.setup.spins["steps_each"].setValue(1_000_000)
     view.setup.spins["seconds_each"].setValue(1)
-    first, second = [n for n in view.setup.selected()]
+    first, second = view.setup.value.algorithms
     assert view.run()
     qtbot.waitUntil(lambda: view.shown.results[second].status == "training" and view.last is not None, timeout=60_000)
     with qtbot.waitSignal(view.comparisonReady, timeout=60_000):
@@ -174,12 +170,12 @@ def test_each_algorithms_form_offers_its_measured_settings(view, qtbot):
     qtbot.mouseClick(view.setup.edit_buttons["matching"], Qt.MouseButton.LeftButton)
     assert not view.setup.preset_btn.isHidden()
     view.setup.preset_btn.menu().actions()[0].trigger()
-    assert view.setup.hparams["matching"] == core.ALGORITHMS["matching"].presets["measured"]
+    assert view.setup.value.hparams["matching"] == core.ALGORITHMS["matching"].presets["measured"]
     qtbot.mouseClick(view.setup.edit_buttons["maml"], Qt.MouseButton.LeftButton)  # no presets: no button
-    assert view.setup.preset_btn.isHidden() and view.setup.hparams.get("maml", {}) == {}
+    assert view.setup.preset_btn.isHidden() and view.setup.value.hparams.get("maml", {}) == {}
     qtbot.mouseClick(view.setup.edit_buttons["protonet"], Qt.MouseButton.LeftButton)  # issue 17's measured setting
     assert not view.setup.preset_btn.isHidden() and "distance euclidean" in view.setup.preset_btn.menu().actions()[0].text()
-    assert view.setup.hparams["matching"]["cosine_scale"] == 10.0  # matching keeps its own settings
+    assert view.setup.value.hparams["matching"]["cosine_scale"] == 10.0  # matching keeps its own settings
 
 
 def test_choosing_a_folder_source_asks_for_the_folder_and_a_cancel_keeps_the_source(window, view, qtbot, tmp_path):
@@ -190,7 +186,7 @@ def test_choosing_a_folder_source_asks_for_the_folder_and_a_cancel_keeps_the_sou
     (tmp_path / "omniglot-py" / "images_background").mkdir(parents=True)  # Omniglot's layout (another folder is refused)
     window.dialogs.paths = [str(tmp_path)]
     QTest.keyClick(box, Qt.Key.Key_Down)  # Omniglot folder…: the folder dialog answers
-    assert view.setup.source == {"kind": "omniglot", "folder": str(tmp_path)} and view.setup.source_label.text() == str(tmp_path)
+    assert view.setup.value.source == {"kind": "omniglot", "folder": str(tmp_path)} and view.setup.source_label.text() == str(tmp_path)
     QTest.keyClick(box, Qt.Key.Key_Down)  # Image folder…: the dialog is cancelled
-    assert view.setup.source["kind"] == "omniglot" and box.currentData() == "omniglot"
+    assert view.setup.value.source["kind"] == "omniglot" and box.currentData() == "omniglot"
     assert window.dialogs.path_titles == ["Choose the Omniglot folder", "Choose an image folder (one sub-folder per class)"]

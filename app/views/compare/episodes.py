@@ -22,7 +22,6 @@ SPREAD_COLUMN = 1
 
 
 class TestEpisodesPage(QWidget):
-    shown = Signal()  # an episode is drawn (tests wait on it)
     message = Signal(str, str)
 
     def __init__(self, view, parent: QWidget | None = None):
@@ -115,7 +114,7 @@ class TestEpisodesPage(QWidget):
         index = self.table.item(rows[0].row(), 0).key
         view = self.view
         holder = {"comparison": view.comparison, "models": view.models}
-        source = dict(view.setup.source)
+        source = dict(view.setup.value.source)
         colors = {n: algo_color(n) for n in self.names}
         self.legend.setText(f"Drawing test episode {index}…")
         self.drawer.ask(lambda: compare_episode_job(holder, source, index, colors))
@@ -133,4 +132,3 @@ class TestEpisodesPage(QWidget):
                 parts.append(f"<span style='color:{color}'>■</span> {name} {right}/{len(guesses)}")
         self.legend.setText(f"Test episode {data['index']} — marks under each query, left to right: " + " · ".join(parts)
                             + " (green: right, red: wrong)")
-        self.shown.emit()

@@ -160,7 +160,7 @@ class CompareFiles:
 
     def open_json(self, path: str | None = None) -> bool:
         view = self.view
-        if view.is_running() or not view.core_ready:
+        if view.is_running() or not view.engine.ready:
             return False
         path = path or self._ask_path("Open a comparison", ".json", "Comparison JSON (*.json);;All files (*)", save=False)
         if not path:
@@ -173,5 +173,5 @@ class CompareFiles:
             view.message.emit("Cannot open the comparison", str(exc))
             return False
         view.setup.progress_label.setText(f"Opened {Path(path).name} (no models: re-run to classify your queries)")
-        view.show_comparison(comp, {}, store=True, source=view.setup.source)
+        view.show_comparison(comp, {}, store=True, source=view.setup.value.source)
         return True

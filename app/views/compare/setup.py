@@ -4,23 +4,24 @@ Tick any registered algorithms (the ⚙ button shows an algorithm's own hyperpar
 Studio's `HParamForm` generated from its HParams; each algorithm keeps its own values), one
 meta-training source, N/K/Q, the episode protocol, a budget per algorithm (steps and/or seconds),
 the number of shared test episodes, the seed and the device; Run / Stop and the run's progress.
-`config_dict()` is the setup as `core.CompareConfig` arguments; `apply_setup()` shows a config.
+The panel is a view of one `app.model.compare.CompareSetup` (`value`): every edit replaces it,
+`show_setup()` renders one, and `apply_setup()` shows a comparison's config.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QFrame, QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton,
                                QScrollArea, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
 import core
-from core.tasks import DEFAULT_TASK
 
 from app.controllers.dialogs import Dialogs
-from app.model.compare_measure import learned_from
-from app.model.library import ModelEntry, accuracy_text
+from app.model.compare import LIMITS, PROTOCOLS, CompareSetup
+from app.model.compare_measure import source_words, starter_data_note
+from app.model.library import ModelEntry
 from app.model.words import fmt_count
 from app.views.studio.hparam_form import HParamForm, PresetButton, field_label
 from app.views.studio.task_fields import BUILTIN_NOTE, ask_source_folder, combo, device_combo, offer_cuda, source_combo, spin_box
@@ -28,20 +29,18 @@ from app.views.widgets.style import icon
 
 from .results import algo_color, swatch
 
-PROTOCOLS = [("same", "Identical for all"), ("paper", "Each paper's shape")]
-MODES = [("train", "Meta-train each from scratch"), ("starter", "Starter models (no training)")]
+PROTOCOL_LABELS = dict(zip(PROTOCOLS, ("Identical for all", "Each paper's shape")))
+MODE_LABELS = [("train", "Meta-train each from scratch"), ("starter", "Starter models (no training)")]
 # The fields that only matter when the algorithms are meta-trained here (not for starter models).
 TRAINING_ONLY = ("steps_each", "seconds_each", "seed")
-DEFAULT_SETUP: dict[str, Any] = {"n_way": DEFAULT_TASK.n_way, "k_shot": DEFAULT_TASK.k_shot, "q_query": DEFAULT_TASK.q_query, "protocol": "same", "steps_each": 500, "seconds_each": 60,
-                                 "eval_episodes": 600, "seed": 0, "device": "auto", "val_every": 100, "val_episodes": 40}
-# (key, label, min, max, tooltip) of the number fields; the first three are the episode shape.
-NUMBERS = [("n_way", "Ways (N)", 2, 100, "Classes per episode (the test protocol)"),
-           ("k_shot", "Shots (K)", 1, 50, "Support images per class"),
-           ("q_query", "Queries", 1, 100, "Query images per class"),
-           ("steps_each", "Steps each", 1, 10_000_000, "Meta-training steps per algorithm"),
-           ("seconds_each", "Time each (s)", 0, 10_000_000, "Training-time budget per algorithm (validations pause its clock; 0 = none); the run stops at whichever budget ends first"),
-           ("eval_episodes", "Test episodes", 1, 100_000, "Shared test episodes (600 is the standard)"),
-           ("seed", "Seed", 0, 2**31 - 1, "The same seed gives every algorithm the same episodes and initial weights")]
+# (key, label, tooltip) of the number fields, bounded by the model's LIMITS; the first three are the episode shape.
+NUMBERS = [("n_way", "Ways (N)", "Classes per episode (the test protocol)"),
+           ("k_shot", "Shots (K)", "Support images per class"),
+           ("q_query", "Queries", "Query images per class"),
+           ("steps_each", "Steps each", "Meta-training steps per algorithm"),
+           ("seconds_each", "Time each (s)", "Training-time budget per algorithm (validations pause its clock; 0 = none); the run stops at whichever budget ends first"),
+           ("eval_episodes", "Test episodes", "Shared test episodes (600 is the standard)"),
+           ("seed", "Seed", "The same seed gives every algorithm the same episodes and initial weights")]
 
 
 def muted(text: str = "") -> QLabel:
@@ -67,8 +66,7 @@ class SetupPanel(QFrame):
     def __init__(self, dialogs: Dialogs, settings: QSettings | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.dialogs, self.settings = dialogs, settings
-        self.source: dict = {"kind": "builtin", "folder": ""}
-        self.hparams: dict[str, dict[str, Any]] = {}  # per algorithm: values changed from the paper's
+        self.value = CompareSetup()  # the setup on screen, the panel's one copy of it: every edit replaces it
         self.checks: dict[str, QCheckBox] = {}
         self.edit_buttons: dict[str, QToolButton] = {}
         self.editing: str | None = None
@@ -86,9 +84,9 @@ class SetupPanel(QFrame):
         self.omniglot_btn.setToolTip("Choose the folder holding Omniglot (images_background/ and images_evaluation/, "
                                      "as torchvision extracts it): the starter models are tested on its test characters")
         self.omniglot_btn.clicked.connect(lambda: self._ask_folder("omniglot"))
-        self.mode_box = combo(MODES, "Meta-train each ticked algorithm here, on identical episodes (a race from scratch), or test the "
+        self.mode_box = combo(MODE_LABELS, "Meta-train each ticked algorithm here, on identical episodes (a race from scratch), or test the "
                                      "starter models shipped with the app as they are: no training, the same test episodes")
-        self.mode_box.currentIndexChanged.connect(self._mode_changed)
+        self.mode_box.currentIndexChanged.connect(self._mode_picked)
         self.algo_box = QFrame()
         self.algo_layout = QGridLayout(self.algo_box)
         self.algo_layout.setContentsMargins(0, 0, 0, 0)
@@ -105,12 +103,15 @@ class SetupPanel(QFrame):
         self.source_box = source_combo()
         self.source_box.activated.connect(self._source_picked)
         self.source_label = muted(BUILTIN_NOTE)
-        self.spins: dict[str, QSpinBox] = {key: spin_box(lo, hi, tip, int(DEFAULT_SETUP[key])) for key, _, lo, hi, tip in NUMBERS}
-        self.protocol_box = combo(PROTOCOLS, "Identical episodes: every algorithm trains on the same N-way K-shot Q-query tasks, in the same order "
+        self.spins: dict[str, QSpinBox] = {key: spin_box(*LIMITS[key], tip, getattr(self.value, key)) for key, _, tip in NUMBERS}
+        for key, spin in self.spins.items():
+            spin.valueChanged.connect(lambda value, key=key: self._edit(**{key: value}))
+        self.protocol_box = combo(list(PROTOCOL_LABELS.items()), "Identical episodes: every algorithm trains on the same N-way K-shot Q-query tasks, in the same order "
                                              "(its own Training ways / shots / queries settings are not used).\n"
                                              "Paper: each keeps its paper's training shape (ProtoNet's 60 ways, Reptile's 10 shots…), same seed.")
-        self.protocol_box.currentIndexChanged.connect(lambda: self.editing and self.edit_hparams(self.editing))
+        self.protocol_box.currentIndexChanged.connect(self._protocol_picked)
         self.device_box = device_combo()
+        self.device_box.currentIndexChanged.connect(lambda: self._edit(device=self.device_box.currentData()))
         for box in (self.source_box, self.protocol_box, self.device_box):
             box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             box.setMinimumContentsLength(12)
@@ -202,6 +203,7 @@ class SetupPanel(QFrame):
                 btn.setAutoRaise(True)
                 btn.setToolTip(f"Hyperparameters of {cls.title}")
                 btn.clicked.connect(lambda _=False, n=cls.name: self.edit_hparams(n))
+                cb.toggled.connect(lambda _on: self._edit(algorithms=self._ticked()))  # first: the slots below read the setup
                 cb.toggled.connect(lambda on, n=cls.name: on and self.editing is None and self.edit_hparams(n))
                 cb.toggled.connect(lambda _on: self._show_data_note())  # its example figure is a ticked model's
                 self.checks[cls.name] = cb
@@ -211,7 +213,7 @@ class SetupPanel(QFrame):
                 row += 1
         self.algo_layout.setColumnStretch(0, 1)
         offer_cuda(self.device_box, cuda)
-        self._mode_changed()
+        self.show_setup(self.value.replace(algorithms=[n for n in self.value.algorithms if n in self.checks]))
         self.edit_hparams(next(iter(core.ALGORITHMS)))
 
     def edit_hparams(self, name: str) -> None:
@@ -223,16 +225,16 @@ class SetupPanel(QFrame):
         for n, b in self.edit_buttons.items():
             b.setChecked(n == name)
         self.form.blockSignals(True)
-        self.form.set_fields(core.hparam_fields(cls.HParams), self.hparams.get(name, {}))
+        self.form.set_fields(core.hparam_fields(cls.HParams), self.value.hparams.get(name, {}))
         self.form.blockSignals(False)
         shape_fields = [field_label(f) for f in core.hparam_fields(cls.HParams) if f["name"] in ("train_way", "train_shot", "train_query")]
         note = (f"<br><i>With identical episodes, {', '.join(shape_fields)} "
                 f"{'is' if len(shape_fields) == 1 else 'are'} not used: every algorithm trains on N-way K-shot Q-query.</i>"
-                if shape_fields and self.protocol_box.currentData() == "same" else "")
+                if shape_fields and self.value.protocol == "same" else "")
         self.form_title.setText(f"<b>{cls.title}</b> — {cls.paper}{note}")
-        self.restore_btn.setEnabled(not self.starter_mode())
+        self.restore_btn.setEnabled(not self.value.starter)
         self.preset_btn.set_presets(cls.presets)
-        if self.starter_mode():
+        if self.value.starter:
             self.preset_btn.setVisible(False)
 
     def set_starters(self, starters: dict[str, str], entry: Callable[[str], ModelEntry | None] | None = None) -> None:
@@ -248,13 +250,19 @@ class SetupPanel(QFrame):
         return {name: self.starter_entries[name] for name in config.algorithms
                 if name in self.starter_entries and config.models.get(name) == self.starters.get(name)}
 
-    def starter_mode(self) -> bool:
-        return self.mode_box.currentData() == "starter"
+    def _mode_picked(self) -> None:
+        self._edit(mode=self.mode_box.currentData())
+        self._mode_changed()
+
+    def _protocol_picked(self) -> None:
+        self._edit(protocol=self.protocol_box.currentData())
+        if self.editing:
+            self.edit_hparams(self.editing)  # its note on the training shape follows the protocol
 
     def _mode_changed(self) -> None:
         """Starter models: only the algorithms that have one can be ticked, and nothing about
         training (budget, seed, episode protocol, hyperparameters) applies."""
-        starter = self.starter_mode()
+        starter = self.value.starter
         self.hint.setText(("The starter models shipped with the app, tested as they are on the same test episodes: no training."
                            if self.starters else "No starter models are shipped with this copy of the app: meta-train them here instead.")
                           if starter else "Every algorithm meta-trains on the same seeded episodes, then all are tested on the same test episodes.")
@@ -280,10 +288,15 @@ class SetupPanel(QFrame):
 
     def _form_edited(self) -> None:
         if self.editing and self.form.fields:
-            self.hparams[self.editing] = self.form.changed_from_defaults()
+            self._edit(hparams={**self.value.hparams, self.editing: self.form.changed_from_defaults()})
 
-    def selected(self) -> list[str]:
-        return [n for n, cb in self.checks.items() if cb.isChecked()]
+    def _ticked(self) -> tuple[str, ...]:
+        return tuple(n for n, cb in self.checks.items() if cb.isChecked())
+
+    def _edit(self, **changes: Any) -> None:
+        """A field was edited: the setup with that change replaces the one on screen (the widgets
+        are bounded by the model's limits, so an edit is always a valid setup)."""
+        self.value = self.value.replace(**changes)
 
     # -- source ----------------------------------------------------------------------------------
     def _source_picked(self, index: int) -> None:
@@ -303,74 +316,62 @@ class SetupPanel(QFrame):
             try:
                 find_omniglot_root(folder)
             except core.SourceError as exc:
-                self.message.emit("Not an Omniglot folder", f"{exc}.\n\nThe comparison keeps its data: {self._data_name()}.")
+                self.message.emit("Not an Omniglot folder", f"{exc}.\n\nThe comparison keeps its data: {source_words(self.value.source)}.")
                 folder = None
         if folder and self.settings is not None:
             self.settings.setValue(f"folders/{kind}", str(Path(folder).parent))
-        self.set_source({"kind": kind, "folder": folder} if folder else self.source)
+        self.set_source({"kind": kind, "folder": folder} if folder else self.value.source)
 
-    def set_source(self, source: dict) -> None:
+    def set_source(self, source: Mapping[str, Any]) -> None:
         """The meta-training source (checked when the run starts: a bad folder is reported then)."""
-        self.source = dict(source)
-        self.source_box.setCurrentIndex(max(0, self.source_box.findData(self.source.get("kind", "builtin"))))
-        self.source_label.setText(self.source.get("folder") or BUILTIN_NOTE)
-        self._show_data_note()
+        self._edit(source=source)
+        self._show_source()
 
-    def _data_name(self) -> str:
-        kind, folder = self.source.get("kind", "builtin"), Path(self.source.get("folder") or "").name
-        return {"builtin": "the built-in characters", "omniglot": f"Omniglot's test characters (folder “{folder}”)"}.get(
-            kind, f"your image folder “{folder}”")
+    def _show_source(self) -> None:
+        source = self.value.source
+        self.source_box.setCurrentIndex(max(0, self.source_box.findData(source.get("kind", "builtin"))))
+        self.source_label.setText(source.get("folder") or BUILTIN_NOTE)
+        self._show_data_note()
 
     def _show_data_note(self) -> None:
         """Starter mode: say plainly whether the test data is the kind the starter models learned
         from, quoting one's own figure, and offer Omniglot when it is not."""
-        starter = self.starter_mode() and bool(self.starters)
+        starter = self.value.starter and bool(self.starters)
         self.data_note.setVisible(starter)
-        self.omniglot_btn.setVisible(starter and self.source.get("kind") != "omniglot")
+        self.omniglot_btn.setVisible(starter and self.value.source.get("kind") != "omniglot")
         if not starter:
             return
-        example = next((self.starter_entries[n] for n in [*self.selected(), *self.checks, *self.starter_entries] if n in self.starter_entries), None)
-        learned = learned_from(example) if example is not None else "Omniglot"
-        own = f" (e.g. {example.title or example.algorithm}: {accuracy_text(example)})" if example is not None else ""
-        if self.source.get("kind") == "omniglot":
-            self.data_note.setText(f"Testing on {self._data_name()}: the kind of data the starter models learned from, "
-                                   f"characters none of them trained on — the test of their own figures{own}.")
-        else:
-            self.data_note.setText(f"⚠ Testing on {self._data_name()}: not the {learned} handwriting the starter models learned "
-                                   f"from, so they score lower here than their own figures{own}.")
+        example = next((self.starter_entries[n] for n in [*self.value.algorithms, *self.checks, *self.starter_entries] if n in self.starter_entries), None)
+        self.data_note.setText(starter_data_note(self.value.source, example))
 
-    # -- setup <-> config ----------------------------------------------------------------------------
-    def config_dict(self) -> dict[str, Any]:
-        s = {k: int(v.value()) for k, v in self.spins.items()}
-        if self.starter_mode():  # tested as they are: their own settings, no training
-            return {"algorithms": self.selected(), "hparams": {}, "models": {n: self.starters[n] for n in self.selected()},
-                    "n_way": s["n_way"], "k_shot": s["k_shot"], "q_query": s["q_query"], "eval_episodes": s["eval_episodes"],
-                    "device": self.device_box.currentData(), "val_episodes": 0}
-        return {"algorithms": self.selected(), "hparams": {n: dict(self.hparams.get(n, {})) for n in self.selected() if self.hparams.get(n)},
-                "n_way": s["n_way"], "k_shot": s["k_shot"], "q_query": s["q_query"], "protocol": self.protocol_box.currentData(),
-                "steps_each": s["steps_each"], "seconds_each": float(s["seconds_each"]) or None, "seed": s["seed"],
-                "eval_episodes": s["eval_episodes"], "device": self.device_box.currentData(),
-                # ~10 validations per run; under a time budget (steps unknown) every 50 steps.
-                "val_every": max(5, min(s["steps_each"] // 10, 50 if s["seconds_each"] else 10**9)),
-                "val_episodes": int(DEFAULT_SETUP["val_episodes"])}
-
-    def apply_setup(self, config, source: dict | None) -> None:
-        """Show a comparison's config (a `core.CompareConfig`) and source."""
-        self.mode_box.setCurrentIndex(max(0, self.mode_box.findData("starter" if getattr(config, "models", None) else "train")))
-        for n, cb in self.checks.items():
-            cb.blockSignals(True)
-            cb.setChecked(n in config.algorithms)
-            cb.blockSignals(False)
-        self.hparams = {n: dict(v) for n, v in (config.hparams or {}).items()}
-        for key in ("n_way", "k_shot", "q_query", "steps_each", "eval_episodes", "seed"):
-            self.spins[key].setValue(min(int(getattr(config, key)), self.spins[key].maximum()))
-        self.spins["seconds_each"].setValue(int(config.seconds_each or 0))
-        self.protocol_box.setCurrentIndex(max(0, self.protocol_box.findData(config.protocol)))
-        self.device_box.setCurrentIndex(max(0, self.device_box.findData(config.device)))
-        if source:
-            self.set_source(source)
+    # -- setup <-> screen ----------------------------------------------------------------------------
+    def show_setup(self, setup: CompareSetup) -> None:
+        """Make `setup` the one on screen and show it; the widgets' signals are blocked meanwhile,
+        so rendering is no edit. In starter mode an algorithm without a starter model is then
+        unticked (an edit, as when the mode is picked)."""
+        self.value = setup
+        widgets = [self.mode_box, self.protocol_box, self.device_box, *self.spins.values(), *self.checks.values()]
+        for w in widgets:
+            w.blockSignals(True)
+        try:
+            self.mode_box.setCurrentIndex(max(0, self.mode_box.findData(setup.mode)))
+            for name, cb in self.checks.items():
+                cb.setChecked(name in setup.algorithms)
+            for key, spin in self.spins.items():
+                spin.setValue(getattr(setup, key))
+            self.protocol_box.setCurrentIndex(max(0, self.protocol_box.findData(setup.protocol)))
+            self.device_box.setCurrentIndex(max(0, self.device_box.findData(setup.device)))
+        finally:
+            for w in widgets:
+                w.blockSignals(False)
+        self._show_source()
+        self._mode_changed()
         if self.editing:
             self.edit_hparams(self.editing)
+
+    def apply_setup(self, config, source: Mapping[str, Any] | None) -> None:
+        """Show a comparison's config (a `core.CompareConfig`) and the source it ran on."""
+        self.show_setup(self.value.with_config(config, source))
 
     # -- running ------------------------------------------------------------------------------------
     def set_running(self, running: bool) -> None:

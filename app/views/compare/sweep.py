@@ -94,7 +94,6 @@ class SweepSession(ThreadSession):
 
 
 class SweepPage(QWidget):
-    sweepReady = Signal()  # a sweep (finished, stopped or opened) is on screen
     message = Signal(str, str)
     runningChanged = Signal(bool)
 
@@ -190,7 +189,7 @@ class SweepPage(QWidget):
         view = self.view
         if self.session is not None or view.is_running():
             return False
-        if not view.core_ready:
+        if not view.engine.ready:
             self.message.emit("The engine is still loading", "Wait until the engine has loaded, then run the sweep.")
             return False
         try:
@@ -205,7 +204,7 @@ class SweepPage(QWidget):
             self.message.emit("Nothing to sweep", "Run a comparison first (its trained models are swept), or tick “Also the Studio's model in use”.")
             return False
         comp = view.comparison
-        request = {"models": models, "source": dict(view.setup.source), "device": comp.config.device if comp else "auto",
+        request = {"models": models, "source": dict(view.setup.value.source), "device": comp.config.device if comp else "auto",
                    "n_way": max([comp.config.n_way if comp else 2, *(ways or [2])]),
                    "studio": (STUDIO_PREFIX + studio[1], studio[0]) if studio else None,
                    "config": {"shots": shots, "ways": ways, "q_query": self.queries_box.value(), "episodes": self.episodes_box.value()}}
@@ -261,8 +260,7 @@ class SweepPage(QWidget):
         stopped = result.get("status") == "cancelled"
         self.bar.setValue(1000 if not stopped else self.bar.value())
         self.status.setText(f"{'Stopped' if stopped else 'Finished'}: {self.summary()}" + ("; the finished ones are kept" if stopped else ""))
-        self.view.project.set_sweep(result)
-        self.sweepReady.emit()
+        self.view.project.set_sweep(result)  # a run's record, not an edit: no undo step (see Project.set_sweep)
 
     def _failed(self, title: str, text: str) -> None:
         self.status.setText(title)
@@ -295,7 +293,6 @@ class SweepPage(QWidget):
             self.message.emit("Cannot show the saved sweep", str(exc))
             return
         self.status.setText(f"Saved sweep: {self.summary()}")
-        self.sweepReady.emit()
 
     def show_result(self, data: dict) -> None:
         import core

@@ -23,7 +23,8 @@ from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidge
 
 from app.controllers.dialogs import Dialogs
 from app.engine import workers
-from app.model import Project
+from app.model import EngineState, Project
+from app.model.compare import ComparisonRecord
 from app.model.compare_measure import curve_measures
 
 from .curves import REDRAW_MS, CurvesPanel
@@ -36,19 +37,19 @@ from .sweep import SweepPage
 
 
 class CompareView(QWidget):
-    comparisonReady = Signal()  # a comparison is on screen (finished, stopped, opened): tests wait on it
+    comparisonReady = Signal()  # a comparison is on screen (finished, stopped, opened): the screenshot scripts wait on it
     message = Signal(str, str)  # (title, text): shown by the window
     status = Signal(str)  # a status-bar line
     runningChanged = Signal(bool)
     ended = Signal()  # a run's thread has stopped (a window closing mid-run waits for it)
 
-    def __init__(self, project: Project, settings: QSettings | None = None, parent: QWidget | None = None, dialogs: Dialogs | None = None):
+    def __init__(self, project: Project, engine: EngineState, settings: QSettings | None = None, parent: QWidget | None = None,
+                 dialogs: Dialogs | None = None):
         super().__init__(parent)
-        self.project = project
+        self.project, self.engine = project, engine
         self.settings = settings
         self.dialogs = dialogs if dialogs is not None else Dialogs(self)  # file and folder dialogs (messages go out as `message`)
         self.session: workers.CompareSession | None = None
-        self.core_ready = False
         self.closing = False
         self.comparison = None  # core.Comparison on screen (with its models in memory when run here)
         self.models: dict[str, bytes] = {}  # its models as checkpoint bytes (what the project file keeps)
@@ -59,6 +60,9 @@ class CompareView(QWidget):
         self._build()
         self.timer = QTimer(self, interval=REDRAW_MS)
         self.timer.timeout.connect(self.redraw)
+        engine.readyChanged.connect(self._engine_loaded)
+        if engine.ready:
+            self._engine_loaded()
 
     def _build(self) -> None:
         self.setup = SetupPanel(self.dialogs, self.settings)
@@ -92,10 +96,9 @@ class CompareView(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(split)
 
-    def set_core_ready(self) -> None:
+    def _engine_loaded(self) -> None:
         """The engine is loaded: list the algorithms and show the project's comparison."""
-        self.core_ready = True
-        self.setup.list_algorithms(cuda=_cuda_available())
+        self.setup.list_algorithms(cuda=self.engine.cuda)
         self.load_from_project()
 
     # -- running -----------------------------------------------------------------------------------
@@ -105,12 +108,12 @@ class CompareView(QWidget):
     def run(self) -> bool:
         if self.session is not None or self.sweep.is_running():
             return False
-        if not self.core_ready:
+        if not self.engine.ready:
             self.status.emit("The engine is still loading…")
             return False
         import core
 
-        cfg = self.setup.config_dict()
+        cfg = self.setup.value.config_args(self.setup.starters)  # starter mode tests the ticked algorithms' starter models
         if not cfg["algorithms"]:
             self.message.emit("Nothing to compare", "Tick at least one algorithm (two or more to compare them).")
             return False
@@ -119,7 +122,7 @@ class CompareView(QWidget):
         except core.CompareError as exc:
             self.message.emit("Invalid hyperparameters", str(exc))
             return False
-        request = {"config": cfg, "source": dict(self.setup.source)}
+        request = {"config": cfg, "source": dict(self.setup.value.source)}
         self.session = workers.CompareSession(request, self)
         self.session.stage.connect(self.setup.progress_label.setText)
         self.session.event.connect(self._event)
@@ -255,17 +258,15 @@ class CompareView(QWidget):
     def show_comparison(self, comp, models: dict[str, bytes] | None = None, store: bool = False, source: dict | None = None) -> None:
         """Show a finished / stopped / opened comparison; `store`: make it the project's."""
         self.comparison, self.models = comp, dict(models or {})
-        if self.core_ready:
+        if self.engine.ready:
             self.setup.apply_setup(comp.config, source or self._saved_source())
         self._start_display(comp)
         for name, r in comp.results.items():
             self.curve_panel.curves[name].add_recorded(r.curves)
         self._show_curves(comp)
         self.redraw()
-        if store:
-            data = comp.to_dict()
-            data["app"] = {"source": dict(source or self.setup.source)}
-            self.project.set_comparison(data, self.models)
+        if store:  # a run's record, not an edit: no undo step (see Project.set_comparison)
+            self.project.set_comparison(ComparisonRecord(comp.to_dict(), source or self.setup.value.source, self.models))
         self.comparisonReady.emit()
 
     def _fill_results(self, comp) -> None:
@@ -286,29 +287,29 @@ class CompareView(QWidget):
                                                "a record of its training.")
 
     def _saved_source(self) -> dict | None:
-        data = self.project.comparison or {}
-        return (data.get("app") or {}).get("source")
+        record = self.project.comparison
+        return record.source if record is not None else None
 
     def load_from_project(self) -> None:
         """Show the project's saved comparison (after Open / Restore / New)."""
-        data = self.project.comparison
-        if self.session is not None or not self.core_ready:
-            return  # (set_core_ready calls this again once the engine is loaded)
+        record = self.project.comparison
+        if self.session is not None or not self.engine.ready:
+            return  # (called again once the engine is loaded)
         self.sweep.load_from_project()
         import core
 
-        if not data:
+        if record is None:
             self.comparison, self.models = None, {}
             self._start_display(core.Comparison.from_dict({"format": core.studies.compare.FORMAT, "config": {"algorithms": []}, "results": []}))
             self.setup.progress_label.setText("Not run yet")
             return
         try:
-            comp = core.Comparison.from_dict(data)
+            comp = core.Comparison.from_dict(record.data)
         except core.CompareError as exc:
             self.message.emit("Cannot show the saved comparison", str(exc))
             return
         self.setup.progress_label.setText(f"Saved comparison of {comp.created.replace('T', ' ')}")
-        self.show_comparison(comp, self.project.comparison_models, source=(data.get("app") or {}).get("source"))
+        self.show_comparison(comp, record.models, source=record.source)
 
     def trained_names(self) -> list[str]:
         """The algorithms whose trained model is at hand (in memory or as checkpoint bytes)."""
@@ -339,12 +340,3 @@ def _split(orientation: Qt.Orientation, *parts: tuple[QWidget, int]) -> QSplitte
         split.setStretchFactor(i, stretch)
     split.setChildrenCollapsible(False)
     return split
-
-
-def _cuda_available() -> bool:
-    try:
-        import torch
-
-        return bool(torch.cuda.is_available())
-    except Exception:  # noqa: BLE001
-        return False

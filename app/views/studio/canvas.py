@@ -46,19 +46,19 @@ class Canvas(QWidget):
         return w
 
     # -- geometry: the square area the drawing occupies inside the widget --------------------
-    def _target(self) -> QRectF:
+    def drawing_rect(self) -> QRectF:
         side = min(self.width(), self.height()) - 2
         return QRectF((self.width() - side) / 2, (self.height() - side) / 2, side, side)
 
     def _to_image(self, pos: QPointF) -> QPointF:
-        t = self._target()
+        t = self.drawing_rect()
         return QPointF((pos.x() - t.x()) * SIDE / t.width(), (pos.y() - t.y()) * SIDE / t.height())
 
     # -- painting ------------------------------------------------------------------------------
     def paintEvent(self, event) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        t = self._target()
+        t = self.drawing_rect()
         p.drawImage(t, self.image)
         p.setPen(QPen(self.palette().mid().color(), 1))
         p.drawRect(t.adjusted(-0.5, -0.5, 0.5, 0.5))

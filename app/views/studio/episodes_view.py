@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinBox, QToolButton, QVBoxLayout, QWidget
 
 from app.engine.episode_jobs import STREAMS, episode_job
-from app.model import Project
+from app.model import EngineState, Project
 from app.views.widgets.episode_grid import EpisodeGrid, LatestJob
 
 MAX_INDEX = 2**31 - 1
@@ -29,13 +29,11 @@ class JobStages(QObject):
 
 
 class EpisodesView(QWidget):
-    shown = Signal()  # an episode is on screen (tests wait on it)
-
-    def __init__(self, project: Project, model_in_use: Callable[[], tuple[str, str] | None], core_ready: Callable[[], bool],
+    def __init__(self, project: Project, model_in_use: Callable[[], tuple[str, str] | None], engine: EngineState,
                  parent: QWidget | None = None):
         """`model_in_use()`: (checkpoint path, name) of the Studio's model in use, or None."""
         super().__init__(parent)
-        self.project, self.model_in_use, self.core_ready = project, model_in_use, core_ready
+        self.project, self.model_in_use, self.engine = project, model_in_use, engine
         self.live_stream: dict[str, Any] | None = None  # the running (or last) run's training stream
         self.data: dict[str, Any] | None = None  # the episode on screen (episode_picture.episode_data + predictions)
         self.drawer = LatestJob(self, self._show, self._failed)  # draws on the job thread: the latest choice only
@@ -122,7 +120,7 @@ class EpisodesView(QWidget):
         self.follow_box.blockSignals(True)
         self.follow_box.setChecked(False)
         self.follow_box.blockSignals(False)
-        if not self.core_ready():
+        if not self.engine.ready:
             self.info.setText("The engine is still loading…")
             return
         p = self.project
@@ -172,7 +170,6 @@ class EpisodesView(QWidget):
         self.data = data
         self.grid.show_image(data["image"])
         self.info.setText(describe(data))
-        self.shown.emit()
 
 
 def describe(data: dict[str, Any]) -> str:

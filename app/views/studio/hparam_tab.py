@@ -3,22 +3,20 @@ fields for the chosen algorithm, the values changed from its defaults), with Res
 defaults and the algorithm's presets. Each edit goes to the undo `Editor` as one step."""
 from __future__ import annotations
 
-from typing import Callable
-
 from PySide6.QtWidgets import QAbstractSpinBox, QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from app.controllers.undo import Editor
-from app.model import Project
+from app.model import EngineState, Project
 from app.views.widgets.style import icon
 
 from .hparam_form import HParamForm, PresetButton
 
 
 class HParamTab(QScrollArea):
-    def __init__(self, project: Project, editor: Editor, core_ready: Callable[[], bool], parent: QWidget | None = None):
+    def __init__(self, project: Project, editor: Editor, engine: EngineState, parent: QWidget | None = None):
         super().__init__(parent)
         self.project, self.editor = project, editor
-        self.core_ready = core_ready  # whether the engine is loaded (the window knows)
+        self.engine = engine  # whether the engine is loaded
         self.form_algorithm: str | None = None  # the algorithm whose fields the form shows
         self.form = HParamForm()
         self.paper_label = QLabel()
@@ -73,7 +71,7 @@ class HParamTab(QScrollArea):
         self.preset_btn.set_presets(cls.presets)
 
     def _form_edited(self) -> None:
-        if not (self.core_ready() and self.form.fields):
+        if not (self.engine.ready and self.form.fields):
             return
         new, old = self.form.changed_from_defaults(), self.project.hparams
         changed = [f["name"] for f in self.form.fields if new.get(f["name"]) != old.get(f["name"])]

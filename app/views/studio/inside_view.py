@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBox
 
 from app.controllers.dialogs import Dialogs
 from app.engine import jobs
-from app.model import Project
+from app.model import EngineState, Project
 from app.model.library import ModelLibrary
 from app.views.widgets.common import sample_source, thumb_icon, write_png
 
@@ -42,11 +42,11 @@ class InsideView(QWidget):
     status = Signal(str, int)  # a status-bar message and how long it shows (ms)
 
     def __init__(self, project: Project, library: ModelLibrary, query: QueryPanel, dialogs: Dialogs,
-                 current_model: Callable, core_ready: Callable[[], bool], settings: QSettings | None = None,
+                 current_model: Callable, engine: EngineState, settings: QSettings | None = None,
                  parent: QWidget | None = None):
         super().__init__(parent)
         self.project, self.library, self.query, self.dialogs = project, library, query, dialogs
-        self.current_model, self.core_ready, self.settings = current_model, core_ready, settings
+        self.current_model, self.engine, self.settings = current_model, engine, settings
         self._busy = False
         self._again = False  # something changed while a job ran: look again when it ends
         self._shown: tuple | None = None  # the context of what is on screen (an explanation or an error)
@@ -145,7 +145,7 @@ class InsideView(QWidget):
 
     def missing(self) -> str | None:
         """What stops an explanation, in plain words (None: nothing)."""
-        if not self.core_ready():
+        if not self.engine.ready:
             return "The engine is still loading…"
         if self.current_model() is None:
             import core

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QListWidget, QListWi
 from app.controllers.undo import Editor
 from app.model import images
 from app.model import Project
+from app.model.predictions import Prediction
 from app.views.widgets.common import ElidedLabel, RemovableList, accepts, clipboard_payload, mime_payload, sample_source, set_drop_highlight, thumb_icon
 from app.views.widgets.style import icon
 
@@ -54,12 +55,12 @@ class ConfidenceBars(QWidget):
             pairs = pairs[: self.max_rows - 1] + [(f"{len(pairs) - self.max_rows + 1} others", rest)]
         return pairs
 
-    def _row_h(self) -> int:
+    def row_height(self) -> int:
         return QFontMetrics(self.font()).height() + 2
 
     def sizeHint(self) -> QSize:
         rows = self.max_rows if self.reserve_rows else max(1, len(self._rows()))
-        return QSize(200, rows * self._row_h())
+        return QSize(200, rows * self.row_height())
 
     def minimumSizeHint(self) -> QSize:
         return QSize(120, self.sizeHint().height())
@@ -79,7 +80,7 @@ class ConfidenceBars(QWidget):
     def paintEvent(self, event) -> None:
         p = QPainter(self)
         fm = QFontMetrics(self.font())
-        h = self._row_h()
+        h = self.row_height()
         rows = self._rows()
         label_w = min(90, max((fm.horizontalAdvance(n) for n, _ in rows), default=20) + 6)
         pct_w = fm.horizontalAdvance("100%") + 6
@@ -133,15 +134,15 @@ class QueryRow(QWidget):
         self.prediction.setPalette(own)
         self.bars.set_on_highlight(selected)
 
-    def set_result(self, names: list[str] | None, probs: list[float] | None, pending: bool = False) -> None:
-        """Show a result; without one, say whether a classification covering this row is under way."""
-        if not probs:
+    def set_result(self, prediction: Prediction | None, pending: bool = False) -> None:
+        """Show a prediction; without one, say whether a classification covering this row is under way."""
+        if prediction is None:
             self.prediction.setText("classifying…" if pending else "not classified yet")
             self.bars.set_values([], [])
             return
-        best = max(range(len(probs)), key=probs.__getitem__)
-        self.prediction.setText(f"→ {names[best]}  {probs[best]:.0%}")
-        self.bars.set_values(names, probs)
+        best = prediction.best
+        self.prediction.setText(f"→ {prediction.names[best]}  {prediction.probs[best]:.0%}")
+        self.bars.set_values(prediction.names, prediction.probs)
 
 
 class QueryList(RemovableList):
@@ -163,7 +164,6 @@ class QueryPanel(QWidget):
         self.project = project
         self.edit = editor or Editor(project, self)  # every change goes through it (undo)
         self.setAcceptDrops(True)
-        self.results: dict[int, tuple[list[str], list[float]]] = {}
         self.pending: set[int] = set()  # queries a running or queued classification covers
         title = QLabel("Query set")
         title.setObjectName("heading")
@@ -226,7 +226,8 @@ class QueryPanel(QWidget):
         lay.addLayout(body, 1)
         self._ids: list[int] = []
         project.queriesChanged.connect(self.refresh)
-        project.classesChanged.connect(self.clear_results)  # a changed support set invalidates every result
+        project.predictions.changed.connect(self.show_results)  # the rows draw the project's predictions
+        project.classesChanged.connect(lambda: self.set_live(None, None))  # the drawing's answer was about the old support set
         self.refresh()
 
     def _tool(self, name: str, text: str, tip: str) -> QToolButton:
@@ -250,18 +251,21 @@ class QueryPanel(QWidget):
                 item.setData(Qt.ItemDataRole.UserRole, s.id)
                 row = QueryRow(s)
                 # Room for the prediction line and three bars, whatever the font size / scaling.
-                bars_h = 3 * row.bars._row_h()
+                bars_h = 3 * row.bars.row_height()
                 source_h = row.source.sizeHint().height() + 2 if row.source.full_text else 0
                 item.setSizeHint(QSize(260, max(QUERY_THUMB + 12, source_h + row.prediction.sizeHint().height() + bars_h + 14)))
                 item.setToolTip(row.toolTip())
                 self.list.addItem(item)
                 self.list.setItemWidget(item, row)
             self._show_selection()
-        for row in self.rows():
-            names, probs = self.results.get(row.sample.id, (None, None))
-            row.set_result(names, probs, pending=row.sample.id in self.pending)
+        self.show_results()
         self.list.setVisible(bool(ids))
         self.empty_hint.setVisible(not ids)
+
+    def show_results(self) -> None:
+        """Each row's prediction (the project's), or whether one is under way."""
+        for row in self.rows():
+            row.set_result(self.project.predictions.get(row.sample.id), pending=row.sample.id in self.pending)
 
     def _show_selection(self) -> None:
         for i in range(self.list.count()):
@@ -270,26 +274,22 @@ class QueryPanel(QWidget):
             if row is not None:  # None while refresh() is still filling the list
                 row.set_selected(item.isSelected())
 
-    def set_results(self, names: list[str], probs_by_id: dict[int, list[float]]) -> None:
-        for sid, probs in probs_by_id.items():
-            self.results[sid] = (names, probs)
-        self.refresh()
-
     def set_pending(self, ids: set[int]) -> None:
         if ids != self.pending:
             self.pending = set(ids)
-            self.refresh()
+            self.show_results()
 
     def drawing(self) -> bytes | None:
         """The live drawing as a PNG; None while its canvas is blank."""
         return None if self.draw.canvas.is_blank() else self.draw.canvas.to_png()
 
     def has_result(self, sample_id: int) -> bool:
-        return bool(self.results.get(sample_id, (None, None))[1])
+        """Whether the query's row shows a prediction (the screenshot script waits on it)."""
+        return sample_id in self.project.predictions
 
     def clear_results(self) -> None:
-        self.results.clear()
-        self.refresh()
+        """Another model is in use: no answer of the previous one stays, the drawing's neither."""
+        self.project.predictions.clear()
         self.set_live(None, None)
 
     def set_live(self, names: list[str] | None, probs: list[float] | None, note: str = "") -> None:
@@ -305,11 +305,10 @@ class QueryPanel(QWidget):
         if self.draw.canvas.is_blank():
             return
         png = images.NamedPng(self.draw.canvas.to_png(), images.next_drawing_name(self.project.queries))
-        live = (self.live_bars.names, self.live_bars.probs)
+        names, probs = self.live_bars.names, self.live_bars.probs
         [sample] = self.edit.add_queries([png])
-        if live[1]:
-            self.results[sample.id] = live
-            self.refresh()
+        if probs:  # the drawing's answer is the new query's: no need to classify it again
+            self.project.predictions.set(names, {sample.id: probs})
         self.draw.canvas.reset()
 
     def add_payload(self, payload: images.Collected) -> None:

@@ -34,6 +34,10 @@ class SampleList(RemovableList):
         self.setUniformItemSizes(True)
         self._ids: list[int] = []
 
+    def sample_ids(self) -> list[int]:
+        """The ids of the samples shown, in order."""
+        return [self.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.count())]
+
     def set_samples(self, samples) -> None:
         ids = [s.id for s in samples]
         if ids == self._ids:
