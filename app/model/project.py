@@ -208,7 +208,8 @@ class Project:
     # -- the Compare view's records --------------------------------------------------------------
     # A comparison or a sweep that finished (or was stopped) is what a run produced, not an edit
     # the person made: it replaces the last one directly, with no undo step (undoing it would throw
-    # away minutes of computing, and its trained models, for good). It still marks the project
+    # away minutes of computing, and its trained models, for good). A comparison opened from a JSON
+    # export takes its place the same way, as opening a project does. Either still marks the project
     # modified, so it is saved and autosaved like an edit.
     def set_comparison(self, record: ComparisonRecord | None) -> None:
         self.comparison = record

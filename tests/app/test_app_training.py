@@ -45,7 +45,7 @@ def test_training_updates_curves_and_progress_stop_ends_it_and_gui_never_stalls(
             x = item.getData()[0]
             return 0 if x is None else len(x)
 
-        qtbot.waitUntil(lambda: drawn(panel.val_curve) >= 2 and panel.redraws >= 3, timeout=180_000)
+        qtbot.waitUntil(lambda: drawn(panel.val_curve) >= 2, timeout=180_000)  # pushed to pyqtgraph by the redraws
         beat.stop()
         print(f"\nlongest event-loop stall while training: {beat.max_gap * 1000:.1f} ms over {beat.ticks} heartbeats")
         # The plot items really hold the buffered curves, and the progress bar follows.

@@ -18,8 +18,11 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton,
                                QSpinBox, QVBoxLayout, QWidget)
 
+import core
+
 from app.engine.sources import compare_sources, describe_source
 from app.engine.workers import CancellableWorker, ThreadSession
+from app.model.compare import LIMITS
 
 from .results import algo_color
 
@@ -46,8 +49,6 @@ class SweepWorker(CancellableWorker):
     verb, noun, memory_hint = "sweep", "The sweep", "\nTry fewer ways or shots."
 
     def _run(self) -> None:
-        import core
-
         r = self.request
         self.new_token()
         self.stage.emit(f"Preparing {describe_source(r['source']).lower()}…")
@@ -109,12 +110,12 @@ class SweepPage(QWidget):
         self.ways_edit = QLineEdit()
         self.ways_edit.setPlaceholderText("2, 5, 10, 20, 50 — up to what the models and source support")
         self.episodes_box = QSpinBox()
-        self.episodes_box.setRange(1, 100_000)
+        self.episodes_box.setRange(*LIMITS["eval_episodes"])
         self.episodes_box.setValue(100)
         self.episodes_box.setToolTip("Test episodes per point (the same ones for every model)")
         self.queries_box = QSpinBox()
-        self.queries_box.setRange(1, 100)
-        self.queries_box.setValue(15)
+        self.queries_box.setRange(*LIMITS["q_query"])
+        self.queries_box.setValue(core.DEFAULT_TASK.q_query)
         self.studio_box = QCheckBox("Also the Studio's model in use")
         self.run_btn = QPushButton("Run sweep")
         self.run_btn.setObjectName("primary")
@@ -253,7 +254,7 @@ class SweepPage(QWidget):
             self.last_progress = p
             self.bar.setValue(round(1000 * p["fraction"]))
             self.status.setText(f"{p['model']}: {p['n_way']}-way {p['k_shot']}-shot, episode {p['episode']} of {p['episodes']} "
-                                f"({100 * p['accuracy']:.1f}%) · point {p['points_done'] + 1} of {p['points_total']}")
+                                f"({p['accuracy']:.1%}) · point {p['points_done'] + 1} of {p['points_total']}")
 
     def _finished(self, result: dict) -> None:
         self.show_result(result)
@@ -277,8 +278,6 @@ class SweepPage(QWidget):
     # -- showing ---------------------------------------------------------------------------------------
     def load_from_project(self) -> None:
         """Show the project's saved sweep (after Open / Restore / New): the engine is loaded."""
-        import core
-
         data = self.view.project.sweep
         if self.session is not None:
             return
@@ -295,8 +294,6 @@ class SweepPage(QWidget):
         self.status.setText(f"Saved sweep: {self.summary()}")
 
     def show_result(self, data: dict) -> None:
-        import core
-
         self.result = core.SweepResult.from_dict(data)
         _refill(self.at_ways, self.result.ways, "{}-way")
         _refill(self.at_shots, self.result.shots, "{}-shot")
@@ -349,23 +346,21 @@ class SweepPage(QWidget):
         is dashed in its algorithm's colour."""
         if model.startswith(STUDIO_PREFIX) and self.result is not None:
             title = self.result.titles.get(model, "")
-            import core
-
             name = next((n for n, cls in core.ALGORITHMS.items() if cls.title == title), model)
             return algo_color(name), True
         return algo_color(model), False
 
 
 def _refill(box: QComboBox, values: list[int], fmt: str) -> None:
-    """The choices `values`, keeping the current one when it is still among them (else the first
-    for ways: the usual test protocol's 5 where there, and the first for shots)."""
+    """The choices `values`, keeping the current one when it is still among them (else, for ways,
+    the default task's where there, and the first otherwise)."""
     current = box.currentData()
     box.blockSignals(True)
     box.clear()
     for v in values:
         box.addItem(fmt.format(v), v)
     i = box.findData(current)
-    if i < 0 and 5 in values and "way" in fmt:
-        i = box.findData(5)
+    if i < 0 and core.DEFAULT_TASK.n_way in values and "way" in fmt:
+        i = box.findData(core.DEFAULT_TASK.n_way)
     box.setCurrentIndex(max(0, i))
     box.blockSignals(False)

@@ -84,7 +84,6 @@ class TrainingPanel(QWidget):
         self.timer = QTimer(self)
         self.timer.setInterval(REDRAW_MS)
         self.timer.timeout.connect(self.redraw)
-        self.redraws = 0  # counted for tests: the curves were really pushed to pyqtgraph
         self.apply_palette()
         self.reset()
 
@@ -214,7 +213,6 @@ class TrainingPanel(QWidget):
         if not self._dirty:
             return
         self._dirty = False
-        self.redraws += 1
         self.loss_raw.setData(self.x, self.loss)
         self.loss_curve.setData(self.x, self.loss_s)
         self.acc_raw.setData(self.x, self.acc)
