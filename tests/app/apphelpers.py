@@ -282,7 +282,7 @@ def delay_classification(monkeypatch, seconds: float = 0.3) -> None:
 def wait_for_results(window, qtbot, timeout: int = 120_000) -> list:
     """The query rows, once no classification is running or queued and every row shows a result
     (so the results are those of the latest request, not of one that covered fewer queries)."""
-    qtbot.waitUntil(lambda: not window.classifier.classifying() and all(window.query.has_result(r.sample.id) for r in window.query.rows()),
+    qtbot.waitUntil(lambda: not window.classifier.classifying() and all(s.id in window.project.predictions for s in window.project.queries),
                     timeout=timeout)
     return window.query.rows()
 

@@ -132,7 +132,7 @@ def click_row(qtbot, table, row):
     qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
 
 
-def test_compare_lists_test_episodes_most_disputed_first_and_shows_every_models_predictions(window, qtbot, monkeypatch):
+def test_compare_lists_test_episodes_most_disputed_first_and_shows_every_models_predictions(window, qtbot):
     import core
 
     view = run_tiny_comparison(window, qtbot)

@@ -225,7 +225,7 @@ def test_export_png_writes_the_explanation_as_a_png(window_with_model, qtbot, tm
 
 # -- the Compare view: one column per compared model -----------------------------------------------
 
-def test_a_query_row_in_my_queries_shows_every_compared_model_side_by_side(window, qtbot, monkeypatch):
+def test_a_query_row_in_my_queries_shows_every_compared_model_side_by_side(window, qtbot):
     start_tiny_comparison(window, ["protonet", "matching"])
     v = window.compare
     with qtbot.waitSignal(v.comparisonReady, timeout=120_000):

@@ -247,11 +247,11 @@ def test_a_classification_that_ends_after_the_window_closed_is_dropped(window, t
     qtbot.mouseClick(window.query.classify_btn, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bool(started), timeout=60_000)
     shown = []
-    monkeypatch.setattr(window.query, "set_results", lambda *args: shown.append(args))
+    window.project.predictions.changed.connect(lambda: shown.append(len(window.project.predictions)))
     window.project.dirty = False  # nothing to ask about: the window closes at once
     window.close()
     assert window.closing and not window.isVisible()
     gate.set()
     assert jobs.job_pool().waitForDone(60_000)
     qtbot.wait(100)  # the job's queued result is delivered (and dropped)
-    assert shown == []
+    assert shown == [] and len(window.project.predictions) == 0

@@ -86,7 +86,7 @@ def test_picking_another_algorithm_classifies_the_queries_with_its_starter_model
     window.algo_box.setCurrentIndex(window.algo_box.row_of("matching"))
     assert window.current_model().id == "starter-matching"
     assert [k for k, row in _rows(window).items() if row.font(0).bold()] == ["starter-matching"]  # the Models tab shows which is in use
-    assert not any(window.query.has_result(r.sample.id) for r in window.query.rows())  # no answer of the previous model stays
+    assert not any(s.id in window.project.predictions for s in window.project.queries)  # no answer of the previous model stays
     rows = wait_for_results(window, qtbot)  # and the new model's answers come without a click
     assert all(r.prediction.text().startswith("→ ") for r in rows)
     window.editor.undo_action.trigger()  # undoing the pick brings ProtoNet's model back, and its answers

@@ -19,7 +19,7 @@ def _click(qtbot, button):
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
 
-def test_sweep_the_compared_models_and_see_the_curves_saved_with_the_project(window, qtbot, monkeypatch, tmp_path):
+def test_sweep_the_compared_models_and_see_the_curves_saved_with_the_project(window, qtbot, tmp_path):
     import core
 
     view = run_tiny_comparison(window, qtbot)
@@ -106,7 +106,7 @@ def test_the_studio_model_in_use_can_be_swept_and_bad_input_says_why(window_with
     assert page.color(label)[1]  # dashed: not one of the compared models
 
 
-def test_closing_the_window_mid_sweep_stops_its_thread(window, qtbot, monkeypatch):
+def test_closing_the_window_mid_sweep_stops_its_thread(window, qtbot):
     view = run_tiny_comparison(window, qtbot, names=("protonet",))
     page = view.sweep
     _set(page, "1, 2, 3, 5", "2, 3", 3000)

@@ -105,7 +105,7 @@ def _collect(worker, *names):
     return got
 
 
-def test_the_training_worker_reports_plain_progress_live_episodes_and_a_checked_model(qtbot, tmp_path):
+def test_the_training_worker_reports_plain_progress_live_episodes_and_a_checked_model(qapp, tmp_path):
     from PySide6.QtGui import QImage
 
     from app.engine.workers import TrainWorker
@@ -126,7 +126,7 @@ def test_the_training_worker_reports_plain_progress_live_episodes_and_a_checked_
     verify_model_bytes((tmp_path / "tiny.pt").read_bytes(), "tiny.pt")
 
 
-def test_a_training_run_stopped_before_it_began_writes_no_model(qtbot, tmp_path):
+def test_a_training_run_stopped_before_it_began_writes_no_model(qapp, tmp_path):
     from app.engine.workers import TrainWorker
 
     worker = TrainWorker(_tiny_request(tmp_path))
@@ -136,7 +136,7 @@ def test_a_training_run_stopped_before_it_began_writes_no_model(qtbot, tmp_path)
     assert got == {"finished": [{"status": "cancelled"}], "failed": []} and not list(tmp_path.glob("*.pt"))
 
 
-def test_the_compare_worker_runs_the_setups_comparison_and_hands_back_its_models(qtbot):
+def test_the_compare_worker_runs_the_setups_comparison_and_hands_back_its_models(qapp):
     import core
 
     from app.engine.workers import CompareWorker
@@ -159,7 +159,7 @@ def test_the_compare_worker_runs_the_setups_comparison_and_hands_back_its_models
     assert core.Comparison.from_dict(record.data).results["protonet"].mean == comp.results["protonet"].mean
 
 
-def test_the_episodes_job_takes_the_settings_streams_and_draws_episode_i(qtbot):
+def test_the_episodes_job_takes_the_settings_streams_and_draws_episode_i(qapp):
     import core
     from PySide6.QtGui import QImage
 
