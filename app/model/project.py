@@ -13,6 +13,8 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.tasks import DEFAULT_TASK  # torch-free
+
 from .algorithm import AlgorithmChoice
 from .compare import ComparisonRecord
 from .events import Signal
@@ -46,7 +48,7 @@ Placement = tuple[int | None, int, Sample]
 
 
 class Project:
-    def __init__(self, n_classes: int = 5):
+    def __init__(self, n_classes: int = DEFAULT_TASK.n_way):  # a new project: one class per way of the default task
         self.classesChanged = Signal()  # a class was added, removed or renamed, or samples changed
         self.queriesChanged = Signal()
         self.configChanged = Signal()  # algorithm choice, task settings, model or comparison
