@@ -8,6 +8,7 @@ PIL is used here (not torch) so that loading images never needs the engine to be
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,13 +93,15 @@ class Collected:
         return sum(len(g[1]) for g in self.groups)
 
 
-def name_order(path: Path) -> tuple[str, str]:
-    """Sort key: by name as a person reads a listing (case aside), so "b" comes before "C"."""
-    return path.name.casefold(), path.name
+def name_order(path: Path) -> tuple:
+    """Sort key: by name as a person reads a listing, case aside and numbers by value, so "b"
+    comes before "C" and "character2" before "character10" (as file managers list them)."""
+    pieces = re.split(r"(\d+)", path.name.casefold())  # text, number, text, …: the same kind at each place
+    return tuple(int(p) if k % 2 else p for k, p in enumerate(pieces)), path.name
 
 
 def _images_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    return sorted((p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")), key=name_order)
 
 
 def _load_many(files: list[Path], out: Collected) -> list[bytes]:

@@ -217,6 +217,46 @@ def test_long_class_names_keep_their_start_and_columns_widen_into_free_room(qtbo
     assert project.class_names()[-1] == "S" and column.width() == narrow and "“S”" in column.name.toolTip()
 
 
+def _dropped_folder_of_folders(qtbot, tmp_path, names, width: int = 815):
+    """A support panel `width` px wide (815: its width in a 1366×768 window) after one folder
+    holding a sub-folder per name (each with an image) is dropped on it."""
+    project, panel = _support_panel(qtbot, width)
+    alphabet = tmp_path / "alphabet"
+    alphabet.mkdir(parents=True)
+    _class_folders(alphabet, names)
+    assert drop_paths(panel, [alphabet])
+    _settle_layouts()
+    return project, panel
+
+
+def test_a_dropped_folders_sub_folders_come_in_the_order_a_person_reads_them(qtbot, tmp_path):
+    """Case aside and numbers by value: "character2" before "character10"."""
+    project, panel = _dropped_folder_of_folders(qtbot, tmp_path, ["character10", "character2", "Character1", "character03"])
+    # They fill the new project's empty classes A-D in turn; E stays empty.
+    assert project.class_names() == ["Character1", "character2", "character03", "character10", "E"]
+    assert [c.name.text() for c in panel.columns] == project.class_names()
+
+
+def test_a_cut_class_name_keeps_the_part_that_tells_it_from_the_others(qtbot, tmp_path):
+    # Omniglot's folders: the alphabet tells them apart, "_character03" they all share.
+    project, panel = _dropped_folder_of_folders(qtbot, tmp_path, LONG_NAMES + ["Armenian_character03", "Tifinagh_character03"])
+    assert project.class_names() == sorted(LONG_NAMES + ["Armenian_character03", "Tifinagh_character03"])
+    cut = [c for c in panel.columns if c.name.shown_text() != c.name.text()]
+    assert cut, "seven columns in 815 px: some names must be cut"
+    for column in cut:
+        name, shown = column.name.text(), column.name.shown_text()
+        alphabet = name.removesuffix("_character03")
+        # Cut after the alphabet, or in it when even the alphabet is too long: never before it.
+        assert shown.endswith("…") and name.startswith(shown[:-1]) and shown.startswith(alphabet[:10]), shown
+        assert name in column.name.toolTip()
+    # Characters of one alphabet: the number at the end tells them apart, and stays in view.
+    names = [f"Syriac_(Estrangelo)_character{k:02}" for k in (1, 2, 11, 12)]
+    project, panel = _dropped_folder_of_folders(qtbot, tmp_path / "syriac", names, width=620)
+    shown = [c.name.shown_text() for c in panel.columns[:4]]  # and the empty "E" left over
+    assert all("…" in s for s in shown), shown
+    assert [s[-2:] for s in shown] == ["01", "02", "11", "12"] and all(s.startswith("Syr") for s in shown), shown
+
+
 def test_the_algorithm_box_shows_the_longest_algorithm_name_in_full_in_a_laptop_window(qtbot):
     from PySide6.QtWidgets import QMainWindow, QStyle, QStyleOptionComboBox, QToolBar
 

@@ -4,7 +4,7 @@ a validity badge, and drops of files (onto a column) or folders (onto the panel:
 from __future__ import annotations
 
 from PySide6.QtCore import QRect, QSize, Qt, Signal
-from PySide6.QtGui import QPainter, QPalette
+from PySide6.QtGui import QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QLineEdit, QListView, QListWidgetItem, QScrollArea,
                                QSizePolicy, QStyle, QStyleOptionFrame, QToolButton, QVBoxLayout, QWidget)
 
@@ -52,10 +52,48 @@ class SampleList(RemovableList):
             self.addItem(item)
 
 
+def shared_ends(names: list[str]) -> tuple[int, int]:
+    """How many characters all `names` share at their start and at their end: the part between
+    is what tells the classes apart ("Bengali" of "Bengali_character03" beside
+    "Latin_character03"). (0, 0) for fewer than two names."""
+    if len(names) < 2:
+        return 0, 0
+    shortest = min(len(n) for n in names)
+    start = next((k for k in range(shortest) if len({n[k] for n in names}) > 1), shortest)
+    room = shortest - start  # the two shared parts never overlap
+    end = next((k for k in range(room) if len({n[len(n) - 1 - k] for n in names}) > 1), room)
+    return start, end
+
+
+def elide_keeping(fm: QFontMetrics, text: str, start: int, end: int, room: int) -> str:
+    """`text` in `room` pixels, cut in the parts it shares with its neighbours rather than in
+    `text[start:end]`, the part that tells it apart: after it ("Bengali_char…") or before it
+    ("Syriac_(Es…01"). When even that part does not fit, as much of its start as fits shows
+    after a shared start, or the start and the end of it when they share no end."""
+    fits = lambda s: fm.horizontalAdvance(s) <= room  # noqa: E731
+    if fits(text):
+        return text  # (elidedText may cut a name that fits to the pixel)
+    if end < len(text) and fits(text[:end] + "…"):
+        return fm.elidedText(text, Qt.TextElideMode.ElideRight, room)
+    if start > 0 and fits("…" + text[start:]):
+        head = max(k for k in range(start) if fits(text[:k] + "…" + text[start:]))
+        return text[:head] + "…" + text[start:]
+    mode = Qt.TextElideMode.ElideRight if end < len(text) else Qt.TextElideMode.ElideMiddle
+    return fm.elidedText(text, mode, room)
+
+
 class ClassNameField(QLineEdit):
     """A class's name, renamed in place. A line edit shows the end of a name too long for it, cut
-    at the left ("…ic_character03"); this one, while not being edited, shows its start and its end
-    with "…" between (as drawn: `shown_text`)."""
+    at the left (":ic_character03", the alphabet lost); this one, while not being edited, cuts it
+    where it is like the other classes' names (`set_shared`), so the part that tells it apart
+    shows (as drawn: `shown_text`)."""
+
+    shared = (0, 0)  # characters its name shares with every other class's at its start and its end
+
+    def set_shared(self, start: int, end: int) -> None:
+        if (start, end) != self.shared:
+            self.shared = (start, end)
+            self.update()
 
     def text_width(self) -> int:
         """The width the whole name needs in this field, its frame and margins included."""
@@ -75,10 +113,8 @@ class ClassNameField(QLineEdit):
             return self.text()
         opt = QStyleOptionFrame()
         self.initStyleOption(opt)
-        room = self._text_rect(opt).width()
-        if self.fontMetrics().horizontalAdvance(self.text()) <= room:
-            return self.text()  # (elidedText may cut a name that fits to the pixel)
-        return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideMiddle, room)
+        text, (start, end) = self.text(), self.shared
+        return elide_keeping(self.fontMetrics(), text, start, len(text) - end, self._text_rect(opt).width())
 
     def paintEvent(self, event) -> None:
         shown = self.shown_text()
@@ -155,11 +191,14 @@ class ClassColumn(QFrame):
             b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         return b
 
-    def sizeHint(self) -> QSize:
+    def wanted_width(self) -> int:
+        """The width that shows its whole name."""
         margins = self.layout().contentsMargins()
-        want = (margins.left() + self.name.text_width() + self.head.spacing() + self.remove_btn.sizeHint().width() + margins.right()
+        return (margins.left() + self.name.text_width() + self.head.spacing() + self.remove_btn.sizeHint().width() + margins.right()
                 + 2 * self.frameWidth())
-        return QSize(max(COLUMN_WIDTH, min(COLUMN_MAX_WIDTH, want)), super().sizeHint().height())
+
+    def sizeHint(self) -> QSize:
+        return QSize(max(COLUMN_WIDTH, min(COLUMN_MAX_WIDTH, self.wanted_width())), super().sizeHint().height())
 
     def refresh(self) -> None:
         c = self.panel.project.classes[self.index]
@@ -254,6 +293,11 @@ class SupportPanel(QWidget):
             self.columns.append(col)
         for col in self.columns:
             col.refresh()
+        # Where the names that may be cut are alike: short names always show whole ("E", left
+        # after four folders filled A-D), so a cut name need only be told from the other long ones.
+        shared = shared_ends([col.name.text() for col in self.columns if col.wanted_width() > COLUMN_WIDTH])
+        for col in self.columns:
+            col.name.set_shared(*shared)
         ok, why = self.project.validity()
         self.badge.setText(("✓ " if ok else "✗ ") + why)
         self.badge.setToolTip("N-way K-shot: N classes (ways) with K example images each (shots). The model adapts to every "
