@@ -38,12 +38,14 @@ from app.views.studio.task_fields import offer_cuda
 from app.views.studio.task_tab import TaskTab
 from app.views.studio.training_panel import TrainingPanel
 from app.views.widgets.common import install_wheel_guard
+from app.views.widgets.fold import FoldingTabs
 from app.views.widgets.style import app_icon
 from app.views.widgets.window_geometry import restore_window_state, save_window_state
 
 from .window_actions import WindowActions
 
 APP_NAME = "Few-Shot Studio"
+INSIDE_ROOM = 600  # the Inside tab's card height (px) below which the settings tabs fold while it is shown
 
 
 def data_dir() -> Path:
@@ -87,7 +89,7 @@ class MainWindow(WindowActions, QMainWindow):
                                        self.engine, lambda: self.compare.is_running(), self)
         self.classifier = Classifier(self.project, self.library, self.query, self.dialogs, self.current_model, self.engine, self)
         self.closer = Closing(self, self.runs, self.training, self.compare, self.files, self.autosaver, self.settings, self.dialogs,
-                              lambda: save_window_state(self, self.settings, self._splits()))
+                              self._save_window_state)
         self.image_adder = ImageAdder(self, self.project, self.editor, self.support, self.query, self.dialogs, self.settings)
         self._wire()
         restore_window_state(self, self.settings, self._splits())
@@ -137,6 +139,10 @@ class MainWindow(WindowActions, QMainWindow):
         right.setStretchFactor(0, 3)
         right.setStretchFactor(1, 2)
         self.right_split = right
+        # In a short window (1366×768) the Inside tab needs the height for the prediction and the
+        # embedding map at once: the settings tabs fold to their tab bar while it is shown.
+        self.settings_fold = FoldingTabs(right, self.tabs, INSIDE_ROOM, self)
+        self.top_tabs.currentChanged.connect(lambda _i: self.settings_fold.want_room(self.top_tabs.currentWidget() is self.inside))
         main = QSplitter(Qt.Orientation.Horizontal)
         main.addWidget(left)
         main.addWidget(right)
@@ -443,6 +449,10 @@ class MainWindow(WindowActions, QMainWindow):
     # -- window state and shutdown --------------------------------------------------------------
     def _splits(self) -> dict:
         return {"main": self.main_split, "left": self.left_split, "right": self.right_split}
+
+    def _save_window_state(self) -> None:
+        self.settings_fold.unfold()  # the next launch opens with the settings tabs where the person left them
+        save_window_state(self, self.settings, self._splits())
 
     @property
     def closing(self) -> bool:

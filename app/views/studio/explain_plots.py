@@ -133,7 +133,9 @@ class MapLabels:
     plot: it tries a few places in turn (around its point, or along its line) and takes the first
     free one. A point's label takes the least crowded place when none is free (the name of a
     prototype must show); a line's number is left out then (the map's bar chart or caption has
-    it). Places are worked out in pixels, so they are worked out again when the plot's size changes."""
+    it). A name that had to go further than beside its point gets a thin line to it, in its colour
+    (prototypes drawn alike sit on one spot: their names stand apart and say whose is whose).
+    Places are worked out in pixels, so they are worked out again when the plot's size changes."""
 
     GAP = 3  # pixels kept free around a marker and between labels
 
@@ -145,9 +147,14 @@ class MapLabels:
         lines drawn on it, which a name would rather not cover (their numbers go along them)."""
         self.plot, self.markers, self.lines = plot, list(markers), list(lines)
         self.labels: list[tuple[pg.TextItem, str, tuple]] = []  # (item, "point" | "line", where)
+        self.leaders: dict[int, pg.PlotCurveItem] = {}  # id(a point's label) -> the line from it to its point
         plot.getViewBox().sigTransformChanged.connect(self.place)  # resized (the range is fixed)
 
     def add_point_label(self, item: pg.TextItem, x: float, y: float, diameter: float, below_first: bool = False) -> None:
+        leader = pg.PlotCurveItem(pen=pg.mkPen(item.color, width=1))
+        leader.setZValue(-1)  # under the markers: it starts at the point's edge, not over it
+        self.plot.addItem(leader)
+        self.leaders[id(item)] = leader
         self.labels.append((item, "point", (x, y, diameter, below_first)))
 
     def add_line_label(self, item: pg.TextItem, a: tuple[float, float], b: tuple[float, float], b_diameter: float) -> None:
@@ -186,22 +193,27 @@ class MapLabels:
             return  # not laid out yet
         to_px = lambda x, y: vb.mapViewToScene(QPointF(x, y))  # noqa: E731
         lines = [(to_px(*a), to_px(*b)) for a, b in self.lines]
-        taken = []
+        taken, names = [], []  # what a label must not cover; the names placed so far (a leader must not cross one)
         for x, y, diameter in self.markers:
             c, r = to_px(x, y), diameter / 2 + self.GAP
             taken.append(QRectF(c.x() - r, c.y() - r, 2 * r, 2 * r))
         for item, kind, where in self.labels:
             size = item.textItem.boundingRect().size()
             w, h = size.width(), size.height()
-            best, least = None, float("inf")
+            best, least, lead = None, float("inf"), None
             for centre in self._places(kind, where, w, h, to_px, bounds):
                 rect = QRectF(centre.x() - w / 2, centre.y() - h / 2, w, h)
                 # Beyond the plot's edge counts as crowded as can be: a last resort for a name.
                 crowd = sum(_area(rect.intersected(t)) for t in taken) + (0 if bounds.contains(rect) else 1e9)
+                end = None
                 if kind == "point":
                     crowd += self.LINE_COST * sum(_crosses(rect, a, b) for a, b in lines)
+                    c = to_px(where[0], where[1])
+                    end = self._leader_end(c, where[2], rect)
+                    if end is not None:  # its line to the point crosses no name placed before it
+                        crowd += self.LINE_COST * sum(_crosses(n, c, end) for n in names)
                 if crowd < least:
-                    best, least = rect, crowd
+                    best, least, lead = rect, crowd, end
                 if crowd == 0:
                     break
             if least > 0 and kind == "line":
@@ -211,6 +223,19 @@ class MapLabels:
             item.setPos(vb.mapSceneToView(best.center()))
             item.updateTransform(force=True)  # its anchor offset follows the view's scale only when told (a hidden one was not)
             taken.append(best.adjusted(-self.GAP, -self.GAP, self.GAP, self.GAP))
+            if kind == "point":
+                names.append(best)
+                c = to_px(where[0], where[1])
+                a, b = vb.mapSceneToView(c), vb.mapSceneToView(lead) if lead is not None else None
+                self.leaders[id(item)].setData(*(([a.x(), b.x()], [a.y(), b.y()]) if b is not None else ([], [])))
+                if lead is not None:
+                    lines.append((c, lead))  # the names placed next keep off it too
+
+    def _leader_end(self, c: QPointF, diameter: float, rect: QRectF) -> QPointF | None:
+        """Where a line from a marker at `c` meets its label at `rect`; None when the label is beside
+        the marker and needs no line."""
+        near = QPointF(min(max(c.x(), rect.left()), rect.right()), min(max(c.y(), rect.top()), rect.bottom()))
+        return near if (near - c).manhattanLength() > diameter / 2 + self.GAP + 14 else None
 
 
 def _area(r: QRectF) -> float:

@@ -444,7 +444,11 @@ class ExplanationView(QWidget):
         self._shown_args = (support_pngs, heading)
         self._drawn_width, self._drawn_height = self._width(), self._height()
         ctx = RenderContext(e.classes, e.support_labels, support_pngs, self._drawn_width, self._drawn_height)
-        for part in e.parts:
+        left = self._height_left_under_summary()
+        for k, part in enumerate(e.parts):
+            # The first part shows whole beside the prediction when the view has the room (a map
+            # then fits what is left); else it fits the whole view, scrolled to.
+            ctx.height = left if k == 0 and left is not None and left >= MIN_MAP_H + 80 else self._drawn_height
             card = part_card(part, ctx)
             self.column.insertWidget(self.column.count() - 1, card)  # before the stretch
             self.cards.append(card)
@@ -453,6 +457,16 @@ class ExplanationView(QWidget):
         """About how wide a part's picture can be: the view's width less the card's margins."""
         width = self.plot_width or (self.scroll.viewport().width() if self.scroll is not None else self.width()) - 30
         return max(300, width)
+
+    def _height_left_under_summary(self) -> int | None:
+        """How tall the view is under its heading, prediction and summary (None: it does not scroll)."""
+        if self._drawn_height is None:
+            return None
+        m = self.column.contentsMargins()
+        width = self.scroll.viewport().width() - m.left() - m.right()
+        shown = [w.heightForWidth(width) if w.hasHeightForWidth() else w.sizeHint().height()
+                 for w in (self.heading, self.prediction, self.bars, self.summary) if not w.isHidden()]
+        return self._drawn_height - m.top() - sum(shown) - self.column.spacing() * len(shown)
 
     def _height(self) -> int | None:
         """How tall the view shows at once (None: a container scrolls it, as Compare's columns)."""
