@@ -4,7 +4,7 @@
   emits plain-Python dicts (never tensors) through queued signals. Stop sets the core CancelToken,
   so it takes effect within one training step.
 - `CompareSession` does the same for the Compare view: `CompareWorker` iterates
-  `core.Comparison.run()`.
+  `core.Comparison.run()`; `SweepSession` for its sweep: `SweepWorker` iterates `core.Sweep.run()`.
 
 Short jobs (classification, source checks, model loading) run on the one job thread: `app.engine.jobs`.
 Source settings open as the engine's ClassSources in `app.engine.sources`.
@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -250,10 +251,19 @@ class ThreadSession(QObject):
     def is_running(self) -> bool:
         return self.thread.isRunning()
 
+    def shutdown(self, timeout_ms: int = 1800) -> bool:
+        """Closing: cancel the run and wait for its thread; True once it has ended (safe to destroy).
+        A subclass first tells its worker what closing makes pointless (a model to write, …)."""
+        self.worker.cancel()
+        if self.thread.isRunning():
+            self.thread.quit()  # ends the loop as soon as run() returns
+            return self.thread.wait(timeout_ms)
+        return True
+
     def close_for_good(self, timeout_ms: int = 1800) -> bool:
-        """Closing: the subclass's `shutdown` (cancel, wait for the thread); once the thread has
-        ended, no queued signal of this session reaches the closing window, and it is deleted.
-        False while the thread is still inside one uninterruptible piece of work."""
+        """Closing: `shutdown` (cancel, wait for the thread); once the thread has ended, no queued
+        signal of this session reaches the closing window, and it is deleted. False while the
+        thread is still inside one uninterruptible piece of work."""
         if not self.shutdown(timeout_ms):
             return False
         self.blockSignals(True)
@@ -289,14 +299,9 @@ class TrainSession(ThreadSession):
         super().__init__(TrainWorker(request), "fewshot-train", parent)
 
     def shutdown(self, timeout_ms: int = 1800) -> bool:
-        """Cancel and wait; True when the thread has ended (safe to destroy)."""
         self.worker.discard = True  # closing: do not write a half-trained model
-        self.worker.cancel()
-        self.worker.cancel()  # and do not validate one either
-        if self.thread.isRunning():
-            self.thread.quit()  # ends the loop as soon as run() returns
-            return self.thread.wait(timeout_ms)
-        return True
+        self.worker.cancel()  # (shutdown's cancel is then the second: do not validate one either)
+        return super().shutdown(timeout_ms)
 
 
 # -- the Compare view's thread side ----------------------------------------------------------------
@@ -342,10 +347,59 @@ class CompareSession(ThreadSession):
         super().__init__(CompareWorker(request), "fewshot-compare", parent)
 
     def shutdown(self, timeout_ms: int = 1800) -> bool:
-        """Cancel and wait; True when the thread has ended (safe to destroy)."""
-        self.worker.discard = True
-        self.worker.cancel()
-        if self.thread.isRunning():
-            self.thread.quit()
-            return self.thread.wait(timeout_ms)
-        return True
+        self.worker.discard = True  # closing: do not serialise the models
+        return super().shutdown(timeout_ms)
+
+
+PROGRESS_EVERY_S = 0.1  # a sweep reports its running point at most this often (and every finished point)
+
+
+class SweepWorker(CancellableWorker):
+    """A sweep of the compared models (and the Studio's model in use, when asked) over shots × ways.
+    `request`: {"models": {name: checkpoint bytes}, "studio": (label, checkpoint path) or None,
+    "source", "n_way" (the most ways the test source must hold), "device", "config" (SweepConfig's)}."""
+    stage = Signal(str)
+    progress = Signal(dict)  # core.SweepProgress.to_dict(), with "result" (SweepResult.to_dict()) after each finished point
+    finished = Signal(dict)  # the SweepResult.to_dict() of a finished or stopped sweep
+    verb, noun, memory_hint = "sweep", "The sweep", "\nTry fewer ways or shots."
+
+    def _run(self) -> None:
+        import core
+
+        r = self.request
+        self.new_token()
+        self.stage.emit(f"Preparing {describe_source(r['source']).lower()}…")
+        test = compare_sources(r["source"], int(r["n_way"]))[2]
+        device = core.auto_device(r.get("device", "auto"))
+        # Copies of their own: the job thread may classify with the comparison's models meanwhile.
+        models = {name: core.learner_from_bytes(data, device, prefix=f"compared model {name}: ") for name, data in r["models"].items()}
+        if r.get("studio"):
+            label, path = r["studio"]
+            models[label] = core.load_checkpoint(path, device)[0]
+        sweep = core.Sweep(models, test, core.SweepConfig(**r["config"]), cancel=self.token)
+        self.progress.emit({"result": sweep.result.to_dict()})
+        self.stage.emit(f"Sweeping on {device.type.upper()}")
+        last_emit, done = 0.0, 0
+        for p in sweep.run():
+            now = time.monotonic()
+            if p.points_done != done or p.status != "running":
+                done = p.points_done
+                self.progress.emit({**p.to_dict(), "result": sweep.result.to_dict()})
+                last_emit = now
+            elif now - last_emit >= PROGRESS_EVERY_S:
+                self.progress.emit(p.to_dict())
+                last_emit = now
+        self.finished.emit(sweep.result.to_dict())
+
+
+class SweepSession(ThreadSession):
+    """One sweep on its own QThread; the worker's signals arrive on the GUI thread."""
+    stage = Signal(str)
+    progress = Signal(dict)
+    finished = Signal(dict)
+    failed = Signal(str, str)
+    ended = Signal()
+    relayed = ("stage", "progress", "finished", "failed")
+
+    def __init__(self, request: dict[str, Any], parent: QObject | None = None):
+        super().__init__(SweepWorker(request), "fewshot-sweep", parent)

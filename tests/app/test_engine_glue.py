@@ -1,8 +1,8 @@
 """The app's engine glue on its own, without a window: a job runs off the GUI thread and reports on
 it (or not at all to an owner that is closing or gone); the workers, run here on the test's own
-thread, turn an engine run into plain reports, a checked model file or a comparison with its
-models, and a failure into a title and a message; the Episodes jobs take the stream the settings
-say and draw its episode i."""
+thread, turn an engine run into plain reports, a checked model file, a comparison with its models
+or a sweep of the models handed to them, and a failure into a title and a message; the Episodes
+jobs take the stream the settings say and draw its episode i."""
 from __future__ import annotations
 
 import gc
@@ -157,6 +157,23 @@ def test_the_compare_worker_runs_the_setups_comparison_and_hands_back_its_models
     assert "built-in characters" in comp.config.source.lower()
     record = ComparisonRecord(comp.to_dict(), setup.source, payload["models"])  # what the view keeps in the project
     assert core.Comparison.from_dict(record.data).results["protonet"].mean == comp.results["protonet"].mean
+
+
+def test_the_sweep_worker_sweeps_the_models_it_is_handed_and_reports_plain_points(qapp, tiny_checkpoint):
+    import core
+
+    from app.engine.workers import SweepWorker
+
+    request = {"models": {"protonet": tiny_checkpoint}, "studio": None, "source": TINY_COMPARE_SOURCE, "n_way": 3, "device": "cpu",
+               "config": {"shots": [1], "ways": [2, 3], "q_query": 1, "episodes": 2}}
+    worker = SweepWorker(request)
+    got = _collect(worker, "progress", "finished", "failed")
+    worker.run()
+    assert got["failed"] == [] and json.dumps(got["progress"])  # plain data, nothing of torch's
+    [finished] = got["finished"]
+    result = core.SweepResult.from_dict(finished)
+    assert result.models == ["protonet"] and [(p.n_way, p.k_shot, p.status) for p in result.points] == [(2, 1, "done"), (3, 1, "done")]
+    assert all(len(p.per_episode) == 2 for p in result.points)
 
 
 def test_the_episodes_job_takes_the_settings_streams_and_draws_episode_i(qapp):

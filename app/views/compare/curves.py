@@ -11,7 +11,7 @@ import math
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QColor, QPalette, QPixmap
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from app.views.studio.training_panel import append_smoothed
@@ -174,6 +174,10 @@ class CurvesPanel(QWidget):
         self.x_box.setEnabled(on)
         self.no_records.setText(why_not)
         self.no_records.setVisible(not on)
+
+    def plots_picture(self) -> QPixmap | None:
+        """The three plots as they show now; None while a line says why there are none."""
+        return None if self.plots_widget.isHidden() else self.plots_widget.grab()
 
     def set_measures(self, training: str, validation: str, details: str = "") -> None:
         """Name under each plot's title what its curves measured; `details` (the plots' tooltip, and

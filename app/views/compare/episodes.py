@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QSplitter,
 from app.engine.episode_jobs import compare_episode_job
 from app.views.widgets.episode_grid import EpisodeGrid, LatestJob
 
+from .host import CompareHost
 from .results import SortItem, algo_color, swatch
 
 SPREAD_COLUMN = 1
@@ -24,8 +25,8 @@ SPREAD_COLUMN = 1
 class TestEpisodesPage(QWidget):
     message = Signal(str, str)
 
-    def __init__(self, view, parent: QWidget | None = None):
-        """`view`: the CompareView whose comparison (its models, its test source) is browsed."""
+    def __init__(self, view: CompareHost, parent: QWidget | None = None):
+        """`view`: the Compare view whose comparison (its models, its test source) is browsed."""
         super().__init__(parent)
         self.view = view
         self.names: list[str] = []
@@ -112,9 +113,8 @@ class TestEpisodesPage(QWidget):
             self.message.emit("No trained models", "This comparison holds no trained models (a JSON export keeps none): run it again to see its predictions.")
             return
         index = self.table.item(rows[0].row(), 0).key
-        view = self.view
-        holder = {"comparison": view.comparison, "models": view.models}
-        source = dict(view.setup.value.source)
+        holder = self.view.compared_models()
+        source = dict(self.view.current_setup().source)
         colors = {n: algo_color(n) for n in self.names}
         self.legend.setText(f"Drawing test episode {index}…")
         self.drawer.ask(lambda: compare_episode_job(holder, source, index, colors))

@@ -8,12 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QImage, QPainter, QPalette
+from PySide6.QtGui import QFontMetricsF, QImage, QPainter, QPalette
 from PySide6.QtWidgets import QToolButton
 
 from app.model.compare_measure import test_measure
 from app.views.widgets.common import write_png
 from app.views.widgets.style import icon
+
+from .host import CompareHost
 
 
 def tool_button(icon_name: str, text: str, tip: str, slot) -> QToolButton:
@@ -37,10 +39,10 @@ def write_table_with_measure(comp, path: Path) -> None:
 
 
 class CompareFiles:
-    """Export / save / open for `view` (a CompareView: its comparison, dialogs, settings and the
-    `message` / `status` signals it reports through). Called with a path, nothing is asked."""
+    """Export / save / open the comparison of `view` (its dialogs ask for the files, its settings
+    remember the folder, its `message` / `status` signals report). Called with a path, nothing is asked."""
 
-    def __init__(self, view):
+    def __init__(self, view: CompareHost):
         self.view = view
         # (a button's click passes `checked`: the lambdas keep it from being taken for a path)
         self.csv_btn = tool_button("save", "CSV…", "Export the results table and the pairwise matrix as CSV", lambda: self.export_csv())
@@ -104,36 +106,33 @@ class CompareFiles:
         plots (when the view shows them: not when no model has a training record) and the results
         (the measure, table, matrix, chart); not the buttons and chips around them."""
         view = self.view
-        view.redraw()
-        pal = view.palette()
-        plots = view.curve_panel.plots_widget
-        parts = [*([plots.grab()] if not plots.isHidden() else []), view.results.grab()]
+        shown = view.picture_parts()
+        pal, font, parts, measures = view.palette(), view.font(), shown.pictures, shown.measures
         width = max(pm.deviceIndependentSize().width() for pm in parts)
-        fm = view.fontMetrics()
+        fm = QFontMetricsF(font)
         line_h = fm.height() + 8
-        entries, x, y = [], 8.0, 0.0  # (x, y, curves) of each legend entry, wrapped to the width
-        for c in view.curve_panel.shown_curves():
-            w = 16 + fm.horizontalAdvance(c.title) + 18
+        entries, x, y = [], 8.0, 0.0  # (x, y, title, colour) of each legend entry, wrapped to the width
+        for title, color in shown.legend:
+            w = 16 + fm.horizontalAdvance(title) + 18
             if x + w > width and x > 8:
                 x, y = 8.0, y + line_h
-            entries.append((x, y, c))
+            entries.append((x, y, title, color))
             x += w
         legend_h = y + line_h + 4 if entries else 0
         # Where the plots' titles can only say "each model's own", the picture says which is whose.
-        measures = view.curve_panel.measure_details if not plots.isHidden() else ""
         flags = Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap
-        measures_h = fm.boundingRect(0, 0, round(width) - 16, 10_000, flags, measures).height() + 6 if measures else 0
+        measures_h = fm.boundingRect(QRectF(0, 0, round(width) - 16, 10_000), flags, measures).height() + 6 if measures else 0
         dpr = parts[0].devicePixelRatio()
         height = legend_h + measures_h + sum(pm.deviceIndependentSize().height() for pm in parts)
         img = QImage(round(width * dpr), round(height * dpr), QImage.Format.Format_ARGB32)
         img.setDevicePixelRatio(dpr)
         img.fill(pal.color(QPalette.ColorRole.Base))
         p = QPainter(img)
-        p.setFont(view.font())
-        for x, y, c in entries:
-            p.fillRect(QRectF(x, y + 4 + (fm.height() - 10) / 2, 10, 10), c.color)
+        p.setFont(font)
+        for x, y, title, color in entries:
+            p.fillRect(QRectF(x, y + 4 + (fm.height() - 10) / 2, 10, 10), color)
             p.setPen(pal.color(QPalette.ColorRole.Text))
-            p.drawText(QRectF(x + 16, y + 4, width, fm.height()), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, c.title)
+            p.drawText(QRectF(x + 16, y + 4, width, fm.height()), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, title)
         if measures:
             p.setPen(pal.color(QPalette.ColorRole.Text))
             p.drawText(QRectF(8, legend_h, width - 16, measures_h), flags, measures)
@@ -172,6 +171,6 @@ class CompareFiles:
         except core.CompareError as exc:
             view.message.emit("Cannot open the comparison", str(exc))
             return False
-        view.setup.progress_label.setText(f"Opened {Path(path).name} (no models: re-run to classify your queries)")
-        view.show_comparison(comp, {}, store=True, source=view.setup.value.source)
+        view.say_progress(f"Opened {Path(path).name} (no models: re-run to classify your queries)")
+        view.show_comparison(comp, {}, store=True, source=view.current_setup().source)
         return True

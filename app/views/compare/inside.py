@@ -11,6 +11,7 @@ from app.engine import jobs
 from app.views.studio.explain_render import ExplanationView
 from app.views.studio.inside_view import query_name
 
+from .host import CompareHost
 from .results import algo_color, swatch
 
 COLUMN_W = 400  # wide enough for a plot with readable axes; more columns scroll sideways
@@ -19,8 +20,8 @@ COLUMN_W = 400  # wide enough for a plot with readable axes; more columns scroll
 class SideBySide(QWidget):
     explained = Signal()  # the columns (or a message saying why there are none) are on screen
 
-    def __init__(self, view, parent: QWidget | None = None):
-        """`view`: the CompareView whose comparison (and models) explain, and whose project's
+    def __init__(self, view: CompareHost, parent: QWidget | None = None):
+        """`view`: the Compare view whose comparison (and models) explain, and whose project's
         support set is used."""
         super().__init__(parent)
         self.view = view
@@ -113,7 +114,7 @@ class SideBySide(QWidget):
         context = self._request = self._context(sample)
         name = query_name(project, sample)
         self.note.setText(f"Working out how each model classifies {name}…")
-        holder = {"comparison": view.comparison, "models": view.models}
+        holder = view.compared_models()
         labels = [ci for ci, c in enumerate(project.classes) for _ in c.samples]
         support = self._support_pngs()
         classes = project.class_names()

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSplitter, QVBox
 from app.engine import jobs
 from app.views.widgets.style import icon
 
+from .host import CompareHost
 from .inside import SideBySide
 from .results import QueryGrid
 
@@ -21,8 +22,8 @@ class QueriesPage(QWidget):
     ready = Signal()  # the grid is filled
     message = Signal(str, str)  # (title, text): why nothing was classified
 
-    def __init__(self, view, parent: QWidget | None = None):
-        """`view`: the CompareView whose comparison (and models) classify, and whose project's
+    def __init__(self, view: CompareHost, parent: QWidget | None = None):
+        """`view`: the Compare view whose comparison (and models) classify, and whose project's
         support and query sets are used."""
         super().__init__(parent)
         self.view = view
@@ -81,7 +82,7 @@ class QueriesPage(QWidget):
             return
         self.busy = True
         self.classify_btn.setEnabled(False)
-        holder = {"comparison": view.comparison, "models": view.models}
+        holder = view.compared_models()
         labels = [ci for ci, c in enumerate(project.classes) for _ in c.samples]
         support = [s.png for c in project.classes for s in c.samples]
         queries = list(project.queries)

@@ -60,6 +60,22 @@ def group_title(text: str) -> QLabel:
     return lab
 
 
+def progress_step(index: int, n: int, title: str, ev: dict | None, seconds_each: float | None) -> tuple[int, str]:
+    """Where the run's bar stands and the line under it while algorithm `index` of `n` runs (`ev`:
+    its latest progress or testing event). Each algorithm fills 100 units: 85 meta-training, 15 testing."""
+    if ev is not None and ev["kind"] == "progress":
+        frac = ev["step"] / max(1, ev["total_steps"])
+        if seconds_each:
+            frac = max(frac, min(1.0, ev["train_s"] / seconds_each))
+        val = f" · validation {ev['val_accuracy']:.1%}" if ev.get("val_accuracy") is not None else ""
+        return int(100 * index + 85 * frac), (f"{index + 1}/{n} {title}: meta-training, step {fmt_count(ev['step'])} · "
+                                              f"{ev['episodes_per_s']:.1f} episodes/s · {core.fmt_duration(ev['elapsed_s'])}{val}")
+    if ev is not None and ev["kind"] == "testing":
+        return (int(100 * index + 85 + 15 * ev["done"] / ev["total"]),
+                f"{index + 1}/{n} {title}: testing, episode {ev['done']}/{ev['total']} · {ev['accuracy']:.1%} so far")
+    return 100 * index, f"{index + 1}/{n} {title}: starting…"
+
+
 class SetupPanel(QFrame):
     message = Signal(str, str)  # (title, text): shown by the window
 
@@ -379,27 +395,22 @@ class SetupPanel(QFrame):
         self.stop_btn.setEnabled(running)
         self.inner.setEnabled(not running)
 
+    def set_run_enabled(self, on: bool) -> None:
+        """Allow or refuse Run while no comparison runs (a sweep uses the comparison's models)."""
+        self.run_btn.setEnabled(on)
+
+    def say_progress(self, text: str) -> None:
+        self.progress_label.setText(text)
+
     def start_progress(self, n_algorithms: int) -> None:
         self.progress.setRange(0, max(1, 100 * n_algorithms))
         self.progress.setValue(0)
 
     def show_progress(self, index: int, n: int, title: str, ev: dict | None, seconds_each: float | None) -> None:
-        """Algorithm `index` of `n` is running; `ev` is its latest progress or testing event. Each
-        algorithm fills 100 units of the bar: 85 meta-training, 15 testing."""
-        if ev is not None and ev["kind"] == "progress":
-            frac = ev["step"] / max(1, ev["total_steps"])
-            if seconds_each:
-                frac = max(frac, min(1.0, ev["train_s"] / seconds_each))
-            self.progress.setValue(int(100 * index + 85 * frac))
-            val = f" · validation {ev['val_accuracy']:.1%}" if ev.get("val_accuracy") is not None else ""
-            self.progress_label.setText(f"{index + 1}/{n} {title}: meta-training, step {fmt_count(ev['step'])} · "
-                                        f"{ev['episodes_per_s']:.1f} episodes/s · {core.fmt_duration(ev['elapsed_s'])}{val}")
-        elif ev is not None and ev["kind"] == "testing":
-            self.progress.setValue(int(100 * index + 85 + 15 * ev["done"] / ev["total"]))
-            self.progress_label.setText(f"{index + 1}/{n} {title}: testing, episode {ev['done']}/{ev['total']} · {ev['accuracy']:.1%} so far")
-        else:
-            self.progress.setValue(100 * index)
-            self.progress_label.setText(f"{index + 1}/{n} {title}: starting…")
+        """Algorithm `index` of `n` is running; `ev` is its latest progress or testing event."""
+        value, text = progress_step(index, n, title, ev, seconds_each)
+        self.progress.setValue(value)
+        self.say_progress(text)
 
     def show_end(self, comp) -> None:
         """A run ended (finished or stopped): how many algorithms were tested."""

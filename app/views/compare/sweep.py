@@ -1,7 +1,8 @@
 """The Compare view's "Sweep" tab: how accuracy grows with shots, and falls with ways.
 
 Every compared model (and, ticked, the Studio's model in use) is evaluated over a grid of shots ×
-ways on the same fixed test episodes per point (`core.Sweep`, on its own QThread: `SweepSession`),
+ways on the same fixed test episodes per point (`core.Sweep`, on its own QThread:
+`app.engine.workers.SweepSession`; this page starts it and shows its reports),
 with progress and Stop; Stop keeps the points already finished. Two plots show the result: accuracy
 against shots at the chosen ways, and against ways at the chosen shots, one line per model with
 its 95% CI as a band. The finished (or stopped) sweep goes into the project (`Project.sweep`), so a
@@ -9,8 +10,7 @@ saved project shows it again.
 """
 from __future__ import annotations
 
-import time
-from typing import Any, Callable
+from typing import Callable
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
@@ -20,13 +20,12 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, Q
 
 import core
 
-from app.engine.sources import compare_sources, describe_source
-from app.engine.workers import CancellableWorker, ThreadSession
+from app.engine.workers import SweepSession
 from app.model.compare import LIMITS
 
+from .host import CompareHost
 from .results import algo_color
 
-PROGRESS_EVERY_S = 0.1  # the worker reports the running point at most this often (and every finished point)
 STUDIO_PREFIX = "Studio: "  # the label of the Studio's model in a sweep
 
 
@@ -42,64 +41,13 @@ def parse_counts(text: str, what: str, least: int) -> list[int]:
     return values
 
 
-class SweepWorker(CancellableWorker):
-    stage = Signal(str)
-    progress = Signal(dict)  # core.SweepProgress.to_dict(), with "result" (SweepResult.to_dict()) after each finished point
-    finished = Signal(dict)  # the SweepResult.to_dict() of a finished or stopped sweep
-    verb, noun, memory_hint = "sweep", "The sweep", "\nTry fewer ways or shots."
-
-    def _run(self) -> None:
-        r = self.request
-        self.new_token()
-        self.stage.emit(f"Preparing {describe_source(r['source']).lower()}…")
-        test = compare_sources(r["source"], int(r["n_way"]))[2]
-        device = core.auto_device(r.get("device", "auto"))
-        # Copies of their own: the job thread may classify with the comparison's models meanwhile.
-        models = {name: core.learner_from_bytes(data, device, prefix=f"compared model {name}: ") for name, data in r["models"].items()}
-        if r.get("studio"):
-            label, path = r["studio"]
-            models[label] = core.load_checkpoint(path, device)[0]
-        sweep = core.Sweep(models, test, core.SweepConfig(**r["config"]), cancel=self.token)
-        self.progress.emit({"result": sweep.result.to_dict()})
-        self.stage.emit(f"Sweeping on {device.type.upper()}")
-        last_emit, done = 0.0, 0
-        for p in sweep.run():
-            now = time.monotonic()
-            if p.points_done != done or p.status != "running":
-                done = p.points_done
-                self.progress.emit({**p.to_dict(), "result": sweep.result.to_dict()})
-                last_emit = now
-            elif now - last_emit >= PROGRESS_EVERY_S:
-                self.progress.emit(p.to_dict())
-                last_emit = now
-        self.finished.emit(sweep.result.to_dict())
-
-
-class SweepSession(ThreadSession):
-    stage = Signal(str)
-    progress = Signal(dict)
-    finished = Signal(dict)
-    failed = Signal(str, str)
-    ended = Signal()
-    relayed = ("stage", "progress", "finished", "failed")
-
-    def __init__(self, request: dict[str, Any], parent=None):
-        super().__init__(SweepWorker(request), "fewshot-sweep", parent)
-
-    def shutdown(self, timeout_ms: int = 1800) -> bool:
-        self.worker.cancel()
-        if self.thread.isRunning():
-            self.thread.quit()
-            return self.thread.wait(timeout_ms)
-        return True
-
-
 class SweepPage(QWidget):
     message = Signal(str, str)
     runningChanged = Signal(bool)
+    ended = Signal()  # a sweep's thread has stopped (a window closing mid-sweep waits for it)
 
-    def __init__(self, view, parent: QWidget | None = None):
-        """`view`: the CompareView whose comparison's models (and test source) are swept."""
+    def __init__(self, view: CompareHost, parent: QWidget | None = None):
+        """`view`: the Compare view whose comparison's models (and test source) are swept."""
         super().__init__(parent)
         self.view = view
         self.studio_model: Callable[[], tuple[str, str] | None] = lambda: None  # (path, name) of the Studio's model in use
@@ -205,7 +153,7 @@ class SweepPage(QWidget):
             self.message.emit("Nothing to sweep", "Run a comparison first (its trained models are swept), or tick “Also the Studio's model in use”.")
             return False
         comp = view.comparison
-        request = {"models": models, "source": dict(view.setup.value.source), "device": comp.config.device if comp else "auto",
+        request = {"models": models, "source": dict(view.current_setup().source), "device": comp.config.device if comp else "auto",
                    "n_way": max([comp.config.n_way if comp else 2, *(ways or [2])]),
                    "studio": (STUDIO_PREFIX + studio[1], studio[0]) if studio else None,
                    "config": {"shots": shots, "ways": ways, "q_query": self.queries_box.value(), "episodes": self.episodes_box.value()}}
@@ -220,6 +168,10 @@ class SweepPage(QWidget):
         self._set_running(True)
         self.session.start()
         return True
+
+    def set_run_enabled(self, on: bool) -> None:
+        """Allow or refuse Run sweep while no sweep runs (a comparison is making the models)."""
+        self.run_btn.setEnabled(on)
 
     def stop(self) -> None:
         if self.session is not None:
@@ -244,7 +196,7 @@ class SweepPage(QWidget):
         self.stop_btn.setEnabled(running)
         for w in (self.shots_edit, self.ways_edit, self.episodes_box, self.queries_box, self.studio_box):
             w.setEnabled(not running)
-        self.view.setup.run_btn.setEnabled(not running)  # one run at a time: the models are the comparison's
+        self.view.set_run_enabled(not running)  # one run at a time: the models are the comparison's
         self.runningChanged.emit(running)
 
     def _progress(self, p: dict) -> None:
@@ -273,7 +225,7 @@ class SweepPage(QWidget):
             session.thread.wait()
             session.deleteLater()
         self._set_running(False)
-        self.view.ended.emit()  # a window waiting for its runs to end (closing, or keeping the sweep) closes now
+        self.ended.emit()  # a window waiting for its runs to end (closing, or keeping the sweep) closes now
 
     # -- showing ---------------------------------------------------------------------------------------
     def load_from_project(self) -> None:

@@ -24,12 +24,13 @@ from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidge
 from app.controllers.dialogs import Dialogs
 from app.engine import workers
 from app.model import EngineState, Project
-from app.model.compare import ComparisonRecord
+from app.model.compare import CompareSetup, ComparisonRecord
 from app.model.compare_measure import curve_measures
 
 from .curves import REDRAW_MS, CurvesPanel
 from .episodes import TestEpisodesPage
 from .export import CompareFiles
+from .host import PictureParts
 from .queries import QueriesPage
 from .results import ResultsTables
 from .setup import SetupPanel
@@ -37,6 +38,7 @@ from .sweep import SweepPage
 
 
 class CompareView(QWidget):
+    """The host of the Compare pages (`host.CompareHost`: what they may use of it)."""
     comparisonReady = Signal()  # a comparison is on screen (finished, stopped, opened): the screenshot scripts wait on it
     message = Signal(str, str)  # (title, text): shown by the window
     status = Signal(str)  # a status-bar line
@@ -89,6 +91,7 @@ class CompareView(QWidget):
         self.sweep = SweepPage(self)
         self.sweep.message.connect(self.message)
         self.sweep.runningChanged.connect(self.runningChanged)  # a sweep writes into the project too: no New / Open meanwhile
+        self.sweep.ended.connect(self.ended)  # a window waiting for its runs to end waits for a sweep too
         self.right_tabs.addTab(self.sweep, "Sweep")
         split = _split(Qt.Orientation.Horizontal, (self.setup, 0), (self.right_tabs, 1))
         split.setSizes([340, 1100])
@@ -124,7 +127,7 @@ class CompareView(QWidget):
             return False
         request = {"config": cfg, "source": dict(self.setup.value.source)}
         self.session = workers.CompareSession(request, self)
-        self.session.stage.connect(self.setup.progress_label.setText)
+        self.session.stage.connect(self.setup.say_progress)
         self.session.event.connect(self._event)
         self.session.finished.connect(self._finished)
         self.session.failed.connect(self._failed)
@@ -142,7 +145,7 @@ class CompareView(QWidget):
     def stop(self) -> None:
         if self.session is not None:
             self.session.stop()
-            self.setup.progress_label.setText("Stopping… (finished algorithms keep their results)")
+            self.setup.say_progress("Stopping… (finished algorithms keep their results)")
 
     def stop_and_wait(self, timeout_ms: int = 1800) -> bool:
         """Closing but keeping the run: Stop as the Stop button does, wait for the thread, and take
@@ -165,7 +168,7 @@ class CompareView(QWidget):
         self.setup.set_running(running)
         self.files.open_btn.setEnabled(not running)
         self.queries.set_enabled(not running)
-        self.sweep.run_btn.setEnabled(not running and not self.sweep.is_running())
+        self.sweep.set_run_enabled(not running and not self.sweep.is_running())
         if running:
             self.timer.start()
         else:
@@ -236,7 +239,7 @@ class CompareView(QWidget):
         self.show_comparison(comp, self.models, store=True)
 
     def _failed(self, title: str, text: str) -> None:
-        self.setup.progress_label.setText(title)
+        self.setup.say_progress(title)
         self.message.emit(title, text)
 
     def _ended(self) -> None:
@@ -301,14 +304,14 @@ class CompareView(QWidget):
         if record is None:
             self.comparison, self.models = None, {}
             self._start_display(core.Comparison.from_dict({"format": core.studies.compare.FORMAT, "config": {"algorithms": []}, "results": []}))
-            self.setup.progress_label.setText("Not run yet")
+            self.setup.say_progress("Not run yet")
             return
         try:
             comp = core.Comparison.from_dict(record.data)
         except core.CompareError as exc:
             self.message.emit("Cannot show the saved comparison", str(exc))
             return
-        self.setup.progress_label.setText(f"Saved comparison of {comp.created.replace('T', ' ')}")
+        self.setup.say_progress(f"Saved comparison of {comp.created.replace('T', ' ')}")
         self.show_comparison(comp, record.models, source=record.source)
 
     def trained_names(self) -> list[str]:
@@ -317,6 +320,26 @@ class CompareView(QWidget):
         if comp is None:
             return []
         return [n for n, r in comp.results.items() if r.finished and (n in comp.learners or n in self.models)]
+
+    # -- what the pages ask of the view (host.CompareHost) ---------------------------------------------
+    def compared_models(self) -> dict:
+        return {"comparison": self.comparison, "models": self.models}
+
+    def current_setup(self) -> CompareSetup:
+        return self.setup.value
+
+    def set_run_enabled(self, on: bool) -> None:
+        self.setup.set_run_enabled(on)
+
+    def say_progress(self, text: str) -> None:
+        self.setup.say_progress(text)
+
+    def picture_parts(self) -> PictureParts:
+        self.redraw()  # what the last REDRAW_MS brought
+        plots = self.curve_panel.plots_picture()
+        return PictureParts([(c.title, c.color) for c in self.curve_panel.shown_curves()],
+                            self.curve_panel.measure_details if plots is not None else "",
+                            [*([plots] if plots is not None else []), self.results.grab()])
 
     # -- files (export.CompareFiles): with no path, each asks for one ---------------------------
     def export_csv(self, path: str | None = None) -> list[Path]:
