@@ -31,24 +31,24 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QPointF, QSettings, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QMouseEvent
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: app, core and resources import from it
 
 
-def send_stroke(widget: QWidget, points: list[tuple[float, float]]) -> None:
-    """Press, move and release a real mouse on `widget` through `points` (0..1 coordinates)."""
-    # A canvas draws into a centred square; aim at it so the glyph lands where intended.
-    r = widget._target() if hasattr(widget, "_target") else widget.rect()
+def send_stroke(canvas, points: list[tuple[float, float]]) -> None:
+    """Press, move and release a real mouse on `canvas` (app.views.studio.canvas.Canvas) through
+    `points` (0..1 coordinates of the square it draws into, so the glyph lands where intended)."""
+    r = canvas.drawing_rect()
     pts = [QPointF(r.x() + x * r.width(), r.y() + y * r.height()) for x, y in points]
 
     def ev(kind, pos, buttons):
-        return QMouseEvent(kind, pos, widget.mapToGlobal(pos), Qt.MouseButton.LeftButton, buttons, Qt.KeyboardModifier.NoModifier)
+        return QMouseEvent(kind, pos, canvas.mapToGlobal(pos), Qt.MouseButton.LeftButton, buttons, Qt.KeyboardModifier.NoModifier)
 
-    QApplication.sendEvent(widget, ev(QEvent.Type.MouseButtonPress, pts[0], Qt.MouseButton.LeftButton))
+    QApplication.sendEvent(canvas, ev(QEvent.Type.MouseButtonPress, pts[0], Qt.MouseButton.LeftButton))
     for p in pts[1:]:
-        QApplication.sendEvent(widget, ev(QEvent.Type.MouseMove, p, Qt.MouseButton.LeftButton))
-    QApplication.sendEvent(widget, ev(QEvent.Type.MouseButtonRelease, pts[-1], Qt.MouseButton.NoButton))
+        QApplication.sendEvent(canvas, ev(QEvent.Type.MouseMove, p, Qt.MouseButton.LeftButton))
+    QApplication.sendEvent(canvas, ev(QEvent.Type.MouseButtonRelease, pts[-1], Qt.MouseButton.NoButton))
 
 
 def glyph(kind: int, rng: random.Random) -> list[list[tuple[float, float]]]:
@@ -172,11 +172,16 @@ def main() -> int:
             QTimer.singleShot(300, grab)  # let the 25 Hz redraw catch up first
 
     def classified() -> None:
+        """The queries' predictions changed: go on once every query has its answer (not when they
+        were forgotten, for another model or support set, nor while some are still to come)."""
         if args.compare:  # the Studio's starter model classifies the drawn queries: not this run's cue
             return None
-        if state["phase"] == 7 and all(win.query.has_result(r.sample.id) for r in win.query.rows()):
+        queries, predictions = win.project.queries, win.project.predictions
+        if not queries or not all(q.id in predictions for q in queries):
+            return None
+        if state["phase"] == 7:
             return QTimer.singleShot(200, starter_classified)
-        if state["phase"] in (7, 8):
+        if state["phase"] == 8 or win.session is not None:  # (a starter model answering during a run: not the run's model)
             return None
         if state["phase"] == 4:
             return QTimer.singleShot(200, inside_classified)
@@ -237,8 +242,9 @@ def main() -> int:
         win.close()
         app.quit()
 
-    win.coreReady.connect(lambda: QTimer.singleShot(100, inside if args.inside else compare if args.compare else starter if args.starter else fill))
-    win.classified.connect(classified)
+    # The engine is ready: start once the window has listed the algorithms and the models (right after saying so).
+    win.engine.readyChanged.connect(lambda: QTimer.singleShot(100, inside if args.inside else compare if args.compare else starter if args.starter else fill))
+    win.project.predictions.changed.connect(classified)
     win.training.timer.timeout.connect(lambda: win.training.last and progress(win.training.last))
     def give_up() -> None:  # never hang: stop any run (closing the window does) and quit
         print("screenshot: timed out", file=sys.stderr)

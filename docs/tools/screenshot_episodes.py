@@ -67,7 +67,7 @@ def main() -> int:
         pm.save(str(path))
         print(f"wrote {path} ({pm.width()}×{pm.height()})")
 
-    wait(lambda: win.core_ready, "the engine")
+    wait(lambda: win.engine.ready, "the engine")
     # The Studio: a short 5-way run (ProtoNet meta-trained on 10-way episodes), the Episodes tab following it.
     win.hparam_tab.form.set_values({"hidden": 32, "train_way": 10, "train_query": 5})
     win.project.update_task(steps=args.steps, max_seconds=0, n_way=5, seed=1, source=Source(classes=200))
