@@ -171,7 +171,7 @@ def test_a_result_computed_by_a_model_replaced_meanwhile_is_never_shown(window_w
     # The new model's classification is asked for once the auto-classify timer fires: it queues behind the running job.
     qtbot.waitUntil(lambda: not window.classifier.auto_classify_timer.isActive(), timeout=60_000)
     shown = []
-    window.classified.connect(lambda: shown.append([list(r.bars.probs) for r in window.query.rows()]))
+    window.project.predictions.changed.connect(lambda: shown.append([list(r.bars.probs) for r in window.query.rows()]))
     gate.set()
     rows = wait_for_results(window, qtbot)
     assert started == [old_path, window.project.model_file]
