@@ -17,9 +17,11 @@ from typing import Any, Callable
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox
 
+from core.tasks import DEFAULT_TASK
+
 from app.engine import jobs, sources, workers
 from app.model import EngineState, Project, Source, TrainRequest
-from app.model.library import ModelFileError, ModelLibrary, accuracy_text, measure_words, replaces, scores_at_least
+from app.model.library import ModelFileError, ModelLibrary, accuracy_text, comparable, measure_words, replaces, scores_at_least
 from app.model.words import plural
 
 from .classifier import quick_seconds
@@ -39,7 +41,7 @@ def recorded_measure(checkpoint: dict) -> str:
     if not (trainer.get("history") or {}).get("val_accuracy"):
         return ""
     episodes = 0 if extra.get("stopped") else int(config.get("val_episodes") or 0)
-    return measure_words(int(config.get("n_way", 5)), int(config.get("k_shot", 1)), "", episodes)
+    return measure_words(int(config.get("n_way", DEFAULT_TASK.n_way)), int(config.get("k_shot", DEFAULT_TASK.k_shot)), "", episodes)
 
 
 class TrainingController(QObject):
@@ -132,11 +134,19 @@ class TrainingController(QObject):
                 # The model in use was this algorithm's latest (a starter, say), and the library's
                 # latest is now this run: name the model in use, or it would change unasked.
                 self.project.set_model_file(str(self.library.path(previous.id)))
-            scored = f"scored {accuracy_text(entry)}" if entry.val_accuracy is not None else "has no figure (its quick validation was skipped)"
             # The status bar is shared with messages: its words stay short, the panel says the rest.
-            self.model_note = (previous.id, "still in use: the stopped run scored lower and is only kept in Models")
+            if entry.val_accuracy is None:
+                scored, why = "has no figure (its quick validation was skipped)", "the stopped run has no figure"
+            elif not comparable(entry, previous):
+                scored = (f"scored {accuracy_text(entry)}: a different measure from the model in use's figure "
+                          f"({accuracy_text(previous)}), so the two cannot be ranked")
+                why = "the stopped run's figure measures something else"
+            else:
+                scored, why = f"scored {accuracy_text(entry)}", "the stopped run scored lower"
+            self.model_note = (previous.id, f"still in use: {why} and is only kept in Models")
             self.record_note = (previous.id, f"Not in use: the run you stopped after {plural(entry.steps, 'step')} {scored}; a stopped run "
-                                             "replaces the model in use only if it scores at least as well. It is kept in Models.")
+                                             "replaces the model in use only if it scores at least as well on the same measure. "
+                                             "It is kept in Models.")
             self._show_model_in_use = True
             self.status.emit("Stopped run saved in Models", 5000)
         self.modelsChanged.emit()
@@ -148,6 +158,8 @@ class TrainingController(QObject):
             return (entry.id, "in use: the run you stopped; there is no other model yet") if entry.stopped else None
         if entry.stopped:
             return entry.id, "in use: the run you stopped scored at least as well as the model before it (still in Models)"
+        if not comparable(entry, previous):
+            return entry.id, "in use: the run that just finished (a finished run always is); the model before it is still in Models"
         if not scores_at_least(entry, previous):
             return entry.id, "in use: the run that just finished (a finished run always is); the model before it scored higher and is still in Models"
         return None

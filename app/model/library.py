@@ -101,16 +101,33 @@ def accuracy_text(e: ModelEntry) -> str:
     if e.measure.startswith("Lake's"):
         runs, _, rest = e.measure.partition(" (")
         return f"{runs}: {accuracy_figure(e)} ({rest.split(')')[0]})"
-    return f"{accuracy_figure(e)} · {e.measure or measure_words(e.n_way, e.k_shot)}"
+    return f"{accuracy_figure(e)} · {measure_of(e)}"
 
 
 def stopped_label(steps: int) -> str:
     return f"stopped at step {steps}"
 
 
+def measure_of(e: ModelEntry) -> str:
+    """What the entry's figure measured, in the words every place shows."""
+    return e.measure or measure_words(e.n_way, e.k_shot)
+
+
+def comparable(a: ModelEntry, b: ModelEntry) -> bool:
+    """Whether two models' figures measure the same thing: the same ways, shots and data (a
+    starter's test on Omniglot and a run's validation on the built-in characters do not). The
+    number of episodes only sets a figure's precision (a stopped run's quick validation has
+    fewer), so it does not count."""
+    def what(e: ModelEntry) -> list[str]:
+        return [part for part in measure_of(e).split(" · ") if not part.endswith(("episode", "episodes"))]
+
+    return a.val_accuracy is not None and b.val_accuracy is not None and what(a) == what(b)
+
+
 def scores_at_least(a: ModelEntry, b: ModelEntry) -> bool:
-    """Whether `a` validated at least as well as `b`; False when either has no figure (unknown)."""
-    return a.val_accuracy is not None and b.val_accuracy is not None and a.val_accuracy >= b.val_accuracy
+    """Whether `a` validated at least as well as `b`; False when either has no figure or the two
+    figures measured different things (unknown, either way)."""
+    return comparable(a, b) and a.val_accuracy >= b.val_accuracy
 
 
 def replaces(new: ModelEntry, in_use: ModelEntry | None) -> bool:

@@ -121,3 +121,18 @@ def test_the_engine_state_says_once_that_the_engine_is_ready():
     engine.set_ready("cuda")
     engine.set_ready("cpu")  # said once: a second call changes nothing
     assert engine.ready and engine.cuda and heard == ["cuda"]
+
+
+def test_two_models_rank_only_when_their_figures_measure_the_same_thing():
+    from app.model.library import ModelEntry, comparable, replaces, scores_at_least
+
+    starter = ModelEntry("s", "starter", "protonet", val_accuracy=0.99, starter=True, measure="5-way 1-shot · Omniglot test · 600 episodes")
+    run = ModelEntry("r", "run", "protonet", val_accuracy=0.70, stopped=True, measure="3-way 1-shot · built-in characters · 40 episodes")
+    better_run = ModelEntry("b", "run", "protonet", val_accuracy=0.80, stopped=True, measure="3-way 1-shot · built-in characters")  # fewer episodes: same measure
+    assert not comparable(run, starter) and not scores_at_least(run, starter) and not scores_at_least(starter, run)
+    assert comparable(run, better_run) and scores_at_least(better_run, run) and not scores_at_least(run, better_run)
+    assert not replaces(run, starter)  # a stopped run never displaces a model it cannot be ranked against
+    assert replaces(better_run, run) and not replaces(run, better_run)
+    unmeasured = ModelEntry("u", "old", "protonet", val_accuracy=0.9, n_way=3)  # kept before figures named their measure
+    assert comparable(unmeasured, ModelEntry("v", "old", "protonet", val_accuracy=0.8, n_way=3))
+    assert not comparable(unmeasured, ModelEntry("w", "none", "protonet", n_way=3))  # no figure: unknown
