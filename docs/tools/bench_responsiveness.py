@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository r
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python docs/tools/bench_responsiveness.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=10.0, help="meta-training time per run (default 10)")
+    parser.add_argument("--seconds", type=int, default=10, help="meta-training time per run, whole seconds as the app's time limit (default 10)")
     parser.add_argument("--runs", type=int, default=1, help="how many runs, one after the other (default 1)")
     args = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
         results.append((ordered[-1], p99, len(gaps), steps))
         print(f"run {len(results)}: longest stall {ordered[-1] * 1000:.1f} ms, 99th percentile gap {p99 * 1000:.1f} ms, "
-              f"{len(gaps)} heartbeats, {steps} training steps (time limit {args.seconds:g} s)", flush=True)
+              f"{len(gaps)} heartbeats, {steps} training steps (time limit {args.seconds} s)", flush=True)
         if len(results) < args.runs:
             QTimer.singleShot(500, start_run)
         else:
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     watcher = QTimer(interval=50)
     watcher.timeout.connect(poll_session)
     watcher.start()
-    win.coreReady.connect(lambda: QTimer.singleShot(200, start_run))
+    win.engine.readyChanged.connect(lambda: QTimer.singleShot(200, start_run))  # 200 ms on: the window has shown what the engine lists
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     print(f"{os.cpu_count()} CPUs" + (f", load average {load[0]:.2f} before the runs" if load else ""), flush=True)
     code = app.exec()
