@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QPalette
 from PySide6.QtWidgets import QFrame, QLabel, QMainWindow, QProgressBar, QSplitter, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
 
@@ -63,8 +63,6 @@ class MainWindow(WindowActions, QMainWindow):
     `classify`, `save_to`, `open_path`, `session`, …) are the app's entry points that `app.main`,
     the screenshot and benchmark scripts and the tests drive."""
 
-    coreReady = Signal()  # the engine is loaded and the window shows what it lists (the developer scripts start then)
-    classified = Signal()  # results are on screen (the screenshot script goes on then)
     open_progress: QProgressBar | None = None  # a busy bar in the status bar while a project file is read
 
     def __init__(self, settings: QSettings | None = None, data_path: Path | None = None, load_core: bool = True,
@@ -203,7 +201,6 @@ class MainWindow(WindowActions, QMainWindow):
         self.files.adopted.connect(self._adopted)
         self.files.titleChanged.connect(self._update_title)
         self.files.status.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
-        self.classifier.classified.connect(self.classified)
         self.classifier.status.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
         self.classifier.quickTrainWanted.connect(lambda: self.train(quick=True, then="classify"))
         self.inside.status.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
@@ -247,13 +244,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.engine.set_ready(device_type)  # the Compare view lists its algorithms and shows the project's comparison
         self._sync_from_project()
         self.show_models()
-        self.coreReady.emit()
         QTimer.singleShot(0, self.autosaver.offer_restore)
-
-    @property
-    def core_ready(self) -> bool:
-        """Whether the engine has loaded (`engine.ready`; the developer scripts wait on it)."""
-        return self.engine.ready
 
     # -- project <-> widgets ----------------------------------------------------------------------
     def _sync_from_project(self) -> None:

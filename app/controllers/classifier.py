@@ -32,7 +32,6 @@ class Classifier(QObject):
     """Classifies the project's queries with the model in use (`current_model()`, the window's
     choice) and shows the results in the query panel."""
 
-    classified = Signal()  # results are on screen
     status = Signal(str, int)  # a status-bar message and how long it shows (ms)
     quickTrainWanted = Signal()  # no model yet, and the person asked to meta-train one quickly, then classify
 
@@ -145,7 +144,6 @@ class Classifier(QObject):
                     probs = probs[:-1]
                 self.project.predictions.set(names, dict(zip(ids, probs)))
                 self.status.emit(f"Classified {plural(len(all_queries), 'image')} on {result['device'].upper()}", 3000)
-                self.classified.emit()
             self._next_classify()
 
         def failed(exc: Exception) -> None:

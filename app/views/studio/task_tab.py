@@ -41,7 +41,7 @@ class TaskTab(QWidget):
             self.spins[key] = spin_box(*TASK_LIMITS[key], tip)
             form.addRow(label, self.spins[key])
             # Typing 2, 5, 0 is one step: the edits of one visit to the box merge.
-            self.spins[key].valueChanged.connect(lambda v, k=key, label=label: self.editor.update_task(label, mergeable=True, **{k: int(v)}))
+            self.spins[key].valueChanged.connect(lambda v, k=key, label=label: self.editor.update_task(label, mergeable=True, **{k: v}))
             self.editor.watch_field(self.spins[key])
         self.device_box = device_combo()
         form.addRow("Device", self.device_box)
