@@ -27,3 +27,13 @@ SOURCE_KINDS = ("builtin", "omniglot", "folder")
 # queries per class as Snell et al. and Finn et al. test with. The CLI's defaults, the Trainer's
 # validation, evaluation, comparisons, sweeps, the algorithms' heads and the app's task all start here.
 DEFAULT_TASK = TaskShape(n_way=5, k_shot=1, q_query=15)
+
+# How a comparison shapes its training episodes, and the marker of its saved record: facts of
+# core.studies.compare, kept here so that the app's Compare model (on the GUI thread, before the
+# engine loads) reads them rather than copies of them.
+COMPARE_PROTOCOLS = {
+    "same": "every algorithm trains on the same N-way K-shot Q-query episodes (identical tensors, same order)",
+    "paper": "each algorithm trains on its paper's episode shape, from the same seeded stream",
+}
+COMPARISON_FORMAT = "fewshot-studio-comparison"
+

@@ -14,16 +14,13 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from core.tasks import DEFAULT_TASK, SOURCE_KINDS  # torch-free: the setup exists before the engine loads
+from core.tasks import COMPARE_PROTOCOLS, COMPARISON_FORMAT, DEFAULT_TASK, SOURCE_KINDS  # torch-free: the setup exists before the engine loads
 
 from .task import DEVICES
 from .task import LIMITS as TASK_LIMITS
 
 MODES = ("train", "starter")  # meta-train each algorithm here, or test the starter models shipped with the app as they are
-# core.CompareConfig's protocols and core.Comparison's format marker (core.studies.compare, which
-# loads the engine: not imported on the GUI thread; a test checks that these are the engine's).
-PROTOCOLS = ("same", "paper")
-COMPARISON_FORMAT = "fewshot-studio-comparison"
+PROTOCOLS = tuple(COMPARE_PROTOCOLS)  # the form's order: the first is the default
 # The accepted range of each number of the setup form (its spin boxes use the same bounds): the
 # episode shape, the seed and the budgets as the Studio's task settings bound them.
 LIMITS: dict[str, tuple[int, int]] = {

@@ -52,14 +52,11 @@ from ..sources.base import ClassSource
 from ..stats import EpisodeAccuracies, Pairwise, pairwise
 from ..trainer import CancelToken, TrainConfig, Trainer
 from .result_curves import new_curves, recorded_curves, thin_curves
-from ..tasks import DEFAULT_TASK
+from ..tasks import COMPARE_PROTOCOLS, COMPARISON_FORMAT, DEFAULT_TASK
 
-FORMAT = "fewshot-studio-comparison"
+FORMAT = COMPARISON_FORMAT
 FORMAT_VERSION = 1
-PROTOCOLS = {
-    "same": "every algorithm trains on the same N-way K-shot Q-query episodes (identical tensors, same order)",
-    "paper": "each algorithm trains on its paper's episode shape, from the same seeded stream",
-}
+PROTOCOLS = COMPARE_PROTOCOLS
 CURVE_POINTS = 2000  # per curve in a saved comparison (longer runs are averaged into this many bins)
 
 

@@ -27,7 +27,7 @@ def test_the_setup_starts_at_cores_default_task_and_shares_the_studios_limits():
     assert (task.n_way, task.k_shot, task.q_query) == (setup.n_way, setup.k_shot, setup.q_query)
 
 
-def test_the_models_copies_of_engine_names_are_the_engines():
+def test_the_compare_model_reads_the_engines_protocols_and_format_marker():
     from core.studies import compare
 
     assert set(PROTOCOLS) == set(compare.PROTOCOLS) and COMPARISON_FORMAT == compare.FORMAT
