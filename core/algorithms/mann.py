@@ -330,7 +330,9 @@ class MANN(MetaLearner):
         try:
             with torch.no_grad():
                 order, state, last_label = self.read_support(support_x, support_y, trace)
-                predicted = int(self.query_step(query_x, state, last_label, n_way, trace)[0].argmax())
+                # the query's step as query_step() takes it, kept whole: its h_t and r_t split each score
+                logits, after = self.run(query_x.unsqueeze(1), last_label.unsqueeze(1), state, trace)
+                predicted = int(logits[0, 0, :n_way].argmax())
         finally:
             self.train(was_training)
         # Summed over the heads, the write weights are what each row gains: M_t(i) += Σ_h w^w_t,h(i) k_t,h.
@@ -361,10 +363,29 @@ class MANN(MetaLearner):
         unwritten = sum(float(lands[r]) for r, t in enumerate(owner) if t is None)
         top = max(range(n_way), key=lambda c: by_class[c])
         answer = (f"and answers {classes[predicted]}" if top == predicted else
-                  f"yet answers {classes[predicted]}: its answer comes from what it read and what its controller holds")
+                  f"yet answers {classes[predicted]}: the read is not all of its answer (the next picture splits each score)")
 
         from ..explanation import Bars, Matrix
 
+        # o_t = W_o [h_t; r_t] + b is linear, so each class's score is exactly the controller's part
+        # W_o,h h_t, the read's part W_o,r r_t and the bias: the split says which of the two decided.
+        n_h = self.hparams.controller
+        w, b = (p[:n_way].detach().double().cpu() for p in (self.output.weight, self.output.bias))
+        parts = {"from the controller": w[:, :n_h] @ after.h[0].double().cpu(),
+                 "from what it read": w[:, n_h:] @ after.reads[0].double().cpu(), "bias": b}
+        totals = [float(sum(v[c] for v in parts.values())) for c in range(n_way)]
+        runner_up = max((c for c in range(n_way) if c != predicted), key=lambda c: totals[c], default=None)
+        if runner_up is None:
+            why = f"With one class, {classes[predicted]} is the answer."
+        else:
+            lead = {k: float(v[predicted] - v[runner_up]) for k, v in parts.items()}
+            decided = max(lead, key=lambda k: lead[k])
+            why = (f"{classes[predicted]}'s score beats {classes[runner_up]}'s by {totals[predicted] - totals[runner_up]:.2f}: "
+                   + ", ".join(f"{v:+.2f} {k}" for k, v in lead.items())
+                   + (f"; most of the lead comes {decided}." if decided != "bias" else "; the bias, not this support set, gives most of it."))
+        scores = Bars(f"Why {classes[predicted]}: each class's score, split", "A class's score (before the softmax) is the "
+                      "sum of three parts: what the controller's state gives it, what the memory read gives it, and a fixed bias. "
+                      + why, list(classes), {k: v.tolist() for k, v in parts.items()}, "score")
         rest = f" The other {len(hidden)} rows are added up in the last column." if hidden else ""
         copies = " Rows written together are copies, shown as one column." if any(len(g) > 1 for g in shown) else ""
         return [
@@ -382,6 +403,7 @@ class MANN(MetaLearner):
                  f"({by_class[top]:.2f}) {answer}. Left out: {own:.2f} on the rows the query wrote itself just before reading "
                  f"(its own key matches them best; they hold no class) and {unwritten:.2f} on rows hardly written.",
                  list(classes), {"read weight": by_class}, "read weight"),
+            scores,
         ]
 
     def _row_groups(self, written: torch.Tensor, read: torch.Tensor, usage: torch.Tensor) -> list[list[int]]:

@@ -229,6 +229,24 @@ def test_mann_explains_its_memory_reads_and_writes_as_the_model_computes_them(co
         top = max(CLASSES, key=lambda c: shares[c])
         predicted = CLASSES[max(range(3), key=lambda c: e.probabilities[c])]
         assert f"it read most from {top}'s rows ({shares[top]:.2f}) {'and' if top == predicted else 'yet'} answers {predicted}" in lands.caption
+        # each class's score split into the controller's part W_o,h h, the read's part W_o,r r and the
+        # bias: exactly the output layer's terms, adding up to the score the softmax turns into e's probabilities
+        (split,) = _parts(e, Bars, "Why ")
+        n_h = m.hparams.controller
+        expected = {"from the controller": m.output.weight[:3, :n_h] @ h[0], "from what it read": m.output.weight[:3, n_h:] @ reads[0],
+                    "bias": m.output.bias[:3]}
+        assert split.categories == CLASSES and list(split.series) == list(expected)
+        for name, values in expected.items():
+            assert split.series[name] == pytest.approx(values.tolist(), abs=1e-12)
+        scores = torch.tensor([sum(v[c] for v in split.series.values()) for c in range(3)], dtype=torch.float64)
+        assert torch.allclose(F.softmax(scores, -1), torch.tensor(e.probabilities, dtype=torch.float64), rtol=0, atol=1e-9)
+        ranked = sorted(range(3), key=lambda c: -float(scores[c]))
+        assert split.title == f"Why {CLASSES[ranked[0]]}: each class's score, split"
+        leads = {k: v[ranked[0]] - v[ranked[1]] for k, v in split.series.items()}
+        assert f"beats {CLASSES[ranked[1]]}'s by {float(scores[ranked[0]] - scores[ranked[1]]):.2f}" in split.caption
+        assert ", ".join(f"{v:+.2f} {k}" for k, v in leads.items()) in split.caption
+        most = max(leads, key=lambda k: leads[k])
+        assert (f"most of the lead comes {most}." if most != "bias" else "the bias, not this support set") in split.caption
 
 
 def test_the_shipped_mann_shows_where_the_querys_read_lands_by_class_without_its_own_rows():
