@@ -12,7 +12,8 @@ view, then classifies the drawn queries with every compared model and grabs the 
 tab too (as <out>-queries.png).
 With --inside ALGO it meta-trains a short ALGO model (--seconds, built-in source), classifies the
 drawn queries, opens the Inside view on the first query and grabs the window once its explanation
-is on screen (default out: resources/screenshot-inside-ALGO.png).
+is on screen (default out: resources/screenshot-inside-ALGO.png); with --inside ALGO --starter, ALGO's
+shipped starter model classifies them instead, without training.
 
     QT_QPA_PLATFORM=offscreen OMP_NUM_THREADS=1 python docs/tools/screenshot.py --inside maml [--seconds 60]
 
@@ -84,7 +85,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=int, default=60, help="--inside: meta-training budget")
     ap.add_argument("--starter", action="store_true",
                     help="first launch with the shipped starter models: classify the drawn queries without training and capture "
-                         "the Models tab (default out: resources/screenshot-starter.png)")
+                         "the Models tab (default out: resources/screenshot-starter.png); with --inside, Inside of ALGO's starter model")
     ap.add_argument("--open-json", default=None, help="--compare: instead of running, re-open a comparison saved as JSON (e.g. by `fewshot compare --json`) and capture it")
     args = ap.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -134,6 +135,10 @@ def main() -> int:
         win.train(overrides={"source": {"kind": "builtin", "classes": 200}})
 
     def inside() -> None:
+        if args.starter:  # no training: ALGO's starter model classifies the drawings, then Inside shows why
+            win.algo_box.setCurrentIndex(win.algo_box.row_of(args.inside))
+            state["phase"] = 4
+            return fill_sets()
         fill_sets()
         win.algo_box.setCurrentIndex(win.algo_box.row_of(args.inside))  # as a person picks it: the toolbar's box
         win.project.update_task(steps=1_000_000, max_seconds=args.seconds, seed=1)
