@@ -76,12 +76,19 @@ class Reptile(MetaLearner):
     def _inner_learner(self) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
         if self._inner is None or next(self._inner[0].parameters()).device != self.device:
             fast = copy.deepcopy(self.net)
-            opt = torch.optim.Adam(fast.parameters(), lr=self.hparams.inner_lr, betas=(self.hparams.adam_beta1, 0.999))
+            opt = self._inner_adam(fast)
             if self._pending_inner_state is not None:
                 opt.load_state_dict(self._pending_inner_state)
                 self._pending_inner_state = None
             object.__setattr__(self, "_inner", (fast, opt))
         return self._inner
+
+    def _inner_adam(self, fast: torch.nn.Module) -> torch.optim.Optimizer:
+        """The inner loop's Adam (β1 from the settings), fused into one kernel over all the tensors
+        where the device has one: the inner loop takes an Adam step per minibatch of ten images, and
+        on a CPU the per-tensor loop of the plain Adam was ~8% of a training step's CPU time."""
+        fused = next(fast.parameters()).device.type in ("cpu", "cuda") or None
+        return torch.optim.Adam(fast.parameters(), lr=self.hparams.inner_lr, betas=(self.hparams.adam_beta1, 0.999), fused=fused)
 
     def meta_step_size(self) -> float:
         frac = min(1.0, max(0.0, self.progress))
@@ -160,7 +167,7 @@ class Reptile(MetaLearner):
         self.require_ways(n_way)
         fast = copy.deepcopy(self.net)
         fast.train()
-        opt = torch.optim.Adam(fast.parameters(), lr=h.inner_lr, betas=(h.adam_beta1, 0.999))
+        opt = self._inner_adam(fast)
         with torch.enable_grad():
             self._train_on(fast, opt, support_x, support_y, h.inner_steps_test, h.inner_batch_test, torch.Generator().manual_seed(0))
         fast.train(h.bn_mode == "transductive")
@@ -196,7 +203,7 @@ class Reptile(MetaLearner):
             fast.train()
 
         look()
-        opt = torch.optim.Adam(fast.parameters(), lr=h.inner_lr, betas=(h.adam_beta1, 0.999))
+        opt = self._inner_adam(fast)
         with torch.enable_grad():
             self._train_on(fast, opt, support_x, support_y, h.inner_steps_test, h.inner_batch_test,
                            torch.Generator().manual_seed(0), after_step=look)
