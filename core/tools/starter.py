@@ -24,11 +24,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import FewShotError  # torch is imported where a model is built: the app reads the manifest before the engine loads
+from ..stats import binned
 from ..tasks import DEFAULT_TASK
 
 MANIFEST = "manifest.json"
 CHECK_EPISODES = 50  # the short re-measurement a test repeats (the first 50 of the fixed test episodes)
 TEST_EPISODES = 600
+STARTER_CURVE_POINTS = 10_000  # the most training-curve points a shipped model keeps (a plot is narrower)
 ATTRIBUTION = ("Trained on Omniglot (Lake, Salakhutdinov & Tenenbaum 2015, https://github.com/brendenlake/omniglot), "
                "MIT licence; the Vinyals et al. 2016 character split, rotations ×4, 28×28.")
 
@@ -256,7 +258,12 @@ def build(name: str, data: str | Path, folder: str | Path | None = None, from_ch
     accuracy, lake = measure_model(learner, recipe, data, say)
     check = check_accuracy(learner, data, recipe.test_split)
     # Ship the weights and the training record (the app draws its curves), not the optimizer state.
-    raw = {**raw, "optim": {}}
+    # A long run's per-step record is averaged into STARTER_CURVE_POINTS bins: 60,000 steps of
+    # loss and accuracy as Python floats would be three times the weights, and a plot shows no more.
+    trainer = dict(raw.get("trainer") or {})
+    if trainer.get("history"):
+        trainer["history"] = binned(trainer["history"], STARTER_CURVE_POINTS, means=("loss", "accuracy"), lasts=("step",))
+    raw = {**raw, "optim": {}, "trainer": trainer}
     buf = io.BytesIO()
     torch.save(raw, buf)
     out = folder / f"{name}.pt"

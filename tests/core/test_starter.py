@@ -91,6 +91,29 @@ def test_build_writes_the_model_without_optimizer_state_and_its_manifest_entry(t
     assert entry["sha256"] == starter.sha256_of(tmp_path / "starter" / "protonet.pt")
     # its accuracy is below the recipe's target after 3 steps: the check says so
     assert any("below the target" in p for p in starter.problems(tmp_path / "starter"))
+    # a short record ships whole
+    assert read_checkpoint(tmp_path / "starter" / "protonet.pt")["trainer"]["history"]["step"] == [1, 2, 3]
+
+
+def test_a_long_training_record_ships_averaged_into_a_few_points(tmp_path, monkeypatch, omniglot_root):
+    """A long build's per-step loss and accuracy would outweigh its weights (60,000 MAML steps: three
+    times); the shipped model keeps them averaged into STARTER_CURVE_POINTS bins, its validations whole."""
+    from core.trainer import TrainConfig, Trainer
+
+    trainer = Trainer(TrainConfig(algorithm="protonet", steps=7, train_way=5, train_query=1, val_every=3, val_episodes=2, device="cpu",
+                                  checkpoint_path=str(tmp_path / "t.pt")), core.omniglot(omniglot_root, "train"))
+    for _ in trainer.run():
+        pass
+    record = read_checkpoint(tmp_path / "t.pt")["trainer"]["history"]
+    monkeypatch.setattr(starter, "TEST_EPISODES", 4)
+    monkeypatch.setattr(starter, "STARTER_CURVE_POINTS", 3)
+    starter.build("protonet", omniglot_root, tmp_path / "starter", from_checkpoint=tmp_path / "t.pt", say=lambda *_: None)
+    shipped = read_checkpoint(tmp_path / "starter" / "protonet.pt")["trainer"]["history"]
+    edges = [0, 2, 5, 7]  # 7 steps in 3 equal bins
+    assert shipped["step"] == [record["step"][e - 1] for e in edges[1:]] == [2, 5, 7]
+    for key in ("loss", "accuracy"):
+        assert shipped[key] == pytest.approx([sum(record[key][a:b]) / (b - a) for a, b in zip(edges, edges[1:])])
+    assert shipped["val_step"] == record["val_step"] and shipped["val_accuracy"] == record["val_accuracy"]
 
 
 def test_a_transductive_model_is_measured_both_ways_the_papers_batch_and_the_apps_query_by_query(tmp_path, monkeypatch, omniglot_root):
