@@ -85,8 +85,8 @@ class Reptile(MetaLearner):
 
     def _inner_adam(self, fast: torch.nn.Module) -> torch.optim.Optimizer:
         """The inner loop's Adam (β1 from the settings), fused into one kernel over all the tensors
-        where the device has one: the inner loop takes an Adam step per minibatch of ten images, and
-        on a CPU the per-tensor loop of the plain Adam was ~8% of a training step's CPU time."""
+        where the device has one: the inner loop takes an Adam step per minibatch of ten images; on a
+        CPU the plain Adam's per-tensor loop was ~15% of a training step, and fusing saves ~8% of it."""
         fused = next(fast.parameters()).device.type in ("cpu", "cuda") or None
         return torch.optim.Adam(fast.parameters(), lr=self.hparams.inner_lr, betas=(self.hparams.adam_beta1, 0.999), fused=fused)
 
